@@ -1,0 +1,3 @@
+from abacus.cli import main
+
+main()

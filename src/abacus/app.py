@@ -1,0 +1,189 @@
+"""The Litestar application: configuration, plugins, guards and the route table in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException, ValidationException
+from litestar.middleware import DefineMiddleware
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.stores.redis import RedisStore
+from litestar.template.config import TemplateConfig
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from abacus.auth.guards import IDLE_SECONDS, NotSignedIn, require_session
+from abacus.auth.oidc import OIDCClient
+from abacus.auth.sessions import RotatingSessionConfig
+from abacus.db import create_engine, session_factory
+from abacus.logging_setup import configure_logging, get_logger
+from abacus.settings import Settings, load_settings
+from abacus.web import templating
+from abacus.web.errors import BadParameter
+from abacus.web.middleware import RequestMiddleware
+from abacus.web.routes import ROUTE_HANDLERS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+log = get_logger("abacus.app")
+
+
+def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url or "")
+        app.state.engine = engine
+        app.state.sessionmaker = session_factory(engine)
+        app.state.redis = Redis.from_url(settings.redis_url or "")
+        app.state.oidc = OIDCClient(settings)
+        app.state.arq = None
+        try:
+            yield
+        finally:
+            await app.state.oidc.aclose()
+            if app.state.arq is not None:
+                await app.state.arq.aclose()
+            await app.state.redis.aclose()
+            await engine.dispose()
+
+    return lifespan
+
+
+async def provide_db(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def _wants_json(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def not_signed_in_handler(request: Request[Any, Any, Any], _: NotSignedIn) -> Response[Any]:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if _wants_json(request):
+        return Response({"error": "Unauthorized"}, status_code=401)
+    if request.headers.get("hx-request") == "true":
+        current = request.headers.get("hx-current-url", "")
+        from urllib.parse import urlsplit
+        parts = urlsplit(current)
+        page = (parts.path + (f"?{parts.query}" if parts.query else "")) if parts.path else target
+        location = templating.sign_in_url(page)
+        return Response("", status_code=401, headers={"HX-Redirect": location})
+    return Redirect(templating.sign_in_url(target), status_code=303)
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    detail = exc.detail if status < 500 else "Something went wrong on our side."
+    if status >= 500:
+        log.error("unhandled error", path=request.url.path, error=repr(exc))
+    if _wants_json(request):
+        return Response({"error": detail}, status_code=status)
+    return templating.error_page(request, status, detail)
+
+
+def bad_parameter_handler(request: Request[Any, Any, Any], exc: BadParameter) -> Response[Any]:
+    message = f"Invalid parameter '{exc.param}': {exc.message}"
+    if _wants_json(request):
+        return Response({"error": message, "parameter": exc.param}, status_code=400)
+    return templating.error_page(request, 400, message)
+
+
+def validation_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    params = [str(item.get("key")) for item in (exc.extra or []) if isinstance(item, dict) and item.get("key")]
+    message = f"Invalid parameter '{', '.join(params)}'" if params else str(exc.detail)
+    if _wants_json(request):
+        return Response({"error": message, "parameter": params[0] if params else None}, status_code=400)
+    return templating.error_page(request, 400, message)
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error", path=request.url.path, error=repr(exc))
+    if _wants_json(request):
+        return Response({"error": "Internal server error"}, status_code=500)
+    return templating.error_page(request, 500, "Something went wrong on our side.")
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the app; `settings.database_url` and `redis_url` must already be resolved."""
+    if not settings.database_url or not settings.redis_url:
+        raise ValueError("create_app needs resolved DATABASE_URL and REDIS_URL")
+    configure_logging(settings.env)
+    session_store = RedisStore.with_client(url=settings.redis_url, namespace="abacus:sessions")
+    session_config = RotatingSessionConfig(
+        store="sessions",
+        key="abacus_session",
+        max_age=IDLE_SECONDS,
+        renew_on_access=True,
+        httponly=True,
+        secure=settings.is_https,
+        samesite="lax",
+    )
+    csrf = CSRFConfig(
+        secret=settings.secret_key,
+        cookie_name="abacus_csrf",
+        header_name="x-csrftoken",
+        cookie_secure=settings.is_https,
+        exclude=["/webhooks/github"],
+    )
+    template_config = TemplateConfig(
+        directory=PROJECT_ROOT / "templates",
+        engine=JinjaTemplateEngine,
+        engine_callback=templating.configure_environment,
+    )
+    static = create_static_files_router(
+        path="/static", directories=[PROJECT_ROOT / "static"], opt={"public": True}, include_in_schema=False,
+        cache_control=None,
+    )
+    app = Litestar(
+        route_handlers=[static, *ROUTE_HANDLERS],
+        guards=[require_session],
+        dependencies={"db": Provide(provide_db)},
+        middleware=[
+            DefineMiddleware(RequestMiddleware, https=settings.is_https, issuer=settings.oidc_issuer),
+            session_config.middleware,
+        ],
+        stores={"sessions": session_store},
+        csrf_config=csrf,
+        template_config=template_config,
+        plugins=[HTMXPlugin()],
+        exception_handlers={
+            NotSignedIn: not_signed_in_handler,
+            BadParameter: bad_parameter_handler,
+            ValidationException: validation_handler,
+            NotFoundException: http_error_handler,
+            PermissionDeniedException: http_error_handler,
+            HTTPException: http_error_handler,
+            Exception: internal_error_handler,
+        },
+        openapi_config=OpenAPIConfig(
+            title="Abacus API", version="1", path="/api", render_plugins=[JsonRenderPlugin(path="/openapi.json")],
+        ),
+        lifespan=[_lifespan(settings)],
+        request_max_body_size=30 * 1024 * 1024,
+        debug=False,
+        logging_config=None,
+    )
+    app.state.settings = settings
+    app.state.started_at = timedelta(0)
+    return app
+
+
+def create_app_from_env() -> Litestar:
+    """ASGI factory for `uvicorn --factory` (abacus serve): settings from the environment."""
+    settings = load_settings()
+    return create_app(replace(settings, database_url=settings.database_url or os.environ.get("DATABASE_URL"),
+                              redis_url=settings.redis_url or os.environ.get("REDIS_URL")))

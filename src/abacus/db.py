@@ -1,0 +1,37 @@
+"""Async engine and session factory; the only place that knows how to reach PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+# Accumulated SQL time of the current request, for the Server-Timing header.
+sql_time_ms: ContextVar[list[float] | None] = ContextVar("sql_time_ms", default=None)
+
+
+def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    engine = create_async_engine(database_url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    _instrument(engine)
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _instrument(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _start(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        conn.info.setdefault("query_start", []).append(time.perf_counter())
+
+    @event.listens_for(sync_engine, "after_cursor_execute")
+    def _stop(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        started = conn.info["query_start"].pop()
+        spent = sql_time_ms.get()
+        if spent is not None:
+            spent[0] += (time.perf_counter() - started) * 1000

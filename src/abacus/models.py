@@ -1,0 +1,187 @@
+"""The whole schema (spec/schema.md) as SQLAlchemy 2 models — the one home of every table."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+USAGE_KEY = ("date", "identity", "tool", "raw_model", "tool_record_id", "timestamp_ms", "organization_id")
+UNMAPPED_PREFIX = "unmapped:"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class UsageRecord(Base):
+    """One provider record of tokens and cost; the dedupe key makes every ingest an idempotent upsert."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        UniqueConstraint(*USAGE_KEY, name="uq_usage_records_dedupe", postgresql_nulls_not_distinct=True),
+        Index("ix_usage_records_date", "date"),
+        Index("ix_usage_records_email_date", "email", "date"),
+        Index("ix_usage_records_tool_date", "tool", "date"),
+        Index("ix_usage_records_identity", "identity"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    date: Mapped[date] = mapped_column(Date, nullable=False)
+    identity: Mapped[str] = mapped_column(String(320), nullable=False)
+    email: Mapped[str] = mapped_column(String(255), nullable=False)
+    tool: Mapped[str] = mapped_column(String(64), nullable=False)
+    model: Mapped[str] = mapped_column(String(128), nullable=False)
+    raw_model: Mapped[str | None] = mapped_column(String(128))
+    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cost: Mapped[Decimal] = mapped_column(Numeric(14, 6), nullable=False, server_default="0")
+    tool_record_id: Mapped[str | None] = mapped_column(String(255))
+    timestamp_ms: Mapped[int | None] = mapped_column(BigInteger)
+    organization_id: Mapped[str | None] = mapped_column(String(64))
+    customer_type: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class UsageDaily(Base):
+    """Rollup the pages read: exact sums of usage_records per (date, email, tool, model)."""
+
+    __tablename__ = "usage_daily"
+    __table_args__ = (
+        Index("ix_usage_daily_email_date", "email", "date"),
+        Index("ix_usage_daily_tool_date", "tool", "date"),
+    )
+
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False, server_default="0")
+    record_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    thinking_records: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+
+class IdentityMapping(Base):
+    __tablename__ = "identity_mappings"
+    __table_args__ = (Index("ix_identity_mappings_email", "email"),)
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(320), primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), nullable=False)
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class SyncState(Base):
+    __tablename__ = "sync_state"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_cursor: Mapped[str | None] = mapped_column(Text)
+    last_synced_hour_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    backfill_oldest_date: Mapped[date | None] = mapped_column(Date)
+    backfill_complete: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    records_last_run: Mapped[int | None] = mapped_column(Integer)
+
+
+class Repository(Base):
+    __tablename__ = "repositories"
+    __table_args__ = (UniqueConstraint("source", "full_name", name="uq_repositories_source_full_name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), nullable=False, server_default="github")
+    full_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    created_at: Mapped[datetime] = _now()
+
+
+class Commit(Base):
+    __tablename__ = "commits"
+    __table_args__ = (
+        UniqueConstraint("repo_id", "commit_id", name="uq_commits_repo_sha"),
+        Index("ix_commits_author_email", "author_email"),
+        Index("ix_commits_author_id", "author_id"),
+        Index("ix_commits_committed_at", "committed_at"),
+        Index("ix_commits_repo_committed_at", "repo_id", "committed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False)
+    commit_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    author_email: Mapped[str | None] = mapped_column(String(255))
+    author_id: Mapped[str | None] = mapped_column(String(64))
+    committed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    message: Mapped[str | None] = mapped_column(Text)
+    author_login: Mapped[str | None] = mapped_column(String(255))
+    author_raw_email: Mapped[str | None] = mapped_column(String(255))
+    is_bot: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    ai_tool: Mapped[str | None] = mapped_column(String(64))
+    ai_model: Mapped[str | None] = mapped_column(String(128))
+    additions: Mapped[int | None] = mapped_column(Integer)
+    deletions: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _now()
+
+
+class CommitAttribution(Base):
+    __tablename__ = "commit_attributions"
+    __table_args__ = (UniqueConstraint("commit_id", "ai_tool", name="uq_commit_attributions_commit_tool"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    commit_id: Mapped[int] = mapped_column(ForeignKey("commits.id", ondelete="CASCADE"), nullable=False)
+    ai_tool: Mapped[str] = mapped_column(String(64), nullable=False)
+    ai_model: Mapped[str | None] = mapped_column(String(128))
+    confidence: Mapped[str] = mapped_column(String(32), nullable=False, server_default="detected")
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = _now()
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_deliveries"
+
+    delivery_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event: Mapped[str] = mapped_column(String(64), nullable=False)
+    received_at: Mapped[datetime] = _now()
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(32), nullable=False, server_default="received")
+    error: Mapped[str | None] = mapped_column(Text)

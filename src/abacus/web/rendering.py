@@ -1,0 +1,44 @@
+"""How controllers answer: one full template per page, a fragment of it when htmx asks for a swap target."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from litestar import Request
+from litestar.response import Template
+
+from abacus.auth.guards import session_user
+from abacus.tips import random_tip
+
+
+def is_htmx(request: Request[Any, Any, Any]) -> bool:
+    return request.headers.get("hx-request") == "true" and request.headers.get("hx-history-restore-request") != "true"
+
+
+def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    user = session_user(request)
+    settings = request.app.state.settings
+    return {
+        "user": user,
+        "is_admin": bool(user) and settings.is_admin(user["email"]),
+        "settings": settings,
+        "path": request.url.path,
+        "tip": random_tip(),
+    }
+
+
+def render(
+    request: Request[Any, Any, Any],
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    fragments: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    """Render `template`, or the fragment named for the request's HX-Target when it is a known swap target."""
+    name = template
+    if fragments and is_htmx(request):
+        name = fragments.get(request.headers.get("hx-target", ""), template)
+    return Template(template_name=name, context={**base_context(request), **(context or {})},
+                    status_code=status_code)

@@ -1,0 +1,63 @@
+"""Jinja environment: display formatters as filters, URL helpers as globals, and the shared error page."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment
+from litestar import Request
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.response import Template
+
+from abacus.domain import formatting, modelnames, tools
+
+
+def sign_in_url(next_path: str) -> str:
+    return "/sign-in?" + urlencode({"next": next_path})
+
+
+def query(params: dict[str, Any] | None = None, **changes: Any) -> str:
+    """A `?a=b` string from params with changes applied; None/empty values are dropped."""
+    merged = {**(params or {}), **changes}
+    clean = {k: v for k, v in merged.items() if v not in (None, "", False)}
+    return ("?" + urlencode(clean)) if clean else ""
+
+
+def configure_environment(engine: JinjaTemplateEngine) -> None:
+    env: Environment = engine.engine
+    env.globals.update(
+        query=query,
+        tool_name=tools.tool_name,
+        tool_color=tools.tool_color,
+        tool_class=tools.tool_css_class,
+        model_color=tools.model_color,
+        model_name=modelnames.display_model_name,
+    )
+    env.filters.update(
+        tokens=formatting.format_tokens,
+        tokens_exact=formatting.format_tokens_exact,
+        money=formatting.format_money,
+        money_exact=formatting.format_money_exact,
+        count=formatting.format_count,
+        commit_count=formatting.format_commit_count,
+        day=formatting.fmt_day,
+        day_year=formatting.fmt_day_year,
+        status_date=formatting.fmt_status_date,
+        status_ts=formatting.fmt_status_ts,
+        since=formatting.fmt_since,
+        commit_ts=formatting.fmt_commit_ts,
+        pct=formatting.format_percent_int,
+        pct1=formatting.format_percent_1,
+        tool_name=tools.tool_name,
+        model_name=modelnames.display_model_name,
+    )
+
+
+def error_page(request: Request[Any, Any, Any], status: int, message: str) -> Template:
+    from abacus.web.rendering import base_context, is_htmx
+
+    titles = {400: "Bad request", 403: "Forbidden", 404: "Not found", 500: "Error loading data"}
+    template = "fragments/error.html" if is_htmx(request) else "pages/error.html"
+    context = {**base_context(request), "status": status, "title": titles.get(status, "Error"), "message": message}
+    return Template(template_name=template, context=context, status_code=status)

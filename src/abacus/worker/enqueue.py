@@ -1,0 +1,28 @@
+"""Putting jobs on the arq queue from the web app, the CLI and the demo (unique job ids: never twice at once)."""
+
+from __future__ import annotations
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+
+from abacus.worker.queue import QUEUE_NAME
+
+
+async def arq_pool(redis_url: str) -> ArqRedis:
+    return await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=QUEUE_NAME)
+
+
+async def enqueue_initial_sync(redis_url: str) -> list[str]:
+    """Enqueue every provider's incremental sync and backfill once (demo start, first run)."""
+    from abacus.worker.tasks import INITIAL_JOBS
+
+    pool = await arq_pool(redis_url)
+    try:
+        enqueued = []
+        for name in INITIAL_JOBS:
+            job = await pool.enqueue_job(name, _job_id=f"{name}:initial")
+            if job is not None:
+                enqueued.append(name)
+        return enqueued
+    finally:
+        await pool.aclose()

@@ -1,0 +1,10 @@
+"""arq entry point: `arq worker.WorkerSettings` from the project root (or `abacus worker`)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
+
+from abacus.worker.settings import WorkerSettings  # noqa: E402
+
+__all__ = ["WorkerSettings"]
