@@ -159,7 +159,7 @@ async def ensure_database_exists(database_url: str) -> None:
         if await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", url.database):
             return
         quoted = '"' + url.database.replace('"', '""') + '"'
-        with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+        with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):  # lost a race
             await connection.execute(f"CREATE DATABASE {quoted}")
     finally:
         await connection.close()

@@ -1,4 +1,6 @@
-"""providers.md §4.7 (attribution rules and every example row), §4.5 (merges, bots), §4.6 (author emails)."""
+"""providers.md §4.7 (attribution rules, every example row, tool names), §4.5 (merges, bots), §4.6 (emails)."""
+
+import re
 
 import pytest
 
@@ -11,6 +13,17 @@ from abacus.domain.attribution import (
     is_merge_commit,
     is_work_email,
     noreply_user_id,
+)
+from abacus.domain.tools import (
+    KNOWN_TOOLS,
+    MODEL_PALETTE,
+    UNKNOWN_TOOL_GREYS,
+    ToolStyle,
+    model_color,
+    tool_color,
+    tool_css_class,
+    tool_name,
+    tool_style,
 )
 
 CLAUDE = "Co-Authored-By: Claude <noreply@anthropic.com>"
@@ -51,7 +64,9 @@ EXAMPLES = [
         [co("claude_code", "sonnet-4.5")],
         id="claude 1M context suffix stripped",
     ),
-    pytest.param(f"Add x\n\n{GENERATED}\n\n{OPUS_45}", "", "", [co("claude_code", "opus-4.5")], id="generated + trailer"),
+    pytest.param(
+        f"Add x\n\n{GENERATED}\n\n{OPUS_45}", "", "", [co("claude_code", "opus-4.5")], id="generated + trailer"
+    ),
     pytest.param(f"Add x\n\n{GENERATED}", "", "", [msg("claude_code")], id="generated only"),
     pytest.param("Written using Claude", "", "", [msg("claude_code")], id="written using claude"),
     pytest.param("Co-Authored-By: Claude <claude@users.noreply.github.com>", "", "", [], id="claude non-anthropic"),
@@ -244,7 +259,9 @@ def test_long_hostile_messages_finish(message):
 # --- merges, bots, author emails ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("parents", "merge"), [([], False), (["a"], False), (["a", "b"], True), (["a", "b", "c"], True)])
+@pytest.mark.parametrize(
+    ("parents", "merge"), [([], False), (["a"], False), (["a", "b"], True), (["a", "b", "c"], True)]
+)
 def test_is_merge_commit(parents, merge):
     assert is_merge_commit(parents) is merge
 
@@ -302,3 +319,57 @@ def test_noreply_user_id(email, user_id):
 )
 def test_is_work_email(email, domains, work):
     assert is_work_email(email, domains) is work
+
+
+# --- tool keys, names and colours (§4.7: "any other tool string renders title-cased") ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("tool", "name"),
+    [
+        ("claude_code", "Claude Code"),
+        ("cursor", "Cursor"),
+        ("github_copilot", "Copilot"),
+        ("codex", "Codex"),
+        ("windsurf", "Windsurf"),
+        ("aider", "Aider"),
+        ("open_code", "Open Code"),
+        ("o3tool", "O3tool"),
+    ],
+)
+def test_tool_name(tool, name):
+    assert tool_name(tool) == name
+
+
+@pytest.mark.parametrize(
+    ("tool", "css_class"),
+    [("claude_code", "tool-claude_code"), ("github_copilot", "tool-github_copilot"), ("Odd Tool!", "tool-odd-tool-")],
+)
+def test_tool_css_class(tool, css_class):
+    assert tool_css_class(tool) == css_class
+
+
+def test_known_tools_have_distinct_colours():
+    colours = [tool_color(tool) for tool in KNOWN_TOOLS]
+    assert len(set(colours)) == len(KNOWN_TOOLS)
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", colour) for colour in colours)
+    assert tool_color("claude_code") == "#f59e0b"  # amber
+
+
+@pytest.mark.parametrize("tool", ["aider", "devin", "gemini", "x"])
+def test_unknown_tools_get_a_stable_grey(tool):
+    assert tool_color(tool) == tool_color(tool)
+    assert tool_color(tool) in UNKNOWN_TOOL_GREYS
+    assert tool_style(tool) == ToolStyle(tool, tool_name(tool), tool_css_class(tool), tool_color(tool))
+
+
+def test_model_palette_by_rank():
+    assert [model_color(rank) for rank in range(6)] == [
+        "#f59e0b",  # amber
+        "#8b5cf6",  # violet
+        "#06b6d4",  # cyan
+        "#10b981",  # emerald
+        "#f97316",  # orange
+        "#ec4899",  # pink
+    ]
+    assert model_color(len(MODEL_PALETTE)) == model_color(0)

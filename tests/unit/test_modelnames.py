@@ -57,7 +57,9 @@ NORMALISATION_TABLE = [
 ]
 
 
-@pytest.mark.parametrize(("raw", "expected"), NORMALISATION_TABLE, ids=[row[0] or "<empty>" for row in NORMALISATION_TABLE])
+@pytest.mark.parametrize(
+    ("raw", "expected"), NORMALISATION_TABLE, ids=[row[0] or "<empty>" for row in NORMALISATION_TABLE]
+)
 def test_normalize_model_name(raw, expected):
     assert normalize_model_name(raw) == expected
 
