@@ -127,3 +127,18 @@ def signed_in(live_app: ThreadedServer) -> Callable[..., httpx.Client]:
     yield factory
     for client in clients:
         client.close()
+
+
+@pytest.fixture()
+def seeded(clean_db: None, database_url: str) -> None:
+    """The tests/seed.py data set, written through the real store path (today = seed.TODAY)."""
+    from abacus.db import create_engine, session_factory
+    from tests.seed import seed
+
+    async def run() -> None:
+        engine = create_engine(database_url)
+        async with session_factory(engine)() as db, db.begin():
+            await seed(db)
+        await engine.dispose()
+
+    asyncio.run(run())

@@ -12,8 +12,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as redis
@@ -59,7 +60,7 @@ def tcp_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackingSe
     stop_leftovers(base)
 
 
-def start_local(root: Path) -> tuple[BackingServices, object]:
+def start_local(root: Path) -> tuple[BackingServices, Callable[[], None]]:
     return resolve_backing_services({}, force_embedded=True, root=root)
 
 
@@ -84,7 +85,7 @@ async def redis_call(redis_url: str, *command: str) -> object:
 
 
 def redis_port(redis_url: str) -> int:
-    port = make_url(redis_url).port
+    port = urlsplit(redis_url).port
     assert port is not None
     return port
 

@@ -573,7 +573,8 @@ class EmulatorDataset:
             chars.append(alphabet[rest])
         return prefix + "".join(chars)
 
-    def _sha(self, *parts: object) -> str:
+    def stable_sha(self, *parts: object) -> str:
+        """A 40-hex id that depends only on the seed and `parts`."""
         return hashlib.sha1(":".join([str(self.config.seed), *map(str, parts)]).encode()).hexdigest()
 
     def _weekday_factor(self, day: date) -> float:
@@ -989,7 +990,7 @@ class EmulatorDataset:
         while day >= self.first_day:
             count = self._commit_count(repo, day)
             if count:
-                return self._sha("commit", repo.name, day.isoformat(), count - 1)
+                return self.stable_sha("commit", repo.name, day.isoformat(), count - 1)
             day -= timedelta(days=1)
         return None
 
@@ -1008,10 +1009,10 @@ class EmulatorDataset:
         parent = self._tail_sha(repo, day)
         commits = []
         for index, draft in enumerate(drafts):
-            sha = self._sha("commit", repo.name, day.isoformat(), index)
+            sha = self.stable_sha("commit", repo.name, day.isoformat(), index)
             parents: tuple[str, ...] = (parent,) if parent else ()
             if draft.pop("merge"):
-                parents = (*parents, self._sha("branch-tip", repo.name, day.isoformat(), index))
+                parents = (*parents, self.stable_sha("branch-tip", repo.name, day.isoformat(), index))
             draft.pop("order")
             commits.append(Commit(repo=repo.full_name, sha=sha, parents=parents, **draft))
             parent = sha

@@ -97,8 +97,8 @@ def fault_reply(provider: str, fault: Fault, github_limit: int = 5000) -> Reply:
     retry = str(fault.retry_after)
     if provider == "anthropic":
         if fault.kind == "429":
-            return Reply(429, {"type": "error", "error": {"type": "rate_limit_error",
-                                                          "message": "Number of requests has exceeded your rate limit"}},
+            message = "Number of request tokens has exceeded your per-minute rate limit"
+            return Reply(429, {"type": "error", "error": {"type": "rate_limit_error", "message": message}},
                          {"retry-after": retry})
         if fault.kind == "403":
             return Reply(403, {"type": "error", "error": {"type": "permission_error",
@@ -150,7 +150,7 @@ class EmulatorState:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.dataset = EmulatorDataset(config)
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._faults: list[Fault] = []
         self._log: deque[dict[str, Any]] = deque(maxlen=20_000)
         self._seq = 0
@@ -185,7 +185,7 @@ class EmulatorState:
         if count < 1 or after < 0 or retry_after < 0 or delay < 0:
             raise FaultSpecError("count must be >= 1 and after, retry_after, delay >= 0")
         fault = Fault(provider, endpoint or "*", kind, int(count), int(after), int(retry_after), float(delay), field)
-        with self._lock:
+        with self.lock:
             self._faults.append(fault)
         return fault
 
@@ -203,18 +203,18 @@ class EmulatorState:
             raise FaultSpecError(f"invalid fault spec: {exc}") from exc
 
     def clear_faults(self) -> int:
-        with self._lock:
+        with self.lock:
             cleared = len(self._faults)
             self._faults.clear()
         return cleared
 
     def faults(self) -> list[dict[str, Any]]:
-        with self._lock:
+        with self.lock:
             return [f.to_json() for f in self._faults]
 
     def take_fault(self, provider: str, endpoint: str) -> Fault | None:
         """The fault that applies to this request, consuming one use of it (first armed wins)."""
-        with self._lock:
+        with self.lock:
             for fault in self._faults:
                 if fault.provider != provider or fault.endpoint not in ("*", endpoint):
                     continue
@@ -231,23 +231,23 @@ class EmulatorState:
 
     def requests(self, provider: str | None = None, endpoint: str | None = None) -> list[dict[str, Any]]:
         """Requests served so far (oldest first), optionally filtered."""
-        with self._lock:
+        with self.lock:
             entries = list(self._log)
         return [e for e in entries if provider in (None, e["provider"]) and endpoint in (None, e["endpoint"])]
 
     def clear_requests(self) -> None:
-        with self._lock:
+        with self.lock:
             self._log.clear()
 
     def _record(self, entry: dict[str, Any]) -> None:
-        with self._lock:
+        with self.lock:
             self._seq += 1
             entry["seq"] = self._seq
             self._log.append(entry)
 
     def reset(self) -> None:
         """Back to the initial state: no faults, empty log, configured clock, no issued tokens, no rate usage."""
-        with self._lock:
+        with self.lock:
             self._faults.clear()
             self._log.clear()
             self.github_tokens.clear()

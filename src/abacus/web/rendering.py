@@ -9,7 +9,9 @@ from litestar import Request
 from litestar.response import Template
 
 from abacus.auth.guards import session_user
+from abacus.domain.periods import DateRange, quick_ranges
 from abacus.tips import random_tip
+from abacus.web.params import range_query, today_utc
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
@@ -26,6 +28,12 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "path": request.url.path,
         "tip": random_tip(),
     }
+
+
+def range_context(request: Request[Any, Any, Any], rng: DateRange) -> dict[str, Any]:
+    """What the range selector and range-keeping links need: the range, its query params, quick choices."""
+    today = today_utc(request)
+    return {"rng": rng, "range_query": range_query(rng), "quick": quick_ranges(today), "today": today}
 
 
 def render(

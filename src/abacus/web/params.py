@@ -1,0 +1,88 @@
+"""Query-parameter parsing shared by every page, fragment, export and JSON route: bad values → BadParameter (400)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from litestar import Request
+
+from abacus.domain.periods import DateRange, RangeError, parse_range
+from abacus.web.errors import BadParameter
+
+RANGE_KEYS = ("range", "start", "end", "days")
+
+
+def today_utc(request: Request[Any, Any, Any]) -> date:
+    now = getattr(request.app.state, "now", None)
+    return (now() if now else datetime.now(UTC)).date()
+
+
+def now_utc(request: Request[Any, Any, Any]) -> datetime:
+    now = getattr(request.app.state, "now", None)
+    return now() if now else datetime.now(UTC)
+
+
+def date_range(request: Request[Any, Any, Any]) -> DateRange:
+    """The range of §1.1 from range/start/end/days (default 30d); errors name the parameter."""
+    params = {k: request.query_params.get(k, "") for k in RANGE_KEYS}
+    try:
+        return parse_range(params, today_utc(request))
+    except RangeError as exc:
+        raise BadParameter(exc.param, exc.message) from exc
+
+
+def range_query(rng: DateRange) -> dict[str, str]:
+    """The query parameters that reproduce `rng` in links (omitted for the default 30d)."""
+    params = rng.query_params()
+    return {} if params == {"range": "30d"} else params
+
+
+def choice(request: Request[Any, Any, Any], name: str, allowed: Sequence[str], default: str) -> str:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    if value not in allowed:
+        raise BadParameter(name, f"{value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def integer(request: Request[Any, Any, Any], name: str, default: int, *, low: int = 1, high: int = 1_000_000) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise BadParameter(name, f"{raw!r} is not a whole number")
+    value = int(raw)
+    if not low <= value <= high:
+        raise BadParameter(name, f"{value} is outside {low}–{high}")
+    return value
+
+
+def text(request: Request[Any, Any, Any], name: str, *, max_length: int = 100) -> str | None:
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > max_length:
+        raise BadParameter(name, f"longer than {max_length} characters")
+    return value or None
+
+
+def column_list(request: Request[Any, Any, Any], name: str, allowed: Sequence[str], default: Sequence[str]
+                ) -> list[str]:
+    raw = request.query_params.get(name)
+    if not raw:
+        return list(default)
+    cols = [c.strip() for c in raw.split(",") if c.strip()]
+    unknown = [c for c in cols if c not in allowed]
+    if unknown:
+        raise BadParameter(name, f"unknown column(s) {', '.join(unknown)}")
+    return cols
+
+
+def like_pattern(search: str) -> str:
+    """`%q%` with %, _ and \\ escaped, for ILIKE … ESCAPE '\\'."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
