@@ -235,3 +235,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+from abacus import cli_data  # noqa: E402,F401  (registers the data commands on `app`)

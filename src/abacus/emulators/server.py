@@ -27,7 +27,7 @@ from litestar import Litestar, Request, Response, Router, delete, get, post
 from litestar.datastructures import State
 
 from abacus.emulators import anthropic, cursor, github
-from abacus.emulators.dataset import EmulatorConfig
+from abacus.emulators.dataset import EmulatorConfig, EmulatorDataset
 from abacus.emulators.faults import EmulatorState, FaultSpecError, query_params
 
 
@@ -153,7 +153,20 @@ def create_emulator_app(config: EmulatorConfig, *, extra_routers: Sequence[Route
         ],
         state=State({"emulator": state}),
         openapi_config=None,
+        logging_config=None,  # leave the host process's logging alone
     )
+
+
+def build_emulator_app(*, seed: int = 7, users: int = 40, days: int = 90, **config: Any) -> Litestar:
+    """The demo emulator app: providers + controls + the OIDC provider at `/oidc` listing the data set's people.
+
+    Extra keyword arguments are `EmulatorConfig` fields.
+    """
+    from abacus.emulators.oidc import OIDCState, create_oidc_router
+
+    settings = EmulatorConfig(seed=seed, users=users, days=days, **config)
+    people = [(p.email, p.name) for p in EmulatorDataset(settings).people]
+    return create_emulator_app(settings, extra_routers=[create_oidc_router(OIDCState(demo_users=people))])
 
 
 def emulator_state(app: Litestar) -> EmulatorState:

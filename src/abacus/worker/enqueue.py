@@ -26,3 +26,12 @@ async def enqueue_initial_sync(redis_url: str) -> list[str]:
         return enqueued
     finally:
         await pool.aclose()
+
+
+async def enqueue_jobs(redis_url: str, names: list[str]) -> list[str]:
+    """Enqueue the named jobs now; returns those actually enqueued."""
+    pool = await arq_pool(redis_url)
+    try:
+        return [name for name in names if await pool.enqueue_job(name) is not None]
+    finally:
+        await pool.aclose()

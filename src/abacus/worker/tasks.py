@@ -1,9 +1,121 @@
-"""arq task functions and their cron schedule (spec/README.md "Jobs")."""
+"""arq task functions and their cron schedule (spec/README.md "Jobs").
+
+Every job takes a lock named after itself, so a cron tick, a "sync now" click and a self re-enqueue never overlap.
+Backfills walk one bounded chunk per run and re-enqueue themselves until their history is complete.
+"""
 
 from __future__ import annotations
 
-from arq import cron  # noqa: F401  (the cron table grows with the provider jobs)
+from typing import Any
 
-FUNCTIONS: list = []
-CRON_JOBS: list = []
-INITIAL_JOBS: list[str] = []
+from arq import cron
+
+from abacus.logging_setup import get_logger
+from abacus.sync import runner
+from abacus.sync.context import SyncContext
+from abacus.worker.locks import job_lock
+
+log = get_logger("abacus.worker")
+BACKFILL_PAUSE_SECONDS = 1
+
+
+def _ctx(ctx: dict[str, Any]) -> SyncContext:
+    return SyncContext(settings=ctx["settings"], sessionmaker=ctx["sessionmaker"])
+
+
+def _summary(results: list[runner.SyncResult]) -> dict[str, Any]:
+    return {r.label: {"records": r.records, "errors": r.errors, "complete": r.complete} for r in results}
+
+
+async def _incremental(ctx: dict[str, Any], provider: str) -> dict[str, Any]:
+    if not runner.configured(ctx["settings"], provider):
+        return {"skipped": f"{provider} is not configured"}
+    async with job_lock(ctx["redis"], f"sync_{provider}") as held:
+        if not held:
+            return {"skipped": "already running"}
+        return _summary(await runner.run_incremental(_ctx(ctx), provider))
+
+
+async def _backfill(ctx: dict[str, Any], provider: str) -> dict[str, Any]:
+    if not runner.configured(ctx["settings"], provider):
+        return {"skipped": f"{provider} is not configured"}
+    async with job_lock(ctx["redis"], f"backfill_{provider}") as held:
+        if not held:
+            return {"skipped": "already running"}
+        results = await runner.run_backfill_step(_ctx(ctx), provider)
+    progressing = [r for r in results if r.ok and not r.complete]
+    if progressing:
+        await ctx["redis"].enqueue_job(f"backfill_{provider}", _defer_by=BACKFILL_PAUSE_SECONDS)
+    return _summary(results)
+
+
+async def sync_anthropic(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Incremental Claude Code sync (trailing re-read of today − 2 … today) after refreshing API-key mappings."""
+    if runner.configured(ctx["settings"], "anthropic"):
+        await runner.run_mappings(_ctx(ctx), "anthropic")
+    return await _incremental(ctx, "anthropic")
+
+
+async def sync_cursor(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Incremental Cursor sync of complete hours with a 2-hour trailing re-read."""
+    return await _incremental(ctx, "cursor")
+
+
+async def sync_github(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Default-branch commits of the last 48 h per repository (catches missed webhooks, fills line stats)."""
+    return await _incremental(ctx, "github")
+
+
+async def sync_github_mappings(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Org members → work emails; re-points commit authors."""
+    if not runner.configured(ctx["settings"], "github"):
+        return {"skipped": "github is not configured"}
+    async with job_lock(ctx["redis"], "sync_github_mappings") as held:
+        if not held:
+            return {"skipped": "already running"}
+        return _summary(await runner.run_mappings(_ctx(ctx), "github"))
+
+
+async def backfill_anthropic(ctx: dict[str, Any]) -> dict[str, Any]:
+    return await _backfill(ctx, "anthropic")
+
+
+async def backfill_cursor(ctx: dict[str, Any]) -> dict[str, Any]:
+    return await _backfill(ctx, "cursor")
+
+
+async def backfill_github(ctx: dict[str, Any]) -> dict[str, Any]:
+    return await _backfill(ctx, "github")
+
+
+async def github_webhook_followup(ctx: dict[str, Any], delivery_id: str) -> dict[str, Any]:
+    """After a push webhook: fetch each commit's stats and parents, attribute, store."""
+    from abacus.sync.webhook_jobs import github_webhook_followup as followup
+
+    return await followup(ctx, delivery_id)
+
+
+FUNCTIONS = [sync_anthropic, sync_cursor, sync_github, sync_github_mappings, backfill_anthropic, backfill_cursor,
+             backfill_github, github_webhook_followup]
+SYNC_JOBS = {"anthropic": "sync_anthropic", "cursor": "sync_cursor", "github": "sync_github"}
+BACKFILL_JOBS = {"anthropic": "backfill_anthropic", "cursor": "backfill_cursor", "github": "backfill_github"}
+INITIAL_JOBS = ["sync_github_mappings", *SYNC_JOBS.values(), *BACKFILL_JOBS.values()]
+SIX_HOURLY = {0, 6, 12, 18}
+CRON_JOBS = [
+    cron(sync_anthropic, hour=SIX_HOURLY, minute=0, second=0, timeout=1800),
+    cron(sync_cursor, minute=0, second=0, timeout=1800),
+    cron(sync_github, minute=15, second=0, timeout=1800),
+    cron(sync_github_mappings, minute=30, second=0, timeout=600),
+    cron(backfill_anthropic, hour={3, 9, 15, 21}, minute=20, second=0, run_at_startup=True, timeout=1800),
+    cron(backfill_cursor, hour={3, 9, 15, 21}, minute=25, second=0, run_at_startup=True, timeout=1800),
+    cron(backfill_github, hour={3, 9, 15, 21}, minute=35, second=0, run_at_startup=True, timeout=1800),
+]
+SCHEDULE = [  # (job, type, provider, human schedule) for the status page
+    ("sync_anthropic", "forward", "anthropic", "Every 6 hours"),
+    ("backfill_anthropic", "backfill", "anthropic", "Every 6 hours until complete"),
+    ("sync_cursor", "forward", "cursor", "Hourly"),
+    ("backfill_cursor", "backfill", "cursor", "Every 6 hours until complete"),
+    ("sync_github", "forward", "github", "Hourly (last 48 h)"),
+    ("sync_github_mappings", "mappings", "github", "Hourly"),
+    ("backfill_github", "backfill", "github", "Every 6 hours until complete"),
+]

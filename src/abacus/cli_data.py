@@ -1,0 +1,513 @@
+"""CLI commands over the data: sync, backfill, gaps, import, mappings, status, stats, github, rollup checks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import text
+
+from abacus.cli import app, backing_services, console, db_app, fail, settings_or_exit
+from abacus.db import create_engine, session_factory
+from abacus.sync import runner
+from abacus.sync.context import Progress as ProgressSink
+from abacus.sync.context import SyncContext, SyncResult
+
+T = TypeVar("T")
+backfill_app = typer.Typer(help="Walk provider history backwards (bounded chunks) or change its state.",
+                           no_args_is_help=True)
+mappings_app = typer.Typer(help="Identity mappings: provider identity → work email.", no_args_is_help=True)
+github_app = typer.Typer(help="GitHub commits and authors.", no_args_is_help=True)
+import_app = typer.Typer(help="Import provider exports.", no_args_is_help=True)
+app.add_typer(backfill_app, name="backfill")
+app.add_typer(mappings_app, name="mappings")
+app.add_typer(github_app, name="github")
+app.add_typer(import_app, name="import")
+
+
+class RichProgress(ProgressSink):
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: Any = None
+
+    def start(self, description: str, total: int | None) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(description, total=total)
+
+    def advance(self, steps: int = 1, *, note: str | None = None) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, steps)
+            if note:
+                self.progress.update(self.task, description=note)
+
+
+def run_with_context(work: Callable[[SyncContext], Awaitable[T]], *, progress: bool = True) -> T:
+    """Resolve services, build a SyncContext with a rich progress bar, run `work`, clean up."""
+    _, stop = backing_services()
+    settings = settings_or_exit()
+
+    async def main() -> T:
+        engine = create_engine(os.environ["DATABASE_URL"], pool_size=5)
+        try:
+            ctx = SyncContext(settings=settings, sessionmaker=session_factory(engine))
+            if not progress:
+                return await work(ctx)
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=console, transient=False) as bar:
+                ctx.progress = RichProgress(bar)
+                return await work(ctx)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        stop()
+
+
+def _providers(name: str) -> list[str]:
+    if name == "all":
+        return list(runner.PROVIDERS)
+    if name not in runner.PROVIDERS:
+        fail(f"unknown provider {name!r}: use anthropic, cursor, github or all")
+    return [name]
+
+
+def _parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: {value!r} is not a YYYY-MM-DD date")
+    return None
+
+
+def _report(results: list[SyncResult]) -> None:
+    table = Table("provider", "key", "records", "windows", "result")
+    for r in results:
+        outcome = "ok" if r.ok else f"[red]{r.errors[0]}[/]"
+        if r.complete:
+            outcome += " (history complete)"
+        table.add_row(r.provider, r.label, f"{r.records:,}", str(r.windows), outcome)
+    console.print(table)
+    failed = [e for r in results for e in r.errors]
+    if failed:
+        fail(f"{len(failed)} window(s) failed — first: {failed[0]}")
+
+
+@app.command()
+def sync(provider: str = typer.Argument("all", help="anthropic, cursor, github or all"),
+         since: str = typer.Option(None, "--since", "--from", help="First UTC day (YYYY-MM-DD), inclusive."),
+         until: str = typer.Option(None, "--until", "--to", help="Last UTC day (YYYY-MM-DD), inclusive."),
+         days: int = typer.Option(None, help="Last N days (instead of --since/--until)."),
+         org: str = typer.Option(None, "--org", help="Only this org/team key label."),
+         enqueue: bool = typer.Option(False, "--enqueue", help="Hand the incremental sync to the worker.")) -> None:
+    """Sync usage/commits now (inline, with a progress bar); exits non-zero when any window failed."""
+    providers = _providers(provider)
+    start, end = _parse_day(since, "--since"), _parse_day(until, "--until")
+    if days is not None:
+        if days < 1:
+            fail("--days must be at least 1")
+        end = datetime.now(UTC).date()
+        start = end - timedelta(days=days - 1)
+    if (start is None) != (end is None):
+        end = end or datetime.now(UTC).date()
+        start = start or end
+    if start and end and start > end:
+        fail(f"--since {start} is after --until {end}")
+    if enqueue:
+        from abacus.worker.enqueue import enqueue_jobs
+        from abacus.worker.tasks import SYNC_JOBS
+
+        _, stop = backing_services()
+        try:
+            names = asyncio.run(enqueue_jobs(os.environ["REDIS_URL"], [SYNC_JOBS[p] for p in providers]))
+        finally:
+            stop()
+        console.print(f"enqueued: {', '.join(names) or 'nothing (already queued)'}")
+        return
+
+    async def work(ctx: SyncContext) -> list[SyncResult]:
+        results: list[SyncResult] = []
+        for name in providers:
+            if not runner.configured(ctx.settings, name):
+                console.print(f"[yellow]{name}: not configured — skipped[/]")
+                continue
+            try:
+                if start and end:
+                    results += await runner.run_range(ctx, name, start, end, org)
+                else:
+                    if name == "anthropic":
+                        await runner.run_mappings(ctx, name, org)
+                    results += await runner.run_incremental(ctx, name, org)
+            except runner.UnknownKey as exc:
+                fail(str(exc))
+        return results
+
+    _report(run_with_context(work))
+
+
+@backfill_app.command("run")
+def backfill_run(provider: str = typer.Argument(..., help="anthropic, cursor or github"),
+                 from_: str = typer.Option(None, "--from", help="Walk back to this UTC day (default: provider's)."),
+                 org: str = typer.Option(None, "--org", help="Only this org/team key label."),
+                 steps: int = typer.Option(1000, help="Maximum chunks to walk in this run.")) -> None:
+    """Walk history backwards chunk by chunk until complete (resumable: progress is saved per chunk)."""
+    target = _parse_day(from_, "--from")
+    _providers(provider)
+
+    async def work(ctx: SyncContext) -> list[SyncResult]:
+        last: list[SyncResult] = []
+        for _ in range(steps):
+            last = await runner.run_backfill_step(ctx, provider, org, target=target)
+            if any(not r.ok for r in last) or all(r.complete for r in last):
+                break
+        return last
+
+    _report(run_with_context(work))
+
+
+def _state_ids_sql(provider: str) -> str:
+    return "id = :p OR id LIKE :prefix"
+
+
+@backfill_app.command("complete")
+def backfill_complete(provider: str = typer.Argument(..., help="anthropic, cursor or github")) -> None:
+    """Mark the provider's backfill complete (all its keys / repositories)."""
+    _providers(provider)
+    count = run_with_context(lambda ctx: _update_state(ctx, provider, "backfill_complete = true"), progress=False)
+    console.print(f"{provider}: {count} state row(s) marked complete")
+
+
+@backfill_app.command("reset")
+def backfill_reset(provider: str = typer.Argument(..., help="anthropic, cursor or github")) -> None:
+    """Forget backfill progress so the next run walks the history again (data is kept; re-reads are idempotent)."""
+    _providers(provider)
+    count = run_with_context(lambda ctx: _update_state(
+        ctx, provider, "backfill_complete = false, backfill_oldest_date = NULL, last_cursor = NULL"), progress=False)
+    console.print(f"{provider}: {count} state row(s) reset")
+
+
+async def _update_state(ctx: SyncContext, provider: str, assignment: str) -> int:
+    async with ctx.sessionmaker() as db, db.begin():
+        result = await db.execute(text(f"UPDATE sync_state SET {assignment} WHERE {_state_ids_sql(provider)}"),
+                                  {"p": provider, "prefix": f"{provider}:%"})
+        return result.rowcount or 0
+
+
+@app.command()
+def gaps(tool: str = typer.Argument(None, help="Only this tool (claude_code, cursor, …).")) -> None:
+    """List UTC days without usage inside each tool's covered span."""
+    async def work(ctx: SyncContext) -> list[Any]:
+        async with ctx.sessionmaker() as db:
+            rows = await db.execute(text("""
+                WITH spans AS (SELECT tool, MIN(date) lo, MAX(date) hi FROM usage_daily
+                               WHERE (CAST(:tool AS text) IS NULL OR tool = :tool) GROUP BY tool)
+                SELECT s.tool, d::date AS day FROM spans s, generate_series(s.lo, s.hi, interval '1 day') d
+                WHERE NOT EXISTS (SELECT 1 FROM usage_daily u WHERE u.tool = s.tool AND u.date = d::date)
+                ORDER BY s.tool, day"""), {"tool": tool})
+            return list(rows)
+
+    rows = run_with_context(work, progress=False)
+    if not rows:
+        console.print("no gaps: every day inside each tool's span has usage")
+        return
+    table = Table("tool", "missing day")
+    for row in rows:
+        table.add_row(row.tool, row.day.isoformat())
+    console.print(table)
+
+
+@app.command()
+def status() -> None:
+    """Print sync state per provider key and repository."""
+    async def work(ctx: SyncContext) -> list[Any]:
+        async with ctx.sessionmaker() as db:
+            return list(await db.execute(text("SELECT * FROM sync_state ORDER BY id")))
+
+    rows = run_with_context(work, progress=False)
+    table = Table("state", "last success", "synced through", "backfill oldest", "complete", "records", "last error")
+    for r in rows:
+        error = r.last_error if r.last_error_at and (not r.last_success_at or r.last_error_at > r.last_success_at) \
+            else ""
+        table.add_row(r.id, _ts(r.last_success_at), _ts(r.last_synced_hour_end), str(r.backfill_oldest_date or ""),
+                      "yes" if r.backfill_complete else "no", str(r.records_last_run or 0), error or "")
+    console.print(table if rows else "no sync has run yet")
+
+
+def _ts(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+@app.command()
+def stats() -> None:
+    """Counts: usage records per tool, top users by tokens (input + output + cache), date range, mappings."""
+    async def work(ctx: SyncContext) -> dict[str, Any]:
+        async with ctx.sessionmaker() as db:
+            return {
+                "records": (await db.execute(text("SELECT COUNT(*) FROM usage_records"))).scalar_one(),
+                "tools": list(await db.execute(text(
+                    "SELECT tool, SUM(record_count) n, SUM(total_tokens) t, SUM(cost) c FROM usage_daily "
+                    "GROUP BY tool ORDER BY t DESC"))),
+                "top": list(await db.execute(text(
+                    "SELECT email, SUM(total_tokens) t FROM usage_daily WHERE email NOT LIKE 'unmapped:%' "
+                    "GROUP BY email ORDER BY t DESC, email LIMIT 10"))),
+                "span": (await db.execute(text("SELECT MIN(date), MAX(date) FROM usage_daily"))).one(),
+                "mappings": (await db.execute(text("SELECT COUNT(*) FROM identity_mappings"))).scalar_one(),
+                "commits": (await db.execute(text("SELECT COUNT(*), COUNT(ai_tool) FROM commits"))).one(),
+            }
+
+    data = run_with_context(work, progress=False)
+    console.print(f"usage records: {data['records']:,}   span: {data['span'][0]} → {data['span'][1]}   "
+                  f"mappings: {data['mappings']:,}   commits: {data['commits'][0]:,} ({data['commits'][1]:,} AI)")
+    tools = Table("tool", "records", "tokens", "cost (USD)")
+    for row in data["tools"]:
+        tools.add_row(row.tool, f"{row.n:,}", f"{row.t:,}", f"{row.c:,.2f}")
+    console.print(tools)
+    top = Table("#", "user", "tokens")
+    for i, row in enumerate(data["top"], 1):
+        top.add_row(str(i), row.email, f"{row.t:,}")
+    console.print(top)
+
+
+@db_app.command("verify-rollups")
+def verify_rollups() -> None:
+    """Prove usage_daily equals the SQL sums of usage_records (exit 1 when not)."""
+    from abacus.sync.usage_store import rollup_mismatches
+
+    async def work(ctx: SyncContext) -> int:
+        async with ctx.sessionmaker() as db:
+            return await rollup_mismatches(db)
+
+    mismatches = run_with_context(work, progress=False)
+    if mismatches:
+        fail(f"{mismatches} rollup row(s) differ from usage_records — run `abacus db rebuild-rollups`")
+    console.print("rollups match usage_records exactly; the dedupe key makes duplicate rows impossible")
+
+
+@db_app.command("rebuild-rollups")
+def rebuild_rollups() -> None:
+    """Recompute every usage_daily row from usage_records (one transaction)."""
+    from abacus.sync.usage_store import refresh_rollup
+
+    async def work(ctx: SyncContext) -> int:
+        async with ctx.sessionmaker() as db, db.begin():
+            slices = [(r.date, r.tool) for r in await db.execute(text(
+                "SELECT DISTINCT date, tool FROM usage_records UNION SELECT DISTINCT date, tool FROM usage_daily"))]
+            await refresh_rollup(db, slices)
+            return len(slices)
+
+    console.print(f"rebuilt {run_with_context(work, progress=False):,} (date, tool) slices")
+
+
+@db_app.command("renormalize-models")
+def renormalize_models() -> None:
+    """Re-derive usage_records.model from raw_model with the current normalisation, then refresh rollups."""
+    from abacus.domain.modelnames import normalize_model_name
+    from abacus.sync.usage_store import refresh_rollup
+
+    async def work(ctx: SyncContext) -> int:
+        async with ctx.sessionmaker() as db, db.begin():
+            pairs = list(await db.execute(text("SELECT DISTINCT raw_model, model FROM usage_records")))
+            changed = 0
+            slices: set[tuple[date, str]] = set()
+            for raw, model in pairs:
+                wanted = normalize_model_name(raw) if raw is not None else model
+                if wanted != model:
+                    result = await db.execute(text(
+                        "UPDATE usage_records SET model = :m, updated_at = now() WHERE raw_model = :r AND model <> :m "
+                        "RETURNING date, tool"), {"m": wanted, "r": raw})
+                    touched = list(result)
+                    changed += len(touched)
+                    slices.update((r.date, r.tool) for r in touched)
+            await refresh_rollup(db, slices)
+            return changed
+
+    console.print(f"{run_with_context(work, progress=False):,} usage rows re-normalised")
+
+
+@import_app.command("cursor-csv")
+def import_cursor_csv(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+                      org: str = typer.Option(None, "--org", help="Cursor team label the rows belong to.")) -> None:
+    """Import a Cursor usage CSV export: whole-file validation first, all-or-nothing, idempotent."""
+    from abacus.sync.cursor_csv import CsvImportError, import_cursor_csv as run_import
+
+    settings = settings_or_exit()
+    labels = [k.label for k in settings.cursor_keys]
+    label = org or (labels[0] if len(labels) == 1 else "default")
+    data = file.read_bytes()
+
+    async def work(ctx: SyncContext) -> Any:
+        return await run_import(ctx.sessionmaker, data, organization_id=f"cursor:{label}")
+
+    try:
+        result = run_with_context(work, progress=False)
+    except CsvImportError as exc:
+        for line in exc.errors:
+            console.print(f"[red]{line}[/]")
+        fail(f"{file.name}: {len(exc.errors)} error(s); nothing was imported")
+    console.print(f"imported {file.name}: {result}")
+
+
+@mappings_app.command("list")
+def mappings_list(source: str = typer.Option(None, help="claude_code, cursor or github")) -> None:
+    """List identity mappings."""
+    async def work(ctx: SyncContext) -> list[Any]:
+        async with ctx.sessionmaker() as db:
+            return list(await db.execute(text(
+                "SELECT * FROM identity_mappings WHERE CAST(:s AS text) IS NULL OR source = :s "
+                "ORDER BY source, external_id"), {"s": source}))
+
+    rows = run_with_context(work, progress=False)
+    table = Table("source", "external id", "email", "updated by", "updated at")
+    for r in rows:
+        table.add_row(r.source, r.external_id, r.email, r.updated_by or "", _ts(r.updated_at))
+    console.print(table if rows else "no mappings")
+
+
+@mappings_app.command("set")
+def mappings_set(source: str, external_id: str, email: str) -> None:
+    """Map SOURCE EXTERNAL_ID to EMAIL and re-point that identity's usage / commits."""
+    from abacus.sync.mappings import MappingError, set_mapping
+
+    async def work(ctx: SyncContext) -> Any:
+        async with ctx.sessionmaker() as db, db.begin():
+            return await set_mapping(db, source, external_id, email, updated_by="cli")
+
+    try:
+        change = run_with_context(work, progress=False)
+    except MappingError as exc:
+        fail(str(exc))
+    console.print(f"mapped {source}:{external_id} → {email} ({change.usage_rows} usage rows, "
+                  f"{change.commits} commits re-pointed)")
+
+
+@mappings_app.command("delete")
+def mappings_delete(source: str, external_id: str) -> None:
+    """Remove a mapping; its rows fall back to unmapped."""
+    from abacus.sync.mappings import MappingError, delete_mapping
+
+    async def work(ctx: SyncContext) -> Any:
+        async with ctx.sessionmaker() as db, db.begin():
+            return await delete_mapping(db, source, external_id)
+
+    try:
+        change = run_with_context(work, progress=False)
+    except MappingError as exc:
+        fail(str(exc))
+    console.print(f"removed {source}:{external_id} ({change.usage_rows} usage rows, {change.commits} commits)")
+
+
+@mappings_app.command("sync")
+def mappings_sync() -> None:
+    """Pull API-key → email (Anthropic) and member → email (GitHub) mappings from the providers."""
+    async def work(ctx: SyncContext) -> list[SyncResult]:
+        results: list[SyncResult] = []
+        for name in ("anthropic", "github"):
+            if runner.configured(ctx.settings, name):
+                results += await runner.run_mappings(ctx, name)
+        return results
+
+    _report(run_with_context(work))
+
+
+@mappings_app.command("fix")
+def mappings_fix() -> None:
+    """Interactively map unmapped identities (largest usage first)."""
+    from abacus.sync.mappings import MappingError, set_mapping
+
+    async def unmapped(ctx: SyncContext) -> list[Any]:
+        async with ctx.sessionmaker() as db:
+            return list(await db.execute(text(
+                "SELECT identity, COUNT(*) n, SUM(input_tokens + cache_write_tokens + cache_read_tokens + "
+                "output_tokens) t FROM usage_records WHERE email LIKE 'unmapped:%' GROUP BY identity "
+                "ORDER BY n DESC LIMIT 50")))
+
+    rows = run_with_context(unmapped, progress=False)
+    if not rows:
+        console.print("nothing to fix: every usage row belongs to a person")
+        return
+    for row in rows:
+        source, _, external_id = row.identity.partition(":")
+        email = typer.prompt(f"{row.identity} ({row.n} records, {row.t:,} tokens) → email (empty to skip)",
+                             default="", show_default=False)
+        if not email:
+            continue
+
+        async def apply(ctx: SyncContext, s: str = source, e: str = external_id, m: str = email) -> Any:
+            async with ctx.sessionmaker() as db, db.begin():
+                return await set_mapping(db, s, e, m, updated_by="cli")
+
+        try:
+            change = run_with_context(apply, progress=False)
+            console.print(f"  mapped; {change.usage_rows} rows re-pointed")
+        except MappingError as exc:
+            console.print(f"  [red]{exc}[/]")
+
+
+@github_app.command("sync")
+def github_sync(repo: str = typer.Argument(None, help="owner/repo (default: every org repository)"),
+                days: int = typer.Option(90, help="Days of history to read."),
+                from_: str = typer.Option(None, "--from", help="First UTC day (overrides --days).")) -> None:
+    """Fetch default-branch commits (merges skipped), attribute and store them."""
+    end = datetime.now(UTC).date()
+    start = _parse_day(from_, "--from") or end - timedelta(days=days - 1)
+
+    async def work(ctx: SyncContext) -> list[SyncResult]:
+        from abacus.providers import github
+
+        if not runner.configured(ctx.settings, "github"):
+            fail("GitHub is not configured (GITHUB_TOKEN or GITHUB_APP_* and GITHUB_ORG)")
+        return [await github.sync_range(ctx, start, end, repo=repo)]
+
+    _report(run_with_context(work))
+
+
+@github_app.command("commits")
+def github_commits(repo: str, limit: int = typer.Option(20, help="How many commits.")) -> None:
+    """Show the latest stored commits of REPO with their attribution."""
+    async def work(ctx: SyncContext) -> list[Any]:
+        async with ctx.sessionmaker() as db:
+            return list(await db.execute(text(
+                "SELECT c.commit_id, c.committed_at, c.author_email, c.ai_tool, c.ai_model, c.additions, c.deletions,"
+                " split_part(c.message, E'\\n', 1) AS subject FROM commits c JOIN repositories r ON r.id = c.repo_id"
+                " WHERE r.full_name = :repo ORDER BY c.committed_at DESC LIMIT :limit"), {"repo": repo, "limit": limit}))
+
+    rows = run_with_context(work, progress=False)
+    table = Table("sha", "when (UTC)", "author", "AI", "+/-", "subject")
+    for r in rows:
+        table.add_row(r.commit_id[:7], _ts(r.committed_at), r.author_email or "", r.ai_tool or "human",
+                      f"+{r.additions}/-{r.deletions}" if r.additions is not None else "", r.subject[:60])
+    console.print(table if rows else f"no commits stored for {repo}")
+
+
+@github_app.command("users")
+def github_users() -> None:
+    """List commit authors by GitHub id with their mapping state."""
+    async def work(ctx: SyncContext) -> list[Any]:
+        async with ctx.sessionmaker() as db:
+            return list(await db.execute(text(
+                "SELECT c.author_id, MIN(c.author_login) login, MIN(c.author_raw_email) raw, COUNT(*) n, m.email"
+                " FROM commits c LEFT JOIN identity_mappings m ON m.source = 'github' AND m.external_id = c.author_id"
+                " WHERE c.author_id IS NOT NULL GROUP BY c.author_id, m.email ORDER BY n DESC")))
+
+    rows = run_with_context(work, progress=False)
+    table = Table("github id", "login", "commit email", "commits", "mapped to")
+    for r in rows:
+        table.add_row(r.author_id, r.login or "", r.raw or "", f"{r.n:,}", r.email or "[yellow]unmapped[/]")
+    console.print(table if rows else "no GitHub authors yet")
+
+
+@github_app.command("map")
+def github_map(user_id: str, email: str) -> None:
+    """Map a GitHub user id to an email and re-point that author's commits."""
+    mappings_set("github", user_id, email)

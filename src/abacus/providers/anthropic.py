@@ -1,0 +1,456 @@
+"""Anthropic Admin API → Claude Code usage rows (providers.md §2): fetch → parse → store, one org key at a time.
+
+*fetch* reads the A1 usage report one UTC day at a time with every page, and A2/A3 (users, API keys of every
+status) for the key-name → creator-email mappings. *parse* is pure: records → one `UsageRow` per (date, identity,
+raw model, organization). *store* writes one day per transaction together with its `sync_state` advance, and only
+after every page of that day was read, so a failed day leaves the database and the state exactly as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from abacus.domain.modelnames import normalize_model_name
+from abacus.logging_setup import get_logger
+from abacus.models import IdentityMapping, SyncState
+from abacus.providers.http import TIMEOUT, ProviderClient, ProviderError, require
+from abacus.providers.records import UsageRow
+from abacus.providers.wire import cents_to_dollars, token_count
+from abacus.settings import ProviderKey
+from abacus.sync.context import SyncContext, SyncResult
+from abacus.sync.mappings import MappingError, set_mapping
+from abacus.sync.state import lock_state, read_state, record_error, record_success
+from abacus.sync.usage_store import store_usage
+
+log = get_logger(__name__)
+
+PROVIDER = "anthropic"
+TOOL = "claude_code"
+ANTHROPIC_VERSION = "2023-06-01"
+USAGE_PATH = "/v1/organizations/usage_report/claude_code"
+USERS_PATH = "/v1/organizations/users"
+API_KEYS_PATH = "/v1/organizations/api_keys"
+USAGE_PAGE_LIMIT = 1000
+LIST_PAGE_LIMIT = 100
+MAX_PAGES = 10_000  # a provider that keeps answering has_more with new tokens is a bug, not a big org
+# Applied in this order so that an active key wins a name clash (providers.md §2.3 step 1).
+KEY_STATUSES = ("archived", "inactive", "active")
+
+TRAILING_DAYS = 2  # incremental runs re-read [today − 2, today]: late data of the last days is picked up
+BACKFILL_EMPTY_DAYS = 14  # consecutive empty days that mean "history starts here"
+BACKFILL_HORIZON_DAYS = 365  # default target of the backwards walk
+MAPPING_UPDATED_BY = "sync:anthropic"
+
+# Per-request timeout of the HTTP client; a module setting so tests can shorten it.
+REQUEST_TIMEOUT: httpx.Timeout | float = TIMEOUT
+
+
+def state_id(key: ProviderKey) -> str:
+    """The `sync_state` row of one org key: `anthropic:<label>`."""
+    return f"{PROVIDER}:{key.label}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# fetch
+
+
+def _client(ctx: SyncContext, key: ProviderKey) -> ProviderClient:
+    return ProviderClient(
+        provider=PROVIDER, base_url=ctx.settings.anthropic_api_url, label=key.label,
+        headers={"x-api-key": key.key, "anthropic-version": ANTHROPIC_VERSION},
+        pacing_seconds=ctx.settings.pacing_seconds(PROVIDER), backoff_base=ctx.backoff_base,
+        timeout=REQUEST_TIMEOUT,
+    )
+
+
+def _where(endpoint: str, label: str) -> str:
+    return f"{PROVIDER} {endpoint} (key {label})"
+
+
+async def fetch_usage_day(client: ProviderClient, day: date) -> list[dict[str, Any]]:
+    """Every A1 record of one UTC day (all pages); raises ProviderError when any page fails."""
+    where = _where("usage_report", client.label)
+    records: list[dict[str, Any]] = []
+    page: str | None = None
+    seen_pages: set[str] = set()
+    for _ in range(MAX_PAGES):
+        params: dict[str, Any] = {"starting_at": day.isoformat(), "limit": USAGE_PAGE_LIMIT}
+        if page:
+            params["page"] = page
+        body = await client.json("GET", USAGE_PATH, endpoint="usage_report", params=params)
+        data = require(body, "data", where=where)
+        if not isinstance(data, list):
+            raise ProviderError(f"{where}: field 'data' is not a list")
+        records.extend(data)
+        if not (isinstance(body, dict) and body.get("has_more") and body.get("next_page")):
+            return records
+        page = str(body["next_page"])
+        if page in seen_pages:
+            raise ProviderError(f"{where}: next_page {page!r} repeats (pagination loop)")
+        seen_pages.add(page)
+    raise ProviderError(f"{where}: more than {MAX_PAGES} pages for {day.isoformat()}")
+
+
+async def _fetch_list(client: ProviderClient, path: str, endpoint: str,
+                      params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """All items of an A2/A3 list (`after_id` paging)."""
+    where = _where(endpoint, client.label)
+    items: list[dict[str, Any]] = []
+    after: str | None = None
+    for _ in range(MAX_PAGES):
+        query: dict[str, Any] = {**(params or {}), "limit": LIST_PAGE_LIMIT}
+        if after:
+            query["after_id"] = after
+        body = await client.json("GET", path, endpoint=endpoint, params=query)
+        data = require(body, "data", where=where)
+        if not isinstance(data, list):
+            raise ProviderError(f"{where}: field 'data' is not a list")
+        items.extend(item for item in data if isinstance(item, dict))
+        if not (isinstance(body, dict) and body.get("has_more")):
+            return items
+        last_id = body.get("last_id") or (data[-1].get("id") if data and isinstance(data[-1], dict) else None)
+        if not last_id or last_id == after:
+            raise ProviderError(f"{where}: has_more without a usable last_id")
+        after = str(last_id)
+    raise ProviderError(f"{where}: more than {MAX_PAGES} pages")
+
+
+async def fetch_users(client: ProviderClient) -> list[dict[str, Any]]:
+    """Every user of the org (A2)."""
+    return await _fetch_list(client, USERS_PATH, "users")
+
+
+async def fetch_api_keys(client: ProviderClient, status: str) -> list[dict[str, Any]]:
+    """Every API key of the org with one status (A3)."""
+    return await _fetch_list(client, API_KEYS_PATH, "api_keys", {"status": status})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# parse (pure)
+
+
+def _field(record: Any, *path: str | int, where: str, index: int) -> Any:
+    return require(record, *path, where=f"{where}: data[{index}]")
+
+
+def _record_day(value: Any, where: str) -> date:
+    if not isinstance(value, str):
+        raise ProviderError(f"{where}.date: {value!r} is not an RFC 3339 date")
+    try:
+        return date.fromisoformat(value.split("T", 1)[0])
+    except ValueError:
+        raise ProviderError(f"{where}.date: {value!r} is not an RFC 3339 date") from None
+
+
+def _identity(actor: Any, where: str) -> str:
+    """`claude_code:<email>` for a user_actor, `claude_code:<api key name>` for an api_actor (lower-cased)."""
+    if not isinstance(actor, dict):
+        raise ProviderError(f"{where}.actor: is not an object")
+    kind = actor.get("type")
+    email = actor.get("email_address")
+    name = actor.get("api_key_name")
+    if kind == "user_actor" or (kind != "api_actor" and email):
+        if not isinstance(email, str) or not email.strip():
+            raise ProviderError(f"{where}: response is missing field 'actor.email_address'")
+        return f"{TOOL}:{email.strip().lower()}"
+    if kind == "api_actor" or name:
+        if not isinstance(name, str) or not name.strip():
+            raise ProviderError(f"{where}: response is missing field 'actor.api_key_name'")
+        return f"{TOOL}:{name.strip().lower()}"
+    raise ProviderError(f"{where}.actor.type: unknown actor type {kind!r}")
+
+
+@dataclass
+class _Aggregate:
+    day: date
+    identity: str
+    raw_model: str | None
+    organization_id: str | None
+    customer_type: str | None
+    input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    output_tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+
+def parse_usage_records(records: Sequence[Any], *, where: str = "anthropic usage_report") -> list[UsageRow]:
+    """A1 records → usage rows aggregated by (date, identity, raw model or `unknown`, organization_id).
+
+    Tokens and cost (cents ÷ 100) are summed; `customer_type` is the group's first record's; an empty model gives
+    `raw_model` None and model `(default)`; zero-token entries are kept. A missing required field raises
+    ProviderError naming it.
+    """
+    groups: dict[tuple[date, str, str, str | None], _Aggregate] = {}
+    for index, record in enumerate(records):
+        at = f"{where}: data[{index}]"
+        if not isinstance(record, dict):
+            raise ProviderError(f"{at}: is not an object")
+        day = _record_day(_field(record, "date", where=where, index=index), at)
+        identity = _identity(_field(record, "actor", where=where, index=index), at)
+        breakdown = _field(record, "model_breakdown", where=where, index=index)
+        if not isinstance(breakdown, list):
+            raise ProviderError(f"{at}.model_breakdown: is not a list")
+        organization_id = record.get("organization_id")
+        customer_type = record.get("customer_type")
+        for position, entry in enumerate(breakdown):
+            entry_at = f"{at}.model_breakdown[{position}]"
+            if not isinstance(entry, dict):
+                raise ProviderError(f"{entry_at}: is not an object")
+            model = entry.get("model")
+            if model is not None and not isinstance(model, str):
+                raise ProviderError(f"{entry_at}.model: {model!r} is not a string")
+            raw_model = model or None
+            key = (day, identity, raw_model or "unknown", organization_id)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = _Aggregate(day, identity, raw_model, organization_id, customer_type)
+            tokens = entry.get("tokens") or {}
+            if not isinstance(tokens, dict):
+                raise ProviderError(f"{entry_at}.tokens: is not an object")
+            group.input_tokens += token_count(tokens.get("input"), f"{entry_at}.tokens.input")
+            group.output_tokens += token_count(tokens.get("output"), f"{entry_at}.tokens.output")
+            group.cache_read_tokens += token_count(tokens.get("cache_read"), f"{entry_at}.tokens.cache_read")
+            group.cache_write_tokens += token_count(tokens.get("cache_creation"), f"{entry_at}.tokens.cache_creation")
+            cost = entry.get("estimated_cost") or {}
+            if not isinstance(cost, dict):
+                raise ProviderError(f"{entry_at}.estimated_cost: is not an object")
+            group.cost += cents_to_dollars(cost.get("amount"), f"{entry_at}.estimated_cost.amount")
+    return [
+        UsageRow(
+            date=g.day, identity=g.identity, tool=TOOL, model=normalize_model_name(g.raw_model or "unknown"),
+            raw_model=g.raw_model, input_tokens=g.input_tokens, cache_write_tokens=g.cache_write_tokens,
+            cache_read_tokens=g.cache_read_tokens, output_tokens=g.output_tokens, cost=g.cost,
+            organization_id=g.organization_id, customer_type=g.customer_type,
+        )
+        for g in groups.values()
+    ]
+
+
+def build_key_name_emails(users: Iterable[dict[str, Any]],
+                          keys_by_status: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, str], list[str]]:
+    """API key name (lower-cased) → creator email, plus the names whose creator is not a user of the org.
+
+    Statuses are applied archived → inactive → active, so the active key wins a name clash (logged).
+    """
+    email_of = {u["id"]: u["email"].strip().lower() for u in users
+                if isinstance(u.get("id"), str) and isinstance(u.get("email"), str) and u["email"].strip()}
+    names: dict[str, str] = {}
+    unknown_creator: list[str] = []
+    for status in KEY_STATUSES:
+        for api_key in keys_by_status.get(status, []):
+            name = api_key.get("name")
+            created_by = api_key.get("created_by")
+            creator = created_by.get("id") if isinstance(created_by, dict) else None
+            if not isinstance(name, str) or not name.strip():
+                continue
+            name = name.strip().lower()
+            email = email_of.get(creator) if isinstance(creator, str) else None
+            if email is None:
+                if name not in names:
+                    unknown_creator.append(name)
+                continue
+            previous = names.get(name)
+            if previous is not None and previous != email:
+                log.warning("anthropic api key name clash", name=name, replaced=previous, kept=email,
+                            status=status)
+            names[name] = email
+    return names, [n for n in dict.fromkeys(unknown_creator) if n not in names]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# mappings
+
+
+async def sync_mappings(ctx: SyncContext, key: ProviderKey) -> int:
+    """Store API key name → creator email mappings (absent ones only: a manual mapping wins); returns how many
+    were added. Unmapped rows of a newly mapped name are re-pointed in the same transaction."""
+    async with _client(ctx, key) as client:
+        users = await fetch_users(client)
+        keys_by_status = {status: await fetch_api_keys(client, status) for status in KEY_STATUSES}
+    names, orphans = build_key_name_emails(users, keys_by_status)
+    if orphans:
+        log.info("anthropic api keys whose creator is not an org user stay unmapped", key=key.label,
+                 names=orphans)
+    added = 0
+    async with ctx.sessionmaker() as db, db.begin():
+        existing = set((await db.execute(
+            select(IdentityMapping.external_id).where(IdentityMapping.source == TOOL,
+                                                      IdentityMapping.external_id.in_(list(names)))
+        )).scalars())
+        for name, email in sorted(names.items()):
+            try:
+                await set_mapping(db, TOOL, name, email, updated_by=MAPPING_UPDATED_BY, only_if_absent=True)
+            except MappingError as exc:
+                log.warning("anthropic api key mapping skipped", key=key.label, name=name, error=str(exc))
+                continue
+            added += name not in existing
+    return added
+
+
+async def _refresh_mappings(ctx: SyncContext, key: ProviderKey, result: SyncResult) -> None:
+    """sync_mappings, but a failure is only noted: mappings never block the usage sync."""
+    try:
+        added = await sync_mappings(ctx, key)
+    except (ProviderError, SQLAlchemyError) as exc:
+        log.warning("anthropic mapping refresh failed; usage sync continues", key=key.label, error=str(exc))
+        result.detail = _join(result.detail, f"mappings not refreshed: {exc}")
+        return
+    if added:
+        result.detail = _join(result.detail, f"{added} new API key mapping(s)")
+
+
+def _join(detail: str, note: str) -> str:
+    return f"{detail}; {note}" if detail else note
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# store + runs
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _empty_days(state: SyncState | None) -> int:
+    try:
+        return max(int(state.last_cursor), 0) if state is not None and state.last_cursor else 0
+    except ValueError:
+        return 0
+
+
+async def _read_day(client: ProviderClient, day: date) -> tuple[list[UsageRow], int]:
+    """All rows of one day (fetch every page, then parse) and the number of raw records."""
+    records = await fetch_usage_day(client, day)
+    return parse_usage_records(records, where=_where("usage_report", client.label)), len(records)
+
+
+async def _run_days(ctx: SyncContext, key: ProviderKey, days: list[date], result: SyncResult, *,
+                    advance_incremental: bool) -> None:
+    """Read and store each day in its own transaction; stop at the first failure and record it."""
+    sid = state_id(key)
+    ctx.progress.start(f"Anthropic {key.label}", len(days))
+    async with _client(ctx, key) as client:
+        for day in days:
+            try:
+                rows, _ = await _read_day(client, day)
+            except ProviderError as exc:
+                message = f"{day.isoformat()}: {exc}"
+                result.errors.append(message)
+                log.warning("anthropic day failed; state not advanced", key=key.label, day=day.isoformat(),
+                            error=str(exc))
+                await record_error(ctx.sessionmaker, sid, message)
+                return
+            async with ctx.sessionmaker() as db, db.begin():
+                state = await lock_state(db, sid)
+                written = await store_usage(db, rows)
+                if advance_incremental:
+                    state.last_synced_hour_end = _day_start(day)
+                result.records += written
+                await record_success(db, sid, result.records)
+            result.windows += 1
+            ctx.progress.advance(note=day.isoformat())
+
+
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+async def sync_incremental(ctx: SyncContext, key: ProviderKey, *, with_mappings: bool = True) -> SyncResult:
+    """Re-read days min(last fully read day, today − 2) … today, ascending, one transaction per day advancing
+    `last_synced_hour_end`; stops at the first failing day (recorded in `last_error`). Idempotent."""
+    result = SyncResult(provider=PROVIDER, label=key.label)
+    today = ctx.today()
+    async with ctx.sessionmaker() as db:
+        state = await read_state(db, state_id(key))
+    start = today - timedelta(days=TRAILING_DAYS)
+    if state is not None and state.last_synced_hour_end is not None:
+        start = min(start, state.last_synced_hour_end.astimezone(UTC).date())
+    if with_mappings:
+        await _refresh_mappings(ctx, key, result)
+    await _run_days(ctx, key, _days(start, today), result, advance_incremental=True)
+    return result
+
+
+async def sync_range(ctx: SyncContext, key: ProviderKey, start: date, end: date, *,
+                     with_mappings: bool = True) -> SyncResult:
+    """Read every day of [start, end] (one transaction each); no incremental or backfill state changes."""
+    result = SyncResult(provider=PROVIDER, label=key.label)
+    if end < start:
+        raise ValueError(f"range end {end.isoformat()} is before its start {start.isoformat()}")
+    if with_mappings:
+        await _refresh_mappings(ctx, key, result)
+    await _run_days(ctx, key, _days(start, end), result, advance_incremental=False)
+    return result
+
+
+async def backfill_step(ctx: SyncContext, key: ProviderKey, *, target: date | None = None, max_days: int = 7,
+                        with_mappings: bool = True) -> SyncResult:
+    """Walk backwards at most `max_days` days from `backfill_oldest_date` (today − 3 when unset), one transaction per
+    day advancing the cursor; complete after 14 consecutive empty days or when `target` (default today − 365) is
+    read. `result.complete` tells the job runner whether to re-enqueue."""
+    result = SyncResult(provider=PROVIDER, label=key.label, complete=False)
+    sid = state_id(key)
+    today = ctx.today()
+    target = target or today - timedelta(days=BACKFILL_HORIZON_DAYS)
+    async with ctx.sessionmaker() as db:
+        state = await read_state(db, sid)
+    if state is not None and state.backfill_complete:
+        result.complete = True
+        result.detail = "backfill already complete"
+        return result
+    oldest = state.backfill_oldest_date if state is not None else None
+    if oldest is not None and oldest <= target:
+        await _mark_backfill_complete(ctx, sid)
+        result.complete = True
+        return result
+    if with_mappings:
+        await _refresh_mappings(ctx, key, result)
+    ctx.progress.start(f"Anthropic backfill {key.label}", max_days)
+    async with _client(ctx, key) as client:
+        for _ in range(max_days):
+            day = oldest - timedelta(days=1) if oldest is not None else today - timedelta(days=TRAILING_DAYS + 1)
+            try:
+                rows, raw_records = await _read_day(client, day)
+            except ProviderError as exc:
+                message = f"backfill {day.isoformat()}: {exc}"
+                result.errors.append(message)
+                log.warning("anthropic backfill day failed; cursor not advanced", key=key.label,
+                            day=day.isoformat(), error=str(exc))
+                await record_error(ctx.sessionmaker, sid, message)
+                return result
+            async with ctx.sessionmaker() as db, db.begin():
+                state = await lock_state(db, sid)
+                if state.backfill_oldest_date != oldest or state.backfill_complete:
+                    result.detail = _join(result.detail, "another run moved the backfill cursor; stopped")
+                    return result
+                written = await store_usage(db, rows)
+                empty = 0 if raw_records else _empty_days(state) + 1
+                state.backfill_oldest_date = day
+                state.last_cursor = str(empty)
+                done = empty >= BACKFILL_EMPTY_DAYS or day <= target
+                state.backfill_complete = done
+                result.records += written
+                await record_success(db, sid, result.records)
+            result.windows += 1
+            ctx.progress.advance(note=day.isoformat())
+            oldest = day
+            if done:
+                result.complete = True
+                result.detail = _join(result.detail, f"backfill complete at {day.isoformat()}")
+                return result
+    return result
+
+
+async def _mark_backfill_complete(ctx: SyncContext, sid: str) -> None:
+    async with ctx.sessionmaker() as db, db.begin():
+        state = await lock_state(db, sid)
+        state.backfill_complete = True

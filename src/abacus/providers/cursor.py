@@ -1,0 +1,348 @@
+"""Cursor Admin API → Cursor usage rows (providers.md §3): fetch → parse → store, one team key at a time.
+
+*fetch* reads C1 usage events for an hour-aligned window of at most one day, every page. *parse* is pure: one row
+per event (zero-token events skipped), with the same-millisecond ordinal of §3.3 in `tool_record_id`. *store* writes
+one window per transaction together with its `sync_state` advance, so a failed window leaves the database and the
+state exactly as before.
+
+Windows are half-open: [start, end) is requested as `startDate = start`, `endDate = end − 1 ms` (the API's range is
+inclusive), so consecutive windows never share an event and every same-millisecond group lies in one window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import httpx
+
+from abacus.domain.modelnames import normalize_model_name
+from abacus.logging_setup import get_logger
+from abacus.models import SyncState
+from abacus.providers.http import TIMEOUT, ProviderClient, ProviderError, require
+from abacus.providers.records import UsageRow
+from abacus.providers.wire import cents_to_dollars, token_count
+from abacus.settings import ProviderKey
+from abacus.sync.context import SyncContext, SyncResult
+from abacus.sync.state import lock_state, read_state, record_error, record_success
+from abacus.sync.usage_store import store_usage
+
+log = get_logger(__name__)
+
+PROVIDER = "cursor"
+TOOL = "cursor"
+EVENTS_PATH = "/teams/filtered-usage-events"
+MEMBERS_PATH = "/teams/members"
+PAGE_SIZE = 1000
+MAX_PAGES = 10_000
+
+HOUR = timedelta(hours=1)
+MAX_WINDOW = timedelta(days=1)
+TRAILING = timedelta(hours=2)  # incremental runs re-read the last 2 h: Cursor publishes events up to 1 h late
+FIRST_RUN = timedelta(hours=24)  # never synced → the last 24 h
+BACKFILL_EMPTY_DAYS = 7
+BACKFILL_HORIZON_DAYS = 365
+UNKNOWN_USER = "unknown"
+
+# Per-request timeout of the HTTP client; a module setting so tests can shorten it.
+REQUEST_TIMEOUT: httpx.Timeout | float = TIMEOUT
+
+
+def state_id(key: ProviderKey) -> str:
+    """The `sync_state` row of one team key: `cursor:<label>`."""
+    return f"{PROVIDER}:{key.label}"
+
+
+def organization_id(label: str) -> str:
+    """`organization_id` of a team's rows, `cursor:<label>` (also for `default`), shared by API and CSV rows."""
+    return f"{PROVIDER}:{label}"
+
+
+def stored_raw_model(model: str | None) -> str | None:
+    """The raw model stored for an event: Cursor's `default` is rewritten to `auto` (what its CSV export says)."""
+    if model is None or not model.strip():
+        return None
+    return "auto" if model.strip().lower() == "default" else model
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Exact epoch milliseconds of an aware datetime (no float rounding)."""
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def utc_day_of_ms(value: int) -> date:
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=value)).date()
+
+
+def hour_floor(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def split_windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """[start, end) cut into consecutive windows of at most one day (start and end are hour-aligned)."""
+    windows = []
+    while start < end:
+        stop = min(start + MAX_WINDOW, end)
+        windows.append((start, stop))
+        start = stop
+    return windows
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# fetch
+
+
+def _client(ctx: SyncContext, key: ProviderKey) -> ProviderClient:
+    return ProviderClient(
+        provider=PROVIDER, base_url=ctx.settings.cursor_api_url, label=key.label, auth=(key.key, ""),
+        pacing_seconds=ctx.settings.pacing_seconds(PROVIDER), backoff_base=ctx.backoff_base,
+        timeout=REQUEST_TIMEOUT,
+    )
+
+
+def _where(endpoint: str, label: str) -> str:
+    return f"{PROVIDER} {endpoint} (key {label})"
+
+
+async def fetch_usage_events(client: ProviderClient, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Every C1 event with start ≤ timestamp < end (all pages); raises ProviderError when any page fails."""
+    where = _where("usage_events", client.label)
+    events: list[dict[str, Any]] = []
+    for page in range(1, MAX_PAGES + 1):
+        body = await client.json("POST", EVENTS_PATH, endpoint="usage_events", json={
+            "startDate": epoch_ms(start), "endDate": epoch_ms(end) - 1, "page": page, "pageSize": PAGE_SIZE,
+        })
+        chunk = require(body, "usageEvents", where=where)
+        if not isinstance(chunk, list):
+            raise ProviderError(f"{where}: field 'usageEvents' is not a list")
+        events.extend(chunk)
+        has_next = require(body, "pagination", "hasNextPage", where=where)
+        if not has_next:
+            return events
+    raise ProviderError(f"{where}: more than {MAX_PAGES} pages")
+
+
+async def fetch_members(ctx: SyncContext, key: ProviderKey) -> list[dict[str, Any]]:
+    """Team members (C2) as `{"name", "email" (lower-cased), "role"}`, for the mappings page's suggestions."""
+    where = _where("members", key.label)
+    async with _client(ctx, key) as client:
+        body = await client.json("GET", MEMBERS_PATH, endpoint="members")
+    members = require(body, "teamMembers", where=where)
+    if not isinstance(members, list):
+        raise ProviderError(f"{where}: field 'teamMembers' is not a list")
+    out = []
+    for member in members:
+        if isinstance(member, dict) and isinstance(member.get("email"), str) and member["email"].strip():
+            out.append({"name": member.get("name"), "email": member["email"].strip().lower(),
+                        "role": member.get("role")})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# parse (pure)
+
+
+def _timestamp_ms(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ProviderError(f"{where}.timestamp: {value!r} is not epoch milliseconds")
+    text = str(value).strip()
+    if not text.isdigit():
+        raise ProviderError(f"{where}.timestamp: {value!r} is not epoch milliseconds")
+    return int(text)
+
+
+def assign_same_millisecond_ordinals(rows: Iterable[UsageRow]) -> list[UsageRow]:
+    """Number rows that share (identity, raw model, millisecond, org) so none overwrites another (§3.3).
+
+    Within such a group rows are ordered by their four token counts, then cost, and get `tool_record_id`
+    "1", "2", …; a row alone in its millisecond keeps NULL, so API and CSV rows of one event still merge.
+    """
+    rows = list(rows)
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault((row.identity, row.raw_model, row.timestamp_ms, row.organization_id), []).append(index)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        members.sort(key=lambda i: (rows[i].input_tokens, rows[i].cache_write_tokens, rows[i].cache_read_tokens,
+                                    rows[i].output_tokens, rows[i].cost))
+        for ordinal, index in enumerate(members, start=1):
+            rows[index] = replace(rows[index], tool_record_id=str(ordinal))
+    return rows
+
+
+def parse_usage_events(events: Sequence[Any], *, organization_id: str,
+                       where: str = "cursor usage_events") -> tuple[list[UsageRow], int]:
+    """C1 events of one window → (rows, zero-token events skipped); one row per event, ordinals assigned.
+
+    A missing `userEmail` gives identity `cursor:unknown`; a missing `tokenUsage`/count is 0 and a missing
+    `totalCents` cost 0. A malformed timestamp or count raises ProviderError naming the field.
+    """
+    rows: list[UsageRow] = []
+    skipped = 0
+    for index, event in enumerate(events):
+        at = f"{where}: usageEvents[{index}]"
+        if not isinstance(event, dict):
+            raise ProviderError(f"{at}: is not an object")
+        timestamp = _timestamp_ms(require(event, "timestamp", where=at), at)
+        email = event.get("userEmail")
+        if email is not None and not isinstance(email, str):
+            raise ProviderError(f"{at}.userEmail: {email!r} is not a string")
+        model = event.get("model")
+        if model is not None and not isinstance(model, str):
+            raise ProviderError(f"{at}.model: {model!r} is not a string")
+        usage = event.get("tokenUsage") or {}
+        if not isinstance(usage, dict):
+            raise ProviderError(f"{at}.tokenUsage: is not an object")
+        counts = [token_count(usage.get(name), f"{at}.tokenUsage.{name}")
+                  for name in ("inputTokens", "cacheWriteTokens", "cacheReadTokens", "outputTokens")]
+        cost = cents_to_dollars(usage.get("totalCents"), f"{at}.tokenUsage.totalCents")
+        if not any(counts):
+            skipped += 1
+            continue
+        raw_model = stored_raw_model(model)
+        rows.append(UsageRow(
+            date=utc_day_of_ms(timestamp), identity=f"{TOOL}:{(email or '').strip().lower() or UNKNOWN_USER}",
+            tool=TOOL, model=normalize_model_name(raw_model), raw_model=raw_model, input_tokens=counts[0],
+            cache_write_tokens=counts[1], cache_read_tokens=counts[2], output_tokens=counts[3], cost=cost,
+            timestamp_ms=timestamp, organization_id=organization_id,
+        ))
+    return assign_same_millisecond_ordinals(rows), skipped
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# store + runs
+
+
+def _empty_days(state: SyncState | None) -> int:
+    try:
+        return max(int(state.last_cursor), 0) if state is not None and state.last_cursor else 0
+    except ValueError:
+        return 0
+
+
+async def _read_window(client: ProviderClient, start: datetime, end: datetime) -> tuple[list[UsageRow], int]:
+    """Rows of one window (every page fetched, then parsed) and the number of raw events."""
+    events = await fetch_usage_events(client, start, end)
+    rows, _ = parse_usage_events(events, organization_id=organization_id(client.label),
+                                 where=_where("usage_events", client.label))
+    return rows, len(events)
+
+
+def _window_name(start: datetime, end: datetime) -> str:
+    return f"{start.isoformat().replace('+00:00', 'Z')}–{end.isoformat().replace('+00:00', 'Z')}"
+
+
+async def _run_windows(ctx: SyncContext, key: ProviderKey, windows: list[tuple[datetime, datetime]],
+                       result: SyncResult, *, advance_incremental: bool) -> None:
+    """Read and store each window in its own transaction; stop at the first failure and record it."""
+    sid = state_id(key)
+    ctx.progress.start(f"Cursor {key.label}", len(windows))
+    async with _client(ctx, key) as client:
+        for start, end in windows:
+            try:
+                rows, _ = await _read_window(client, start, end)
+            except ProviderError as exc:
+                message = f"{_window_name(start, end)}: {exc}"
+                result.errors.append(message)
+                log.warning("cursor window failed; state not advanced", key=key.label,
+                            window=_window_name(start, end), error=str(exc))
+                await record_error(ctx.sessionmaker, sid, message)
+                return
+            async with ctx.sessionmaker() as db, db.begin():
+                state = await lock_state(db, sid)
+                written = await store_usage(db, rows)
+                if advance_incremental:
+                    state.last_synced_hour_end = end
+                result.records += written
+                await record_success(db, sid, result.records)
+            result.windows += 1
+            ctx.progress.advance(note=_window_name(start, end))
+
+
+async def sync_incremental(ctx: SyncContext, key: ProviderKey) -> SyncResult:
+    """Read [last_synced_hour_end − 2 h, last complete hour) (never synced: the last 24 h) in ≤ 1-day windows,
+    one transaction per window advancing `last_synced_hour_end`; stops at the first failure. Idempotent."""
+    result = SyncResult(provider=PROVIDER, label=key.label)
+    end = hour_floor(ctx.now())
+    async with ctx.sessionmaker() as db:
+        state = await read_state(db, state_id(key))
+    stored = state.last_synced_hour_end if state is not None else None
+    start = hour_floor(stored) - TRAILING if stored is not None else end - FIRST_RUN
+    start = min(start, end - TRAILING)
+    await _run_windows(ctx, key, split_windows(start, end), result, advance_incremental=True)
+    return result
+
+
+async def sync_range(ctx: SyncContext, key: ProviderKey, start: date, end: date) -> SyncResult:
+    """Read [start 00:00Z, end + 1 day 00:00Z) in one-day windows; no incremental or backfill state changes."""
+    if end < start:
+        raise ValueError(f"range end {end.isoformat()} is before its start {start.isoformat()}")
+    result = SyncResult(provider=PROVIDER, label=key.label)
+    windows = split_windows(day_start(start), day_start(end + timedelta(days=1)))
+    await _run_windows(ctx, key, windows, result, advance_incremental=False)
+    return result
+
+
+async def backfill_step(ctx: SyncContext, key: ProviderKey, *, target: date | None = None,
+                        max_days: int = 14) -> SyncResult:
+    """Walk backwards at most `max_days` whole UTC days from `backfill_oldest_date` (unset: the day the first
+    incremental window starts in), one transaction per day advancing the cursor; complete after 7 consecutive
+    empty days or when `target` (default today − 365) is read. `result.complete` tells the runner to stop."""
+    result = SyncResult(provider=PROVIDER, label=key.label, complete=False)
+    sid = state_id(key)
+    now = ctx.now()
+    target = target or now.date() - timedelta(days=BACKFILL_HORIZON_DAYS)
+    async with ctx.sessionmaker() as db:
+        state = await read_state(db, sid)
+    if state is not None and state.backfill_complete:
+        result.complete = True
+        result.detail = "backfill already complete"
+        return result
+    oldest = state.backfill_oldest_date if state is not None else None
+    if oldest is not None and oldest <= target:
+        async with ctx.sessionmaker() as db, db.begin():
+            (await lock_state(db, sid)).backfill_complete = True
+        result.complete = True
+        return result
+    ctx.progress.start(f"Cursor backfill {key.label}", max_days)
+    async with _client(ctx, key) as client:
+        for _ in range(max_days):
+            day = oldest - timedelta(days=1) if oldest is not None else (hour_floor(now) - FIRST_RUN).date()
+            start, end = day_start(day), day_start(day + timedelta(days=1))
+            try:
+                rows, events = await _read_window(client, start, end)
+            except ProviderError as exc:
+                message = f"backfill {day.isoformat()}: {exc}"
+                result.errors.append(message)
+                log.warning("cursor backfill day failed; cursor not advanced", key=key.label,
+                            day=day.isoformat(), error=str(exc))
+                await record_error(ctx.sessionmaker, sid, message)
+                return result
+            async with ctx.sessionmaker() as db, db.begin():
+                state = await lock_state(db, sid)
+                if state.backfill_oldest_date != oldest or state.backfill_complete:
+                    result.detail = "another run moved the backfill cursor; stopped"
+                    return result
+                written = await store_usage(db, rows)
+                empty = 0 if events else _empty_days(state) + 1
+                state.backfill_oldest_date = day
+                state.last_cursor = str(empty)
+                done = empty >= BACKFILL_EMPTY_DAYS or day <= target
+                state.backfill_complete = done
+                result.records += written
+                await record_success(db, sid, result.records)
+            result.windows += 1
+            ctx.progress.advance(note=day.isoformat())
+            oldest = day
+            if done:
+                result.complete = True
+                result.detail = f"backfill complete at {day.isoformat()}"
+                return result
+    return result

@@ -1,0 +1,98 @@
+"""Read side of the Overview dashboard: the range's usage figures plus the commits card (metrics.md §1–§6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from abacus.domain.periods import DateRange, Delta, rate_delta
+from abacus.domain.usage import rate_percent
+from abacus.queries.usage import (
+    DailyUsage,
+    ModelBreakdown,
+    TopUser,
+    UsageTotals,
+    daily_usage_by_tool,
+    model_breakdown,
+    top_users,
+    usage_totals,
+)
+
+
+@dataclass(frozen=True)
+class CommitSummary:
+    """M-COMMITS, M-AI-COMMITS, M-AI-RATE of a range, the previous period's, and AI commits per primary tool."""
+
+    total: int = 0
+    ai: int = 0
+    prev_total: int = 0
+    prev_ai: int = 0
+    tools: list[tuple[str, int]] = field(default_factory=list)
+    """(tool, AI commits) commits desc, ties by tool key."""
+
+    @property
+    def rate(self) -> int:
+        """M-AI-RATE."""
+        return rate_percent(self.ai, self.total)
+
+    @property
+    def rate_delta(self) -> Delta | None:
+        """Change of the AI rate in percentage points; None under 1 pp or with no previous commits."""
+        return rate_delta(self.ai, self.total, self.prev_ai, self.prev_total)
+
+    def tool_share(self, commits: int) -> int:
+        """M-COMMIT-TOOLS share: tool commits / AI commits, integer %."""
+        return rate_percent(commits, self.ai)
+
+
+COMMIT_SUMMARY_SQL = text("""
+SELECT
+  ai_tool,
+  GROUPING(ai_tool) AS is_total,
+  COUNT(*) FILTER (WHERE committed_at >= :lower) AS total,
+  COUNT(*) FILTER (WHERE committed_at >= :lower AND ai_tool IS NOT NULL) AS ai,
+  COUNT(*) FILTER (WHERE committed_at < :lower) AS prev_total,
+  COUNT(*) FILTER (WHERE committed_at < :lower AND ai_tool IS NOT NULL) AS prev_ai
+FROM commits
+WHERE committed_at >= :prev_lower AND committed_at < :upper
+GROUP BY GROUPING SETS ((ai_tool), ())
+""")
+
+
+async def commit_summary(db: AsyncSession, rng: DateRange) -> CommitSummary:
+    """Commit counts of the range (UTC half-open window) and of the previous period, one statement."""
+    lower, upper = rng.commit_bounds()
+    prev_lower, _ = rng.previous().commit_bounds()
+    rows = (await db.execute(COMMIT_SUMMARY_SQL, {"lower": lower, "upper": upper, "prev_lower": prev_lower})).all()
+    summary = CommitSummary()
+    tools: list[tuple[str, int]] = []
+    for row in rows:
+        if row.is_total:
+            summary = CommitSummary(total=int(row.total), ai=int(row.ai), prev_total=int(row.prev_total),
+                                    prev_ai=int(row.prev_ai))
+        elif row.ai_tool is not None and row.total:
+            tools.append((row.ai_tool, int(row.total)))
+    tools.sort(key=lambda item: (-item[1], item[0]))
+    return CommitSummary(summary.total, summary.ai, summary.prev_total, summary.prev_ai, tools)
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    totals: UsageTotals
+    daily: DailyUsage
+    models: ModelBreakdown
+    users: list[TopUser]
+    commits: CommitSummary
+
+
+async def dashboard_data(db: AsyncSession, rng: DateRange) -> DashboardData:
+    """Everything sections 2–7 of the dashboard show for `rng` (a handful of aggregate statements)."""
+    return DashboardData(
+        totals=await usage_totals(db, rng),
+        daily=await daily_usage_by_tool(db, rng),
+        models=await model_breakdown(db, rng),
+        users=await top_users(db, rng, 10),
+        commits=await commit_summary(db, rng),
+    )

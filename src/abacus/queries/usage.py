@@ -1,0 +1,532 @@
+"""Read side of the usage pages (Dashboard, Usage, their exports and JSON): totals, daily series, models, users.
+
+Every function reads the `usage_daily` rollup (metrics.md: by definition the same sums as `usage_records`), issues
+one SQL statement that aggregates in SQL, and returns plain dataclasses. Unmapped rows (`email LIKE 'unmapped:%'`)
+count in token/cost figures and never in people figures (metrics.md §0.3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from abacus.domain.periods import (
+    HISTORY_DAYS,
+    DateRange,
+    Delta,
+    delta,
+    round_half_up,
+    should_bucket_weekly,
+    weekly_buckets,
+)
+from abacus.domain.usage import average_per_user
+
+ZERO = Decimal(0)
+
+
+def _int(value: object) -> int:
+    return int(value or 0)  # type: ignore[call-overload]
+
+
+def _dec(value: object) -> Decimal:
+    return Decimal(value) if value is not None else ZERO  # type: ignore[arg-type]
+
+
+# --- totals (M-TOKENS, M-COST, M-USERS, per tool, previous period) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodTotals:
+    tokens: int = 0
+    cost: Decimal = ZERO
+    users: int = 0
+    mapped_tokens: int = 0
+    mapped_cost: Decimal = ZERO
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    unattributed_tokens: int = 0
+    unattributed_cost: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class ToolTotals:
+    tool: str
+    tokens: int
+    cost: Decimal
+    users: int
+    mapped_tokens: int
+    prev_tokens: int = 0
+    prev_cost: Decimal = ZERO
+    prev_users: int = 0
+
+    def share_of(self, total_tokens: int) -> Fraction:
+        """M-TOOL-SHARE: tool tokens / M-TOKENS × 100."""
+        return Fraction(self.tokens * 100, total_tokens) if total_tokens else Fraction(0)
+
+    def user_share_of(self, total_users: int) -> Fraction:
+        return Fraction(self.users * 100, total_users) if total_users else Fraction(0)
+
+    @property
+    def avg_tokens_per_user(self) -> int:
+        """Usage "Avg Tokens/User": round(mapped tokens of the tool / users of the tool)."""
+        return average_per_user(self.mapped_tokens, self.users)
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """Range totals with the previous period of the same length, and per-tool figures (tools with usage only)."""
+
+    rng: DateRange
+    current: PeriodTotals
+    previous: PeriodTotals
+    tools: list[ToolTotals]
+
+    @property
+    def avg_user_tokens(self) -> int:
+        """M-AVG-USER-TOKENS."""
+        return average_per_user(self.current.mapped_tokens, self.current.users)
+
+    @property
+    def avg_user_cost(self) -> Decimal:
+        """M-AVG-USER-COST (exact; rounded when formatted)."""
+        if self.current.users <= 0:
+            return ZERO
+        return self.current.mapped_cost / self.current.users
+
+    @property
+    def avg_day(self) -> int:
+        """M-AVG-DAY: round(M-TOKENS / N), N calendar days of the range."""
+        return round_half_up(Fraction(self.current.tokens, self.rng.days))
+
+    @property
+    def prev_avg_day(self) -> int:
+        return round_half_up(Fraction(self.previous.tokens, self.rng.days))
+
+    @property
+    def tokens_delta(self) -> Delta | None:
+        return delta(self.current.tokens, self.previous.tokens)
+
+    @property
+    def cost_delta(self) -> Delta | None:
+        return delta(self.current.cost, self.previous.cost)
+
+    @property
+    def users_delta(self) -> Delta | None:
+        return delta(self.current.users, self.previous.users)
+
+    @property
+    def avg_day_delta(self) -> Delta | None:
+        return delta(self.avg_day, self.prev_avg_day)
+
+    def tool(self, key: str) -> ToolTotals | None:
+        return next((t for t in self.tools if t.tool == key), None)
+
+    def tool_rows_with_users(self) -> list[ToolTotals]:
+        return [t for t in self.tools if t.users > 0]
+
+
+USAGE_TOTALS_SQL = text("""
+SELECT
+  tool,
+  GROUPING(tool) AS is_total,
+  COALESCE(SUM(total_tokens) FILTER (WHERE date >= :start), 0) AS tokens,
+  COALESCE(SUM(cost) FILTER (WHERE date >= :start), 0) AS cost,
+  COUNT(DISTINCT email) FILTER (WHERE date >= :start AND email NOT LIKE 'unmapped:%') AS users,
+  COALESCE(SUM(total_tokens) FILTER (WHERE date >= :start AND email NOT LIKE 'unmapped:%'), 0) AS mapped_tokens,
+  COALESCE(SUM(cost) FILTER (WHERE date >= :start AND email NOT LIKE 'unmapped:%'), 0) AS mapped_cost,
+  COALESCE(SUM(input_tokens) FILTER (WHERE date >= :start), 0) AS input_tokens,
+  COALESCE(SUM(output_tokens) FILTER (WHERE date >= :start), 0) AS output_tokens,
+  COALESCE(SUM(cache_read_tokens) FILTER (WHERE date >= :start), 0) AS cache_read_tokens,
+  COUNT(*) FILTER (WHERE date >= :start) AS current_rows,
+  COALESCE(SUM(total_tokens) FILTER (WHERE date < :start), 0) AS prev_tokens,
+  COALESCE(SUM(cost) FILTER (WHERE date < :start), 0) AS prev_cost,
+  COUNT(DISTINCT email) FILTER (WHERE date < :start AND email NOT LIKE 'unmapped:%') AS prev_users,
+  COALESCE(SUM(total_tokens) FILTER (WHERE date < :start AND email NOT LIKE 'unmapped:%'), 0) AS prev_mapped_tokens,
+  COALESCE(SUM(cost) FILTER (WHERE date < :start AND email NOT LIKE 'unmapped:%'), 0) AS prev_mapped_cost,
+  COALESCE(SUM(input_tokens) FILTER (WHERE date < :start), 0) AS prev_input_tokens,
+  COALESCE(SUM(output_tokens) FILTER (WHERE date < :start), 0) AS prev_output_tokens,
+  COALESCE(SUM(cache_read_tokens) FILTER (WHERE date < :start), 0) AS prev_cache_read_tokens
+FROM usage_daily
+WHERE date BETWEEN :prev_start AND :end
+GROUP BY GROUPING SETS ((tool), ())
+""")
+
+
+def _period(row: object, prefix: str) -> PeriodTotals:
+    get = row._mapping  # type: ignore[attr-defined]
+    tokens, cost = _int(get[f"{prefix}tokens"]), _dec(get[f"{prefix}cost"])
+    mapped_tokens, mapped_cost = _int(get[f"{prefix}mapped_tokens"]), _dec(get[f"{prefix}mapped_cost"])
+    return PeriodTotals(
+        tokens=tokens, cost=cost, users=_int(get[f"{prefix}users"]), mapped_tokens=mapped_tokens,
+        mapped_cost=mapped_cost, input_tokens=_int(get[f"{prefix}input_tokens"]),
+        output_tokens=_int(get[f"{prefix}output_tokens"]), cache_read_tokens=_int(get[f"{prefix}cache_read_tokens"]),
+        unattributed_tokens=tokens - mapped_tokens, unattributed_cost=cost - mapped_cost,
+    )
+
+
+async def usage_totals(db: AsyncSession, rng: DateRange) -> UsageTotals:
+    """Range and previous-period totals plus per-tool figures, in one grouping-sets statement.
+
+    Tools are those with tokens > 0 or users > 0 (or any row) in the range, ordered by tokens desc then key.
+    """
+    prev = rng.previous()
+    rows = (await db.execute(USAGE_TOTALS_SQL, {"start": rng.start, "end": rng.end, "prev_start": prev.start})).all()
+    current, previous = PeriodTotals(), PeriodTotals()
+    tools: list[ToolTotals] = []
+    for row in rows:
+        if row.is_total:
+            current, previous = _period(row, ""), _period(row, "prev_")
+        elif row.current_rows:
+            tools.append(ToolTotals(
+                tool=row.tool, tokens=_int(row.tokens), cost=_dec(row.cost), users=_int(row.users),
+                mapped_tokens=_int(row.mapped_tokens), prev_tokens=_int(row.prev_tokens),
+                prev_cost=_dec(row.prev_cost), prev_users=_int(row.prev_users),
+            ))
+    tools.sort(key=lambda t: (-t.tokens, t.tool))
+    return UsageTotals(rng=rng, current=current, previous=previous, tools=tools)
+
+
+# --- M-DAILY and M-PROJ inputs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DailyUsage:
+    """The zero-filled daily series of the range per tool, with what the projection needs.
+
+    `tools` are the tools with rows in the range, tokens desc. `tokens[tool][i]` / `cost[i]` belong to `days[i]`.
+    `history[tool]` holds daily totals of the 28 days before the range start up to its end (for M-PROJ averages);
+    `last_data[tool]` is M-DATA-COMPLETE (all time) for every tool known.
+    """
+
+    rng: DateRange
+    days: list[date]
+    tools: list[str]
+    tokens: dict[str, list[int]]
+    cost: list[Decimal]
+    history: dict[str, dict[date, int]] = field(default_factory=dict)
+    last_data: dict[str, date | None] = field(default_factory=dict)
+
+    def tool_total(self, tool: str) -> int:
+        """Legend total: Σ of actual values."""
+        return sum(self.tokens.get(tool, []))
+
+    @property
+    def weekly(self) -> bool:
+        return should_bucket_weekly(len(self.days))
+
+    def weeks(self) -> list[tuple[date, dict[str, int], Decimal]]:
+        """Monday-start weekly sums of actual values: (monday, tokens per tool, cost)."""
+        points = [(day, {**{t: self.tokens[t][i] for t in self.tools}, "__cost": self.cost[i]})
+                  for i, day in enumerate(self.days)]
+        out = []
+        for monday, values in weekly_buckets(points):
+            cost = values.pop("__cost", ZERO)
+            out.append((monday, {t: int(values.get(t, 0)) for t in self.tools}, Decimal(cost)))
+        return out
+
+
+DAILY_BY_TOOL_SQL = text("""
+SELECT date, tool, SUM(total_tokens) AS tokens, SUM(cost) AS cost
+FROM usage_daily
+WHERE date BETWEEN :history_start AND :end
+GROUP BY date, tool
+""")
+
+LAST_DATA_SQL = text("SELECT tool, MAX(date) AS last_date FROM usage_daily GROUP BY tool")
+
+
+async def daily_usage_by_tool(db: AsyncSession, rng: DateRange) -> DailyUsage:
+    """M-DAILY for `rng` (zero-filled) plus the 28 days of history and per-tool last data dates (two statements)."""
+    history_start = rng.start - timedelta(days=HISTORY_DAYS)
+    rows = (await db.execute(DAILY_BY_TOOL_SQL, {"history_start": history_start, "end": rng.end})).all()
+    last_rows = (await db.execute(LAST_DATA_SQL)).all()
+    days = list(rng.iter_days())
+    index = {day: i for i, day in enumerate(days)}
+    tokens: dict[str, list[int]] = {}
+    totals: dict[str, int] = {}
+    cost = [ZERO] * len(days)
+    history: dict[str, dict[date, int]] = {}
+    for row in rows:
+        history.setdefault(row.tool, {})[row.date] = _int(row.tokens)
+        i = index.get(row.date)
+        if i is None:
+            continue
+        series = tokens.setdefault(row.tool, [0] * len(days))
+        series[i] += _int(row.tokens)
+        totals[row.tool] = totals.get(row.tool, 0) + _int(row.tokens)
+        cost[i] += _dec(row.cost)
+    tools = sorted(tokens, key=lambda t: (-totals[t], t))
+    return DailyUsage(rng=rng, days=days, tools=tools, tokens=tokens, cost=cost, history=history,
+                      last_data={r.tool: r.last_date for r in last_rows})
+
+
+# --- models (M-MODEL-TOOL, M-MODEL-DIST, M-TOP-MODEL, M-MODEL-TABLE) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelToolRow:
+    model: str
+    tool: str
+    tokens: int
+    input_tokens: int
+    output_tokens: int
+    cost: Decimal
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One model summed over tools; `tools` is (tool, tokens, cost) tokens desc."""
+
+    model: str
+    tokens: int
+    cost: Decimal
+    tools: list[tuple[str, int, Decimal]]
+
+    def share_of(self, total_tokens: int) -> Fraction:
+        return Fraction(self.tokens * 100, total_tokens) if total_tokens else Fraction(0)
+
+
+@dataclass(frozen=True)
+class ModelBreakdown:
+    pairs: list[ModelToolRow]
+    models: list[ModelRow]
+    total_tokens: int
+
+    @property
+    def top(self) -> ModelRow | None:
+        """M-TOP-MODEL."""
+        return self.models[0] if self.models else None
+
+    def distribution(self, limit: int = 6) -> list[ModelRow]:
+        """M-MODEL-DIST: top models by tokens (ties by name)."""
+        return self.models[:limit]
+
+
+MODEL_TOOL_SQL = text("""
+SELECT model, tool, SUM(total_tokens) AS tokens, SUM(input_tokens) AS input_tokens,
+       SUM(output_tokens) AS output_tokens, SUM(cost) AS cost
+FROM usage_daily
+WHERE date BETWEEN :start AND :end
+GROUP BY model, tool
+ORDER BY tokens DESC, model ASC, tool ASC
+""")
+
+
+async def model_breakdown(db: AsyncSession, rng: DateRange) -> ModelBreakdown:
+    """M-MODEL-TOOL pairs (tokens desc) and per-model rows summed over tools (tokens desc, ties by name)."""
+    rows = (await db.execute(MODEL_TOOL_SQL, {"start": rng.start, "end": rng.end})).all()
+    pairs = [ModelToolRow(r.model, r.tool, _int(r.tokens), _int(r.input_tokens), _int(r.output_tokens), _dec(r.cost))
+             for r in rows]
+    grouped: dict[str, list[ModelToolRow]] = {}
+    for pair in pairs:
+        grouped.setdefault(pair.model, []).append(pair)
+    models = [
+        ModelRow(model=model, tokens=sum(p.tokens for p in items), cost=sum((p.cost for p in items), ZERO),
+                 tools=[(p.tool, p.tokens, p.cost) for p in items])
+        for model, items in grouped.items()
+    ]
+    models.sort(key=lambda m: (-m.tokens, m.model))
+    return ModelBreakdown(pairs=pairs, models=models, total_tokens=sum(p.tokens for p in pairs))
+
+
+# --- M-MODEL-TRENDS -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelDaily:
+    """Per-model daily tokens of the range, zero-filled; `top` are the drawn models (rank order)."""
+
+    days: list[date]
+    top: list[str]
+    tokens: dict[str, list[int]]
+    other: list[int]
+    """Tokens of every model outside `top`, per day."""
+
+    def total(self, i: int) -> int:
+        return sum(series[i] for series in self.tokens.values()) + self.other[i]
+
+    @property
+    def weekly(self) -> bool:
+        return should_bucket_weekly(len(self.days))
+
+    def weeks(self) -> list[tuple[date, dict[str, int], int]]:
+        """Monday-start weekly sums: (monday, tokens per top model, other models' tokens)."""
+        points = [(day, {**{m: self.tokens[m][i] for m in self.top}, "__other": self.other[i]})
+                  for i, day in enumerate(self.days)]
+        out = []
+        for monday, values in weekly_buckets(points):
+            other = int(values.pop("__other", 0))
+            out.append((monday, {m: int(values.get(m, 0)) for m in self.top}, other))
+        return out
+
+
+MODEL_DAILY_SQL = text("""
+SELECT date, model, SUM(total_tokens) AS tokens
+FROM usage_daily
+WHERE date BETWEEN :start AND :end
+GROUP BY date, model
+""")
+
+
+async def model_daily(db: AsyncSession, rng: DateRange, top: Sequence[str]) -> ModelDaily:
+    """M-MODEL-TRENDS: per day and model Σ tok (over tools); models outside `top` are summed into `other`."""
+    rows = (await db.execute(MODEL_DAILY_SQL, {"start": rng.start, "end": rng.end})).all()
+    days = list(rng.iter_days())
+    index = {day: i for i, day in enumerate(days)}
+    tokens = {model: [0] * len(days) for model in top}
+    other = [0] * len(days)
+    for row in rows:
+        i = index[row.date]
+        if row.model in tokens:
+            tokens[row.model][i] += _int(row.tokens)
+        else:
+            other[i] += _int(row.tokens)
+    return ModelDaily(days=days, top=list(top), tokens=tokens, other=other)
+
+
+# --- M-TOOL-USERS-DAILY ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolUsersSeries:
+    """Distinct mapped users per day (or per Monday-start week when `weekly`) and tool, zero-filled."""
+
+    points: list[date]
+    weekly: bool
+    users: dict[str, list[int]]
+
+
+TOOL_USERS_DAILY_SQL = text("""
+SELECT date AS bucket, tool, COUNT(DISTINCT email) AS users
+FROM usage_daily
+WHERE date BETWEEN :start AND :end AND email NOT LIKE 'unmapped:%'
+GROUP BY date, tool
+""")
+
+TOOL_USERS_WEEKLY_SQL = text("""
+SELECT date_trunc('week', date)::date AS bucket, tool, COUNT(DISTINCT email) AS users
+FROM usage_daily
+WHERE date BETWEEN :start AND :end AND email NOT LIKE 'unmapped:%'
+GROUP BY 1, tool
+""")
+
+
+async def tool_users_series(db: AsyncSession, rng: DateRange) -> ToolUsersSeries:
+    """M-TOOL-USERS-DAILY; over 90 days the weekly value is recomputed in SQL (distinct users are not summable)."""
+    weekly = should_bucket_weekly(rng.days)
+    statement = TOOL_USERS_WEEKLY_SQL if weekly else TOOL_USERS_DAILY_SQL
+    rows = (await db.execute(statement, {"start": rng.start, "end": rng.end})).all()
+    if weekly:
+        first = rng.start - timedelta(days=rng.start.weekday())
+        points = [first + timedelta(days=7 * i) for i in range((rng.end - first).days // 7 + 1)]
+    else:
+        points = list(rng.iter_days())
+    index = {p: i for i, p in enumerate(points)}
+    users: dict[str, list[int]] = {}
+    for row in rows:
+        users.setdefault(row.tool, [0] * len(points))[index[row.bucket]] = _int(row.users)
+    return ToolUsersSeries(points=points, weekly=weekly, users=users)
+
+
+# --- top users (M-FAV-MODEL, tool split) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopUser:
+    email: str
+    tokens: int
+    cost: Decimal
+    favorite_model: str
+    tools: list[tuple[str, int]]
+    """(tool, tokens) tokens desc."""
+
+
+TOP_USERS_SQL = text("""
+WITH in_range AS (
+  SELECT email, tool, model, total_tokens, cost
+  FROM usage_daily
+  WHERE date BETWEEN :start AND :end AND email NOT LIKE 'unmapped:%'
+),
+top AS (
+  SELECT email, SUM(total_tokens) AS tokens, SUM(cost) AS cost
+  FROM in_range GROUP BY email
+  ORDER BY tokens DESC, email ASC
+  LIMIT :limit
+),
+per_tool AS (
+  SELECT email, tool, SUM(total_tokens) AS tokens
+  FROM in_range WHERE email IN (SELECT email FROM top)
+  GROUP BY email, tool
+),
+favorite AS (
+  SELECT DISTINCT ON (email) email, model
+  FROM (SELECT email, model, SUM(total_tokens) AS tokens FROM in_range
+        WHERE email IN (SELECT email FROM top) GROUP BY email, model) AS m
+  ORDER BY email, tokens DESC, model ASC
+)
+SELECT top.email, top.tokens, top.cost, favorite.model AS favorite_model,
+       (SELECT array_agg(tool ORDER BY tokens DESC, tool) FROM per_tool p WHERE p.email = top.email) AS tool_keys,
+       (SELECT array_agg(tokens ORDER BY tokens DESC, tool) FROM per_tool p WHERE p.email = top.email) AS tool_tokens
+FROM top LEFT JOIN favorite ON favorite.email = top.email
+ORDER BY top.tokens DESC, top.email ASC
+""")
+
+
+async def top_users(db: AsyncSession, rng: DateRange, limit: int = 10) -> list[TopUser]:
+    """The first `limit` mapped users by tokens (ties by email), with favourite model and per-tool tokens."""
+    rows = (await db.execute(TOP_USERS_SQL, {"start": rng.start, "end": rng.end, "limit": limit})).all()
+    return [
+        TopUser(email=r.email, tokens=_int(r.tokens), cost=_dec(r.cost), favorite_model=r.favorite_model or "unknown",
+                tools=list(zip(r.tool_keys or [], [int(t) for t in (r.tool_tokens or [])], strict=True)))
+        for r in rows
+    ]
+
+
+# --- rows for the usage export and /api/v1/models/trends ------------------------------------------------------
+
+USAGE_MODELS_ROWS_SQL = text("""
+SELECT date, model, SUM(total_tokens) AS tokens, SUM(input_tokens) AS input_tokens,
+       SUM(output_tokens) AS output_tokens, SUM(cost) AS cost, tool
+FROM usage_daily
+WHERE date BETWEEN :start AND :end
+GROUP BY date, model, tool
+ORDER BY date ASC, tokens DESC, model ASC, tool ASC
+""")
+
+USAGE_TOOLS_ROWS_SQL = text("""
+SELECT date, tool, SUM(total_tokens) AS tokens, SUM(cost) AS cost,
+       COUNT(DISTINCT email) FILTER (WHERE email NOT LIKE 'unmapped:%') AS users
+FROM usage_daily
+WHERE date BETWEEN :start AND :end
+GROUP BY date, tool
+ORDER BY date ASC, tokens DESC, tool ASC
+""")
+
+USAGE_MODEL_COLUMNS = ("date", "model", "tokens", "input_tokens", "output_tokens", "cost", "tool")
+USAGE_TOOL_COLUMNS = ("date", "tool", "tokens", "cost", "users")
+
+
+def _trend_statement(view: str) -> object:
+    return USAGE_TOOLS_ROWS_SQL if view == "tools" else USAGE_MODELS_ROWS_SQL
+
+
+async def stream_usage_rows(conn: AsyncConnection, rng: DateRange, view: str) -> AsyncIterator[tuple[object, ...]]:
+    """Rows of the usage export in column order (USAGE_MODEL_COLUMNS / USAGE_TOOL_COLUMNS), via a server-side
+    cursor: one per (date, model, tool) or (date, tool) with usage, date asc then tokens desc."""
+    result = await conn.stream(_trend_statement(view), {"start": rng.start, "end": rng.end})  # type: ignore[arg-type]
+    async for row in result:
+        yield tuple(row)
+
+
+async def usage_trend_rows(db: AsyncSession, rng: DateRange, view: str) -> list[dict[str, object]]:
+    """The same rows as the export, as mappings (JSON /api/v1/models/trends)."""
+    rows = (await db.execute(_trend_statement(view), {"start": rng.start, "end": rng.end})).all()  # type: ignore[arg-type]
+    return [dict(r._mapping) for r in rows]
+

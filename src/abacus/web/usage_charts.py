@@ -1,0 +1,160 @@
+"""Glue from usage query results to SVG charts: the daily usage chart (with projection), the model chart and the
+active-users-by-tool chart. Pure functions of plain data; the controllers pass `today`, `now` and the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from markupsafe import Markup
+
+from abacus.domain.formatting import fmt_day, format_count, format_money_exact, format_tokens, format_tokens_exact
+from abacus.domain.modelnames import display_model_name
+from abacus.domain.periods import ProjectedDay, has_projection, project_series
+from abacus.domain.tools import CLAUDE_CODE, CURSOR, model_color, tool_color, tool_name
+from abacus.queries.usage import DailyUsage, ModelDaily, ToolTotals, ToolUsersSeries
+from abacus.settings import Settings
+from abacus.web.charts import ChartOptions, Column, Segment, stacked_columns
+
+OTHER_COLOR = "#64748b"
+MODEL_CHART_SIZE = 6
+MODEL_LEGEND_SIZE = 4
+ESTIMATED_TEXT = "Estimated from historical average"
+
+
+@dataclass(frozen=True)
+class LegendItem:
+    label: str
+    color: str
+    title: str = ""
+    hatched: bool = False
+
+
+@dataclass(frozen=True)
+class ChartView:
+    title: str
+    svg: Markup
+    legend: list[LegendItem]
+    weekly: bool = False
+    projected: bool = False
+    more: list[str] = field(default_factory=list)
+    """Legend entries beyond the first few ("+N more")."""
+    empty: bool = False
+
+
+def configured_tools(settings: Settings) -> set[str]:
+    """M-PROJ rule 2: the tools whose provider is configured (Anthropic → Claude Code, Cursor → Cursor)."""
+    tools = set()
+    if settings.anthropic_keys:
+        tools.add(CLAUDE_CODE)
+    if settings.cursor_keys:
+        tools.add(CURSOR)
+    return tools
+
+
+def hours_of(now: datetime) -> float:
+    """UTC hours + minutes / 60."""
+    return now.hour + now.minute / 60
+
+
+def projected_days(daily: DailyUsage, today: date, now: datetime, configured: set[str]) -> list[ProjectedDay]:
+    """M-PROJ over the range's daily series (display only)."""
+    values = {tool: daily.tokens[tool] for tool in daily.tools}
+    return project_series(daily.days, values, daily.last_data, daily.history, today, hours_of(now), configured)
+
+
+def _tool_legend(daily: DailyUsage) -> list[LegendItem]:
+    return [LegendItem(f"{tool_name(t)}: {format_tokens(daily.tool_total(t))}", tool_color(t),
+                       f"{tool_name(t)}: {format_tokens_exact(daily.tool_total(t))}")
+            for t in daily.tools]
+
+
+def _cost_line(cost: Decimal) -> str:
+    return f"Cost: {format_money_exact(cost)}"
+
+
+def usage_chart(daily: DailyUsage, *, today: date, now: datetime, configured: set[str], trend: bool) -> ChartView:
+    """M-DAILY as stacked columns per tool: daily with hatched projections, weekly (actual sums) over 90 days."""
+    legend = _tool_legend(daily)
+    columns: list[Column] = []
+    if daily.weekly:
+        for monday, tokens, cost in daily.weeks():
+            lines = [f"Week of {fmt_day(monday)}"]
+            lines += [f"{tool_name(t)}: {format_tokens(tokens[t])}" for t in daily.tools if tokens[t]]
+            lines.append(_cost_line(cost))
+            columns.append(Column(label=fmt_day(monday), title="\n".join(lines),
+                                  segments=[Segment(t, tokens[t], tool_color(t)) for t in daily.tools]))
+        svg = stacked_columns(columns, ChartOptions(trend=trend, aria_label="Weekly usage by tool"))
+        return ChartView("Weekly Usage", svg, legend, weekly=True, empty=not daily.tools)
+
+    series = projected_days(daily, today, now, configured)
+    for i, point in enumerate(series):
+        head = fmt_day(point.day) + (" (incomplete)" if point.incomplete else "")
+        lines = [head]
+        segments = []
+        for tool in daily.tools:
+            part = point.tools[tool]
+            segments.append(Segment(tool, part.actual, tool_color(tool), projected=part.projected_extra,
+                                    estimated=part.estimated))
+            if part.estimated:
+                lines.append(f"{tool_name(tool)}: {format_tokens(part.shown)} ({ESTIMATED_TEXT})")
+            elif part.extrapolated:
+                lines.append(f"{tool_name(tool)}: {format_tokens(part.actual)} "
+                             f"+{format_tokens(part.projected_extra)} projected")
+            elif part.actual:
+                lines.append(f"{tool_name(tool)}: {format_tokens(part.actual)}")
+        lines.append(_cost_line(daily.cost[i]))
+        columns.append(Column(label=fmt_day(point.day), segments=segments, title="\n".join(lines)))
+    projected = has_projection(series)
+    if projected:
+        legend.append(LegendItem("Projected", OTHER_COLOR, "Projected / estimated, not included in totals",
+                                 hatched=True))
+    svg = stacked_columns(columns, ChartOptions(trend=trend, aria_label="Daily usage by tool"))
+    return ChartView("Daily Usage", svg, legend, projected=projected, empty=not daily.tools)
+
+
+def model_chart(models: ModelDaily, totals: dict[str, int], *, trend: bool) -> ChartView:
+    """M-MODEL-TRENDS: the top models stacked per day (weekly over 90 days), colours by rank; other models are
+    drawn as one grey "Other models" part so the bars and the trend line both use the day's total."""
+    colors = {m: model_color(rank) for rank, m in enumerate(models.top)}
+    names = {m: display_model_name(m) for m in models.top}
+    other_total = sum(models.other)
+    if models.weekly:
+        points = [(monday, tokens, other, f"Week of {fmt_day(monday)}") for monday, tokens, other in models.weeks()]
+    else:
+        points = [(day, {m: models.tokens[m][i] for m in models.top}, models.other[i], fmt_day(day))
+                  for i, day in enumerate(models.days)]
+    columns = []
+    for key, tokens, other, head in points:
+        lines = [head] + [f"{names[m]}: {format_tokens(tokens[m])}" for m in models.top if tokens[m]]
+        if other:
+            lines.append(f"Other models: {format_tokens(other)}")
+        segments = [Segment(m, tokens[m], colors[m]) for m in models.top]
+        segments.append(Segment("__other", other, OTHER_COLOR))
+        columns.append(Column(label=fmt_day(key), segments=segments, title="\n".join(lines)))
+    legend_all = [LegendItem(names[m], colors[m], f"{names[m]}: {format_tokens_exact(totals.get(m, 0))}")
+                  for m in models.top]
+    if other_total:
+        legend_all.append(LegendItem("Other models", OTHER_COLOR, f"Other models: {format_tokens_exact(other_total)}"))
+    svg = stacked_columns(columns, ChartOptions(trend=trend, aria_label="Usage by model"))
+    return ChartView("Model Usage", svg, legend_all[:MODEL_LEGEND_SIZE], weekly=models.weekly,
+                     more=[item.label for item in legend_all[MODEL_LEGEND_SIZE:]], empty=not models.top)
+
+
+def tool_users_chart(series: ToolUsersSeries, tools: Sequence[ToolTotals]) -> ChartView:
+    """M-TOOL-USERS-DAILY stacked per tool; the legend is M-USERS-TOOL over the whole range."""
+    keys = [t.tool for t in tools if t.users > 0]
+    columns = []
+    for i, point in enumerate(series.points):
+        head = f"Week of {fmt_day(point)}" if series.weekly else fmt_day(point)
+        counts = {k: series.users.get(k, [0] * len(series.points))[i] for k in keys}
+        lines = [head] + [f"{tool_name(k)}: {format_count(counts[k])} users" for k in keys if counts[k]]
+        columns.append(Column(label=fmt_day(point), title="\n".join(lines),
+                              segments=[Segment(k, counts[k], tool_color(k)) for k in keys]))
+    legend = [LegendItem(f"{tool_name(t.tool)}: {format_count(t.users)} users", tool_color(t.tool))
+              for t in tools if t.users > 0]
+    svg = stacked_columns(columns, ChartOptions(height=180, y_format=format_count,
+                                                aria_label="Active users by tool"))
+    return ChartView("Active Users by Tool", svg, legend, weekly=series.weekly, empty=not keys)

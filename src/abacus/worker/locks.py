@@ -1,0 +1,43 @@
+"""A per-job Redis lock so a job never overlaps itself, kept alive while the job runs.
+
+The lock expires `ttl` seconds after its holder stops refreshing it, so a SIGKILLed worker blocks the job only
+briefly (arq re-queues the interrupted job itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+
+LOCK_TTL = float(os.environ.get("ABACUS_JOB_LOCK_SECONDS", "60"))
+RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+REFRESH = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+
+
+@contextlib.asynccontextmanager
+async def job_lock(redis: Redis, name: str, ttl: float = LOCK_TTL) -> AsyncIterator[bool]:
+    """Yields True when this run holds the lock for `name`, False when another run does (then do nothing)."""
+    key, token = f"abacus:lock:{name}", uuid.uuid4().hex
+    acquired = bool(await redis.set(key, token, nx=True, px=int(ttl * 1000)))
+    if not acquired:
+        yield False
+        return
+
+    async def keep_alive() -> None:
+        while True:
+            await asyncio.sleep(ttl / 3)
+            await redis.eval(REFRESH, 1, key, token, int(ttl * 1000))
+
+    refresher = asyncio.create_task(keep_alive())
+    try:
+        yield True
+    finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
+        await redis.eval(RELEASE, 1, key, token)
