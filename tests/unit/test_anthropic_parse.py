@@ -177,7 +177,7 @@ def test_malformed_records_raise_a_provider_error_naming_the_field(mutate, messa
 
 
 def test_api_actor_without_key_name_names_the_field():
-    with pytest.raises(ProviderError, match="missing field 'actor.api_key_name'"):
+    with pytest.raises(ProviderError, match=r"missing field 'actor\.api_key_name'"):
         parse_usage_records([record({"type": "api_actor"}, entry(SONNET, 1))])
 
 

@@ -320,6 +320,11 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
+def _later(stored: datetime | None, candidate: datetime) -> datetime:
+    """State only moves forward: re-reading older days never rewinds the mark of a day already read in full."""
+    return candidate if stored is None or candidate > stored else stored
+
+
 def _empty_days(state: SyncState | None) -> int:
     try:
         return max(int(state.last_cursor), 0) if state is not None and state.last_cursor else 0
@@ -353,7 +358,7 @@ async def _run_days(ctx: SyncContext, key: ProviderKey, days: list[date], result
                 state = await lock_state(db, sid)
                 written = await store_usage(db, rows)
                 if advance_incremental:
-                    state.last_synced_hour_end = _day_start(day)
+                    state.last_synced_hour_end = _later(state.last_synced_hour_end, _day_start(day))
                 result.records += written
                 await record_success(db, sid, result.records)
             result.windows += 1

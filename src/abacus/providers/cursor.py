@@ -258,7 +258,7 @@ async def _run_windows(ctx: SyncContext, key: ProviderKey, windows: list[tuple[d
             async with ctx.sessionmaker() as db, db.begin():
                 state = await lock_state(db, sid)
                 written = await store_usage(db, rows)
-                if advance_incremental:
+                if advance_incremental and (state.last_synced_hour_end is None or end > state.last_synced_hour_end):
                     state.last_synced_hour_end = end
                 result.records += written
                 await record_success(db, sid, result.records)

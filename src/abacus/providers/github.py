@@ -730,12 +730,11 @@ async def sync_mappings(ctx: SyncContext, *, force: bool = False) -> int:
     created = 0
     async with ctx.sessionmaker() as db, db.begin():
         existing = await github_mappings(db, (member_id for member_id, _, emails in members if emails))
-        for member_id, login, emails in members:
+        for member_id, _login, emails in members:
             if not emails:
                 continue
             try:
-                await set_mapping(db, "github", member_id, emails[0], updated_by="sync:github", only_if_absent=True,
-                                  display_name=login)
+                await set_mapping(db, "github", member_id, emails[0], updated_by="sync:github", only_if_absent=True)
             except MappingError as exc:
                 log.warning("github member email refused", member=member_id, error=str(exc))
                 continue

@@ -530,3 +530,30 @@ async def usage_trend_rows(db: AsyncSession, rng: DateRange, view: str) -> list[
     rows = (await db.execute(_trend_statement(view), {"start": rng.start, "end": rng.end})).all()  # type: ignore[arg-type]
     return [dict(r._mapping) for r in rows]
 
+
+
+# --- the Usage page -------------------------------------------------------------------------------------------
+
+MODEL_CHART_SIZE = 6
+
+
+@dataclass(frozen=True)
+class UsagePageData:
+    """What /usage shows for one view: totals and breakdowns always, plus the view's chart series."""
+
+    totals: UsageTotals
+    models: ModelBreakdown
+    model_series: ModelDaily | None = None
+    daily: DailyUsage | None = None
+    tool_users: ToolUsersSeries | None = None
+
+
+async def usage_page_data(db: AsyncSession, rng: DateRange, view: str) -> UsagePageData:
+    """Usage §3 for `view` (`models` or `tools`): a handful of aggregate statements."""
+    totals = await usage_totals(db, rng)
+    models = await model_breakdown(db, rng)
+    if view == "tools":
+        return UsagePageData(totals, models, daily=await daily_usage_by_tool(db, rng),
+                             tool_users=await tool_users_series(db, rng))
+    top = [m.model for m in models.distribution(MODEL_CHART_SIZE)]
+    return UsagePageData(totals, models, model_series=await model_daily(db, rng, top))

@@ -7,19 +7,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from fractions import Fraction
 
 from markupsafe import Markup
 
-from abacus.domain.formatting import fmt_day, format_count, format_money_exact, format_tokens, format_tokens_exact
+from abacus.domain.formatting import (
+    fmt_day,
+    format_commit_count,
+    format_count,
+    format_money_exact,
+    format_percent_int,
+    format_tokens,
+    format_tokens_exact,
+)
 from abacus.domain.modelnames import display_model_name
 from abacus.domain.periods import ProjectedDay, has_projection, project_series
 from abacus.domain.tools import CLAUDE_CODE, CURSOR, model_color, tool_color, tool_name
-from abacus.queries.usage import DailyUsage, ModelDaily, ToolTotals, ToolUsersSeries
+from abacus.queries.usage import DailyUsage, ModelDaily, ModelRow, ToolTotals, ToolUsersSeries, UsageTotals
 from abacus.settings import Settings
-from abacus.web.charts import ChartOptions, Column, Segment, stacked_columns
+from abacus.web.charts import BarPart, ChartOptions, Column, Segment, split_bar, stacked_columns
 
 OTHER_COLOR = "#64748b"
-MODEL_CHART_SIZE = 6
 MODEL_LEGEND_SIZE = 4
 ESTIMATED_TEXT = "Estimated from historical average"
 
@@ -158,3 +166,78 @@ def tool_users_chart(series: ToolUsersSeries, tools: Sequence[ToolTotals]) -> Ch
     svg = stacked_columns(columns, ChartOptions(height=180, y_format=format_count,
                                                 aria_label="Active users by tool"))
     return ChartView("Active Users by Tool", svg, legend, weekly=series.weekly, empty=not keys)
+
+
+# --- horizontal split bars ------------------------------------------------------------------------------------
+
+
+def _pct(part: int, whole: int) -> str:
+    return format_percent_int(Fraction(part * 100, whole)) if whole else "0%"
+
+
+def tool_split_bar(tools: Sequence[tuple[str, int]], *, scale: float = 1.0, large: bool = False) -> Markup:
+    """A bar split by tool colour over (tool, tokens); titles "Claude Code: 1.2M (45%)" of the row's own total."""
+    total = sum(tokens for _, tokens in tools)
+    parts = [BarPart(tokens, tool_color(tool), f"{tool_name(tool)}: {format_tokens(tokens)} ({_pct(tokens, total)})")
+             for tool, tokens in tools]
+    return split_bar(parts, scale=scale, css_class="hbar hbar-lg" if large else "hbar")
+
+
+def share_bar(value: int, whole: int, color: str, title: str) -> Markup:
+    """A one-colour bar filled to value / whole (distribution columns)."""
+    scale = value / whole if whole else 0.0
+    return split_bar([BarPart(value, color, title)], scale=scale)
+
+
+@dataclass(frozen=True)
+class ToolsCardBar:
+    label: str
+    svg: Markup
+    items: list[LegendItem]
+
+
+def tools_card(totals: UsageTotals, commits: Sequence[tuple[str, int]], ai_commits: int) -> list[ToolsCardBar]:
+    """Dashboard "Tools" card: Tokens (M-TOOL-SHARE), Users (tool users / M-USERS) and, when there are AI commits,
+    Commits (M-COMMIT-TOOLS shares)."""
+    tokens_total, users_total = totals.current.tokens, totals.current.users
+    shown = [t for t in totals.tools if t.tokens > 0 or t.users > 0]
+    token_items = [LegendItem(f"{tool_name(t.tool)} {_pct(t.tokens, tokens_total)}", tool_color(t.tool),
+                              f"{format_tokens(t.tokens)} ({_pct(t.tokens, tokens_total)})") for t in shown]
+    user_items = [LegendItem(f"{tool_name(t.tool)} {_pct(t.users, users_total)}", tool_color(t.tool),
+                             f"{format_count(t.users)} users ({_pct(t.users, users_total)})") for t in shown]
+    bars = [
+        ToolsCardBar("Tokens", split_bar([BarPart(t.tokens, tool_color(t.tool), f"{tool_name(t.tool)}: {i.title}")
+                                          for t, i in zip(shown, token_items, strict=True)], css_class="hbar hbar-lg"),
+                     token_items),
+        ToolsCardBar("Users", split_bar([BarPart(t.users, tool_color(t.tool), f"{tool_name(t.tool)}: {i.title}")
+                                         for t, i in zip(shown, user_items, strict=True)], css_class="hbar hbar-lg"),
+                     user_items),
+    ]
+    if ai_commits > 0:
+        commit_items = [LegendItem(f"{tool_name(tool)} {_pct(n, ai_commits)}", tool_color(tool),
+                                   f"{format_commit_count(n)} commits ({_pct(n, ai_commits)})") for tool, n in commits]
+        bars.append(ToolsCardBar("Commits", split_bar(
+            [BarPart(n, tool_color(tool), f"{tool_name(tool)}: {i.title}")
+             for (tool, n), i in zip(commits, commit_items, strict=True)], css_class="hbar hbar-lg"), commit_items))
+    return bars
+
+
+@dataclass(frozen=True)
+class ModelBarRow:
+    model: str
+    tokens: int
+    cost: Decimal
+    share: Fraction
+    """Of M-TOKENS, in percent."""
+    svg: Markup
+
+
+def model_rows(models: Sequence[ModelRow], total_tokens: int, *, relative_to_top: bool) -> list[ModelBarRow]:
+    """Model rows with a bar split by tool: width relative to the top model (M-MODEL-DIST) or full (table)."""
+    top = models[0].tokens if models else 0
+    rows = []
+    for m in models:
+        scale = (m.tokens / top if top else 0.0) if relative_to_top else 1.0
+        rows.append(ModelBarRow(m.model, m.tokens, m.cost, m.share_of(total_tokens),
+                                tool_split_bar([(tool, tokens) for tool, tokens, _ in m.tools], scale=scale)))
+    return rows

@@ -28,10 +28,12 @@ async def enqueue_initial_sync(redis_url: str) -> list[str]:
         await pool.aclose()
 
 
-async def enqueue_jobs(redis_url: str, names: list[str]) -> list[str]:
+async def enqueue_jobs(redis_url: str, names: list[str], why: str = "manual") -> list[str]:
     """Enqueue the named jobs now; returns those actually enqueued."""
     pool = await arq_pool(redis_url)
     try:
-        return [name for name in names if await pool.enqueue_job(name) is not None]
+        from abacus.worker.tasks import job_id
+
+        return [name for name in names if await pool.enqueue_job(name, _job_id=job_id(name, why)) is not None]
     finally:
         await pool.aclose()

@@ -6,6 +6,7 @@ Backfills walk one bounded chunk per run and re-enqueue themselves until their h
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from arq import cron
@@ -17,6 +18,11 @@ from abacus.worker.locks import job_lock
 
 log = get_logger("abacus.worker")
 BACKFILL_PAUSE_SECONDS = 1
+
+
+def job_id(name: str, why: str) -> str:
+    """Readable unique job ids (`backfill_cursor:next:…`), so the status page can name running jobs."""
+    return f"{name}:{why}:{time.time_ns()}"
 
 
 def _ctx(ctx: dict[str, Any]) -> SyncContext:
@@ -45,7 +51,8 @@ async def _backfill(ctx: dict[str, Any], provider: str) -> dict[str, Any]:
         results = await runner.run_backfill_step(_ctx(ctx), provider)
     progressing = [r for r in results if r.ok and not r.complete]
     if progressing:
-        await ctx["redis"].enqueue_job(f"backfill_{provider}", _defer_by=BACKFILL_PAUSE_SECONDS)
+        name = f"backfill_{provider}"
+        await ctx["redis"].enqueue_job(name, _job_id=job_id(name, "next"), _defer_by=BACKFILL_PAUSE_SECONDS)
     return _summary(results)
 
 

@@ -1,0 +1,114 @@
+"""The mapping assistant's read side: unmapped identities with usage and suggestions, existing mappings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from abacus.domain.attribution import is_work_email
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class UnmappedIdentity:
+    source: str
+    external_id: str
+    label: str  # what people recognise: key name, GitHub login
+    sample_email: str | None
+    usage: int  # usage records or commits
+    usage_kind: str
+    suggestion: str | None
+
+
+@dataclass(frozen=True)
+class MappingRow:
+    source: str
+    external_id: str
+    email: str
+    display_name: str | None
+    updated_by: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class MappingsView:
+    unmapped: list[UnmappedIdentity]
+    mappings: list[MappingRow]
+    known_emails: list[str]
+    total: int
+    page: int
+    pages: int
+
+    @property
+    def suggested(self) -> list[UnmappedIdentity]:
+        return [u for u in self.unmapped if u.suggestion]
+
+
+UNMAPPED_USAGE = text("""
+SELECT substr(email, 10) AS identity, SUM(record_count) AS records
+FROM usage_daily WHERE email LIKE 'unmapped:%' GROUP BY email
+""")
+UNMAPPED_GITHUB = text("""
+SELECT c.author_id, MIN(c.author_login) AS login, MIN(c.author_raw_email) AS email, COUNT(*) AS n
+FROM commits c
+WHERE c.author_id IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM identity_mappings m WHERE m.source = 'github' AND m.external_id = c.author_id)
+GROUP BY c.author_id
+""")
+KNOWN_EMAILS = text("""
+SELECT email FROM (
+  SELECT DISTINCT email FROM usage_daily WHERE email NOT LIKE 'unmapped:%'
+  UNION SELECT DISTINCT email FROM identity_mappings
+  UNION SELECT DISTINCT author_email FROM commits WHERE author_email LIKE '%@%.%' AND author_email NOT LIKE '%noreply%'
+) e ORDER BY email
+""")
+
+
+def suggest_for_key_name(name: str, known: list[str]) -> str | None:
+    """An API key named after a person (`ada-laptop`, `grace.hopper_ci`) suggests that person's email."""
+    first = re.split(r"[-_.\s]", name.lower(), maxsplit=1)[0]
+    if len(first) < 3:
+        return None
+    matches = [e for e in known if e.split("@")[0] == first or e.split("@")[0].split(".")[0] == first]
+    return matches[0] if len(matches) == 1 else None
+
+
+async def mappings_view(db: AsyncSession, *, source: str | None, status: str, search: str | None, page: int,
+                        allowed_domains: tuple[str, ...]) -> MappingsView:
+    known = [r.email for r in await db.execute(KNOWN_EMAILS)]
+    unmapped: list[UnmappedIdentity] = []
+    if status in ("unmapped", "all"):
+        for row in await db.execute(UNMAPPED_USAGE):
+            src, _, external = row.identity.partition(":")
+            suggestion = suggest_for_key_name(external, known) if src == "claude_code" else None
+            unmapped.append(UnmappedIdentity(src, external, external, None, int(row.records), "records", suggestion))
+        for row in await db.execute(UNMAPPED_GITHUB):
+            email = row.email
+            suggestion = email.lower() if email and is_work_email(email, allowed_domains) else None
+            label = f"{row.author_id} (@{row.login})" if row.login else row.author_id
+            unmapped.append(UnmappedIdentity("github", row.author_id, label, email, int(row.n), "commits",
+                                             suggestion))
+    needle = (search or "").lower()
+    unmapped = [u for u in unmapped if (source is None or u.source == source)
+                and (not needle or needle in u.external_id.lower() or needle in (u.sample_email or "").lower()
+                     or needle in u.label.lower())]
+    unmapped.sort(key=lambda u: (-u.usage, u.source, u.external_id))
+    mappings: list[MappingRow] = []
+    if status in ("mapped", "all"):
+        rows = await db.execute(text(
+            "SELECT * FROM identity_mappings WHERE (CAST(:s AS text) IS NULL OR source = :s) AND "
+            "(CAST(:q AS text) IS NULL OR external_id ILIKE :q OR email ILIKE :q) ORDER BY source, external_id"),
+            {"s": source, "q": f"%{needle}%" if needle else None})
+        mappings = [MappingRow(r.source, r.external_id, r.email, r.display_name, r.updated_by, r.updated_at)
+                    for r in rows]
+    total = len(unmapped) if status == "unmapped" else len(mappings) if status == "mapped" else max(
+        len(unmapped), len(mappings))
+    pages = max(1, -(-total // PAGE_SIZE))
+    start = (min(page, pages) - 1) * PAGE_SIZE
+    return MappingsView(unmapped[start:start + PAGE_SIZE], mappings[start:start + PAGE_SIZE], known, total,
+                        min(page, pages), pages)

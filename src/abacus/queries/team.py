@@ -1,0 +1,300 @@
+"""The Team pivot (metrics.md §4 "Top users and Team table"): one row per mapped person over `usage_daily`.
+
+Population: distinct mapped emails with ≥1 rollup row in the range, optionally narrowed by a case-insensitive email
+search. Every figure is aggregated in SQL: the page costs a tools statement, a totals statement and a rows statement,
+whatever the number of users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Select, cast, distinct, func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from abacus.domain.periods import DateRange
+from abacus.domain.tools import CLAUDE_CODE, CURSOR
+from abacus.models import UNMAPPED_PREFIX, UsageDaily
+
+PAGE_SIZE = 100
+TOOL_KEY_PREFIX = "tool_"
+DEDICATED_TOOLS = (CLAUDE_CODE, CURSOR)
+"""Tools with their own familiar Team columns; every other tool present gets a `tool_<tool>` column."""
+
+SORT_COLUMNS = (
+    "email", "totalTokens", "totalCost", "claudeCodeTokens", "cursorTokens", "inputTokens", "outputTokens",
+    "firstActive", "lastActive", "daysActive", "avgTokensPerDay",
+)  # fmt: skip
+"""Fixed sort keys (pages.md §4); `tool_<tool>` keys are added per tool present."""
+
+_daily = UsageDaily.__table__
+
+
+@dataclass(frozen=True)
+class TeamTools:
+    """Tools the Team page knows about: `known` = every tool with rollup rows (all time, for validating column and
+    sort keys), `present` = tools with mapped rows in the range, tokens desc (then key)."""
+
+    known: tuple[str, ...]
+    present: tuple[str, ...]
+
+    @property
+    def other_present(self) -> tuple[str, ...]:
+        return tuple(t for t in self.present if t not in DEDICATED_TOOLS)
+
+    @property
+    def other_known(self) -> tuple[str, ...]:
+        return tuple(t for t in self.known if t not in DEDICATED_TOOLS)
+
+
+@dataclass(frozen=True)
+class TeamQuery:
+    """What selects and orders the population. `email_pattern` is an ILIKE pattern with `\\` as escape (or None);
+    `tools` are the tools whose per-tool token sums are computed (Claude Code and Cursor are always added)."""
+
+    rng: DateRange
+    today: date
+    email_pattern: str | None = None
+    sort: str = "totalTokens"
+    descending: bool = True
+    tools: tuple[str, ...] = ()
+
+    @property
+    def tool_columns(self) -> tuple[str, ...]:
+        ordered = list(DEDICATED_TOOLS)
+        ordered += [t for t in self.tools if t not in ordered]
+        return tuple(ordered)
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    email: str
+    total_tokens: int
+    total_cost: Decimal
+    tool_tokens: dict[str, int]
+    """Tokens per tool for every tool of `TeamQuery.tool_columns` (0 when unused)."""
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    first_active: date
+    last_active: date
+    """All time ("last seen"), not range-bound."""
+    days_active: int
+    avg_tokens_per_day: int
+    tool_count: int
+    has_thinking_models: bool
+    days_since_last_active: int
+
+    @property
+    def claude_code_tokens(self) -> int:
+        return self.tool_tokens.get(CLAUDE_CODE, 0)
+
+    @property
+    def cursor_tokens(self) -> int:
+        return self.tool_tokens.get(CURSOR, 0)
+
+
+@dataclass(frozen=True)
+class TeamTotals:
+    """M-TEAM-COUNT and the footer sums over the whole population (not just one page)."""
+
+    count: int
+    total_tokens: int
+    total_cost: Decimal
+    tool_tokens: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TeamPage:
+    totals: TeamTotals
+    members: list[TeamMember]
+    page: int
+    """The page shown: the requested one clamped to [1, pages]."""
+    pages: int
+
+
+def tool_sort_key(tool: str) -> str:
+    return f"{TOOL_KEY_PREFIX}{tool}"
+
+
+def sort_keys(tools: Sequence[str]) -> tuple[str, ...]:
+    """The sort allow-list: the fixed keys plus `tool_<tool>` for each non-dedicated tool given."""
+    return SORT_COLUMNS + tuple(tool_sort_key(t) for t in tools if t not in DEDICATED_TOOLS)
+
+
+KNOWN_TOOLS_SQL = text("""
+WITH RECURSIVE known(tool) AS (
+  (SELECT tool FROM usage_daily ORDER BY tool LIMIT 1)
+  UNION ALL
+  SELECT (SELECT d.tool FROM usage_daily d WHERE d.tool > known.tool ORDER BY d.tool LIMIT 1)
+  FROM known WHERE known.tool IS NOT NULL
+)
+SELECT known.tool, in_range.rows, in_range.tokens
+FROM known
+CROSS JOIN LATERAL (
+  SELECT COUNT(*) AS rows, COALESCE(SUM(d.total_tokens), 0) AS tokens
+  FROM usage_daily d
+  WHERE d.tool = known.tool AND d.date BETWEEN :start AND :end AND d.email NOT LIKE 'unmapped:%'
+) AS in_range
+WHERE known.tool IS NOT NULL
+""")
+
+
+async def team_tools(db: AsyncSession, rng: DateRange) -> TeamTools:
+    """All tools ever seen (an index skip-scan) and those with mapped usage in the range, tokens desc."""
+    rows = (await db.execute(KNOWN_TOOLS_SQL, {"start": rng.start, "end": rng.end})).all()
+    known = tuple(sorted(r.tool for r in rows))
+    present = tuple(r.tool for r in sorted((r for r in rows if r.rows > 0), key=lambda r: (-int(r.tokens), r.tool)))
+    return TeamTools(known=known, present=present)
+
+
+def _tool_label(index: int) -> str:
+    return f"tool_{index}"
+
+
+def _population(query: TeamQuery) -> Any:
+    """Per-user sums over the range (the population), as a subquery."""
+    tool_sums = [
+        func.coalesce(func.sum(_daily.c.total_tokens).filter(_daily.c.tool == tool), 0).label(_tool_label(i))
+        for i, tool in enumerate(query.tool_columns)
+    ]
+    stmt = (
+        select(
+            _daily.c.email,
+            func.sum(_daily.c.total_tokens).label("total_tokens"),
+            func.sum(_daily.c.cost).label("total_cost"),
+            func.sum(_daily.c.input_tokens).label("input_tokens"),
+            func.sum(_daily.c.output_tokens).label("output_tokens"),
+            func.sum(_daily.c.cache_read_tokens).label("cache_read_tokens"),
+            func.min(_daily.c.date).label("first_active"),
+            func.count(distinct(_daily.c.date)).label("days_active"),
+            func.count(distinct(_daily.c.tool)).label("tool_count"),
+            (func.sum(_daily.c.thinking_records) > 0).label("has_thinking_models"),
+            *tool_sums,
+        )
+        .where(_daily.c.date.between(query.rng.start, query.rng.end))
+        .where(_daily.c.email.not_like(f"{UNMAPPED_PREFIX}%"))
+        .group_by(_daily.c.email)
+    )
+    if query.email_pattern:
+        stmt = stmt.where(_daily.c.email.ilike(query.email_pattern, escape="\\"))
+    return stmt.subquery("per_user")
+
+
+def _members_select(query: TeamQuery) -> Select[Any]:
+    people = _population(query)
+    seen = _daily.alias("seen")
+    last_active = (
+        select(func.max(seen.c.date)).where(seen.c.email == people.c.email).scalar_subquery().label("last_active")
+    )
+    avg_per_day = cast(func.round(people.c.total_tokens / people.c.days_active), BigInteger).label("avg_tokens_per_day")
+    tool_columns = {tool: people.c[_tool_label(i)] for i, tool in enumerate(query.tool_columns)}
+    email_order = people.c.email.collate("C")
+    sortable: dict[str, Any] = {
+        "email": email_order,
+        "totalTokens": people.c.total_tokens,
+        "totalCost": people.c.total_cost,
+        "claudeCodeTokens": tool_columns[CLAUDE_CODE],
+        "cursorTokens": tool_columns[CURSOR],
+        "inputTokens": people.c.input_tokens,
+        "outputTokens": people.c.output_tokens,
+        "firstActive": people.c.first_active,
+        "lastActive": last_active,
+        "daysActive": people.c.days_active,
+        "avgTokensPerDay": avg_per_day,
+        **{tool_sort_key(tool): column for tool, column in tool_columns.items() if tool not in DEDICATED_TOOLS},
+    }
+    if query.sort not in sortable:
+        raise ValueError(f"unknown sort key {query.sort!r}")
+    order = sortable[query.sort]
+    # Ties (and everything when sorting by email) fall back to email ascending, byte order.
+    ordering = [order.desc() if query.descending else order.asc()]
+    if query.sort != "email":
+        ordering.append(email_order.asc())
+    return select(people, last_active, avg_per_day).order_by(*ordering)
+
+
+def _member(row: Any, query: TeamQuery) -> TeamMember:
+    return TeamMember(
+        email=row.email,
+        total_tokens=int(row.total_tokens),
+        total_cost=Decimal(row.total_cost),
+        tool_tokens={tool: int(row._mapping[_tool_label(i)]) for i, tool in enumerate(query.tool_columns)},
+        input_tokens=int(row.input_tokens),
+        output_tokens=int(row.output_tokens),
+        cache_read_tokens=int(row.cache_read_tokens),
+        first_active=row.first_active,
+        last_active=row.last_active,
+        days_active=int(row.days_active),
+        avg_tokens_per_day=int(row.avg_tokens_per_day),
+        tool_count=int(row.tool_count),
+        has_thinking_models=bool(row.has_thinking_models),
+        days_since_last_active=(query.today - row.last_active).days,
+    )
+
+
+async def team_totals(db: AsyncSession, query: TeamQuery) -> TeamTotals:
+    """M-TEAM-COUNT and the sums of tokens, cost and every tool column over the whole population."""
+    people = _population(query)
+    tool_cols = [func.coalesce(func.sum(people.c[_tool_label(i)]), 0) for i in range(len(query.tool_columns))]
+    row = (await db.execute(select(
+        func.count(), func.coalesce(func.sum(people.c.total_tokens), 0),
+        func.coalesce(func.sum(people.c.total_cost), 0), *tool_cols,
+    ))).one()
+    return TeamTotals(
+        count=int(row[0]), total_tokens=int(row[1]), total_cost=Decimal(row[2]),
+        tool_tokens={tool: int(row[3 + i]) for i, tool in enumerate(query.tool_columns)},
+    )
+
+
+async def team_members(db: AsyncSession, query: TeamQuery, *, limit: int | None = None, offset: int = 0
+                       ) -> list[TeamMember]:
+    """The population sorted by `query.sort` (ties by email ascending), one slice of it."""
+    stmt = _members_select(query).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [_member(row, query) for row in (await db.execute(stmt)).all()]
+
+
+async def team_page(db: AsyncSession, query: TeamQuery, page: int, *, page_size: int = PAGE_SIZE) -> TeamPage:
+    """Totals over the whole population plus one page of rows (two statements); `page` is clamped to the last."""
+    totals = await team_totals(db, query)
+    pages = max(1, -(-totals.count // page_size))
+    page = min(max(page, 1), pages)
+    members = await team_members(db, query, limit=page_size, offset=(page - 1) * page_size) if totals.count else []
+    return TeamPage(totals=totals, members=members, page=page, pages=pages)
+
+
+async def stream_team_members(conn: AsyncConnection, query: TeamQuery) -> AsyncIterator[TeamMember]:
+    """Every member of the population in order, read through a server-side cursor (exports: no cap, constant
+    memory)."""
+    result = await conn.stream(_members_select(query))
+    async for row in result:
+        yield _member(row, query)
+
+
+FAVORITE_MODELS_SQL = text("""
+SELECT DISTINCT ON (email) email, model
+FROM (
+  SELECT email, model, SUM(total_tokens) AS tokens
+  FROM usage_daily
+  WHERE email = ANY(:emails) AND date BETWEEN :start AND :end
+  GROUP BY email, model
+) per_model
+ORDER BY email, tokens DESC, model COLLATE "C" ASC
+""")
+
+UNKNOWN_MODEL = "unknown"
+
+
+async def favorite_models(db: AsyncSession, emails: Sequence[str], rng: DateRange) -> dict[str, str]:
+    """M-FAV-MODEL for each email: the model with most tokens in the range, ties alphabetical; "unknown" if none."""
+    if not emails:
+        return {}
+    rows = (await db.execute(FAVORITE_MODELS_SQL, {"emails": list(emails), "start": rng.start, "end": rng.end})).all()
+    found = {r.email: r.model for r in rows}
+    return {email: found.get(email, UNKNOWN_MODEL) for email in emails}
