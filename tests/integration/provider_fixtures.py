@@ -1,7 +1,8 @@
 """Shared plumbing of the provider sync tests: one emulator per session on a fixed clock, a SyncContext pointed at
 it, table snapshots and the emulator's ground truth in the shape the database is compared in.
 
-Test modules import the fixtures they use (`from tests.integration.provider_fixtures import ...`).
+Test modules take the fixtures with `from tests.integration.provider_fixtures import *` (the names in `__all__`)
+and import the helpers by name.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from abacus.emulators.dataset import DEMO_ANTHROPIC_KEYS, DEMO_CURSOR_KEYS, Emul
 from abacus.emulators.server import EmulatorServer
 from abacus.settings import ProviderKey, Settings
 from abacus.sync.context import SyncContext
+
+__all__ = ["clock", "ctx", "emulator", "emulator_server", "sessionmaker"]
 
 # The emulator's and the sync's clock: an hour boundary, so the last complete hour is "now".
 NOW = datetime(2025, 12, 10, 15, 0, tzinfo=UTC)

@@ -1,11 +1,246 @@
-"""Overview dashboard (pages.md §2) over the seed data: every figure equals an independent SQL computation."""
+"""Overview dashboard (pages.md §2) over the seed data: every figure equals an independent SQL computation over
+`usage_records` / `commits` (tests/integration/usage_truth.py), today = seed.TODAY at 18:00 UTC."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+
+from abacus.domain.formatting import (
+    fmt_day,
+    format_count,
+    format_money,
+    format_money_exact,
+    format_percent_int,
+    format_tokens,
+    format_tokens_exact,
+)
+from abacus.domain.modelnames import display_model_name
+from abacus.domain.periods import delta, rate_delta, round_half_up
+from abacus.domain.tools import tool_name
+from tests import seed
+from tests.integration import usage_truth as truth
 from tests.integration.pages_fixtures import *  # noqa: F403
 
+TODAY = seed.TODAY
+D30 = (TODAY - timedelta(days=29), TODAY)
+HTMX = {"HX-Request": "true", "HX-Target": "page-body"}
 
-def test_smoke(page_client):
-    r = page_client.get("/")
-    assert r.status_code == 200, r.text
-    open("/tmp/scratch/dash.html", "w").write(r.text)
+
+@pytest.fixture(scope="module")
+def overview(page_client) -> str:
+    response = page_client.get("/")
+    assert response.status_code == 200
+    return response.text
+
+
+def test_stat_cards_match_sql(overview, database_url):
+    s, e = D30
+    cur, prev = truth.totals(database_url, s, e), truth.totals(database_url, *truth.previous(s, e))
+
+    card = truth.stat_card(overview, "Total Tokens (30d)")
+    assert truth.card_value_title(card) == (format_tokens(cur.tokens), format_tokens_exact(cur.tokens))
+    assert truth.card_delta(card) == delta(cur.tokens, prev.tokens).text
+    avg_user = round_half_up(Fraction(cur.mapped_tokens, cur.users))
+    assert f"{format_tokens(avg_user)} avg per user" in card
+
+    card = truth.stat_card(overview, "Estimated Cost (30d)")
+    assert truth.card_value_title(card) == (format_money(cur.cost), format_money_exact(cur.cost))
+    assert truth.card_delta(card) == delta(cur.cost, prev.cost).text
+    assert f"{format_money(cur.mapped_cost / cur.users)} per user" in card
+
+    card = truth.stat_card(overview, "Active Users (30d)")
+    assert truth.card_value_title(card)[0] == format_count(cur.users)
+    assert truth.card_delta(card) == (d.text if (d := delta(cur.users, prev.users)) else None)
+
+    card = truth.stat_card(overview, "Avg per Day (30d)")
+    avg_day, prev_avg = round_half_up(Fraction(cur.tokens, 30)), round_half_up(Fraction(prev.tokens, 30))
+    assert truth.card_value_title(card) == (format_tokens(avg_day), format_tokens_exact(avg_day))
+    assert truth.card_delta(card) == (d.text if (d := delta(avg_day, prev_avg)) else None)
+
+
+def test_lifetime_strip(overview, database_url):
+    life = truth.lifetime_tokens(database_url)
+    ai = truth.sql_value(database_url, "SELECT COUNT(*) FROM commits WHERE ai_tool IS NOT NULL")
+    strip = truth.text_of(overview).split('class="lifetime-strip"')[1].split("</div>")[0]
+    assert f'title="{format_tokens_exact(life)}"' in strip
+    assert f"<b>{format_count(ai)}</b> commits attributed to AI" in strip
+    assert "since Feb '24" in strip  # the leap-day row is the oldest
+
+
+def test_tools_card_shares(overview, database_url):
+    s, e = D30
+    cur = truth.totals(database_url, s, e)
+    tools = truth.tool_totals(database_url, s, e)
+    _total, ai, per_tool = truth.commit_counts(database_url, s, e)
+    card = truth.text_of(overview).split('class="card tools-card"')[1].split('class="card commits-card"')[0]
+    for tool, (tokens, _cost, users, _mapped) in tools.items():
+        token_share = format_percent_int(Fraction(tokens * 100, cur.tokens))
+        user_share = format_percent_int(Fraction(users * 100, cur.users))
+        assert f"{tool_name(tool)}: {format_tokens(tokens)} ({token_share})" in card
+        assert f"{tool_name(tool)}: {format_count(users)} users ({user_share})" in card
+    for tool, commits in per_tool.items():
+        assert f"{tool_name(tool)}: {commits} commits ({format_percent_int(Fraction(commits * 100, ai))})" in card
+    # the tools appear by tokens desc
+    order = [m for m in re.findall(r"<span title=\"[^\"]*\">.*?</svg> ([A-Za-z ]+) \d+%", card)][:len(tools)]
+    assert order == [tool_name(t) for t, _ in sorted(tools.items(), key=lambda kv: (-kv[1][0], kv[0]))]
+
+
+def test_commits_card_rate_and_delta(overview, database_url):
+    s, e = D30
+    total, ai, _ = truth.commit_counts(database_url, s, e)
+    prev_total, prev_ai, _ = truth.commit_counts(database_url, *truth.previous(s, e))
+    card = truth.text_of(overview).split('class="card commits-card"')[1].split("</a>")[0]
+    assert f'<span class="stat-value">{round_half_up(Fraction(ai * 100, total))}%</span>' in card
+    assert f"{ai} of {total} commits" in card
+    expected = rate_delta(ai, total, prev_ai, prev_total)
+    assert (truth.card_delta(card) or None) == (expected.text if expected else None)
+    assert 'href="/commits"' in overview
+
+
+def test_commit_day_edges(page_client, database_url):
+    """A commit at 23:59:59Z belongs to its own UTC day and not to the next one."""
+    edge = truth.sql_value(database_url, "SELECT committed_at FROM commits WHERE committed_at::time = '23:59:59' "
+                                         "ORDER BY committed_at LIMIT 1")
+    day = edge.date()
+    for d in (day, day + timedelta(days=1)):
+        total, ai, _ = truth.commit_counts(database_url, d, d)
+        lower = datetime(d.year, d.month, d.day, tzinfo=UTC)
+        assert total == truth.sql_value(
+            database_url, "SELECT COUNT(*) FROM commits WHERE committed_at >= :a AND committed_at < :b",
+            a=lower, b=lower + timedelta(days=1))
+        edge_in = truth.sql_value(database_url, "SELECT COUNT(*) FROM commits WHERE committed_at = :t "
+                                  "AND (committed_at AT TIME ZONE 'UTC')::date = :d", t=edge, d=d)
+        assert edge_in == (1 if d == day else 0)
+        page = page_client.get("/", params={"start": d.isoformat(), "end": d.isoformat()}).text
+        if total:
+            assert f"{ai} of {total} commits" in truth.text_of(page)
+        else:
+            assert 'class="card commits-card"' not in page
+
+
+def test_usage_chart_legend_and_bars(overview, database_url):
+    s, e = D30
+    chart = truth.element(overview, "usage-chart").split('class="card model-dist"')[0]
+    tools = truth.tool_totals(database_url, s, e)
+    for tool, (tokens, *_rest) in tools.items():
+        assert f'title="{tool_name(tool)}: {format_tokens_exact(tokens)}"' in chart
+        assert f"{tool_name(tool)}: {format_tokens(tokens)}</span>" in truth.text_of(chart)
+    assert "Daily Usage (30d)" in chart
+    assert "Projected" not in chart  # no provider configured in this app → no projection
+    titles = [t for t in truth.svg_titles(chart) if not t.startswith("Trend")]
+    assert len(titles) == 30
+    per_day, cost = truth.daily_tool_tokens(database_url, s, e), truth.daily_cost(database_url, s, e)
+    for offset, title in enumerate(titles):
+        day = s + timedelta(days=offset)
+        lines = title.split("\n")
+        assert lines[0].startswith(fmt_day(day))
+        expected = [f"{tool_name(t)}: {format_tokens(per_day[(day, t)])}"
+                    for t in sorted(tools, key=lambda k: (-tools[k][0], k)) if per_day.get((day, t))]
+        assert lines[1:-1] == expected
+        assert lines[-1] == f"Cost: {format_money_exact(cost.get(day, 0))}"
+    assert "(incomplete)" in titles[-1]  # today
+    assert 'class="trend"' in chart
+
+
+def test_trend_toggle_fragment(page_client):
+    response = page_client.get("/", params={"trend": "0"}, headers={"HX-Request": "true", "HX-Target": "usage-chart"})
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div id="usage-chart"')
+    assert "<html" not in response.text and 'class="trend"' not in response.text
+    assert 'href="/"' in response.text  # the toggle links back to trend on (the default, omitted)
+
+
+def test_weekly_chart_over_90_days(page_client, database_url):
+    page = page_client.get("/", params={"range": "1y"}).text
+    chart = truth.element(page, "usage-chart").split('class="card model-dist"')[0]
+    assert "Weekly Usage (365d)" in chart
+    s, e = TODAY - timedelta(days=364), TODAY
+    titles = [t for t in truth.svg_titles(chart) if t.startswith("Week of")]
+    first_monday = s - timedelta(days=s.weekday())
+    assert len(titles) == (e - first_monday).days // 7 + 1
+    per_day = truth.daily_tool_tokens(database_url, s, e)
+    monday = e - timedelta(days=e.weekday())  # the last (partial) week: actual values only, no projection
+    week = {t: sum(v for (d, tt), v in per_day.items() if tt == t and monday <= d <= e) for t in ("claude_code",)}
+    assert f"Claude Code: {format_tokens(week['claude_code'])}" in titles[-1]
+    assert titles[-1].startswith(f"Week of {fmt_day(monday)}")
+    assert "Projected" not in chart
+
+
+def test_model_distribution(overview, database_url):
+    s, e = D30
+    models = truth.model_tokens(database_url, s, e)[:6]
+    card = truth.text_of(overview).split('class="card model-dist"')[1].split('<div class="card">')[0]
+    names = re.findall(r'<div class="row-line"><span>(.*?)</span><span class="mono" title="([^"]*)">', card)
+    assert names == [(display_model_name(m), format_tokens_exact(t)) for m, t, _ in models]
+
+
+def test_top_users_table(overview, database_url):
+    s, e = D30
+    users = truth.user_totals(database_url, s, e)[:10]
+    table = truth.text_of(overview).split('class="top-users"')[1].split("</table>")[0]
+    rows = re.findall(r'<a href="/users/[^"]*">([^<]*)</a></td>\s*<td class="num" title="([^"]*)">[^<]*</td>\s*'
+                      r'<td class="num" title="([^"]*)">.*?</td>\s*<td>([^<]*)</td>', table, re.S)
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (m, format_tokens_exact(t), format_money_exact(c)) for m, t, c in users]
+    assert [r[3] for r in rows] == [display_model_name(truth.favorite_model(database_url, m, s, e))
+                                    for m, _, _ in users]
+    assert "unmapped:" not in table
+
+
+def test_custom_range_is_inclusive_and_leap_day(page_client, database_url):
+    page = page_client.get("/", params={"start": "2024-02-29", "end": "2024-02-29"}).text
+    card = truth.stat_card(page, "Total Tokens (1d)")
+    assert truth.card_value_title(card)[1] == format_tokens_exact(31)
+    assert "ada@example.com" in page.split('class="top-users"')[1]
+    start, end = date(2026, 3, 1), date(2026, 3, 3)
+    page = page_client.get("/", params={"start": start.isoformat(), "end": end.isoformat()}).text
+    cur = truth.totals(database_url, start, end)
+    assert truth.card_value_title(truth.stat_card(page, "Total Tokens (3d)"))[1] == format_tokens_exact(cur.tokens)
+    assert "Mar 1 – 3" in page
+
+
+def test_no_usage_in_range_shows_zeroed_sections(page_client):
+    page = page_client.get("/", params={"start": "2025-01-01", "end": "2025-01-31"}).text
+    assert "No usage in this range" in page
+    assert truth.card_value_title(truth.stat_card(page, "Total Tokens (31d)"))[0] == "0"
+    assert "No users in this range" in page
+    assert "No usage data yet" not in page
+    assert 'class="lifetime-strip"' in page
+
+
+def test_htmx_range_swap_gets_only_the_body(page_client):
+    response = page_client.get("/", params={"range": "7d"}, headers=HTMX)
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div id="page-body">')
+    assert "<html" not in response.text and "lifetime-strip" not in response.text
+    assert "Total Tokens (7d)" in response.text
+    full = page_client.get("/", params={"range": "7d"})
+    assert "<html" in full.text and 'id="page-body"' in full.text
+
+
+@pytest.mark.parametrize(("query", "param"), [
+    ({"range": "2w"}, "range"),
+    ({"start": "2026-01-01"}, "end"),
+    ({"end": "2026-01-01"}, "start"),
+    ({"start": "2026-02-30", "end": "2026-03-01"}, "start"),
+    ({"start": "2026-03-05", "end": "2026-03-01"}, "start"),
+    ({"days": "0"}, "days"),
+    ({"trend": "2"}, "trend"),
+])
+def test_bad_parameters_are_400_naming_them(page_client, query, param):
+    response = page_client.get("/", params=query)
+    assert response.status_code == 400
+    assert f"'{param}'" in truth.text_of(response.text)
+
+
+def test_empty_database_shows_the_empty_state(page_client, clean_db):
+    """Runs last in this module: truncates the seed (the next module re-seeds)."""
+    page = page_client.get("/").text
+    assert "No usage data yet" in page
+    assert "Usage data will appear here once synced from Anthropic and Cursor APIs" in page
+    assert 'class="lifetime-strip"' not in page
+    assert "Total Tokens" not in page

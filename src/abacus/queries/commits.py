@@ -616,12 +616,19 @@ class RepositoryDetail:
 
 
 async def repository_detail(db: AsyncSession, repo: RepositoryInfo, rng: DateRange, *, filter_key: str = "all",
-                            page: int = 1) -> RepositoryDetail:
-    """Everything the repository page shows for the range (a handful of statements, none per commit)."""
+                            page: int = 1, commits_slice: tuple[int, int] | None = None) -> RepositoryDetail:
+    """Everything the repository page shows for the range (a handful of statements, none per commit).
+
+    The commits list is page `page` of 50, or `(limit, offset)` when `commits_slice` is given (JSON API).
+    """
     overview = await commit_overview(db, rng, repo.id)
     daily = await daily_commits(db, rng, repo.id)
     contributors = await repository_contributors(db, repo.id, rng)
-    commits = await repository_commits(db, repo.id, rng, filter_key=filter_key, page=page)
+    if commits_slice is None:
+        commits = await repository_commits(db, repo.id, rng, filter_key=filter_key, page=page)
+    else:
+        limit, offset = commits_slice
+        commits = await repository_commits_slice(db, repo.id, rng, filter_key=filter_key, limit=limit, offset=offset)
     return RepositoryDetail(repo=repo, overview=overview, daily=daily, contributors=contributors, commits=commits)
 
 

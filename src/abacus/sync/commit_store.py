@@ -76,7 +76,8 @@ async def store_commits(db: AsyncSession, repo_id: int, records: Sequence[Commit
     the commit carries the mapped email; without a mapping (or without an id) the raw email, lower-cased.
     Idempotent: re-storing the same records changes nothing.
     """
-    unique = list({r.sha: r for r in records}.values())
+    # sorted keys: concurrent writers (webhook job, incremental sync) lock rows in the same order, never deadlock
+    unique = sorted({r.sha: r for r in records}.values(), key=lambda r: r.sha)
     if not unique:
         return 0
     shas = [r.sha for r in unique]
@@ -84,7 +85,7 @@ async def store_commits(db: AsyncSession, repo_id: int, records: Sequence[Commit
     author_of = {r.sha: r.author_id or stored_ids.get(r.sha) for r in unique}
 
     claimed: set[str] = set()
-    for record in unique:
+    for record in sorted(unique, key=lambda r: author_of[r.sha] or ""):
         author_id = author_of[record.sha]
         if not author_id or author_id in claimed or not is_work_email(record.author_raw_email, work_domains):
             continue

@@ -47,10 +47,10 @@ async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) 
     usage_rows = 0
     if source in ("claude_code", "cursor"):
         identity = f"{source}:{external_id}"
-        result = await db.execute(
+        result = (await db.execute(
             update(UsageRecord).where(UsageRecord.identity == identity, UsageRecord.email != email)
             .values(email=email, updated_at=func.now()).returning(UsageRecord.date, UsageRecord.tool)
-        ).all()
+        )).all()
         usage_rows = len(result)
         await refresh_rollup(db, {(r.date, r.tool) for r in result})
     commits = 0

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from abacus.web import api_commits as commits_api
 from abacus.web import api_usage as usage_api
-from abacus.web import auth, dashboard, health, mappings, status, tips, webhooks
+from abacus.web import auth, dashboard, export_commits, health, mappings, repositories, status, tips, webhooks
+from abacus.web import commits as commits_pages
+from abacus.web import export_team as team_export
 from abacus.web import exports as usage_exports
 from abacus.web import team as team_pages
 from abacus.web import usage as usage_pages
+from abacus.web import users as user_pages
 
 ROUTE_HANDLERS = [
     health.healthz,
@@ -34,4 +38,14 @@ ROUTE_HANDLERS = [
     usage_api.api_models_trends,
     team_pages.team,
     team_pages.users_redirect,
+    user_pages.user_detail,
+    team_export.export_team,
+    commits_pages.commits,
+    repositories.repository,
+    repositories.repository_legacy,
+    export_commits.export_commits,
+    commits_api.api_stats_commits,
+    commits_api.api_commit_trends,
+    commits_api.api_commit_pivot,
+    commits_api.api_repository,
 ]
