@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -41,4 +42,6 @@ else:
     if connection is not None:
         _run(connection)
     else:
-        asyncio.run(_run_async())
+        # Run on a private loop in a thread: callers may already own a running loop (tests, Playwright).
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, _run_async()).result()

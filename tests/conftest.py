@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -28,6 +30,12 @@ TABLES = ("usage_records", "usage_daily", "identity_mappings", "sync_state", "co
           "repositories", "webhook_deliveries")
 
 
+def run_async(coro: Any) -> Any:
+    """Run a coroutine to completion in its own thread and loop (safe even while Playwright owns this thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 async def _drop_database(services: BackingServices, name: str) -> None:
     engine = create_async_engine(services.with_database("postgres"), isolation_level="AUTOCOMMIT")
     async with engine.connect() as conn:
@@ -40,12 +48,12 @@ def services() -> Iterator[BackingServices]:
     """A freshly created, migrated database on the real server for this test run; dropped afterwards."""
     name = f"abacus_test_{RUN_ID}"
     resolved, stop = resolve_backing_services(database_name=name)
-    asyncio.run(ensure_database_exists(resolved.database_url))
+    run_async(ensure_database_exists(resolved.database_url))
     migrate.upgrade(resolved.database_url)
     os.environ["DATABASE_URL"] = resolved.database_url
     os.environ["REDIS_URL"] = resolved.redis_url
     yield resolved
-    asyncio.run(_drop_database(resolved, name))
+    run_async(_drop_database(resolved, name))
     stop()
 
 
@@ -63,7 +71,7 @@ def clean_db(database_url: str) -> Iterator[None]:
             await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         await engine.dispose()
 
-    asyncio.run(truncate())
+    run_async(truncate())
     yield
 
 
@@ -141,4 +149,4 @@ def seeded(clean_db: None, database_url: str) -> None:
             await seed(db)
         await engine.dispose()
 
-    asyncio.run(run())
+    run_async(run())

@@ -139,3 +139,21 @@ def element(page: str, element_id: str) -> str:
     """The markup from `<div id="…"` to the end of the page (enough for searches inside it)."""
     start = page.index(f'id="{element_id}"')
     return page[start:]
+
+
+def sql_exec(database_url: str, statement: str, **params: object) -> None:
+    """Run one writing statement and commit it."""
+    import asyncio
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def run() -> None:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(statement), params)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())

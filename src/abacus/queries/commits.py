@@ -305,7 +305,8 @@ per_repo AS (
          COUNT(DISTINCT s.author) AS unique_authors,
          MIN(s.committed_at) AS first_commit,
          MAX(s.committed_at) AS last_commit,
-         COUNT(*) FILTER (WHERE s.additions IS NULL OR s.deletions IS NULL) AS without_stats
+         COUNT(*) FILTER (WHERE s.additions IS NULL OR s.deletions IS NULL) AS without_stats,
+         (COUNT(*) FILTER (WHERE s.ai_tool IS NOT NULL) * 200 + COUNT(*)) / (2 * COUNT(*)) AS ai_rate
   FROM scoped s JOIN repositories r ON r.id = s.repo_id
   WHERE TRUE {search_clause}
   GROUP BY r.id, r.source, r.full_name
@@ -316,7 +317,6 @@ tools AS (
   GROUP BY t.repo_id
 )
 SELECT p.*,
-       ((p.ai_commits * 200 + p.total_commits) / (2 * p.total_commits))::int AS ai_rate,
        COALESCE(t.tool_commits, '[]'::jsonb) AS tool_commits,
        COUNT(*) OVER () AS total_count,
        SUM(p.total_commits) OVER () AS sum_commits,

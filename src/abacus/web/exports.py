@@ -19,7 +19,8 @@ from abacus.domain.periods import DateRange
 from abacus.queries.usage import USAGE_MODEL_COLUMNS, USAGE_TOOL_COLUMNS, stream_usage_rows
 from abacus.web.params import choice, date_range
 
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+CSV_MEDIA_TYPE = "text/csv"
+"""Litestar appends `; charset=utf-8` to text types (the response encoding)."""
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 COST_PLACES = Decimal("0.000001")
 CHUNK_LINES = 500

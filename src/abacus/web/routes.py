@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abacus.web import api_commits as commits_api
 from abacus.web import api_usage as usage_api
+from abacus.web import api_users as users_api
 from abacus.web import auth, dashboard, export_commits, health, mappings, repositories, status, tips, webhooks
 from abacus.web import commits as commits_pages
 from abacus.web import export_team as team_export
@@ -40,6 +41,11 @@ ROUTE_HANDLERS = [
     team_pages.users_redirect,
     user_pages.user_detail,
     team_export.export_team,
+    users_api.api_users,
+    users_api.api_users_pivot,
+    users_api.api_user,
+    users_api.api_user_raw_usage,
+    users_api.api_user_percentile,
     commits_pages.commits,
     repositories.repository,
     repositories.repository_legacy,

@@ -154,7 +154,7 @@ def team_query(request: Request[Any, Any, Any], rng: DateRange, state: dict[str,
     )
 
 
-@get("/team", name="team")
+@get("/team", name="team", include_in_schema=False)
 async def team(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
     rng = date_range(request)
     tools = await team_tools(db, rng)
@@ -167,7 +167,7 @@ async def team(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
     })
 
 
-@get("/users", name="users_redirect")
+@get("/users", name="users_redirect", include_in_schema=False)
 async def users_redirect(request: Request[Any, Any, Any]) -> Redirect:
     """The reference's /users address: 301 to /team with the query string kept."""
     query_string = request.url.query

@@ -146,7 +146,7 @@ async def raw_context(request: Request[Any, Any, Any], db: AsyncSession, email: 
             "raw_keep": {**range_query(rng), "tab": "raw", "tool": tool, "model": model}}
 
 
-@get("/users/{email:str}", name="user_detail")
+@get("/users/{email:str}", name="user_detail", include_in_schema=False)
 async def user_detail(request: Request[Any, Any, Any], db: AsyncSession, email: str) -> Template | Redirect:
     rng = date_range(request)
     tab = choice(request, "tab", ("overview", "raw"), "overview")
