@@ -339,15 +339,14 @@ def renormalize_models() -> None:
 def import_cursor_csv(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
                       org: str = typer.Option(None, "--org", help="Cursor team label the rows belong to.")) -> None:
     """Import a Cursor usage CSV export: whole-file validation first, all-or-nothing, idempotent."""
-    from abacus.sync.cursor_csv import CsvImportError, import_cursor_csv as run_import
+    from abacus.sync.cursor_csv import CsvImportError, csv_organization_id, describe_import
+    from abacus.sync.cursor_csv import import_cursor_csv as run_import
 
-    settings = settings_or_exit()
-    labels = [k.label for k in settings.cursor_keys]
-    label = org or (labels[0] if len(labels) == 1 else "default")
+    organization_id = csv_organization_id(settings_or_exit(), org)
     data = file.read_bytes()
 
     async def work(ctx: SyncContext) -> Any:
-        return await run_import(ctx.sessionmaker, data, organization_id=f"cursor:{label}")
+        return await run_import(ctx.sessionmaker, data, organization_id=organization_id)
 
     try:
         result = run_with_context(work, progress=False)
@@ -355,7 +354,7 @@ def import_cursor_csv(file: Path = typer.Argument(..., exists=True, dir_okay=Fal
         for line in exc.errors:
             console.print(f"[red]{line}[/]")
         fail(f"{file.name}: {len(exc.errors)} error(s); nothing was imported")
-    console.print(f"imported {file.name}: {result}")
+    console.print(f"imported {file.name}: {describe_import(result)}")
 
 
 @mappings_app.command("list")
@@ -480,7 +479,8 @@ def github_commits(repo: str, limit: int = typer.Option(20, help="How many commi
             return list(await db.execute(text(
                 "SELECT c.commit_id, c.committed_at, c.author_email, c.ai_tool, c.ai_model, c.additions, c.deletions,"
                 " split_part(c.message, E'\\n', 1) AS subject FROM commits c JOIN repositories r ON r.id = c.repo_id"
-                " WHERE r.full_name = :repo ORDER BY c.committed_at DESC LIMIT :limit"), {"repo": repo, "limit": limit}))
+                " WHERE r.full_name = :repo ORDER BY c.committed_at DESC LIMIT :limit"),
+                {"repo": repo, "limit": limit}))
 
     rows = run_with_context(work, progress=False)
     table = Table("sha", "when (UTC)", "author", "AI", "+/-", "subject")

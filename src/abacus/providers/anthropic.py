@@ -90,8 +90,10 @@ async def fetch_usage_day(client: ProviderClient, day: date) -> list[dict[str, A
         if not isinstance(data, list):
             raise ProviderError(f"{where}: field 'data' is not a list")
         records.extend(data)
-        if not (isinstance(body, dict) and body.get("has_more") and body.get("next_page")):
+        if not body.get("has_more"):
             return records
+        if not body.get("next_page"):
+            raise ProviderError(f"{where}: has_more without next_page for {day.isoformat()} (the day is incomplete)")
         page = str(body["next_page"])
         if page in seen_pages:
             raise ProviderError(f"{where}: next_page {page!r} repeats (pagination loop)")
@@ -413,16 +415,17 @@ async def backfill_step(ctx: SyncContext, key: ProviderKey, *, target: date | No
         result.detail = "backfill already complete"
         return result
     oldest = state.backfill_oldest_date if state is not None else None
-    if oldest is not None and oldest <= target:
+    if _next_backfill_day(oldest, today) < target:
         await _mark_backfill_complete(ctx, sid)
         result.complete = True
+        result.detail = f"backfill target {target.isoformat()} reached"
         return result
     if with_mappings:
         await _refresh_mappings(ctx, key, result)
     ctx.progress.start(f"Anthropic backfill {key.label}", max_days)
     async with _client(ctx, key) as client:
         for _ in range(max_days):
-            day = oldest - timedelta(days=1) if oldest is not None else today - timedelta(days=TRAILING_DAYS + 1)
+            day = _next_backfill_day(oldest, today)
             try:
                 rows, raw_records = await _read_day(client, day)
             except ProviderError as exc:
@@ -453,6 +456,11 @@ async def backfill_step(ctx: SyncContext, key: ProviderKey, *, target: date | No
                 result.detail = _join(result.detail, f"backfill complete at {day.isoformat()}")
                 return result
     return result
+
+
+def _next_backfill_day(oldest: date | None, today: date) -> date:
+    """The day before the oldest one read; unset → the day before the incremental window (today − 3)."""
+    return oldest - timedelta(days=1) if oldest is not None else today - timedelta(days=TRAILING_DAYS + 1)
 
 
 async def _mark_backfill_complete(ctx: SyncContext, sid: str) -> None:

@@ -306,15 +306,21 @@ async def backfill_step(ctx: SyncContext, key: ProviderKey, *, target: date | No
         result.detail = "backfill already complete"
         return result
     oldest = state.backfill_oldest_date if state is not None else None
-    if oldest is not None and oldest <= target:
+    first_day = (hour_floor(now) - FIRST_RUN).date()  # the day the first incremental window starts in
+
+    def next_day() -> date:
+        return oldest - timedelta(days=1) if oldest is not None else first_day
+
+    if next_day() < target:
         async with ctx.sessionmaker() as db, db.begin():
             (await lock_state(db, sid)).backfill_complete = True
         result.complete = True
+        result.detail = f"backfill target {target.isoformat()} reached"
         return result
     ctx.progress.start(f"Cursor backfill {key.label}", max_days)
     async with _client(ctx, key) as client:
         for _ in range(max_days):
-            day = oldest - timedelta(days=1) if oldest is not None else (hour_floor(now) - FIRST_RUN).date()
+            day = next_day()
             start, end = day_start(day), day_start(day + timedelta(days=1))
             try:
                 rows, events = await _read_window(client, start, end)

@@ -69,6 +69,10 @@ SELECT email FROM (
 """)
 
 
+def _squash(value: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", value.lower())
+
+
 def suggest_for_key_name(name: str, known: list[str]) -> str | None:
     """An API key named after a person (`ada-laptop`, `grace.hopper_ci`) suggests that person's email."""
     first = re.split(r"[-_.\s]", name.lower(), maxsplit=1)[0]
@@ -76,6 +80,21 @@ def suggest_for_key_name(name: str, known: list[str]) -> str | None:
         return None
     matches = [e for e in known if e.split("@")[0] == first or e.split("@")[0].split(".")[0] == first]
     return matches[0] if len(matches) == 1 else None
+
+
+def suggest_for_github(login: str | None, email: str | None, known: list[str]) -> str | None:
+    """A GitHub author whose login or commit email names a known person (`katherinejohnson`, `lynn.conway.dev@…`)."""
+    candidates = [_squash(login or "")]
+    if email:
+        local = email.split("@")[0]
+        candidates.append(_squash(local.split("+", 1)[-1]))
+    matches = set()
+    for address in known:
+        local = _squash(address.split("@")[0])
+        if len(local) >= 5 and any(c == local or (c.startswith(local) and len(c) - len(local) <= 4)
+                                   for c in candidates if c):
+            matches.add(address)
+    return matches.pop() if len(matches) == 1 else None
 
 
 async def mappings_view(db: AsyncSession, *, source: str | None, status: str, search: str | None, page: int,
@@ -89,7 +108,8 @@ async def mappings_view(db: AsyncSession, *, source: str | None, status: str, se
             unmapped.append(UnmappedIdentity(src, external, external, None, int(row.records), "records", suggestion))
         for row in await db.execute(UNMAPPED_GITHUB):
             email = row.email
-            suggestion = email.lower() if email and is_work_email(email, allowed_domains) else None
+            suggestion = email.lower() if email and is_work_email(email, allowed_domains) else \
+                suggest_for_github(row.login, email, [k for k in known if is_work_email(k, allowed_domains)])
             label = f"{row.author_id} (@{row.login})" if row.login else row.author_id
             unmapped.append(UnmappedIdentity("github", row.author_id, label, email, int(row.n), "commits",
                                              suggestion))

@@ -229,3 +229,10 @@ async def import_cursor_csv(sessionmaker: async_sessionmaker[AsyncSession], data
     days = [row.date for row in parsed.rows]
     return CsvImportResult(records=records, skipped_zero=parsed.skipped_zero,
                            first_date=min(days) if days else None, last_date=max(days) if days else None)
+
+
+def describe_import(result: CsvImportResult) -> str:
+    """One line for people: how many records, which days, what was skipped."""
+    span = f", {result.first_date} → {result.last_date}" if result.first_date else ""
+    skipped = f" ({result.skipped_zero} zero-token rows skipped)" if result.skipped_zero else ""
+    return f"{result.records:,} records{span}{skipped}"

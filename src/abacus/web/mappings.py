@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.auth.guards import require_admin, session_user
 from abacus.queries.mappings import mappings_view
-from abacus.sync.cursor_csv import CsvImportError, import_cursor_csv
+from abacus.sync.cursor_csv import CsvImportError, csv_organization_id, describe_import, import_cursor_csv
 from abacus.sync.mappings import SOURCES, MappingError, delete_mapping, set_mapping
 from abacus.web import params
 from abacus.web.rendering import is_htmx, render
@@ -91,15 +91,12 @@ async def remove_mapping(request: Request[Any, Any, Any], db: AsyncSession, data
 async def import_csv(request: Request[Any, Any, Any], db: AsyncSession,
                      data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]) -> Template:
     upload = data.get("file")
-    label = str(data.get("organization_id") or "").strip()
-    labels = [k.label for k in request.app.state.settings.cursor_keys]
-    if not label:
-        label = labels[0] if len(labels) == 1 else "default"
+    organization_id = csv_organization_id(request.app.state.settings, str(data.get("organization_id") or ""))
     if not isinstance(upload, UploadFile):
         return await _page(request, db, import_errors=["Choose a Cursor usage CSV file to import."])
     content = await upload.read()
     try:
-        result = await import_cursor_csv(request.app.state.sessionmaker, content, organization_id=f"cursor:{label}")
+        result = await import_cursor_csv(request.app.state.sessionmaker, content, organization_id=organization_id)
     except CsvImportError as exc:
         return await _page(request, db, import_errors=exc.errors, import_name=upload.filename)
-    return await _page(request, db, notice=f"Imported {upload.filename}: {result}")
+    return await _page(request, db, notice=f"Imported {upload.filename}: {describe_import(result)}.")

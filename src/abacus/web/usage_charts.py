@@ -73,6 +73,10 @@ def projected_days(daily: DailyUsage, today: date, now: datetime, configured: se
     return project_series(daily.days, values, daily.last_data, daily.history, today, hours_of(now), configured)
 
 
+def _users(n: int) -> str:
+    return f"{format_count(n)} user" if n == 1 else f"{format_count(n)} users"
+
+
 def _tool_legend(daily: DailyUsage) -> list[LegendItem]:
     return [LegendItem(f"{tool_name(t)}: {format_tokens(daily.tool_total(t))}", tool_color(t),
                        f"{tool_name(t)}: {format_tokens_exact(daily.tool_total(t))}")
@@ -158,10 +162,10 @@ def tool_users_chart(series: ToolUsersSeries, tools: Sequence[ToolTotals]) -> Ch
     for i, point in enumerate(series.points):
         head = f"Week of {fmt_day(point)}" if series.weekly else fmt_day(point)
         counts = {k: series.users.get(k, [0] * len(series.points))[i] for k in keys}
-        lines = [head] + [f"{tool_name(k)}: {format_count(counts[k])} users" for k in keys if counts[k]]
+        lines = [head] + [f"{tool_name(k)}: {_users(counts[k])}" for k in keys if counts[k]]
         columns.append(Column(label=fmt_day(point), title="\n".join(lines),
                               segments=[Segment(k, counts[k], tool_color(k)) for k in keys]))
-    legend = [LegendItem(f"{tool_name(t.tool)}: {format_count(t.users)} users", tool_color(t.tool))
+    legend = [LegendItem(f"{tool_name(t.tool)}: {_users(t.users)}", tool_color(t.tool))
               for t in tools if t.users > 0]
     svg = stacked_columns(columns, ChartOptions(height=180, y_format=format_count,
                                                 aria_label="Active users by tool"))
@@ -204,7 +208,7 @@ def tools_card(totals: UsageTotals, commits: Sequence[tuple[str, int]], ai_commi
     token_items = [LegendItem(f"{tool_name(t.tool)} {_pct(t.tokens, tokens_total)}", tool_color(t.tool),
                               f"{format_tokens(t.tokens)} ({_pct(t.tokens, tokens_total)})") for t in shown]
     user_items = [LegendItem(f"{tool_name(t.tool)} {_pct(t.users, users_total)}", tool_color(t.tool),
-                             f"{format_count(t.users)} users ({_pct(t.users, users_total)})") for t in shown]
+                             f"{_users(t.users)} ({_pct(t.users, users_total)})") for t in shown]
     bars = [
         ToolsCardBar("Tokens", split_bar([BarPart(t.tokens, tool_color(t.tool), f"{tool_name(t.tool)}: {i.title}")
                                           for t, i in zip(shown, token_items, strict=True)], css_class="hbar hbar-lg"),
