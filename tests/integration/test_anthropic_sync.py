@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import httpx
 import pytest
 
 from abacus.providers import anthropic
+from abacus.providers.http import ProviderClient, ProviderError
 from abacus.settings import ProviderKey
 from abacus.sync.mappings import set_mapping
 from tests.integration.provider_fixtures import *  # noqa: F403  (fixtures)
@@ -104,6 +106,24 @@ async def test_backfill_stops_at_the_target(emulator, ctx, sessionmaker):
     assert result.complete and result.windows == 3  # today−3, today−4, today−5
     state = await sync_state(sessionmaker, anthropic.state_id(ACME))
     assert (state["backfill_oldest_date"], state["backfill_complete"]) == (target, True)
+
+
+async def test_a_target_the_incremental_window_already_covers_completes_without_reading(emulator, ctx, sessionmaker):
+    result = await anthropic.backfill_step(ctx, ACME, target=TODAY - timedelta(days=1), with_mappings=False)
+    assert result.complete and result.windows == 0
+    assert emulator.state.requests("anthropic") == []
+    assert (await sync_state(sessionmaker, anthropic.state_id(ACME)))["backfill_complete"] is True
+
+
+async def test_has_more_without_a_next_page_fails_the_day_instead_of_writing_part_of_it():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": [], "has_more": True, "next_page": None})
+
+    client = ProviderClient("anthropic", "http://anthropic.test", label="acme",
+                            transport=httpx.MockTransport(handler))
+    async with client:
+        with pytest.raises(ProviderError, match="has_more without next_page for 2025-01-15"):
+            await anthropic.fetch_usage_day(client, date(2025, 1, 15))
 
 
 async def test_incremental_after_downtime_reads_every_day_since_the_last_one(emulator, ctx, sessionmaker, clock):

@@ -199,3 +199,9 @@ def test_blank_lines_are_ignored():
 ])
 def test_the_organization_defaults_to_the_only_configured_team(keys, label, expected):
     assert csv_organization_id(replace(Settings(), cursor_keys=keys), label) == expected
+
+
+@pytest.mark.parametrize("organization", ["core", "cursor:", "cursor:has space", "cursor:" + "x" * 60])
+def test_an_invalid_team_is_refused_before_reading_the_file(organization):
+    [error] = parse_cursor_csv(csv_bytes(line()), organization_id=organization).errors
+    assert error.startswith("team ")

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from abacus.domain.periods import (
@@ -513,21 +513,21 @@ USAGE_MODEL_COLUMNS = ("date", "model", "tokens", "input_tokens", "output_tokens
 USAGE_TOOL_COLUMNS = ("date", "tool", "tokens", "cost", "users")
 
 
-def _trend_statement(view: str) -> object:
+def _trend_statement(view: str) -> TextClause:
     return USAGE_TOOLS_ROWS_SQL if view == "tools" else USAGE_MODELS_ROWS_SQL
 
 
 async def stream_usage_rows(conn: AsyncConnection, rng: DateRange, view: str) -> AsyncIterator[tuple[object, ...]]:
     """Rows of the usage export in column order (USAGE_MODEL_COLUMNS / USAGE_TOOL_COLUMNS), via a server-side
     cursor: one per (date, model, tool) or (date, tool) with usage, date asc then tokens desc."""
-    result = await conn.stream(_trend_statement(view), {"start": rng.start, "end": rng.end})  # type: ignore[arg-type]
+    result = await conn.stream(_trend_statement(view), {"start": rng.start, "end": rng.end})
     async for row in result:
         yield tuple(row)
 
 
 async def usage_trend_rows(db: AsyncSession, rng: DateRange, view: str) -> list[dict[str, object]]:
     """The same rows as the export, as mappings (JSON /api/v1/models/trends)."""
-    rows = (await db.execute(_trend_statement(view), {"start": rng.start, "end": rng.end})).all()  # type: ignore[arg-type]
+    rows = (await db.execute(_trend_statement(view), {"start": rng.start, "end": rng.end})).all()
     return [dict(r._mapping) for r in rows]
 
 

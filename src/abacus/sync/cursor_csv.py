@@ -38,6 +38,7 @@ REQUIRED_COLUMNS = (COL_DATE, COL_USER, "Kind", COL_MODEL, "Max Mode", COL_CACHE
                     COL_OUTPUT, "Total Tokens", COL_COST)
 TOKEN_COLUMNS = (COL_INPUT, COL_CACHE_WRITE, COL_CACHE_READ, COL_OUTPUT)
 FREE_COST_WORDS = frozenset({"", "-", "included"})
+_ORGANIZATION = re.compile(r"cursor:[A-Za-z0-9][A-Za-z0-9_.-]{0,40}")  # cursor:<label>, labels as in settings
 _DOLLARS = re.compile(r"\d+(?:\.\d*)?|\.\d+", re.ASCII)
 
 
@@ -130,6 +131,9 @@ def parse_cursor_csv(data: bytes, *, organization_id: str) -> CsvParseResult:
     error yields no rows.
     """
     errors = _Errors()
+    if not _ORGANIZATION.fullmatch(organization_id):
+        return CsvParseResult([], [f'team "{_shown(organization_id)}" is not cursor:<label> with a Cursor team label '
+                                   '(letters, digits, "_", "." or "-")'], 0)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

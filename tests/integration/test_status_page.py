@@ -1,0 +1,118 @@
+"""Status page: provider cards from sync_state, attention cards, live panel fragment, admin "sync now"."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from redis import Redis
+from sqlalchemy import text
+
+from abacus.app import create_app
+from abacus.queries.status import backfill_status, sync_status
+from abacus.settings import ProviderKey
+from tests.conftest import app_settings, run_async, sign_in
+from tests.support import ThreadedServer, free_port
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("provider", "success_ago", "error_ago", "expected"),
+    [
+        ("anthropic", None, None, "never_synced"),
+        ("anthropic", timedelta(hours=11), None, "up_to_date"),
+        ("anthropic", timedelta(hours=13), None, "behind"),
+        ("cursor", timedelta(hours=1, minutes=59), None, "up_to_date"),
+        ("cursor", timedelta(hours=3), None, "behind"),
+        ("cursor", timedelta(hours=1), timedelta(minutes=5), "failing"),
+        ("cursor", timedelta(minutes=5), timedelta(hours=1), "up_to_date"),
+        ("cursor", None, timedelta(hours=1), "failing"),
+    ],
+)
+def test_sync_status_rule(provider, success_ago, error_ago, expected):
+    success = NOW - success_ago if success_ago else None
+    error = NOW - error_ago if error_ago else None
+    assert sync_status(provider, success, error, NOW) == expected
+
+
+@pytest.mark.parametrize(("oldest", "complete", "expected"),
+                         [(None, False, "not_started"), (NOW.date(), False, "in_progress"),
+                          (NOW.date(), True, "complete")])
+def test_backfill_status_rule(oldest, complete, expected):
+    assert backfill_status(oldest, complete) == expected
+
+
+@pytest.fixture(scope="module")
+def configured_app(services, oidc_server):
+    port = free_port()
+    settings = replace(app_settings(services, f"{oidc_server.url}/oidc", base_url=f"http://127.0.0.1:{port}"),
+                       anthropic_keys=(ProviderKey("acme", "sk-ant-admin01-x"),),
+                       cursor_keys=(ProviderKey("core", "key_x"),))
+    with ThreadedServer(create_app(settings), health_path="/healthz", port=port) as server:
+        yield server
+
+
+async def _state(database_url, **rows):
+    from abacus.db import create_engine
+
+    engine = create_engine(database_url)
+    async with engine.begin() as conn:
+        for state_id, values in rows.items():
+            await conn.execute(text(
+                "INSERT INTO sync_state (id, last_success_at, last_error, last_error_at, backfill_oldest_date, "
+                "backfill_complete, records_last_run, last_synced_hour_end) VALUES (:id, :s, :e, :ea, :o, :c, :r, :h)"),
+                {"id": state_id, **values})
+    await engine.dispose()
+
+
+def test_status_page_shows_each_key_and_errors(configured_app, seeded, database_url):
+    now = datetime.now(UTC)
+    run_async(_state(database_url,
+                     **{"anthropic:acme": {"s": now - timedelta(hours=1), "e": None, "ea": None, "o": None, "c": True,
+                                           "r": 42, "h": None},
+                        "cursor:core": {"s": now - timedelta(hours=5), "e": "cursor core (key core): HTTP 500 after 3 tries",
+                                        "ea": now - timedelta(minutes=1), "o": now.date(), "c": False, "r": 0,
+                                        "h": now - timedelta(hours=5)}}))
+    client = sign_in(configured_app.url, "grace@example.com")
+    page = client.get("/status")
+    assert page.status_code == 200
+    body = page.text
+    assert "Claude Code" in body and "Cursor" in body
+    assert "Up to date" in body and "Failing" in body
+    assert "HTTP 500 after 3 tries" in body
+    assert "Unattributed Usage" in body and "claude_code:ci-deploy-key" in body
+    assert "Sync now" not in body  # grace is not an admin
+    fragment = client.get("/status", headers={"HX-Request": "true", "HX-Target": "status-panel"})
+    assert fragment.text.lstrip().startswith('<div id="status-panel"')
+    assert "<html" not in fragment.text
+
+
+def test_sync_now_enqueues_for_admins_only(configured_app, services):
+    redis = Redis.from_url(services.redis_url)
+    from abacus.worker.queue import QUEUE_NAME
+
+    before = redis.zcard(QUEUE_NAME)
+    grace = sign_in(configured_app.url, "grace@example.com")
+    grace.get("/status")
+    token = grace.cookies.get("abacus_csrf")
+    refused = grace.post("/status/sync", data={"provider": "cursor", "kind": "sync", "_csrf_token": token})
+    assert refused.status_code == 403
+    ada = sign_in(configured_app.url, "ada@example.com")
+    ada.get("/status")
+    token = ada.cookies.get("abacus_csrf")
+    assert ada.post("/status/sync", data={"provider": "cursor", "kind": "sync"}).status_code == 403  # no CSRF
+    queued = ada.post("/status/sync", data={"provider": "cursor", "kind": "sync", "_csrf_token": token},
+                      headers={"HX-Request": "true", "HX-Target": "status-panel"})
+    assert queued.status_code == 200
+    assert "Queued sync cursor" in queued.text
+    assert redis.zcard(QUEUE_NAME) == before + 1
+    bad = ada.post("/status/sync", data={"provider": "github", "kind": "sync", "_csrf_token": token})
+    assert bad.status_code == 400 and "provider" in bad.text
+    redis.delete(QUEUE_NAME)
+
+
+def test_status_without_providers_says_how_to_enable(live_app, signed_in, clean_db):
+    body = signed_in("grace@example.com").get("/status").text
+    assert "Set ANTHROPIC_ADMIN_KEY or CURSOR_ADMIN_KEY to enable tracking" in body
+    assert httpx.get(f"{live_app.url}/status").status_code == 303
