@@ -33,7 +33,8 @@ def edge_rows(page_client, database_url: str) -> None:
          {"a": EDGE_REPO, "b": WEIRD_REPO}),
         ("INSERT INTO commits (repo_id, commit_id, author_email, author_id, committed_at, message, ai_tool, ai_model,"
          " additions, deletions) SELECT id, 'edge0001aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', NULL, '9999',"
-         " '2026-03-04T23:59:59Z', NULL, NULL, NULL, NULL, NULL FROM repositories WHERE full_name = :a", {"a": EDGE_REPO}),
+         " '2026-03-04T23:59:59Z', NULL, NULL, NULL, NULL, NULL FROM repositories WHERE full_name = :a",
+         {"a": EDGE_REPO}),
         ("INSERT INTO commits (repo_id, commit_id, author_email, author_id, committed_at, message, ai_tool, ai_model,"
          " additions, deletions) SELECT id, 'edge0002bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'ada@example.com', '1000',"
          " '2026-03-05T00:00:00Z', 'Edge of day\n\nCo-authored-by: Windsurf', 'windsurf', 'swe-1', 5, 2"
@@ -123,7 +124,8 @@ def per_repo(db: str, s: date, e: date) -> dict[str, Figures]:
 
 def name_ranks(db: str) -> dict[str, int]:
     """Each repository's position when sorted by full name in the database's collation (the tie-breaker)."""
-    return {r[0]: int(r[1]) for r in sql_rows(db, "SELECT full_name, rank() OVER (ORDER BY full_name) FROM repositories")}
+    rows = sql_rows(db, "SELECT full_name, rank() OVER (ORDER BY full_name) FROM repositories")
+    return {name: int(rank) for name, rank in rows}
 
 
 def repo_commits(db: str, repo: str, s: date, e: date, ai: bool | None = None) -> list[tuple]:

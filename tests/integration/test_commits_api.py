@@ -114,7 +114,7 @@ def test_empty_range_and_leap_day(client):
 
 def test_trends_are_zero_filled_daily(client, database_url):
     body = get_json(client, "/api/v1/commits/trends?range=7d&comparison=true")
-    s, e = TODAY - timedelta(days=6), TODAY
+    s = TODAY - timedelta(days=6)
     assert [d["date"] for d in body["daily"]] == [(s + timedelta(days=i)).isoformat() for i in range(7)]
     for point in body["daily"]:
         day = date.fromisoformat(point["date"])

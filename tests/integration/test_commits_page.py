@@ -46,7 +46,8 @@ def test_stat_cards_match_sql(client, database_url, query, span):
     tag = f"({(span[1] - span[0]).days + 1}d)"
 
     card = stat_card(page, f"Total Commits {tag}")
-    assert card_value_title(card) == (format_commit_count(cur.commits), f"{format_count(cur.commits)} commits")
+    noun = "commit" if cur.commits == 1 else "commits"
+    assert card_value_title(card) == (format_commit_count(cur.commits), f"{format_count(cur.commits)} {noun}")
     assert card_delta(card) == truth.expected_delta(cur.commits, prev.commits)
     assert f"across {cur.repos} repos" in card
 
@@ -135,7 +136,8 @@ def test_sorting_with_ties_by_name(client, database_url, sort, direction):
     repos = truth.per_repo(database_url, *D30)
     ranks = truth.name_ranks(database_url)
     value = {
-        "fullName": lambda f, n: ranks[n], "totalCommits": lambda f, n: f.commits, "aiAssistedCommits": lambda f, n: f.ai,
+        "fullName": lambda f, n: ranks[n], "totalCommits": lambda f, n: f.commits,
+        "aiAssistedCommits": lambda f, n: f.ai,
         "aiAssistanceRate": lambda f, n: f.rate, "totalAdditions": lambda f, n: f.additions,
         "totalDeletions": lambda f, n: f.deletions, "uniqueAuthors": lambda f, n: f.authors,
         "lastCommit": lambda f, n: f.last.timestamp(),

@@ -23,7 +23,7 @@ from tests.integration.usage_truth import card_delta, card_value_title, stat_car
 TODAY = seed.TODAY
 D30 = (TODAY - timedelta(days=29), TODAY)
 Y1 = (TODAY - timedelta(days=364), TODAY)
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +166,7 @@ def test_commit_rows_content(client, database_url):
     page = text_of(get_ok(client, "/repositories/acme/web"))
     items = commit_items(page)
     saw_mapped = saw_unmapped = saw_multi = saw_body = saw_plain = False
-    for (cid, sha, at, message, tool, adds, dels, email, author_id), item in zip(expected, items, strict=True):
+    for (cid, sha, at, message, _tool, adds, dels, email, author_id), item in zip(expected, items, strict=True):
         lines = (message or "").split("\n", 1)
         title = lines[0].strip() or "No commit message"
         body = lines[1].strip() if len(lines) > 1 else ""
@@ -291,6 +291,7 @@ def test_htmx_fragments(client):
     body = get_ok(client, "/repositories/acme/web?range=7d", headers={"HX-Request": "true", "HX-Target": "page-body"})
     assert body.lstrip().startswith('<div id="page-body">') and "Total Commits (7d)" in body
     assert 'id="repo-commits"' in body and "hx-swap-oob" not in body
+    assert '<a class="back-link" href="/commits?range=7d">' in body  # the header follows the range
 
 
 def test_page_issues_a_fixed_handful_of_statements(client, page_app):

@@ -167,6 +167,10 @@ def _without(data, *path):
     (lambda r: {**r, "model_breakdown": [entry(SONNET, cents="lots")]},
      "data[0].model_breakdown[0].estimated_cost.amount: 'lots' is not an amount in cents"),
     (lambda r: "not an object", "data[0]: is not an object"),
+    (lambda r: {**r, "organization_id": 42}, "data[0].organization_id: 42 is not a string"),
+    (lambda r: {**r, "model_breakdown": [entry("m" * 129, 1)]},
+     "data[0].model_breakdown[0].model: 'mmmm"),
+    (lambda r: {**r, "actor": api("k" * 201)}, "data[0].actor.api_key_name: 'kkkk"),
 ])
 def test_malformed_records_raise_a_provider_error_naming_the_field(mutate, message):
     bad = mutate(record(user("a@x.io"), entry(SONNET, 1)))

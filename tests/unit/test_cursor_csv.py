@@ -144,6 +144,8 @@ def test_a_file_with_three_bad_rows_reports_all_three_with_line_and_column():
     ({"cost": "NaN"}, 'column "Cost": "NaN" is not a dollar amount'),
     ({"date": ""}, 'column "Date": "" is not an ISO 8601 timestamp'),
     ({"user": ""}, 'column "User": "" is not an email address'),
+    ({"user": "a" * 200 + "@example.com"}, 'column "User": "aaaa'),
+    ({"model": "m" * 129}, 'column "Model": "mmmm'),
 ])
 def test_bad_values_are_named(kwargs, error):
     errors = parse(csv_bytes(line(**kwargs))).errors

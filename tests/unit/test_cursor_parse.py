@@ -159,6 +159,7 @@ def test_assign_ordinals_is_a_pure_function_over_rows():
     ({**event(), "tokenUsage": {"inputTokens": 5, "totalCents": [1]}},
      "usageEvents[0].tokenUsage.totalCents: [1] is not an amount in cents"),
     ({**event(), "userEmail": 42}, "usageEvents[0].userEmail: 42 is not a string"),
+    ({**event(), "model": "m" * 129}, "usageEvents[0].model: 'mmmm"),
     ("oops", "usageEvents[0]: is not an object"),
 ])
 def test_malformed_events_raise_a_provider_error_naming_the_field(data, message):

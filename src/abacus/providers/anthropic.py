@@ -23,7 +23,7 @@ from abacus.logging_setup import get_logger
 from abacus.models import IdentityMapping, SyncState
 from abacus.providers.http import TIMEOUT, ProviderClient, ProviderError, require
 from abacus.providers.records import UsageRow
-from abacus.providers.wire import cents_to_dollars, token_count
+from abacus.providers.wire import MAX_IDENTITY_ID, cents_to_dollars, optional_text, token_count
 from abacus.settings import ProviderKey
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.mappings import MappingError, set_mapping
@@ -157,8 +157,8 @@ def _identity(actor: Any, where: str) -> str:
     if not isinstance(actor, dict):
         raise ProviderError(f"{where}.actor: is not an object")
     kind = actor.get("type")
-    email = actor.get("email_address")
-    name = actor.get("api_key_name")
+    email = optional_text(actor.get("email_address"), f"{where}.actor.email_address", max_length=MAX_IDENTITY_ID)
+    name = optional_text(actor.get("api_key_name"), f"{where}.actor.api_key_name", max_length=MAX_IDENTITY_ID)
     if kind == "user_actor" or (kind != "api_actor" and email):
         if not isinstance(email, str) or not email.strip():
             raise ProviderError(f"{where}: response is missing field 'actor.email_address'")
@@ -201,15 +201,13 @@ def parse_usage_records(records: Sequence[Any], *, where: str = "anthropic usage
         breakdown = _field(record, "model_breakdown", where=where, index=index)
         if not isinstance(breakdown, list):
             raise ProviderError(f"{at}.model_breakdown: is not a list")
-        organization_id = record.get("organization_id")
-        customer_type = record.get("customer_type")
+        organization_id = optional_text(record.get("organization_id"), f"{at}.organization_id", max_length=64)
+        customer_type = optional_text(record.get("customer_type"), f"{at}.customer_type", max_length=32)
         for position, entry in enumerate(breakdown):
             entry_at = f"{at}.model_breakdown[{position}]"
             if not isinstance(entry, dict):
                 raise ProviderError(f"{entry_at}: is not an object")
-            model = entry.get("model")
-            if model is not None and not isinstance(model, str):
-                raise ProviderError(f"{entry_at}.model: {model!r} is not a string")
+            model = optional_text(entry.get("model"), f"{entry_at}.model", max_length=128)
             raw_model = model or None
             key = (day, identity, raw_model or "unknown", organization_id)
             group = groups.get(key)

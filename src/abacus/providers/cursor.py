@@ -23,7 +23,7 @@ from abacus.logging_setup import get_logger
 from abacus.models import SyncState
 from abacus.providers.http import TIMEOUT, ProviderClient, ProviderError, require
 from abacus.providers.records import UsageRow
-from abacus.providers.wire import cents_to_dollars, token_count
+from abacus.providers.wire import MAX_IDENTITY_ID, cents_to_dollars, optional_text, token_count
 from abacus.settings import ProviderKey
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.state import lock_state, read_state, record_error, record_success
@@ -191,12 +191,8 @@ def parse_usage_events(events: Sequence[Any], *, organization_id: str,
         if not isinstance(event, dict):
             raise ProviderError(f"{at}: is not an object")
         timestamp = _timestamp_ms(require(event, "timestamp", where=at), at)
-        email = event.get("userEmail")
-        if email is not None and not isinstance(email, str):
-            raise ProviderError(f"{at}.userEmail: {email!r} is not a string")
-        model = event.get("model")
-        if model is not None and not isinstance(model, str):
-            raise ProviderError(f"{at}.model: {model!r} is not a string")
+        email = optional_text(event.get("userEmail"), f"{at}.userEmail", max_length=MAX_IDENTITY_ID)
+        model = optional_text(event.get("model"), f"{at}.model", max_length=128)
         usage = event.get("tokenUsage") or {}
         if not isinstance(usage, dict):
             raise ProviderError(f"{at}.tokenUsage: is not an object")

@@ -1,4 +1,5 @@
-"""Strict readers of numbers in provider JSON: a wrong type is a ProviderError naming the field, never a guess."""
+"""Strict readers of values in provider JSON: a wrong type or an oversized string is a ProviderError naming the
+field, never a guess and never a database error later."""
 
 from __future__ import annotations
 
@@ -32,3 +33,19 @@ def cents_to_dollars(value: Any, where: str) -> Decimal:
     if not cents.is_finite():
         raise ProviderError(f"{where}: {value!r} is not an amount in cents")
     return cents / 100
+
+
+# Column widths of usage_records (schema.md): raw_model 128, organization_id 64, customer_type 32. Identities are
+# capped so that `unmapped:<identity>` still fits the 255-character email column.
+MAX_IDENTITY_ID = 200
+
+
+def optional_text(value: Any, where: str, *, max_length: int) -> str | None:
+    """A string field that may be absent: None stays None, a non-string or a longer string raises ProviderError."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ProviderError(f"{where}: {value!r} is not a string")
+    if len(value) > max_length:
+        raise ProviderError(f"{where}: {value[:40]!r}… is longer than {max_length} characters")
+    return value

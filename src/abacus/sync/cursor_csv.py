@@ -21,10 +21,12 @@ from abacus.domain.modelnames import normalize_model_name
 from abacus.providers.cursor import TOOL, assign_same_millisecond_ordinals, epoch_ms, stored_raw_model
 from abacus.providers.cursor import organization_id as team_organization_id
 from abacus.providers.records import UsageRow
+from abacus.providers.wire import MAX_IDENTITY_ID
 from abacus.settings import Settings
 from abacus.sync.usage_store import store_usage
 
 MAX_ERRORS = 50
+MAX_MODEL = 128  # usage_records.raw_model
 
 COL_DATE = "Date"
 COL_USER = "User"
@@ -199,6 +201,11 @@ def _parse_row(record: list[str], position: dict[str, int], line: int, errors: _
     user = record[position[COL_USER]].strip().lower()
     if not _is_email(user):
         bad(COL_USER, "is not an email address")
+    elif len(user) > MAX_IDENTITY_ID:
+        bad(COL_USER, f"is longer than {MAX_IDENTITY_ID} characters")
+    model = record[position[COL_MODEL]].strip()
+    if len(model) > MAX_MODEL:
+        bad(COL_MODEL, f"is longer than {MAX_MODEL} characters")
     counts: dict[str, int] = {}
     for column in TOKEN_COLUMNS:
         value = _integer(record[position[column]])
@@ -210,7 +217,7 @@ def _parse_row(record: list[str], position: dict[str, int], line: int, errors: _
         bad(COL_COST, 'is not a dollar amount (e.g. "0.12", "$0.12", "Included", "-")')
     if errors.total > before or moment is None or cost is None:
         return None
-    raw_model = stored_raw_model(record[position[COL_MODEL]].strip())
+    raw_model = stored_raw_model(model)
     return UsageRow(
         date=moment.date(), identity=f"{TOOL}:{user}", tool=TOOL, model=normalize_model_name(raw_model),
         raw_model=raw_model, input_tokens=counts[COL_INPUT], cache_write_tokens=counts[COL_CACHE_WRITE],
