@@ -256,11 +256,11 @@ def stats() -> None:
             return {
                 "records": (await db.execute(text("SELECT COUNT(*) FROM usage_records"))).scalar_one(),
                 "tools": list(await db.execute(text(
-                    "SELECT tool, SUM(record_count) n, SUM(total_tokens) t, SUM(cost) c FROM usage_daily "
-                    "GROUP BY tool ORDER BY t DESC"))),
+                    "SELECT tool, SUM(record_count) n, SUM(total_tokens) tokens, SUM(cost) cost FROM usage_daily "
+                    "GROUP BY tool ORDER BY tokens DESC"))),
                 "top": list(await db.execute(text(
-                    "SELECT email, SUM(total_tokens) t FROM usage_daily WHERE email NOT LIKE 'unmapped:%' "
-                    "GROUP BY email ORDER BY t DESC, email LIMIT 10"))),
+                    "SELECT email, SUM(total_tokens) tokens FROM usage_daily WHERE email NOT LIKE 'unmapped:%' "
+                    "GROUP BY email ORDER BY tokens DESC, email LIMIT 10"))),
                 "span": (await db.execute(text("SELECT MIN(date), MAX(date) FROM usage_daily"))).one(),
                 "mappings": (await db.execute(text("SELECT COUNT(*) FROM identity_mappings"))).scalar_one(),
                 "commits": (await db.execute(text("SELECT COUNT(*), COUNT(ai_tool) FROM commits"))).one(),
@@ -271,11 +271,11 @@ def stats() -> None:
                   f"mappings: {data['mappings']:,}   commits: {data['commits'][0]:,} ({data['commits'][1]:,} AI)")
     tools = Table("tool", "records", "tokens", "cost (USD)")
     for row in data["tools"]:
-        tools.add_row(row.tool, f"{row.n:,}", f"{row.t:,}", f"{row.c:,.2f}")
+        tools.add_row(row.tool, f"{row.n:,}", f"{row.tokens:,}", f"{row.cost:,.2f}")
     console.print(tools)
     top = Table("#", "user", "tokens")
     for i, row in enumerate(data["top"], 1):
-        top.add_row(str(i), row.email, f"{row.t:,}")
+        top.add_row(str(i), row.email, f"{row.tokens:,}")
     console.print(top)
 
 
@@ -428,7 +428,7 @@ def mappings_fix() -> None:
         async with ctx.sessionmaker() as db:
             return list(await db.execute(text(
                 "SELECT identity, COUNT(*) n, SUM(input_tokens + cache_write_tokens + cache_read_tokens + "
-                "output_tokens) t FROM usage_records WHERE email LIKE 'unmapped:%' GROUP BY identity "
+                "output_tokens) tokens FROM usage_records WHERE email LIKE 'unmapped:%' GROUP BY identity "
                 "ORDER BY n DESC LIMIT 50")))
 
     rows = run_with_context(unmapped, progress=False)
@@ -437,7 +437,7 @@ def mappings_fix() -> None:
         return
     for row in rows:
         source, _, external_id = row.identity.partition(":")
-        email = typer.prompt(f"{row.identity} ({row.n} records, {row.t:,} tokens) → email (empty to skip)",
+        email = typer.prompt(f"{row.identity} ({row.n} records, {row.tokens:,} tokens) → email (empty to skip)",
                              default="", show_default=False)
         if not email:
             continue

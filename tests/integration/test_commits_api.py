@@ -277,7 +277,7 @@ def test_openapi_documents_the_commit_routes(client):
 
 def read_csv(response) -> list[list[str]]:
     assert response.status_code == 200, response.text[:300]
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     return list(csv.reader(io.StringIO(response.text)))
 
 
