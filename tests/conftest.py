@@ -25,6 +25,14 @@ from abacus.emulators.oidc import OIDCState, create_oidc_router  # noqa: E402
 from abacus.settings import Settings, load_settings  # noqa: E402
 from tests.support import ThreadedServer, free_port  # noqa: E402
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last (and are marked), after every async test has used the event loop."""
+    for item in items:
+        if "/tests/browser/" in str(item.path):
+            item.add_marker(pytest.mark.browser)
+    items.sort(key=lambda item: "/tests/browser/" in str(item.path))
+
+
 DEMO_USERS = [("ada@example.com", "Ada Lovelace"), ("grace@example.com", "Grace Hopper")]
 TABLES = ("usage_records", "usage_daily", "identity_mappings", "sync_state", "commit_attributions", "commits",
           "repositories", "webhook_deliveries")

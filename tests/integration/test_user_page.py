@@ -208,8 +208,9 @@ def extra_rows(seeded_module, database_url):
         engine = create_engine(database_url)
         async with session_factory(engine)() as db, db.begin():
             await store_usage(db, [
-                UsageRow(date=TODAY - timedelta(days=1), identity=f"cursor:{many}", tool="cursor", model=f"model-{i:02d}",
-                         raw_model=f"model-{i:02d}", input_tokens=100 + i, output_tokens=0, cost=Decimal("0.01"),
+                UsageRow(date=TODAY - timedelta(days=1), identity=f"cursor:{many}", tool="cursor",
+                         model=f"model-{i:02d}", raw_model=f"model-{i:02d}", input_tokens=100 + i, output_tokens=0,
+                         cost=Decimal("0.01"),
                          timestamp_ms=i, organization_id="cursor:default")
                 for i in range(11)])
             for sha, when, tool in (("edge1", datetime(2026, 3, 4, 23, 59, 59, tzinfo=UTC), "cursor"),
@@ -242,7 +243,6 @@ def test_models_used_shows_nine_and_counts_the_rest(page_client, extra_rows):
 
 
 def test_commit_window_is_utc_and_inclusive(page_client, extra_rows):
-    _, edge = extra_rows
     page = page_client.get("/users/edge%40example.com", params={"start": "2026-03-04", "end": "2026-03-04"})
     assert page.status_code == 200  # known through commits only: zeroed cards, no usage
     ai = card(page.text, "AI Attributed (1d)")
@@ -326,7 +326,6 @@ def test_raw_usage_filters_and_old_dates(page_client, records):
                       key=lambda r: (r.date, r.id), reverse=True)
     assert f"{len(expected)} records" in page.text
     assert 'option value="cursor" selected' in page.text and 'option value="gpt-5" selected' in page.text
-    assert "Page" not in page.text.split('<div id="raw-usage"')[1] or len(expected) > 50
     rows = raw_rows(page.text)
     assert rows[-1][:2] == ("2024-02-29", "Feb 29, 2024")  # outside the current year: with the year
     assert rows[0][1] == short_day(expected[0].date)

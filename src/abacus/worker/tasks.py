@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 
 from abacus.logging_setup import get_logger
 from abacus.sync import runner
 from abacus.sync.context import SyncContext
-from abacus.worker.locks import job_lock
+from abacus.worker.locks import LOCK_TTL, job_lock
 
 log = get_logger("abacus.worker")
 BACKFILL_PAUSE_SECONDS = 1
@@ -45,13 +45,15 @@ async def _incremental(ctx: dict[str, Any], provider: str) -> dict[str, Any]:
 async def _backfill(ctx: dict[str, Any], provider: str) -> dict[str, Any]:
     if not runner.configured(ctx["settings"], provider):
         return {"skipped": f"{provider} is not configured"}
-    async with job_lock(ctx["redis"], f"backfill_{provider}") as held:
+    name = f"backfill_{provider}"
+    async with job_lock(ctx["redis"], name) as held:
         if not held:
-            return {"skipped": "already running"}
+            # Another run holds the lock — or held it when its worker died. Look again once the lock can have
+            # expired; the fixed id keeps at most one such retry queued.
+            await ctx["redis"].enqueue_job(name, _job_id=f"{name}:retry", _defer_by=LOCK_TTL + 1)
+            return {"skipped": "already running; retry queued"}
         results = await runner.run_backfill_step(_ctx(ctx), provider)
-    progressing = [r for r in results if r.ok and not r.complete]
-    if progressing:
-        name = f"backfill_{provider}"
+    if any(r.ok and not r.complete for r in results):
         await ctx["redis"].enqueue_job(name, _job_id=job_id(name, "next"), _defer_by=BACKFILL_PAUSE_SECONDS)
     return _summary(results)
 
@@ -102,8 +104,9 @@ async def github_webhook_followup(ctx: dict[str, Any], delivery_id: str) -> dict
     return await followup(ctx, delivery_id)
 
 
-FUNCTIONS = [sync_anthropic, sync_cursor, sync_github, sync_github_mappings, backfill_anthropic, backfill_cursor,
-             backfill_github, github_webhook_followup]
+# Backfill results are not kept, so the fixed retry id is free again as soon as that retry has run.
+FUNCTIONS = [sync_anthropic, sync_cursor, sync_github, sync_github_mappings, func(backfill_anthropic, keep_result=0),
+             func(backfill_cursor, keep_result=0), func(backfill_github, keep_result=0), github_webhook_followup]
 SYNC_JOBS = {"anthropic": "sync_anthropic", "cursor": "sync_cursor", "github": "sync_github"}
 BACKFILL_JOBS = {"anthropic": "backfill_anthropic", "cursor": "backfill_cursor", "github": "backfill_github"}
 INITIAL_JOBS = ["sync_github_mappings", *SYNC_JOBS.values(), *BACKFILL_JOBS.values()]
