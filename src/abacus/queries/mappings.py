@@ -98,7 +98,8 @@ def suggest_for_github(login: str | None, email: str | None, known: list[str]) -
 
 
 async def mappings_view(db: AsyncSession, *, source: str | None, status: str, search: str | None, page: int,
-                        allowed_domains: tuple[str, ...]) -> MappingsView:
+                        allowed_domains: tuple[str, ...], page_size: int | None = PAGE_SIZE) -> MappingsView:
+    """Unmapped identities (usage desc) and/or existing mappings, filtered, one page of `page_size` (None: all)."""
     known = [r.email for r in await db.execute(KNOWN_EMAILS)]
     unmapped: list[UnmappedIdentity] = []
     if status in ("unmapped", "all"):
@@ -128,7 +129,8 @@ async def mappings_view(db: AsyncSession, *, source: str | None, status: str, se
                     for r in rows]
     total = len(unmapped) if status == "unmapped" else len(mappings) if status == "mapped" else max(
         len(unmapped), len(mappings))
-    pages = max(1, -(-total // PAGE_SIZE))
-    start = (min(page, pages) - 1) * PAGE_SIZE
-    return MappingsView(unmapped[start:start + PAGE_SIZE], mappings[start:start + PAGE_SIZE], known, total,
-                        min(page, pages), pages)
+    size = page_size or max(1, total)
+    pages = max(1, -(-total // size))
+    start = (min(page, pages) - 1) * size
+    return MappingsView(unmapped[start:start + size], mappings[start:start + size], known, total, min(page, pages),
+                        pages)

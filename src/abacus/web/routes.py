@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from abacus.web import api_commits as commits_api
+from abacus.web import (
+    api_docs,
+    api_status,
+    auth,
+    dashboard,
+    export_commits,
+    health,
+    mappings,
+    repositories,
+    status,
+    tips,
+    webhooks,
+)
 from abacus.web import api_usage as usage_api
 from abacus.web import api_users as users_api
-from abacus.web import auth, dashboard, export_commits, health, mappings, repositories, status, tips, webhooks
 from abacus.web import commits as commits_pages
 from abacus.web import export_team as team_export
 from abacus.web import exports as usage_exports
@@ -54,4 +66,12 @@ ROUTE_HANDLERS = [
     commits_api.api_commit_trends,
     commits_api.api_commit_pivot,
     commits_api.api_repository,
+    api_status.api_status,
+    api_status.api_mappings,
+    api_docs.api_docs,
 ]
+
+# The OpenAPI document describes the JSON API only; pages, forms and webhooks are not part of it.
+for _handler in ROUTE_HANDLERS:
+    if not any(path.startswith("/api/") for path in _handler.paths):
+        _handler.include_in_schema = False
