@@ -5,6 +5,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from abacus.worker.settings import WorkerSettings  # noqa: E402
+from abacus.worker.settings import WorkerSettings
 
 __all__ = ["WorkerSettings"]

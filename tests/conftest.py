@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +24,7 @@ from abacus.embedded import BackingServices, ensure_database_exists, resolve_bac
 from abacus.emulators.oidc import OIDCState, create_oidc_router  # noqa: E402
 from abacus.settings import Settings, load_settings  # noqa: E402
 from tests.support import ThreadedServer, free_port  # noqa: E402
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser tests run last (and are marked), after every async test has used the event loop."""

@@ -91,8 +91,9 @@ async def seed(db: AsyncSession) -> None:
                 stats = None if sha % 11 == 0 else (rng.randint(1, 400), rng.randint(0, 200))
                 commit_id = (await db.execute(text(
                     "INSERT INTO commits (repo_id, commit_id, author_email, author_raw_email, author_id, committed_at,"
-                    " message, ai_tool, ai_model, additions, deletions) SELECT id, :sha, :email, :email, :aid, :at, :msg,"
-                    " :tool, :model, :add, :del FROM repositories WHERE full_name = :repo RETURNING id"),
+                    " message, ai_tool, ai_model, additions, deletions)"
+                    " SELECT id, :sha, :email, :email, :aid, :at, :msg, :tool, :model, :add, :del"
+                    " FROM repositories WHERE full_name = :repo RETURNING id"),
                     {"sha": f"{sha:040x}", "email": author, "aid": str(1000 + USERS.index(author)), "at": when,
                      "msg": message, "tool": tool, "model": model, "add": stats and stats[0],
                      "del": stats and stats[1], "repo": REPOS[repo_index]})).scalar_one()
@@ -101,4 +102,5 @@ async def seed(db: AsyncSession) -> None:
                 for t in tools:
                     await db.execute(text(
                         "INSERT INTO commit_attributions (commit_id, ai_tool, ai_model, source) "
-                        "VALUES (:c, :t, :m, 'co_author')"), {"c": commit_id, "t": t, "m": model if t == tool else None})
+                        "VALUES (:c, :t, :m, 'co_author')"),
+                        {"c": commit_id, "t": t, "m": model if t == tool else None})

@@ -8,6 +8,7 @@ from abacus.db import create_engine
 from abacus.sync.usage_store import rollup_mismatches
 from tests.conftest import run_async
 
+UNMAPPED_ROWS = "SELECT COUNT(*) FROM usage_records WHERE email = 'unmapped:claude_code:ci-deploy-key'"
 HEADER = ("Date,User,Kind,Model,Max Mode,Input (w/ Cache Write),Input (w/o Cache Write),Cache Read,Output Tokens,"
           "Total Tokens,Cost\n")
 
@@ -46,14 +47,15 @@ def test_unmapped_identity_is_listed_and_mapping_repoints_it(signed_in, seeded, 
     page = ada.get("/mappings")
     assert page.status_code == 200
     assert "ci-deploy-key" in page.text
-    unmapped_rows = _scalar(database_url, "SELECT COUNT(*) FROM usage_records WHERE identity = 'claude_code:ci-deploy-key'")
+    unmapped_rows = _scalar(database_url,
+                            "SELECT COUNT(*) FROM usage_records WHERE identity = 'claude_code:ci-deploy-key'")
     token = _csrf(ada)
     saved = ada.post("/mappings", data={"source": "claude_code", "external_id": "ci-deploy-key",
                                         "email": "Ken@Example.com", "_csrf_token": token},
                      headers={"HX-Request": "true", "HX-Target": "mapping-tables"})
     assert saved.status_code == 200
     assert f"{unmapped_rows} usage rows" in saved.text
-    assert _scalar(database_url, "SELECT COUNT(*) FROM usage_records WHERE email = 'unmapped:claude_code:ci-deploy-key'") == 0
+    assert _scalar(database_url, UNMAPPED_ROWS) == 0
     assert _scalar(database_url, "SELECT COUNT(*) FROM usage_records WHERE identity = 'claude_code:ci-deploy-key' "
                                  "AND email = 'ken@example.com'") == unmapped_rows
     assert _scalar(database_url, "SELECT updated_by FROM identity_mappings WHERE external_id = 'ci-deploy-key'") == \
@@ -64,8 +66,7 @@ def test_unmapped_identity_is_listed_and_mapping_repoints_it(signed_in, seeded, 
     removed = ada.post("/mappings/delete", data={"source": "claude_code", "external_id": "ci-deploy-key",
                                                  "_csrf_token": token})
     assert removed.status_code == 303
-    assert _scalar(database_url, "SELECT COUNT(*) FROM usage_records WHERE email = 'unmapped:claude_code:ci-deploy-key'") \
-        == unmapped_rows
+    assert _scalar(database_url, UNMAPPED_ROWS) == unmapped_rows
     assert _consistent(database_url)
 
 

@@ -71,7 +71,8 @@ def test_status_page_shows_each_key_and_errors(configured_app, seeded, database_
     run_async(_state(database_url,
                      **{"anthropic:acme": {"s": now - timedelta(hours=1), "e": None, "ea": None, "o": None, "c": True,
                                            "r": 42, "h": None},
-                        "cursor:core": {"s": now - timedelta(hours=5), "e": "cursor core (key core): HTTP 500 after 3 tries",
+                        "cursor:core": {"s": now - timedelta(hours=5),
+                                        "e": "cursor core (key core): HTTP 500 after 3 tries",
                                         "ea": now - timedelta(minutes=1), "o": now.date(), "c": False, "r": 0,
                                         "h": now - timedelta(hours=5)}}))
     client = sign_in(configured_app.url, "grace@example.com")

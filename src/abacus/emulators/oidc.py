@@ -168,7 +168,8 @@ def _chooser_page(request: Request, state: OIDCState) -> Response:
     hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in base.items())
     html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Demo identity provider</title>
 <style>body{{font-family:system-ui,sans-serif;background:#0b0d12;color:#e6e8ee;display:grid;place-items:center;
-min-height:100vh;margin:0}}main{{background:#151922;border:1px solid #262c3a;border-radius:10px;padding:28px;width:380px}}
+min-height:100vh;margin:0}}
+main{{background:#151922;border:1px solid #262c3a;border-radius:10px;padding:28px;width:380px}}
 h1{{font-size:18px;margin:0 0 4px}}p{{color:#8b93a7;font-size:13px}}ul{{list-style:none;padding:0}}
 li a{{display:block;padding:8px 10px;border-radius:6px;color:#e6e8ee;text-decoration:none}}
 li a:hover{{background:#1f2533}}li span{{color:#8b93a7;font-size:12px;margin-left:6px}}

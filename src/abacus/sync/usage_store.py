@@ -124,7 +124,8 @@ WITH truth AS (
   FROM usage_records GROUP BY date, email, tool, model
 )
 SELECT COUNT(*) FROM truth FULL OUTER JOIN usage_daily d USING (date, email, tool, model)
-WHERE truth.t IS DISTINCT FROM d.total_tokens OR truth.c IS DISTINCT FROM d.cost OR truth.n IS DISTINCT FROM d.record_count
+WHERE truth.t IS DISTINCT FROM d.total_tokens OR truth.c IS DISTINCT FROM d.cost
+   OR truth.n IS DISTINCT FROM d.record_count
 """)
 
 
