@@ -46,7 +46,12 @@ def render(
 ) -> Template:
     """Render `template`, or the fragment named for the request's HX-Target when it is a known swap target."""
     name = template
+    extra: dict[str, Any] = {}
     if fragments and is_htmx(request):
-        name = fragments.get(request.headers.get("hx-target", ""), template)
-    return Template(template_name=name, context={**base_context(request), **(context or {})},
+        target = request.headers.get("hx-target", "")
+        name = fragments.get(target, template)
+        if target == "page-body" and name != template:
+            # range changes swap #page-body; the nav's range-keeping links come along out of band
+            name, extra = "fragments/with_nav.html", {"fragment_template": name, "oob_nav": True}
+    return Template(template_name=name, context={**base_context(request), **(context or {}), **extra},
                     status_code=status_code)
