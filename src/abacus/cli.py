@@ -42,9 +42,9 @@ def backing_services(database_name: str = "abacus"):  # type: ignore[no-untyped-
     return services, stop
 
 
-def settings_or_exit() -> Settings:
+def settings_or_exit(*, web: bool = False) -> Settings:
     try:
-        settings = load_settings()
+        settings = load_settings(web=web)
     except SettingsError as exc:
         fail(str(exc))
     return replace(settings, database_url=os.environ.get("DATABASE_URL"), redis_url=os.environ.get("REDIS_URL"))
@@ -61,7 +61,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     from abacus import migrate as migrations
 
     _, stop = backing_services()
-    load_settings_checked()
+    load_settings_checked(web=True)
     if migrate:
         migrations.upgrade(os.environ["DATABASE_URL"])
     count = workers or min(8, 2 * (os.cpu_count() or 1))
@@ -72,8 +72,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to bind."),
         stop()
 
 
-def load_settings_checked() -> Settings:
-    return settings_or_exit()
+def load_settings_checked(*, web: bool = False) -> Settings:
+    return settings_or_exit(web=web)
 
 
 @app.command()

@@ -530,7 +530,7 @@ def bench(users: int = typer.Option(400, help="People in the synthetic company."
     from abacus.embedded import ensure_database_exists
 
     services, stop = backing_services(database)
-    settings = settings_or_exit() if os.environ.get("OIDC_CLIENT_ID") else None
+    settings = settings_or_exit()
     try:
         url = services.database_url
 
@@ -571,10 +571,7 @@ def bench(users: int = typer.Option(400, help="People in the synthetic company."
         rows, top_user, top_repo = asyncio.run(fill())
         console.print(f"database {database}: {rows:,} usage rows — timing {len(benchmark.PAGES)} pages "
                       f"× {requests} requests")
-        from abacus.settings import load_settings
-
-        base = settings or load_settings({"ABACUS_ENV": "dev", "OIDC_CLIENT_ID": "abacus", "OIDC_CLIENT_SECRET": "dev"})
-        timings = benchmark.measure(replace(base, database_url=url, redis_url=services.redis_url),
+        timings = benchmark.measure(replace(settings, database_url=url, redis_url=services.redis_url),
                                     requests=requests, top_user=top_user, top_repo=top_repo)
         table = Table("page", "status", "p50 ms", "p95 ms", "max ms", "db p95 ms")
         for timing in timings:

@@ -123,8 +123,11 @@ def _url(env: Mapping[str, str], name: str, default: str, errors: list[str]) -> 
     return value.rstrip("/")
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from the environment; raise SettingsError naming every bad variable."""
+def load_settings(env: Mapping[str, str] | None = None, *, web: bool = True) -> Settings:
+    """Build Settings from the environment; raise SettingsError naming every bad variable.
+
+    `web=False` (worker, CLI data commands) does not require the sign-in variables nor a secret key.
+    """
     env = os.environ if env is None else env
     errors: list[str] = []
 
@@ -134,7 +137,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     secret_key = env.get("ABACUS_SECRET_KEY", "")
     if not secret_key:
-        if app_env == "production":
+        if app_env == "production" and web:
             errors.append("ABACUS_SECRET_KEY: required when ABACUS_ENV=production (e.g. `openssl rand -hex 32`)")
         secret_key = secrets.token_hex(32)
     elif len(secret_key) < 32:
@@ -153,9 +156,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     oidc_issuer = _url(env, "OIDC_ISSUER", "https://accounts.google.com", errors)
     client_id = env.get("OIDC_CLIENT_ID") or env.get("GOOGLE_CLIENT_ID") or None
     client_secret = env.get("OIDC_CLIENT_SECRET") or env.get("GOOGLE_CLIENT_SECRET") or None
-    if not client_id:
+    if not client_id and web:
         errors.append("OIDC_CLIENT_ID: required (or GOOGLE_CLIENT_ID) — the OAuth client used for sign-in")
-    if not client_secret:
+    if not client_secret and web:
         errors.append("OIDC_CLIENT_SECRET: required (or GOOGLE_CLIENT_SECRET)")
 
     try:

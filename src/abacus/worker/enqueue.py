@@ -14,13 +14,13 @@ async def arq_pool(redis_url: str) -> ArqRedis:
 
 async def enqueue_initial_sync(redis_url: str) -> list[str]:
     """Enqueue every provider's incremental sync and backfill once (demo start, first run)."""
-    from abacus.worker.tasks import INITIAL_JOBS
+    from abacus.worker.tasks import INITIAL_JOBS, job_id
 
     pool = await arq_pool(redis_url)
     try:
         enqueued = []
         for name in INITIAL_JOBS:
-            job = await pool.enqueue_job(name, _job_id=f"{name}:initial")
+            job = await pool.enqueue_job(name, _job_id=job_id(name, "initial"))
             if job is not None:
                 enqueued.append(name)
         return enqueued

@@ -31,7 +31,7 @@ def _redis_url() -> str:
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:
-    settings = load_settings()
+    settings = load_settings(web=False)
     configure_logging(settings.env)
     database_url = settings.database_url or os.environ["DATABASE_URL"]
     engine = create_engine(database_url, pool_size=5)

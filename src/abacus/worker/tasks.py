@@ -112,9 +112,10 @@ BACKFILL_JOBS = {"anthropic": "backfill_anthropic", "cursor": "backfill_cursor",
 INITIAL_JOBS = ["sync_github_mappings", *SYNC_JOBS.values(), *BACKFILL_JOBS.values()]
 SIX_HOURLY = {0, 6, 12, 18}
 CRON_JOBS = [
-    cron(sync_anthropic, hour=SIX_HOURLY, minute=0, second=0, timeout=1800),
-    cron(sync_cursor, minute=0, second=0, timeout=1800),
-    cron(sync_github, minute=15, second=0, timeout=1800),
+    # forward syncs also run when a worker starts, so a restart after downtime catches up at once
+    cron(sync_anthropic, hour=SIX_HOURLY, minute=0, second=0, run_at_startup=True, timeout=1800),
+    cron(sync_cursor, minute=0, second=0, run_at_startup=True, timeout=1800),
+    cron(sync_github, minute=15, second=0, run_at_startup=True, timeout=1800),
     cron(sync_github_mappings, minute=30, second=0, timeout=600),
     cron(backfill_anthropic, hour={3, 9, 15, 21}, minute=20, second=0, run_at_startup=True, timeout=1800),
     cron(backfill_cursor, hour={3, 9, 15, 21}, minute=25, second=0, run_at_startup=True, timeout=1800),
