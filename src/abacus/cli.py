@@ -23,6 +23,15 @@ console = Console()
 err = Console(stderr=True)
 
 
+def _terminate_as_interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def handle_sigterm() -> None:
+    """SIGTERM (service managers, `timeout`) unwinds like Ctrl-C, so children and embedded servers are stopped."""
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+
+
 def fail(message: str) -> None:
     err.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
     raise typer.Exit(1)
@@ -87,6 +96,8 @@ def worker() -> None:
 
     try:
         run_worker(WorkerSettings)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        pass
     finally:
         stop()
 
@@ -164,6 +175,12 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface for the web app."
     from abacus import migrate as migrations
     from abacus.emulators.dataset import demo_environment
 
+    from abacus.embedded import port_answers
+
+    handle_sigterm()
+    for what, number in (("--port", port), ("--emulator-port", emulator_port)):
+        if port_answers("127.0.0.1", number):
+            fail(f"port {number} is already in use (another demo?) — stop that process or pass {what}")
     if embedded:
         os.environ["ABACUS_EMBEDDED"] = "1"
     services, stop = backing_services()
