@@ -173,9 +173,8 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface for the web app."
          seed: bool = typer.Option(True, help="Run the initial backfill from the emulators.")) -> None:
     """One command: services, migrations, emulators, web + worker with demo data and dev sign-in."""
     from abacus import migrate as migrations
-    from abacus.emulators.dataset import demo_environment
-
     from abacus.embedded import port_answers
+    from abacus.emulators.dataset import demo_environment
 
     handle_sigterm()
     for what, number in (("--port", port), ("--emulator-port", emulator_port)):
