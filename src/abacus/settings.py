@@ -17,6 +17,34 @@ ENVIRONMENTS = ("production", "dev", "demo")
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def local_secret_key() -> str:
+    """A generated key kept in `.abacus/secret_key`, shared by every process of this checkout (CSRF tokens signed
+    by one web worker must verify in another). Only used without ABACUS_SECRET_KEY on dev/demo or loopback."""
+    from abacus.embedded import project_root
+
+    path = project_root() / ".abacus" / "secret_key"
+    try:
+        existing = path.read_text().strip()
+        if len(existing) >= 32:
+            return existing
+    except OSError:
+        pass
+    key = secrets.token_hex(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+    except FileExistsError:
+        return path.read_text().strip()
+    except OSError:
+        return key
+    return key
+
+
 class SettingsError(ValueError):
     """Raised when the environment does not describe a runnable Abacus."""
 
@@ -136,10 +164,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, web: bool = True) -> 
         errors.append(f"ABACUS_ENV: {app_env!r} is not one of {', '.join(ENVIRONMENTS)}")
 
     secret_key = env.get("ABACUS_SECRET_KEY", "")
+    base_host = urlparse(env.get("ABACUS_BASE_URL", "").strip() or "http://127.0.0.1:8000").hostname or ""
     if not secret_key:
-        if app_env == "production" and web:
+        if app_env == "production" and web and base_host not in LOOPBACK_HOSTS:
             errors.append("ABACUS_SECRET_KEY: required when ABACUS_ENV=production (e.g. `openssl rand -hex 32`)")
-        secret_key = secrets.token_hex(32)
+        secret_key = local_secret_key()
     elif len(secret_key) < 32:
         errors.append("ABACUS_SECRET_KEY: must be at least 32 characters")
 

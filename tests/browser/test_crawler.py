@@ -15,7 +15,10 @@ from tests.browser.demo_fixtures import ADMIN, demo_app  # noqa: F401
 from tests.conftest import sign_in
 
 MAX_REQUESTS = 400
-MAX_PER_PATH = 30  # range/sort/column variants of one page; keeps the budget for pages not yet visited
+# Range/sort/column variants of one page, and all pages of one family (/users/*), are capped so that the budget
+# also reaches pages seen late in the breadth-first order.
+MAX_PER_PATH = 30
+MAX_PER_FAMILY = 100
 SKIPPED_PREFIXES = ("/auth/", "/static/")
 
 
@@ -104,6 +107,12 @@ def same_origin(base: str, page_url: str, href: str) -> str | None:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
 
 
+def family(path: str) -> str:
+    """`/users/a@x` and `/users/b@x` are one family; every other path is its own."""
+    first = path.split("/")[1]
+    return f"/{first}/*" if first in ("users", "repositories") else path
+
+
 def is_export(url: str) -> bool:
     path = urlsplit(url).path
     return path.startswith("/export/") or path.endswith(".csv")
@@ -123,10 +132,14 @@ def check(request: Request, response: httpx.Response) -> str | None:
 
 
 def crawl(client: httpx.Client, base: str) -> tuple[dict[Request, str], list[str], int]:
-    """Breadth-first from `/` (at most MAX_PER_PATH variants of one path): (every request fetched → first referrer, failures as text lines, pages parsed)."""
+    """Breadth-first from `/` within the caps above.
+
+    Returns every request fetched → its first referrer, the failures as text lines, and the number of pages parsed.
+    """
     start = Request(f"{base}/")
     seen: dict[Request, str] = {start: "(start)"}
     per_path: Counter[str] = Counter({"/": 1})
+    per_family: Counter[str] = Counter({"/": 1})
     queue = deque([start])
     failures: list[str] = []
     parsed = 0
@@ -157,10 +170,14 @@ def crawl(client: httpx.Client, base: str) -> tuple[dict[Request, str], list[str
             if url is None:
                 continue
             candidate, path = Request(url, link.hx_target), urlsplit(url).path
-            if candidate not in seen and len(seen) < MAX_REQUESTS and per_path[path] < MAX_PER_PATH:
-                seen[candidate] = request.url
-                per_path[path] += 1
-                queue.append(candidate)
+            if candidate in seen or len(seen) >= MAX_REQUESTS:
+                continue
+            if per_path[path] >= MAX_PER_PATH or per_family[family(path)] >= MAX_PER_FAMILY:
+                continue
+            seen[candidate] = request.url
+            per_path[path] += 1
+            per_family[family(path)] += 1
+            queue.append(candidate)
     return seen, failures, parsed
 
 

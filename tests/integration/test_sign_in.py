@@ -31,7 +31,7 @@ def test_next_is_honoured_and_sanitised(live_app):
     client = httpx.Client(base_url=live_app.url)
     first = client.get("/?range=7d")
     assert first.status_code == 303
-    assert first.headers["location"] == "/sign-in?next=%2F%3Frange%3D7d"
+    assert first.headers["location"] == "/sign-in?next=/%3Frange%3D7d"
     login = client.get("/auth/login", params={"next": "/?range=7d", "login_hint": "grace@example.com"})
     callback = httpx.get(login.headers["location"]).headers["location"]
     assert client.get(callback).headers["location"] == "/?range=7d"

@@ -17,7 +17,7 @@ def test_defaults_for_a_dev_setup():
 @pytest.mark.parametrize(
     ("env", "named"),
     [
-        ({"ABACUS_ENV": "production"}, "ABACUS_SECRET_KEY"),
+        ({"ABACUS_ENV": "production", "ABACUS_BASE_URL": "https://abacus.acme.io"}, "ABACUS_SECRET_KEY"),
         ({"ABACUS_ENV": "staging"}, "ABACUS_ENV"),
         ({"OIDC_CLIENT_ID": ""}, "OIDC_CLIENT_ID"),
         ({"OIDC_CLIENT_SECRET": ""}, "OIDC_CLIENT_SECRET"),
@@ -40,7 +40,7 @@ def test_invalid_settings_name_the_variable(env, named):
 
 def test_every_error_is_reported_at_once():
     with pytest.raises(SettingsError) as excinfo:
-        load_settings({"ABACUS_ENV": "production"})
+        load_settings({"ABACUS_ENV": "production", "ABACUS_BASE_URL": "https://abacus.acme.io"})
     message = str(excinfo.value)
     for name in ("ABACUS_SECRET_KEY", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
         assert name in message
@@ -82,3 +82,13 @@ def test_github_private_key_newlines_are_unescaped():
     settings = load_settings({**BASE, "GITHUB_APP_ID": "1", "GITHUB_APP_INSTALLATION_ID": "2", "GITHUB_ORG": "acme",
                               "GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\\nabc\\n-----END"})
     assert settings.github_app_private_key == "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END"
+
+
+def test_local_runs_share_one_generated_key_and_real_deployments_need_one():
+    local = load_settings({**BASE, "ABACUS_ENV": "production"})
+    again = load_settings({**BASE, "ABACUS_ENV": "demo"})
+    assert local.secret_key == again.secret_key and len(local.secret_key) >= 32
+    with pytest.raises(SettingsError, match="ABACUS_SECRET_KEY"):
+        load_settings({**BASE, "ABACUS_ENV": "production", "ABACUS_BASE_URL": "https://abacus.acme.io"})
+    explicit = load_settings({**BASE, "ABACUS_SECRET_KEY": "k" * 40})
+    assert explicit.secret_key == "k" * 40

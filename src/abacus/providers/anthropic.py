@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,15 +20,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from abacus.domain.modelnames import normalize_model_name
 from abacus.logging_setup import get_logger
-from abacus.models import IdentityMapping, SyncState
+from abacus.models import IdentityMapping
 from abacus.providers.http import TIMEOUT, ProviderClient, ProviderError, require
 from abacus.providers.records import UsageRow
 from abacus.providers.wire import MAX_IDENTITY_ID, cents_to_dollars, optional_text, token_count
 from abacus.settings import ProviderKey
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.mappings import MappingError, set_mapping
-from abacus.sync.state import lock_state, read_state, record_error, record_success
-from abacus.sync.usage_store import store_usage
+from abacus.sync.state import read_state
+from abacus.sync.windows import day_start, run_windows, start_backfill, walk_back
 
 log = get_logger(__name__)
 
@@ -302,34 +302,14 @@ async def _refresh_mappings(ctx: SyncContext, key: ProviderKey, result: SyncResu
         added = await sync_mappings(ctx, key)
     except (ProviderError, SQLAlchemyError) as exc:
         log.warning("anthropic mapping refresh failed; usage sync continues", key=key.label, error=str(exc))
-        result.detail = _join(result.detail, f"mappings not refreshed: {exc}")
+        result.add_detail(f"mappings not refreshed: {exc}")
         return
     if added:
-        result.detail = _join(result.detail, f"{added} new API key mapping(s)")
-
-
-def _join(detail: str, note: str) -> str:
-    return f"{detail}; {note}" if detail else note
+        result.add_detail(f"{added} new API key mapping(s)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # store + runs
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
-
-
-def _later(stored: datetime | None, candidate: datetime) -> datetime:
-    """State only moves forward: re-reading older days never rewinds the mark of a day already read in full."""
-    return candidate if stored is None or candidate > stored else stored
-
-
-def _empty_days(state: SyncState | None) -> int:
-    try:
-        return max(int(state.last_cursor), 0) if state is not None and state.last_cursor else 0
-    except ValueError:
-        return 0
 
 
 async def _read_day(client: ProviderClient, day: date) -> tuple[list[UsageRow], int]:
@@ -341,28 +321,10 @@ async def _read_day(client: ProviderClient, day: date) -> tuple[list[UsageRow], 
 async def _run_days(ctx: SyncContext, key: ProviderKey, days: list[date], result: SyncResult, *,
                     advance_incremental: bool) -> None:
     """Read and store each day in its own transaction; stop at the first failure and record it."""
-    sid = state_id(key)
-    ctx.progress.start(f"Anthropic {key.label}", len(days))
     async with _client(ctx, key) as client:
-        for day in days:
-            try:
-                rows, _ = await _read_day(client, day)
-            except ProviderError as exc:
-                message = f"{day.isoformat()}: {exc}"
-                result.errors.append(message)
-                log.warning("anthropic day failed; state not advanced", key=key.label, day=day.isoformat(),
-                            error=str(exc))
-                await record_error(ctx.sessionmaker, sid, message)
-                return
-            async with ctx.sessionmaker() as db, db.begin():
-                state = await lock_state(db, sid)
-                written = await store_usage(db, rows)
-                if advance_incremental:
-                    state.last_synced_hour_end = _later(state.last_synced_hour_end, _day_start(day))
-                result.records += written
-                await record_success(db, sid, result.records)
-            result.windows += 1
-            ctx.progress.advance(note=day.isoformat())
+        await run_windows(ctx, state_id(key), days, result, read=lambda day: _read_day(client, day),
+                          name=date.isoformat, synced_until=day_start if advance_incremental else None,
+                          provider=PROVIDER, unit="day", label=key.label, title=f"Anthropic {key.label}")
 
 
 def _days(start: date, end: date) -> list[date]:
@@ -403,65 +365,16 @@ async def backfill_step(ctx: SyncContext, key: ProviderKey, *, target: date | No
     day advancing the cursor; complete after 14 consecutive empty days or when `target` (default today − 365) is
     read. `result.complete` tells the job runner whether to re-enqueue."""
     result = SyncResult(provider=PROVIDER, label=key.label, complete=False)
-    sid = state_id(key)
     today = ctx.today()
-    target = target or today - timedelta(days=BACKFILL_HORIZON_DAYS)
-    async with ctx.sessionmaker() as db:
-        state = await read_state(db, sid)
-    if state is not None and state.backfill_complete:
-        result.complete = True
-        result.detail = "backfill already complete"
-        return result
-    oldest = state.backfill_oldest_date if state is not None else None
-    if _next_backfill_day(oldest, today) < target:
-        await _mark_backfill_complete(ctx, sid)
-        result.complete = True
-        result.detail = f"backfill target {target.isoformat()} reached"
+    # unset cursor → the day before the incremental window (today − 3)
+    walk = await start_backfill(ctx, state_id(key), result, first_day=today - timedelta(days=TRAILING_DAYS + 1),
+                                target=target or today - timedelta(days=BACKFILL_HORIZON_DAYS))
+    if walk is None:
         return result
     if with_mappings:
         await _refresh_mappings(ctx, key, result)
-    ctx.progress.start(f"Anthropic backfill {key.label}", max_days)
     async with _client(ctx, key) as client:
-        for _ in range(max_days):
-            day = _next_backfill_day(oldest, today)
-            try:
-                rows, raw_records = await _read_day(client, day)
-            except ProviderError as exc:
-                message = f"backfill {day.isoformat()}: {exc}"
-                result.errors.append(message)
-                log.warning("anthropic backfill day failed; cursor not advanced", key=key.label,
-                            day=day.isoformat(), error=str(exc))
-                await record_error(ctx.sessionmaker, sid, message)
-                return result
-            async with ctx.sessionmaker() as db, db.begin():
-                state = await lock_state(db, sid)
-                if state.backfill_oldest_date != oldest or state.backfill_complete:
-                    result.detail = _join(result.detail, "another run moved the backfill cursor; stopped")
-                    return result
-                written = await store_usage(db, rows)
-                empty = 0 if raw_records else _empty_days(state) + 1
-                state.backfill_oldest_date = day
-                state.last_cursor = str(empty)
-                done = empty >= BACKFILL_EMPTY_DAYS or day <= target
-                state.backfill_complete = done
-                result.records += written
-                await record_success(db, sid, result.records)
-            result.windows += 1
-            ctx.progress.advance(note=day.isoformat())
-            oldest = day
-            if done:
-                result.complete = True
-                result.detail = _join(result.detail, f"backfill complete at {day.isoformat()}")
-                return result
+        await walk_back(ctx, walk, result, read_day=lambda day: _read_day(client, day), max_days=max_days,
+                        empty_days_to_stop=BACKFILL_EMPTY_DAYS, provider=PROVIDER, label=key.label,
+                        title=f"Anthropic backfill {key.label}")
     return result
-
-
-def _next_backfill_day(oldest: date | None, today: date) -> date:
-    """The day before the oldest one read; unset → the day before the incremental window (today − 3)."""
-    return oldest - timedelta(days=1) if oldest is not None else today - timedelta(days=TRAILING_DAYS + 1)
-
-
-async def _mark_backfill_complete(ctx: SyncContext, sid: str) -> None:
-    async with ctx.sessionmaker() as db, db.begin():
-        state = await lock_state(db, sid)
-        state.backfill_complete = True

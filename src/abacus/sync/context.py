@@ -46,3 +46,7 @@ class SyncResult:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def add_detail(self, note: str) -> None:
+        """Append a note to `detail` ("; "-separated)."""
+        self.detail = f"{self.detail}; {note}" if self.detail else note

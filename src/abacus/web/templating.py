@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment
 from litestar import Request
@@ -14,7 +14,8 @@ from abacus.domain import formatting, modelnames, tools
 
 
 def sign_in_url(next_path: str) -> str:
-    return "/sign-in?" + urlencode({"next": next_path})
+    """`/sign-in?next=/team%3Frange%3D7d` — slashes stay readable, everything else is encoded."""
+    return "/sign-in?next=" + quote(next_path, safe="/")
 
 
 def query(params: dict[str, Any] | None = None, **changes: Any) -> str:

@@ -1,0 +1,147 @@
+"""The per-key run loops of the usage providers (Anthropic, Cursor): windows read forward, history walked backwards.
+
+Each window's rows are stored in one transaction together with its `sync_state` advance, so a failed window leaves
+the database and the state exactly as before; the first failure stops the run and is recorded in `last_error`.
+A provider module supplies only what differs: how one window is read (fetch every page, then parse) and its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
+
+from abacus.logging_setup import get_logger
+from abacus.models import SyncState
+from abacus.providers.http import ProviderError
+from abacus.providers.records import UsageRow
+from abacus.sync.context import SyncContext, SyncResult
+from abacus.sync.state import lock_state, read_state, record_error, record_success
+from abacus.sync.usage_store import store_usage
+
+log = get_logger(__name__)
+
+W = TypeVar("W")
+# Rows of one window (every page fetched, then parsed) and the number of raw records the provider returned.
+ReadWindow = Callable[[W], Awaitable[tuple[list[UsageRow], int]]]
+
+
+def day_start(day: date) -> datetime:
+    """00:00 UTC of a day."""
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def later(stored: datetime | None, candidate: datetime) -> datetime:
+    """State only moves forward: re-reading older windows never rewinds the mark of one already read in full."""
+    return candidate if stored is None or candidate > stored else stored
+
+
+def empty_days(state: SyncState | None) -> int:
+    """Consecutive empty days the backfill has read so far (kept in `last_cursor`); 0 when unset or unreadable."""
+    try:
+        return max(int(state.last_cursor), 0) if state is not None and state.last_cursor else 0
+    except ValueError:
+        return 0
+
+
+async def run_windows(ctx: SyncContext, sid: str, windows: Sequence[W], result: SyncResult, *,
+                      read: ReadWindow[W], name: Callable[[W], str], synced_until: Callable[[W], datetime] | None,
+                      provider: str, unit: str, label: str, title: str) -> None:
+    """Read and store each window in its own transaction, in order; stop at the first failure and record it.
+
+    With `synced_until`, each stored window moves `last_synced_hour_end` forward to that mark (never backwards).
+    `provider`, `unit` ("day"/"window") and `label` name a failure in the log; `title` names the progress bar.
+    """
+    ctx.progress.start(title, len(windows))
+    for window in windows:
+        try:
+            rows, _ = await read(window)
+        except ProviderError as exc:
+            message = f"{name(window)}: {exc}"
+            result.errors.append(message)
+            log.warning(f"{provider} {unit} failed; state not advanced", key=label, **{unit: name(window)},
+                        error=str(exc))
+            await record_error(ctx.sessionmaker, sid, message)
+            return
+        async with ctx.sessionmaker() as db, db.begin():
+            state = await lock_state(db, sid)
+            written = await store_usage(db, rows)
+            if synced_until is not None:
+                state.last_synced_hour_end = later(state.last_synced_hour_end, synced_until(window))
+            result.records += written
+            await record_success(db, sid, result.records)
+        result.windows += 1
+        ctx.progress.advance(note=name(window))
+
+
+@dataclass
+class BackfillWalk:
+    """Where one key's backwards walk over whole UTC days stands."""
+
+    sid: str
+    oldest: date | None  # the oldest day read in full so far (`backfill_oldest_date`)
+    first_day: date  # the first day to read when nothing was read yet
+    target: date  # the walk is complete once this day is read
+
+    def next_day(self) -> date:
+        return self.oldest - timedelta(days=1) if self.oldest is not None else self.first_day
+
+
+async def start_backfill(ctx: SyncContext, sid: str, result: SyncResult, *, first_day: date,
+                         target: date) -> BackfillWalk | None:
+    """The walk's position, or None with `result.complete` set when it is already complete or its next day is
+    older than `target` (then marked complete)."""
+    async with ctx.sessionmaker() as db:
+        state = await read_state(db, sid)
+    if state is not None and state.backfill_complete:
+        result.complete = True
+        result.detail = "backfill already complete"
+        return None
+    walk = BackfillWalk(sid, state.backfill_oldest_date if state is not None else None, first_day, target)
+    if walk.next_day() < target:
+        async with ctx.sessionmaker() as db, db.begin():
+            (await lock_state(db, sid)).backfill_complete = True
+        result.complete = True
+        result.detail = f"backfill target {target.isoformat()} reached"
+        return None
+    return walk
+
+
+async def walk_back(ctx: SyncContext, walk: BackfillWalk, result: SyncResult, *, read_day: ReadWindow[date],
+                    max_days: int, empty_days_to_stop: int, provider: str, label: str, title: str) -> None:
+    """Read at most `max_days` days below the oldest one read, newest first, one transaction per day advancing
+    `backfill_oldest_date`; complete (`result.complete`) after `empty_days_to_stop` consecutive days without raw
+    records or once `target` is read. Stops at the first failure (recorded) or when another run moved the cursor."""
+    ctx.progress.start(title, max_days)
+    for _ in range(max_days):
+        day = walk.next_day()
+        try:
+            rows, raw_records = await read_day(day)
+        except ProviderError as exc:
+            message = f"backfill {day.isoformat()}: {exc}"
+            result.errors.append(message)
+            log.warning(f"{provider} backfill day failed; cursor not advanced", key=label, day=day.isoformat(),
+                        error=str(exc))
+            await record_error(ctx.sessionmaker, walk.sid, message)
+            return
+        async with ctx.sessionmaker() as db, db.begin():
+            state = await lock_state(db, walk.sid)
+            if state.backfill_oldest_date != walk.oldest or state.backfill_complete:
+                result.add_detail("another run moved the backfill cursor; stopped")
+                return
+            written = await store_usage(db, rows)
+            empty = 0 if raw_records else empty_days(state) + 1
+            state.backfill_oldest_date = day
+            state.last_cursor = str(empty)
+            done = empty >= empty_days_to_stop or day <= walk.target
+            state.backfill_complete = done
+            result.records += written
+            await record_success(db, walk.sid, result.records)
+        result.windows += 1
+        ctx.progress.advance(note=day.isoformat())
+        walk.oldest = day
+        if done:
+            result.complete = True
+            result.add_detail(f"backfill complete at {day.isoformat()}")
+            return
