@@ -8,12 +8,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from abacus.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from abacus.embedded import BackingServices
 
 app = typer.Typer(help="Abacus — how your engineers use AI coding tools.", no_args_is_help=True,
                   add_completion=False)
@@ -49,6 +55,16 @@ def backing_services(database_name: str = "abacus"):  # type: ignore[no-untyped-
     os.environ["DATABASE_URL"] = services.database_url
     os.environ["REDIS_URL"] = services.redis_url
     return services, stop
+
+
+@contextmanager
+def services_running(database_name: str = "abacus") -> Iterator[BackingServices]:
+    """backing_services() for the length of a with-block: embedded servers it started are stopped at its end."""
+    services, stop = backing_services(database_name)
+    try:
+        yield services
+    finally:
+        stop()
 
 
 def settings_or_exit(*, web: bool = False) -> Settings:
@@ -107,12 +123,9 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply migrations up to REVISION (default head). Running it twice is a no-op."""
     from abacus import migrate as migrations
 
-    _, stop = backing_services()
-    try:
-        migrations.upgrade(os.environ["DATABASE_URL"], revision)
-        console.print(f"database at revision [bold]{migrations.current_revision(os.environ['DATABASE_URL'])}[/]")
-    finally:
-        stop()
+    with services_running() as services:
+        migrations.upgrade(services.database_url, revision)
+        console.print(f"database at revision [bold]{migrations.current_revision(services.database_url)}[/]")
 
 
 @db_app.command("current")
@@ -120,11 +133,8 @@ def db_current() -> None:
     """Print the database's current migration revision."""
     from abacus import migrate as migrations
 
-    _, stop = backing_services()
-    try:
-        console.print(migrations.current_revision(os.environ["DATABASE_URL"]) or "(empty database)")
-    finally:
-        stop()
+    with services_running() as services:
+        console.print(migrations.current_revision(services.database_url) or "(empty database)")
 
 
 @db_app.command("downgrade")
@@ -132,12 +142,9 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g.
     """Revert migrations down to REVISION."""
     from abacus import migrate as migrations
 
-    _, stop = backing_services()
-    try:
-        migrations.downgrade(os.environ["DATABASE_URL"], revision)
-        console.print(f"database at revision {migrations.current_revision(os.environ['DATABASE_URL']) or 'base'}")
-    finally:
-        stop()
+    with services_running() as services:
+        migrations.downgrade(services.database_url, revision)
+        console.print(f"database at revision {migrations.current_revision(services.database_url) or 'base'}")
 
 
 @app.command()

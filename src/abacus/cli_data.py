@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import text
 
-from abacus.cli import app, backing_services, console, db_app, fail, settings_or_exit
+from abacus.cli import app, backing_services, console, db_app, fail, services_running, settings_or_exit
 from abacus.db import create_engine, session_factory
 from abacus.sync import runner
 from abacus.sync.context import Progress as ProgressSink
@@ -74,6 +74,15 @@ def run_with_context(work: Callable[[SyncContext], Awaitable[T]], *, progress: b
         stop()
 
 
+def query_rows(sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+    """The rows of one read-only SQL statement (services resolved and cleaned up around it, no progress bar)."""
+    async def work(ctx: SyncContext) -> list[Any]:
+        async with ctx.sessionmaker() as db:
+            return list(await db.execute(text(sql), params))
+
+    return run_with_context(work, progress=False)
+
+
 def _providers(name: str) -> list[str]:
     if name == "all":
         return list(runner.PROVIDERS)
@@ -129,11 +138,8 @@ def sync(provider: str = typer.Argument("all", help="anthropic, cursor, github o
         from abacus.worker.enqueue import enqueue_jobs
         from abacus.worker.tasks import SYNC_JOBS
 
-        _, stop = backing_services()
-        try:
-            names = asyncio.run(enqueue_jobs(os.environ["REDIS_URL"], [SYNC_JOBS[p] for p in providers]))
-        finally:
-            stop()
+        with services_running() as services:
+            names = asyncio.run(enqueue_jobs(services.redis_url, [SYNC_JOBS[p] for p in providers]))
         console.print(f"enqueued: {', '.join(names) or 'nothing (already queued)'}")
         return
 
@@ -208,17 +214,12 @@ async def _update_state(ctx: SyncContext, provider: str, assignment: str) -> int
 @app.command()
 def gaps(tool: str = typer.Argument(None, help="Only this tool (claude_code, cursor, …).")) -> None:
     """List UTC days without usage inside each tool's covered span."""
-    async def work(ctx: SyncContext) -> list[Any]:
-        async with ctx.sessionmaker() as db:
-            rows = await db.execute(text("""
-                WITH spans AS (SELECT tool, MIN(date) lo, MAX(date) hi FROM usage_daily
-                               WHERE (CAST(:tool AS text) IS NULL OR tool = :tool) GROUP BY tool)
-                SELECT s.tool, d::date AS day FROM spans s, generate_series(s.lo, s.hi, interval '1 day') d
-                WHERE NOT EXISTS (SELECT 1 FROM usage_daily u WHERE u.tool = s.tool AND u.date = d::date)
-                ORDER BY s.tool, day"""), {"tool": tool})
-            return list(rows)
-
-    rows = run_with_context(work, progress=False)
+    rows = query_rows("""
+        WITH spans AS (SELECT tool, MIN(date) lo, MAX(date) hi FROM usage_daily
+                       WHERE (CAST(:tool AS text) IS NULL OR tool = :tool) GROUP BY tool)
+        SELECT s.tool, d::date AS day FROM spans s, generate_series(s.lo, s.hi, interval '1 day') d
+        WHERE NOT EXISTS (SELECT 1 FROM usage_daily u WHERE u.tool = s.tool AND u.date = d::date)
+        ORDER BY s.tool, day""", {"tool": tool})
     if not rows:
         console.print("no gaps: every day inside each tool's span has usage")
         return
@@ -231,11 +232,7 @@ def gaps(tool: str = typer.Argument(None, help="Only this tool (claude_code, cur
 @app.command()
 def status() -> None:
     """Print sync state per provider key and repository."""
-    async def work(ctx: SyncContext) -> list[Any]:
-        async with ctx.sessionmaker() as db:
-            return list(await db.execute(text("SELECT * FROM sync_state ORDER BY id")))
-
-    rows = run_with_context(work, progress=False)
+    rows = query_rows("SELECT * FROM sync_state ORDER BY id")
     table = Table("state", "last success", "synced through", "backfill oldest", "complete", "records", "last error")
     for r in rows:
         error = r.last_error if r.last_error_at and (not r.last_success_at or r.last_error_at > r.last_success_at) \
@@ -361,30 +358,32 @@ def import_cursor_csv(file: Path = typer.Argument(..., exists=True, dir_okay=Fal
 @mappings_app.command("list")
 def mappings_list(source: str = typer.Option(None, help="claude_code, cursor or github")) -> None:
     """List identity mappings."""
-    async def work(ctx: SyncContext) -> list[Any]:
-        async with ctx.sessionmaker() as db:
-            return list(await db.execute(text(
-                "SELECT * FROM identity_mappings WHERE CAST(:s AS text) IS NULL OR source = :s "
-                "ORDER BY source, external_id"), {"s": source}))
-
-    rows = run_with_context(work, progress=False)
+    rows = query_rows("SELECT * FROM identity_mappings WHERE CAST(:s AS text) IS NULL OR source = :s "
+                      "ORDER BY source, external_id", {"s": source})
     table = Table("source", "external id", "email", "updated by", "updated at")
     for r in rows:
         table.add_row(r.source, r.external_id, r.email, r.updated_by or "", _ts(r.updated_at))
     console.print(table if rows else "no mappings")
 
 
-@mappings_app.command("set")
-def mappings_set(source: str, external_id: str, email: str) -> None:
-    """Map SOURCE EXTERNAL_ID to EMAIL and re-point that identity's usage / commits."""
-    from abacus.sync.mappings import MappingError, set_mapping
+def _set_mapping(source: str, external_id: str, email: str) -> Any:
+    """set_mapping by the CLI in its own transaction: the MappingChange, or MappingError raised."""
+    from abacus.sync.mappings import set_mapping
 
     async def work(ctx: SyncContext) -> Any:
         async with ctx.sessionmaker() as db, db.begin():
             return await set_mapping(db, source, external_id, email, updated_by="cli")
 
+    return run_with_context(work, progress=False)
+
+
+@mappings_app.command("set")
+def mappings_set(source: str, external_id: str, email: str) -> None:
+    """Map SOURCE EXTERNAL_ID to EMAIL and re-point that identity's usage / commits."""
+    from abacus.sync.mappings import MappingError
+
     try:
-        change = run_with_context(work, progress=False)
+        change = _set_mapping(source, external_id, email)
     except MappingError as exc:
         fail(str(exc))
     console.print(f"mapped {source}:{external_id} → {email} ({change.usage_rows} usage rows, "
@@ -423,16 +422,12 @@ def mappings_sync() -> None:
 @mappings_app.command("fix")
 def mappings_fix() -> None:
     """Interactively map unmapped identities (largest usage first)."""
-    from abacus.sync.mappings import MappingError, set_mapping
+    from abacus.sync.mappings import MappingError
 
-    async def unmapped(ctx: SyncContext) -> list[Any]:
-        async with ctx.sessionmaker() as db:
-            return list(await db.execute(text(
-                "SELECT identity, COUNT(*) n, SUM(input_tokens + cache_write_tokens + cache_read_tokens + "
-                "output_tokens) tokens FROM usage_records WHERE email LIKE 'unmapped:%' GROUP BY identity "
-                "ORDER BY n DESC LIMIT 50")))
-
-    rows = run_with_context(unmapped, progress=False)
+    rows = query_rows(
+        "SELECT identity, COUNT(*) n, SUM(input_tokens + cache_write_tokens + cache_read_tokens + "
+        "output_tokens) tokens FROM usage_records WHERE email LIKE 'unmapped:%' GROUP BY identity "
+        "ORDER BY n DESC LIMIT 50")
     if not rows:
         console.print("nothing to fix: every usage row belongs to a person")
         return
@@ -442,13 +437,8 @@ def mappings_fix() -> None:
                              default="", show_default=False)
         if not email:
             continue
-
-        async def apply(ctx: SyncContext, s: str = source, e: str = external_id, m: str = email) -> Any:
-            async with ctx.sessionmaker() as db, db.begin():
-                return await set_mapping(db, s, e, m, updated_by="cli")
-
         try:
-            change = run_with_context(apply, progress=False)
+            change = _set_mapping(source, external_id, email)
             console.print(f"  mapped; {change.usage_rows} rows re-pointed")
         except MappingError as exc:
             console.print(f"  [red]{exc}[/]")
@@ -475,15 +465,10 @@ def github_sync(repo: str = typer.Argument(None, help="owner/repo (default: ever
 @github_app.command("commits")
 def github_commits(repo: str, limit: int = typer.Option(20, help="How many commits.")) -> None:
     """Show the latest stored commits of REPO with their attribution."""
-    async def work(ctx: SyncContext) -> list[Any]:
-        async with ctx.sessionmaker() as db:
-            return list(await db.execute(text(
-                "SELECT c.commit_id, c.committed_at, c.author_email, c.ai_tool, c.ai_model, c.additions, c.deletions,"
-                " split_part(c.message, E'\\n', 1) AS subject FROM commits c JOIN repositories r ON r.id = c.repo_id"
-                " WHERE r.full_name = :repo ORDER BY c.committed_at DESC LIMIT :limit"),
-                {"repo": repo, "limit": limit}))
-
-    rows = run_with_context(work, progress=False)
+    rows = query_rows(
+        "SELECT c.commit_id, c.committed_at, c.author_email, c.ai_tool, c.ai_model, c.additions, c.deletions,"
+        " split_part(c.message, E'\\n', 1) AS subject FROM commits c JOIN repositories r ON r.id = c.repo_id"
+        " WHERE r.full_name = :repo ORDER BY c.committed_at DESC LIMIT :limit", {"repo": repo, "limit": limit})
     table = Table("sha", "when (UTC)", "author", "AI", "+/-", "subject")
     for r in rows:
         table.add_row(r.commit_id[:7], _ts(r.committed_at), r.author_email or "", r.ai_tool or "human",
@@ -494,14 +479,10 @@ def github_commits(repo: str, limit: int = typer.Option(20, help="How many commi
 @github_app.command("users")
 def github_users() -> None:
     """List commit authors by GitHub id with their mapping state."""
-    async def work(ctx: SyncContext) -> list[Any]:
-        async with ctx.sessionmaker() as db:
-            return list(await db.execute(text(
-                "SELECT c.author_id, MIN(c.author_login) login, MIN(c.author_raw_email) raw, COUNT(*) n, m.email"
-                " FROM commits c LEFT JOIN identity_mappings m ON m.source = 'github' AND m.external_id = c.author_id"
-                " WHERE c.author_id IS NOT NULL GROUP BY c.author_id, m.email ORDER BY n DESC")))
-
-    rows = run_with_context(work, progress=False)
+    rows = query_rows(
+        "SELECT c.author_id, MIN(c.author_login) login, MIN(c.author_raw_email) raw, COUNT(*) n, m.email"
+        " FROM commits c LEFT JOIN identity_mappings m ON m.source = 'github' AND m.external_id = c.author_id"
+        " WHERE c.author_id IS NOT NULL GROUP BY c.author_id, m.email ORDER BY n DESC")
     table = Table("github id", "login", "commit email", "commits", "mapped to")
     for r in rows:
         table.add_row(r.author_id, r.login or "", r.raw or "", f"{r.n:,}", r.email or "[yellow]unmapped[/]")

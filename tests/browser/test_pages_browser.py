@@ -17,7 +17,6 @@ from abacus.sync import runner
 from tests.browser.conftest import browser_sign_in, screenshot
 from tests.browser.demo_fixtures import ADMIN, demo_app, sync_call  # noqa: F401
 from tests.conftest import run_async
-from tests.integration.pages_fixtures import sql_rows
 
 # Playwright's init scripts run outside the page's CSP, so this listener sees every violation on every document.
 CSP_LISTENER = """
@@ -36,9 +35,16 @@ class PageProblems:
         self.page = page
         self.lines: list[str] = []
         page.add_init_script(CSP_LISTENER)
-        page.on("console", lambda msg: msg.type == "error" and self.lines.append(f"console error: {msg.text}"))
+        page.on("console", lambda msg: msg.type == "error" and self.lines.append(
+            f"console error: {msg.text} at {msg.location.get('url')}"))
         page.on("pageerror", lambda exc: self.lines.append(f"uncaught exception: {exc}"))
-        page.on("response", lambda r: r.status >= 400 and self.lines.append(f"HTTP {r.status} for {r.url}"))
+        page.on("requestfinished", lambda r: self._finished(r))
+        page.on("requestfailed", lambda r: self.lines.append(f"request failed: {r.url} {r.failure}"))
+
+    def _finished(self, request: Any) -> None:
+        response = request.response()
+        if response is not None and response.status >= 400:
+            self.lines.append(f"HTTP {response.status} for {request.method} {request.url}")
 
     def collect(self) -> list[str]:
         """Everything recorded since the last call, plus the CSP violations of the current document."""
@@ -53,12 +59,13 @@ class PageProblems:
 def admin_page(page, demo_app):  # noqa: F811
     problems = PageProblems(page)
     browser_sign_in(page, demo_app.url, ADMIN)
+    problems.collect()  # the identity provider's chooser page (another origin, no favicon) is not under test
     page.problems = problems
     return page
 
 
 def card_texts(page: Any) -> list[str]:
-    return [" ".join(text.split()) for text in page.locator(STAT_CARDS).all_inner_texts()]
+    return [" ".join(text.split()) for text in page.locator(STAT_CARDS).all_text_contents()]
 
 
 def mark_document(page: Any) -> None:
@@ -112,7 +119,7 @@ def page_value(card_text: str) -> str:
 def test_team_filter_narrows_the_table_in_place_and_keeps_the_input(admin_page, demo_app):  # noqa: F811
     page = admin_page
     page.goto(f"{demo_app.url}/team")
-    emails = page.locator("#team-table tbody td.email").all_inner_texts()
+    emails = page.locator("#team-table tbody td.email").all_text_contents()
     assert len(emails) >= 3, emails
     needle = narrowing_substring(emails)
     mark_document(page)
@@ -123,7 +130,7 @@ def test_team_filter_narrows_the_table_in_place_and_keeps_the_input(admin_page, 
     page.wait_for_url(re.compile(r"[?&]search=" + re.escape(needle)))
     expected = [e for e in emails if needle in e.lower()]
     expect(page.locator("#team-table tbody tr")).to_have_count(len(expected))
-    remaining = page.locator("#team-table tbody td.email").all_inner_texts()
+    remaining = page.locator("#team-table tbody td.email").all_text_contents()
     assert len(remaining) < len(emails)
     assert all(needle in email.lower() for email in remaining), (needle, remaining)
     assert_not_reloaded(page)
@@ -148,10 +155,21 @@ def narrowing_substring(emails: list[str]) -> str:
 
 
 def cursor_state(database_url: str) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in sql_rows(
-        database_url,
-        "SELECT id, records_last_run, last_success_at FROM sync_state WHERE id LIKE 'cursor%' ORDER BY id",
-    )]
+    """Cursor's sync_state rows as the status page reads them."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def read() -> list[tuple[Any, ...]]:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(text(
+                    "SELECT id, records_last_run, last_success_at FROM sync_state WHERE id LIKE 'cursor%' ORDER BY id"))
+                return [tuple(row) for row in rows]
+        finally:
+            await engine.dispose()
+
+    return run_async(read())
 
 
 def test_status_panel_refreshes_itself_after_a_sync_finishes(admin_page, demo_app):  # noqa: F811
@@ -159,7 +177,7 @@ def test_status_panel_refreshes_itself_after_a_sync_finishes(admin_page, demo_ap
     page.goto(f"{demo_app.url}/status")
     card = page.locator("#status-panel section.source").filter(has=page.get_by_role("heading", name="Cursor"))
     expect(card).to_contain_text("Last synced")
-    before = " ".join(card.inner_text().split())
+    before = " ".join(card.text_content().split())
     mark_document(page)
 
     # A real sync, outside the page: re-read the last 10 days of Cursor, so "records last run" changes.
@@ -171,9 +189,9 @@ def test_status_panel_refreshes_itself_after_a_sync_finishes(admin_page, demo_ap
 
     started = time.monotonic()
     deadline = started + 15
-    while " ".join(card.inner_text().split()) == before and time.monotonic() < deadline:
+    while " ".join(card.text_content().split()) == before and time.monotonic() < deadline:
         page.wait_for_timeout(250)
-    after = " ".join(card.inner_text().split())
+    after = " ".join(card.text_content().split())
     assert after != before, f"the status panel did not refresh within 15 s: {after}"
     print(f"status panel refreshed {time.monotonic() - started:.1f}s after the sync")
     assert_not_reloaded(page)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from abacus import migrate
 from abacus.app import create_app
 from abacus.embedded import ensure_database_exists, resolve_backing_services
-from tests.conftest import app_settings, run_async, sign_in
+from tests.conftest import _drop_database, app_settings, run_async, sign_in
 from tests.support import ThreadedServer, free_port
 
 
@@ -21,14 +21,7 @@ def embedded_services():
     services, stop = resolve_backing_services({"ABACUS_EMBEDDED": "1"}, database_name=name)
     run_async(ensure_database_exists(services.database_url))
     yield services
-
-    async def drop():
-        engine = create_async_engine(services.with_database("postgres"), isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await engine.dispose()
-
-    run_async(drop())
+    run_async(_drop_database(services, name))
     stop()
 
 

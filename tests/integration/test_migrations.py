@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from abacus import migrate
 from abacus.embedded import ensure_database_exists
 from abacus.models import Base
-from tests.conftest import run_async
+from tests.conftest import _drop_database, run_async
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -23,14 +23,7 @@ def scratch_db(services):
     url = services.with_database(name)
     run_async(ensure_database_exists(url))
     yield url
-
-    async def drop():
-        engine = create_async_engine(services.with_database("postgres"), isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await engine.dispose()
-
-    run_async(drop())
+    run_async(_drop_database(services, name))
 
 
 async def _tables(url):

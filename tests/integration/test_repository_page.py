@@ -290,7 +290,10 @@ def test_htmx_fragments(client):
     assert 'href="/repositories/acme/web?range=90d&amp;filter=ai"' in oob
     body = get_ok(client, "/repositories/acme/web?range=7d", headers={"HX-Request": "true", "HX-Target": "page-body"})
     assert body.lstrip().startswith('<div id="page-body">') and "Total Commits (7d)" in body
-    assert 'id="repo-commits"' in body and "hx-swap-oob" not in body
+    assert 'id="repo-commits"' in body and 'id="repo-range" hx-swap-oob' not in body
+    # the nav comes along out of band so its links keep the new range
+    nav = body.split('<nav class="mainnav" id="mainnav" aria-label="Main" hx-swap-oob="true">')[1]
+    assert '<a href="/commits?range=7d"' in nav
     assert '<a class="back-link" href="/commits?range=7d">' in body  # the header follows the range
 
 

@@ -13,23 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from abacus.domain.modelnames import normalize_model_name
-from abacus.logging_setup import get_logger
-from abacus.models import SyncState
 from abacus.providers.http import TIMEOUT, ProviderClient, ProviderError, require
 from abacus.providers.records import UsageRow
 from abacus.providers.wire import MAX_IDENTITY_ID, cents_to_dollars, optional_text, token_count
 from abacus.settings import ProviderKey
 from abacus.sync.context import SyncContext, SyncResult
-from abacus.sync.state import lock_state, read_state, record_error, record_success
-from abacus.sync.usage_store import store_usage
-
-log = get_logger(__name__)
+from abacus.sync.state import read_state
+from abacus.sync.windows import day_start, run_windows, start_backfill, walk_back
 
 PROVIDER = "cursor"
 TOOL = "cursor"
@@ -78,10 +74,6 @@ def utc_day_of_ms(value: int) -> date:
 
 def hour_floor(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def split_windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
@@ -216,13 +208,6 @@ def parse_usage_events(events: Sequence[Any], *, organization_id: str,
 # store + runs
 
 
-def _empty_days(state: SyncState | None) -> int:
-    try:
-        return max(int(state.last_cursor), 0) if state is not None and state.last_cursor else 0
-    except ValueError:
-        return 0
-
-
 async def _read_window(client: ProviderClient, start: datetime, end: datetime) -> tuple[list[UsageRow], int]:
     """Rows of one window (every page fetched, then parsed) and the number of raw events."""
     events = await fetch_usage_events(client, start, end)
@@ -231,35 +216,22 @@ async def _read_window(client: ProviderClient, start: datetime, end: datetime) -
     return rows, len(events)
 
 
-def _window_name(start: datetime, end: datetime) -> str:
+def _window_name(window: tuple[datetime, datetime]) -> str:
+    start, end = window
     return f"{start.isoformat().replace('+00:00', 'Z')}–{end.isoformat().replace('+00:00', 'Z')}"
+
+
+def _window_end(window: tuple[datetime, datetime]) -> datetime:
+    return window[1]
 
 
 async def _run_windows(ctx: SyncContext, key: ProviderKey, windows: list[tuple[datetime, datetime]],
                        result: SyncResult, *, advance_incremental: bool) -> None:
     """Read and store each window in its own transaction; stop at the first failure and record it."""
-    sid = state_id(key)
-    ctx.progress.start(f"Cursor {key.label}", len(windows))
     async with _client(ctx, key) as client:
-        for start, end in windows:
-            try:
-                rows, _ = await _read_window(client, start, end)
-            except ProviderError as exc:
-                message = f"{_window_name(start, end)}: {exc}"
-                result.errors.append(message)
-                log.warning("cursor window failed; state not advanced", key=key.label,
-                            window=_window_name(start, end), error=str(exc))
-                await record_error(ctx.sessionmaker, sid, message)
-                return
-            async with ctx.sessionmaker() as db, db.begin():
-                state = await lock_state(db, sid)
-                written = await store_usage(db, rows)
-                if advance_incremental and (state.last_synced_hour_end is None or end > state.last_synced_hour_end):
-                    state.last_synced_hour_end = end
-                result.records += written
-                await record_success(db, sid, result.records)
-            result.windows += 1
-            ctx.progress.advance(note=_window_name(start, end))
+        await run_windows(ctx, state_id(key), windows, result, read=lambda w: _read_window(client, *w),
+                          name=_window_name, synced_until=_window_end if advance_incremental else None,
+                          provider=PROVIDER, unit="window", label=key.label, title=f"Cursor {key.label}")
 
 
 async def sync_incremental(ctx: SyncContext, key: ProviderKey) -> SyncResult:
@@ -292,59 +264,14 @@ async def backfill_step(ctx: SyncContext, key: ProviderKey, *, target: date | No
     incremental window starts in), one transaction per day advancing the cursor; complete after 7 consecutive
     empty days or when `target` (default today − 365) is read. `result.complete` tells the runner to stop."""
     result = SyncResult(provider=PROVIDER, label=key.label, complete=False)
-    sid = state_id(key)
     now = ctx.now()
-    target = target or now.date() - timedelta(days=BACKFILL_HORIZON_DAYS)
-    async with ctx.sessionmaker() as db:
-        state = await read_state(db, sid)
-    if state is not None and state.backfill_complete:
-        result.complete = True
-        result.detail = "backfill already complete"
+    walk = await start_backfill(ctx, state_id(key), result, first_day=(hour_floor(now) - FIRST_RUN).date(),
+                                target=target or now.date() - timedelta(days=BACKFILL_HORIZON_DAYS))
+    if walk is None:
         return result
-    oldest = state.backfill_oldest_date if state is not None else None
-    first_day = (hour_floor(now) - FIRST_RUN).date()  # the day the first incremental window starts in
-
-    def next_day() -> date:
-        return oldest - timedelta(days=1) if oldest is not None else first_day
-
-    if next_day() < target:
-        async with ctx.sessionmaker() as db, db.begin():
-            (await lock_state(db, sid)).backfill_complete = True
-        result.complete = True
-        result.detail = f"backfill target {target.isoformat()} reached"
-        return result
-    ctx.progress.start(f"Cursor backfill {key.label}", max_days)
     async with _client(ctx, key) as client:
-        for _ in range(max_days):
-            day = next_day()
-            start, end = day_start(day), day_start(day + timedelta(days=1))
-            try:
-                rows, events = await _read_window(client, start, end)
-            except ProviderError as exc:
-                message = f"backfill {day.isoformat()}: {exc}"
-                result.errors.append(message)
-                log.warning("cursor backfill day failed; cursor not advanced", key=key.label,
-                            day=day.isoformat(), error=str(exc))
-                await record_error(ctx.sessionmaker, sid, message)
-                return result
-            async with ctx.sessionmaker() as db, db.begin():
-                state = await lock_state(db, sid)
-                if state.backfill_oldest_date != oldest or state.backfill_complete:
-                    result.detail = "another run moved the backfill cursor; stopped"
-                    return result
-                written = await store_usage(db, rows)
-                empty = 0 if events else _empty_days(state) + 1
-                state.backfill_oldest_date = day
-                state.last_cursor = str(empty)
-                done = empty >= BACKFILL_EMPTY_DAYS or day <= target
-                state.backfill_complete = done
-                result.records += written
-                await record_success(db, sid, result.records)
-            result.windows += 1
-            ctx.progress.advance(note=day.isoformat())
-            oldest = day
-            if done:
-                result.complete = True
-                result.detail = f"backfill complete at {day.isoformat()}"
-                return result
+        await walk_back(ctx, walk, result, max_days=max_days,
+                        read_day=lambda day: _read_window(client, day_start(day), day_start(day + timedelta(days=1))),
+                        empty_days_to_stop=BACKFILL_EMPTY_DAYS, provider=PROVIDER, label=key.label,
+                        title=f"Cursor backfill {key.label}")
     return result

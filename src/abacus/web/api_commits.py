@@ -31,11 +31,24 @@ from abacus.queries.commits import (
     repo_pivot_slice,
     repository_detail,
 )
-from abacus.web.api_usage import Days, End, RangePreset, Start
-from abacus.web.params import choice, date_range, integer, like_pattern, text
+from abacus.web.params import (
+    Comparison,
+    Days,
+    End,
+    Offset,
+    RangePreset,
+    SortDir,
+    Start,
+    choice,
+    date_range,
+    integer,
+    like_pattern,
+    sort_direction,
+    text,
+    wants_comparison,
+)
 
 TAGS = ["commits"]
-Comparison = Annotated[str | None, Parameter(description="true: add previous_period")]
 
 SORT_BY: dict[str, str] = {
     **{key: key for key in REPO_SORTS},
@@ -49,10 +62,6 @@ SORT_BY: dict[str, str] = {
     "last_commit": "lastCommit",
 }
 """`sort_by` accepts the page's keys and their snake_case spelling."""
-
-
-def _comparison(request: Request[Any, Any, Any]) -> bool:
-    return choice(request, "comparison", ("true", "false"), "false") == "true"
 
 
 # --- /api/v1/stats/commits ---------------------------------------------------------------------------------------
@@ -127,7 +136,7 @@ async def api_stats_commits(
     """M-COMMITS, M-AI-COMMITS, M-AI-RATE, lines, M-COMMIT-TOOLS, M-REPOS; `comparison=true` adds the previous
     period of equal length."""
     rng = date_range(request)
-    with_previous = _comparison(request)
+    with_previous = wants_comparison(request)
     return _totals(await commit_overview(db, rng), rng, with_previous)
 
 
@@ -164,7 +173,7 @@ async def api_commit_trends(
 ) -> CommitTrends:
     """One zero-filled point per UTC day of the range, plus the range totals."""
     rng = date_range(request)
-    with_previous = _comparison(request)
+    with_previous = wants_comparison(request)
     overview = await commit_overview(db, rng)
     series = await daily_commits(db, rng)
     return CommitTrends(daily=[_day(p) for p in series], overall=_totals(overview, rng, with_previous))
@@ -223,18 +232,18 @@ async def api_commit_pivot(
     search: Annotated[str | None, Parameter(description="Substring of the full name, case-insensitive")] = None,
     sort_by: Annotated[str | None, Parameter(description="A page sort key, e.g. totalCommits or total_commits")
                        ] = None,
-    sort_dir: Annotated[str | None, Parameter(description="asc or desc (default)")] = None,
+    sort_dir: SortDir = None,
     limit: Annotated[str | None, Parameter(description="1–1000, default 500")] = None,
-    offset: Annotated[str | None, Parameter(description="Rows to skip, default 0")] = None,
+    offset: Offset = None,
 ) -> RepositoryPivot:
     """The Commits table as JSON: ties broken by full name; totals cover every matching repository."""
     rng = date_range(request)
     query = text(request, "search")
     sort = SORT_BY[choice(request, "sort_by", tuple(SORT_BY), "totalCommits")]
-    direction = choice(request, "sort_dir", ("asc", "desc"), "desc")
+    direction = sort_direction(request)
     page_limit = integer(request, "limit", 500, low=1, high=1000)
     skip = integer(request, "offset", 0, low=0)
-    result = await repo_pivot_slice(db, rng, pattern=like_pattern(query) if query else None, sort=sort,
+    result = await repo_pivot_slice(db, rng, pattern=like_pattern(query), sort=sort,
                                     direction=direction, limit=page_limit, offset=skip)
     return RepositoryPivot(repositories=[_repository(r) for r in result.rows], total_count=result.total_count,
                            total_commits=result.sum_commits, ai_assisted_commits=result.sum_ai_commits,
@@ -364,7 +373,7 @@ async def api_repository(
     """Totals, per-tool split, daily series, top 20 authors and a slice of the commits list (newest first, each
     with every attribution). 404 `Repository not found` for an unknown `owner/repo`."""
     rng = date_range(request)
-    with_previous = _comparison(request)
+    with_previous = wants_comparison(request)
     limit = integer(request, "commits_limit", 50, low=1, high=100)
     skip = integer(request, "commits_offset", 0, low=0)
     filter_key = choice(request, "ai_filter", tuple(COMMIT_FILTERS), "all")

@@ -25,13 +25,20 @@ from abacus.queries.usage import (
     usage_totals,
     usage_trend_rows,
 )
-from abacus.web.params import choice, date_range, now_utc, today_utc
+from abacus.web.params import (
+    Comparison,
+    Days,
+    End,
+    RangePreset,
+    Start,
+    choice,
+    date_range,
+    now_utc,
+    today_utc,
+    wants_comparison,
+)
 from abacus.web.usage_charts import configured_tools, projected_days
 
-Start = Annotated[str | None, Parameter(query="start", description="First day, YYYY-MM-DD (needs `end`)")]
-End = Annotated[str | None, Parameter(query="end", description="Last day inclusive, YYYY-MM-DD (needs `start`)")]
-RangePreset = Annotated[str | None, Parameter(query="range", description="7d, 30d (default), 90d or 1y")]
-Days = Annotated[str | None, Parameter(query="days", description="Alias: the last N days (1–3650)")]
 TAGS = ["usage"]
 
 
@@ -126,11 +133,11 @@ def _stats(totals: UsageTotals, comparison: bool) -> Stats:
 async def api_stats(
     request: Request[Any, Any, Any], db: AsyncSession, start: Start = None, end: End = None,
     range_: RangePreset = None, days: Days = None,
-    comparison: Annotated[str | None, Parameter(description="true: add previous_period")] = None,
+    comparison: Comparison = None,
 ) -> Stats:
     """M-TOKENS, M-COST, M-USERS and per-tool figures; `comparison=true` adds the previous period of equal length."""
     rng = date_range(request)
-    with_previous = choice(request, "comparison", ("true", "false"), "false") == "true"
+    with_previous = wants_comparison(request)
     return _stats(await usage_totals(db, rng), with_previous)
 
 

@@ -35,14 +35,25 @@ from abacus.queries.users import (
     user_overview,
     user_percentile,
 )
-from abacus.web.errors import BadParameter
-from abacus.web.params import choice, date_range, integer, like_pattern, text, today_utc
-from abacus.web.users import resolve_user
+from abacus.web.params import (
+    Comparison,
+    Days,
+    End,
+    Offset,
+    RangePreset,
+    SortDir,
+    Start,
+    choice,
+    date_range,
+    integer,
+    like_pattern,
+    sort_direction,
+    text,
+    today_utc,
+    wants_comparison,
+)
+from abacus.web.users import raw_filter_choice, resolve_user
 
-Start = Annotated[str | None, Parameter(query="start", description="First day, YYYY-MM-DD (needs `end`)")]
-End = Annotated[str | None, Parameter(query="end", description="Last day inclusive, YYYY-MM-DD (needs `start`)")]
-RangePreset = Annotated[str | None, Parameter(query="range", description="7d, 30d (default), 90d or 1y")]
-Days = Annotated[str | None, Parameter(query="days", description="Alias: the last N days (1–3650)")]
 Search = Annotated[str | None, Parameter(description="Substring of the email, case-insensitive (≤ 100 chars)")]
 TAGS = ["users"]
 
@@ -91,14 +102,14 @@ async def api_users(
     request: Request[Any, Any, Any], db: AsyncSession, start: Start = None, end: End = None,
     range_: RangePreset = None, days: Days = None, search: Search = None,
     limit: Annotated[str | None, Parameter(description="1–100, default 50")] = None,
-    offset: Annotated[str | None, Parameter(description="Rows to skip, default 0")] = None,
+    offset: Offset = None,
 ) -> list[UserListItem]:
     """Mapped people with ≥ 1 usage row in the range, by tokens desc (ties by email)."""
     rng = date_range(request)
     query_text = text(request, "search")
     page_limit = integer(request, "limit", 50, low=1, high=100)
     skip = integer(request, "offset", 0, low=0)
-    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=like_pattern(query_text) if query_text else None)
+    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=like_pattern(query_text))
     members = await team_members(db, query, limit=page_limit, offset=skip)
     favorites = await favorite_models(db, [m.email for m in members], rng)
     return [UserListItem(m.email, m.total_tokens, _money(m.total_cost), m.claude_code_tokens, m.cursor_tokens,
@@ -163,21 +174,21 @@ async def api_users_pivot(
     range_: RangePreset = None, days: Days = None, search: Search = None,
     sort_by: Annotated[str | None, Parameter(
         description="A Team sort key (totalTokens, lastActive, tool_codex, …) or its snake_case form")] = None,
-    sort_dir: Annotated[str | None, Parameter(description="asc or desc (default)")] = None,
+    sort_dir: SortDir = None,
     limit: Annotated[str | None, Parameter(description="1–1000, default 500")] = None,
-    offset: Annotated[str | None, Parameter(description="Rows to skip, default 0")] = None,
+    offset: Offset = None,
 ) -> UserPivot:
     """The Team population sorted by `sort_by` (ties by email ascending) with its count and footer totals."""
     rng = date_range(request)
     tools = await team_tools(db, rng)
     allowed = {**{k: k for k in sort_keys(tools.known)}, **SNAKE_SORTS}
     sort = allowed[choice(request, "sort_by", tuple(allowed), SORT_COLUMNS[1])]
-    direction = choice(request, "sort_dir", ("asc", "desc"), "desc")
+    direction = sort_direction(request)
     query_text = text(request, "search")
     page_limit = integer(request, "limit", 500, low=1, high=1000)
     skip = integer(request, "offset", 0, low=0)
     wanted = set(tools.present) | {t for t in tools.known if sort == f"tool_{t}"}
-    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=like_pattern(query_text) if query_text else None,
+    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=like_pattern(query_text),
                       sort=sort, descending=direction == "desc", tools=tuple(t for t in tools.known if t in wanted))
     totals = await team_totals(db, query)
     members = await team_members(db, query, limit=page_limit, offset=skip) if totals.count > skip else []
@@ -284,12 +295,12 @@ async def api_user(
     request: Request[Any, Any, Any], db: AsyncSession,
     email: Annotated[str, Parameter(description="Full email (or a local part that names exactly one person)")],
     start: Start = None, end: End = None, range_: RangePreset = None, days: Days = None,
-    comparison: Annotated[str | None, Parameter(description="true: add previous_period")] = None,
+    comparison: Comparison = None,
 ) -> UserDetailOut:
     """Summary, (model, tool) breakdown, zero-filled daily series, lifetime figures and commits (M-USER-COMMITS).
     404 `User not found` for an email nobody has seen; a person without usage in the range gets zeros."""
     rng = date_range(request)
-    with_previous = choice(request, "comparison", ("true", "false"), "false") == "true"
+    with_previous = wants_comparison(request)
     who = await _known_email(db, email)
     lifetime = await user_lifetime(db, who)
     overview = await user_overview(db, who, rng)
@@ -360,12 +371,7 @@ async def api_user_raw_usage(
     page_limit = integer(request, "limit", 50, low=1, high=100)
     who = await _known_email(db, email)
     filters = await raw_usage_filters(db, who, rng)
-    tool_key = text(request, "tool", max_length=64)
-    model_name = text(request, "model", max_length=128)
-    if tool_key is not None and tool_key not in filters.tools:
-        raise BadParameter("tool", f"{tool_key!r} has no usage for this user in the selected range")
-    if model_name is not None and model_name not in filters.models:
-        raise BadParameter("model", f"{model_name!r} has no usage for this user in the selected range")
+    tool_key, model_name = raw_filter_choice(request, filters)
     rows = await raw_usage(db, who, rng, tool=tool_key, model=model_name, limit=page_limit,
                            offset=page_index * page_limit)
     return RawUsageOut(

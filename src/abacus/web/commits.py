@@ -97,7 +97,7 @@ async def commits(request: Request[Any, Any, Any], db: AsyncSession) -> Template
     cols = column_list(request, "cols", tuple(COLUMNS), DEFAULT_COLS)
     page = integer(request, "page", 1)
     table_only = is_htmx(request) and request.headers.get("hx-target") == "repo-table"
-    data = await commits_page(db, rng, pattern=like_pattern(search) if search else None, sort=sort,
+    data = await commits_page(db, rng, pattern=like_pattern(search), sort=sort,
                               direction=direction, page=page, with_overview=not table_only)
     ranges = range_context(request, rng)
     keep = _keep(ranges["range_query"], search, sort, direction, cols)

@@ -43,4 +43,4 @@ async def export_commits(request: Request[Any, Any, Any]) -> Stream:
     rng = date_range(request)
     search = text(request, "search")
     return csv_response(csv_filename("commits", rng), COMMIT_COLUMNS,
-                        _rows(request, rng, like_pattern(search) if search else None))
+                        _rows(request, rng, like_pattern(search)))

@@ -33,5 +33,5 @@ async def export_team(request: Request[Any, Any, Any]) -> Stream:
     """The Team table as CSV for the range and search: one line per person, tokens desc (ties by email)."""
     rng = date_range(request)
     search = text(request, "search")
-    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=like_pattern(search) if search else None)
+    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=like_pattern(search))
     return csv_response(csv_filename("team", rng), TEAM_COLUMNS, _team_rows(request, query))

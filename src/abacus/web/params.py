@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request
+from litestar.params import Parameter
 
 from abacus.domain.periods import DateRange, RangeError, parse_range
 from abacus.web.errors import BadParameter
 
 RANGE_KEYS = ("range", "start", "end", "days")
+
+# How the JSON API documents its shared query parameters (OpenAPI); handlers read the values with the parsers below.
+Start = Annotated[str | None, Parameter(query="start", description="First day, YYYY-MM-DD (needs `end`)")]
+End = Annotated[str | None, Parameter(query="end", description="Last day inclusive, YYYY-MM-DD (needs `start`)")]
+RangePreset = Annotated[str | None, Parameter(query="range", description="7d, 30d (default), 90d or 1y")]
+Days = Annotated[str | None, Parameter(query="days", description="Alias: the last N days (1–3650)")]
+Comparison = Annotated[str | None, Parameter(description="true: add previous_period")]
+SortDir = Annotated[str | None, Parameter(description="asc or desc (default)")]
+Offset = Annotated[str | None, Parameter(description="Rows to skip, default 0")]
 
 
 def today_utc(request: Request[Any, Any, Any]) -> date:
@@ -48,6 +58,16 @@ def choice(request: Request[Any, Any, Any], name: str, allowed: Sequence[str], d
     return value
 
 
+def wants_comparison(request: Request[Any, Any, Any]) -> bool:
+    """The JSON API's `comparison=true|false` (default false): whether to add the previous period."""
+    return choice(request, "comparison", ("true", "false"), "false") == "true"
+
+
+def sort_direction(request: Request[Any, Any, Any]) -> str:
+    """The JSON API's `sort_dir`: asc or desc (default)."""
+    return choice(request, "sort_dir", ("asc", "desc"), "desc")
+
+
 def integer(request: Request[Any, Any, Any], name: str, default: int, *, low: int = 1, high: int = 1_000_000) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -82,7 +102,9 @@ def column_list(request: Request[Any, Any, Any], name: str, allowed: Sequence[st
     return cols
 
 
-def like_pattern(search: str) -> str:
-    """`%q%` with %, _ and \\ escaped, for ILIKE … ESCAPE '\\'."""
+def like_pattern(search: str | None) -> str | None:
+    """`%q%` with %, _ and \\ escaped, for ILIKE … ESCAPE '\\'; None (no filter) when there is no search text."""
+    if not search:
+        return None
     escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"

@@ -147,7 +147,7 @@ def team_query(request: Request[Any, Any, Any], rng: DateRange, state: dict[str,
     return TeamQuery(
         rng=rng,
         today=today_utc(request),
-        email_pattern=like_pattern(state["search"]) if state["search"] else None,
+        email_pattern=like_pattern(state["search"]),
         sort=state["sort"],
         descending=state["dir"] == "desc",
         tools=tuple(t for t in tools.known if t in computed),

@@ -20,6 +20,7 @@ from abacus.queries.users import (
     MODELS_SHOWN,
     RAW_PAGE_SIZE,
     DailyUsage,
+    RawUsageFilters,
     UserOverview,
     emails_with_local_part,
     raw_usage,
@@ -123,16 +124,23 @@ def overview_context(overview: UserOverview, rng: DateRange) -> dict[str, Any]:
     }
 
 
-async def raw_context(request: Request[Any, Any, Any], db: AsyncSession, email: str, rng: DateRange
-                      ) -> dict[str, Any]:
-    """The Raw Usage tab: validated filters, one page of rows, the filter options."""
-    filters = await raw_usage_filters(db, email, rng)
+def raw_filter_choice(request: Request[Any, Any, Any], filters: RawUsageFilters) -> tuple[str | None, str | None]:
+    """The Raw Usage `tool` and `model` filters (None when unset); a value the person has no usage of in the range
+    → BadParameter."""
     tool = text(request, "tool", max_length=64)
     model = text(request, "model", max_length=128)
     if tool is not None and tool not in filters.tools:
         raise BadParameter("tool", f"{tool!r} has no usage for this user in the selected range")
     if model is not None and model not in filters.models:
         raise BadParameter("model", f"{model!r} has no usage for this user in the selected range")
+    return tool, model
+
+
+async def raw_context(request: Request[Any, Any, Any], db: AsyncSession, email: str, rng: DateRange
+                      ) -> dict[str, Any]:
+    """The Raw Usage tab: validated filters, one page of rows, the filter options."""
+    filters = await raw_usage_filters(db, email, rng)
+    tool, model = raw_filter_choice(request, filters)
     page = integer(request, "page", 1)
     first = await raw_usage(db, email, rng, tool=tool, model=model, limit=RAW_PAGE_SIZE,
                             offset=(page - 1) * RAW_PAGE_SIZE)
