@@ -11,9 +11,11 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.demo_fixtures import ADMIN, demo_app  # noqa: F401
 from tests.conftest import sign_in
 
+REPORT = SCREENSHOTS.parent / "crawler-report.txt"  # every URL fetched and every failure, for after a red run
 MAX_REQUESTS = 400
 # Range/sort/column variants of one page, and all pages of one family (/users/*), are capped so that the budget
 # also reaches pages seen late in the breadth-first order.
@@ -189,6 +191,9 @@ def test_every_reachable_url_answers_without_error(demo_app):  # noqa: F811
         elapsed = time.monotonic() - started
     finally:
         client.close()
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    fetched = [f"{r.url}" + (f" [HX-Target: {r.hx_target}]" if r.hx_target else "") for r in seen]
+    REPORT.write_text("\n".join([f"{len(failures)} failures", *failures, "", f"{len(seen)} fetched", *fetched]) + "\n")
     paths = {urlsplit(r.url).path.split("/")[1] for r in seen}
     print(f"crawled {len(seen)} requests ({parsed} HTML pages) in {elapsed:.1f}s; sections: {sorted(paths)}")
     # The crawl must actually have reached the app's page families, not stopped at a sign-in redirect.

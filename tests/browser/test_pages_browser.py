@@ -48,8 +48,10 @@ class PageProblems:
 
     def collect(self) -> list[str]:
         """Everything recorded since the last call, plus the CSP violations of the current document."""
-        csp = self.page.evaluate("window.__csp || []")
-        found = self.lines + [f"CSP violation: {line}" for line in csp]
+        csp = self.page.evaluate("window.__csp")
+        found = self.lines + [f"CSP violation: {line}" for line in csp or []]
+        if csp is None:
+            found.append(f"the CSP listener is missing on {self.page.url}")
         self.lines = []
         self.page.evaluate("window.__csp = []")
         return found

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests import seed
 from tests.conftest import TABLES, app_settings
 
-__all__ = ["page_app", "page_client", "seeded_module", "sign_in_test_client", "sql_rows", "sql_value"]
+__all__ = ["get_ok", "page_app", "page_client", "seeded_module", "sign_in_test_client", "sql_rows", "sql_value"]
 
 
 def sql_rows(database_url: str, statement: str, **params: Any) -> list[Any]:
@@ -40,6 +40,13 @@ def sql_rows(database_url: str, statement: str, **params: Any) -> list[Any]:
 def sql_value(database_url: str, statement: str, **params: Any) -> Any:
     rows = sql_rows(database_url, statement, **params)
     return rows[0][0] if rows else None
+
+
+def get_ok(client: Any, url: str, **kwargs: Any) -> str:
+    """The body of a GET that must answer 200 (else the assertion shows the start of the body)."""
+    response = client.get(url, **kwargs)
+    assert response.status_code == 200, response.text[:500]
+    return response.text
 
 
 @pytest.fixture(scope="module")

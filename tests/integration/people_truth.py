@@ -61,6 +61,11 @@ def load_commits(database_url: str) -> list[CommitRec]:
     return [CommitRec(r.author_email, r.committed_at, r.ai_tool, r.additions, r.deletions) for r in rows]
 
 
+def tokens_title(n: int) -> str:
+    """The exact-tokens tooltip: `1 token`, `1,234 tokens`."""
+    return f"{n:,} token" if n == 1 else f"{n:,} tokens"
+
+
 def in_range(records: list[Rec], start: date, end: date) -> list[Rec]:
     return [r for r in records if start <= r.date <= end]
 

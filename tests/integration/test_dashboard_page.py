@@ -24,6 +24,7 @@ from abacus.domain.tools import tool_name
 from tests import seed
 from tests.integration import usage_truth as truth
 from tests.integration.pages_fixtures import *  # noqa: F403
+from tests.integration.pages_fixtures import get_ok
 
 TODAY = seed.TODAY
 D30 = (TODAY - timedelta(days=29), TODAY)
@@ -32,9 +33,7 @@ HTMX = {"HX-Request": "true", "HX-Target": "page-body"}
 
 @pytest.fixture(scope="module")
 def overview(page_client) -> str:
-    response = page_client.get("/")
-    assert response.status_code == 200
-    return response.text
+    return get_ok(page_client, "/")
 
 
 def test_stat_cards_match_sql(overview, database_url):

@@ -17,7 +17,7 @@ from tests import seed
 from tests.integration import commits_truth as truth
 from tests.integration.commits_truth import edge_rows  # noqa: F401
 from tests.integration.pages_fixtures import *  # noqa: F403
-from tests.integration.pages_fixtures import sql_rows, sql_value
+from tests.integration.pages_fixtures import get_ok, sql_rows, sql_value
 from tests.integration.usage_truth import card_delta, card_value_title, stat_card, text_of
 
 TODAY = seed.TODAY
@@ -29,12 +29,6 @@ MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 @pytest.fixture(scope="module")
 def client(page_client, edge_rows):  # noqa: F811
     return page_client
-
-
-def get_ok(client, url: str, **kwargs) -> str:
-    response = client.get(url, **kwargs)
-    assert response.status_code == 200, response.text[:500]
-    return response.text
 
 
 def commit_items(page: str) -> list[str]:

@@ -18,15 +18,13 @@ from tests import seed
 from tests.integration import people_truth as truth
 from tests.integration.pages_fixtures import *  # noqa: F403
 from tests.integration.pages_fixtures import sql_rows
+from tests.integration.people_fixtures import *  # noqa: F403
+from tests.integration.people_truth import tokens_title
 
 TODAY = seed.TODAY
 START_30D = TODAY - timedelta(days=29)
 ALL_COLS = ("email,totalTokens,totalCost,split,claudeCodeTokens,cursorTokens,tool_codex,daysActive,avgTokensPerDay,"
             "lastActive")
-
-
-def tokens_title(n: int) -> str:
-    return f"{n:,} token" if n == 1 else f"{n:,} tokens"
 
 
 def money_title(value: Decimal) -> str:
@@ -78,11 +76,6 @@ def parse_table(html: str) -> TableParser:
     parser = TableParser()
     parser.feed(html)
     return parser
-
-
-@pytest.fixture(scope="module")
-def records(seeded_module, database_url):
-    return truth.load_records(database_url)
 
 
 def active_users_card(html: str) -> int:

@@ -27,7 +27,7 @@ from abacus.domain.tools import tool_name
 from tests import seed
 from tests.integration import usage_truth as truth
 from tests.integration.pages_fixtures import *  # noqa: F403
-from tests.integration.pages_fixtures import sql_rows
+from tests.integration.pages_fixtures import get_ok, sql_rows
 
 TODAY = seed.TODAY
 D30 = (TODAY - timedelta(days=29), TODAY)
@@ -35,16 +35,12 @@ D30 = (TODAY - timedelta(days=29), TODAY)
 
 @pytest.fixture(scope="module")
 def models_view(page_client) -> str:
-    response = page_client.get("/usage")
-    assert response.status_code == 200
-    return response.text
+    return get_ok(page_client, "/usage")
 
 
 @pytest.fixture(scope="module")
 def tools_view(page_client) -> str:
-    response = page_client.get("/usage", params={"view": "tools"})
-    assert response.status_code == 200
-    return response.text
+    return get_ok(page_client, "/usage", params={"view": "tools"})
 
 
 def test_stat_cards(models_view, database_url):

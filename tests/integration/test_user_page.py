@@ -18,15 +18,13 @@ from sqlalchemy import text
 from tests import seed
 from tests.integration import people_truth as truth
 from tests.integration.pages_fixtures import *  # noqa: F403
+from tests.integration.people_fixtures import *  # noqa: F403
+from tests.integration.people_truth import tokens_title
 
 TODAY = seed.TODAY
 ADA = "ada@example.com"
 ADA_PATH = "/users/ada%40example.com"
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-
-def tokens_title(n: int) -> str:
-    return f"{n:,} token" if n == 1 else f"{n:,} tokens"
 
 
 def money_title(value: Decimal) -> str:
@@ -66,16 +64,6 @@ def card(page: str, label: str) -> dict[str, str | None]:
     return {"title": html_lib.unescape(match.group(1) or ""), "value": html_lib.unescape(match.group(2)),
             "delta": html_lib.unescape(delta.group(1)) if delta else None,
             "sub": html_lib.unescape(subs[0]) if subs else None}
-
-
-@pytest.fixture(scope="module")
-def records(seeded_module, database_url):
-    return truth.load_records(database_url)
-
-
-@pytest.fixture(scope="module")
-def commits(seeded_module, database_url):
-    return truth.load_commits(database_url)
 
 
 def mine(records, email, start, end):

@@ -14,20 +14,11 @@ import pytest
 from tests import seed
 from tests.integration import people_truth as truth
 from tests.integration.pages_fixtures import *  # noqa: F403
+from tests.integration.people_fixtures import *  # noqa: F403
 
 TODAY = seed.TODAY
 START_30D = TODAY - timedelta(days=29)
 ADA = "ada@example.com"
-
-
-@pytest.fixture(scope="module")
-def records(seeded_module, database_url):
-    return truth.load_records(database_url)
-
-
-@pytest.fixture(scope="module")
-def commits(seeded_module, database_url):
-    return truth.load_commits(database_url)
 
 
 def money(value: Decimal) -> float:

@@ -82,6 +82,17 @@ async def deliveries(sessionmaker: async_sessionmaker[AsyncSession]) -> list[tup
             "ORDER BY received_at"))]
 
 
+async def run_followup(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], delivery_id: str,
+                       **job_ctx: Any) -> dict[str, Any]:
+    """The worker's follow-up job for one delivery, run inline with the arq context it gets (its own Redis)."""
+    async_redis = AsyncRedis.from_url(settings.redis_url)
+    try:
+        return await github_webhook_followup(
+            {"redis": async_redis, "settings": settings, "sessionmaker": sessionmaker, **job_ctx}, delivery_id)
+    finally:
+        await async_redis.aclose()
+
+
 async def test_push_is_queued_then_the_followup_stores_commits_with_stats(
         webhook_app: ThreadedServer, webhook_settings: Settings, emulator: EmulatorServer, redis: Redis,
         sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -97,13 +108,7 @@ async def test_push_is_queued_then_the_followup_stores_commits_with_stats(
     assert redis.exists(f"arq:job:{followup_job_id(delivery_id)}")
     assert redis.zscore(QUEUE_NAME, followup_job_id(delivery_id)) is not None
 
-    async_redis = AsyncRedis.from_url(webhook_settings.redis_url)
-    try:
-        outcome = await github_webhook_followup(
-            {"redis": async_redis, "settings": webhook_settings, "sessionmaker": sessionmaker, "backoff_base": 0.01},
-            delivery_id)
-    finally:
-        await async_redis.aclose()
+    outcome = await run_followup(webhook_settings, sessionmaker, delivery_id, backoff_base=0.01)
     assert outcome["errors"] == []
 
     dataset = emulator.state.dataset
@@ -199,13 +204,9 @@ async def test_followup_failure_marks_the_delivery_and_keeps_the_payload(
     delivery_id, response = deliver(webhook_app, "push", push_payload(emulator.state.dataset, "acme/api", count=3))
     assert response.status_code == 202
     emulator.state.add_fault("github", "commit", "500", count=3, after=1)
-    async_redis = AsyncRedis.from_url(webhook_settings.redis_url)
     try:
-        outcome = await github_webhook_followup(
-            {"redis": async_redis, "settings": webhook_settings, "sessionmaker": sessionmaker, "backoff_base": 0.01},
-            delivery_id)
+        outcome = await run_followup(webhook_settings, sessionmaker, delivery_id, backoff_base=0.01)
     finally:
-        await async_redis.aclose()
         emulator.state.clear_faults()
     assert "HTTP 500" in outcome["errors"][0]
     (row,) = await deliveries(sessionmaker)
@@ -219,12 +220,7 @@ async def test_followup_failure_marks_the_delivery_and_keeps_the_payload(
 
 async def test_followup_without_payload_marks_the_delivery_failed(
         webhook_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    async_redis = AsyncRedis.from_url(webhook_settings.redis_url)
-    try:
-        outcome = await github_webhook_followup(
-            {"redis": async_redis, "settings": webhook_settings, "sessionmaker": sessionmaker}, "gone-delivery")
-    finally:
-        await async_redis.aclose()
+    outcome = await run_followup(webhook_settings, sessionmaker, "gone-delivery")
     assert outcome["commits"] == 0 and "payload missing" in outcome["errors"][0]
     (row,) = await deliveries(sessionmaker)
     assert row[:3] == ("gone-delivery", "push", "failed") and row[4]

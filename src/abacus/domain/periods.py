@@ -67,6 +67,11 @@ def _strip_point_zero(value: Decimal) -> str:
 # --- ranges ---------------------------------------------------------------------------------------------------
 
 
+def day_start(day: date) -> datetime:
+    """00:00 UTC of a day."""
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
 class RangeError(ValueError):
     """A bad range parameter; `.param` names it so the page can answer 400 naming the parameter."""
 
@@ -124,9 +129,7 @@ class DateRange:
 
     def commit_bounds(self) -> tuple[datetime, datetime]:
         """Half-open commit window: `committed_at >= S 00:00 UTC AND committed_at < (E + 1) 00:00 UTC`."""
-        lower = datetime.combine(self.start, time.min, tzinfo=UTC)
-        upper = datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC)
-        return lower, upper
+        return day_start(self.start), day_start(self.end + timedelta(days=1))
 
     def iter_days(self) -> Iterator[date]:
         """Every day from start to end inclusive (the zero-filled series axis)."""

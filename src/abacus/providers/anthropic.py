@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from abacus.domain.modelnames import normalize_model_name
+from abacus.domain.periods import day_start
 from abacus.logging_setup import get_logger
 from abacus.models import IdentityMapping
 from abacus.providers.http import TIMEOUT, ProviderClient, ProviderError, require
@@ -28,7 +29,7 @@ from abacus.settings import ProviderKey
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.mappings import MappingError, set_mapping
 from abacus.sync.state import read_state
-from abacus.sync.windows import day_start, run_windows, start_backfill, walk_back
+from abacus.sync.windows import run_windows, start_backfill, walk_back
 
 log = get_logger(__name__)
 

@@ -19,13 +19,14 @@ from typing import Any
 import httpx
 
 from abacus.domain.modelnames import normalize_model_name
+from abacus.domain.periods import day_start
 from abacus.providers.http import TIMEOUT, ProviderClient, ProviderError, require
 from abacus.providers.records import UsageRow
 from abacus.providers.wire import MAX_IDENTITY_ID, cents_to_dollars, optional_text, token_count
 from abacus.settings import ProviderKey
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.state import read_state
-from abacus.sync.windows import day_start, run_windows, start_backfill, walk_back
+from abacus.sync.windows import run_windows, start_backfill, walk_back
 
 PROVIDER = "cursor"
 TOOL = "cursor"

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.attribution import attribute_commit, is_bot_author, is_merge_commit, noreply_user_id
+from abacus.domain.periods import day_start
 from abacus.logging_setup import get_logger
 from abacus.models import SyncState, WebhookDelivery
 from abacus.providers.http import ProviderClient, ProviderError, RateLimited, require
@@ -457,10 +458,6 @@ class Window:
     until: datetime
 
 
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
 def backfill_target(ctx: SyncContext) -> date:
     """The oldest UTC day the backfill reads: today − GITHUB_BACKFILL_DAYS."""
     return (ctx.now() - timedelta(days=ctx.settings.github_backfill_days)).date()
@@ -472,16 +469,16 @@ def next_backfill_window(oldest: date | None, now: datetime, target: date) -> Wi
     The first window ends where the incremental window starts (now − 48 h); every window starts at a UTC midnight
     30 days further back (never before `target`), so `backfill_oldest_date` is exact.
     """
-    floor = _midnight(target)
+    floor = day_start(target)
     if oldest is not None:
         if oldest <= target:
             return None
-        upper = _midnight(oldest)
+        upper = day_start(oldest)
     else:
         upper = now - timedelta(hours=INCREMENTAL_HOURS)
         if upper <= floor:
             return None
-    return Window(max(_midnight((upper - timedelta(days=BACKFILL_WINDOW_DAYS)).date()), floor), upper)
+    return Window(max(day_start((upper - timedelta(days=BACKFILL_WINDOW_DAYS)).date()), floor), upper)
 
 
 async def _store_window(ctx: SyncContext, full_name: str, records: Sequence[CommitRecord],
@@ -595,7 +592,7 @@ async def sync_incremental(ctx: SyncContext) -> SyncResult:
 def _range_bound(value: date | datetime, *, end: bool) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return _midnight(value + timedelta(days=1)) if end else _midnight(value)
+    return day_start(value + timedelta(days=1)) if end else day_start(value)
 
 
 async def sync_range(ctx: SyncContext, start: date | datetime, end: date | datetime,

@@ -272,6 +272,8 @@ async def daily_usage_by_tool(db: AsyncSession, rng: DateRange) -> DailyUsage:
 
 @dataclass(frozen=True)
 class ModelToolRow:
+    """Usage of one (model, tool) pair over a range: the whole org's here, one person's in queries.users."""
+
     model: str
     tool: str
     tokens: int

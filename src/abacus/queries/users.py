@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.periods import DateRange, percentile, round_half_up
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
 from abacus.domain.usage import rate_percent
+from abacus.queries.usage import ModelToolRow
 
 MODELS_SHOWN = 9
 RAW_PAGE_SIZE = 50
@@ -161,16 +162,6 @@ async def user_summary(db: AsyncSession, email: str, rng: DateRange) -> UserSumm
     )
 
 
-@dataclass(frozen=True)
-class ModelUsage:
-    model: str
-    tool: str
-    tokens: int
-    input_tokens: int
-    output_tokens: int
-    cost: Decimal
-
-
 MODELS_SQL = text("""
 SELECT model, tool, SUM(total_tokens) AS tokens, SUM(input_tokens) AS input_tokens,
        SUM(output_tokens) AS output_tokens, SUM(cost) AS cost
@@ -181,10 +172,10 @@ ORDER BY tokens DESC, model COLLATE "C" ASC, tool COLLATE "C" ASC
 """)
 
 
-async def user_models(db: AsyncSession, email: str, rng: DateRange) -> list[ModelUsage]:
+async def user_models(db: AsyncSession, email: str, rng: DateRange) -> list[ModelToolRow]:
     """M-MODEL-TOOL for one person: every (model, tool) pair in the range, tokens desc."""
     rows = await db.execute(MODELS_SQL, {"email": email, "start": rng.start, "end": rng.end})
-    return [ModelUsage(r.model, r.tool, int(r.tokens), int(r.input_tokens), int(r.output_tokens), Decimal(r.cost))
+    return [ModelToolRow(r.model, r.tool, int(r.tokens), int(r.input_tokens), int(r.output_tokens), Decimal(r.cost))
             for r in rows]
 
 
@@ -197,7 +188,7 @@ class ToolUsage:
     """Share of the person's tokens in percent (0 when they have none)."""
 
 
-def tool_usage(models: Sequence[ModelUsage]) -> list[ToolUsage]:
+def tool_usage(models: Sequence[ModelToolRow]) -> list[ToolUsage]:
     """Per tool tokens and cost (the model rows summed by tool), tokens desc then tool key."""
     tokens: dict[str, int] = {}
     cost: dict[str, Decimal] = {}
@@ -300,7 +291,7 @@ async def user_commits(db: AsyncSession, email: str, rng: DateRange) -> UserComm
 @dataclass(frozen=True)
 class UserOverview:
     summary: UserSummary
-    models: list[ModelUsage]
+    models: list[ModelToolRow]
     tools: list[ToolUsage]
     daily: list[DailyUsage]
     commits: UserCommits

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from abacus.logging_setup import get_logger
@@ -27,11 +27,6 @@ W = TypeVar("W")
 ReadWindow = Callable[[W], Awaitable[tuple[list[UsageRow], int]]]
 
 
-def day_start(day: date) -> datetime:
-    """00:00 UTC of a day."""
-    return datetime.combine(day, time(0), tzinfo=UTC)
-
-
 def later(stored: datetime | None, candidate: datetime) -> datetime:
     """State only moves forward: re-reading older windows never rewinds the mark of one already read in full."""
     return candidate if stored is None or candidate > stored else stored
@@ -43,6 +38,13 @@ def empty_days(state: SyncState | None) -> int:
         return max(int(state.last_cursor), 0) if state is not None and state.last_cursor else 0
     except ValueError:
         return 0
+
+
+async def _fail(ctx: SyncContext, sid: str, result: SyncResult, message: str, event: str, **fields: str) -> None:
+    """A window that could not be read: listed in `result.errors`, logged, and recorded in the state's `last_error`."""
+    result.errors.append(message)
+    log.warning(event, **fields)
+    await record_error(ctx.sessionmaker, sid, message)
 
 
 async def run_windows(ctx: SyncContext, sid: str, windows: Sequence[W], result: SyncResult, *,
@@ -58,11 +60,8 @@ async def run_windows(ctx: SyncContext, sid: str, windows: Sequence[W], result: 
         try:
             rows, _ = await read(window)
         except ProviderError as exc:
-            message = f"{name(window)}: {exc}"
-            result.errors.append(message)
-            log.warning(f"{provider} {unit} failed; state not advanced", key=label, **{unit: name(window)},
-                        error=str(exc))
-            await record_error(ctx.sessionmaker, sid, message)
+            await _fail(ctx, sid, result, f"{name(window)}: {exc}", f"{provider} {unit} failed; state not advanced",
+                        key=label, **{unit: name(window)}, error=str(exc))
             return
         async with ctx.sessionmaker() as db, db.begin():
             state = await lock_state(db, sid)
@@ -119,11 +118,9 @@ async def walk_back(ctx: SyncContext, walk: BackfillWalk, result: SyncResult, *,
         try:
             rows, raw_records = await read_day(day)
         except ProviderError as exc:
-            message = f"backfill {day.isoformat()}: {exc}"
-            result.errors.append(message)
-            log.warning(f"{provider} backfill day failed; cursor not advanced", key=label, day=day.isoformat(),
+            await _fail(ctx, walk.sid, result, f"backfill {day.isoformat()}: {exc}",
+                        f"{provider} backfill day failed; cursor not advanced", key=label, day=day.isoformat(),
                         error=str(exc))
-            await record_error(ctx.sessionmaker, walk.sid, message)
             return
         async with ctx.sessionmaker() as db, db.begin():
             state = await lock_state(db, walk.sid)
