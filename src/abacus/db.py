@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -35,3 +38,15 @@ def _instrument(engine: AsyncEngine) -> None:
         spent = sql_time_ms.get()
         if spent is not None:
             spent[0] += (time.perf_counter() - started) * 1000
+
+
+async def concurrently(sessionmaker: async_sessionmaker[AsyncSession],
+                       *calls: Callable[[AsyncSession], Awaitable[Any]]) -> list[Any]:
+    """Run independent read queries at the same time, each on its own pooled connection (page latency = the
+    slowest query, not the sum)."""
+
+    async def one(call: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+        async with sessionmaker() as db:
+            return await call(db)
+
+    return list(await asyncio.gather(*(one(call) for call in calls)))

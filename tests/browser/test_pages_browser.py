@@ -39,12 +39,16 @@ class PageProblems:
             f"console error: {msg.text} at {msg.location.get('url')}"))
         page.on("pageerror", lambda exc: self.lines.append(f"uncaught exception: {exc}"))
         page.on("requestfinished", lambda r: self._finished(r))
-        page.on("requestfailed", lambda r: self.lines.append(f"request failed: {r.url} {r.failure}"))
+        page.on("requestfailed", lambda r: self._failed(r))
 
     def _finished(self, request: Any) -> None:
         response = request.response()
         if response is not None and response.status >= 400:
             self.lines.append(f"HTTP {response.status} for {request.method} {request.url}")
+
+    def _failed(self, request: Any) -> None:
+        if "ERR_ABORTED" not in (request.failure or ""):  # a poll cut short by navigating away is not a fault
+            self.lines.append(f"request failed: {request.method} {request.url} {request.failure}")
 
     def collect(self) -> list[str]:
         """Everything recorded since the last call, plus the CSP violations of the current document."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from abacus.db import concurrently
 from abacus.domain.periods import DateRange, Delta, rate_delta
 from abacus.domain.usage import rate_percent
 from abacus.queries.usage import (
@@ -87,12 +88,14 @@ class DashboardData:
     commits: CommitSummary
 
 
-async def dashboard_data(db: AsyncSession, rng: DateRange) -> DashboardData:
-    """Everything sections 2–7 of the dashboard show for `rng` (a handful of aggregate statements)."""
-    return DashboardData(
-        totals=await usage_totals(db, rng),
-        daily=await daily_usage_by_tool(db, rng),
-        models=await model_breakdown(db, rng),
-        users=await top_users(db, rng, 10),
-        commits=await commit_summary(db, rng),
+async def dashboard_data(sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange) -> DashboardData:
+    """Everything sections 2–7 of the dashboard show for `rng`: five aggregate statements, run concurrently."""
+    totals, daily, models, users, commits = await concurrently(
+        sessionmaker,
+        lambda db: usage_totals(db, rng),
+        lambda db: daily_usage_by_tool(db, rng),
+        lambda db: model_breakdown(db, rng),
+        lambda db: top_users(db, rng, 10),
+        lambda db: commit_summary(db, rng),
     )
+    return DashboardData(totals=totals, daily=daily, models=models, users=users, commits=commits)

@@ -14,8 +14,9 @@ from decimal import Decimal
 from fractions import Fraction
 
 from sqlalchemy import TextClause, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from abacus.db import concurrently
 from abacus.domain.periods import (
     HISTORY_DAYS,
     DateRange,
@@ -550,12 +551,20 @@ class UsagePageData:
     tool_users: ToolUsersSeries | None = None
 
 
-async def usage_page_data(db: AsyncSession, rng: DateRange, view: str) -> UsagePageData:
-    """Usage §3 for `view` (`models` or `tools`): a handful of aggregate statements."""
-    totals = await usage_totals(db, rng)
-    models = await model_breakdown(db, rng)
+async def usage_page_data(sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange, view: str
+                          ) -> UsagePageData:
+    """Usage §3 for `view` (`models` or `tools`): a handful of aggregate statements, run concurrently."""
     if view == "tools":
-        return UsagePageData(totals, models, daily=await daily_usage_by_tool(db, rng),
-                             tool_users=await tool_users_series(db, rng))
+        totals, models, daily, tool_users = await concurrently(
+            sessionmaker,
+            lambda db: usage_totals(db, rng),
+            lambda db: model_breakdown(db, rng),
+            lambda db: daily_usage_by_tool(db, rng),
+            lambda db: tool_users_series(db, rng),
+        )
+        return UsagePageData(totals, models, daily=daily, tool_users=tool_users)
+    totals, models = await concurrently(sessionmaker, lambda db: usage_totals(db, rng),
+                                        lambda db: model_breakdown(db, rng))
     top = [m.model for m in models.distribution(MODEL_CHART_SIZE)]
-    return UsagePageData(totals, models, model_series=await model_daily(db, rng, top))
+    async with sessionmaker() as db:
+        return UsagePageData(totals, models, model_series=await model_daily(db, rng, top))

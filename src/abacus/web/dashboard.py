@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Request, get
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.db import concurrently
 from abacus.queries.dashboard import dashboard_data
 from abacus.queries.lifetime import lifetime_stats
 from abacus.web.params import choice, date_range, now_utc, range_query, today_utc
@@ -23,11 +24,12 @@ def trend_flag(request: Request[Any, Any, Any]) -> bool:
 
 
 @get("/", name="dashboard")
-async def dashboard(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
+async def dashboard(request: Request[Any, Any, Any]) -> Template:
     rng = date_range(request)
     trend = trend_flag(request)
-    lifetime = await lifetime_stats(db)
-    data = await dashboard_data(db, rng)
+    sessionmaker = request.app.state.sessionmaker
+    (lifetime,), data = await asyncio.gather(concurrently(sessionmaker, lifetime_stats),
+                                             dashboard_data(sessionmaker, rng))
     keep = {**range_query(rng), "trend": None if trend else "0"}
     chart = usage_chart(data.daily, today=today_utc(request), now=now_utc(request),
                         configured=configured_tools(request.app.state.settings), trend=trend)

@@ -6,7 +6,6 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.queries.usage import usage_page_data
 from abacus.web.dashboard import trend_flag
@@ -27,11 +26,11 @@ FRAGMENTS = {"page-body": "fragments/usage_body.html", "usage-chart": "fragments
 
 
 @get("/usage", name="usage")
-async def usage_page(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
+async def usage_page(request: Request[Any, Any, Any]) -> Template:
     rng = date_range(request)
     view = choice(request, "view", VIEWS, "models")
     trend = trend_flag(request)
-    data = await usage_page_data(db, rng, view)
+    data = await usage_page_data(request.app.state.sessionmaker, rng, view)
     keep = {**range_query(rng), "view": None if view == "models" else view, "trend": None if trend else "0"}
     context: dict[str, Any] = {
         **range_context(request, rng),
