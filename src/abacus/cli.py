@@ -34,8 +34,11 @@ def _terminate_as_interrupt(*_: object) -> None:
 
 
 def handle_sigterm() -> None:
-    """SIGTERM (service managers, `timeout`) unwinds like Ctrl-C, so children and embedded servers are stopped."""
+    """SIGTERM (service managers, `timeout`) unwinds like Ctrl-C, so children and embedded servers are stopped.
+
+    SIGINT is set explicitly too: a process started in the background of a script inherits it ignored."""
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    signal.signal(signal.SIGINT, _terminate_as_interrupt)
 
 
 def fail(message: str) -> None:
@@ -204,7 +207,7 @@ def demo(host: str = typer.Option("127.0.0.1", help="Interface for the web app."
     def shutdown(*_: object) -> None:
         for proc in procs:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+                proc.terminate()  # uvicorn and arq shut down gracefully on SIGTERM
         deadline = time.time() + 10
         for proc in procs:
             try:

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.settings import Settings
 from abacus.sync import runner
 from abacus.worker.heartbeat import last_heartbeat
+from abacus.worker.locks import LOCK_PREFIX
 from abacus.worker.queue import QUEUE_NAME
 from abacus.worker.tasks import SCHEDULE
 
@@ -166,10 +166,9 @@ async def unmapped_github(db: AsyncSession) -> UnmappedGitHub:
 
 async def worker_status(redis: Redis) -> WorkerStatus:
     queued = int(await redis.zcard(QUEUE_NAME))
-    running = []
-    async for key in redis.scan_iter(match=f"{in_progress_key_prefix}*", count=200):
-        job_id = (key.decode() if isinstance(key, bytes) else key).removeprefix(in_progress_key_prefix)
-        running.append(job_id)
+    running = []  # jobs of this queue hold a lock while they run (worker/locks.py)
+    async for key in redis.scan_iter(match=f"{LOCK_PREFIX}*", count=200):
+        running.append((key.decode() if isinstance(key, bytes) else key).removeprefix(LOCK_PREFIX))
     return WorkerStatus(heartbeat=await last_heartbeat(redis), queued=queued, running=sorted(running))
 
 

@@ -13,7 +13,9 @@ from markupsafe import Markup, escape
 from abacus.domain.formatting import format_tokens
 from abacus.domain.periods import trend_line
 
-WIDTH = 800
+WIDTH = 800  # viewBox units; text scales with the card, so wide cards get a wider viewBox (ChartOptions.width)
+WIDE = 1200
+NARROW = 480
 LEFT = 46
 RIGHT = 8
 TOP = 10
@@ -56,6 +58,7 @@ class BarPart:
 @dataclass
 class ChartOptions:
     height: int = 220
+    width: int = WIDTH
     trend: bool = False
     y_format: Callable[[float], str] = format_tokens
     max_labels: int = 10
@@ -77,11 +80,12 @@ def _nice_max(value: float) -> float:
 def stacked_columns(columns: Sequence[Column], options: ChartOptions | None = None) -> Markup:
     """Stacked columns with y gridlines, at most ~10 x labels, hover titles, hatched projections, trend line."""
     opts = options or ChartOptions()
+    width = opts.width
     n = len(columns)
     height = opts.height
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, height - TOP - BOTTOM
+    plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
     top_value = _nice_max(max((c.total for c in columns), default=0))
-    parts = [f'<svg class="{opts.css_class}" viewBox="0 0 {WIDTH} {height}" role="img" '
+    parts = [f'<svg class="{opts.css_class}" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="{escape(opts.aria_label)}">',
              '<defs><pattern id="hatch" width="5" height="5" patternUnits="userSpaceOnUse" '
              'patternTransform="rotate(45)"><rect width="5" height="5" fill="#0a0c10" opacity="0.35"/>'
@@ -90,7 +94,7 @@ def stacked_columns(columns: Sequence[Column], options: ChartOptions | None = No
         value = top_value * i / 2
         y = TOP + plot_h - plot_h * i / 2
         cls = "axis" if i == 0 else "grid-line"
-        parts.append(f'<line class="{cls}" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<line class="{cls}" x1="{LEFT}" x2="{width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 3:.1f}" text-anchor="end">{escape(opts.y_format(value))}</text>')
     if n:
         slot = plot_w / n

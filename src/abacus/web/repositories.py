@@ -18,7 +18,7 @@ from abacus.domain.formatting import fmt_day, fmt_status_date, format_commit_cou
 from abacus.domain.periods import MONTH_ABBR, should_bucket_weekly, weekly_buckets
 from abacus.domain.tools import HUMAN_COLOR, HUMAN_NAME, tool_color, tool_name
 from abacus.queries.commits import COMMIT_FILTERS, DailyCommits, RepositoryInfo, find_repository, repository_detail
-from abacus.web.charts import ChartOptions, Column, Segment, stacked_columns
+from abacus.web.charts import WIDE, ChartOptions, Column, Segment, stacked_columns
 from abacus.web.commits import overall_split_bar
 from abacus.web.params import choice, date_range, integer
 from abacus.web.rendering import is_htmx, range_context, render
@@ -53,7 +53,7 @@ def commit_chart(daily: Sequence[DailyCommits], tools: Sequence[str]) -> CommitC
                   for k in keys if values.get(k, 0)]
         segments = [Segment(k, values.get(k, 0), HUMAN_COLOR if k == HUMAN_KEY else tool_color(k)) for k in keys]
         columns.append(Column(label=fmt_day(day), segments=segments, title="\n".join(lines)))
-    svg = stacked_columns(columns, ChartOptions(height=200, y_format=_axis_count,
+    svg = stacked_columns(columns, ChartOptions(height=200, width=WIDE, y_format=_axis_count,
                                                 aria_label="Weekly commits" if weekly else "Daily commits"))
     humans = sum(d.human for d in daily)
     legend: list[tuple[str, str, str | None]] = []

@@ -8,6 +8,7 @@ from litestar import Request, get
 from litestar.response import Template
 
 from abacus.queries.usage import usage_page_data
+from abacus.web.charts import WIDE
 from abacus.web.dashboard import trend_flag
 from abacus.web.params import choice, date_range, now_utc, range_query, today_utc
 from abacus.web.rendering import range_context, render
@@ -47,7 +48,7 @@ async def usage_page(request: Request[Any, Any, Any]) -> Template:
     }
     if view == "tools" and data.daily is not None and data.tool_users is not None:
         context["chart"] = usage_chart(data.daily, today=today_utc(request), now=now_utc(request),
-                                       configured=configured_tools(request.app.state.settings), trend=trend)
+                                       configured=configured_tools(request.app.state.settings), trend=trend, width=WIDE)
         context["users_chart"] = tool_users_chart(data.tool_users, data.totals.tools)
     elif data.model_series is not None:
         totals = {m.model: m.tokens for m in data.models.models}

@@ -25,7 +25,7 @@ from abacus.domain.periods import ProjectedDay, has_projection, project_series
 from abacus.domain.tools import CLAUDE_CODE, CURSOR, model_color, tool_color, tool_name
 from abacus.queries.usage import DailyUsage, ModelDaily, ModelRow, ToolTotals, ToolUsersSeries, UsageTotals
 from abacus.settings import Settings
-from abacus.web.charts import BarPart, ChartOptions, Column, Segment, split_bar, stacked_columns
+from abacus.web.charts import WIDE, WIDTH, BarPart, ChartOptions, Column, Segment, split_bar, stacked_columns
 
 OTHER_COLOR = "#64748b"
 MODEL_LEGEND_SIZE = 4
@@ -87,7 +87,8 @@ def _cost_line(cost: Decimal) -> str:
     return f"Cost: {format_money_exact(cost)}"
 
 
-def usage_chart(daily: DailyUsage, *, today: date, now: datetime, configured: set[str], trend: bool) -> ChartView:
+def usage_chart(daily: DailyUsage, *, today: date, now: datetime, configured: set[str], trend: bool,
+                width: int = WIDTH) -> ChartView:
     """M-DAILY as stacked columns per tool: daily with hatched projections, weekly (actual sums) over 90 days."""
     legend = _tool_legend(daily)
     columns: list[Column] = []
@@ -98,7 +99,7 @@ def usage_chart(daily: DailyUsage, *, today: date, now: datetime, configured: se
             lines.append(_cost_line(cost))
             columns.append(Column(label=fmt_day(monday), title="\n".join(lines),
                                   segments=[Segment(t, tokens[t], tool_color(t)) for t in daily.tools]))
-        svg = stacked_columns(columns, ChartOptions(trend=trend, aria_label="Weekly usage by tool"))
+        svg = stacked_columns(columns, ChartOptions(trend=trend, width=width, aria_label="Weekly usage by tool"))
         return ChartView("Weekly Usage", svg, legend, weekly=True, empty=not daily.tools)
 
     series = projected_days(daily, today, now, configured)
@@ -123,7 +124,7 @@ def usage_chart(daily: DailyUsage, *, today: date, now: datetime, configured: se
     if projected:
         legend.append(LegendItem("Projected", OTHER_COLOR, "Projected / estimated, not included in totals",
                                  hatched=True))
-    svg = stacked_columns(columns, ChartOptions(trend=trend, aria_label="Daily usage by tool"))
+    svg = stacked_columns(columns, ChartOptions(trend=trend, width=width, aria_label="Daily usage by tool"))
     return ChartView("Daily Usage", svg, legend, projected=projected, empty=not daily.tools)
 
 
@@ -150,7 +151,7 @@ def model_chart(models: ModelDaily, totals: dict[str, int], *, trend: bool) -> C
                   for m in models.top]
     if other_total:
         legend_all.append(LegendItem("Other models", OTHER_COLOR, f"Other models: {format_tokens_exact(other_total)}"))
-    svg = stacked_columns(columns, ChartOptions(trend=trend, aria_label="Usage by model"))
+    svg = stacked_columns(columns, ChartOptions(trend=trend, width=WIDE, aria_label="Usage by model"))
     return ChartView("Model Usage", svg, legend_all[:MODEL_LEGEND_SIZE], weekly=models.weekly,
                      more=[item.label for item in legend_all[MODEL_LEGEND_SIZE:]], empty=not models.top)
 
@@ -167,7 +168,7 @@ def tool_users_chart(series: ToolUsersSeries, tools: Sequence[ToolTotals]) -> Ch
                               segments=[Segment(k, counts[k], tool_color(k)) for k in keys]))
     legend = [LegendItem(f"{tool_name(t.tool)}: {_users(t.users)}", tool_color(t.tool))
               for t in tools if t.users > 0]
-    svg = stacked_columns(columns, ChartOptions(height=180, y_format=format_count,
+    svg = stacked_columns(columns, ChartOptions(height=180, width=WIDE, y_format=format_count,
                                                 aria_label="Active users by tool"))
     return ChartView("Active Users by Tool", svg, legend, weekly=series.weekly, empty=not keys)
 

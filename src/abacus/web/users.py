@@ -29,7 +29,7 @@ from abacus.queries.users import (
     user_overview,
     weekly_pattern,
 )
-from abacus.web.charts import BarPart, ChartOptions, Column, Segment, split_bar, stacked_columns
+from abacus.web.charts import NARROW, BarPart, ChartOptions, Column, Segment, split_bar, stacked_columns
 from abacus.web.errors import BadParameter
 from abacus.web.params import choice, date_range, integer, range_query, text
 from abacus.web.rendering import range_context, render
@@ -90,7 +90,7 @@ def _pattern_chart(series: list[DailyUsage]) -> Markup:
                title=f"{name}: {format_tokens_exact(tokens)}", muted=name in WEEKEND)
         for name, tokens in weekly_pattern(series)
     ]
-    return stacked_columns(columns, ChartOptions(height=170, aria_label="Tokens by weekday (UTC)"))
+    return stacked_columns(columns, ChartOptions(height=170, width=NARROW, aria_label="Tokens by weekday (UTC)"))
 
 
 def overview_context(overview: UserOverview, rng: DateRange) -> dict[str, Any]:

@@ -7,7 +7,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-HEARTBEAT_KEY = "abacus:worker:heartbeat"
+from abacus.worker.queue import QUEUE_NAME
+
+HEARTBEAT_KEY = f"abacus:worker:heartbeat:{QUEUE_NAME}"  # per queue: one Redis may serve several installs
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:

@@ -14,6 +14,9 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
+from abacus.worker.queue import QUEUE_NAME
+
+LOCK_PREFIX = f"abacus:lock:{QUEUE_NAME}:"
 LOCK_TTL = float(os.environ.get("ABACUS_JOB_LOCK_SECONDS", "60"))
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 REFRESH = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
@@ -23,7 +26,7 @@ REFRESH = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pex
 @contextlib.asynccontextmanager
 async def job_lock(redis: Redis, name: str, ttl: float = LOCK_TTL) -> AsyncIterator[bool]:
     """Yields True when this run holds the lock for `name`, False when another run does (then do nothing)."""
-    key, token = f"abacus:lock:{name}", uuid.uuid4().hex
+    key, token = f"{LOCK_PREFIX}{name}", uuid.uuid4().hex
     acquired = bool(await redis.set(key, token, nx=True, px=int(ttl * 1000)))
     if not acquired:
         yield False
