@@ -150,11 +150,11 @@ def sync(provider: str = typer.Argument("all", help="anthropic, cursor, github o
                 console.print(f"[yellow]{name}: not configured — skipped[/]")
                 continue
             try:
+                if name == "anthropic":
+                    await runner.run_mappings(ctx, name, org)
                 if start and end:
                     results += await runner.run_range(ctx, name, start, end, org)
                 else:
-                    if name == "anthropic":
-                        await runner.run_mappings(ctx, name, org)
                     results += await runner.run_incremental(ctx, name, org)
             except runner.UnknownKey as exc:
                 fail(str(exc))
@@ -174,6 +174,8 @@ def backfill_run(provider: str = typer.Argument(..., help="anthropic, cursor or 
 
     async def work(ctx: SyncContext) -> list[SyncResult]:
         last: list[SyncResult] = []
+        if provider == "anthropic":
+            await runner.run_mappings(ctx, provider, org)
         for _ in range(steps):
             last = await runner.run_backfill_step(ctx, provider, org, target=target)
             if any(not r.ok for r in last) or all(r.complete for r in last):

@@ -79,24 +79,30 @@ async def _each_key(ctx: SyncContext, provider: str, label: str | None,
     return results
 
 
+def _extra(provider: str) -> dict[str, Any]:
+    # API-key mappings are refreshed once per sync job / CLI run (run_mappings), not inside every window walk
+    return {"with_mappings": False} if provider == "anthropic" else {}
+
+
 async def run_incremental(ctx: SyncContext, provider: str, label: str | None = None) -> list[SyncResult]:
     if provider == "github":
         return await _each_key(ctx, provider, label, lambda m, _k: m.sync_incremental(ctx))
-    return await _each_key(ctx, provider, label, lambda m, k: m.sync_incremental(ctx, k))
+    return await _each_key(ctx, provider, label, lambda m, k: m.sync_incremental(ctx, k, **_extra(provider)))
 
 
 async def run_range(ctx: SyncContext, provider: str, start: date, end: date, label: str | None = None
                     ) -> list[SyncResult]:
     if provider == "github":
         return await _each_key(ctx, provider, label, lambda m, _k: m.sync_range(ctx, start, end))
-    return await _each_key(ctx, provider, label, lambda m, k: m.sync_range(ctx, k, start, end))
+    return await _each_key(ctx, provider, label, lambda m, k: m.sync_range(ctx, k, start, end, **_extra(provider)))
 
 
 async def run_backfill_step(ctx: SyncContext, provider: str, label: str | None = None,
                             target: date | None = None) -> list[SyncResult]:
     if provider == "github":
         return await _each_key(ctx, provider, label, lambda m, _k: m.backfill_step(ctx))
-    return await _each_key(ctx, provider, label, lambda m, k: m.backfill_step(ctx, k, target=target))
+    return await _each_key(ctx, provider, label,
+                           lambda m, k: m.backfill_step(ctx, k, target=target, **_extra(provider)))
 
 
 async def run_mappings(ctx: SyncContext, provider: str, label: str | None = None) -> list[SyncResult]:
