@@ -123,3 +123,15 @@ def test_csv_upload_reports_every_error_and_writes_nothing(signed_in, clean_db, 
         assert "Imported usage.csv: 1 records" in ok.text
     assert _scalar(database_url, "SELECT COUNT(*) FROM usage_records") == 1
     assert asyncio is not None
+
+
+def test_team_page_says_how_much_usage_is_not_listed(signed_in, seeded, database_url):
+    tokens = _scalar(database_url, "SELECT COALESCE(SUM(input_tokens + cache_write_tokens + cache_read_tokens + "
+                                   "output_tokens), 0) FROM usage_records WHERE email LIKE 'unmapped:%' "
+                                   "AND date BETWEEN '2024-01-01' AND '2026-12-31'")
+    assert tokens > 0
+    page = signed_in("ada@example.com").get("/team?start=2024-01-01&end=2026-11-25")
+    assert "Not listed:" in page.text and "not linked to a person" in page.text
+    from abacus.domain.formatting import format_tokens
+
+    assert f"Not listed: {format_tokens(tokens)} tokens" in page.text

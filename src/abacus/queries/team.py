@@ -298,3 +298,15 @@ async def favorite_models(db: AsyncSession, emails: Sequence[str], rng: DateRang
     rows = (await db.execute(FAVORITE_MODELS_SQL, {"emails": list(emails), "start": rng.start, "end": rng.end})).all()
     found = {r.email: r.model for r in rows}
     return {email: found.get(email, UNKNOWN_MODEL) for email in emails}
+
+
+UNATTRIBUTED_IN_RANGE = text("""
+SELECT COALESCE(SUM(total_tokens), 0) AS tokens, COALESCE(SUM(cost), 0) AS cost
+FROM usage_daily WHERE date BETWEEN :start AND :end AND email LIKE 'unmapped:%'
+""")
+
+
+async def unattributed_in_range(db: AsyncSession, rng: DateRange) -> tuple[int, Decimal]:
+    """Tokens and cost in range that belong to no person (kept out of the team table, counted in totals)."""
+    row = (await db.execute(UNATTRIBUTED_IN_RANGE, {"start": rng.start, "end": rng.end})).one()
+    return int(row.tokens), Decimal(row.cost)

@@ -23,6 +23,7 @@ from abacus.queries.team import (
     team_page,
     team_tools,
     tool_sort_key,
+    unattributed_in_range,
 )
 from abacus.web.charts import BarPart, split_bar
 from abacus.web.params import choice, column_list, date_range, integer, like_pattern, range_query, text, today_utc
@@ -160,7 +161,8 @@ async def team(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
     tools = await team_tools(db, rng)
     state = team_request_state(request, tools)
     page = await team_page(db, team_query(request, rng, state, tools), state["page"])
-    context = {**range_context(request, rng), **team_context(rng, state, tools, page), "nav": "team"}
+    context = {**range_context(request, rng), **team_context(rng, state, tools, page), "nav": "team",
+               "unattributed": await unattributed_in_range(db, rng)}
     return render(request, "pages/team.html", context, fragments={
         "page-body": "fragments/team_body.html",
         "team-table": "fragments/team_table.html",
