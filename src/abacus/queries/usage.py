@@ -134,30 +134,38 @@ class UsageTotals:
 
 
 USAGE_TOTALS_SQL = text("""
+WITH per AS (  -- hash-aggregate the rollup to (email, tool, period) first: distinct counts then run on a few rows
+  SELECT email, tool, date >= :start AS cur, SUM(total_tokens) AS tokens, SUM(cost) AS cost,
+         SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
+         SUM(cache_read_tokens) AS cache_read_tokens, COUNT(*) AS n
+  FROM usage_daily
+  WHERE date BETWEEN :prev_start AND :end
+  GROUP BY email, tool, date >= :start
+)
 SELECT
   tool,
   GROUPING(tool) AS is_total,
-  COALESCE(SUM(total_tokens) FILTER (WHERE date >= :start), 0) AS tokens,
-  COALESCE(SUM(cost) FILTER (WHERE date >= :start), 0) AS cost,
-  COUNT(DISTINCT email) FILTER (WHERE date >= :start AND email NOT LIKE 'unmapped:%') AS users,
-  COALESCE(SUM(total_tokens) FILTER (WHERE date >= :start AND email NOT LIKE 'unmapped:%'), 0) AS mapped_tokens,
-  COALESCE(SUM(cost) FILTER (WHERE date >= :start AND email NOT LIKE 'unmapped:%'), 0) AS mapped_cost,
-  COALESCE(SUM(input_tokens) FILTER (WHERE date >= :start), 0) AS input_tokens,
-  COALESCE(SUM(output_tokens) FILTER (WHERE date >= :start), 0) AS output_tokens,
-  COALESCE(SUM(cache_read_tokens) FILTER (WHERE date >= :start), 0) AS cache_read_tokens,
-  COUNT(*) FILTER (WHERE date >= :start) AS current_rows,
-  COALESCE(SUM(total_tokens) FILTER (WHERE date < :start), 0) AS prev_tokens,
-  COALESCE(SUM(cost) FILTER (WHERE date < :start), 0) AS prev_cost,
-  COUNT(DISTINCT email) FILTER (WHERE date < :start AND email NOT LIKE 'unmapped:%') AS prev_users,
-  COALESCE(SUM(total_tokens) FILTER (WHERE date < :start AND email NOT LIKE 'unmapped:%'), 0) AS prev_mapped_tokens,
-  COALESCE(SUM(cost) FILTER (WHERE date < :start AND email NOT LIKE 'unmapped:%'), 0) AS prev_mapped_cost,
-  COALESCE(SUM(input_tokens) FILTER (WHERE date < :start), 0) AS prev_input_tokens,
-  COALESCE(SUM(output_tokens) FILTER (WHERE date < :start), 0) AS prev_output_tokens,
-  COALESCE(SUM(cache_read_tokens) FILTER (WHERE date < :start), 0) AS prev_cache_read_tokens
-FROM usage_daily
-WHERE date BETWEEN :prev_start AND :end
+  COALESCE(SUM(tokens) FILTER (WHERE cur), 0) AS tokens,
+  COALESCE(SUM(cost) FILTER (WHERE cur), 0) AS cost,
+  COUNT(DISTINCT email) FILTER (WHERE cur AND email NOT LIKE 'unmapped:%') AS users,
+  COALESCE(SUM(tokens) FILTER (WHERE cur AND email NOT LIKE 'unmapped:%'), 0) AS mapped_tokens,
+  COALESCE(SUM(cost) FILTER (WHERE cur AND email NOT LIKE 'unmapped:%'), 0) AS mapped_cost,
+  COALESCE(SUM(input_tokens) FILTER (WHERE cur), 0) AS input_tokens,
+  COALESCE(SUM(output_tokens) FILTER (WHERE cur), 0) AS output_tokens,
+  COALESCE(SUM(cache_read_tokens) FILTER (WHERE cur), 0) AS cache_read_tokens,
+  COALESCE(SUM(n) FILTER (WHERE cur), 0) AS current_rows,
+  COALESCE(SUM(tokens) FILTER (WHERE NOT cur), 0) AS prev_tokens,
+  COALESCE(SUM(cost) FILTER (WHERE NOT cur), 0) AS prev_cost,
+  COUNT(DISTINCT email) FILTER (WHERE NOT cur AND email NOT LIKE 'unmapped:%') AS prev_users,
+  COALESCE(SUM(tokens) FILTER (WHERE NOT cur AND email NOT LIKE 'unmapped:%'), 0) AS prev_mapped_tokens,
+  COALESCE(SUM(cost) FILTER (WHERE NOT cur AND email NOT LIKE 'unmapped:%'), 0) AS prev_mapped_cost,
+  COALESCE(SUM(input_tokens) FILTER (WHERE NOT cur), 0) AS prev_input_tokens,
+  COALESCE(SUM(output_tokens) FILTER (WHERE NOT cur), 0) AS prev_output_tokens,
+  COALESCE(SUM(cache_read_tokens) FILTER (WHERE NOT cur), 0) AS prev_cache_read_tokens
+FROM per
 GROUP BY GROUPING SETS ((tool), ())
 """)
+
 
 
 def _period(row: object, prefix: str) -> PeriodTotals:
@@ -240,7 +248,17 @@ WHERE date BETWEEN :history_start AND :end
 GROUP BY date, tool
 """)
 
-LAST_DATA_SQL = text("SELECT tool, MAX(date) AS last_date FROM usage_daily GROUP BY tool")
+# M-DATA-COMPLETE per tool with a skip scan over ix_usage_daily_tool_date (a few index probes, not a table scan)
+LAST_DATA_SQL = text("""
+WITH RECURSIVE tools AS (
+  (SELECT tool FROM usage_daily ORDER BY tool LIMIT 1)
+  UNION ALL
+  SELECT (SELECT u.tool FROM usage_daily u WHERE u.tool > tools.tool ORDER BY u.tool LIMIT 1)
+  FROM tools WHERE tools.tool IS NOT NULL
+)
+SELECT tool, (SELECT MAX(u.date) FROM usage_daily u WHERE u.tool = tools.tool) AS last_date
+FROM tools WHERE tool IS NOT NULL
+""")
 
 
 async def daily_usage_by_tool(db: AsyncSession, rng: DateRange) -> DailyUsage:
