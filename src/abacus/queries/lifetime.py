@@ -22,10 +22,14 @@ class Lifetime:
 
 
 LIFETIME_SQL = text("""
+WITH people AS (  -- one hash-aggregated pass over the rollup: sums and distinct people together
+  SELECT email, SUM(total_tokens) AS tokens, SUM(cost) AS cost, MIN(date) AS since
+  FROM usage_daily GROUP BY email
+)
 SELECT
-  (SELECT COALESCE(SUM(total_tokens), 0) FROM usage_daily) AS tokens,
-  (SELECT COALESCE(SUM(cost), 0) FROM usage_daily) AS cost,
-  (SELECT COUNT(DISTINCT email) FROM usage_daily WHERE email NOT LIKE 'unmapped:%') AS users,
+  (SELECT COALESCE(SUM(tokens), 0) FROM people) AS tokens,
+  (SELECT COALESCE(SUM(cost), 0) FROM people) AS cost,
+  (SELECT COUNT(*) FROM people WHERE email NOT LIKE 'unmapped:%') AS users,
   (SELECT MIN(date) FROM usage_daily) AS since,
   (SELECT COUNT(*) FROM commits) AS commits,
   (SELECT COUNT(*) FROM commits WHERE ai_tool IS NOT NULL) AS ai_commits,
