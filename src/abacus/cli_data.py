@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -565,3 +566,29 @@ def bench(users: int = typer.Option(400, help="People in the synthetic company."
         console.print(table)
     finally:
         stop()
+
+
+@app.command("send-webhook")
+def send_webhook(event: str = typer.Argument("push", help="push or ping"),
+                 app_url: str = typer.Option("http://127.0.0.1:8000", help="Abacus base URL."),
+                 repo: str = typer.Option("acme/web", help="Repository of the emulator's data set."),
+                 count: int = typer.Option(3, help="Latest commits to include in a push."),
+                 seed: int = typer.Option(7, help="Seed of the emulator's data set (as `abacus emulators`)."),
+                 secret: str = typer.Option(None, envvar="GITHUB_WEBHOOK_SECRET",
+                                            help="HMAC secret (default: the demo's).")) -> None:
+    """Sign and POST a GitHub push/ping webhook built from the emulator's data set (the webhook sender)."""
+    from abacus.emulators.dataset import DEMO_GITHUB_WEBHOOK_SECRET, EmulatorConfig, EmulatorDataset
+    from abacus.emulators.webhook_sender import ping_payload, push_payload
+    from abacus.emulators.webhook_sender import send_webhook as post
+
+    if event not in ("push", "ping"):
+        fail(f"unknown event {event!r}: use push or ping")
+    dataset = EmulatorDataset(EmulatorConfig(seed=seed))
+    payload = push_payload(dataset, repo, count) if event == "push" else ping_payload(dataset)
+    try:
+        response = post(app_url, secret or DEMO_GITHUB_WEBHOOK_SECRET, event, payload)
+    except httpx.HTTPError as exc:
+        fail(f"could not reach {app_url}: {exc}")
+    console.print(f"{event} → {response.status_code} {response.text[:200]}")
+    if response.status_code >= 400:
+        raise typer.Exit(1)
