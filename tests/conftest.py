@@ -35,8 +35,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 DEMO_USERS = [("ada@example.com", "Ada Lovelace"), ("grace@example.com", "Grace Hopper")]
-TABLES = ("usage_records", "usage_daily", "identity_mappings", "sync_state", "commit_attributions", "commits",
-          "repositories", "webhook_deliveries")
+TABLES = ("usage_records", "usage_daily", "usage_tool_daily", "usage_user_daily", "identity_mappings", "sync_state",
+          "commit_attributions", "commits", "repositories", "webhook_deliveries")
 
 
 def run_async(coro: Any) -> Any:

@@ -40,3 +40,13 @@ async def current_revision_async(database_url: str) -> str | None:
 
 def current_revision(database_url: str) -> str | None:
     return asyncio.run(current_revision_async(database_url))
+
+
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head() or ""
+
+
+HEAD_REVISION = _head()
+"""The newest migration revision (what `abacus db upgrade` brings a database to)."""

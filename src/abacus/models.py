@@ -98,6 +98,46 @@ class UsageDaily(Base):
     thinking_records: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
 
+class UsageToolDaily(Base):
+    """Second-level rollup without people: per (date, tool, model) — totals, charts and model breakdowns."""
+
+    __tablename__ = "usage_tool_daily"
+
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    tool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False, server_default="0")
+    record_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    thinking_records: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+
+class UsageUserDaily(Base):
+    """Second-level rollup without models: per (date, email, tool) — people counts, team pivot, lifetime."""
+
+    __tablename__ = "usage_user_daily"
+    __table_args__ = (
+        Index("ix_usage_user_daily_email_date", "email", "date"),
+        Index("ix_usage_user_daily_tool_date", "tool", "date"),
+    )
+
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False, server_default="0")
+    record_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    thinking_records: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+
 class IdentityMapping(Base):
     __tablename__ = "identity_mappings"
     __table_args__ = (Index("ix_identity_mappings_email", "email"),)

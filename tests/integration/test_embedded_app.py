@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from abacus import migrate
 from abacus.app import create_app
 from abacus.embedded import ensure_database_exists, resolve_backing_services
+from abacus.migrate import HEAD_REVISION
 from tests.conftest import _drop_database, app_settings, run_async, sign_in
 from tests.support import ThreadedServer, free_port
 
@@ -39,7 +40,7 @@ def test_signed_in_overview_on_embedded_servers(embedded_services, oidc_server):
     assert "PostgreSQL 18" in run_async(_version(services.database_url))
     assert "valkey_version" in Redis.from_url(services.redis_url).info("server")
     migrate.upgrade(services.database_url)
-    assert migrate.current_revision(services.database_url) == "0001"
+    assert migrate.current_revision(services.database_url) == HEAD_REVISION
 
     port = free_port()
     settings = replace(app_settings(services, f"{oidc_server.url}/oidc"), base_url=f"http://127.0.0.1:{port}")

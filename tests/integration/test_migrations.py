@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from abacus import migrate
 from abacus.embedded import ensure_database_exists
+from abacus.migrate import HEAD_REVISION
 from abacus.models import Base
 from tests.conftest import _drop_database, run_async
 
@@ -37,15 +38,15 @@ async def _tables(url):
 
 def test_upgrade_twice_then_downgrade_to_base(scratch_db):
     migrate.upgrade(scratch_db)
-    assert migrate.current_revision(scratch_db) == "0001"
+    assert migrate.current_revision(scratch_db) == HEAD_REVISION
     assert set(Base.metadata.tables) <= run_async(_tables(scratch_db))
     migrate.upgrade(scratch_db)  # no-op
-    assert migrate.current_revision(scratch_db) == "0001"
+    assert migrate.current_revision(scratch_db) == HEAD_REVISION
     migrate.downgrade(scratch_db, "base")
     assert migrate.current_revision(scratch_db) is None
     assert run_async(_tables(scratch_db)) == {"alembic_version"}
     migrate.upgrade(scratch_db)
-    assert migrate.current_revision(scratch_db) == "0001"
+    assert migrate.current_revision(scratch_db) == HEAD_REVISION
 
 
 def test_models_and_migrations_agree(scratch_db):
@@ -72,10 +73,10 @@ def test_cli_db_commands(scratch_db):
     assert up.returncode == 0, up.stderr
     current = subprocess.run([sys.executable, "-m", "abacus", "db", "current"], env=env, cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
-    assert "0001" in current.stdout
+    assert HEAD_REVISION in current.stdout
     again = subprocess.run([sys.executable, "-m", "abacus", "db", "upgrade"], env=env, cwd=ROOT, capture_output=True,
                            text=True, timeout=120)
-    assert again.returncode == 0 and "0001" in again.stdout
+    assert again.returncode == 0 and HEAD_REVISION in again.stdout
 
 
 def test_unreachable_configured_database_fails_in_one_line():

@@ -341,7 +341,7 @@ def awkward_emails(seeded_module, database_url):
     async def remove() -> None:
         engine = create_engine(database_url)
         async with engine.begin() as conn:
-            for table in ("usage_records", "usage_daily"):
+            for table in ("usage_records", "usage_daily", "usage_user_daily"):
                 await conn.execute(text(f"DELETE FROM {table} WHERE email = ANY(:e)"), {"e": emails})
         await engine.dispose()
 

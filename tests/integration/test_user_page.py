@@ -213,7 +213,7 @@ def extra_rows(seeded_module, database_url):
     async def remove() -> None:
         engine = create_engine(database_url)
         async with engine.begin() as conn:
-            for table in ("usage_records", "usage_daily"):
+            for table in ("usage_records", "usage_daily", "usage_user_daily"):
                 await conn.execute(text(f"DELETE FROM {table} WHERE email = :e"), {"e": many})
             await conn.execute(text("DELETE FROM commits WHERE author_email = :e"), {"e": edge})
         await engine.dispose()
