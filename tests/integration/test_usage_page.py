@@ -262,6 +262,10 @@ def test_export_guards_formula_text_but_not_numbers(page_client, database_url):
          " VALUES (:d, 'cursor:ada@example.com', 'ada@example.com', '-tool', :m, :m, 5, 0, -1.5)"),
         ("INSERT INTO usage_daily (date, email, tool, model, input_tokens, output_tokens, total_tokens, cost, "
          "record_count) VALUES (:d, 'ada@example.com', '-tool', :m, 5, 0, 5, -1.5, 1)"),
+        ("INSERT INTO usage_tool_daily (date, tool, model, input_tokens, output_tokens, total_tokens, cost, "
+         "record_count) VALUES (:d, '-tool', :m, 5, 0, 5, -1.5, 1)"),
+        ("INSERT INTO usage_user_daily (date, email, tool, input_tokens, output_tokens, total_tokens, cost, "
+         "record_count) VALUES (:d, 'ada@example.com', '-tool', 5, 0, 5, -1.5, 1)"),
     ]
     try:
         for statement in statements:
@@ -269,5 +273,5 @@ def test_export_guards_formula_text_but_not_numbers(page_client, database_url):
         text = page_client.get("/export/usage.csv", params={"start": "2021-06-01", "end": "2021-06-01"}).text
         assert text.split("\n")[1] == "2021-06-01,\"'=HYPERLINK(\"\"http://x.example\"\",\"\"a,b\"\")\",5,5,0,-1.5,'-tool"
     finally:
-        truth.sql_exec(database_url, "DELETE FROM usage_records WHERE date = :d", d=day)
-        truth.sql_exec(database_url, "DELETE FROM usage_daily WHERE date = :d", d=day)
+        for table in ("usage_records", "usage_daily", "usage_tool_daily", "usage_user_daily"):
+            truth.sql_exec(database_url, f"DELETE FROM {table} WHERE date = :d", d=day)

@@ -22,23 +22,26 @@ class Lifetime:
 
 
 LIFETIME_SQL = text("""
-WITH people AS (  -- one hash-aggregated pass over the rollup: sums and distinct people together
-  SELECT email, SUM(total_tokens) AS tokens, SUM(cost) AS cost, MIN(date) AS since
-  FROM usage_daily GROUP BY email
+WITH RECURSIVE emails AS (  -- distinct emails by a skip scan over ix_usage_user_daily_email_date: one probe each
+  (SELECT email FROM usage_user_daily ORDER BY email LIMIT 1)
+  UNION ALL
+  SELECT (SELECT u.email FROM usage_user_daily u WHERE u.email > emails.email ORDER BY u.email LIMIT 1)
+  FROM emails WHERE emails.email IS NOT NULL
 )
 SELECT
-  (SELECT COALESCE(SUM(tokens), 0) FROM people) AS tokens,
-  (SELECT COALESCE(SUM(cost), 0) FROM people) AS cost,
-  (SELECT COUNT(*) FROM people WHERE email NOT LIKE 'unmapped:%') AS users,
-  (SELECT MIN(date) FROM usage_daily) AS since,
-  (SELECT COUNT(*) FROM commits) AS commits,
-  (SELECT COUNT(*) FROM commits WHERE ai_tool IS NOT NULL) AS ai_commits,
+  (SELECT COALESCE(SUM(total_tokens), 0) FROM usage_tool_daily) AS tokens,
+  (SELECT COALESCE(SUM(cost), 0) FROM usage_tool_daily) AS cost,
+  (SELECT COUNT(*) FROM emails WHERE email NOT LIKE 'unmapped:%') AS users,
+  (SELECT MIN(date) FROM usage_tool_daily) AS since,
+  commit_counts.commits,
+  commit_counts.ai_commits,
   (SELECT COUNT(*) FROM repositories) AS repos
+FROM (SELECT COUNT(*) AS commits, COUNT(ai_tool) AS ai_commits FROM commits) AS commit_counts  -- one scan for both
 """)
 
 
 async def lifetime_stats(db: AsyncSession) -> Lifetime:
-    """M-LIFE-* figures from the rollup and commits, one round trip."""
+    """M-LIFE-* figures from the second-level rollups and commits, one round trip."""
     row = (await db.execute(LIFETIME_SQL)).one()
     return Lifetime(int(row.tokens), Decimal(row.cost), int(row.users), row.since, int(row.commits),
                     int(row.ai_commits), int(row.repos))

@@ -49,9 +49,10 @@ class MappingsView:
         return [u for u in self.unmapped if u.suggestion]
 
 
+# `unmapped:%` as a range (`;` follows `:`) so ix_usage_user_daily_email_date serves it
 UNMAPPED_USAGE = text("""
 SELECT substr(email, 10) AS identity, SUM(record_count) AS records
-FROM usage_daily WHERE email LIKE 'unmapped:%' GROUP BY email
+FROM usage_user_daily WHERE email >= 'unmapped:' AND email < 'unmapped;' GROUP BY email
 """)
 UNMAPPED_GITHUB = text("""
 SELECT c.author_id, MIN(c.author_login) AS login, MIN(c.author_raw_email) AS email, COUNT(*) AS n
@@ -60,11 +61,25 @@ WHERE c.author_id IS NOT NULL AND NOT EXISTS (
     SELECT 1 FROM identity_mappings m WHERE m.source = 'github' AND m.external_id = c.author_id)
 GROUP BY c.author_id
 """)
+# distinct emails by skip scans (one index probe per distinct value) over ix_usage_user_daily_email_date and
+# ix_commits_author_email instead of reading every row
 KNOWN_EMAILS = text("""
+WITH RECURSIVE usage_emails AS (
+  (SELECT email FROM usage_user_daily ORDER BY email LIMIT 1)
+  UNION ALL
+  SELECT (SELECT u.email FROM usage_user_daily u WHERE u.email > e.email ORDER BY u.email LIMIT 1)
+  FROM usage_emails e WHERE e.email IS NOT NULL
+),
+author_emails AS (
+  (SELECT author_email AS email FROM commits WHERE author_email IS NOT NULL ORDER BY author_email LIMIT 1)
+  UNION ALL
+  SELECT (SELECT c.author_email FROM commits c WHERE c.author_email > a.email ORDER BY c.author_email LIMIT 1)
+  FROM author_emails a WHERE a.email IS NOT NULL
+)
 SELECT email FROM (
-  SELECT DISTINCT email FROM usage_daily WHERE email NOT LIKE 'unmapped:%'
-  UNION SELECT DISTINCT email FROM identity_mappings
-  UNION SELECT DISTINCT author_email FROM commits WHERE author_email LIKE '%@%.%' AND author_email NOT LIKE '%noreply%'
+  SELECT email FROM usage_emails WHERE email NOT LIKE 'unmapped:%'
+  UNION SELECT email FROM identity_mappings
+  UNION SELECT email FROM author_emails WHERE email LIKE '%@%.%' AND email NOT LIKE '%noreply%'
 ) e ORDER BY email
 """)
 
@@ -82,18 +97,26 @@ def suggest_for_key_name(name: str, known: list[str]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def suggest_for_github(login: str | None, email: str | None, known: list[str]) -> str | None:
-    """A GitHub author whose login or commit email names a known person (`katherinejohnson`, `lynn.conway.dev@…`)."""
-    candidates = [_squash(login or "")]
-    if email:
-        local = email.split("@")[0]
-        candidates.append(_squash(local.split("+", 1)[-1]))
-    matches = set()
+def people_index(known: list[str]) -> dict[str, set[str]]:
+    """Known emails by their squashed local part (`katherine.johnson@…` → `katherinejohnson`), for suggestions."""
+    index: dict[str, set[str]] = {}
     for address in known:
         local = _squash(address.split("@")[0])
-        if len(local) >= 5 and any(c == local or (c.startswith(local) and len(c) - len(local) <= 4)
-                                   for c in candidates if c):
-            matches.add(address)
+        if len(local) >= 5:
+            index.setdefault(local, set()).add(address)
+    return index
+
+
+def suggest_for_github(login: str | None, email: str | None, people: dict[str, set[str]]) -> str | None:
+    """A GitHub author whose login or commit email names a known person (`katherinejohnson`, `lynn.conway.dev@…`):
+    a local part equal to the candidate, or the candidate minus a short suffix (≤ 4 characters, e.g. `dev`)."""
+    candidates = [_squash(login or "")]
+    if email:
+        candidates.append(_squash(email.split("@")[0].split("+", 1)[-1]))
+    matches: set[str] = set()
+    for candidate in filter(None, candidates):
+        for cut in range(0, 5):
+            matches |= people.get(candidate[:len(candidate) - cut], set())
     return matches.pop() if len(matches) == 1 else None
 
 
@@ -101,6 +124,7 @@ async def mappings_view(db: AsyncSession, *, source: str | None, status: str, se
                         allowed_domains: tuple[str, ...], page_size: int | None = PAGE_SIZE) -> MappingsView:
     """Unmapped identities (usage desc) and/or existing mappings, filtered, one page of `page_size` (None: all)."""
     known = [r.email for r in await db.execute(KNOWN_EMAILS)]
+    people = people_index([k for k in known if is_work_email(k, allowed_domains)])
     unmapped: list[UnmappedIdentity] = []
     if status in ("unmapped", "all"):
         for row in await db.execute(UNMAPPED_USAGE):
@@ -110,7 +134,7 @@ async def mappings_view(db: AsyncSession, *, source: str | None, status: str, se
         for row in await db.execute(UNMAPPED_GITHUB):
             email = row.email
             suggestion = email.lower() if email and is_work_email(email, allowed_domains) else \
-                suggest_for_github(row.login, email, [k for k in known if is_work_email(k, allowed_domains)])
+                suggest_for_github(row.login, email, people)
             label = f"{row.author_id} (@{row.login})" if row.login else row.author_id
             unmapped.append(UnmappedIdentity("github", row.author_id, label, email, int(row.n), "commits",
                                              suggestion))

@@ -106,7 +106,8 @@ def backfill_status(oldest: date | None, complete: bool) -> str:
 
 async def provider_statuses(db: AsyncSession, settings: Settings, now: datetime) -> list[ProviderStatus]:
     rows = {r.id: r for r in await db.execute(text("SELECT * FROM sync_state"))}
-    oldest = {r.tool: r.d for r in await db.execute(text("SELECT tool, MIN(date) d FROM usage_daily GROUP BY tool"))}
+    oldest = {r.tool: r.d for r in await db.execute(
+        text("SELECT tool, MIN(date) d FROM usage_tool_daily GROUP BY tool"))}
     oldest_commit = (await db.execute(text("SELECT MIN(committed_at) FROM commits"))).scalar_one()
     out = []
     for provider in runner.PROVIDERS:
@@ -140,11 +141,14 @@ async def provider_statuses(db: AsyncSession, settings: Settings, now: datetime)
 
 
 async def unattributed(db: AsyncSession) -> Unattributed:
-    """M-UNATTR from the rollup: unmapped emails are `unmapped:<identity>`."""
+    """M-UNATTR from the (date, email, tool) rollup: unmapped emails are `unmapped:<identity>`.
+
+    The prefix is written as a range (`;` follows `:`) so ix_usage_user_daily_email_date serves it."""
     rows = list(await db.execute(text("""
         SELECT substr(email, 10) AS identity, SUM(record_count) AS records, SUM(total_tokens) AS tokens,
                SUM(cost) AS cost
-        FROM usage_daily WHERE email LIKE 'unmapped:%' GROUP BY email ORDER BY records DESC, identity""")))
+        FROM usage_user_daily WHERE email >= 'unmapped:' AND email < 'unmapped;'
+        GROUP BY email ORDER BY records DESC, identity""")))
     return Unattributed(
         tokens=sum(int(r.tokens) for r in rows), cost=sum((Decimal(r.cost) for r in rows), Decimal(0)),
         api_keys=sum(1 for r in rows if r.identity.startswith("claude_code:")),

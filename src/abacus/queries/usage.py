@@ -1,8 +1,10 @@
 """Read side of the usage pages (Dashboard, Usage, their exports and JSON): totals, daily series, models, users.
 
-Every function reads the `usage_daily` rollup (metrics.md: by definition the same sums as `usage_records`), issues
-one SQL statement that aggregates in SQL, and returns plain dataclasses. Unmapped rows (`email LIKE 'unmapped:%'`)
-count in token/cost figures and never in people figures (metrics.md §0.3).
+Every function reads the smallest rollup that answers it exactly (metrics.md: the rollups are by definition the same
+sums as `usage_records`): `usage_tool_daily` (date, tool, model) for org-wide tokens, cost and models;
+`usage_user_daily` (date, email, tool) for anything about people; `usage_daily` (date, email, tool, model) only for
+per-person model questions. Each issues one SQL statement that aggregates in SQL and returns plain dataclasses.
+Unmapped rows (`email LIKE 'unmapped:%'`) count in token/cost figures and never in people figures (metrics.md §0.3).
 """
 
 from __future__ import annotations
@@ -134,31 +136,45 @@ class UsageTotals:
 
 
 USAGE_TOTALS_SQL = text("""
-WITH per AS (  -- hash-aggregate the rollup to (email, tool, period) first: distinct counts then run on a few rows
-  SELECT email, tool, date >= :start AS cur, SUM(total_tokens) AS tokens, SUM(cost) AS cost,
+WITH by_tool AS (  -- token and cost sums per (tool, period) from the (date, tool, model) rollup: a few thousand rows
+  SELECT tool, date >= :start AS cur, SUM(total_tokens) AS tokens, SUM(cost) AS cost,
          SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
          SUM(cache_read_tokens) AS cache_read_tokens, COUNT(*) AS n
-  FROM usage_daily
+  FROM usage_tool_daily
   WHERE date BETWEEN :prev_start AND :end
+  GROUP BY tool, date >= :start
+),
+people AS (  -- mapped people per (email, tool, period) from the (date, email, tool) rollup; no model fan-out
+  SELECT email, tool, date >= :start AS cur, SUM(total_tokens) AS tokens, SUM(cost) AS cost
+  FROM usage_user_daily
+  WHERE date BETWEEN :prev_start AND :end AND email NOT LIKE 'unmapped:%'
   GROUP BY email, tool, date >= :start
+),
+per AS (
+  SELECT tool, cur, tokens, cost, input_tokens, output_tokens, cache_read_tokens, n,
+         NULL AS email, 0 AS mapped_tokens, 0 AS mapped_cost
+  FROM by_tool
+  UNION ALL
+  SELECT tool, cur, 0, 0, 0, 0, 0, 0, email, tokens, cost
+  FROM people
 )
 SELECT
   tool,
   GROUPING(tool) AS is_total,
   COALESCE(SUM(tokens) FILTER (WHERE cur), 0) AS tokens,
   COALESCE(SUM(cost) FILTER (WHERE cur), 0) AS cost,
-  COUNT(DISTINCT email) FILTER (WHERE cur AND email NOT LIKE 'unmapped:%') AS users,
-  COALESCE(SUM(tokens) FILTER (WHERE cur AND email NOT LIKE 'unmapped:%'), 0) AS mapped_tokens,
-  COALESCE(SUM(cost) FILTER (WHERE cur AND email NOT LIKE 'unmapped:%'), 0) AS mapped_cost,
+  COUNT(DISTINCT email) FILTER (WHERE cur) AS users,
+  COALESCE(SUM(mapped_tokens) FILTER (WHERE cur), 0) AS mapped_tokens,
+  COALESCE(SUM(mapped_cost) FILTER (WHERE cur), 0) AS mapped_cost,
   COALESCE(SUM(input_tokens) FILTER (WHERE cur), 0) AS input_tokens,
   COALESCE(SUM(output_tokens) FILTER (WHERE cur), 0) AS output_tokens,
   COALESCE(SUM(cache_read_tokens) FILTER (WHERE cur), 0) AS cache_read_tokens,
   COALESCE(SUM(n) FILTER (WHERE cur), 0) AS current_rows,
   COALESCE(SUM(tokens) FILTER (WHERE NOT cur), 0) AS prev_tokens,
   COALESCE(SUM(cost) FILTER (WHERE NOT cur), 0) AS prev_cost,
-  COUNT(DISTINCT email) FILTER (WHERE NOT cur AND email NOT LIKE 'unmapped:%') AS prev_users,
-  COALESCE(SUM(tokens) FILTER (WHERE NOT cur AND email NOT LIKE 'unmapped:%'), 0) AS prev_mapped_tokens,
-  COALESCE(SUM(cost) FILTER (WHERE NOT cur AND email NOT LIKE 'unmapped:%'), 0) AS prev_mapped_cost,
+  COUNT(DISTINCT email) FILTER (WHERE NOT cur) AS prev_users,
+  COALESCE(SUM(mapped_tokens) FILTER (WHERE NOT cur), 0) AS prev_mapped_tokens,
+  COALESCE(SUM(mapped_cost) FILTER (WHERE NOT cur), 0) AS prev_mapped_cost,
   COALESCE(SUM(input_tokens) FILTER (WHERE NOT cur), 0) AS prev_input_tokens,
   COALESCE(SUM(output_tokens) FILTER (WHERE NOT cur), 0) AS prev_output_tokens,
   COALESCE(SUM(cache_read_tokens) FILTER (WHERE NOT cur), 0) AS prev_cache_read_tokens
@@ -243,21 +259,14 @@ class DailyUsage:
 
 DAILY_BY_TOOL_SQL = text("""
 SELECT date, tool, SUM(total_tokens) AS tokens, SUM(cost) AS cost
-FROM usage_daily
+FROM usage_tool_daily
 WHERE date BETWEEN :history_start AND :end
 GROUP BY date, tool
 """)
 
-# M-DATA-COMPLETE per tool with a skip scan over ix_usage_daily_tool_date (a few index probes, not a table scan)
+# M-DATA-COMPLETE per tool: the (date, tool, model) rollup is a few thousand rows a year, one pass is enough
 LAST_DATA_SQL = text("""
-WITH RECURSIVE tools AS (
-  (SELECT tool FROM usage_daily ORDER BY tool LIMIT 1)
-  UNION ALL
-  SELECT (SELECT u.tool FROM usage_daily u WHERE u.tool > tools.tool ORDER BY u.tool LIMIT 1)
-  FROM tools WHERE tools.tool IS NOT NULL
-)
-SELECT tool, (SELECT MAX(u.date) FROM usage_daily u WHERE u.tool = tools.tool) AS last_date
-FROM tools WHERE tool IS NOT NULL
+SELECT tool, MAX(date) AS last_date FROM usage_tool_daily GROUP BY tool
 """)
 
 
@@ -333,7 +342,7 @@ class ModelBreakdown:
 MODEL_TOOL_SQL = text("""
 SELECT model, tool, SUM(total_tokens) AS tokens, SUM(input_tokens) AS input_tokens,
        SUM(output_tokens) AS output_tokens, SUM(cost) AS cost
-FROM usage_daily
+FROM usage_tool_daily
 WHERE date BETWEEN :start AND :end
 GROUP BY model, tool
 ORDER BY tokens DESC, model ASC, tool ASC
@@ -390,7 +399,7 @@ class ModelDaily:
 
 MODEL_DAILY_SQL = text("""
 SELECT date, model, SUM(total_tokens) AS tokens
-FROM usage_daily
+FROM usage_tool_daily
 WHERE date BETWEEN :start AND :end
 GROUP BY date, model
 """)
@@ -424,16 +433,17 @@ class ToolUsersSeries:
     users: dict[str, list[int]]
 
 
+# usage_user_daily has one row per (date, email, tool), so per day COUNT(*) is the distinct count
 TOOL_USERS_DAILY_SQL = text("""
-SELECT date AS bucket, tool, COUNT(DISTINCT email) AS users
-FROM usage_daily
+SELECT date AS bucket, tool, COUNT(*) AS users
+FROM usage_user_daily
 WHERE date BETWEEN :start AND :end AND email NOT LIKE 'unmapped:%'
 GROUP BY date, tool
 """)
 
 TOOL_USERS_WEEKLY_SQL = text("""
 SELECT date_trunc('week', date)::date AS bucket, tool, COUNT(DISTINCT email) AS users
-FROM usage_daily
+FROM usage_user_daily
 WHERE date BETWEEN :start AND :end AND email NOT LIKE 'unmapped:%'
 GROUP BY 1, tool
 """)
@@ -470,33 +480,31 @@ class TopUser:
 
 
 TOP_USERS_SQL = text("""
-WITH in_range AS (
-  SELECT email, tool, model, total_tokens, cost
-  FROM usage_daily
+WITH per_tool AS (  -- one (parallel) pass over the (date, email, tool) rollup: a few rows per person
+  SELECT email, tool, SUM(total_tokens) AS tokens, SUM(cost) AS cost
+  FROM usage_user_daily
   WHERE date BETWEEN :start AND :end AND email NOT LIKE 'unmapped:%'
-),
-top AS (
-  SELECT email, SUM(total_tokens) AS tokens, SUM(cost) AS cost
-  FROM in_range GROUP BY email
-  ORDER BY tokens DESC, email ASC
-  LIMIT :limit
-),
-per_tool AS (
-  SELECT email, tool, SUM(total_tokens) AS tokens
-  FROM in_range WHERE email IN (SELECT email FROM top)
   GROUP BY email, tool
 ),
-favorite AS (
+top AS (
+  SELECT email, SUM(tokens) AS user_tokens, SUM(cost) AS user_cost,
+         array_agg(tool ORDER BY tokens DESC, tool) AS tool_keys,
+         array_agg(tokens ORDER BY tokens DESC, tool) AS tool_tokens
+  FROM per_tool GROUP BY email
+  ORDER BY user_tokens DESC, email ASC
+  LIMIT :limit
+),
+favorite AS (  -- M-FAV-MODEL needs the model: usage_daily, only the top emails (ix_usage_daily_email_date)
   SELECT DISTINCT ON (email) email, model
-  FROM (SELECT email, model, SUM(total_tokens) AS tokens FROM in_range
-        WHERE email IN (SELECT email FROM top) GROUP BY email, model) AS m
+  FROM (SELECT email, model, SUM(total_tokens) AS tokens FROM usage_daily
+        WHERE email = ANY(ARRAY(SELECT email FROM top)) AND date BETWEEN :start AND :end
+        GROUP BY email, model) AS m
   ORDER BY email, tokens DESC, model ASC
 )
-SELECT top.email, top.tokens, top.cost, favorite.model AS favorite_model,
-       (SELECT array_agg(tool ORDER BY tokens DESC, tool) FROM per_tool p WHERE p.email = top.email) AS tool_keys,
-       (SELECT array_agg(tokens ORDER BY tokens DESC, tool) FROM per_tool p WHERE p.email = top.email) AS tool_tokens
+SELECT top.email, top.user_tokens AS tokens, top.user_cost AS cost, favorite.model AS favorite_model,
+       top.tool_keys, top.tool_tokens
 FROM top LEFT JOIN favorite ON favorite.email = top.email
-ORDER BY top.tokens DESC, top.email ASC
+ORDER BY top.user_tokens DESC, top.email ASC
 """)
 
 
@@ -515,7 +523,7 @@ async def top_users(db: AsyncSession, rng: DateRange, limit: int = 10) -> list[T
 USAGE_MODELS_ROWS_SQL = text("""
 SELECT date, model, SUM(total_tokens) AS tokens, SUM(input_tokens) AS input_tokens,
        SUM(output_tokens) AS output_tokens, SUM(cost) AS cost, tool
-FROM usage_daily
+FROM usage_tool_daily
 WHERE date BETWEEN :start AND :end
 GROUP BY date, model, tool
 ORDER BY date ASC, tokens DESC, model ASC, tool ASC
@@ -523,8 +531,8 @@ ORDER BY date ASC, tokens DESC, model ASC, tool ASC
 
 USAGE_TOOLS_ROWS_SQL = text("""
 SELECT date, tool, SUM(total_tokens) AS tokens, SUM(cost) AS cost,
-       COUNT(DISTINCT email) FILTER (WHERE email NOT LIKE 'unmapped:%') AS users
-FROM usage_daily
+       COUNT(*) FILTER (WHERE email NOT LIKE 'unmapped:%') AS users  -- one row per (date, email, tool)
+FROM usage_user_daily
 WHERE date BETWEEN :start AND :end
 GROUP BY date, tool
 ORDER BY date ASC, tokens DESC, tool ASC
