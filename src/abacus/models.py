@@ -80,7 +80,8 @@ class UsageDaily(Base):
 
     __tablename__ = "usage_daily"
     __table_args__ = (
-        Index("ix_usage_daily_email_date", "email", "date"),
+        # covering: a person's favourite model is read from the index alone
+        Index("ix_usage_daily_email_date", "email", "date", postgresql_include=["model", "total_tokens"]),
         Index("ix_usage_daily_tool_date", "tool", "date"),
     )
 
