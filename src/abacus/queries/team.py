@@ -1,8 +1,9 @@
-"""The Team pivot (metrics.md §4 "Top users and Team table"): one row per mapped person over `usage_daily`.
+"""The Team pivot (metrics.md §4 "Top users and Team table"): one row per mapped person over `usage_user_daily`.
 
 Population: distinct mapped emails with ≥1 rollup row in the range, optionally narrowed by a case-insensitive email
 search. Every figure is aggregated in SQL: the page costs a tools statement, a totals statement and a rows statement,
-whatever the number of users.
+whatever the number of users. The pivot reads the per-(date, email, tool) rollup, about a third of `usage_daily`;
+only the favourite model, which needs models, reads `usage_daily`, and only for the emails shown.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
-from abacus.models import UNMAPPED_PREFIX, UsageDaily
+from abacus.models import UNMAPPED_PREFIX, UsageUserDaily
 
 PAGE_SIZE = 100
 TOOL_KEY_PREFIX = "tool_"
@@ -31,7 +32,7 @@ SORT_COLUMNS = (
 )  # fmt: skip
 """Fixed sort keys (pages.md §4); `tool_<tool>` keys are added per tool present."""
 
-_daily = UsageDaily.__table__
+_user = UsageUserDaily.__table__
 
 
 @dataclass(frozen=True)
@@ -127,28 +128,28 @@ def sort_keys(tools: Sequence[str]) -> tuple[str, ...]:
 
 
 KNOWN_TOOLS_SQL = text("""
-WITH RECURSIVE known(tool) AS (
-  (SELECT tool FROM usage_daily ORDER BY tool LIMIT 1)
-  UNION ALL
-  SELECT (SELECT d.tool FROM usage_daily d WHERE d.tool > known.tool ORDER BY d.tool LIMIT 1)
-  FROM known WHERE known.tool IS NOT NULL
+WITH known AS (SELECT DISTINCT tool FROM usage_tool_daily),
+in_range AS (
+  SELECT tool, SUM(total_tokens) AS tokens FROM usage_tool_daily WHERE date BETWEEN :start AND :end GROUP BY tool
+),
+unmapped AS (
+  SELECT tool, SUM(total_tokens) AS tokens FROM usage_user_daily
+  WHERE email LIKE 'unmapped:%' AND date BETWEEN :start AND :end GROUP BY tool
 )
-SELECT known.tool, in_range.rows, in_range.tokens
-FROM known
-CROSS JOIN LATERAL (
-  SELECT COUNT(*) AS rows, COALESCE(SUM(d.total_tokens), 0) AS tokens
-  FROM usage_daily d
-  WHERE d.tool = known.tool AND d.date BETWEEN :start AND :end AND d.email NOT LIKE 'unmapped:%'
-) AS in_range
-WHERE known.tool IS NOT NULL
+SELECT known.tool,
+       EXISTS (SELECT 1 FROM usage_user_daily u WHERE u.tool = known.tool AND u.date BETWEEN :start AND :end
+               AND u.email NOT LIKE 'unmapped:%') AS present,
+       COALESCE(in_range.tokens, 0) - COALESCE(unmapped.tokens, 0) AS tokens
+FROM known LEFT JOIN in_range USING (tool) LEFT JOIN unmapped USING (tool)
 """)
+"""Mapped tokens per tool = all tokens (the people-less rollup, small) minus the unmapped ones (few emails)."""
 
 
 async def team_tools(db: AsyncSession, rng: DateRange) -> TeamTools:
-    """All tools ever seen (an index skip-scan) and those with mapped usage in the range, tokens desc."""
+    """All tools ever seen and those with mapped usage in the range, tokens desc (one statement over the rollups)."""
     rows = (await db.execute(KNOWN_TOOLS_SQL, {"start": rng.start, "end": rng.end})).all()
     known = tuple(sorted(r.tool for r in rows))
-    present = tuple(r.tool for r in sorted((r for r in rows if r.rows > 0), key=lambda r: (-int(r.tokens), r.tool)))
+    present = tuple(r.tool for r in sorted((r for r in rows if r.present), key=lambda r: (-int(r.tokens), r.tool)))
     return TeamTools(known=known, present=present)
 
 
@@ -159,35 +160,35 @@ def _tool_label(index: int) -> str:
 def _population(query: TeamQuery) -> Any:
     """Per-user sums over the range (the population), as a subquery."""
     tool_sums = [
-        func.coalesce(func.sum(_daily.c.total_tokens).filter(_daily.c.tool == tool), 0).label(_tool_label(i))
+        func.coalesce(func.sum(_user.c.total_tokens).filter(_user.c.tool == tool), 0).label(_tool_label(i))
         for i, tool in enumerate(query.tool_columns)
     ]
     stmt = (
         select(
-            _daily.c.email,
-            func.sum(_daily.c.total_tokens).label("total_tokens"),
-            func.sum(_daily.c.cost).label("total_cost"),
-            func.sum(_daily.c.input_tokens).label("input_tokens"),
-            func.sum(_daily.c.output_tokens).label("output_tokens"),
-            func.sum(_daily.c.cache_read_tokens).label("cache_read_tokens"),
-            func.min(_daily.c.date).label("first_active"),
-            func.count(distinct(_daily.c.date)).label("days_active"),
-            func.count(distinct(_daily.c.tool)).label("tool_count"),
-            (func.sum(_daily.c.thinking_records) > 0).label("has_thinking_models"),
+            _user.c.email,
+            func.sum(_user.c.total_tokens).label("total_tokens"),
+            func.sum(_user.c.cost).label("total_cost"),
+            func.sum(_user.c.input_tokens).label("input_tokens"),
+            func.sum(_user.c.output_tokens).label("output_tokens"),
+            func.sum(_user.c.cache_read_tokens).label("cache_read_tokens"),
+            func.min(_user.c.date).label("first_active"),
+            func.count(distinct(_user.c.date)).label("days_active"),
+            func.count(distinct(_user.c.tool)).label("tool_count"),
+            (func.sum(_user.c.thinking_records) > 0).label("has_thinking_models"),
             *tool_sums,
         )
-        .where(_daily.c.date.between(query.rng.start, query.rng.end))
-        .where(_daily.c.email.not_like(f"{UNMAPPED_PREFIX}%"))
-        .group_by(_daily.c.email)
+        .where(_user.c.date.between(query.rng.start, query.rng.end))
+        .where(_user.c.email.not_like(f"{UNMAPPED_PREFIX}%"))
+        .group_by(_user.c.email)
     )
     if query.email_pattern:
-        stmt = stmt.where(_daily.c.email.ilike(query.email_pattern, escape="\\"))
+        stmt = stmt.where(_user.c.email.ilike(query.email_pattern, escape="\\"))
     return stmt.subquery("per_user")
 
 
 def _members_select(query: TeamQuery) -> Select[Any]:
     people = _population(query)
-    seen = _daily.alias("seen")
+    seen = _user.alias("seen")
     last_active = (
         select(func.max(seen.c.date)).where(seen.c.email == people.c.email).scalar_subquery().label("last_active")
     )
@@ -302,7 +303,7 @@ async def favorite_models(db: AsyncSession, emails: Sequence[str], rng: DateRang
 
 UNATTRIBUTED_IN_RANGE = text("""
 SELECT COALESCE(SUM(total_tokens), 0) AS tokens, COALESCE(SUM(cost), 0) AS cost
-FROM usage_daily WHERE date BETWEEN :start AND :end AND email LIKE 'unmapped:%'
+FROM usage_user_daily WHERE date BETWEEN :start AND :end AND email LIKE 'unmapped:%'
 """)
 
 

@@ -1,7 +1,8 @@
 """One person's usage (metrics.md §4 "User detail", M-USER-COMMITS, M-PERCENTILE): the user page and its JSON.
 
-Every statement aggregates in SQL over the rollup (`usage_daily`), except the raw-usage list which pages through the
-person's `usage_records` rows. Emails are compared lower-cased.
+Every statement aggregates in SQL over a rollup: `usage_user_daily` (per date, email, tool) where no model is needed,
+`usage_daily` for the model breakdowns; the raw-usage list pages through the person's `usage_records` rows. Emails are
+compared lower-cased.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 
 LOCAL_PART_SQL = text(r"""
 WITH RECURSIVE usage_emails(email) AS (
-  (SELECT email FROM usage_daily ORDER BY email LIMIT 1)
+  (SELECT email FROM usage_user_daily ORDER BY email LIMIT 1)
   UNION ALL
-  SELECT (SELECT d.email FROM usage_daily d WHERE d.email > u.email ORDER BY d.email LIMIT 1)
+  SELECT (SELECT d.email FROM usage_user_daily d WHERE d.email > u.email ORDER BY d.email LIMIT 1)
   FROM usage_emails u WHERE u.email IS NOT NULL
 ), author_emails(email) AS (
   (SELECT author_email FROM commits WHERE author_email IS NOT NULL ORDER BY author_email LIMIT 1)
@@ -73,7 +74,7 @@ class UserLifetime:
 
 
 LIFETIME_SQL = text("""
-WITH mine AS (SELECT date, tool, total_tokens, cost FROM usage_daily WHERE email = :email),
+WITH mine AS (SELECT date, tool, total_tokens, cost FROM usage_user_daily WHERE email = :email),
 per_day AS (SELECT date, SUM(total_tokens) AS tokens FROM mine GROUP BY date ORDER BY tokens DESC, date ASC LIMIT 1),
 per_tool AS (SELECT tool FROM mine GROUP BY tool ORDER BY SUM(total_tokens) DESC, tool COLLATE "C" ASC LIMIT 1)
 SELECT
@@ -142,7 +143,7 @@ SELECT
   COUNT(DISTINCT date) FILTER (WHERE date >= :start) AS days_active,
   COALESCE(SUM(total_tokens) FILTER (WHERE date < :start), 0) AS previous_tokens,
   COALESCE(SUM(cost) FILTER (WHERE date < :start), 0) AS previous_cost
-FROM usage_daily
+FROM usage_user_daily
 WHERE email = :email AND date BETWEEN :previous_start AND :end
 """)
 
@@ -216,7 +217,7 @@ class DailyUsage:
 DAILY_SQL = text("""
 SELECT date, tool, SUM(total_tokens) AS tokens, SUM(input_tokens) AS input_tokens,
        SUM(output_tokens) AS output_tokens, SUM(cost) AS cost
-FROM usage_daily
+FROM usage_user_daily
 WHERE email = :email AND date BETWEEN :start AND :end
 GROUP BY date, tool
 """)
@@ -379,7 +380,7 @@ async def raw_usage(db: AsyncSession, email: str, rng: DateRange, *, tool: str |
 
 SCORES_SQL = text("""
 SELECT email, SUM(total_tokens) AS tokens, COUNT(DISTINCT date) AS days
-FROM usage_daily
+FROM usage_user_daily
 WHERE date BETWEEN :start AND :end AND email NOT LIKE 'unmapped:%'
 GROUP BY email
 HAVING COUNT(DISTINCT date) >= 2
