@@ -8,15 +8,16 @@ A commit is in the range `[S, E]` when `committed_at >= S 00:00Z AND committed_a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from abacus.db import concurrently
 from abacus.domain.periods import DateRange, Delta, delta, rate_delta
 from abacus.domain.usage import rate_percent
 
@@ -638,13 +639,18 @@ class CommitsPage:
     table: RepoPage
 
 
-async def commits_page(db: AsyncSession, rng: DateRange, *, pattern: str | None, sort: str, direction: str,
-                       page: int, with_overview: bool = True) -> CommitsPage:
+async def commits_page(sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange, *, pattern: str | None,
+                       sort: str, direction: str, page: int, with_overview: bool = True) -> CommitsPage:
     """The Commits page: range totals with previous period and tool split (skipped for a table-only swap), and
-    the requested page of the repository pivot."""
-    overview = await commit_overview(db, rng) if with_overview else None
-    table = await repo_pivot(db, rng, pattern=pattern, sort=sort, direction=direction, page=page)
-    return CommitsPage(overview=overview, table=table)
+    the requested page of the repository pivot — the two run concurrently."""
+    def table(db: AsyncSession) -> Awaitable[RepoPage]:
+        return repo_pivot(db, rng, pattern=pattern, sort=sort, direction=direction, page=page)
+
+    if not with_overview:
+        (pivot,) = await concurrently(sessionmaker, table)
+        return CommitsPage(overview=None, table=pivot)
+    overview, pivot = await concurrently(sessionmaker, lambda db: commit_overview(db, rng), table)
+    return CommitsPage(overview=overview, table=pivot)
 
 
 def tools_in(rows: Sequence[RepoRow]) -> list[str]:

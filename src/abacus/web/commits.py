@@ -8,7 +8,6 @@ from typing import Any
 from litestar import Request, get
 from litestar.response import Template
 from markupsafe import Markup
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.tools import tool_color, tool_name
 from abacus.domain.usage import rate_percent
@@ -89,7 +88,7 @@ def _split_rows(rows: list[RepoRow]) -> list[tuple[RepoRow, Markup]]:
 
 
 @get("/commits", name="commits")
-async def commits(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
+async def commits(request: Request[Any, Any, Any]) -> Template:
     rng = date_range(request)
     search = text(request, "search")
     sort = choice(request, "sort", tuple(REPO_SORTS), DEFAULT_SORT)
@@ -97,7 +96,7 @@ async def commits(request: Request[Any, Any, Any], db: AsyncSession) -> Template
     cols = column_list(request, "cols", tuple(COLUMNS), DEFAULT_COLS)
     page = integer(request, "page", 1)
     table_only = is_htmx(request) and request.headers.get("hx-target") == "repo-table"
-    data = await commits_page(db, rng, pattern=like_pattern(search), sort=sort,
+    data = await commits_page(request.app.state.sessionmaker, rng, pattern=like_pattern(search), sort=sort,
                               direction=direction, page=page, with_overview=not table_only)
     ranges = range_context(request, rng)
     keep = _keep(ranges["range_query"], search, sort, direction, cols)
