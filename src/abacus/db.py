@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 sql_time_ms: ContextVar[list[float] | None] = ContextVar("sql_time_ms", default=None)
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    engine = create_async_engine(database_url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+def create_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngine:
+    """Pool per process: 5 + 5 overflow, so 8 web workers stay within PostgreSQL's default 100 connections."""
+    engine = create_async_engine(database_url, pool_size=pool_size, max_overflow=5, pool_pre_ping=True)
     _instrument(engine)
     return engine
 
