@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -124,6 +125,9 @@ class UsageUserDaily(Base):
     __table_args__ = (
         Index("ix_usage_user_daily_email_date", "email", "date"),
         Index("ix_usage_user_daily_tool_date", "tool", "date"),
+        # the few rows that belong to no person: status and mappings pages list them
+        Index("ix_usage_user_daily_unmapped", "email", "date",
+              postgresql_where=text("email LIKE 'unmapped:%'")),
     )
 
     date: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -49,10 +49,10 @@ class MappingsView:
         return [u for u in self.unmapped if u.suggestion]
 
 
-# `unmapped:%` as a range (`;` follows `:`) so ix_usage_user_daily_email_date serves it
+# served by the partial index ix_usage_user_daily_unmapped (correct under any collation)
 UNMAPPED_USAGE = text("""
 SELECT substr(email, 10) AS identity, SUM(record_count) AS records
-FROM usage_user_daily WHERE email >= 'unmapped:' AND email < 'unmapped;' GROUP BY email
+FROM usage_user_daily WHERE email LIKE 'unmapped:%' GROUP BY email
 """)
 UNMAPPED_GITHUB = text("""
 SELECT c.author_id, MIN(c.author_login) AS login, MIN(c.author_raw_email) AS email, COUNT(*) AS n

@@ -143,11 +143,11 @@ async def provider_statuses(db: AsyncSession, settings: Settings, now: datetime)
 async def unattributed(db: AsyncSession) -> Unattributed:
     """M-UNATTR from the (date, email, tool) rollup: unmapped emails are `unmapped:<identity>`.
 
-    The prefix is written as a range (`;` follows `:`) so ix_usage_user_daily_email_date serves it."""
+    Served by the partial index ix_usage_user_daily_unmapped (correct under any collation)."""
     rows = list(await db.execute(text("""
         SELECT substr(email, 10) AS identity, SUM(record_count) AS records, SUM(total_tokens) AS tokens,
                SUM(cost) AS cost
-        FROM usage_user_daily WHERE email >= 'unmapped:' AND email < 'unmapped;'
+        FROM usage_user_daily WHERE email LIKE 'unmapped:%'
         GROUP BY email ORDER BY records DESC, identity""")))
     return Unattributed(
         tokens=sum(int(r.tokens) for r in rows), cost=sum((Decimal(r.cost) for r in rows), Decimal(0)),
