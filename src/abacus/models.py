@@ -76,7 +76,20 @@ class UsageRecord(Base):
     updated_at: Mapped[datetime] = _now()
 
 
-class UsageDaily(Base):
+class RollupSums:
+    """The sums every rollup level keeps (exact SQL sums of usage_records for its key)."""
+
+    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False, server_default="0")
+    record_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    thinking_records: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+
+class UsageDaily(RollupSums, Base):
     """Rollup the pages read: exact sums of usage_records per (date, email, tool, model)."""
 
     __tablename__ = "usage_daily"
@@ -90,17 +103,9 @@ class UsageDaily(Base):
     email: Mapped[str] = mapped_column(String(255), primary_key=True)
     tool: Mapped[str] = mapped_column(String(64), primary_key=True)
     model: Mapped[str] = mapped_column(String(128), primary_key=True)
-    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False, server_default="0")
-    record_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    thinking_records: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
 
-class UsageToolDaily(Base):
+class UsageToolDaily(RollupSums, Base):
     """Second-level rollup without people: per (date, tool, model) — totals, charts and model breakdowns."""
 
     __tablename__ = "usage_tool_daily"
@@ -108,17 +113,9 @@ class UsageToolDaily(Base):
     date: Mapped[date] = mapped_column(Date, primary_key=True)
     tool: Mapped[str] = mapped_column(String(64), primary_key=True)
     model: Mapped[str] = mapped_column(String(128), primary_key=True)
-    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False, server_default="0")
-    record_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    thinking_records: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
 
-class UsageUserDaily(Base):
+class UsageUserDaily(RollupSums, Base):
     """Second-level rollup without models: per (date, email, tool) — people counts, team pivot, lifetime."""
 
     __tablename__ = "usage_user_daily"
@@ -133,14 +130,6 @@ class UsageUserDaily(Base):
     date: Mapped[date] = mapped_column(Date, primary_key=True)
     email: Mapped[str] = mapped_column(String(255), primary_key=True)
     tool: Mapped[str] = mapped_column(String(64), primary_key=True)
-    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False, server_default="0")
-    record_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    thinking_records: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
 
 class IdentityMapping(Base):
