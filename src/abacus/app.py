@@ -6,9 +6,9 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
@@ -77,7 +77,6 @@ def not_signed_in_handler(request: Request[Any, Any, Any], _: NotSignedIn) -> Re
         return Response({"error": "Unauthorized"}, status_code=401)
     if request.headers.get("hx-request") == "true":
         current = request.headers.get("hx-current-url", "")
-        from urllib.parse import urlsplit
         parts = urlsplit(current)
         page = (parts.path + (f"?{parts.query}" if parts.query else "")) if parts.path else target
         location = templating.sign_in_url(page)
@@ -178,7 +177,6 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
     )
     app.state.settings = settings
-    app.state.started_at = timedelta(0)
     return app
 
 

@@ -186,10 +186,6 @@ def backfill_run(provider: str = typer.Argument(..., help="anthropic, cursor or 
     _report(run_with_context(work))
 
 
-def _state_ids_sql(provider: str) -> str:
-    return "id = :p OR id LIKE :prefix"
-
-
 @backfill_app.command("complete")
 def backfill_complete(provider: str = typer.Argument(..., help="anthropic, cursor or github")) -> None:
     """Mark the provider's backfill complete (all its keys / repositories)."""
@@ -209,7 +205,7 @@ def backfill_reset(provider: str = typer.Argument(..., help="anthropic, cursor o
 
 async def _update_state(ctx: SyncContext, provider: str, assignment: str) -> int:
     async with ctx.sessionmaker() as db, db.begin():
-        result = await db.execute(text(f"UPDATE sync_state SET {assignment} WHERE {_state_ids_sql(provider)}"),
+        result = await db.execute(text(f"UPDATE sync_state SET {assignment} WHERE id = :p OR id LIKE :prefix"),
                                   {"p": provider, "prefix": f"{provider}:%"})
         return result.rowcount or 0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from redis.asyncio import Redis
@@ -179,6 +179,3 @@ async def worker_status(redis: Redis) -> WorkerStatus:
 def schedule_rows(settings: Settings) -> list[tuple[str, str, str]]:
     return [(job, kind, when) for job, kind, provider, when in SCHEDULE if runner.configured(settings, provider)]
 
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
