@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.modelnames import normalize_model_name
-from abacus.providers.records import UsageRow
+from abacus.records import UsageRow
 from abacus.sync.usage_store import store_usage
 
 TODAY = date(2026, 3, 10)

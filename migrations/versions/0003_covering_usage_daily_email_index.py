@@ -17,8 +17,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.drop_index("ix_usage_daily_email_date", table_name="usage_daily")
-    op.create_index("ix_usage_daily_email_date", "usage_daily", ["email", "date"],
-                    postgresql_include=["model", "total_tokens"])
+    op.create_index(
+        "ix_usage_daily_email_date", "usage_daily", ["email", "date"], postgresql_include=["model", "total_tokens"]
+    )
 
 
 def downgrade() -> None:

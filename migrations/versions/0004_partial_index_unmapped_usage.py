@@ -17,8 +17,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_usage_user_daily_unmapped", "usage_user_daily", ["email", "date"],
-                    postgresql_where=sa.text("email LIKE 'unmapped:%'"))
+    op.create_index(
+        "ix_usage_user_daily_unmapped",
+        "usage_user_daily",
+        ["email", "date"],
+        postgresql_where=sa.text("email LIKE 'unmapped:%'"),
+    )
 
 
 def downgrade() -> None:

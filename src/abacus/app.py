@@ -144,7 +144,10 @@ def create_app(settings: Settings) -> Litestar:
         engine_callback=templating.configure_environment,
     )
     static = create_static_files_router(
-        path="/static", directories=[PROJECT_ROOT / "static"], opt={"public": True}, include_in_schema=False,
+        path="/static",
+        directories=[PROJECT_ROOT / "static"],
+        opt={"public": True},
+        include_in_schema=False,
         cache_control=None,
     )
     app = Litestar(
@@ -169,7 +172,10 @@ def create_app(settings: Settings) -> Litestar:
             Exception: internal_error_handler,
         },
         openapi_config=OpenAPIConfig(
-            title="Abacus API", version="1", path="/api", render_plugins=[JsonRenderPlugin(path="/openapi.json")],
+            title="Abacus API",
+            version="1",
+            path="/api",
+            render_plugins=[JsonRenderPlugin(path="/openapi.json")],
         ),
         lifespan=[_lifespan(settings)],
         request_max_body_size=30 * 1024 * 1024,
@@ -183,5 +189,10 @@ def create_app(settings: Settings) -> Litestar:
 def create_app_from_env() -> Litestar:
     """ASGI factory for `uvicorn --factory` (abacus serve): settings from the environment."""
     settings = load_settings()
-    return create_app(replace(settings, database_url=settings.database_url or os.environ.get("DATABASE_URL"),
-                              redis_url=settings.redis_url or os.environ.get("REDIS_URL")))
+    return create_app(
+        replace(
+            settings,
+            database_url=settings.database_url or os.environ.get("DATABASE_URL"),
+            redis_url=settings.redis_url or os.environ.get("REDIS_URL"),
+        )
+    )

@@ -23,9 +23,23 @@ from abacus.settings import Settings
 from abacus.sync.usage_store import refresh_rollup
 
 PAGES = [
-    "/", "/?range=90d", "/?range=1y", "/usage", "/usage?view=tools&range=90d", "/team", "/team?sort=cursorTokens",
-    "/team?search=user1", "/users/{top_user}", "/users/{top_user}?tab=raw", "/commits", "/commits?range=90d",
-    "/repositories/{top_repo}", "/status", "/mappings", "/api/v1/stats", "/api/v1/users/pivot",
+    "/",
+    "/?range=90d",
+    "/?range=1y",
+    "/usage",
+    "/usage?view=tools&range=90d",
+    "/team",
+    "/team?sort=cursorTokens",
+    "/team?search=user1",
+    "/users/{top_user}",
+    "/users/{top_user}?tab=raw",
+    "/commits",
+    "/commits?range=90d",
+    "/repositories/{top_repo}",
+    "/status",
+    "/mappings",
+    "/api/v1/stats",
+    "/api/v1/users/pivot",
 ]
 
 SEED_USAGE = text("""
@@ -73,8 +87,16 @@ class Timing:
     db_ms: list[float]
 
 
-async def seed(engine: AsyncEngine, *, users: int, days: int, events: int, repos: int, commits: int,
-               progress: Callable[[str], None] = print) -> int:
+async def seed(
+    engine: AsyncEngine,
+    *,
+    users: int,
+    days: int,
+    events: int,
+    repos: int,
+    commits: int,
+    progress: Callable[[str], None] = print,
+) -> int:
     """Fill an empty bench database; returns the number of usage rows."""
     today = datetime.now(UTC).date()
 
@@ -130,9 +152,15 @@ def measure(settings: Settings, *, requests: int, top_user: str, top_repo: str) 
 
     idp_port, app_port = free_port(), free_port()
     idp = Litestar(route_handlers=[create_oidc_router(OIDCState())], logging_config=None)
-    settings = replace(settings, oidc_issuer=f"http://127.0.0.1:{idp_port}/oidc", oidc_client_id="abacus",
-                       oidc_client_secret="dev", base_url=f"http://127.0.0.1:{app_port}",
-                       allowed_domains=("bench.example",), admin_emails=("user1@bench.example",))
+    settings = replace(
+        settings,
+        oidc_issuer=f"http://127.0.0.1:{idp_port}/oidc",
+        oidc_client_id="abacus",
+        oidc_client_secret="dev",
+        base_url=f"http://127.0.0.1:{app_port}",
+        allowed_domains=("bench.example",),
+        admin_emails=("user1@bench.example",),
+    )
     import logging
 
     with _Server(idp, idp_port), _Server(create_app(settings), app_port):
@@ -161,5 +189,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def summary(timing: Timing) -> tuple[float, float, float, float]:
-    return (statistics.median(timing.app_ms), percentile(timing.app_ms, 0.95), max(timing.app_ms),
-            percentile(timing.db_ms, 0.95))
+    return (
+        statistics.median(timing.app_ms),
+        percentile(timing.app_ms, 0.95),
+        max(timing.app_ms),
+        percentile(timing.db_ms, 0.95),
+    )

@@ -41,8 +41,9 @@ def _instrument(engine: AsyncEngine) -> None:
             spent[0] += (time.perf_counter() - started) * 1000
 
 
-async def concurrently(sessionmaker: async_sessionmaker[AsyncSession],
-                       *calls: Callable[[AsyncSession], Awaitable[Any]]) -> list[Any]:
+async def concurrently(
+    sessionmaker: async_sessionmaker[AsyncSession], *calls: Callable[[AsyncSession], Awaitable[Any]]
+) -> list[Any]:
     """Run independent read queries at the same time, each on its own pooled connection (page latency = the
     slowest query, not the sum)."""
 

@@ -123,8 +123,7 @@ class UsageUserDaily(RollupSums, Base):
         Index("ix_usage_user_daily_email_date", "email", "date"),
         Index("ix_usage_user_daily_tool_date", "tool", "date"),
         # the few rows that belong to no person: status and mappings pages list them
-        Index("ix_usage_user_daily_unmapped", "email", "date",
-              postgresql_where=text("email LIKE 'unmapped:%'")),
+        Index("ix_usage_user_daily_unmapped", "email", "date", postgresql_where=text("email LIKE 'unmapped:%'")),
     )
 
     date: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -202,12 +202,16 @@ def load_settings(env: Mapping[str, str] | None = None, *, web: bool = True) -> 
         cursor_keys = ()
 
     github_token = env.get("GITHUB_TOKEN") or None
-    app_parts = {name: env.get(name) or None for name in
-                 ("GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_INSTALLATION_ID")}
+    app_parts = {
+        name: env.get(name) or None
+        for name in ("GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_INSTALLATION_ID")
+    }
     if any(app_parts.values()) and not all(app_parts.values()):
         missing = [name for name, value in app_parts.items() if not value]
-        errors.append(f"{', '.join(missing)}: GitHub App auth needs all of GITHUB_APP_ID, "
-                      "GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID")
+        errors.append(
+            f"{', '.join(missing)}: GitHub App auth needs all of GITHUB_APP_ID, "
+            "GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID"
+        )
     github_org = env.get("GITHUB_ORG", "").strip() or None
     if (github_token or all(app_parts.values())) and not github_org:
         errors.append("GITHUB_ORG: required when GitHub is configured (the org whose repositories are synced)")

@@ -47,7 +47,7 @@ def demo_settings(database_url: str, redis_url: str, issuer: str, emulator_url: 
 
 
 async def sync_call(settings: Settings, call: Any, *args: Any, now: Any = None) -> Any:
-    """Run one `abacus.sync.runner` function with a fresh engine and a fast-retry SyncContext."""
+    """Run one `abacus.providers.runner` function with a fresh engine and a fast-retry SyncContext."""
     from abacus.db import create_engine, session_factory
     from abacus.sync.context import SyncContext
 
@@ -73,7 +73,7 @@ async def _truncate(database_url: str) -> None:
 async def full_sync(settings: Settings) -> None:
     """What a fresh deployment does: identities, the whole history, then the forward sync, for every provider."""
     from abacus.db import create_engine, session_factory
-    from abacus.sync import runner
+    from abacus.providers import runner
     from abacus.sync.context import SyncContext
 
     engine = create_engine(settings.database_url or "")

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from abacus.sync import runner
+from abacus.providers import runner
 from tests.browser.conftest import browser_sign_in, screenshot
 from tests.browser.demo_fixtures import ADMIN, demo_app, sync_call  # noqa: F401
 from tests.conftest import run_async

@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from abacus.providers import anthropic
-from abacus.providers.http import ProviderClient, ProviderError
+from abacus.providers.http import ProviderClient
+from abacus.records import ProviderError
+from abacus.services.mappings import set_mapping
 from abacus.settings import ProviderKey
-from abacus.sync.mappings import set_mapping
 from tests.integration.provider_fixtures import *  # noqa: F403  (fixtures)
 from tests.integration.provider_fixtures import (
     ACME,

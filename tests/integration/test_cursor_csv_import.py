@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from abacus.providers import cursor
-from abacus.sync.cursor_csv import REQUIRED_COLUMNS, CsvImportError, csv_organization_id, import_cursor_csv
+from abacus.providers.cursor_csv import REQUIRED_COLUMNS, CsvImportError, csv_organization_id, import_cursor_csv
 from tests.integration.provider_fixtures import *  # noqa: F403  (fixtures)
 from tests.integration.provider_fixtures import (
     CORE,

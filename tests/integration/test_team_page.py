@@ -324,7 +324,7 @@ def test_team_csv_defaults_to_30_days_and_keeps_the_search(page_client, records)
 def awkward_emails(seeded_module, database_url):
     """Two extra people whose emails need CSV quoting and the formula guard; removed afterwards."""
     from abacus.db import create_engine, session_factory
-    from abacus.providers.records import UsageRow
+    from abacus.records import UsageRow
     from abacus.sync.usage_store import store_usage
 
     emails = ["-cmd@example.com", 'a,"b"@example.com']

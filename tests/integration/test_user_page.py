@@ -186,7 +186,7 @@ def test_leap_day_and_no_usage_in_range(page_client):
 def extra_rows(seeded_module, database_url):
     """A person with 11 (model, tool) pairs, and one with only commits at the UTC day edges; removed afterwards."""
     from abacus.db import create_engine, session_factory
-    from abacus.providers.records import UsageRow
+    from abacus.records import UsageRow
     from abacus.sync.usage_store import store_usage
 
     many = "many@example.com"

@@ -8,7 +8,7 @@ from structlog.testing import capture_logs
 
 from abacus.domain.modelnames import MODEL_DEFAULT
 from abacus.providers.anthropic import build_key_name_emails, parse_usage_records
-from abacus.providers.http import ProviderError
+from abacus.records import ProviderError
 
 ORG = "5f1c2a9e-0000-4000-8000-000000000001"
 

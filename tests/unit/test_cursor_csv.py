@@ -8,8 +8,8 @@ import pytest
 
 from abacus.domain.modelnames import MODEL_DEFAULT
 from abacus.providers.cursor import epoch_ms, parse_usage_events
+from abacus.providers.cursor_csv import REQUIRED_COLUMNS, csv_organization_id, parse_cursor_csv
 from abacus.settings import ProviderKey, Settings
-from abacus.sync.cursor_csv import REQUIRED_COLUMNS, csv_organization_id, parse_cursor_csv
 
 ORG = "cursor:core"
 HEADER = ",".join(f'"{c}"' for c in REQUIRED_COLUMNS)  # Cursor quotes every header cell

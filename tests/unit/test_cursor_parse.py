@@ -15,7 +15,7 @@ from abacus.providers.cursor import (
     split_windows,
     stored_raw_model,
 )
-from abacus.providers.http import ProviderError
+from abacus.records import ProviderError
 
 ORG = "cursor:core"
 TS = 1736942400000  # 2025-01-15T12:00:00Z

@@ -23,9 +23,8 @@ from abacus.providers.github import (
     repo_state_id,
     with_commit_detail,
 )
-from abacus.providers.http import ProviderError
-from abacus.providers.records import CommitAttributionRecord
-from abacus.web.webhooks import signature_matches
+from abacus.records import CommitAttributionRecord, ProviderError
+from abacus.web.api.webhooks import signature_matches
 
 CLAUDE = "Add x\n\nCo-Authored-By: Claude Opus 4.5 <noreply@anthropic.com>"
 

@@ -66,8 +66,11 @@ class OIDCClient:
             response.raise_for_status()
             document = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise SignInError("Authentication failed. Please try again.", status=502,
-                              log_detail=f"OIDC discovery at {url} failed: {exc}") from exc
+            raise SignInError(
+                "Authentication failed. Please try again.",
+                status=502,
+                log_detail=f"OIDC discovery at {url} failed: {exc}",
+            ) from exc
         self._metadata = (time.monotonic(), document)
         return document
 
@@ -106,21 +109,30 @@ class OIDCClient:
         try:
             response = await self._http.post(
                 meta["token_endpoint"],
-                data={"grant_type": "authorization_code", "code": code,
-                      "redirect_uri": self.settings.oidc_redirect_uri, "code_verifier": code_verifier},
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": self.settings.oidc_redirect_uri,
+                    "code_verifier": code_verifier,
+                },
                 auth=(self.settings.oidc_client_id or "", self.settings.oidc_client_secret or ""),
                 headers={"Accept": "application/json"},
             )
         except httpx.HTTPError as exc:
-            raise SignInError("Authentication failed. Please try again.", status=502,
-                              log_detail=f"token endpoint unreachable: {exc}") from exc
+            raise SignInError(
+                "Authentication failed. Please try again.", status=502, log_detail=f"token endpoint unreachable: {exc}"
+            ) from exc
         if response.status_code != 200:
-            raise SignInError("Authentication failed. Please try again.", status=400,
-                              log_detail=f"token endpoint answered {response.status_code}: {response.text[:200]}")
+            raise SignInError(
+                "Authentication failed. Please try again.",
+                status=400,
+                log_detail=f"token endpoint answered {response.status_code}: {response.text[:200]}",
+            )
         id_token = response.json().get("id_token")
         if not id_token:
-            raise SignInError("Authentication failed. Please try again.", status=400,
-                              log_detail="token response carried no id_token")
+            raise SignInError(
+                "Authentication failed. Please try again.", status=400, log_detail="token response carried no id_token"
+            )
         return id_token
 
     async def verify_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
@@ -140,8 +152,9 @@ class OIDCClient:
             )
             registry.validate(token.claims)
         except (JoseError, ValueError) as exc:
-            raise SignInError("Authentication failed. Please try again.", status=400,
-                              log_detail=f"ID token rejected: {exc}") from exc
+            raise SignInError(
+                "Authentication failed. Please try again.", status=400, log_detail=f"ID token rejected: {exc}"
+            ) from exc
         return dict(token.claims)
 
     def authorize_user(self, claims: dict[str, Any]) -> VerifiedUser:
@@ -154,20 +167,26 @@ def authorize_claims(claims: dict[str, Any], settings: Settings) -> VerifiedUser
     if not email or email.count("@") != 1:
         raise SignInError("Access denied. Your account has no email address.", log_detail="no email claim")
     if claims.get("email_verified") is not True:
-        raise SignInError("Access denied. Your email address is not verified.",
-                          log_detail=f"email_verified false for {email}")
+        raise SignInError(
+            "Access denied. Your email address is not verified.", log_detail=f"email_verified false for {email}"
+        )
     domain = email.rsplit("@", 1)[1]
     allowed = settings.allowed_domains
     if allowed and domain not in allowed:
-        raise SignInError("Access denied. Your account is not authorized.",
-                          log_detail=f"domain {domain} not in allow-list")
+        raise SignInError(
+            "Access denied. Your account is not authorized.", log_detail=f"domain {domain} not in allow-list"
+        )
     hd = claims.get("hd")
     if hd is not None and str(hd).lower() != domain:
-        raise SignInError("Access denied. Your account is not authorized.",
-                          log_detail=f"hd claim {hd!r} does not match email domain {domain}")
+        raise SignInError(
+            "Access denied. Your account is not authorized.",
+            log_detail=f"hd claim {hd!r} does not match email domain {domain}",
+        )
     if settings.issuer_is_google and allowed and hd is None:
-        raise SignInError("Access denied. Your account is not authorized.",
-                          log_detail="Google account without hosted domain (hd) claim")
+        raise SignInError(
+            "Access denied. Your account is not authorized.",
+            log_detail="Google account without hosted domain (hd) claim",
+        )
     return VerifiedUser(email=email, name=claims.get("name"))
 
 

@@ -58,12 +58,15 @@ def _cursor_page(items: list[dict[str, Any]], params: dict[str, str], limit: int
     if before := params.get("before_id"):
         items = [i for i in items if i["id"] < before][-limit:]
     page = items[:limit]
-    return Reply(200, {
-        "data": page,
-        "has_more": len(items) > limit,
-        "first_id": page[0]["id"] if page else None,
-        "last_id": page[-1]["id"] if page else None,
-    })
+    return Reply(
+        200,
+        {
+            "data": page,
+            "has_more": len(items) > limit,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+        },
+    )
 
 
 def create_router(state: EmulatorState) -> Router:
@@ -109,10 +112,16 @@ def create_router(state: EmulatorState) -> Router:
         limit = _limit(params, state)
         offset = _decode_page(params["page"], org.label, day) if params.get("page") else 0
         records = dataset.claude_code_report(org.label, day)
-        page = records[offset: offset + limit]
+        page = records[offset : offset + limit]
         more = offset + limit < len(records)
-        return Reply(200, {"data": page, "has_more": more,
-                           "next_page": _encode_page(org.label, day, offset + limit) if more else None})
+        return Reply(
+            200,
+            {
+                "data": page,
+                "has_more": more,
+                "next_page": _encode_page(org.label, day, offset + limit) if more else None,
+            },
+        )
 
     def users(org: AnthropicOrg, params: dict[str, str]) -> Reply:
         items = [u.wire() for u in org.users]
@@ -164,5 +173,6 @@ def create_router(state: EmulatorState) -> Router:
 
         return await answer(request, "api_key", build)
 
-    return Router(path="/anthropic", route_handlers=[get_usage_report, list_users, get_user, list_api_keys,
-                                                     get_api_key])
+    return Router(
+        path="/anthropic", route_handlers=[get_usage_report, list_users, get_user, list_api_keys, get_api_key]
+    )

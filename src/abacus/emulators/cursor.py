@@ -87,20 +87,33 @@ def create_router(state: EmulatorState) -> Router:
         if email := body.get("email"):
             events = [e for e in events if (e.email or "").lower() == str(email).lower()]
         pages = math.ceil(len(events) / page_size)
-        chunk = events[(page - 1) * page_size: page * page_size]
-        return Reply(200, {
-            "totalUsageEventsCount": len(events),
-            "pagination": {"numPages": pages, "currentPage": page, "pageSize": page_size,
-                           "hasNextPage": page < pages, "hasPreviousPage": page > 1},
-            "usageEvents": [e.wire() for e in chunk],
-            "period": {"startDate": start_ms, "endDate": end_ms},
-        })
+        chunk = events[(page - 1) * page_size : page * page_size]
+        return Reply(
+            200,
+            {
+                "totalUsageEventsCount": len(events),
+                "pagination": {
+                    "numPages": pages,
+                    "currentPage": page,
+                    "pageSize": page_size,
+                    "hasNextPage": page < pages,
+                    "hasPreviousPage": page > 1,
+                },
+                "usageEvents": [e.wire() for e in chunk],
+                "period": {"startDate": start_ms, "endDate": end_ms},
+            },
+        )
 
     def members(team: CursorTeam, _body: dict[str, Any]) -> Reply:
-        return Reply(200, {"teamMembers": [
-            {"name": p.name, "email": p.email, "role": "owner" if position == 0 else "member"}
-            for position, p in enumerate(team.people)
-        ]})
+        return Reply(
+            200,
+            {
+                "teamMembers": [
+                    {"name": p.name, "email": p.email, "role": "owner" if position == 0 else "member"}
+                    for position, p in enumerate(team.people)
+                ]
+            },
+        )
 
     def daily_usage(team: CursorTeam, body: dict[str, Any]) -> Reply:
         start_ms, end_ms = _epoch_ms(body, "startDate"), _epoch_ms(body, "endDate")
@@ -115,22 +128,34 @@ def create_router(state: EmulatorState) -> Router:
                 mine = [e for e in events if e.email == person.email]
                 models = Counter(e.model for e in mine)
                 lines = sum(e.output_tokens for e in mine) // 40
-                rows.append({
-                    "date": day_ms, "email": person.email, "isActive": bool(mine),
-                    "totalLinesAdded": lines, "totalLinesDeleted": lines // 3,
-                    "acceptedLinesAdded": lines * 2 // 3, "acceptedLinesDeleted": lines // 5,
-                    "totalApplies": len(mine), "totalAccepts": len(mine) * 3 // 4,
-                    "totalRejects": len(mine) // 4, "totalTabsShown": len(mine) * 9,
-                    "totalTabsAccepted": len(mine) * 3, "composerRequests": len(mine) // 2,
-                    "chatRequests": len(mine) // 3, "agentRequests": len(mine) - len(mine) // 2 - len(mine) // 3,
-                    "cmdkUsages": len(mine) // 5, "subscriptionIncludedReqs": len(mine),
-                    "apiKeyReqs": 0, "usageBasedReqs": sum(e.total_cents is not None for e in mine),
-                    "bugbotUsages": 0,
-                    "mostUsedModel": models.most_common(1)[0][0] if models else None,
-                    "applyMostUsedExtension": ".py" if mine else None,
-                    "tabMostUsedExtension": ".ts" if mine else None,
-                    "clientVersion": "2.0.77" if mine else None,
-                })
+                rows.append(
+                    {
+                        "date": day_ms,
+                        "email": person.email,
+                        "isActive": bool(mine),
+                        "totalLinesAdded": lines,
+                        "totalLinesDeleted": lines // 3,
+                        "acceptedLinesAdded": lines * 2 // 3,
+                        "acceptedLinesDeleted": lines // 5,
+                        "totalApplies": len(mine),
+                        "totalAccepts": len(mine) * 3 // 4,
+                        "totalRejects": len(mine) // 4,
+                        "totalTabsShown": len(mine) * 9,
+                        "totalTabsAccepted": len(mine) * 3,
+                        "composerRequests": len(mine) // 2,
+                        "chatRequests": len(mine) // 3,
+                        "agentRequests": len(mine) - len(mine) // 2 - len(mine) // 3,
+                        "cmdkUsages": len(mine) // 5,
+                        "subscriptionIncludedReqs": len(mine),
+                        "apiKeyReqs": 0,
+                        "usageBasedReqs": sum(e.total_cents is not None for e in mine),
+                        "bugbotUsages": 0,
+                        "mostUsedModel": models.most_common(1)[0][0] if models else None,
+                        "applyMostUsedExtension": ".py" if mine else None,
+                        "tabMostUsedExtension": ".ts" if mine else None,
+                        "clientVersion": "2.0.77" if mine else None,
+                    }
+                )
         return Reply(200, {"data": rows, "period": {"startDate": start_ms, "endDate": end_ms}})
 
     @post("/teams/filtered-usage-events")

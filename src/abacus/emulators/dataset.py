@@ -134,18 +134,54 @@ CENT = Decimal("0.01")
 # People
 
 _NAME_POOL: tuple[tuple[str, str], ...] = (
-    ("Grace", "Hopper"), ("Alan", "Turing"), ("Katherine", "Johnson"), ("Edsger", "Dijkstra"),
-    ("Barbara", "Liskov"), ("Donald", "Knuth"), ("Margaret", "Hamilton"), ("Dennis", "Ritchie"),
-    ("Ken", "Thompson"), ("Frances", "Allen"), ("John", "Backus"), ("Radia", "Perlman"),
-    ("Leslie", "Lamport"), ("Tony", "Hoare"), ("Niklaus", "Wirth"), ("Hedy", "Lamarr"),
-    ("Claude", "Shannon"), ("John", "McCarthy"), ("Adele", "Goldberg"), ("Alan", "Kay"),
-    ("Jean", "Bartik"), ("Annie", "Easley"), ("Dorothy", "Vaughan"), ("Mary", "Jackson"),
-    ("Karen", "Jones"), ("Shafi", "Goldwasser"), ("Silvio", "Micali"), ("Whitfield", "Diffie"),
-    ("Martin", "Hellman"), ("Ivan", "Sutherland"), ("Douglas", "Engelbart"), ("Lynn", "Conway"),
-    ("Sophie", "Wilson"), ("Steve", "Furber"), ("Ward", "Cunningham"), ("Kent", "Beck"),
-    ("Rob", "Pike"), ("Brian", "Kernighan"), ("Joan", "Clarke"), ("Betty", "Holberton"),
-    ("Kathleen", "Booth"), ("Butler", "Lampson"), ("Robin", "Milner"), ("Peter", "Naur"),
-    ("Ralph", "Merkle"), ("Judea", "Pearl"), ("Evelyn", "Berezin"), ("Fran", "Bilas"),
+    ("Grace", "Hopper"),
+    ("Alan", "Turing"),
+    ("Katherine", "Johnson"),
+    ("Edsger", "Dijkstra"),
+    ("Barbara", "Liskov"),
+    ("Donald", "Knuth"),
+    ("Margaret", "Hamilton"),
+    ("Dennis", "Ritchie"),
+    ("Ken", "Thompson"),
+    ("Frances", "Allen"),
+    ("John", "Backus"),
+    ("Radia", "Perlman"),
+    ("Leslie", "Lamport"),
+    ("Tony", "Hoare"),
+    ("Niklaus", "Wirth"),
+    ("Hedy", "Lamarr"),
+    ("Claude", "Shannon"),
+    ("John", "McCarthy"),
+    ("Adele", "Goldberg"),
+    ("Alan", "Kay"),
+    ("Jean", "Bartik"),
+    ("Annie", "Easley"),
+    ("Dorothy", "Vaughan"),
+    ("Mary", "Jackson"),
+    ("Karen", "Jones"),
+    ("Shafi", "Goldwasser"),
+    ("Silvio", "Micali"),
+    ("Whitfield", "Diffie"),
+    ("Martin", "Hellman"),
+    ("Ivan", "Sutherland"),
+    ("Douglas", "Engelbart"),
+    ("Lynn", "Conway"),
+    ("Sophie", "Wilson"),
+    ("Steve", "Furber"),
+    ("Ward", "Cunningham"),
+    ("Kent", "Beck"),
+    ("Rob", "Pike"),
+    ("Brian", "Kernighan"),
+    ("Joan", "Clarke"),
+    ("Betty", "Holberton"),
+    ("Kathleen", "Booth"),
+    ("Butler", "Lampson"),
+    ("Robin", "Milner"),
+    ("Peter", "Naur"),
+    ("Ralph", "Merkle"),
+    ("Judea", "Pearl"),
+    ("Evelyn", "Berezin"),
+    ("Fran", "Bilas"),
 )
 
 
@@ -179,8 +215,14 @@ class AnthropicUser:
     added_at: str
 
     def wire(self) -> dict[str, Any]:
-        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role, "type": "user",
-                "added_at": self.added_at}
+        return {
+            "id": self.id,
+            "email": self.email,
+            "name": self.name,
+            "role": self.role,
+            "type": "user",
+            "added_at": self.added_at,
+        }
 
 
 @dataclass(frozen=True)
@@ -194,10 +236,16 @@ class ApiKey:
     partial_key_hint: str
 
     def wire(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "created_at": self.created_at,
-                "created_by": {"id": self.created_by, "type": "user"},
-                "partial_key_hint": self.partial_key_hint, "status": self.status,
-                "workspace_id": self.workspace_id, "type": "api_key"}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created_at": self.created_at,
+            "created_by": {"id": self.created_by, "type": "user"},
+            "partial_key_hint": self.partial_key_hint,
+            "status": self.status,
+            "workspace_id": self.workspace_id,
+            "type": "api_key",
+        }
 
 
 @dataclass(frozen=True)
@@ -247,11 +295,20 @@ class Repo:
 
     def wire(self, org_id: int) -> dict[str, Any]:
         return {
-            "id": self.id, "node_id": f"R_kgDO{self.id}", "name": self.name, "full_name": self.full_name,
-            "private": True, "owner": {"login": self.full_name.split("/")[0], "id": org_id, "type": "Organization"},
-            "html_url": f"https://github.com/{self.full_name}", "description": None, "fork": False,
-            "created_at": self.created_at, "archived": self.archived, "disabled": False,
-            "visibility": "private", "default_branch": self.default_branch,
+            "id": self.id,
+            "node_id": f"R_kgDO{self.id}",
+            "name": self.name,
+            "full_name": self.full_name,
+            "private": True,
+            "owner": {"login": self.full_name.split("/")[0], "id": org_id, "type": "Organization"},
+            "html_url": f"https://github.com/{self.full_name}",
+            "description": None,
+            "fork": False,
+            "created_at": self.created_at,
+            "archived": self.archived,
+            "disabled": False,
+            "visibility": "private",
+            "default_branch": self.default_branch,
         }
 
 
@@ -330,24 +387,25 @@ class CursorEvent:
 
     @property
     def token_total(self) -> int:
-        return (self.input_tokens + self.output_tokens + (self.cache_write_tokens or 0)
-                + (self.cache_read_tokens or 0))
+        return self.input_tokens + self.output_tokens + (self.cache_write_tokens or 0) + (self.cache_read_tokens or 0)
 
     def wire(self) -> dict[str, Any]:
         event: dict[str, Any] = {"timestamp": str(self.timestamp_ms)}
         if self.email is not None:
             event["userEmail"] = self.email
-        event.update({
-            "model": self.model,
-            "kind": self.kind,
-            "kindLabel": _CURSOR_KIND_LABELS[self.kind],
-            "maxMode": self.max_mode,
-            "requestsCosts": 2 if self.max_mode else 1,
-            "isTokenBasedCall": self.total_cents is not None,
-            "isChargeable": self.total_cents is not None,
-            "owningUser": str(self.owning_user),
-            "owningTeam": str(_CURSOR_TEAM_IDS[self.team]),
-        })
+        event.update(
+            {
+                "model": self.model,
+                "kind": self.kind,
+                "kindLabel": _CURSOR_KIND_LABELS[self.kind],
+                "maxMode": self.max_mode,
+                "requestsCosts": 2 if self.max_mode else 1,
+                "isTokenBasedCall": self.total_cents is not None,
+                "isChargeable": self.total_cents is not None,
+                "owningUser": str(self.owning_user),
+                "owningTeam": str(_CURSOR_TEAM_IDS[self.team]),
+            }
+        )
         if self.has_token_usage:
             usage: dict[str, Any] = {"inputTokens": self.input_tokens, "outputTokens": self.output_tokens}
             if self.cache_write_tokens is not None:
@@ -433,38 +491,61 @@ class AttributionExample:
 
 _GENERATED = "🤖 Generated with [Claude Code](https://claude.com/claude-code)"
 ATTRIBUTION_EXAMPLES: tuple[AttributionExample, ...] = (
-    AttributionExample("Fix bug\n\nCo-Authored-By: Claude <noreply@anthropic.com>", ("claude_code",), None,
-                       "co_author"),
-    AttributionExample("Add retry to the export job\n\nCo-Authored-By: Claude Opus 4.5 <noreply@anthropic.com>",
-                       ("claude_code",), "opus-4.5", "co_author"),
-    AttributionExample("Speed up dashboard query\n\nCo-authored-by: Claude Sonnet 4.5 <noreply@anthropic.com>",
-                       ("claude_code",), "sonnet-4.5", "co_author"),
-    AttributionExample("Tidy error handling\n\nCo-Authored-By: Claude Code <noreply@anthropic.com>",
-                       ("claude_code",), None, "co_author"),
-    AttributionExample("Summarise long audit logs\n\n"
-                       "Co-Authored-By: Claude Sonnet 4.5 (1M context) <noreply@anthropic.com>",
-                       ("claude_code",), "sonnet-4.5", "co_author"),
-    AttributionExample(f"Add usage export\n\n{_GENERATED}\n\nCo-Authored-By: Claude Opus 4.5 <noreply@anthropic.com>",
-                       ("claude_code",), "opus-4.5", "co_author"),
+    AttributionExample(
+        "Fix bug\n\nCo-Authored-By: Claude <noreply@anthropic.com>", ("claude_code",), None, "co_author"
+    ),
+    AttributionExample(
+        "Add retry to the export job\n\nCo-Authored-By: Claude Opus 4.5 <noreply@anthropic.com>",
+        ("claude_code",),
+        "opus-4.5",
+        "co_author",
+    ),
+    AttributionExample(
+        "Speed up dashboard query\n\nCo-authored-by: Claude Sonnet 4.5 <noreply@anthropic.com>",
+        ("claude_code",),
+        "sonnet-4.5",
+        "co_author",
+    ),
+    AttributionExample(
+        "Tidy error handling\n\nCo-Authored-By: Claude Code <noreply@anthropic.com>",
+        ("claude_code",),
+        None,
+        "co_author",
+    ),
+    AttributionExample(
+        "Summarise long audit logs\n\nCo-Authored-By: Claude Sonnet 4.5 (1M context) <noreply@anthropic.com>",
+        ("claude_code",),
+        "sonnet-4.5",
+        "co_author",
+    ),
+    AttributionExample(
+        f"Add usage export\n\n{_GENERATED}\n\nCo-Authored-By: Claude Opus 4.5 <noreply@anthropic.com>",
+        ("claude_code",),
+        "opus-4.5",
+        "co_author",
+    ),
     AttributionExample(_GENERATED, ("claude_code",), None, "message_pattern"),
     AttributionExample("Written using Claude", ("claude_code",), None, "message_pattern"),
     AttributionExample("Co-Authored-By: Claude <claude@users.noreply.github.com>", ()),
     AttributionExample("Co-Authored-By:Claude <noreply@anthropic.com>", ()),
     AttributionExample("Co-authored-by: Codex <codex@openai.com>", ("codex",), None, "co_author"),
     AttributionExample("Codex assisted refactor", ("codex",), None, "message_pattern"),
-    AttributionExample("Co-authored-by: Copilot <175728472+Copilot@users.noreply.github.com>",
-                       ("github_copilot",), None, "co_author"),
-    AttributionExample("Co-authored-by: GitHub Copilot <copilot@github.com>", ("github_copilot",), None,
-                       "co_author"),
+    AttributionExample(
+        "Co-authored-by: Copilot <175728472+Copilot@users.noreply.github.com>", ("github_copilot",), None, "co_author"
+    ),
+    AttributionExample("Co-authored-by: GitHub Copilot <copilot@github.com>", ("github_copilot",), None, "co_author"),
     AttributionExample("Accepted Copilot suggestion", ("github_copilot",), None, "message_pattern"),
     AttributionExample("Co-authored-by: Cursor Agent <cursoragent@cursor.com>", ("cursor",), None, "co_author"),
     AttributionExample("Fix cursor completion popup", ("cursor",), None, "message_pattern"),
     AttributionExample("Co-authored-by: Windsurf <windsurf@codeium.com>", ("windsurf",), None, "co_author"),
     AttributionExample("Co-authored-by: Codeium <bot@codeium.com>", ("windsurf",), None, "co_author"),
     AttributionExample("Initial plan", ("github_copilot",), None, "author_field", author="copilot-swe-agent"),
-    AttributionExample("Co-Authored-By: Claude <noreply@anthropic.com>\n"
-                       "Co-authored-by: Cursor <cursoragent@cursor.com>", ("claude_code", "cursor"), None,
-                       "co_author"),
+    AttributionExample(
+        "Co-Authored-By: Claude <noreply@anthropic.com>\nCo-authored-by: Cursor <cursoragent@cursor.com>",
+        ("claude_code", "cursor"),
+        None,
+        "co_author",
+    ),
     AttributionExample("Co-authored-by: aider (gpt-4o) <aider@aider.chat>", ()),
     AttributionExample("Co-Authored-By: Devin <158243242+devin-ai-integration[bot]@users.noreply.github.com>", ()),
     AttributionExample("Co-authored-by: Gemini <gemini@google.com>", ()),
@@ -484,16 +565,57 @@ _AI_TRAILERS: dict[str, tuple[str, ...]] = {
     "codex": ("\n\nCo-authored-by: Codex <codex@openai.com>",),
     "windsurf": ("\n\nCo-authored-by: Windsurf <windsurf@codeium.com>",),
 }
-_VERBS = ("Fix", "Add", "Refactor", "Update", "Remove", "Improve", "Handle", "Speed up", "Simplify", "Document",
-          "Rename", "Test", "Harden", "Cache", "Split")
-_OBJECTS = ("session refresh", "export pagination", "billing webhook retries", "dashboard query", "login redirect",
-            "rate limiter", "CSV import", "user table sorting", "date picker", "error banner", "health check",
-            "cache invalidation", "search index", "feature flags", "deploy script", "API client timeouts",
-            "mobile onboarding", "push notifications", "audit log", "settings page", "invoice totals",
-            "team filters", "token refresh", "background jobs", "metrics endpoint")
-_BODIES = ("The previous approach double-counted retries.", "Keeps behaviour identical for existing callers.",
-           "Follow-up to the review comments.", "Needed for the quarterly report.",
-           "Covers the edge case reported by support.")
+_VERBS = (
+    "Fix",
+    "Add",
+    "Refactor",
+    "Update",
+    "Remove",
+    "Improve",
+    "Handle",
+    "Speed up",
+    "Simplify",
+    "Document",
+    "Rename",
+    "Test",
+    "Harden",
+    "Cache",
+    "Split",
+)
+_OBJECTS = (
+    "session refresh",
+    "export pagination",
+    "billing webhook retries",
+    "dashboard query",
+    "login redirect",
+    "rate limiter",
+    "CSV import",
+    "user table sorting",
+    "date picker",
+    "error banner",
+    "health check",
+    "cache invalidation",
+    "search index",
+    "feature flags",
+    "deploy script",
+    "API client timeouts",
+    "mobile onboarding",
+    "push notifications",
+    "audit log",
+    "settings page",
+    "invoice totals",
+    "team filters",
+    "token refresh",
+    "background jobs",
+    "metrics endpoint",
+)
+_BODIES = (
+    "The previous approach double-counted retries.",
+    "Keeps behaviour identical for existing callers.",
+    "Follow-up to the review comments.",
+    "Needed for the quarterly report.",
+    "Covers the edge case reported by support.",
+)
 _PACKAGES = ("httpx", "sqlalchemy", "react", "eslint", "typescript", "pytest", "boto3", "webpack", "jinja2")
 
 _DEPENDABOT = ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com", "dependabot[bot]", 49699333)
@@ -623,9 +745,18 @@ class EmulatorDataset:
             if has_github:
                 style = 0 if ada else rng.randrange(4)
                 login = (
-                    f"{first}{last}" if style == 0 else f"{first[0]}{last}" if style == 1
-                    else f"{first}-{last}" if style == 2 else f"{last}{first[0]}{rng.randrange(10, 99)}"
-                ).lower().replace(" ", "")
+                    (
+                        f"{first}{last}"
+                        if style == 0
+                        else f"{first[0]}{last}"
+                        if style == 1
+                        else f"{first}-{last}"
+                        if style == 2
+                        else f"{last}{first[0]}{rng.randrange(10, 99)}"
+                    )
+                    .lower()
+                    .replace(" ", "")
+                )
                 gid = 583231 if ada else rng.randrange(100_000, 90_000_000)
                 while gid in used_ids:
                     gid += 1
@@ -642,16 +773,32 @@ class EmulatorDataset:
             claude_share = (0.45 if ada else rng.uniform(0.1, 0.5)) if uses_claude else 0.0
             cursor_share = rng.uniform(0.05, 0.3) if cursor_team else 0.0
             mix: tuple[tuple[str | None, float], ...] = (
-                ("claude_code", claude_share), ("cursor", cursor_share), ("github_copilot", 0.06),
-                ("codex", 0.03), ("windsurf", 0.01),
+                ("claude_code", claude_share),
+                ("cursor", cursor_share),
+                ("github_copilot", 0.06),
+                ("codex", 0.03),
+                ("windsurf", 0.01),
                 (None, max(0.05, 1.0 - claude_share - cursor_share - 0.1)),
             )
-            people.append(Person(
-                index=index, first=first, last=last, name=f"{first} {last}", email=email, intensity=intensity,
-                uses_claude=uses_claude, anthropic_orgs=orgs, cursor_team=cursor_team, github_login=login,
-                github_id=gid, commit_email=commit_email, verified_domain_email=verified, org_member=member,
-                ai_mix=mix,
-            ))
+            people.append(
+                Person(
+                    index=index,
+                    first=first,
+                    last=last,
+                    name=f"{first} {last}",
+                    email=email,
+                    intensity=intensity,
+                    uses_claude=uses_claude,
+                    anthropic_orgs=orgs,
+                    cursor_team=cursor_team,
+                    github_login=login,
+                    github_id=gid,
+                    commit_email=commit_email,
+                    verified_domain_email=verified,
+                    org_member=member,
+                    ai_mix=mix,
+                )
+            )
         return people
 
     def _build_anthropic_orgs(self) -> dict[str, AnthropicOrg]:
@@ -662,16 +809,28 @@ class EmulatorDataset:
             users = []
             for position, person in enumerate(members):
                 added = self.first_day - timedelta(days=200 - position * 3)
-                users.append(AnthropicUser(
-                    id=self._ident("user_", label, person.email), email=person.email, name=person.name,
-                    role="admin" if position == 0 else rng.choice(("developer", "user", "claude_code_user")),
-                    added_at=f"{added.isoformat()}T09:00:00Z",
-                ))
-            organization_id = str(uuid.UUID(bytes=hashlib.sha256(f"{self.config.seed}:org:{label}".encode())
-                                            .digest()[:16], version=4))
-            orgs[label] = AnthropicOrg(label=label, admin_key=DEMO_ANTHROPIC_KEYS[label],
-                                       organization_id=organization_id, customer_type=customer_type,
-                                       people=members, users=users, api_keys=[], api_usage=[])
+                users.append(
+                    AnthropicUser(
+                        id=self._ident("user_", label, person.email),
+                        email=person.email,
+                        name=person.name,
+                        role="admin" if position == 0 else rng.choice(("developer", "user", "claude_code_user")),
+                        added_at=f"{added.isoformat()}T09:00:00Z",
+                    )
+                )
+            organization_id = str(
+                uuid.UUID(bytes=hashlib.sha256(f"{self.config.seed}:org:{label}".encode()).digest()[:16], version=4)
+            )
+            orgs[label] = AnthropicOrg(
+                label=label,
+                admin_key=DEMO_ANTHROPIC_KEYS[label],
+                organization_id=organization_id,
+                customer_type=customer_type,
+                people=members,
+                users=users,
+                api_keys=[],
+                api_usage=[],
+            )
         self._add_api_keys(orgs)
         return orgs
 
@@ -679,9 +838,15 @@ class EmulatorDataset:
         def key(org: AnthropicOrg, name: str, creator: str, status: str, days_ago: int) -> ApiKey:
             created = self.first_day - timedelta(days=days_ago)
             key_id = self._ident("apikey_", org.label, name, status, creator)
-            return ApiKey(id=key_id, name=name, created_by=creator, created_at=f"{created.isoformat()}T12:00:00Z",
-                          status=status, workspace_id=None if status == "archived" else f"wrkspc_{key_id[-10:]}",
-                          partial_key_hint=f"sk-ant-api03-{key_id[7:10]}...{key_id[-4:]}AA")
+            return ApiKey(
+                id=key_id,
+                name=name,
+                created_by=creator,
+                created_at=f"{created.isoformat()}T12:00:00Z",
+                status=status,
+                workspace_id=None if status == "archived" else f"wrkspc_{key_id[-10:]}",
+                partial_key_hint=f"sk-ant-api03-{key_id[7:10]}...{key_id[-4:]}AA",
+            )
 
         def creator(org: AnthropicOrg, position: int) -> str:
             return org.users[position % len(org.users)].id
@@ -719,32 +884,48 @@ class EmulatorDataset:
 
     def _build_cursor_teams(self) -> dict[str, CursorTeam]:
         return {
-            label: CursorTeam(label=label, admin_key=DEMO_CURSOR_KEYS[label], team_id=_CURSOR_TEAM_IDS[label],
-                              people=[p for p in self.people if p.cursor_team == label])
+            label: CursorTeam(
+                label=label,
+                admin_key=DEMO_CURSOR_KEYS[label],
+                team_id=_CURSOR_TEAM_IDS[label],
+                people=[p for p in self.people if p.cursor_team == label],
+            )
             for label in ("core", "mobile")
         }
 
     def _build_repos(self) -> list[Repo]:
-        specs = [("web", "main", False, 0.35), ("infra", "trunk", False, 0.12), ("legacy", "main", True, 0.1),
-                 ("api", "main", False, 0.28), ("mobile", "main", False, 0.15)]
+        specs = [
+            ("web", "main", False, 0.35),
+            ("infra", "trunk", False, 0.12),
+            ("legacy", "main", True, 0.1),
+            ("api", "main", False, 0.28),
+            ("mobile", "main", False, 0.15),
+        ]
         count = max(self.config.repos, 1)
         for extra in range(len(specs), count):
             specs.append((f"service-{extra - len(specs) + 1}", "main", False, 0.08))
         archived_on = self.first_day + timedelta(days=max((self.config.days * 2) // 3, 1))
         repos = []
         for position, (name, branch, archived, weight) in enumerate(specs[:count]):
-            repos.append(Repo(
-                id=700_000_000 + position * 1117, name=name, full_name=f"{DEMO_GITHUB_ORG}/{name}",
-                default_branch=branch, archived=archived, weight=weight,
-                created_at=f"{(self.first_day - timedelta(days=400 + position * 30)).isoformat()}T10:00:00Z",
-                archived_on=archived_on if archived else None,
-            ))
+            repos.append(
+                Repo(
+                    id=700_000_000 + position * 1117,
+                    name=name,
+                    full_name=f"{DEMO_GITHUB_ORG}/{name}",
+                    default_branch=branch,
+                    archived=archived,
+                    weight=weight,
+                    created_at=f"{(self.first_day - timedelta(days=400 + position * 30)).isoformat()}T10:00:00Z",
+                    archived_on=archived_on if archived else None,
+                )
+            )
         return repos
 
     def _build_members(self) -> list[GitHubMember]:
         members = [
             GitHubMember(p.github_login, p.github_id, (p.email,) if p.verified_domain_email else ())
-            for p in self.people if p.github_login and p.github_id and p.org_member
+            for p in self.people
+            if p.github_login and p.github_id and p.org_member
         ]
         members.append(GitHubMember("acme-contractor", 31337001, ()))
         return sorted(members, key=lambda m: m.id)
@@ -763,8 +944,11 @@ class EmulatorDataset:
             return cached
         rng = self._rng("anthropic", day.isoformat())
         factor = self._weekday_factor(day) * self._trend(day) * rng.uniform(0.85, 1.15)
-        models = [(m, w) for m, since, w in _CLAUDE_CODE_MODELS
-                  if since <= day and day < _CLAUDE_CODE_RETIRED.get(m, date.max)]
+        models = [
+            (m, w)
+            for m, since, w in _CLAUDE_CODE_MODELS
+            if since <= day and day < _CLAUDE_CODE_RETIRED.get(m, date.max)
+        ]
         records: list[ClaudeRecord] = []
         for org in self.anthropic_orgs.values():
             for person in org.people:
@@ -774,22 +958,53 @@ class EmulatorDataset:
                     continue
                 terminals = rng.sample(_TERMINALS, 2 if rng.random() < 0.15 else 1)
                 for terminal in terminals:
-                    records.append(self._claude_record(rng, org, day, "user_actor", person.email,
-                                                       org.customer_type, terminal, person.intensity, models))
+                    records.append(
+                        self._claude_record(
+                            rng,
+                            org,
+                            day,
+                            "user_actor",
+                            person.email,
+                            org.customer_type,
+                            terminal,
+                            person.intensity,
+                            models,
+                        )
+                    )
             for usage in org.api_usage:
                 if usage.until is not None and day >= usage.until:
                     continue
                 chance = usage.daily_probability * (self._weekday_factor(day) if usage.weekdays_only else 1.0)
                 if rng.random() < chance:
-                    records.append(self._claude_record(rng, org, day, "api_actor", usage.key_name, "api",
-                                                       "non-interactive", usage.intensity, models))
+                    records.append(
+                        self._claude_record(
+                            rng,
+                            org,
+                            day,
+                            "api_actor",
+                            usage.key_name,
+                            "api",
+                            "non-interactive",
+                            usage.intensity,
+                            models,
+                        )
+                    )
         with self._lock:
             self._claude_days[day] = records
         return records
 
-    def _claude_record(self, rng: random.Random, org: AnthropicOrg, day: date, actor_type: str, actor: str,
-                       customer_type: str, terminal: str, intensity: float,
-                       models: list[tuple[str, float]]) -> ClaudeRecord:
+    def _claude_record(
+        self,
+        rng: random.Random,
+        org: AnthropicOrg,
+        day: date,
+        actor_type: str,
+        actor: str,
+        customer_type: str,
+        terminal: str,
+        intensity: float,
+        models: list[tuple[str, float]],
+    ) -> ClaudeRecord:
         chosen: list[str] = []
         for _ in range(rng.choice((1, 1, 2, 2, 3))):
             model = rng.choices([m for m, _ in models], weights=[w for _, w in models])[0]
@@ -798,14 +1013,29 @@ class EmulatorDataset:
         breakdown = []
         for model in chosen:
             scale = intensity * rng.uniform(0.3, 1.7) / len(chosen)
-            breakdown.append((model, int(scale * rng.uniform(2_000, 40_000)), int(scale * rng.uniform(5_000, 80_000)),
-                              int(scale * rng.uniform(300_000, 6_000_000)), int(scale * rng.uniform(50_000, 400_000))))
+            breakdown.append(
+                (
+                    model,
+                    int(scale * rng.uniform(2_000, 40_000)),
+                    int(scale * rng.uniform(5_000, 80_000)),
+                    int(scale * rng.uniform(300_000, 6_000_000)),
+                    int(scale * rng.uniform(50_000, 400_000)),
+                )
+            )
         lines = int(intensity * rng.uniform(20, 900))
         return ClaudeRecord(
-            org_label=org.label, day=day, actor_type=actor_type, actor=actor, customer_type=customer_type,
-            terminal_type=terminal, sessions=rng.randint(1, 12), lines_added=lines,
-            lines_removed=int(lines * rng.uniform(0.1, 0.7)), commits=rng.randint(0, 6),
-            pull_requests=rng.randint(0, 2), breakdown=tuple(breakdown),
+            org_label=org.label,
+            day=day,
+            actor_type=actor_type,
+            actor=actor,
+            customer_type=customer_type,
+            terminal_type=terminal,
+            sessions=rng.randint(1, 12),
+            lines_added=lines,
+            lines_removed=int(lines * rng.uniform(0.1, 0.7)),
+            commits=rng.randint(0, 6),
+            pull_requests=rng.randint(0, 2),
+            breakdown=tuple(breakdown),
         )
 
     def _anthropic_fraction(self, day: date, now: datetime) -> tuple[int, int]:
@@ -839,17 +1069,20 @@ class EmulatorDataset:
             return self._scaled(value, seen, whole)
 
         actor: dict[str, Any] = (
-            {"type": "user_actor", "email_address": record.actor} if record.actor_type == "user_actor"
+            {"type": "user_actor", "email_address": record.actor}
+            if record.actor_type == "user_actor"
             else {"type": "api_actor", "api_key_name": record.actor}
         )
         breakdown = []
         for model, input_tokens, output, cache_read, cache_creation in record.breakdown:
             i, o, cr, cw = s(input_tokens), s(output), s(cache_read), s(cache_creation)
-            breakdown.append({
-                "model": model,
-                "tokens": {"input": i, "output": o, "cache_read": cr, "cache_creation": cw},
-                "estimated_cost": {"currency": "USD", "amount": float(cents_for(model, i, cw, cr, o))},
-            })
+            breakdown.append(
+                {
+                    "model": model,
+                    "tokens": {"input": i, "output": o, "cache_read": cr, "cache_creation": cw},
+                    "estimated_cost": {"currency": "USD", "amount": float(cents_for(model, i, cw, cr, o))},
+                }
+            )
         edits = s(record.lines_added // 10)
         return {
             "date": f"{record.day.isoformat()}T00:00:00Z",
@@ -895,28 +1128,49 @@ class EmulatorDataset:
                         events.append(self._cursor_twin(rng, event))
             if team.label == "core" and (day.toordinal() % 7 == 0 or day == self.anchor - timedelta(days=1)):
                 # an event without userEmail (stored as unmapped:cursor:unknown by the sync)
-                events.append(self._cursor_event(rng, team.label, None, start_ms, 0,
-                                                 kind="USAGE_EVENT_KIND_USAGE_BASED"))
+                events.append(
+                    self._cursor_event(rng, team.label, None, start_ms, 0, kind="USAGE_EVENT_KIND_USAGE_BASED")
+                )
         events.sort(key=lambda e: (e.timestamp_ms, e.email or "", e.model, e.input_tokens))
         with self._lock:
             self._cursor_days[day] = events
         return events
 
-    def _cursor_event(self, rng: random.Random, team: str, email: str | None, start_ms: int, owner: int,
-                      kind: str | None = None) -> CursorEvent:
+    def _cursor_event(
+        self, rng: random.Random, team: str, email: str | None, start_ms: int, owner: int, kind: str | None = None
+    ) -> CursorEvent:
         hour = min(max(rng.gauss(14.5, 3.5), 0.0), 23.999)
         timestamp = start_ms + int(hour * 3_600_000) + rng.randrange(60_000)
         timestamp = min(timestamp, start_ms + 86_400_000 - 1)
         model = rng.choices([m for m, _ in _CURSOR_MODELS], weights=[w for _, w in _CURSOR_MODELS])[0]
         if kind is None:
             roll = rng.random()
-            kind = ("USAGE_EVENT_KIND_ERRORED_NOT_CHARGED" if roll < 0.05 else
-                    "USAGE_EVENT_KIND_INCLUDED_IN_BUSINESS" if roll < 0.5 else "USAGE_EVENT_KIND_USAGE_BASED")
+            kind = (
+                "USAGE_EVENT_KIND_ERRORED_NOT_CHARGED"
+                if roll < 0.05
+                else "USAGE_EVENT_KIND_INCLUDED_IN_BUSINESS"
+                if roll < 0.5
+                else "USAGE_EVENT_KIND_USAGE_BASED"
+            )
         lag = rng.randint(0, 60)
         if kind == "USAGE_EVENT_KIND_ERRORED_NOT_CHARGED":
             has_usage = rng.random() < 0.5
-            return CursorEvent(team, timestamp, email, model, kind, False, 0, 0, 0 if has_usage else None, None,
-                               None, has_usage, lag, 4_000_000 + owner)
+            return CursorEvent(
+                team,
+                timestamp,
+                email,
+                model,
+                kind,
+                False,
+                0,
+                0,
+                0 if has_usage else None,
+                None,
+                None,
+                has_usage,
+                lag,
+                4_000_000 + owner,
+            )
         input_tokens = int(rng.uniform(300, 30_000))
         output_tokens = int(rng.uniform(50, 8_000))
         cache_read = int(rng.uniform(0, 250_000)) if rng.random() < 0.7 else None
@@ -925,8 +1179,22 @@ class EmulatorDataset:
         cents = None
         if kind == "USAGE_EVENT_KIND_USAGE_BASED":
             cents = cents_for(model, input_tokens, cache_write or 0, cache_read or 0, output_tokens)
-        return CursorEvent(team, timestamp, email, model, kind, max_mode, input_tokens, output_tokens, cache_write,
-                           cache_read, cents, True, lag, 4_000_000 + owner)
+        return CursorEvent(
+            team,
+            timestamp,
+            email,
+            model,
+            kind,
+            max_mode,
+            input_tokens,
+            output_tokens,
+            cache_write,
+            cache_read,
+            cents,
+            True,
+            lag,
+            4_000_000 + owner,
+        )
 
     def _cursor_twin(self, rng: random.Random, event: CursorEvent) -> CursorEvent:
         """A second event of the same user, model and millisecond with other token counts (providers.md §3.3)."""
@@ -934,11 +1202,25 @@ class EmulatorDataset:
         output_tokens = event.output_tokens + rng.randint(1, 500)
         cents = None
         if event.total_cents is not None:
-            cents = cents_for(event.model, input_tokens, event.cache_write_tokens or 0,
-                              event.cache_read_tokens or 0, output_tokens)
-        return CursorEvent(event.team, event.timestamp_ms, event.email, event.model, event.kind, event.max_mode,
-                           input_tokens, output_tokens, event.cache_write_tokens, event.cache_read_tokens, cents,
-                           True, event.lag_minutes, event.owning_user)
+            cents = cents_for(
+                event.model, input_tokens, event.cache_write_tokens or 0, event.cache_read_tokens or 0, output_tokens
+            )
+        return CursorEvent(
+            event.team,
+            event.timestamp_ms,
+            event.email,
+            event.model,
+            event.kind,
+            event.max_mode,
+            input_tokens,
+            output_tokens,
+            event.cache_write_tokens,
+            event.cache_read_tokens,
+            cents,
+            True,
+            event.lag_minutes,
+            event.owning_user,
+        )
 
     def _cursor_visible(self, event: CursorEvent, now_ms: int) -> bool:
         lag = event.lag_minutes * 60_000 if self.config.lag else 0
@@ -952,8 +1234,11 @@ class EmulatorDataset:
         first = _day_of_ms(start_ms)
         last = _day_of_ms(end_ms)
         out = [
-            event for day in self.days(first, last) for event in self._cursor_day(day)
-            if event.team == team_label and start_ms <= event.timestamp_ms <= end_ms
+            event
+            for day in self.days(first, last)
+            for event in self._cursor_day(day)
+            if event.team == team_label
+            and start_ms <= event.timestamp_ms <= end_ms
             and self._cursor_visible(event, now_ms)
         ]
         out.reverse()
@@ -1023,10 +1308,20 @@ class EmulatorDataset:
     def _author_fields(self, rng: random.Random, person: Person) -> dict[str, Any]:
         if rng.random() < 0.03:  # a commit from a mis-configured laptop: GitHub cannot link it to an account
             email = f"{person.first.lower()}@{(person.github_login or 'dev')}-mbp.local"
-            return {"author_name": person.name, "author_email": email, "author_login": None, "author_id": None,
-                    "author_type": "User"}
-        return {"author_name": person.name, "author_email": person.commit_email, "author_login": person.github_login,
-                "author_id": person.github_id, "author_type": "User"}
+            return {
+                "author_name": person.name,
+                "author_email": email,
+                "author_login": None,
+                "author_id": None,
+                "author_type": "User",
+            }
+        return {
+            "author_name": person.name,
+            "author_email": person.commit_email,
+            "author_login": person.github_login,
+            "author_id": person.github_id,
+            "author_type": "User",
+        }
 
     def _draft_commit(self, rng: random.Random, repo: Repo, day: date) -> dict[str, Any]:
         hour = min(max(rng.gauss(14, 3.5), 0.0), 23.9)
@@ -1038,32 +1333,51 @@ class EmulatorDataset:
         if roll < 0.03:
             package = rng.choice(_PACKAGES)
             major = rng.randint(1, 9)
-            message = (f"Bump {package} from {major}.{rng.randint(0, 20)}.0 to {major}.{rng.randint(21, 40)}.1\n\n"
-                       f"Bumps {package}.\n\n---\nupdated-dependencies:\n- dependency-name: {package}\n\n"
-                       "Signed-off-by: dependabot[bot] <support@github.com>")
+            message = (
+                f"Bump {package} from {major}.{rng.randint(0, 20)}.0 to {major}.{rng.randint(21, 40)}.1\n\n"
+                f"Bumps {package}.\n\n---\nupdated-dependencies:\n- dependency-name: {package}\n\n"
+                "Signed-off-by: dependabot[bot] <support@github.com>"
+            )
             name, email, login, gid = _DEPENDABOT
-            author = {"author_name": name, "author_email": email, "author_login": login, "author_id": gid,
-                      "author_type": "Bot"}
+            author = {
+                "author_name": name,
+                "author_email": email,
+                "author_login": login,
+                "author_id": gid,
+                "author_type": "Bot",
+            }
         elif roll < 0.05:
             helper = rng.choice(self._commit_authors or self.people)
             message = f"{subject}\n\nCo-authored-by: {helper.name} <{helper.commit_email}>"
             name, email, login, gid = _COPILOT_AGENT
-            author = {"author_name": name, "author_email": email, "author_login": login, "author_id": gid,
-                      "author_type": "Bot"}
+            author = {
+                "author_name": name,
+                "author_email": email,
+                "author_login": login,
+                "author_id": gid,
+                "author_type": "Bot",
+            }
             ai_tool = "github_copilot"
         elif roll < 0.07:
             name, email = rng.choice(_EXTERNALS)
             message = f"{subject}\n\n{rng.choice(_BODIES)}"
-            author = {"author_name": name, "author_email": email, "author_login": None, "author_id": None,
-                      "author_type": "User"}
+            author = {
+                "author_name": name,
+                "author_email": email,
+                "author_login": None,
+                "author_id": None,
+                "author_type": "User",
+            }
         else:
             people = self._commit_authors or self.people
             person = rng.choices(people, weights=[p.intensity for p in people])[0]
             author = self._author_fields(rng, person)
             if rng.random() < 0.08:
                 merge = True
-                message = (f"Merge pull request #{day.toordinal() % 9000 + rng.randint(1, 999)} from "
-                           f"{DEMO_GITHUB_ORG}/{subject.lower().replace(' ', '-')}\n\n{subject}")
+                message = (
+                    f"Merge pull request #{day.toordinal() % 9000 + rng.randint(1, 999)} from "
+                    f"{DEMO_GITHUB_ORG}/{subject.lower().replace(' ', '-')}\n\n{subject}"
+                )
             else:
                 tools = [t for t, _ in person.ai_mix]
                 ai_tool = rng.choices(tools, weights=[w for _, w in person.ai_mix])[0]
@@ -1082,32 +1396,64 @@ class EmulatorDataset:
             committer_name, committer_email = "GitHub", "noreply@github.com"
         additions = int(rng.lognormvariate(3.0, 1.3))
         return {
-            "message": message, **author, "author_date": authored, "committer_name": committer_name,
-            "committer_email": committer_email, "committer_date": committed, "additions": additions,
-            "deletions": int(additions * rng.uniform(0, 0.8)), "ai_tool": ai_tool, "merge": merge,
-            "utc_offset_minutes": rng.choice((0, 60, -300, -480, 330)), "order": rng.random(),
+            "message": message,
+            **author,
+            "author_date": authored,
+            "committer_name": committer_name,
+            "committer_email": committer_email,
+            "committer_date": committed,
+            "additions": additions,
+            "deletions": int(additions * rng.uniform(0, 0.8)),
+            "ai_tool": ai_tool,
+            "merge": merge,
+            "utc_offset_minutes": rng.choice((0, 60, -300, -480, 330)),
+            "order": rng.random(),
         }
 
     def _draft_example(self, repo: Repo, day: date, position: int, example: AttributionExample) -> dict[str, Any]:
         authored = datetime.combine(day, time(9, 0), tzinfo=UTC) + timedelta(minutes=7 * position)
         if example.author == "copilot-swe-agent":
             name, email, login, gid = _COPILOT_AGENT
-            author = {"author_name": name, "author_email": email, "author_login": login, "author_id": gid,
-                      "author_type": "Bot"}
+            author = {
+                "author_name": name,
+                "author_email": email,
+                "author_login": login,
+                "author_id": gid,
+                "author_type": "Bot",
+            }
         else:
             people = self._commit_authors or self.people
             person = people[position % len(people)]
-            author = {"author_name": person.name, "author_email": person.commit_email,
-                      "author_login": person.github_login, "author_id": person.github_id, "author_type": "User"}
+            author = {
+                "author_name": person.name,
+                "author_email": person.commit_email,
+                "author_login": person.github_login,
+                "author_id": person.github_id,
+                "author_type": "User",
+            }
         return {
-            "message": example.message, **author, "author_date": authored, "committer_name": author["author_name"],
-            "committer_email": author["author_email"], "committer_date": authored, "additions": 10 + position,
-            "deletions": position, "ai_tool": example.primary_tool, "merge": example.merge,
-            "utc_offset_minutes": -480 if position % 2 else 60, "order": -1.0,
+            "message": example.message,
+            **author,
+            "author_date": authored,
+            "committer_name": author["author_name"],
+            "committer_email": author["author_email"],
+            "committer_date": authored,
+            "additions": 10 + position,
+            "deletions": position,
+            "ai_tool": example.primary_tool,
+            "merge": example.merge,
+            "utc_offset_minutes": -480 if position % 2 else 60,
+            "order": -1.0,
         }
 
-    def commits(self, repo_full_name: str, since: datetime | None = None, until: datetime | None = None,
-                *, visible_only: bool = True) -> list[Commit]:
+    def commits(
+        self,
+        repo_full_name: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        visible_only: bool = True,
+    ) -> list[Commit]:
         """Default-branch commits of a repo with `since <= committer date <= until`, newest first."""
         repo = self.repo(repo_full_name)
         if repo is None:
@@ -1116,8 +1462,11 @@ class EmulatorDataset:
         first = since.astimezone(UTC).date() if since else None
         last = until.astimezone(UTC).date() if until else None
         out = [
-            c for day in self.days(first, last) for c in self._commit_day(repo, day)
-            if (since is None or c.committer_date >= since) and (until is None or c.committer_date <= until)
+            c
+            for day in self.days(first, last)
+            for c in self._commit_day(repo, day)
+            if (since is None or c.committer_date >= since)
+            and (until is None or c.committer_date <= until)
             and (not visible_only or c.committer_date <= now)
         ]
         out.reverse()
@@ -1143,8 +1492,9 @@ class EmulatorDataset:
 
     # ---- ground truth -----------------------------------------------------------------------------------------
 
-    def truth_usage(self, start: date, end: date, *, tool: str | None = None,
-                    org_label: str | None = None) -> list[dict[str, Any]]:
+    def truth_usage(
+        self, start: date, end: date, *, tool: str | None = None, org_label: str | None = None
+    ) -> list[dict[str, Any]]:
         """What the sync must store for [start, end], per (date, tool, normalised model), as visible at `now`.
 
         Anthropic: every record of every org (unmapped api_actors included), cost = Σ amount/100.
@@ -1157,8 +1507,15 @@ class EmulatorDataset:
             row = groups.get((day, tool_name, model))
             if row is None:
                 row = groups[(day, tool_name, model)] = {
-                    "date": day, "tool": tool_name, "model": model, "raw_models": set(), "records": 0,
-                    "input_tokens": 0, "cache_write_tokens": 0, "cache_read_tokens": 0, "output_tokens": 0,
+                    "date": day,
+                    "tool": tool_name,
+                    "model": model,
+                    "raw_models": set(),
+                    "records": 0,
+                    "input_tokens": 0,
+                    "cache_write_tokens": 0,
+                    "cache_read_tokens": 0,
+                    "output_tokens": 0,
                     "cost": Decimal(0),
                 }
             row["raw_models"].add(raw)
@@ -1177,9 +1534,16 @@ class EmulatorDataset:
                     for record in self.claude_code_report(label, day):
                         for entry in record["model_breakdown"]:
                             tokens = entry["tokens"]
-                            add(day, TOOL_CLAUDE_CODE, entry["model"] or "unknown", tokens["input"],
-                                tokens["cache_creation"], tokens["cache_read"], tokens["output"],
-                                Decimal(str(entry["estimated_cost"]["amount"])) / 100)
+                            add(
+                                day,
+                                TOOL_CLAUDE_CODE,
+                                entry["model"] or "unknown",
+                                tokens["input"],
+                                tokens["cache_creation"],
+                                tokens["cache_read"],
+                                tokens["output"],
+                                Decimal(str(entry["estimated_cost"]["amount"])) / 100,
+                            )
         if tool in (None, TOOL_CURSOR):
             start_ms = int(datetime.combine(start, time(0), tzinfo=UTC).timestamp() * 1000)
             end_ms = int(datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC).timestamp() * 1000) - 1
@@ -1190,17 +1554,25 @@ class EmulatorDataset:
                     if event.token_total == 0:
                         continue
                     day = datetime.fromtimestamp(event.timestamp_ms / 1000, UTC).date()
-                    add(day, TOOL_CURSOR, cursor_stored_raw_model(event.model), event.input_tokens,
-                        event.cache_write_tokens or 0, event.cache_read_tokens or 0, event.output_tokens,
-                        (event.total_cents or Decimal(0)) / 100)
+                    add(
+                        day,
+                        TOOL_CURSOR,
+                        cursor_stored_raw_model(event.model),
+                        event.input_tokens,
+                        event.cache_write_tokens or 0,
+                        event.cache_read_tokens or 0,
+                        event.output_tokens,
+                        (event.total_cents or Decimal(0)) / 100,
+                    )
         rows = []
         for key in sorted(groups):
             row = groups[key]
             raw_models = sorted(row.pop("raw_models"))
             row["raw_model"] = ",".join(raw_models)
             row["raw_models"] = raw_models
-            row["tokens"] = (row["input_tokens"] + row["cache_write_tokens"] + row["cache_read_tokens"]
-                             + row["output_tokens"])
+            row["tokens"] = (
+                row["input_tokens"] + row["cache_write_tokens"] + row["cache_read_tokens"] + row["output_tokens"]
+            )
             rows.append(row)
         return rows
 
@@ -1232,9 +1604,15 @@ class EmulatorDataset:
         """Everything the data set contains over its whole window at `now` — equal for equal seeds."""
         return {
             "people": [p.__dict__ for p in self.people],
-            "anthropic": {label: ([u.wire() for u in o.users], [k.wire() for k in o.api_keys], o.organization_id,
-                                  [r for d in self.days() for r in self.claude_code_report(label, d)])
-                          for label, o in self.anthropic_orgs.items()},
+            "anthropic": {
+                label: (
+                    [u.wire() for u in o.users],
+                    [k.wire() for k in o.api_keys],
+                    o.organization_id,
+                    [r for d in self.days() for r in self.claude_code_report(label, d)],
+                )
+                for label, o in self.anthropic_orgs.items()
+            },
             "cursor": {label: [e.wire() for e in self.cursor_events(label, 0, 2**62)] for label in self.cursor_teams},
             "github": {r.full_name: [c.__dict__ for c in self.commits(r.full_name)] for r in self.repos},
             "members": [m.__dict__ for m in self.github_members],

@@ -98,11 +98,19 @@ def fault_reply(provider: str, fault: Fault, github_limit: int = 5000) -> Reply:
     if provider == "anthropic":
         if fault.kind == "429":
             message = "Number of request tokens has exceeded your per-minute rate limit"
-            return Reply(429, {"type": "error", "error": {"type": "rate_limit_error", "message": message}},
-                         {"retry-after": retry})
+            return Reply(
+                429,
+                {"type": "error", "error": {"type": "rate_limit_error", "message": message}},
+                {"retry-after": retry},
+            )
         if fault.kind == "403":
-            return Reply(403, {"type": "error", "error": {"type": "permission_error",
-                                                          "message": "Your API key does not have permission"}})
+            return Reply(
+                403,
+                {
+                    "type": "error",
+                    "error": {"type": "permission_error", "message": "Your API key does not have permission"},
+                },
+            )
         return Reply(500, {"type": "error", "error": {"type": "api_error", "message": "Internal server error"}})
     if provider == "cursor":
         if fault.kind == "429":
@@ -114,9 +122,12 @@ def fault_reply(provider: str, fault: Fault, github_limit: int = 5000) -> Reply:
         headers = _rate_limit_fault_headers(github_limit, fault.retry_after)
         if fault.kind == "429":
             headers["retry-after"] = retry
-        body = {"message": "API rate limit exceeded for installation. If you reach out to GitHub Support for help, "
-                           "please include the request ID.", "documentation_url": GITHUB_RATE_LIMIT_DOCS,
-                "status": fault.kind}
+        body = {
+            "message": "API rate limit exceeded for installation. If you reach out to GitHub Support for help, "
+            "please include the request ID.",
+            "documentation_url": GITHUB_RATE_LIMIT_DOCS,
+            "status": fault.kind,
+        }
         return Reply(int(fault.kind), body, headers)
     return Reply(500, {"message": "Server Error"})
 
@@ -174,8 +185,18 @@ class EmulatorState:
 
     # ---- faults ------------------------------------------------------------------------------------------------
 
-    def add_fault(self, provider: str, endpoint: str, kind: str, *, count: int = 1, after: int = 0,
-                  retry_after: int = 1, delay: float = 0.0, field: str | None = None) -> Fault:
+    def add_fault(
+        self,
+        provider: str,
+        endpoint: str,
+        kind: str,
+        *,
+        count: int = 1,
+        after: int = 0,
+        retry_after: int = 1,
+        delay: float = 0.0,
+        field: str | None = None,
+    ) -> Fault:
         """Arm a fault for the next `count` requests to (provider, endpoint) after `after` normal ones."""
         kind = str(kind)
         if provider not in PROVIDERS:
@@ -192,9 +213,13 @@ class EmulatorState:
     def add_fault_from_json(self, spec: dict[str, Any]) -> Fault:
         try:
             return self.add_fault(
-                str(spec["provider"]), str(spec.get("endpoint") or "*"), str(spec["kind"]),
-                count=int(spec.get("count", 1)), after=int(spec.get("after", 0)),
-                retry_after=int(spec.get("retry_after", 1)), delay=float(spec.get("delay", 0)),
+                str(spec["provider"]),
+                str(spec.get("endpoint") or "*"),
+                str(spec["kind"]),
+                count=int(spec.get("count", 1)),
+                after=int(spec.get("after", 0)),
+                retry_after=int(spec.get("retry_after", 1)),
+                delay=float(spec.get("delay", 0)),
                 field=spec.get("field"),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -298,19 +323,20 @@ class EmulatorState:
             decorate(reply)
         if payload is None:
             payload = b"" if reply.body is None else _json_bytes(reply.body)
-        self._record({
-            "provider": provider,
-            "endpoint": endpoint,
-            "method": request.method,
-            "path": request.url.path,
-            "query": _query_dict(request.url.query),
-            "body": body,
-            "status": reply.status,
-            "fault": fault.kind if fault else None,
-            "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        })
-        return Response(content=payload, status_code=reply.status, headers=reply.headers,
-                        media_type="application/json")
+        self._record(
+            {
+                "provider": provider,
+                "endpoint": endpoint,
+                "method": request.method,
+                "path": request.url.path,
+                "query": _query_dict(request.url.query),
+                "body": body,
+                "status": reply.status,
+                "fault": fault.kind if fault else None,
+                "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            }
+        )
+        return Response(content=payload, status_code=reply.status, headers=reply.headers, media_type="application/json")
 
 
 def _query_dict(query: str) -> dict[str, Any]:

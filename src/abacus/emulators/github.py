@@ -78,8 +78,7 @@ def verify_app_jwt(token: str, app_id: int | str, now: float | None = None) -> s
     if not isinstance(header, dict) or not isinstance(claims, dict) or header.get("alg") != "RS256":
         return "A JSON web token could not be decoded"
     try:
-        demo_app_public_key().verify(signature, f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(),
-                                     hashes.SHA256())
+        demo_app_public_key().verify(signature, f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
         return "A JSON web token could not be decoded"
     if str(claims.get("iss")) != str(app_id):
@@ -88,8 +87,10 @@ def verify_app_jwt(token: str, app_id: int | str, now: float | None = None) -> s
     if not isinstance(iat, int | float) or isinstance(iat, bool) or iat > now + JWT_LEEWAY:
         return "'Issued at' claim ('iat') must be an Integer representing a time in the past."
     if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= now:
-        return "'Expiration time' claim ('exp') must be a numeric value representing the future time at which " \
-               "the assertion expires."
+        return (
+            "'Expiration time' claim ('exp') must be a numeric value representing the future time at which "
+            "the assertion expires."
+        )
     if exp > now + JWT_MAX_LIFETIME + JWT_LEEWAY:
         return "'Expiration time' claim ('exp') is too far in the future."
     return None
@@ -133,7 +134,7 @@ def create_router(state: EmulatorState) -> Router:
         per_page = state.page_size(min(max(_int_param(params, "per_page", DEFAULT_PER_PAGE), 1), MAX_PER_PAGE))
         page = max(_int_param(params, "page", 1), 1)
         last = max(math.ceil(len(items) / per_page), 1)
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         links = []
         pairs = parse_qsl(request.url.query, keep_blank_values=True)
 
@@ -177,8 +178,9 @@ def create_router(state: EmulatorState) -> Router:
             "x-ratelimit-resource": resource,
         }
 
-    async def answer(request: Request[Any, Any, Any], endpoint: str, build: Any, *,
-                     resource: str = "core") -> Response[bytes]:
+    async def answer(
+        request: Request[Any, Any, Any], endpoint: str, build: Any, *, resource: str = "core"
+    ) -> Response[bytes]:
         token = bearer(request)
         who = identity(token)
         counted = {"used": 0}
@@ -187,8 +189,11 @@ def create_router(state: EmulatorState) -> Router:
             version = request.headers.get("x-github-api-version")
             if who is None:
                 if resource == "graphql" and token is None:
-                    return _message(401, "This endpoint requires you to be authenticated.",
-                                    "https://docs.github.com/graphql/guides/forming-calls-with-graphql")
+                    return _message(
+                        401,
+                        "This endpoint requires you to be authenticated.",
+                        "https://docs.github.com/graphql/guides/forming-calls-with-graphql",
+                    )
                 return _message(401, "Bad credentials")
             if version is not None and version != API_VERSION:
                 return _message(400, f"API version '{version}' is not supported.")
@@ -197,8 +202,11 @@ def create_router(state: EmulatorState) -> Router:
                 state.github_usage[key] = state.github_usage.get(key, 0) + 1
                 counted["used"] = state.github_usage[key]
             if counted["used"] > state.config.github_rate_limit:
-                reply = _message(403, f"API rate limit exceeded for {who}.",
-                                 "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api")
+                reply = _message(
+                    403,
+                    f"API rate limit exceeded for {who}.",
+                    "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api",
+                )
                 return reply
             return None
 
@@ -220,16 +228,19 @@ def create_router(state: EmulatorState) -> Router:
 
     def user_wire(base: str, login: str, user_id: int, kind: str = "User") -> dict[str, Any]:
         return {
-            "login": login, "id": user_id, "node_id": f"U_kgDO{user_id}",
+            "login": login,
+            "id": user_id,
+            "node_id": f"U_kgDO{user_id}",
             "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
-            "url": f"{base}/users/{login}", "html_url": f"https://github.com/{login}", "type": kind,
+            "url": f"{base}/users/{login}",
+            "html_url": f"https://github.com/{login}",
+            "type": kind,
             "site_admin": False,
         }
 
     def commit_wire(base: str, c: Commit, *, detail: bool = False) -> dict[str, Any]:
         url = f"{base}/repos/{c.repo}/commits/{c.sha}"
-        author = user_wire(base, c.author_login, c.author_id, c.author_type) if c.author_id and c.author_login \
-            else None
+        author = user_wire(base, c.author_login, c.author_id, c.author_type) if c.author_id and c.author_login else None
         if c.committer_email == "noreply@github.com":
             committer: dict[str, Any] | None = user_wire(base, _WEB_FLOW["login"], _WEB_FLOW["id"])
         else:
@@ -245,23 +256,40 @@ def create_router(state: EmulatorState) -> Router:
                 "tree": {"sha": tree, "url": f"{base}/repos/{c.repo}/git/trees/{tree}"},
                 "url": f"{base}/repos/{c.repo}/git/commits/{c.sha}",
                 "comment_count": 0,
-                "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None,
-                                 "verified_at": None},
+                "verification": {
+                    "verified": False,
+                    "reason": "unsigned",
+                    "signature": None,
+                    "payload": None,
+                    "verified_at": None,
+                },
             },
             "url": url,
             "html_url": f"https://github.com/{c.repo}/commit/{c.sha}",
             "comments_url": f"{url}/comments",
             "author": author,
             "committer": committer,
-            "parents": [{"sha": p, "url": f"{base}/repos/{c.repo}/commits/{p}",
-                         "html_url": f"https://github.com/{c.repo}/commit/{p}"} for p in c.parents],
+            "parents": [
+                {
+                    "sha": p,
+                    "url": f"{base}/repos/{c.repo}/commits/{p}",
+                    "html_url": f"https://github.com/{c.repo}/commit/{p}",
+                }
+                for p in c.parents
+            ],
         }
         if detail:
             item["stats"] = {"total": c.additions + c.deletions, "additions": c.additions, "deletions": c.deletions}
-            item["files"] = [{
-                "sha": dataset.stable_sha("blob", c.sha), "filename": "src/app/module.py", "status": "modified",
-                "additions": c.additions, "deletions": c.deletions, "changes": c.additions + c.deletions,
-            }]
+            item["files"] = [
+                {
+                    "sha": dataset.stable_sha("blob", c.sha),
+                    "filename": "src/app/module.py",
+                    "status": "modified",
+                    "additions": c.additions,
+                    "deletions": c.deletions,
+                    "changes": c.additions + c.deletions,
+                }
+            ]
         return item
 
     def repo_or_refuse(owner: str, name: str) -> Repo:
@@ -298,9 +326,13 @@ def create_router(state: EmulatorState) -> Router:
     async def get_repo(request: Request[Any, Any, Any], owner: str, name: str) -> Response[bytes]:
         async def build(_req: Request[Any, Any, Any]) -> Reply:
             repo = repo_or_refuse(owner, name)
-            return Reply(200, repo.wire(dataset.github_org_id) | {
-                "permissions": {"admin": False, "maintain": False, "push": False, "triage": False, "pull": True},
-            })
+            return Reply(
+                200,
+                repo.wire(dataset.github_org_id)
+                | {
+                    "permissions": {"admin": False, "maintain": False, "push": False, "triage": False, "pull": True},
+                },
+            )
 
         return await answer(request, "repo", build)
 
@@ -318,12 +350,13 @@ def create_router(state: EmulatorState) -> Router:
                 if head is None:
                     return _not_found()
                 history = dataset.commits(repo.full_name)  # linear history, newest first
-                ancestors = {c.sha for c in history[history.index(head):]}
+                ancestors = {c.sha for c in history[history.index(head) :]}
                 commits = [c for c in commits if c.sha in ancestors]
             if author := params.get("author"):
                 wanted = author.lower()
-                commits = [c for c in commits
-                           if (c.author_login or "").lower() == wanted or c.author_email.lower() == wanted]
+                commits = [
+                    c for c in commits if (c.author_login or "").lower() == wanted or c.author_email.lower() == wanted
+                ]
             chunk, headers = paginate(req, commits)
             base = api_base(req)
             return Reply(200, [commit_wire(base, c) for c in chunk], headers)
@@ -363,10 +396,18 @@ def create_router(state: EmulatorState) -> Router:
                 return _not_found()
             login, kind = found
             person = next((p for p in dataset.people if p.github_id == user_id), None)
-            return Reply(200, user_wire(api_base(req), login, user_id, kind) | {
-                "name": person.name if person else login, "company": "@acme" if person else None,
-                "email": None, "public_repos": 3, "followers": 12, "following": 4,
-            })
+            return Reply(
+                200,
+                user_wire(api_base(req), login, user_id, kind)
+                | {
+                    "name": person.name if person else login,
+                    "company": "@acme" if person else None,
+                    "email": None,
+                    "public_repos": 3,
+                    "followers": 12,
+                    "following": 4,
+                },
+            )
 
         return await answer(request, "user", build)
 
@@ -378,9 +419,12 @@ def create_router(state: EmulatorState) -> Router:
         for resource in ("core", "graphql"):
             used = state.github_usage.get((who or "", resource, window), 0) if who else 0
             headers = rate_headers(who, resource, used)
-            resources[resource] = {"limit": int(headers["x-ratelimit-limit"]),
-                                   "remaining": int(headers["x-ratelimit-remaining"]),
-                                   "used": used, "reset": int(headers["x-ratelimit-reset"])}
+            resources[resource] = {
+                "limit": int(headers["x-ratelimit-limit"]),
+                "remaining": int(headers["x-ratelimit-remaining"]),
+                "used": used,
+                "reset": int(headers["x-ratelimit-reset"]),
+            }
         body = json.dumps({"resources": resources, "rate": resources["core"]}).encode()
         return Response(content=body, media_type="application/json", status_code=200)
 
@@ -401,19 +445,39 @@ def create_router(state: EmulatorState) -> Router:
 
     def graphql_members(query: str, variables: dict[str, Any]) -> Reply:
         if "membersWithRole" not in query:
-            return Reply(200, {"errors": [{"message": "The GitHub emulator only answers the organization "
-                                                      "membersWithRole query."}]})
+            return Reply(
+                200,
+                {"errors": [{"message": "The GitHub emulator only answers the organization membersWithRole query."}]},
+            )
         login = _graphql_argument(query, "login", variables)
         if login is None or str(login).lower() != org_login.lower():
-            return Reply(200, {"data": {"organization": None}, "errors": [{
-                "type": "NOT_FOUND", "path": ["organization"],
-                "message": f"Could not resolve to an Organization with the login of '{login}'.",
-            }]})
-        members_args = query[query.index("membersWithRole"):]
+            return Reply(
+                200,
+                {
+                    "data": {"organization": None},
+                    "errors": [
+                        {
+                            "type": "NOT_FOUND",
+                            "path": ["organization"],
+                            "message": f"Could not resolve to an Organization with the login of '{login}'.",
+                        }
+                    ],
+                },
+            )
+        members_args = query[query.index("membersWithRole") :]
         first = _graphql_argument(members_args, "first", variables)
         if not isinstance(first, int) or not 1 <= first <= 100:
-            return Reply(200, {"errors": [{"message": "You must provide a `first` or `last` value between 1 and "
-                                                      "100 to properly paginate the `membersWithRole` connection."}]})
+            return Reply(
+                200,
+                {
+                    "errors": [
+                        {
+                            "message": "You must provide a `first` or `last` value between 1 and "
+                            "100 to properly paginate the `membersWithRole` connection."
+                        }
+                    ]
+                },
+            )
         after = _graphql_argument(members_args, "after", variables)
         start = 0
         if after:
@@ -423,12 +487,16 @@ def create_router(state: EmulatorState) -> Router:
                 return Reply(200, {"errors": [{"message": f"`{after}` does not appear to be a valid cursor."}]})
         size = state.page_size(first)
         members = dataset.github_members
-        chunk = members[start: start + size]
+        chunk = members[start : start + size]
         end_cursor = base64.b64encode(f"cursor:v2:{start + len(chunk) - 1}".encode()).decode() if chunk else None
-        nodes = [{"login": m.login, "databaseId": m.id, "organizationVerifiedDomainEmails": list(m.verified_emails)}
-                 for m in chunk]
-        connection: dict[str, Any] = {"nodes": nodes, "pageInfo": {"hasNextPage": start + size < len(members),
-                                                                   "endCursor": end_cursor}}
+        nodes = [
+            {"login": m.login, "databaseId": m.id, "organizationVerifiedDomainEmails": list(m.verified_emails)}
+            for m in chunk
+        ]
+        connection: dict[str, Any] = {
+            "nodes": nodes,
+            "pageInfo": {"hasNextPage": start + size < len(members), "endCursor": end_cursor},
+        }
         if "totalCount" in members_args:
             connection["totalCount"] = len(members)
         return Reply(200, {"data": {"organization": {"membersWithRole": connection}}})
@@ -450,22 +518,35 @@ def create_router(state: EmulatorState) -> Router:
             expiry = time.time() + INSTALLATION_TOKEN_TTL
             with state.lock:
                 state.github_tokens[token] = expiry
-            return Reply(201, {
-                "token": token,
-                "expires_at": _iso(datetime.fromtimestamp(expiry, UTC)),
-                "permissions": {"contents": "read", "members": "read", "metadata": "read"},
-                "repository_selection": "all",
-            })
+            return Reply(
+                201,
+                {
+                    "token": token,
+                    "expires_at": _iso(datetime.fromtimestamp(expiry, UTC)),
+                    "permissions": {"contents": "read", "members": "read", "metadata": "read"},
+                    "repository_selection": "all",
+                },
+            )
 
         def decorate(reply: Reply) -> None:
             reply.headers.setdefault("x-github-api-version-selected", API_VERSION)
 
-        return await state.serve(request, "github", "access_tokens", produce, authorize=authorize,
-                                 decorate=decorate)
+        return await state.serve(request, "github", "access_tokens", produce, authorize=authorize, decorate=decorate)
 
-    return Router(path="/github", route_handlers=[
-        org_repos, get_repo, list_commits, get_commit, org_members, get_user, rate_limit, graphql, access_tokens,
-    ])
+    return Router(
+        path="/github",
+        route_handlers=[
+            org_repos,
+            get_repo,
+            list_commits,
+            get_commit,
+            org_members,
+            get_user,
+            rate_limit,
+            graphql,
+            access_tokens,
+        ],
+    )
 
 
 def _graphql_argument(query: str, name: str, variables: dict[str, Any]) -> Any:

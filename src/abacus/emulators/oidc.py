@@ -108,8 +108,9 @@ def create_oidc_router(state: OIDCState | None = None) -> Router:
         if q.get("bad_nonce"):
             claims["nonce"] = "not-the-nonce-you-sent"
         code = secrets.token_urlsafe(24)
-        state.codes[code] = _Grant(claims, state.client_id, redirect_uri, q.get("code_challenge"),
-                                   replayable=bool(q.get("replayable")))
+        state.codes[code] = _Grant(
+            claims, state.client_id, redirect_uri, q.get("code_challenge"), replayable=bool(q.get("replayable"))
+        )
         params = {"code": code}
         if q.get("state") is not None:
             params["state"] = q.get("state")
@@ -126,25 +127,33 @@ def create_oidc_router(state: OIDCState | None = None) -> Router:
             return Response({"error": "invalid_client"}, status_code=401)
         grant = state.codes.get(str(form.get("code")))
         if grant is None or (grant.uses and not grant.replayable):
-            return Response({"error": "invalid_grant", "error_description": "code unknown or already used"},
-                            status_code=400)
+            return Response(
+                {"error": "invalid_grant", "error_description": "code unknown or already used"}, status_code=400
+            )
         if form.get("redirect_uri") != grant.redirect_uri:
-            return Response({"error": "invalid_grant", "error_description": "redirect_uri mismatch"},
-                            status_code=400)
+            return Response({"error": "invalid_grant", "error_description": "redirect_uri mismatch"}, status_code=400)
         if grant.code_challenge:
             verifier = str(form.get("code_verifier") or "")
             digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
             if digest != grant.code_challenge:
-                return Response({"error": "invalid_grant", "error_description": "PKCE verification failed"},
-                                status_code=400)
+                return Response(
+                    {"error": "invalid_grant", "error_description": "PKCE verification failed"}, status_code=400
+                )
         grant.uses += 1
         now = int(time.time())
         claims = {**grant.claims, "iss": _issuer(request), "aud": grant.client_id, "iat": now, "exp": now + 600}
         id_token = jwt.encode({"alg": "RS256", "kid": state.key.kid}, claims, state.key)
         access_token = secrets.token_urlsafe(24)
         state.access_tokens[access_token] = claims
-        return Response({"access_token": access_token, "token_type": "Bearer", "expires_in": 600,
-                         "id_token": id_token, "scope": "openid email profile"})
+        return Response(
+            {
+                "access_token": access_token,
+                "token_type": "Bearer",
+                "expires_in": 600,
+                "id_token": id_token,
+                "scope": "openid email profile",
+            }
+        )
 
     @get("/userinfo", sync_to_thread=False)
     def userinfo(request: Request) -> Response:

@@ -39,8 +39,9 @@ def _json(body: Any, status: int = 200) -> Response[bytes]:
             return value.isoformat()
         raise TypeError(type(value).__name__)
 
-    return Response(content=json.dumps(body, default=default).encode(), status_code=status,
-                    media_type="application/json")
+    return Response(
+        content=json.dumps(body, default=default).encode(), status_code=status, media_type="application/json"
+    )
 
 
 def _iso_z(value: datetime) -> str:
@@ -115,8 +116,9 @@ def create_control_router(state: EmulatorState) -> Router:
             start, end = _range(request)
         except (KeyError, ValueError):
             return _json({"error": "start and end (YYYY-MM-DD) are required"}, 400)
-        rows = state.dataset.truth_usage(start, end, tool=params.get("tool") or None,
-                                         org_label=params.get("org") or None)
+        rows = state.dataset.truth_usage(
+            start, end, tool=params.get("tool") or None, org_label=params.get("org") or None
+        )
         return _json(rows)
 
     @get("/truth/commits")
@@ -131,10 +133,22 @@ def create_control_router(state: EmulatorState) -> Router:
     async def health() -> Response[bytes]:
         return _json({"ok": True, "now": _iso_z(state.now())})
 
-    return Router(path="/_emulator", route_handlers=[
-        add_fault, list_faults, clear_faults, list_requests, clear_requests, get_clock, set_clock, reset,
-        truth_usage, truth_commits, health,
-    ])
+    return Router(
+        path="/_emulator",
+        route_handlers=[
+            add_fault,
+            list_faults,
+            clear_faults,
+            list_requests,
+            clear_requests,
+            get_clock,
+            set_clock,
+            reset,
+            truth_usage,
+            truth_commits,
+            health,
+        ],
+    )
 
 
 def create_emulator_app(config: EmulatorConfig, *, extra_routers: Sequence[Router] = ()) -> Litestar:
@@ -182,8 +196,14 @@ class EmulatorServer:
     `port=0` picks a free port. `base_url` is `http://127.0.0.1:<port>`; `state` drives faults/clock in-process.
     """
 
-    def __init__(self, config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 extra_routers: Sequence[Router] = ()) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        extra_routers: Sequence[Router] = (),
+    ) -> None:
         self.config = config or EmulatorConfig()
         self.host = host
         self.port = port
@@ -206,11 +226,13 @@ class EmulatorServer:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         self._socket = sock
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on", ws="none",
-                                timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="on", ws="none", timeout_graceful_shutdown=2
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"abacus-emulator-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name=f"abacus-emulator-{self.port}", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -28,9 +28,15 @@ def _timestamp(commit: Commit) -> str:
 
 
 def _user(login: str, user_id: int, kind: str = "User") -> dict[str, Any]:
-    return {"login": login, "id": user_id, "node_id": f"U_kgDO{user_id}",
-            "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
-            "html_url": f"https://github.com/{login}", "type": kind, "site_admin": False}
+    return {
+        "login": login,
+        "id": user_id,
+        "node_id": f"U_kgDO{user_id}",
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
+        "html_url": f"https://github.com/{login}",
+        "type": kind,
+        "site_admin": False,
+    }
 
 
 def _push_commit(commit: Commit) -> dict[str, Any]:
@@ -43,10 +49,17 @@ def _push_commit(commit: Commit) -> dict[str, Any]:
     elif commit.author_login:
         committer["username"] = commit.author_login
     return {
-        "id": commit.sha, "tree_id": hashlib.sha1(f"tree:{commit.sha}".encode()).hexdigest(), "distinct": True,
-        "message": commit.message, "timestamp": _timestamp(commit),
+        "id": commit.sha,
+        "tree_id": hashlib.sha1(f"tree:{commit.sha}".encode()).hexdigest(),
+        "distinct": True,
+        "message": commit.message,
+        "timestamp": _timestamp(commit),
         "url": f"https://github.com/{commit.repo}/commit/{commit.sha}",
-        "author": author, "committer": committer, "added": [], "removed": [], "modified": ["src/app/module.py"],
+        "author": author,
+        "committer": committer,
+        "added": [],
+        "removed": [],
+        "modified": ["src/app/module.py"],
     }
 
 
@@ -61,8 +74,9 @@ def _repository(dataset: EmulatorDataset, full_name: str) -> dict[str, Any]:
     return wire
 
 
-def push_payload(dataset: EmulatorDataset, repo: str = "acme/web", count: int = 3, *,
-                 ref: str | None = None) -> dict[str, Any]:
+def push_payload(
+    dataset: EmulatorDataset, repo: str = "acme/web", count: int = 3, *, ref: str | None = None
+) -> dict[str, Any]:
     """A `push` payload carrying the latest `count` visible default-branch commits of `repo`, oldest first.
 
     `ref` overrides `refs/heads/<default branch>` (to exercise the "other branch / tag is ignored" rule).
@@ -103,16 +117,22 @@ def ping_payload(dataset: EmulatorDataset, hook_id: int = 12345678) -> dict[str,
     return {
         "zen": "Keep it logically awesome.",
         "hook_id": hook_id,
-        "hook": {"type": "Organization", "id": hook_id, "name": "web", "active": True, "events": ["push"],
-                 "config": {"content_type": "json", "insecure_ssl": "0", "url": "https://abacus.example.com"
-                                                                               + WEBHOOK_PATH}},
+        "hook": {
+            "type": "Organization",
+            "id": hook_id,
+            "name": "web",
+            "active": True,
+            "events": ["push"],
+            "config": {"content_type": "json", "insecure_ssl": "0", "url": "https://abacus.example.com" + WEBHOOK_PATH},
+        },
         "organization": {"login": dataset.github_org, "id": dataset.github_org_id},
         "sender": _user(ada.github_login or "ada", ada.github_id or 1),
     }
 
 
-def webhook_request(secret: str, event: str, payload: dict[str, Any] | bytes,
-                    delivery_id: str | None = None) -> tuple[bytes, dict[str, str]]:
+def webhook_request(
+    secret: str, event: str, payload: dict[str, Any] | bytes, delivery_id: str | None = None
+) -> tuple[bytes, dict[str, str]]:
     """The exact body and headers GitHub would send for this delivery."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
     headers = {
@@ -133,15 +153,23 @@ def _webhook_url(app_url: str) -> str:
     return url if url.endswith(WEBHOOK_PATH) else url + WEBHOOK_PATH
 
 
-def send_webhook(app_url: str, secret: str, event: str, payload: dict[str, Any] | bytes,
-                 delivery_id: str | None = None, *, timeout: float = 10.0) -> httpx.Response:
+def send_webhook(
+    app_url: str,
+    secret: str,
+    event: str,
+    payload: dict[str, Any] | bytes,
+    delivery_id: str | None = None,
+    *,
+    timeout: float = 10.0,
+) -> httpx.Response:
     """POST a signed delivery to `<app_url>/webhooks/github` (or to `app_url` if it already ends with that path)."""
     body, headers = webhook_request(secret, event, payload, delivery_id)
     return httpx.post(_webhook_url(app_url), content=body, headers=headers, timeout=timeout)
 
 
-async def send_webhook_async(app_url: str, secret: str, event: str, payload: dict[str, Any] | bytes,
-                             delivery_id: str | None = None) -> httpx.Response:
+async def send_webhook_async(
+    app_url: str, secret: str, event: str, payload: dict[str, Any] | bytes, delivery_id: str | None = None
+) -> httpx.Response:
     """Async variant of `send_webhook` (10 s timeout)."""
     body, headers = webhook_request(secret, event, payload, delivery_id)
     async with httpx.AsyncClient(timeout=10.0) as client:

@@ -22,12 +22,12 @@ from abacus.domain.modelnames import normalize_model_name
 from abacus.domain.periods import day_start
 from abacus.logging_setup import get_logger
 from abacus.models import IdentityMapping
-from abacus.providers.http import TIMEOUT, ProviderClient, ProviderError, require
-from abacus.providers.records import UsageRow
+from abacus.providers.http import TIMEOUT, ProviderClient, require
 from abacus.providers.wire import MAX_IDENTITY_ID, cents_to_dollars, optional_text, token_count
+from abacus.records import ProviderError, UsageRow
+from abacus.services.mappings import MappingError, set_mapping
 from abacus.settings import ProviderKey
 from abacus.sync.context import SyncContext, SyncResult
-from abacus.sync.mappings import MappingError, set_mapping
 from abacus.sync.state import read_state
 from abacus.sync.windows import run_windows, start_backfill, walk_back
 
@@ -65,9 +65,12 @@ def state_id(key: ProviderKey) -> str:
 
 def _client(ctx: SyncContext, key: ProviderKey) -> ProviderClient:
     return ProviderClient(
-        provider=PROVIDER, base_url=ctx.settings.anthropic_api_url, label=key.label,
+        provider=PROVIDER,
+        base_url=ctx.settings.anthropic_api_url,
+        label=key.label,
         headers={"x-api-key": key.key, "anthropic-version": ANTHROPIC_VERSION},
-        pacing_seconds=ctx.settings.pacing_seconds(PROVIDER), backoff_base=ctx.backoff_base,
+        pacing_seconds=ctx.settings.pacing_seconds(PROVIDER),
+        backoff_base=ctx.backoff_base,
         timeout=REQUEST_TIMEOUT,
     )
 
@@ -102,8 +105,9 @@ async def fetch_usage_day(client: ProviderClient, day: date) -> list[dict[str, A
     raise ProviderError(f"{where}: more than {MAX_PAGES} pages for {day.isoformat()}")
 
 
-async def _fetch_list(client: ProviderClient, path: str, endpoint: str,
-                      params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+async def _fetch_list(
+    client: ProviderClient, path: str, endpoint: str, params: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """All items of an A2/A3 list (`after_id` paging)."""
     where = _where(endpoint, client.label)
     items: list[dict[str, Any]] = []
@@ -227,23 +231,35 @@ def parse_usage_records(records: Sequence[Any], *, where: str = "anthropic usage
             group.cost += cents_to_dollars(cost.get("amount"), f"{entry_at}.estimated_cost.amount")
     return [
         UsageRow(
-            date=g.day, identity=g.identity, tool=TOOL, model=normalize_model_name(g.raw_model or "unknown"),
-            raw_model=g.raw_model, input_tokens=g.input_tokens, cache_write_tokens=g.cache_write_tokens,
-            cache_read_tokens=g.cache_read_tokens, output_tokens=g.output_tokens, cost=g.cost,
-            organization_id=g.organization_id, customer_type=g.customer_type,
+            date=g.day,
+            identity=g.identity,
+            tool=TOOL,
+            model=normalize_model_name(g.raw_model or "unknown"),
+            raw_model=g.raw_model,
+            input_tokens=g.input_tokens,
+            cache_write_tokens=g.cache_write_tokens,
+            cache_read_tokens=g.cache_read_tokens,
+            output_tokens=g.output_tokens,
+            cost=g.cost,
+            organization_id=g.organization_id,
+            customer_type=g.customer_type,
         )
         for g in groups.values()
     ]
 
 
-def build_key_name_emails(users: Iterable[dict[str, Any]],
-                          keys_by_status: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, str], list[str]]:
+def build_key_name_emails(
+    users: Iterable[dict[str, Any]], keys_by_status: dict[str, list[dict[str, Any]]]
+) -> tuple[dict[str, str], list[str]]:
     """API key name (lower-cased) → creator email, plus the names whose creator is not a user of the org.
 
     Statuses are applied archived → inactive → active, so the active key wins a name clash (logged).
     """
-    email_of = {u["id"]: u["email"].strip().lower() for u in users
-                if isinstance(u.get("id"), str) and isinstance(u.get("email"), str) and u["email"].strip()}
+    email_of = {
+        u["id"]: u["email"].strip().lower()
+        for u in users
+        if isinstance(u.get("id"), str) and isinstance(u.get("email"), str) and u["email"].strip()
+    }
     names: dict[str, str] = {}
     unknown_creator: list[str] = []
     for status in KEY_STATUSES:
@@ -261,8 +277,7 @@ def build_key_name_emails(users: Iterable[dict[str, Any]],
                 continue
             previous = names.get(name)
             if previous is not None and previous != email:
-                log.warning("anthropic api key name clash", name=name, replaced=previous, kept=email,
-                            status=status)
+                log.warning("anthropic api key name clash", name=name, replaced=previous, kept=email, status=status)
             names[name] = email
     return names, [n for n in dict.fromkeys(unknown_creator) if n not in names]
 
@@ -279,14 +294,18 @@ async def sync_mappings(ctx: SyncContext, key: ProviderKey) -> int:
         keys_by_status = {status: await fetch_api_keys(client, status) for status in KEY_STATUSES}
     names, orphans = build_key_name_emails(users, keys_by_status)
     if orphans:
-        log.info("anthropic api keys whose creator is not an org user stay unmapped", key=key.label,
-                 names=orphans)
+        log.info("anthropic api keys whose creator is not an org user stay unmapped", key=key.label, names=orphans)
     added = 0
     async with ctx.sessionmaker() as db, db.begin():
-        existing = set((await db.execute(
-            select(IdentityMapping.external_id).where(IdentityMapping.source == TOOL,
-                                                      IdentityMapping.external_id.in_(list(names)))
-        )).scalars())
+        existing = set(
+            (
+                await db.execute(
+                    select(IdentityMapping.external_id).where(
+                        IdentityMapping.source == TOOL, IdentityMapping.external_id.in_(list(names))
+                    )
+                )
+            ).scalars()
+        )
         for name, email in sorted(names.items()):
             try:
                 await set_mapping(db, TOOL, name, email, updated_by=MAPPING_UPDATED_BY, only_if_absent=True)
@@ -319,13 +338,24 @@ async def _read_day(client: ProviderClient, day: date) -> tuple[list[UsageRow], 
     return parse_usage_records(records, where=_where("usage_report", client.label)), len(records)
 
 
-async def _run_days(ctx: SyncContext, key: ProviderKey, days: list[date], result: SyncResult, *,
-                    advance_incremental: bool) -> None:
+async def _run_days(
+    ctx: SyncContext, key: ProviderKey, days: list[date], result: SyncResult, *, advance_incremental: bool
+) -> None:
     """Read and store each day in its own transaction; stop at the first failure and record it."""
     async with _client(ctx, key) as client:
-        await run_windows(ctx, state_id(key), days, result, read=lambda day: _read_day(client, day),
-                          name=date.isoformat, synced_until=day_start if advance_incremental else None,
-                          provider=PROVIDER, unit="day", label=key.label, title=f"Anthropic {key.label}")
+        await run_windows(
+            ctx,
+            state_id(key),
+            days,
+            result,
+            read=lambda day: _read_day(client, day),
+            name=date.isoformat,
+            synced_until=day_start if advance_incremental else None,
+            provider=PROVIDER,
+            unit="day",
+            label=key.label,
+            title=f"Anthropic {key.label}",
+        )
 
 
 def _days(start: date, end: date) -> list[date]:
@@ -348,8 +378,9 @@ async def sync_incremental(ctx: SyncContext, key: ProviderKey, *, with_mappings:
     return result
 
 
-async def sync_range(ctx: SyncContext, key: ProviderKey, start: date, end: date, *,
-                     with_mappings: bool = True) -> SyncResult:
+async def sync_range(
+    ctx: SyncContext, key: ProviderKey, start: date, end: date, *, with_mappings: bool = True
+) -> SyncResult:
     """Read every day of [start, end] (one transaction each); no incremental or backfill state changes."""
     result = SyncResult(provider=PROVIDER, label=key.label)
     if end < start:
@@ -360,22 +391,36 @@ async def sync_range(ctx: SyncContext, key: ProviderKey, start: date, end: date,
     return result
 
 
-async def backfill_step(ctx: SyncContext, key: ProviderKey, *, target: date | None = None, max_days: int = 7,
-                        with_mappings: bool = True) -> SyncResult:
+async def backfill_step(
+    ctx: SyncContext, key: ProviderKey, *, target: date | None = None, max_days: int = 7, with_mappings: bool = True
+) -> SyncResult:
     """Walk backwards at most `max_days` days from `backfill_oldest_date` (today − 3 when unset), one transaction per
     day advancing the cursor; complete after 14 consecutive empty days or when `target` (default today − 365) is
     read. `result.complete` tells the job runner whether to re-enqueue."""
     result = SyncResult(provider=PROVIDER, label=key.label, complete=False)
     today = ctx.today()
     # unset cursor → the day before the incremental window (today − 3)
-    walk = await start_backfill(ctx, state_id(key), result, first_day=today - timedelta(days=TRAILING_DAYS + 1),
-                                target=target or today - timedelta(days=BACKFILL_HORIZON_DAYS))
+    walk = await start_backfill(
+        ctx,
+        state_id(key),
+        result,
+        first_day=today - timedelta(days=TRAILING_DAYS + 1),
+        target=target or today - timedelta(days=BACKFILL_HORIZON_DAYS),
+    )
     if walk is None:
         return result
     if with_mappings:
         await _refresh_mappings(ctx, key, result)
     async with _client(ctx, key) as client:
-        await walk_back(ctx, walk, result, read_day=lambda day: _read_day(client, day), max_days=max_days,
-                        empty_days_to_stop=BACKFILL_EMPTY_DAYS, provider=PROVIDER, label=key.label,
-                        title=f"Anthropic backfill {key.label}")
+        await walk_back(
+            ctx,
+            walk,
+            result,
+            read_day=lambda day: _read_day(client, day),
+            max_days=max_days,
+            empty_days_to_stop=BACKFILL_EMPTY_DAYS,
+            provider=PROVIDER,
+            label=key.label,
+            title=f"Anthropic backfill {key.label}",
+        )
     return result

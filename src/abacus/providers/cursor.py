@@ -20,9 +20,9 @@ import httpx
 
 from abacus.domain.modelnames import normalize_model_name
 from abacus.domain.periods import day_start
-from abacus.providers.http import TIMEOUT, ProviderClient, ProviderError, require
-from abacus.providers.records import UsageRow
+from abacus.providers.http import TIMEOUT, ProviderClient, require
 from abacus.providers.wire import MAX_IDENTITY_ID, cents_to_dollars, optional_text, token_count
+from abacus.records import ProviderError, UsageRow
 from abacus.settings import ProviderKey
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.state import read_state
@@ -93,8 +93,12 @@ def split_windows(start: datetime, end: datetime) -> list[tuple[datetime, dateti
 
 def _client(ctx: SyncContext, key: ProviderKey) -> ProviderClient:
     return ProviderClient(
-        provider=PROVIDER, base_url=ctx.settings.cursor_api_url, label=key.label, auth=(key.key, ""),
-        pacing_seconds=ctx.settings.pacing_seconds(PROVIDER), backoff_base=ctx.backoff_base,
+        provider=PROVIDER,
+        base_url=ctx.settings.cursor_api_url,
+        label=key.label,
+        auth=(key.key, ""),
+        pacing_seconds=ctx.settings.pacing_seconds(PROVIDER),
+        backoff_base=ctx.backoff_base,
         timeout=REQUEST_TIMEOUT,
     )
 
@@ -108,9 +112,17 @@ async def fetch_usage_events(client: ProviderClient, start: datetime, end: datet
     where = _where("usage_events", client.label)
     events: list[dict[str, Any]] = []
     for page in range(1, MAX_PAGES + 1):
-        body = await client.json("POST", EVENTS_PATH, endpoint="usage_events", json={
-            "startDate": epoch_ms(start), "endDate": epoch_ms(end) - 1, "page": page, "pageSize": PAGE_SIZE,
-        })
+        body = await client.json(
+            "POST",
+            EVENTS_PATH,
+            endpoint="usage_events",
+            json={
+                "startDate": epoch_ms(start),
+                "endDate": epoch_ms(end) - 1,
+                "page": page,
+                "pageSize": PAGE_SIZE,
+            },
+        )
         chunk = require(body, "usageEvents", where=where)
         if not isinstance(chunk, list):
             raise ProviderError(f"{where}: field 'usageEvents' is not a list")
@@ -132,8 +144,9 @@ async def fetch_members(ctx: SyncContext, key: ProviderKey) -> list[dict[str, An
     out = []
     for member in members:
         if isinstance(member, dict) and isinstance(member.get("email"), str) and member["email"].strip():
-            out.append({"name": member.get("name"), "email": member["email"].strip().lower(),
-                        "role": member.get("role")})
+            out.append(
+                {"name": member.get("name"), "email": member["email"].strip().lower(), "role": member.get("role")}
+            )
     return out
 
 
@@ -163,15 +176,23 @@ def assign_same_millisecond_ordinals(rows: Iterable[UsageRow]) -> list[UsageRow]
     for members in groups.values():
         if len(members) < 2:
             continue
-        members.sort(key=lambda i: (rows[i].input_tokens, rows[i].cache_write_tokens, rows[i].cache_read_tokens,
-                                    rows[i].output_tokens, rows[i].cost))
+        members.sort(
+            key=lambda i: (
+                rows[i].input_tokens,
+                rows[i].cache_write_tokens,
+                rows[i].cache_read_tokens,
+                rows[i].output_tokens,
+                rows[i].cost,
+            )
+        )
         for ordinal, index in enumerate(members, start=1):
             rows[index] = replace(rows[index], tool_record_id=str(ordinal))
     return rows
 
 
-def parse_usage_events(events: Sequence[Any], *, organization_id: str,
-                       where: str = "cursor usage_events") -> tuple[list[UsageRow], int]:
+def parse_usage_events(
+    events: Sequence[Any], *, organization_id: str, where: str = "cursor usage_events"
+) -> tuple[list[UsageRow], int]:
     """C1 events of one window → (rows, zero-token events skipped); one row per event, ordinals assigned.
 
     A missing `userEmail` gives identity `cursor:unknown`; a missing `tokenUsage`/count is 0 and a missing
@@ -189,19 +210,31 @@ def parse_usage_events(events: Sequence[Any], *, organization_id: str,
         usage = event.get("tokenUsage") or {}
         if not isinstance(usage, dict):
             raise ProviderError(f"{at}.tokenUsage: is not an object")
-        counts = [token_count(usage.get(name), f"{at}.tokenUsage.{name}")
-                  for name in ("inputTokens", "cacheWriteTokens", "cacheReadTokens", "outputTokens")]
+        counts = [
+            token_count(usage.get(name), f"{at}.tokenUsage.{name}")
+            for name in ("inputTokens", "cacheWriteTokens", "cacheReadTokens", "outputTokens")
+        ]
         cost = cents_to_dollars(usage.get("totalCents"), f"{at}.tokenUsage.totalCents")
         if not any(counts):
             skipped += 1
             continue
         raw_model = stored_raw_model(model)
-        rows.append(UsageRow(
-            date=utc_day_of_ms(timestamp), identity=f"{TOOL}:{(email or '').strip().lower() or UNKNOWN_USER}",
-            tool=TOOL, model=normalize_model_name(raw_model), raw_model=raw_model, input_tokens=counts[0],
-            cache_write_tokens=counts[1], cache_read_tokens=counts[2], output_tokens=counts[3], cost=cost,
-            timestamp_ms=timestamp, organization_id=organization_id,
-        ))
+        rows.append(
+            UsageRow(
+                date=utc_day_of_ms(timestamp),
+                identity=f"{TOOL}:{(email or '').strip().lower() or UNKNOWN_USER}",
+                tool=TOOL,
+                model=normalize_model_name(raw_model),
+                raw_model=raw_model,
+                input_tokens=counts[0],
+                cache_write_tokens=counts[1],
+                cache_read_tokens=counts[2],
+                output_tokens=counts[3],
+                cost=cost,
+                timestamp_ms=timestamp,
+                organization_id=organization_id,
+            )
+        )
     return assign_same_millisecond_ordinals(rows), skipped
 
 
@@ -212,8 +245,9 @@ def parse_usage_events(events: Sequence[Any], *, organization_id: str,
 async def _read_window(client: ProviderClient, start: datetime, end: datetime) -> tuple[list[UsageRow], int]:
     """Rows of one window (every page fetched, then parsed) and the number of raw events."""
     events = await fetch_usage_events(client, start, end)
-    rows, _ = parse_usage_events(events, organization_id=organization_id(client.label),
-                                 where=_where("usage_events", client.label))
+    rows, _ = parse_usage_events(
+        events, organization_id=organization_id(client.label), where=_where("usage_events", client.label)
+    )
     return rows, len(events)
 
 
@@ -226,13 +260,29 @@ def _window_end(window: tuple[datetime, datetime]) -> datetime:
     return window[1]
 
 
-async def _run_windows(ctx: SyncContext, key: ProviderKey, windows: list[tuple[datetime, datetime]],
-                       result: SyncResult, *, advance_incremental: bool) -> None:
+async def _run_windows(
+    ctx: SyncContext,
+    key: ProviderKey,
+    windows: list[tuple[datetime, datetime]],
+    result: SyncResult,
+    *,
+    advance_incremental: bool,
+) -> None:
     """Read and store each window in its own transaction; stop at the first failure and record it."""
     async with _client(ctx, key) as client:
-        await run_windows(ctx, state_id(key), windows, result, read=lambda w: _read_window(client, *w),
-                          name=_window_name, synced_until=_window_end if advance_incremental else None,
-                          provider=PROVIDER, unit="window", label=key.label, title=f"Cursor {key.label}")
+        await run_windows(
+            ctx,
+            state_id(key),
+            windows,
+            result,
+            read=lambda w: _read_window(client, *w),
+            name=_window_name,
+            synced_until=_window_end if advance_incremental else None,
+            provider=PROVIDER,
+            unit="window",
+            label=key.label,
+            title=f"Cursor {key.label}",
+        )
 
 
 async def sync_incremental(ctx: SyncContext, key: ProviderKey) -> SyncResult:
@@ -259,20 +309,33 @@ async def sync_range(ctx: SyncContext, key: ProviderKey, start: date, end: date)
     return result
 
 
-async def backfill_step(ctx: SyncContext, key: ProviderKey, *, target: date | None = None,
-                        max_days: int = 14) -> SyncResult:
+async def backfill_step(
+    ctx: SyncContext, key: ProviderKey, *, target: date | None = None, max_days: int = 14
+) -> SyncResult:
     """Walk backwards at most `max_days` whole UTC days from `backfill_oldest_date` (unset: the day the first
     incremental window starts in), one transaction per day advancing the cursor; complete after 7 consecutive
     empty days or when `target` (default today − 365) is read. `result.complete` tells the runner to stop."""
     result = SyncResult(provider=PROVIDER, label=key.label, complete=False)
     now = ctx.now()
-    walk = await start_backfill(ctx, state_id(key), result, first_day=(hour_floor(now) - FIRST_RUN).date(),
-                                target=target or now.date() - timedelta(days=BACKFILL_HORIZON_DAYS))
+    walk = await start_backfill(
+        ctx,
+        state_id(key),
+        result,
+        first_day=(hour_floor(now) - FIRST_RUN).date(),
+        target=target or now.date() - timedelta(days=BACKFILL_HORIZON_DAYS),
+    )
     if walk is None:
         return result
     async with _client(ctx, key) as client:
-        await walk_back(ctx, walk, result, max_days=max_days,
-                        read_day=lambda day: _read_window(client, day_start(day), day_start(day + timedelta(days=1))),
-                        empty_days_to_stop=BACKFILL_EMPTY_DAYS, provider=PROVIDER, label=key.label,
-                        title=f"Cursor backfill {key.label}")
+        await walk_back(
+            ctx,
+            walk,
+            result,
+            max_days=max_days,
+            read_day=lambda day: _read_window(client, day_start(day), day_start(day + timedelta(days=1))),
+            empty_days_to_stop=BACKFILL_EMPTY_DAYS,
+            provider=PROVIDER,
+            label=key.label,
+            title=f"Cursor backfill {key.label}",
+        )
     return result

@@ -31,8 +31,9 @@ from abacus.domain.attribution import attribute_commit, is_bot_author, is_merge_
 from abacus.domain.periods import day_start
 from abacus.logging_setup import get_logger
 from abacus.models import SyncState, WebhookDelivery
-from abacus.providers.http import ProviderClient, ProviderError, RateLimited, require
-from abacus.providers.records import CommitAttributionRecord, CommitRecord
+from abacus.providers.http import ProviderClient, RateLimited, require
+from abacus.records import CommitAttributionRecord, CommitRecord, ProviderError
+from abacus.services.mappings import MappingError, set_mapping
 from abacus.settings import Settings
 from abacus.sync.commit_store import (
     author_ids_without_mapping,
@@ -42,7 +43,6 @@ from abacus.sync.commit_store import (
     store_commits,
 )
 from abacus.sync.context import SyncContext, SyncResult
-from abacus.sync.mappings import MappingError, set_mapping
 from abacus.sync.state import lock_state, read_state, record_error
 
 log = get_logger("abacus.github")
@@ -72,7 +72,7 @@ def repo_state_id(full_name: str) -> str:
     if len(state_id) <= STATE_ID_MAX:
         return state_id
     digest = hashlib.sha256(full_name.encode()).hexdigest()[:12]
-    return f"{state_id[:STATE_ID_MAX - 13]}~{digest}"
+    return f"{state_id[: STATE_ID_MAX - 13]}~{digest}"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -110,8 +110,13 @@ def _uses_app(settings: Settings) -> bool:
     return bool(settings.github_app_id and settings.github_app_private_key and settings.github_app_installation_id)
 
 
-async def installation_token(settings: Settings, *, backoff_base: float = 1.0, refresh: bool = False,
-                             transport: httpx.AsyncBaseTransport | None = None) -> str:
+async def installation_token(
+    settings: Settings,
+    *,
+    backoff_base: float = 1.0,
+    refresh: bool = False,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> str:
     """An installation access token (G8), cached per app + installation until 10 min before it expires."""
     app_id = str(settings.github_app_id)
     installation = str(settings.github_app_installation_id)
@@ -120,12 +125,16 @@ async def installation_token(settings: Settings, *, backoff_base: float = 1.0, r
     if cached and not refresh and time.time() < cached[1]:
         return cached[0]
     bearer = app_jwt(app_id, settings.github_app_private_key or "")
-    async with ProviderClient(PROVIDER, settings.github_api_url, label=f"app {app_id}",
-                              headers={**_api_headers(), "Authorization": f"Bearer {bearer}"},
-                              backoff_base=backoff_base, transport=transport) as client:
+    async with ProviderClient(
+        PROVIDER,
+        settings.github_api_url,
+        label=f"app {app_id}",
+        headers={**_api_headers(), "Authorization": f"Bearer {bearer}"},
+        backoff_base=backoff_base,
+        transport=transport,
+    ) as client:
         where = "github access_tokens"
-        body = await client.json("POST", f"/app/installations/{installation}/access_tokens",
-                                 endpoint="access_tokens")
+        body = await client.json("POST", f"/app/installations/{installation}/access_tokens", endpoint="access_tokens")
         token = require(body, "token", where=where)
         expires_at = parse_timestamp(require(body, "expires_at", where=where), where=where)
     if not isinstance(token, str) or not token:
@@ -159,8 +168,10 @@ def credentials_error(settings: Settings) -> str | None:
     if not settings.github_org:
         return "GitHub organisation not configured (set GITHUB_ORG)"
     if not settings.github_token and not _uses_app(settings):
-        return ("GitHub credentials not configured (set GITHUB_TOKEN, or GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and "
-                "GITHUB_APP_INSTALLATION_ID)")
+        return (
+            "GitHub credentials not configured (set GITHUB_TOKEN, or GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and "
+            "GITHUB_APP_INSTALLATION_ID)"
+        )
     return None
 
 
@@ -175,8 +186,9 @@ class GitHubAPI:
         self.client = client
         self.org = org
 
-    async def _pages(self, path: str, params: dict[str, Any], *, endpoint: str,
-                     stop_when_short: bool) -> AsyncIterator[list[Any]]:
+    async def _pages(
+        self, path: str, params: dict[str, Any], *, endpoint: str, stop_when_short: bool
+    ) -> AsyncIterator[list[Any]]:
         """Each page of a list endpoint: `Link: rel="next"` when sent, else `page=N` until an empty page
         (or, with `stop_when_short`, a page of fewer than `per_page` items)."""
         where = f"github {endpoint}"
@@ -227,8 +239,9 @@ class GitHubAPI:
         except ProviderError as exc:
             text = str(exc)
             if "HTTP 404" in text:
-                raise ProviderError(f"{full_name}: repository not found or not visible to the GitHub credentials") \
-                    from exc
+                raise ProviderError(
+                    f"{full_name}: repository not found or not visible to the GitHub credentials"
+                ) from exc
             if "HTTP 403" in text:
                 raise ProviderError(f"{full_name}: access denied (check GitHub App permissions)") from exc
             raise
@@ -241,15 +254,15 @@ class GitHubAPI:
             raise ProviderError(f"github repo {full_name}: default_branch is not a branch name")
         return branch
 
-    async def branch_commits(self, full_name: str, branch: str, since: datetime,
-                             until: datetime | None = None) -> list[dict[str, Any]]:
+    async def branch_commits(
+        self, full_name: str, branch: str, since: datetime, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
         """G3: commits of `branch` with committer date in [since, until], newest first."""
         params: dict[str, Any] = {"sha": branch, "since": iso_z(since)}
         if until is not None:
             params["until"] = iso_z(until)
         items: list[dict[str, Any]] = []
-        async for page in self._pages(f"/repos/{full_name}/commits", params, endpoint="commits",
-                                      stop_when_short=True):
+        async for page in self._pages(f"/repos/{full_name}/commits", params, endpoint="commits", stop_when_short=True):
             items.extend(page)
         return items
 
@@ -279,14 +292,18 @@ class GitHubAPI:
         out: list[tuple[str, str | None, list[str]]] = []
         cursor: str | None = None
         for _ in range(MAX_PAGES):
-            body = await self.client.json("POST", "/graphql", endpoint="graphql",
-                                          json={"query": MEMBERS_QUERY, "variables": {"org": self.org,
-                                                                                      "cursor": cursor}})
+            body = await self.client.json(
+                "POST",
+                "/graphql",
+                endpoint="graphql",
+                json={"query": MEMBERS_QUERY, "variables": {"org": self.org, "cursor": cursor}},
+            )
             if not isinstance(body, dict):
                 raise ProviderError(f"{where}: expected a JSON object")
             if body.get("errors"):
-                messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e)
-                                     for e in body["errors"])
+                messages = "; ".join(
+                    str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in body["errors"]
+                )
                 raise ProviderError(f"{where}: {messages[:500]}")
             organization = (body.get("data") or {}).get("organization")
             if not isinstance(organization, dict):
@@ -306,8 +323,9 @@ class GitHubAPI:
 
 
 @asynccontextmanager
-async def github_api(ctx: SyncContext, *, transport: httpx.AsyncBaseTransport | None = None
-                     ) -> AsyncIterator[GitHubAPI]:
+async def github_api(
+    ctx: SyncContext, *, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[GitHubAPI]:
     """An authenticated GitHubAPI for the configured org (App installation token preferred over GITHUB_TOKEN)."""
     settings = ctx.settings
     problem = credentials_error(settings)
@@ -319,9 +337,16 @@ async def github_api(ctx: SyncContext, *, transport: httpx.AsyncBaseTransport | 
         auth = InstallationAuth(settings, ctx.backoff_base)
     else:
         headers["Authorization"] = f"Bearer {settings.github_token}"
-    async with ProviderClient(PROVIDER, settings.github_api_url, label=_credential_label(settings), headers=headers,
-                              auth=auth, pacing_seconds=settings.pacing_seconds(PROVIDER),
-                              backoff_base=ctx.backoff_base, transport=transport) as client:
+    async with ProviderClient(
+        PROVIDER,
+        settings.github_api_url,
+        label=_credential_label(settings),
+        headers=headers,
+        auth=auth,
+        pacing_seconds=settings.pacing_seconds(PROVIDER),
+        backoff_base=ctx.backoff_base,
+        transport=transport,
+    ) as client:
         yield GitHubAPI(client, settings.github_org or "")
 
 
@@ -344,10 +369,13 @@ def parse_timestamp(value: Any, *, where: str) -> datetime:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def _attributions(message: str, author_name: str | None, author_email: str | None
-                  ) -> tuple[CommitAttributionRecord, ...]:
-    return tuple(CommitAttributionRecord(tool=a.tool, model=a.model, source=a.source, confidence=a.confidence)
-                 for a in attribute_commit(message, author_name or "", author_email or ""))
+def _attributions(
+    message: str, author_name: str | None, author_email: str | None
+) -> tuple[CommitAttributionRecord, ...]:
+    return tuple(
+        CommitAttributionRecord(tool=a.tool, model=a.model, source=a.source, confidence=a.confidence)
+        for a in attribute_commit(message, author_name or "", author_email or "")
+    )
 
 
 def is_api_merge(item: dict[str, Any]) -> bool:
@@ -415,21 +443,26 @@ def parse_push(payload: dict[str, Any]) -> list[CommitRecord]:
         author_id: str | None = None
         if (from_noreply := noreply_user_id(email)) is not None:
             author_id = str(from_noreply)
-        elif username and sender.get("id") is not None and str(sender.get("login", "")).casefold() == \
-                str(username).casefold():
+        elif (
+            username
+            and sender.get("id") is not None
+            and str(sender.get("login", "")).casefold() == str(username).casefold()
+        ):
             author_id = str(sender["id"])
-        records.append(CommitRecord(
-            repo_full_name=full_name,
-            sha=str(sha),
-            message=message,
-            committed_at=parse_timestamp(require(commit, "timestamp", where=where), where=where),
-            author_name=name,
-            author_raw_email=email,
-            author_id=author_id,
-            author_login=username,
-            is_bot=is_bot_author(username, None),
-            attributions=_attributions(message, name, email),
-        ))
+        records.append(
+            CommitRecord(
+                repo_full_name=full_name,
+                sha=str(sha),
+                message=message,
+                committed_at=parse_timestamp(require(commit, "timestamp", where=where), where=where),
+                author_name=name,
+                author_raw_email=email,
+                author_id=author_id,
+                author_login=username,
+                is_bot=is_bot_author(username, None),
+                attributions=_attributions(message, name, email),
+            )
+        )
     return records
 
 
@@ -443,9 +476,14 @@ def with_commit_detail(record: CommitRecord, detail: dict[str, Any]) -> CommitRe
         author_id = str(account["id"])
         login = account.get("login") or login
         is_bot = is_bot or is_bot_author(account.get("login"), account.get("type"))
-    return replace(record, additions=_int_or_none(stats.get("additions")),
-                   deletions=_int_or_none(stats.get("deletions")), author_id=author_id, author_login=login,
-                   is_bot=is_bot)
+    return replace(
+        record,
+        additions=_int_or_none(stats.get("additions")),
+        deletions=_int_or_none(stats.get("deletions")),
+        author_id=author_id,
+        author_login=login,
+        is_bot=is_bot,
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -481,8 +519,9 @@ def next_backfill_window(oldest: date | None, now: datetime, target: date) -> Wi
     return Window(max(day_start((upper - timedelta(days=BACKFILL_WINDOW_DAYS)).date()), floor), upper)
 
 
-async def _store_window(ctx: SyncContext, full_name: str, records: Sequence[CommitRecord],
-                        advance: Callable[[SyncState], None]) -> int:
+async def _store_window(
+    ctx: SyncContext, full_name: str, records: Sequence[CommitRecord], advance: Callable[[SyncState], None]
+) -> int:
     async with ctx.sessionmaker() as db, db.begin():
         state = await lock_state(db, repo_state_id(full_name))
         repo_id = await get_or_create_repository(db, full_name)
@@ -511,8 +550,13 @@ async def _fetch_window(ctx: SyncContext, api: GitHubAPI, full_name: str, window
     return records
 
 
-async def sync_window(ctx: SyncContext, api: GitHubAPI, full_name: str, window: Window,
-                      advance: Callable[[SyncState], None] = lambda _state: None) -> int:
+async def sync_window(
+    ctx: SyncContext,
+    api: GitHubAPI,
+    full_name: str,
+    window: Window,
+    advance: Callable[[SyncState], None] = lambda _state: None,
+) -> int:
     """Read one repo window and store it with its state advance in one transaction; returns commits written."""
     records = await _fetch_window(ctx, api, full_name, window)
     return await _store_window(ctx, full_name, records, advance)
@@ -595,8 +639,9 @@ def _range_bound(value: date | datetime, *, end: bool) -> datetime:
     return day_start(value + timedelta(days=1)) if end else day_start(value)
 
 
-async def sync_range(ctx: SyncContext, start: date | datetime, end: date | datetime,
-                     repo: str | None = None) -> SyncResult:
+async def sync_range(
+    ctx: SyncContext, start: date | datetime, end: date | datetime, repo: str | None = None
+) -> SyncResult:
     """Read [start, end] (dates are whole UTC days) for one repo (`owner/repo` or `repo`) or every active repo.
 
     Stored in 30-day windows, each in its own transaction; incremental/backfill markers are left as they are.
@@ -758,12 +803,15 @@ async def get_user(ctx: SyncContext, user_id: int | str) -> dict[str, Any]:
 
 async def set_delivery_status(db: AsyncSession, delivery_id: str, status: str, error: str | None) -> None:
     """Mark a push delivery finished (`processed` / `failed`); inserts the row when the job runs without one."""
-    stmt = insert(WebhookDelivery).values(delivery_id=delivery_id, event="push", status=status, error=error,
-                                          processed_at=func.now())
-    await db.execute(stmt.on_conflict_do_update(
-        index_elements=["delivery_id"],
-        set_={"status": status, "error": error, "processed_at": func.now()},
-    ))
+    stmt = insert(WebhookDelivery).values(
+        delivery_id=delivery_id, event="push", status=status, error=error, processed_at=func.now()
+    )
+    await db.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["delivery_id"],
+            set_={"status": status, "error": error, "processed_at": func.now()},
+        )
+    )
 
 
 async def process_push(ctx: SyncContext, delivery_id: str, payload: dict[str, Any]) -> SyncResult:

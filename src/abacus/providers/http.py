@@ -18,15 +18,12 @@ from typing import Any
 import httpx
 
 from abacus import __version__
+from abacus.records import ProviderError
 
 USER_AGENT = f"abacus-py/{__version__}"
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 MAX_WAIT_SECONDS = 60.0
 RETRIES = 3
-
-
-class ProviderError(RuntimeError):
-    """A provider call failed for good (after retries); the run for that key stops, state is not advanced."""
 
 
 class RateLimited(ProviderError):
@@ -48,18 +45,30 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 class ProviderClient:
-    def __init__(self, provider: str, base_url: str, *, label: str, headers: Mapping[str, str] | None = None,
-                 auth: httpx.Auth | tuple[str, str] | None = None, pacing_seconds: float = 0.0,
-                 backoff_base: float = 1.0, timeout: httpx.Timeout | float = TIMEOUT,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        *,
+        label: str,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        pacing_seconds: float = 0.0,
+        backoff_base: float = 1.0,
+        timeout: httpx.Timeout | float = TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.provider = provider
         self.label = label
         self.pacing_seconds = pacing_seconds
         self.backoff_base = backoff_base
         self._last_request = 0.0
         self.http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), headers={"User-Agent": USER_AGENT, **(headers or {})}, auth=auth,
-            timeout=timeout, transport=transport,
+            base_url=base_url.rstrip("/"),
+            headers={"User-Agent": USER_AGENT, **(headers or {})},
+            auth=auth,
+            timeout=timeout,
+            transport=transport,
         )
 
     async def __aenter__(self) -> ProviderClient:
@@ -97,8 +106,9 @@ class ProviderClient:
             wait = self._rate_limit_wait(response)
             if wait is not None:
                 if wait > MAX_WAIT_SECONDS or rate_limit_retries >= RETRIES:
-                    raise RateLimited(f"{self._where(endpoint)}: rate limited (HTTP {response.status_code}); "
-                                      f"retry after {wait:.0f} s")
+                    raise RateLimited(
+                        f"{self._where(endpoint)}: rate limited (HTTP {response.status_code}); retry after {wait:.0f} s"
+                    )
                 rate_limit_retries += 1
                 await asyncio.sleep(wait)
                 continue
@@ -126,9 +136,11 @@ class ProviderClient:
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ProviderError(f"{self._where(endpoint)}: malformed JSON in response ({exc.msg} at byte {exc.pos})"
-                                if isinstance(exc, json.JSONDecodeError) else
-                                f"{self._where(endpoint)}: undecodable response body") from exc
+            raise ProviderError(
+                f"{self._where(endpoint)}: malformed JSON in response ({exc.msg} at byte {exc.pos})"
+                if isinstance(exc, json.JSONDecodeError)
+                else f"{self._where(endpoint)}: undecodable response body"
+            ) from exc
 
 
 def _short(response: httpx.Response) -> str:

@@ -7,7 +7,7 @@ import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from abacus.providers.http import ProviderError
+from abacus.records import ProviderError
 
 
 def token_count(value: Any, where: str) -> int:

@@ -188,8 +188,13 @@ async def commit_overview(db: AsyncSession, rng: DateRange, repo_id: int | None 
     current, previous = _stats_from_row(row, "cur"), _stats_from_row(row, "prev")
     tool_rows = (await db.execute(_tools_sql(repo_id), params)).all()
     tools = [
-        ToolCommits(tool=r.tool, commits=int(r.commits), additions=int(r.additions), deletions=int(r.deletions),
-                    share=Fraction(int(r.commits) * 100, current.ai_commits) if current.ai_commits else Fraction(0))
+        ToolCommits(
+            tool=r.tool,
+            commits=int(r.commits),
+            additions=int(r.additions),
+            deletions=int(r.deletions),
+            share=Fraction(int(r.commits) * 100, current.ai_commits) if current.ai_commits else Fraction(0),
+        )
         for r in tool_rows
     ]
     return CommitOverview(current=current, previous=previous, tools=tools)
@@ -345,18 +350,33 @@ def _pivot_params(rng: DateRange, pattern: str | None) -> dict[str, Any]:
 
 def _repo_row(row: Any) -> RepoRow:
     return RepoRow(
-        id=int(row.id), source=row.source, full_name=row.full_name, total_commits=int(row.total_commits),
-        ai_commits=int(row.ai_commits), ai_rate=int(row.ai_rate), total_additions=int(row.total_additions),
-        total_deletions=int(row.total_deletions), ai_additions=int(row.ai_additions),
-        ai_deletions=int(row.ai_deletions), unique_authors=int(row.unique_authors), first_commit=row.first_commit,
-        last_commit=row.last_commit, without_stats=int(row.without_stats),
+        id=int(row.id),
+        source=row.source,
+        full_name=row.full_name,
+        total_commits=int(row.total_commits),
+        ai_commits=int(row.ai_commits),
+        ai_rate=int(row.ai_rate),
+        total_additions=int(row.total_additions),
+        total_deletions=int(row.total_deletions),
+        ai_additions=int(row.ai_additions),
+        ai_deletions=int(row.ai_deletions),
+        unique_authors=int(row.unique_authors),
+        first_commit=row.first_commit,
+        last_commit=row.last_commit,
+        without_stats=int(row.without_stats),
         tool_commits={str(tool): int(n) for tool, n in row.tool_commits},
     )
 
 
 async def repo_pivot_slice(
-    db: AsyncSession, rng: DateRange, *, pattern: str | None = None, sort: str = "totalCommits",
-    direction: str = "desc", limit: int = REPO_PAGE_SIZE, offset: int = 0,
+    db: AsyncSession,
+    rng: DateRange,
+    *,
+    pattern: str | None = None,
+    sort: str = "totalCommits",
+    direction: str = "desc",
+    limit: int = REPO_PAGE_SIZE,
+    offset: int = 0,
 ) -> RepoPage:
     """Repositories with ≥1 commit in range whose full name matches `pattern` (an escaped ILIKE pattern from
     `like_pattern`), sorted by an allow-listed key with ties by full name; footer sums cover the whole population.
@@ -366,32 +386,48 @@ async def repo_pivot_slice(
     rows = (await db.execute(_pivot_sql(pattern, _order_by(sort, direction), True), params)).all()
     if rows:
         first = rows[0]
-        return RepoPage(rows=[_repo_row(r) for r in rows], total_count=int(first.total_count),
-                        sum_commits=int(first.sum_commits), sum_ai_commits=int(first.sum_ai_commits))
+        return RepoPage(
+            rows=[_repo_row(r) for r in rows],
+            total_count=int(first.total_count),
+            sum_commits=int(first.sum_commits),
+            sum_ai_commits=int(first.sum_ai_commits),
+        )
     if offset == 0:
         return RepoPage(rows=[], total_count=0, sum_commits=0, sum_ai_commits=0)
     totals = await repo_pivot_slice(db, rng, pattern=pattern, sort=sort, direction=direction, limit=1, offset=0)
-    return RepoPage(rows=[], total_count=totals.total_count, sum_commits=totals.sum_commits,
-                    sum_ai_commits=totals.sum_ai_commits)
+    return RepoPage(
+        rows=[], total_count=totals.total_count, sum_commits=totals.sum_commits, sum_ai_commits=totals.sum_ai_commits
+    )
 
 
 async def repo_pivot(
-    db: AsyncSession, rng: DateRange, *, pattern: str | None = None, sort: str = "totalCommits",
-    direction: str = "desc", page: int = 1, per_page: int = REPO_PAGE_SIZE,
+    db: AsyncSession,
+    rng: DateRange,
+    *,
+    pattern: str | None = None,
+    sort: str = "totalCommits",
+    direction: str = "desc",
+    page: int = 1,
+    per_page: int = REPO_PAGE_SIZE,
 ) -> RepoPage:
     """The Commits table's page `page` (a page past the end shows the last page)."""
-    result = await repo_pivot_slice(db, rng, pattern=pattern, sort=sort, direction=direction, limit=per_page,
-                                    offset=(page - 1) * per_page)
+    result = await repo_pivot_slice(
+        db, rng, pattern=pattern, sort=sort, direction=direction, limit=per_page, offset=(page - 1) * per_page
+    )
     pages = _pages(result.total_count, per_page)
     if not result.rows and page > pages and result.total_count:
-        return await repo_pivot(db, rng, pattern=pattern, sort=sort, direction=direction, page=pages,
-                                per_page=per_page)
-    return RepoPage(rows=result.rows, total_count=result.total_count, sum_commits=result.sum_commits,
-                    sum_ai_commits=result.sum_ai_commits, page=min(page, pages), pages=pages)
+        return await repo_pivot(db, rng, pattern=pattern, sort=sort, direction=direction, page=pages, per_page=per_page)
+    return RepoPage(
+        rows=result.rows,
+        total_count=result.total_count,
+        sum_commits=result.sum_commits,
+        sum_ai_commits=result.sum_ai_commits,
+        page=min(page, pages),
+        pages=pages,
+    )
 
 
-async def stream_repo_rows(conn: AsyncConnection, rng: DateRange, pattern: str | None = None
-                           ) -> AsyncIterator[RepoRow]:
+async def stream_repo_rows(conn: AsyncConnection, rng: DateRange, pattern: str | None = None) -> AsyncIterator[RepoRow]:
     """Every repository of the pivot population, commits desc (ties by name), streamed from a server-side cursor."""
     statement = _pivot_sql(pattern, _order_by("totalCommits", "desc"), False)
     result = await conn.stream(statement, _pivot_params(rng, pattern))
@@ -439,8 +475,14 @@ async def find_repository(db: AsyncSession, full_name: str) -> RepositoryInfo | 
     row = (await db.execute(FIND_REPO_SQL, {"full_name": full_name})).one_or_none()
     if row is None:
         return None
-    return RepositoryInfo(id=int(row.id), source=row.source, full_name=row.full_name, first_commit=row.first_commit,
-                          last_commit=row.last_commit, total_commits=int(row.total_commits))
+    return RepositoryInfo(
+        id=int(row.id),
+        source=row.source,
+        full_name=row.full_name,
+        first_commit=row.first_commit,
+        last_commit=row.last_commit,
+        total_commits=int(row.total_commits),
+    )
 
 
 @dataclass(frozen=True)
@@ -467,13 +509,15 @@ LIMIT :limit
 """)
 
 
-async def repository_contributors(db: AsyncSession, repo_id: int, rng: DateRange, limit: int = TOP_CONTRIBUTORS
-                                  ) -> list[Contributor]:
+async def repository_contributors(
+    db: AsyncSession, repo_id: int, rng: DateRange, limit: int = TOP_CONTRIBUTORS
+) -> list[Contributor]:
     """Top authors of the repository in range by commits (ties by email)."""
     params = {**_window(rng), "repo_id": repo_id, "limit": limit}
-    return [Contributor(author=r.author, commits=int(r.commits), ai_commits=int(r.ai_commits),
-                        last_commit=r.last_commit)
-            for r in (await db.execute(CONTRIBUTORS_SQL, params)).all()]
+    return [
+        Contributor(author=r.author, commits=int(r.commits), ai_commits=int(r.ai_commits), last_commit=r.last_commit)
+        for r in (await db.execute(CONTRIBUTORS_SQL, params)).all()
+    ]
 
 
 @dataclass(frozen=True)
@@ -561,8 +605,15 @@ ORDER BY a.commit_id, (a.ai_tool IS DISTINCT FROM c.ai_tool), a.ai_tool
 """)
 
 
-async def repository_commits_slice(db: AsyncSession, repo_id: int, rng: DateRange, *, filter_key: str = "all",
-                                   limit: int = COMMIT_PAGE_SIZE, offset: int = 0) -> CommitList:
+async def repository_commits_slice(
+    db: AsyncSession,
+    repo_id: int,
+    rng: DateRange,
+    *,
+    filter_key: str = "all",
+    limit: int = COMMIT_PAGE_SIZE,
+    offset: int = 0,
+) -> CommitList:
     """Commits of the repository in range, newest first (ties by sha), with every attribution of each listed
     commit fetched in one extra statement."""
     if filter_key not in COMMIT_FILTERS:
@@ -582,20 +633,39 @@ async def repository_commits_slice(db: AsyncSession, repo_id: int, rng: DateRang
         attributions = by_commit[int(r.id)]
         if not attributions and r.ai_tool is not None:
             attributions = [Attribution(r.ai_tool, r.ai_model, "detected", None)]
-        commits.append(CommitRow(
-            id=int(r.id), sha=r.commit_id, author_email=r.author_email, author_login=r.author_login,
-            author_id=r.author_id, mapped_email=r.mapped_email, committed_at=r.committed_at, message=r.message,
-            ai_tool=r.ai_tool, ai_model=r.ai_model, additions=r.additions, deletions=r.deletions,
-            attributions=attributions,
-        ))
+        commits.append(
+            CommitRow(
+                id=int(r.id),
+                sha=r.commit_id,
+                author_email=r.author_email,
+                author_login=r.author_login,
+                author_id=r.author_id,
+                mapped_email=r.mapped_email,
+                committed_at=r.committed_at,
+                message=r.message,
+                ai_tool=r.ai_tool,
+                ai_model=r.ai_model,
+                additions=r.additions,
+                deletions=r.deletions,
+                attributions=attributions,
+            )
+        )
     return CommitList(rows=commits, total=total)
 
 
-async def repository_commits(db: AsyncSession, repo_id: int, rng: DateRange, *, filter_key: str = "all",
-                             page: int = 1, per_page: int = COMMIT_PAGE_SIZE) -> CommitList:
+async def repository_commits(
+    db: AsyncSession,
+    repo_id: int,
+    rng: DateRange,
+    *,
+    filter_key: str = "all",
+    page: int = 1,
+    per_page: int = COMMIT_PAGE_SIZE,
+) -> CommitList:
     """Page `page` of the commits list (a page past the end shows the last page)."""
-    result = await repository_commits_slice(db, repo_id, rng, filter_key=filter_key, limit=per_page,
-                                            offset=(page - 1) * per_page)
+    result = await repository_commits_slice(
+        db, repo_id, rng, filter_key=filter_key, limit=per_page, offset=(page - 1) * per_page
+    )
     pages = _pages(result.total, per_page)
     if not result.rows and page > pages and result.total:
         return await repository_commits(db, repo_id, rng, filter_key=filter_key, page=pages, per_page=per_page)
@@ -616,8 +686,15 @@ class RepositoryDetail:
         return [t.tool for t in self.overview.tools]
 
 
-async def repository_detail(db: AsyncSession, repo: RepositoryInfo, rng: DateRange, *, filter_key: str = "all",
-                            page: int = 1, commits_slice: tuple[int, int] | None = None) -> RepositoryDetail:
+async def repository_detail(
+    db: AsyncSession,
+    repo: RepositoryInfo,
+    rng: DateRange,
+    *,
+    filter_key: str = "all",
+    page: int = 1,
+    commits_slice: tuple[int, int] | None = None,
+) -> RepositoryDetail:
     """Everything the repository page shows for the range (a handful of statements, none per commit).
 
     The commits list is page `page` of 50, or `(limit, offset)` when `commits_slice` is given (JSON API).
@@ -639,10 +716,19 @@ class CommitsPage:
     table: RepoPage
 
 
-async def commits_page(sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange, *, pattern: str | None,
-                       sort: str, direction: str, page: int, with_overview: bool = True) -> CommitsPage:
+async def commits_page(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    rng: DateRange,
+    *,
+    pattern: str | None,
+    sort: str,
+    direction: str,
+    page: int,
+    with_overview: bool = True,
+) -> CommitsPage:
     """The Commits page: range totals with previous period and tool split (skipped for a table-only swap), and
     the requested page of the repository pivot — the two run concurrently."""
+
     def table(db: AsyncSession) -> Awaitable[RepoPage]:
         return repo_pivot(db, rng, pattern=pattern, sort=sort, direction=direction, page=page)
 

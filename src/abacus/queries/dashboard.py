@@ -71,8 +71,9 @@ async def commit_summary(db: AsyncSession, rng: DateRange) -> CommitSummary:
     tools: list[tuple[str, int]] = []
     for row in rows:
         if row.is_total:
-            summary = CommitSummary(total=int(row.total), ai=int(row.ai), prev_total=int(row.prev_total),
-                                    prev_ai=int(row.prev_ai))
+            summary = CommitSummary(
+                total=int(row.total), ai=int(row.ai), prev_total=int(row.prev_total), prev_ai=int(row.prev_ai)
+            )
         elif row.ai_tool is not None and row.total:
             tools.append((row.ai_tool, int(row.total)))
     tools.sort(key=lambda item: (-item[1], item[0]))

@@ -43,5 +43,12 @@ FROM (SELECT COUNT(*) AS commits, COUNT(ai_tool) AS ai_commits FROM commits) AS 
 async def lifetime_stats(db: AsyncSession) -> Lifetime:
     """M-LIFE-* figures from the second-level rollups and commits, one round trip."""
     row = (await db.execute(LIFETIME_SQL)).one()
-    return Lifetime(int(row.tokens), Decimal(row.cost), int(row.users), row.since, int(row.commits),
-                    int(row.ai_commits), int(row.repos))
+    return Lifetime(
+        int(row.tokens),
+        Decimal(row.cost),
+        int(row.users),
+        row.since,
+        int(row.commits),
+        int(row.ai_commits),
+        int(row.repos),
+    )

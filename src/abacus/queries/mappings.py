@@ -116,12 +116,20 @@ def suggest_for_github(login: str | None, email: str | None, people: dict[str, s
     matches: set[str] = set()
     for candidate in filter(None, candidates):
         for cut in range(0, 5):
-            matches |= people.get(candidate[:len(candidate) - cut], set())
+            matches |= people.get(candidate[: len(candidate) - cut], set())
     return matches.pop() if len(matches) == 1 else None
 
 
-async def mappings_view(db: AsyncSession, *, source: str | None, status: str, search: str | None, page: int,
-                        allowed_domains: tuple[str, ...], page_size: int | None = PAGE_SIZE) -> MappingsView:
+async def mappings_view(
+    db: AsyncSession,
+    *,
+    source: str | None,
+    status: str,
+    search: str | None,
+    page: int,
+    allowed_domains: tuple[str, ...],
+    page_size: int | None = PAGE_SIZE,
+) -> MappingsView:
     """Unmapped identities (usage desc) and/or existing mappings, filtered, one page of `page_size` (None: all)."""
     known = [r.email for r in await db.execute(KNOWN_EMAILS)]
     people = people_index([k for k in known if is_work_email(k, allowed_domains)])
@@ -133,28 +141,48 @@ async def mappings_view(db: AsyncSession, *, source: str | None, status: str, se
             unmapped.append(UnmappedIdentity(src, external, external, None, int(row.records), "records", suggestion))
         for row in await db.execute(UNMAPPED_GITHUB):
             email = row.email
-            suggestion = email.lower() if email and is_work_email(email, allowed_domains) else \
-                suggest_for_github(row.login, email, people)
+            suggestion = (
+                email.lower()
+                if email and is_work_email(email, allowed_domains)
+                else suggest_for_github(row.login, email, people)
+            )
             label = f"{row.author_id} (@{row.login})" if row.login else row.author_id
-            unmapped.append(UnmappedIdentity("github", row.author_id, label, email, int(row.n), "commits",
-                                             suggestion))
+            unmapped.append(UnmappedIdentity("github", row.author_id, label, email, int(row.n), "commits", suggestion))
     needle = (search or "").lower()
-    unmapped = [u for u in unmapped if (source is None or u.source == source)
-                and (not needle or needle in u.external_id.lower() or needle in (u.sample_email or "").lower()
-                     or needle in u.label.lower())]
+    unmapped = [
+        u
+        for u in unmapped
+        if (source is None or u.source == source)
+        and (
+            not needle
+            or needle in u.external_id.lower()
+            or needle in (u.sample_email or "").lower()
+            or needle in u.label.lower()
+        )
+    ]
     unmapped.sort(key=lambda u: (-u.usage, u.source, u.external_id))
     mappings: list[MappingRow] = []
     if status in ("mapped", "all"):
-        rows = await db.execute(text(
-            "SELECT * FROM identity_mappings WHERE (CAST(:s AS text) IS NULL OR source = :s) AND "
-            "(CAST(:q AS text) IS NULL OR external_id ILIKE :q OR email ILIKE :q) ORDER BY source, external_id"),
-            {"s": source, "q": f"%{needle}%" if needle else None})
-        mappings = [MappingRow(r.source, r.external_id, r.email, r.display_name, r.updated_by, r.updated_at)
-                    for r in rows]
-    total = len(unmapped) if status == "unmapped" else len(mappings) if status == "mapped" else max(
-        len(unmapped), len(mappings))
+        rows = await db.execute(
+            text(
+                "SELECT * FROM identity_mappings WHERE (CAST(:s AS text) IS NULL OR source = :s) AND "
+                "(CAST(:q AS text) IS NULL OR external_id ILIKE :q OR email ILIKE :q) ORDER BY source, external_id"
+            ),
+            {"s": source, "q": f"%{needle}%" if needle else None},
+        )
+        mappings = [
+            MappingRow(r.source, r.external_id, r.email, r.display_name, r.updated_by, r.updated_at) for r in rows
+        ]
+    total = (
+        len(unmapped)
+        if status == "unmapped"
+        else len(mappings)
+        if status == "mapped"
+        else max(len(unmapped), len(mappings))
+    )
     size = page_size or max(1, total)
     pages = max(1, -(-total // size))
     start = (min(page, pages) - 1) * size
-    return MappingsView(unmapped[start:start + size], mappings[start:start + size], known, total, min(page, pages),
-                        pages)
+    return MappingsView(
+        unmapped[start : start + size], mappings[start : start + size], known, total, min(page, pages), pages
+    )

@@ -10,8 +10,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.providers import runner
 from abacus.settings import Settings
-from abacus.sync import runner
 from abacus.worker.heartbeat import last_heartbeat
 from abacus.worker.locks import LOCK_PREFIX
 from abacus.worker.queue import QUEUE_NAME
@@ -88,8 +88,7 @@ class WorkerStatus:
         return now - self.heartbeat if self.heartbeat else None
 
 
-def sync_status(provider: str, last_success: datetime | None, last_error_at: datetime | None,
-                now: datetime) -> str:
+def sync_status(provider: str, last_success: datetime | None, last_error_at: datetime | None, now: datetime) -> str:
     """M-SYNC-STATUS: failing beats everything; fresh within 2 × the job interval."""
     if last_error_at and (last_success is None or last_error_at > last_success):
         return "failing"
@@ -106,8 +105,9 @@ def backfill_status(oldest: date | None, complete: bool) -> str:
 
 async def provider_statuses(db: AsyncSession, settings: Settings, now: datetime) -> list[ProviderStatus]:
     rows = {r.id: r for r in await db.execute(text("SELECT * FROM sync_state"))}
-    oldest = {r.tool: r.d for r in await db.execute(
-        text("SELECT tool, MIN(date) d FROM usage_tool_daily GROUP BY tool"))}
+    oldest = {
+        r.tool: r.d for r in await db.execute(text("SELECT tool, MIN(date) d FROM usage_tool_daily GROUP BY tool"))
+    }
     oldest_commit = (await db.execute(text("SELECT MIN(committed_at) FROM commits"))).scalar_one()
     out = []
     for provider in runner.PROVIDERS:
@@ -123,19 +123,29 @@ async def provider_statuses(db: AsyncSession, settings: Settings, now: datetime)
             last_success = row.last_success_at if row else None
             last_error_at = row.last_error_at if row else None
             synced = row.last_synced_hour_end if (row and provider == "cursor") else last_success
-            statuses.append(KeyStatus(
-                state_id=state_id, label=label,
-                sync_status=sync_status(provider, last_success, last_error_at, now),
-                last_synced=synced, last_success_at=last_success,
-                last_error=row.last_error if row and last_error_at and (
-                    not last_success or last_error_at > last_success) else None,
-                last_error_at=last_error_at, records_last_run=row.records_last_run if row else None,
-                backfill_status=backfill_status(row.backfill_oldest_date if row else None,
-                                                bool(row and row.backfill_complete)),
-                backfill_oldest=row.backfill_oldest_date if row else None,
-            ))
-        data_from = oldest.get(PROVIDER_TOOL.get(provider, "")) if provider != "github" else (
-            oldest_commit.date() if oldest_commit else None)
+            statuses.append(
+                KeyStatus(
+                    state_id=state_id,
+                    label=label,
+                    sync_status=sync_status(provider, last_success, last_error_at, now),
+                    last_synced=synced,
+                    last_success_at=last_success,
+                    last_error=row.last_error
+                    if row and last_error_at and (not last_success or last_error_at > last_success)
+                    else None,
+                    last_error_at=last_error_at,
+                    records_last_run=row.records_last_run if row else None,
+                    backfill_status=backfill_status(
+                        row.backfill_oldest_date if row else None, bool(row and row.backfill_complete)
+                    ),
+                    backfill_oldest=row.backfill_oldest_date if row else None,
+                )
+            )
+        data_from = (
+            oldest.get(PROVIDER_TOOL.get(provider, ""))
+            if provider != "github"
+            else (oldest_commit.date() if oldest_commit else None)
+        )
         out.append(ProviderStatus(provider, PROVIDER_NAMES[provider], bool(keys), statuses, data_from))
     return out
 
@@ -144,13 +154,18 @@ async def unattributed(db: AsyncSession) -> Unattributed:
     """M-UNATTR from the (date, email, tool) rollup: unmapped emails are `unmapped:<identity>`.
 
     Served by the partial index ix_usage_user_daily_unmapped (correct under any collation)."""
-    rows = list(await db.execute(text("""
+    rows = list(
+        await db.execute(
+            text("""
         SELECT substr(email, 10) AS identity, SUM(record_count) AS records, SUM(total_tokens) AS tokens,
                SUM(cost) AS cost
         FROM usage_user_daily WHERE email LIKE 'unmapped:%'
-        GROUP BY email ORDER BY records DESC, identity""")))
+        GROUP BY email ORDER BY records DESC, identity""")
+        )
+    )
     return Unattributed(
-        tokens=sum(int(r.tokens) for r in rows), cost=sum((Decimal(r.cost) for r in rows), Decimal(0)),
+        tokens=sum(int(r.tokens) for r in rows),
+        cost=sum((Decimal(r.cost) for r in rows), Decimal(0)),
         api_keys=sum(1 for r in rows if r.identity.startswith("claude_code:")),
         identities=[(r.identity, int(r.records), int(r.tokens)) for r in rows[:50]],
     )
@@ -158,14 +173,21 @@ async def unattributed(db: AsyncSession) -> Unattributed:
 
 async def unmapped_github(db: AsyncSession) -> UnmappedGitHub:
     """M-UNMAPPED-GH: commit authors with a GitHub id and no mapping."""
-    rows = list(await db.execute(text("""
+    rows = list(
+        await db.execute(
+            text("""
         SELECT c.author_id, MIN(c.author_login) AS login, MIN(c.author_email) AS email, COUNT(*) AS n
         FROM commits c JOIN repositories r ON r.id = c.repo_id AND r.source = 'github'
         WHERE c.author_id IS NOT NULL AND NOT EXISTS (
             SELECT 1 FROM identity_mappings m WHERE m.source = 'github' AND m.external_id = c.author_id)
-        GROUP BY c.author_id ORDER BY n DESC, c.author_id""")))
-    return UnmappedGitHub(users=len(rows), commits=sum(int(r.n) for r in rows),
-                          rows=[(r.author_id, r.login, r.email, int(r.n)) for r in rows[:50]])
+        GROUP BY c.author_id ORDER BY n DESC, c.author_id""")
+        )
+    )
+    return UnmappedGitHub(
+        users=len(rows),
+        commits=sum(int(r.n) for r in rows),
+        rows=[(r.author_id, r.login, r.email, int(r.n)) for r in rows[:50]],
+    )
 
 
 async def worker_status(redis: Redis) -> WorkerStatus:
@@ -178,4 +200,3 @@ async def worker_status(redis: Redis) -> WorkerStatus:
 
 def schedule_rows(settings: Settings) -> list[tuple[str, str, str]]:
     return [(job, kind, when) for job, kind, provider, when in SCHEDULE if runner.configured(settings, provider)]
-

@@ -242,18 +242,27 @@ async def team_totals(db: AsyncSession, query: TeamQuery) -> TeamTotals:
     """M-TEAM-COUNT and the sums of tokens, cost and every tool column over the whole population."""
     people = _population(query)
     tool_cols = [func.coalesce(func.sum(people.c[_tool_label(i)]), 0) for i in range(len(query.tool_columns))]
-    row = (await db.execute(select(
-        func.count(), func.coalesce(func.sum(people.c.total_tokens), 0),
-        func.coalesce(func.sum(people.c.total_cost), 0), *tool_cols,
-    ))).one()
+    row = (
+        await db.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(people.c.total_tokens), 0),
+                func.coalesce(func.sum(people.c.total_cost), 0),
+                *tool_cols,
+            )
+        )
+    ).one()
     return TeamTotals(
-        count=int(row[0]), total_tokens=int(row[1]), total_cost=Decimal(row[2]),
+        count=int(row[0]),
+        total_tokens=int(row[1]),
+        total_cost=Decimal(row[2]),
         tool_tokens={tool: int(row[3 + i]) for i, tool in enumerate(query.tool_columns)},
     )
 
 
-async def team_members(db: AsyncSession, query: TeamQuery, *, limit: int | None = None, offset: int = 0
-                       ) -> list[TeamMember]:
+async def team_members(
+    db: AsyncSession, query: TeamQuery, *, limit: int | None = None, offset: int = 0
+) -> list[TeamMember]:
     """The population sorted by `query.sort` (ties by email ascending), one slice of it."""
     stmt = _members_select(query).offset(offset)
     if limit is not None:

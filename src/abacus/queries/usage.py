@@ -183,16 +183,21 @@ GROUP BY GROUPING SETS ((tool), ())
 """)
 
 
-
 def _period(row: object, prefix: str) -> PeriodTotals:
     get = row._mapping  # type: ignore[attr-defined]
     tokens, cost = _int(get[f"{prefix}tokens"]), _dec(get[f"{prefix}cost"])
     mapped_tokens, mapped_cost = _int(get[f"{prefix}mapped_tokens"]), _dec(get[f"{prefix}mapped_cost"])
     return PeriodTotals(
-        tokens=tokens, cost=cost, users=_int(get[f"{prefix}users"]), mapped_tokens=mapped_tokens,
-        mapped_cost=mapped_cost, input_tokens=_int(get[f"{prefix}input_tokens"]),
-        output_tokens=_int(get[f"{prefix}output_tokens"]), cache_read_tokens=_int(get[f"{prefix}cache_read_tokens"]),
-        unattributed_tokens=tokens - mapped_tokens, unattributed_cost=cost - mapped_cost,
+        tokens=tokens,
+        cost=cost,
+        users=_int(get[f"{prefix}users"]),
+        mapped_tokens=mapped_tokens,
+        mapped_cost=mapped_cost,
+        input_tokens=_int(get[f"{prefix}input_tokens"]),
+        output_tokens=_int(get[f"{prefix}output_tokens"]),
+        cache_read_tokens=_int(get[f"{prefix}cache_read_tokens"]),
+        unattributed_tokens=tokens - mapped_tokens,
+        unattributed_cost=cost - mapped_cost,
     )
 
 
@@ -209,11 +214,18 @@ async def usage_totals(db: AsyncSession, rng: DateRange) -> UsageTotals:
         if row.is_total:
             current, previous = _period(row, ""), _period(row, "prev_")
         elif row.current_rows:
-            tools.append(ToolTotals(
-                tool=row.tool, tokens=_int(row.tokens), cost=_dec(row.cost), users=_int(row.users),
-                mapped_tokens=_int(row.mapped_tokens), prev_tokens=_int(row.prev_tokens),
-                prev_cost=_dec(row.prev_cost), prev_users=_int(row.prev_users),
-            ))
+            tools.append(
+                ToolTotals(
+                    tool=row.tool,
+                    tokens=_int(row.tokens),
+                    cost=_dec(row.cost),
+                    users=_int(row.users),
+                    mapped_tokens=_int(row.mapped_tokens),
+                    prev_tokens=_int(row.prev_tokens),
+                    prev_cost=_dec(row.prev_cost),
+                    prev_users=_int(row.prev_users),
+                )
+            )
     tools.sort(key=lambda t: (-t.tokens, t.tool))
     return UsageTotals(rng=rng, current=current, previous=previous, tools=tools)
 
@@ -248,8 +260,10 @@ class DailyUsage:
 
     def weeks(self) -> list[tuple[date, dict[str, int], Decimal]]:
         """Monday-start weekly sums of actual values: (monday, tokens per tool, cost)."""
-        points = [(day, {**{t: self.tokens[t][i] for t in self.tools}, "__cost": self.cost[i]})
-                  for i, day in enumerate(self.days)]
+        points = [
+            (day, {**{t: self.tokens[t][i] for t in self.tools}, "__cost": self.cost[i]})
+            for i, day in enumerate(self.days)
+        ]
         out = []
         for monday, values in weekly_buckets(points):
             cost = values.pop("__cost", ZERO)
@@ -291,8 +305,15 @@ async def daily_usage_by_tool(db: AsyncSession, rng: DateRange) -> DailyUsage:
         totals[row.tool] = totals.get(row.tool, 0) + _int(row.tokens)
         cost[i] += _dec(row.cost)
     tools = sorted(tokens, key=lambda t: (-totals[t], t))
-    return DailyUsage(rng=rng, days=days, tools=tools, tokens=tokens, cost=cost, history=history,
-                      last_data={r.tool: r.last_date for r in last_rows})
+    return DailyUsage(
+        rng=rng,
+        days=days,
+        tools=tools,
+        tokens=tokens,
+        cost=cost,
+        history=history,
+        last_data={r.tool: r.last_date for r in last_rows},
+    )
 
 
 # --- models (M-MODEL-TOOL, M-MODEL-DIST, M-TOP-MODEL, M-MODEL-TABLE) ------------------------------------------
@@ -352,14 +373,20 @@ ORDER BY tokens DESC, model ASC, tool ASC
 async def model_breakdown(db: AsyncSession, rng: DateRange) -> ModelBreakdown:
     """M-MODEL-TOOL pairs (tokens desc) and per-model rows summed over tools (tokens desc, ties by name)."""
     rows = (await db.execute(MODEL_TOOL_SQL, {"start": rng.start, "end": rng.end})).all()
-    pairs = [ModelToolRow(r.model, r.tool, _int(r.tokens), _int(r.input_tokens), _int(r.output_tokens), _dec(r.cost))
-             for r in rows]
+    pairs = [
+        ModelToolRow(r.model, r.tool, _int(r.tokens), _int(r.input_tokens), _int(r.output_tokens), _dec(r.cost))
+        for r in rows
+    ]
     grouped: dict[str, list[ModelToolRow]] = {}
     for pair in pairs:
         grouped.setdefault(pair.model, []).append(pair)
     models = [
-        ModelRow(model=model, tokens=sum(p.tokens for p in items), cost=sum((p.cost for p in items), ZERO),
-                 tools=[(p.tool, p.tokens, p.cost) for p in items])
+        ModelRow(
+            model=model,
+            tokens=sum(p.tokens for p in items),
+            cost=sum((p.cost for p in items), ZERO),
+            tools=[(p.tool, p.tokens, p.cost) for p in items],
+        )
         for model, items in grouped.items()
     ]
     models.sort(key=lambda m: (-m.tokens, m.model))
@@ -388,8 +415,10 @@ class ModelDaily:
 
     def weeks(self) -> list[tuple[date, dict[str, int], int]]:
         """Monday-start weekly sums: (monday, tokens per top model, other models' tokens)."""
-        points = [(day, {**{m: self.tokens[m][i] for m in self.top}, "__other": self.other[i]})
-                  for i, day in enumerate(self.days)]
+        points = [
+            (day, {**{m: self.tokens[m][i] for m in self.top}, "__other": self.other[i]})
+            for i, day in enumerate(self.days)
+        ]
         out = []
         for monday, values in weekly_buckets(points):
             other = int(values.pop("__other", 0))
@@ -512,8 +541,13 @@ async def top_users(db: AsyncSession, rng: DateRange, limit: int = 10) -> list[T
     """The first `limit` mapped users by tokens (ties by email), with favourite model and per-tool tokens."""
     rows = (await db.execute(TOP_USERS_SQL, {"start": rng.start, "end": rng.end, "limit": limit})).all()
     return [
-        TopUser(email=r.email, tokens=_int(r.tokens), cost=_dec(r.cost), favorite_model=r.favorite_model or "unknown",
-                tools=list(zip(r.tool_keys or [], [int(t) for t in (r.tool_tokens or [])], strict=True)))
+        TopUser(
+            email=r.email,
+            tokens=_int(r.tokens),
+            cost=_dec(r.cost),
+            favorite_model=r.favorite_model or "unknown",
+            tools=list(zip(r.tool_keys or [], [int(t) for t in (r.tool_tokens or [])], strict=True)),
+        )
         for r in rows
     ]
 
@@ -560,7 +594,6 @@ async def usage_trend_rows(db: AsyncSession, rng: DateRange, view: str) -> list[
     return [dict(r._mapping) for r in rows]
 
 
-
 # --- the Usage page -------------------------------------------------------------------------------------------
 
 MODEL_CHART_SIZE = 6
@@ -577,8 +610,7 @@ class UsagePageData:
     tool_users: ToolUsersSeries | None = None
 
 
-async def usage_page_data(sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange, view: str
-                          ) -> UsagePageData:
+async def usage_page_data(sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange, view: str) -> UsagePageData:
     """Usage §3 for `view` (`models` or `tools`): a handful of aggregate statements, run concurrently."""
     if view == "tools":
         totals, models, daily, tool_users = await concurrently(
@@ -589,8 +621,9 @@ async def usage_page_data(sessionmaker: async_sessionmaker[AsyncSession], rng: D
             lambda db: tool_users_series(db, rng),
         )
         return UsagePageData(totals, models, daily=daily, tool_users=tool_users)
-    totals, models = await concurrently(sessionmaker, lambda db: usage_totals(db, rng),
-                                        lambda db: model_breakdown(db, rng))
+    totals, models = await concurrently(
+        sessionmaker, lambda db: usage_totals(db, rng), lambda db: model_breakdown(db, rng)
+    )
     top = [m.model for m in models.distribution(MODEL_CHART_SIZE)]
     async with sessionmaker() as db:
         return UsagePageData(totals, models, model_series=await model_daily(db, rng, top))

@@ -59,6 +59,7 @@ async def emails_with_local_part(db: AsyncSession, local: str) -> list[str]:
 
 # --- header: lifetime (not range-bound) --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class UserLifetime:
     """M-USER-LIFE, M-USER-FAV-TOOL and the record day; `known` = the email appears in usage, commits or mappings."""
@@ -95,13 +96,19 @@ async def user_lifetime(db: AsyncSession, email: str) -> UserLifetime:
     """All-time figures of one person (one statement); `known` is False for an email nobody has seen."""
     row = (await db.execute(LIFETIME_SQL, {"email": email})).one()
     return UserLifetime(
-        known=bool(row.known), tokens=int(row.tokens), cost=Decimal(row.cost), since=row.since,
-        last_seen=row.last_seen, favorite_tool=row.favorite_tool, record_day=row.record_day,
+        known=bool(row.known),
+        tokens=int(row.tokens),
+        cost=Decimal(row.cost),
+        since=row.since,
+        last_seen=row.last_seen,
+        favorite_tool=row.favorite_tool,
+        record_day=row.record_day,
         record_tokens=int(row.record_tokens or 0),
     )
 
 
 # --- overview: range-bound ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class UserSummary:
@@ -150,16 +157,32 @@ WHERE email = :email AND date BETWEEN :previous_start AND :end
 
 async def user_summary(db: AsyncSession, email: str, rng: DateRange) -> UserSummary:
     """The range's sums for one person plus the previous period's tokens and cost (one statement)."""
-    row = (await db.execute(SUMMARY_SQL, {
-        "email": email, "start": rng.start, "end": rng.end, "previous_start": rng.previous().start,
-        "claude_code": CLAUDE_CODE, "cursor": CURSOR,
-    })).one()
+    row = (
+        await db.execute(
+            SUMMARY_SQL,
+            {
+                "email": email,
+                "start": rng.start,
+                "end": rng.end,
+                "previous_start": rng.previous().start,
+                "claude_code": CLAUDE_CODE,
+                "cursor": CURSOR,
+            },
+        )
+    ).one()
     return UserSummary(
-        tokens=int(row.tokens), cost=Decimal(row.cost), claude_code_tokens=int(row.claude_code_tokens),
-        cursor_tokens=int(row.cursor_tokens), input_tokens=int(row.input_tokens),
-        output_tokens=int(row.output_tokens), cache_read_tokens=int(row.cache_read_tokens),
-        first_active=row.first_active, last_active=row.last_active, days_active=int(row.days_active),
-        previous_tokens=int(row.previous_tokens), previous_cost=Decimal(row.previous_cost),
+        tokens=int(row.tokens),
+        cost=Decimal(row.cost),
+        claude_code_tokens=int(row.claude_code_tokens),
+        cursor_tokens=int(row.cursor_tokens),
+        input_tokens=int(row.input_tokens),
+        output_tokens=int(row.output_tokens),
+        cache_read_tokens=int(row.cache_read_tokens),
+        first_active=row.first_active,
+        last_active=row.last_active,
+        days_active=int(row.days_active),
+        previous_tokens=int(row.previous_tokens),
+        previous_cost=Decimal(row.previous_cost),
     )
 
 
@@ -176,8 +199,10 @@ ORDER BY tokens DESC, model COLLATE "C" ASC, tool COLLATE "C" ASC
 async def user_models(db: AsyncSession, email: str, rng: DateRange) -> list[ModelToolRow]:
     """M-MODEL-TOOL for one person: every (model, tool) pair in the range, tokens desc."""
     rows = await db.execute(MODELS_SQL, {"email": email, "start": rng.start, "end": rng.end})
-    return [ModelToolRow(r.model, r.tool, int(r.tokens), int(r.input_tokens), int(r.output_tokens), Decimal(r.cost))
-            for r in rows]
+    return [
+        ModelToolRow(r.model, r.tool, int(r.tokens), int(r.input_tokens), int(r.output_tokens), Decimal(r.cost))
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -197,8 +222,10 @@ def tool_usage(models: Sequence[ModelToolRow]) -> list[ToolUsage]:
         tokens[m.tool] = tokens.get(m.tool, 0) + m.tokens
         cost[m.tool] = cost.get(m.tool, Decimal(0)) + m.cost
     total = sum(tokens.values())
-    return [ToolUsage(tool, tokens[tool], cost[tool], Fraction(tokens[tool] * 100, total) if total else Fraction(0))
-            for tool in sorted(tokens, key=lambda t: (-tokens[t], t))]
+    return [
+        ToolUsage(tool, tokens[tool], cost[tool], Fraction(tokens[tool] * 100, total) if total else Fraction(0))
+        for tool in sorted(tokens, key=lambda t: (-tokens[t], t))
+    ]
 
 
 @dataclass(frozen=True)
@@ -232,13 +259,15 @@ async def user_daily(db: AsyncSession, email: str, rng: DateRange) -> list[Daily
     series = []
     for day in rng.iter_days():
         found = by_day.get(day, [])
-        series.append(DailyUsage(
-            day=day,
-            tools={r.tool: int(r.tokens) for r in found},
-            input_tokens=sum(int(r.input_tokens) for r in found),
-            output_tokens=sum(int(r.output_tokens) for r in found),
-            cost=sum((Decimal(r.cost) for r in found), Decimal(0)),
-        ))
+        series.append(
+            DailyUsage(
+                day=day,
+                tools={r.tool: int(r.tokens) for r in found},
+                input_tokens=sum(int(r.input_tokens) for r in found),
+                output_tokens=sum(int(r.output_tokens) for r in found),
+                cost=sum((Decimal(r.cost) for r in found), Decimal(0)),
+            )
+        )
     return series
 
 
@@ -284,8 +313,11 @@ ORDER BY commits DESC, ai_tool COLLATE "C" ASC
 async def user_commits(db: AsyncSession, email: str, rng: DateRange) -> UserCommits:
     lower, upper = rng.commit_bounds()
     rows = (await db.execute(COMMITS_SQL, {"email": email, "lower": lower, "upper": upper})).all()
-    tools = [CommitToolCount(r.ai_tool, int(r.commits), int(r.additions), int(r.deletions))
-             for r in rows if r.ai_tool is not None]
+    tools = [
+        CommitToolCount(r.ai_tool, int(r.commits), int(r.additions), int(r.deletions))
+        for r in rows
+        if r.ai_tool is not None
+    ]
     return UserCommits(total=sum(int(r.commits) for r in rows), ai=sum(t.commits for t in tools), tools=tools)
 
 
@@ -308,6 +340,7 @@ async def user_overview(db: AsyncSession, email: str, rng: DateRange) -> UserOve
 
 
 # --- raw usage ------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RawRecord:
@@ -343,8 +376,9 @@ async def raw_usage_filters(db: AsyncSession, email: str, rng: DateRange) -> Raw
     return RawUsageFilters(tools=sorted({r.tool for r in rows}), models=sorted({r.model for r in rows}))
 
 
-RAW_COLUMNS = ("id, date, tool, model, input_tokens + cache_write_tokens + cache_read_tokens + output_tokens AS tokens,"
-               " cost")
+RAW_COLUMNS = (
+    "id, date, tool, model, input_tokens + cache_write_tokens + cache_read_tokens + output_tokens AS tokens, cost"
+)
 
 
 def _raw_where(tool: str | None, model: str | None) -> str:
@@ -356,8 +390,16 @@ def _raw_where(tool: str | None, model: str | None) -> str:
     return " WHERE " + " AND ".join(clauses)
 
 
-async def raw_usage(db: AsyncSession, email: str, rng: DateRange, *, tool: str | None = None,
-                    model: str | None = None, limit: int = RAW_PAGE_SIZE, offset: int = 0) -> RawUsagePage:
+async def raw_usage(
+    db: AsyncSession,
+    email: str,
+    rng: DateRange,
+    *,
+    tool: str | None = None,
+    model: str | None = None,
+    limit: int = RAW_PAGE_SIZE,
+    offset: int = 0,
+) -> RawUsagePage:
     """The person's usage rows in the range (exact tool/model filters), date desc then id desc, one slice, and
     how many rows match the filters."""
     params: dict[str, Any] = {"email": email, "start": rng.start, "end": rng.end}
@@ -370,8 +412,9 @@ async def raw_usage(db: AsyncSession, email: str, rng: DateRange, *, tool: str |
     records: list[RawRecord] = []
     if total > offset:
         statement = f"SELECT {RAW_COLUMNS} FROM usage_records{where} ORDER BY date DESC, id DESC"
-        rows = await db.execute(text(statement + " LIMIT :limit OFFSET :offset"),
-                                {**params, "limit": limit, "offset": offset})
+        rows = await db.execute(
+            text(statement + " LIMIT :limit OFFSET :offset"), {**params, "limit": limit, "offset": offset}
+        )
         records = [RawRecord(int(r.id), r.date, r.tool, r.model, int(r.tokens), Decimal(r.cost)) for r in rows]
     return RawUsagePage(records=records, total_count=total)
 

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.attribution import is_work_email
 from abacus.models import Commit, CommitAttribution, IdentityMapping, Repository
-from abacus.providers.records import CommitRecord
-from abacus.sync.mappings import MappingError, set_mapping
+from abacus.records import CommitRecord
+from abacus.services.mappings import MappingError, set_mapping
 
 SOURCE = "github"
 BATCH = 1000
@@ -28,10 +28,14 @@ def _cut(value: str | None, length: int) -> str | None:
 
 async def get_or_create_repository(db: AsyncSession, full_name: str, *, source: str = SOURCE) -> int:
     """The id of repository (source, full_name), inserted when new."""
-    await db.execute(insert(Repository).values(source=source, full_name=full_name)
-                     .on_conflict_do_nothing(index_elements=["source", "full_name"]))
-    return (await db.execute(select(Repository.id).where(
-        Repository.source == source, Repository.full_name == full_name))).scalar_one()
+    await db.execute(
+        insert(Repository)
+        .values(source=source, full_name=full_name)
+        .on_conflict_do_nothing(index_elements=["source", "full_name"])
+    )
+    return (
+        await db.execute(select(Repository.id).where(Repository.source == source, Repository.full_name == full_name))
+    ).scalar_one()
 
 
 async def shas_with_stats(db: AsyncSession, full_name: str, shas: Iterable[str], *, source: str = SOURCE) -> set[str]:
@@ -40,9 +44,14 @@ async def shas_with_stats(db: AsyncSession, full_name: str, shas: Iterable[str],
     found: set[str] = set()
     for start in range(0, len(wanted), BATCH):
         rows = await db.execute(
-            select(Commit.commit_id).join(Repository, Repository.id == Commit.repo_id)
-            .where(Repository.source == source, Repository.full_name == full_name,
-                   Commit.commit_id.in_(wanted[start:start + BATCH]), Commit.additions.is_not(None))
+            select(Commit.commit_id)
+            .join(Repository, Repository.id == Commit.repo_id)
+            .where(
+                Repository.source == source,
+                Repository.full_name == full_name,
+                Commit.commit_id.in_(wanted[start : start + BATCH]),
+                Commit.additions.is_not(None),
+            )
         )
         found.update(rows.scalars())
     return found
@@ -51,8 +60,13 @@ async def shas_with_stats(db: AsyncSession, full_name: str, shas: Iterable[str],
 async def _stored_author_ids(db: AsyncSession, repo_id: int, shas: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for start in range(0, len(shas), BATCH):
-        rows = await db.execute(select(Commit.commit_id, Commit.author_id).where(
-            Commit.repo_id == repo_id, Commit.commit_id.in_(shas[start:start + BATCH]), Commit.author_id.is_not(None)))
+        rows = await db.execute(
+            select(Commit.commit_id, Commit.author_id).where(
+                Commit.repo_id == repo_id,
+                Commit.commit_id.in_(shas[start : start + BATCH]),
+                Commit.author_id.is_not(None),
+            )
+        )
         out.update({r.commit_id: r.author_id for r in rows})
     return out
 
@@ -62,14 +76,18 @@ async def github_mappings(db: AsyncSession, author_ids: Iterable[str]) -> dict[s
     wanted = sorted(set(author_ids))
     out: dict[str, str] = {}
     for start in range(0, len(wanted), BATCH):
-        rows = await db.execute(select(IdentityMapping.external_id, IdentityMapping.email).where(
-            IdentityMapping.source == SOURCE, IdentityMapping.external_id.in_(wanted[start:start + BATCH])))
+        rows = await db.execute(
+            select(IdentityMapping.external_id, IdentityMapping.email).where(
+                IdentityMapping.source == SOURCE, IdentityMapping.external_id.in_(wanted[start : start + BATCH])
+            )
+        )
         out.update({r.external_id: r.email for r in rows})
     return out
 
 
-async def store_commits(db: AsyncSession, repo_id: int, records: Sequence[CommitRecord], *,
-                        work_domains: Sequence[str]) -> int:
+async def store_commits(
+    db: AsyncSession, repo_id: int, records: Sequence[CommitRecord], *, work_domains: Sequence[str]
+) -> int:
     """Upsert commits on (repo_id, sha) and their attributions per (commit, tool); returns the commits written.
 
     Author email (§4.6): with an author id, a real work email first becomes the id's mapping if it has none, then
@@ -90,8 +108,9 @@ async def store_commits(db: AsyncSession, repo_id: int, records: Sequence[Commit
         if not author_id or author_id in claimed or not is_work_email(record.author_raw_email, work_domains):
             continue
         try:
-            await set_mapping(db, SOURCE, author_id, record.author_raw_email or "", updated_by=UPDATED_BY,
-                              only_if_absent=True)
+            await set_mapping(
+                db, SOURCE, author_id, record.author_raw_email or "", updated_by=UPDATED_BY, only_if_absent=True
+            )
         except MappingError:
             continue
         claimed.add(author_id)
@@ -102,22 +121,34 @@ async def store_commits(db: AsyncSession, repo_id: int, records: Sequence[Commit
         author_id = author_of[r.sha]
         raw = (r.author_raw_email or "").strip()
         email = mapped.get(author_id) if author_id else None
-        values.append({
-            "repo_id": repo_id, "commit_id": r.sha, "author_email": _cut(email or raw.lower() or None, 255),
-            "author_id": _cut(r.author_id, 64), "committed_at": r.committed_at, "message": r.message,
-            "author_login": _cut(r.author_login, 255), "author_raw_email": _cut(raw or None, 255),
-            "is_bot": r.is_bot, "ai_tool": _cut(r.ai_tool, 64), "ai_model": _cut(r.ai_model, 128),
-            "additions": r.additions, "deletions": r.deletions,
-        })
+        values.append(
+            {
+                "repo_id": repo_id,
+                "commit_id": r.sha,
+                "author_email": _cut(email or raw.lower() or None, 255),
+                "author_id": _cut(r.author_id, 64),
+                "committed_at": r.committed_at,
+                "message": r.message,
+                "author_login": _cut(r.author_login, 255),
+                "author_raw_email": _cut(raw or None, 255),
+                "is_bot": r.is_bot,
+                "ai_tool": _cut(r.ai_tool, 64),
+                "ai_model": _cut(r.ai_model, 128),
+                "additions": r.additions,
+                "deletions": r.deletions,
+            }
+        )
 
     commit_ids: dict[str, int] = {}
     for start in range(0, len(values), BATCH):
-        stmt = insert(Commit).values(values[start:start + BATCH])
+        stmt = insert(Commit).values(values[start : start + BATCH])
         new = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=["repo_id", "commit_id"],
             set_={
-                "author_email": new.author_email, "ai_tool": new.ai_tool, "ai_model": new.ai_model,
+                "author_email": new.author_email,
+                "ai_tool": new.ai_tool,
+                "ai_model": new.ai_model,
                 "committed_at": new.committed_at,
                 "author_id": func.coalesce(new.author_id, Commit.author_id),
                 "message": func.coalesce(new.message, Commit.message),
@@ -131,17 +162,25 @@ async def store_commits(db: AsyncSession, repo_id: int, records: Sequence[Commit
         commit_ids.update({row.commit_id: row.id for row in await db.execute(stmt)})
 
     attributions = [
-        {"commit_id": commit_ids[r.sha], "ai_tool": _cut(a.tool, 64), "ai_model": _cut(a.model, 128),
-         "confidence": a.confidence, "source": a.source}
-        for r in unique for a in r.attributions
+        {
+            "commit_id": commit_ids[r.sha],
+            "ai_tool": _cut(a.tool, 64),
+            "ai_model": _cut(a.model, 128),
+            "confidence": a.confidence,
+            "source": a.source,
+        }
+        for r in unique
+        for a in r.attributions
     ]
     for start in range(0, len(attributions), BATCH):
-        stmt = insert(CommitAttribution).values(attributions[start:start + BATCH])
+        stmt = insert(CommitAttribution).values(attributions[start : start + BATCH])
         new = stmt.excluded
-        await db.execute(stmt.on_conflict_do_update(
-            index_elements=["commit_id", "ai_tool"],
-            set_={"ai_model": new.ai_model, "source": new.source, "confidence": new.confidence},
-        ))
+        await db.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["commit_id", "ai_tool"],
+                set_={"ai_model": new.ai_model, "source": new.source, "confidence": new.confidence},
+            )
+        )
     return len(unique)
 
 
@@ -150,8 +189,9 @@ async def author_ids_without_mapping(db: AsyncSession) -> int:
     unmapped = (
         select(func.count(func.distinct(Commit.author_id)))
         .select_from(Commit)
-        .outerjoin(IdentityMapping,
-                   (IdentityMapping.source == SOURCE) & (IdentityMapping.external_id == Commit.author_id))
+        .outerjoin(
+            IdentityMapping, (IdentityMapping.source == SOURCE) & (IdentityMapping.external_id == Commit.author_id)
+        )
         .where(Commit.author_id.is_not(None), IdentityMapping.external_id.is_(None))
     )
     return int((await db.execute(unmapped)).scalar_one())

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.models import UNMAPPED_PREFIX, USAGE_KEY, IdentityMapping, UsageRecord
-from abacus.providers.records import UsageRow
+from abacus.records import UsageRow
 
 BATCH = 2000
 Slice = tuple[date, str]
@@ -41,10 +41,11 @@ async def resolve_emails(db: AsyncSession, identities: Iterable[str]) -> dict[st
     pairs = [split_identity(i) for i in wanted]
     mapped: dict[tuple[str, str], str] = {}
     for start in range(0, len(pairs), BATCH):
-        chunk = pairs[start:start + BATCH]
+        chunk = pairs[start : start + BATCH]
         rows = await db.execute(
-            select(IdentityMapping.source, IdentityMapping.external_id, IdentityMapping.email)
-            .where(tuple_(IdentityMapping.source, IdentityMapping.external_id).in_(chunk))
+            select(IdentityMapping.source, IdentityMapping.external_id, IdentityMapping.email).where(
+                tuple_(IdentityMapping.source, IdentityMapping.external_id).in_(chunk)
+            )
         )
         mapped.update({(r.source, r.external_id): r.email for r in rows})
     return {i: mapped.get(split_identity(i)) or own_email(i) or unmapped_email(i) for i in wanted}
@@ -58,24 +59,39 @@ async def upsert_usage(db: AsyncSession, rows: Sequence[UsageRow]) -> set[Slice]
     unique: dict[tuple[object, ...], UsageRow] = {r.dedupe_key: r for r in rows}
     values = [
         {
-            "date": r.date, "identity": r.identity, "email": emails[r.identity], "tool": r.tool, "model": r.model,
-            "raw_model": r.raw_model, "input_tokens": r.input_tokens, "cache_write_tokens": r.cache_write_tokens,
-            "cache_read_tokens": r.cache_read_tokens, "output_tokens": r.output_tokens, "cost": r.cost,
-            "tool_record_id": r.tool_record_id, "timestamp_ms": r.timestamp_ms,
-            "organization_id": r.organization_id, "customer_type": r.customer_type,
+            "date": r.date,
+            "identity": r.identity,
+            "email": emails[r.identity],
+            "tool": r.tool,
+            "model": r.model,
+            "raw_model": r.raw_model,
+            "input_tokens": r.input_tokens,
+            "cache_write_tokens": r.cache_write_tokens,
+            "cache_read_tokens": r.cache_read_tokens,
+            "output_tokens": r.output_tokens,
+            "cost": r.cost,
+            "tool_record_id": r.tool_record_id,
+            "timestamp_ms": r.timestamp_ms,
+            "organization_id": r.organization_id,
+            "customer_type": r.customer_type,
         }
         for r in unique.values()
     ]
     for start in range(0, len(values), BATCH):
-        stmt = insert(UsageRecord).values(values[start:start + BATCH])
+        stmt = insert(UsageRecord).values(values[start : start + BATCH])
         excluded = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=list(USAGE_KEY),
             set_={
-                "email": excluded.email, "model": excluded.model,
-                "input_tokens": excluded.input_tokens, "cache_write_tokens": excluded.cache_write_tokens,
-                "cache_read_tokens": excluded.cache_read_tokens, "output_tokens": excluded.output_tokens,
-                "cost": excluded.cost, "customer_type": excluded.customer_type, "updated_at": func.now(),
+                "email": excluded.email,
+                "model": excluded.model,
+                "input_tokens": excluded.input_tokens,
+                "cache_write_tokens": excluded.cache_write_tokens,
+                "cache_read_tokens": excluded.cache_read_tokens,
+                "output_tokens": excluded.output_tokens,
+                "cost": excluded.cost,
+                "customer_type": excluded.customer_type,
+                "updated_at": func.now(),
             },
         )
         await db.execute(stmt)
@@ -83,34 +99,44 @@ async def upsert_usage(db: AsyncSession, rows: Sequence[UsageRow]) -> set[Slice]
 
 
 SLICES = "unnest(CAST(:dates AS date[]), CAST(:tools AS text[])) AS s(date, tool)"
-COLUMNS = ("input_tokens, cache_write_tokens, cache_read_tokens, output_tokens, total_tokens, cost, record_count, "
-           "thinking_records")
+COLUMNS = (
+    "input_tokens, cache_write_tokens, cache_read_tokens, output_tokens, total_tokens, cost, record_count, "
+    "thinking_records"
+)
 THINKING = r"r.raw_model ~* '( \((T|HT)\)|-thinking|-high-thinking)$'"
-RAW_SUMS = ("SUM(r.input_tokens), SUM(r.cache_write_tokens), SUM(r.cache_read_tokens), SUM(r.output_tokens), "
-            "SUM(r.input_tokens + r.cache_write_tokens + r.cache_read_tokens + r.output_tokens), SUM(r.cost), "
-            "COUNT(*), COUNT(*) FILTER (WHERE " + THINKING + ")")
-ROLLUP_SUMS = ("SUM(d.input_tokens), SUM(d.cache_write_tokens), SUM(d.cache_read_tokens), SUM(d.output_tokens), "
-               "SUM(d.total_tokens), SUM(d.cost), SUM(d.record_count), SUM(d.thinking_records)")
+RAW_SUMS = (
+    "SUM(r.input_tokens), SUM(r.cache_write_tokens), SUM(r.cache_read_tokens), SUM(r.output_tokens), "
+    "SUM(r.input_tokens + r.cache_write_tokens + r.cache_read_tokens + r.output_tokens), SUM(r.cost), "
+    "COUNT(*), COUNT(*) FILTER (WHERE " + THINKING + ")"
+)
+ROLLUP_SUMS = (
+    "SUM(d.input_tokens), SUM(d.cache_write_tokens), SUM(d.cache_read_tokens), SUM(d.output_tokens), "
+    "SUM(d.total_tokens), SUM(d.cost), SUM(d.record_count), SUM(d.thinking_records)"
+)
 ROLLUPS = ("usage_daily", "usage_tool_daily", "usage_user_daily")
-ROLLUP_DELETE = {table: text(f"DELETE FROM {table} d USING {SLICES} WHERE d.date = s.date AND d.tool = s.tool")
-                 for table in ROLLUPS}
+ROLLUP_DELETE = {
+    table: text(f"DELETE FROM {table} d USING {SLICES} WHERE d.date = s.date AND d.tool = s.tool") for table in ROLLUPS
+}
 ROLLUP_INSERT = {
     # level 1 from the raw rows; the two level-2 tables from level 1 of the same slices
     "usage_daily": text(
         f"INSERT INTO usage_daily (date, email, tool, model, {COLUMNS}) "
         f"SELECT r.date, r.email, r.tool, r.model, {RAW_SUMS} "
         f"FROM usage_records r JOIN {SLICES} ON r.date = s.date AND r.tool = s.tool "
-        "GROUP BY r.date, r.email, r.tool, r.model"),
+        "GROUP BY r.date, r.email, r.tool, r.model"
+    ),
     "usage_tool_daily": text(
         f"INSERT INTO usage_tool_daily (date, tool, model, {COLUMNS}) "
         f"SELECT d.date, d.tool, d.model, {ROLLUP_SUMS} "
         f"FROM usage_daily d JOIN {SLICES} ON d.date = s.date AND d.tool = s.tool "
-        "GROUP BY d.date, d.tool, d.model"),
+        "GROUP BY d.date, d.tool, d.model"
+    ),
     "usage_user_daily": text(
         f"INSERT INTO usage_user_daily (date, email, tool, {COLUMNS}) "
         f"SELECT d.date, d.email, d.tool, {ROLLUP_SUMS} "
         f"FROM usage_daily d JOIN {SLICES} ON d.date = s.date AND d.tool = s.tool "
-        "GROUP BY d.date, d.email, d.tool"),
+        "GROUP BY d.date, d.email, d.tool"
+    ),
 }
 
 
@@ -118,7 +144,7 @@ async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
     """Recompute every rollup level for the given (date, tool) slices, in the caller's transaction."""
     ordered = sorted(set(slices))
     for start in range(0, len(ordered), BATCH):
-        chunk = ordered[start:start + BATCH]
+        chunk = ordered[start : start + BATCH]
         params = {"dates": [d for d, _ in chunk], "tools": [t for _, t in chunk]}
         for table in ROLLUPS:
             await db.execute(ROLLUP_DELETE[table], params)

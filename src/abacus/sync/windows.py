@@ -14,8 +14,7 @@ from typing import TypeVar
 
 from abacus.logging_setup import get_logger
 from abacus.models import SyncState
-from abacus.providers.http import ProviderError
-from abacus.providers.records import UsageRow
+from abacus.records import ProviderError, UsageRow
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.state import lock_state, read_state, record_error, record_success
 from abacus.sync.usage_store import store_usage
@@ -47,9 +46,20 @@ async def _fail(ctx: SyncContext, sid: str, result: SyncResult, message: str, ev
     await record_error(ctx.sessionmaker, sid, message)
 
 
-async def run_windows(ctx: SyncContext, sid: str, windows: Sequence[W], result: SyncResult, *,
-                      read: ReadWindow[W], name: Callable[[W], str], synced_until: Callable[[W], datetime] | None,
-                      provider: str, unit: str, label: str, title: str) -> None:
+async def run_windows(
+    ctx: SyncContext,
+    sid: str,
+    windows: Sequence[W],
+    result: SyncResult,
+    *,
+    read: ReadWindow[W],
+    name: Callable[[W], str],
+    synced_until: Callable[[W], datetime] | None,
+    provider: str,
+    unit: str,
+    label: str,
+    title: str,
+) -> None:
     """Read and store each window in its own transaction, in order; stop at the first failure and record it.
 
     With `synced_until`, each stored window moves `last_synced_hour_end` forward to that mark (never backwards).
@@ -60,8 +70,16 @@ async def run_windows(ctx: SyncContext, sid: str, windows: Sequence[W], result: 
         try:
             rows, _ = await read(window)
         except ProviderError as exc:
-            await _fail(ctx, sid, result, f"{name(window)}: {exc}", f"{provider} {unit} failed; state not advanced",
-                        key=label, **{unit: name(window)}, error=str(exc))
+            await _fail(
+                ctx,
+                sid,
+                result,
+                f"{name(window)}: {exc}",
+                f"{provider} {unit} failed; state not advanced",
+                key=label,
+                **{unit: name(window)},
+                error=str(exc),
+            )
             return
         async with ctx.sessionmaker() as db, db.begin():
             state = await lock_state(db, sid)
@@ -87,8 +105,9 @@ class BackfillWalk:
         return self.oldest - timedelta(days=1) if self.oldest is not None else self.first_day
 
 
-async def start_backfill(ctx: SyncContext, sid: str, result: SyncResult, *, first_day: date,
-                         target: date) -> BackfillWalk | None:
+async def start_backfill(
+    ctx: SyncContext, sid: str, result: SyncResult, *, first_day: date, target: date
+) -> BackfillWalk | None:
     """The walk's position, or None with `result.complete` set when it is already complete or its next day is
     older than `target` (then marked complete)."""
     async with ctx.sessionmaker() as db:
@@ -107,8 +126,18 @@ async def start_backfill(ctx: SyncContext, sid: str, result: SyncResult, *, firs
     return walk
 
 
-async def walk_back(ctx: SyncContext, walk: BackfillWalk, result: SyncResult, *, read_day: ReadWindow[date],
-                    max_days: int, empty_days_to_stop: int, provider: str, label: str, title: str) -> None:
+async def walk_back(
+    ctx: SyncContext,
+    walk: BackfillWalk,
+    result: SyncResult,
+    *,
+    read_day: ReadWindow[date],
+    max_days: int,
+    empty_days_to_stop: int,
+    provider: str,
+    label: str,
+    title: str,
+) -> None:
     """Read at most `max_days` days below the oldest one read, newest first, one transaction per day advancing
     `backfill_oldest_date`; complete (`result.complete`) after `empty_days_to_stop` consecutive days without raw
     records or once `target` is read. Stops at the first failure (recorded) or when another run moved the cursor."""
@@ -118,9 +147,16 @@ async def walk_back(ctx: SyncContext, walk: BackfillWalk, result: SyncResult, *,
         try:
             rows, raw_records = await read_day(day)
         except ProviderError as exc:
-            await _fail(ctx, walk.sid, result, f"backfill {day.isoformat()}: {exc}",
-                        f"{provider} backfill day failed; cursor not advanced", key=label, day=day.isoformat(),
-                        error=str(exc))
+            await _fail(
+                ctx,
+                walk.sid,
+                result,
+                f"backfill {day.isoformat()}: {exc}",
+                f"{provider} backfill day failed; cursor not advanced",
+                key=label,
+                day=day.isoformat(),
+                error=str(exc),
+            )
             return
         async with ctx.sessionmaker() as db, db.begin():
             state = await lock_state(db, walk.sid)

@@ -85,11 +85,13 @@ def stacked_columns(columns: Sequence[Column], options: ChartOptions | None = No
     height = opts.height
     plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
     top_value = _nice_max(max((c.total for c in columns), default=0))
-    parts = [f'<svg class="{opts.css_class}" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="{escape(opts.aria_label)}">',
-             '<defs><pattern id="hatch" width="5" height="5" patternUnits="userSpaceOnUse" '
-             'patternTransform="rotate(45)"><rect width="5" height="5" fill="#0a0c10" opacity="0.35"/>'
-             '<line x1="0" y1="0" x2="0" y2="5" stroke="#0a0c10" stroke-width="2"/></pattern></defs>']
+    parts = [
+        f'<svg class="{opts.css_class}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(opts.aria_label)}">',
+        '<defs><pattern id="hatch" width="5" height="5" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="5" height="5" fill="#0a0c10" opacity="0.35"/>'
+        '<line x1="0" y1="0" x2="0" y2="5" stroke="#0a0c10" stroke-width="2"/></pattern></defs>',
+    ]
     for i in range(3):
         value = top_value * i / 2
         y = TOP + plot_h - plot_h * i / 2
@@ -113,13 +115,17 @@ def stacked_columns(columns: Sequence[Column], options: ChartOptions | None = No
                     h = plot_h * amount / top_value
                     y -= h
                     extra = ' class="projected"' if hatched else ""
-                    group.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                                 f'fill="{segment.color}"{extra}/>')
+                    group.append(
+                        f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+                        f'fill="{segment.color}"{extra}/>'
+                    )
                     if hatched:
-                        group.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                                     'fill="url(#hatch)"/>')
-            group.append(f'<rect class="bar-hit" x="{LEFT + slot * index:.1f}" y="{TOP}" width="{slot:.1f}" '
-                         f'height="{plot_h}"/>')
+                        group.append(
+                            f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="url(#hatch)"/>'
+                        )
+            group.append(
+                f'<rect class="bar-hit" x="{LEFT + slot * index:.1f}" y="{TOP}" width="{slot:.1f}" height="{plot_h}"/>'
+            )
             group.append("</g>")
             parts.extend(group)
             if column.show_label and (index % label_every == 0):
@@ -134,8 +140,10 @@ def stacked_columns(columns: Sequence[Column], options: ChartOptions | None = No
                 xb = x_first + (x_last - x_first) * x1f
                 ya = TOP + plot_h - plot_h * min(y0, top_value) / top_value
                 yb = TOP + plot_h - plot_h * min(y1, top_value) / top_value
-                parts.append(f'<line class="trend" x1="{xa:.1f}" y1="{ya:.1f}" x2="{xb:.1f}" y2="{yb:.1f}">'
-                             "<title>Trend (linear regression)</title></line>")
+                parts.append(
+                    f'<line class="trend" x1="{xa:.1f}" y1="{ya:.1f}" x2="{xb:.1f}" y2="{yb:.1f}">'
+                    "<title>Trend (linear regression)</title></line>"
+                )
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -143,8 +151,10 @@ def stacked_columns(columns: Sequence[Column], options: ChartOptions | None = No
 def split_bar(parts: Sequence[BarPart], *, scale: float = 1.0, css_class: str = "hbar") -> Markup:
     """A horizontal bar whose filled length is `scale` (0–1) of the track, split among `parts` by value."""
     total = sum(p.value for p in parts)
-    out = [f'<svg class="{css_class}" viewBox="0 0 100 8" preserveAspectRatio="none" role="img">',
-           '<rect class="bar-track" x="0" y="0" width="100" height="8"/>']
+    out = [
+        f'<svg class="{css_class}" viewBox="0 0 100 8" preserveAspectRatio="none" role="img">',
+        '<rect class="bar-track" x="0" y="0" width="100" height="8"/>',
+    ]
     x = 0.0
     if total > 0:
         for part in parts:
@@ -167,5 +177,7 @@ def sparkline(values: Sequence[float], *, color: str = "#f59e0b", title: str = "
     else:
         points = " ".join(f"{90 * i / (n - 1):.1f},{20 - 18 * v / top:.1f}" for i, v in enumerate(values))
     head = f"<title>{escape(title)}</title>" if title else ""
-    return Markup(f'<svg class="spark" viewBox="0 0 90 22" preserveAspectRatio="none" role="img">{head}'
-                  f'<polyline points="{points}" stroke="{color}"/></svg>')
+    return Markup(
+        f'<svg class="spark" viewBox="0 0 90 22" preserveAspectRatio="none" role="img">{head}'
+        f'<polyline points="{points}" stroke="{color}"/></svg>'
+    )

@@ -57,5 +57,11 @@ class RequestMiddleware:
             sql_time_ms.reset(token)
             path: Any = scope.get("path", "")
             if not path.startswith("/static/"):
-                log.info("request", method=scope.get("method"), path=path, status=status,
-                         app_ms=round(app_ms, 1), db_ms=round(db_ms, 1))
+                log.info(
+                    "request",
+                    method=scope.get("method"),
+                    path=path,
+                    status=status,
+                    app_ms=round(app_ms, 1),
+                    db_ms=round(db_ms, 1),
+                )

@@ -90,8 +90,9 @@ def text(request: Request[Any, Any, Any], name: str, *, max_length: int = 100) -
     return value or None
 
 
-def column_list(request: Request[Any, Any, Any], name: str, allowed: Sequence[str], default: Sequence[str]
-                ) -> list[str]:
+def column_list(
+    request: Request[Any, Any, Any], name: str, allowed: Sequence[str], default: Sequence[str]
+) -> list[str]:
     raw = request.query_params.get(name)
     if not raw:
         return list(default)

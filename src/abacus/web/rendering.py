@@ -53,5 +53,6 @@ def render(
         if target == "page-body" and name != template:
             # range changes swap #page-body; the nav's range-keeping links come along out of band
             name, extra = "fragments/with_nav.html", {"fragment_template": name, "oob_nav": True}
-    return Template(template_name=name, context={**base_context(request), **(context or {}), **extra},
-                    status_code=status_code)
+    return Template(
+        template_name=name, context={**base_context(request), **(context or {}), **extra}, status_code=status_code
+    )

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from abacus.web import api_commits as commits_api
-from abacus.web import (
-    api_docs,
-    api_status,
-    auth,
-    dashboard,
-    export_commits,
-    health,
-    mappings,
-    repositories,
-    status,
-    tips,
-    webhooks,
-)
-from abacus.web import api_usage as usage_api
-from abacus.web import api_users as users_api
-from abacus.web import commits as commits_pages
-from abacus.web import export_team as team_export
-from abacus.web import exports as usage_exports
-from abacus.web import team as team_pages
-from abacus.web import usage as usage_pages
-from abacus.web import users as user_pages
+from abacus.web.api import commits as commits_api
+from abacus.web.api import docs as api_docs
+from abacus.web.api import health, webhooks
+from abacus.web.api import status as api_status
+from abacus.web.api import usage as usage_api
+from abacus.web.api import users as users_api
+from abacus.web.exports import commits as export_commits
+from abacus.web.exports import team as team_export
+from abacus.web.exports import usage as usage_exports
+from abacus.web.pages import auth, dashboard, mappings, repositories, status, tips
+from abacus.web.pages import commits as commits_pages
+from abacus.web.pages import team as team_pages
+from abacus.web.pages import usage as usage_pages
+from abacus.web.pages import users as user_pages
 
 ROUTE_HANDLERS = [
     health.healthz,

@@ -78,17 +78,23 @@ def _users(n: int) -> str:
 
 
 def _tool_legend(daily: DailyUsage) -> list[LegendItem]:
-    return [LegendItem(f"{tool_name(t)}: {format_tokens(daily.tool_total(t))}", tool_color(t),
-                       f"{tool_name(t)}: {format_tokens_exact(daily.tool_total(t))}")
-            for t in daily.tools]
+    return [
+        LegendItem(
+            f"{tool_name(t)}: {format_tokens(daily.tool_total(t))}",
+            tool_color(t),
+            f"{tool_name(t)}: {format_tokens_exact(daily.tool_total(t))}",
+        )
+        for t in daily.tools
+    ]
 
 
 def _cost_line(cost: Decimal) -> str:
     return f"Cost: {format_money_exact(cost)}"
 
 
-def usage_chart(daily: DailyUsage, *, today: date, now: datetime, configured: set[str], trend: bool,
-                width: int = WIDTH) -> ChartView:
+def usage_chart(
+    daily: DailyUsage, *, today: date, now: datetime, configured: set[str], trend: bool, width: int = WIDTH
+) -> ChartView:
     """M-DAILY as stacked columns per tool: daily with hatched projections, weekly (actual sums) over 90 days."""
     legend = _tool_legend(daily)
     columns: list[Column] = []
@@ -97,8 +103,13 @@ def usage_chart(daily: DailyUsage, *, today: date, now: datetime, configured: se
             lines = [f"Week of {fmt_day(monday)}"]
             lines += [f"{tool_name(t)}: {format_tokens(tokens[t])}" for t in daily.tools if tokens[t]]
             lines.append(_cost_line(cost))
-            columns.append(Column(label=fmt_day(monday), title="\n".join(lines),
-                                  segments=[Segment(t, tokens[t], tool_color(t)) for t in daily.tools]))
+            columns.append(
+                Column(
+                    label=fmt_day(monday),
+                    title="\n".join(lines),
+                    segments=[Segment(t, tokens[t], tool_color(t)) for t in daily.tools],
+                )
+            )
         svg = stacked_columns(columns, ChartOptions(trend=trend, width=width, aria_label="Weekly usage by tool"))
         return ChartView("Weekly Usage", svg, legend, weekly=True, empty=not daily.tools)
 
@@ -109,21 +120,24 @@ def usage_chart(daily: DailyUsage, *, today: date, now: datetime, configured: se
         segments = []
         for tool in daily.tools:
             part = point.tools[tool]
-            segments.append(Segment(tool, part.actual, tool_color(tool), projected=part.projected_extra,
-                                    estimated=part.estimated))
+            segments.append(
+                Segment(tool, part.actual, tool_color(tool), projected=part.projected_extra, estimated=part.estimated)
+            )
             if part.estimated:
                 lines.append(f"{tool_name(tool)}: {format_tokens(part.shown)} ({ESTIMATED_TEXT})")
             elif part.extrapolated:
-                lines.append(f"{tool_name(tool)}: {format_tokens(part.actual)} "
-                             f"+{format_tokens(part.projected_extra)} projected")
+                lines.append(
+                    f"{tool_name(tool)}: {format_tokens(part.actual)} +{format_tokens(part.projected_extra)} projected"
+                )
             elif part.actual:
                 lines.append(f"{tool_name(tool)}: {format_tokens(part.actual)}")
         lines.append(_cost_line(daily.cost[i]))
         columns.append(Column(label=fmt_day(point.day), segments=segments, title="\n".join(lines)))
     projected = has_projection(series)
     if projected:
-        legend.append(LegendItem("Projected", OTHER_COLOR, "Projected / estimated, not included in totals",
-                                 hatched=True))
+        legend.append(
+            LegendItem("Projected", OTHER_COLOR, "Projected / estimated, not included in totals", hatched=True)
+        )
     svg = stacked_columns(columns, ChartOptions(trend=trend, width=width, aria_label="Daily usage by tool"))
     return ChartView("Daily Usage", svg, legend, projected=projected, empty=not daily.tools)
 
@@ -137,8 +151,10 @@ def model_chart(models: ModelDaily, totals: dict[str, int], *, trend: bool) -> C
     if models.weekly:
         points = [(monday, tokens, other, f"Week of {fmt_day(monday)}") for monday, tokens, other in models.weeks()]
     else:
-        points = [(day, {m: models.tokens[m][i] for m in models.top}, models.other[i], fmt_day(day))
-                  for i, day in enumerate(models.days)]
+        points = [
+            (day, {m: models.tokens[m][i] for m in models.top}, models.other[i], fmt_day(day))
+            for i, day in enumerate(models.days)
+        ]
     columns = []
     for key, tokens, other, head in points:
         lines = [head] + [f"{names[m]}: {format_tokens(tokens[m])}" for m in models.top if tokens[m]]
@@ -147,13 +163,20 @@ def model_chart(models: ModelDaily, totals: dict[str, int], *, trend: bool) -> C
         segments = [Segment(m, tokens[m], colors[m]) for m in models.top]
         segments.append(Segment("__other", other, OTHER_COLOR))
         columns.append(Column(label=fmt_day(key), segments=segments, title="\n".join(lines)))
-    legend_all = [LegendItem(names[m], colors[m], f"{names[m]}: {format_tokens_exact(totals.get(m, 0))}")
-                  for m in models.top]
+    legend_all = [
+        LegendItem(names[m], colors[m], f"{names[m]}: {format_tokens_exact(totals.get(m, 0))}") for m in models.top
+    ]
     if other_total:
         legend_all.append(LegendItem("Other models", OTHER_COLOR, f"Other models: {format_tokens_exact(other_total)}"))
     svg = stacked_columns(columns, ChartOptions(trend=trend, width=WIDE, aria_label="Usage by model"))
-    return ChartView("Model Usage", svg, legend_all[:MODEL_LEGEND_SIZE], weekly=models.weekly,
-                     more=[item.label for item in legend_all[MODEL_LEGEND_SIZE:]], empty=not models.top)
+    return ChartView(
+        "Model Usage",
+        svg,
+        legend_all[:MODEL_LEGEND_SIZE],
+        weekly=models.weekly,
+        more=[item.label for item in legend_all[MODEL_LEGEND_SIZE:]],
+        empty=not models.top,
+    )
 
 
 def tool_users_chart(series: ToolUsersSeries, tools: Sequence[ToolTotals]) -> ChartView:
@@ -164,12 +187,17 @@ def tool_users_chart(series: ToolUsersSeries, tools: Sequence[ToolTotals]) -> Ch
         head = f"Week of {fmt_day(point)}" if series.weekly else fmt_day(point)
         counts = {k: series.users.get(k, [0] * len(series.points))[i] for k in keys}
         lines = [head] + [f"{tool_name(k)}: {_users(counts[k])}" for k in keys if counts[k]]
-        columns.append(Column(label=fmt_day(point), title="\n".join(lines),
-                              segments=[Segment(k, counts[k], tool_color(k)) for k in keys]))
-    legend = [LegendItem(f"{tool_name(t.tool)}: {_users(t.users)}", tool_color(t.tool))
-              for t in tools if t.users > 0]
-    svg = stacked_columns(columns, ChartOptions(height=180, width=WIDE, y_format=format_count,
-                                                aria_label="Active users by tool"))
+        columns.append(
+            Column(
+                label=fmt_day(point),
+                title="\n".join(lines),
+                segments=[Segment(k, counts[k], tool_color(k)) for k in keys],
+            )
+        )
+    legend = [LegendItem(f"{tool_name(t.tool)}: {_users(t.users)}", tool_color(t.tool)) for t in tools if t.users > 0]
+    svg = stacked_columns(
+        columns, ChartOptions(height=180, width=WIDE, y_format=format_count, aria_label="Active users by tool")
+    )
     return ChartView("Active Users by Tool", svg, legend, weekly=series.weekly, empty=not keys)
 
 
@@ -183,8 +211,10 @@ def _pct(part: int, whole: int) -> str:
 def tool_split_bar(tools: Sequence[tuple[str, int]], *, scale: float = 1.0, large: bool = False) -> Markup:
     """A bar split by tool colour over (tool, tokens); titles "Claude Code: 1.2M (45%)" of the row's own total."""
     total = sum(tokens for _, tokens in tools)
-    parts = [BarPart(tokens, tool_color(tool), f"{tool_name(tool)}: {format_tokens(tokens)} ({_pct(tokens, total)})")
-             for tool, tokens in tools]
+    parts = [
+        BarPart(tokens, tool_color(tool), f"{tool_name(tool)}: {format_tokens(tokens)} ({_pct(tokens, total)})")
+        for tool, tokens in tools
+    ]
     return split_bar(parts, scale=scale, css_class="hbar hbar-lg" if large else "hbar")
 
 
@@ -206,24 +236,68 @@ def tools_card(totals: UsageTotals, commits: Sequence[tuple[str, int]], ai_commi
     Commits (M-COMMIT-TOOLS shares)."""
     tokens_total, users_total = totals.current.tokens, totals.current.users
     shown = [t for t in totals.tools if t.tokens > 0 or t.users > 0]
-    token_items = [LegendItem(f"{tool_name(t.tool)} {_pct(t.tokens, tokens_total)}", tool_color(t.tool),
-                              f"{format_tokens(t.tokens)} ({_pct(t.tokens, tokens_total)})") for t in shown]
-    user_items = [LegendItem(f"{tool_name(t.tool)} {_pct(t.users, users_total)}", tool_color(t.tool),
-                             f"{_users(t.users)} ({_pct(t.users, users_total)})") for t in shown]
+    token_items = [
+        LegendItem(
+            f"{tool_name(t.tool)} {_pct(t.tokens, tokens_total)}",
+            tool_color(t.tool),
+            f"{format_tokens(t.tokens)} ({_pct(t.tokens, tokens_total)})",
+        )
+        for t in shown
+    ]
+    user_items = [
+        LegendItem(
+            f"{tool_name(t.tool)} {_pct(t.users, users_total)}",
+            tool_color(t.tool),
+            f"{_users(t.users)} ({_pct(t.users, users_total)})",
+        )
+        for t in shown
+    ]
     bars = [
-        ToolsCardBar("Tokens", split_bar([BarPart(t.tokens, tool_color(t.tool), f"{tool_name(t.tool)}: {i.title}")
-                                          for t, i in zip(shown, token_items, strict=True)], css_class="hbar hbar-lg"),
-                     token_items),
-        ToolsCardBar("Users", split_bar([BarPart(t.users, tool_color(t.tool), f"{tool_name(t.tool)}: {i.title}")
-                                         for t, i in zip(shown, user_items, strict=True)], css_class="hbar hbar-lg"),
-                     user_items),
+        ToolsCardBar(
+            "Tokens",
+            split_bar(
+                [
+                    BarPart(t.tokens, tool_color(t.tool), f"{tool_name(t.tool)}: {i.title}")
+                    for t, i in zip(shown, token_items, strict=True)
+                ],
+                css_class="hbar hbar-lg",
+            ),
+            token_items,
+        ),
+        ToolsCardBar(
+            "Users",
+            split_bar(
+                [
+                    BarPart(t.users, tool_color(t.tool), f"{tool_name(t.tool)}: {i.title}")
+                    for t, i in zip(shown, user_items, strict=True)
+                ],
+                css_class="hbar hbar-lg",
+            ),
+            user_items,
+        ),
     ]
     if ai_commits > 0:
-        commit_items = [LegendItem(f"{tool_name(tool)} {_pct(n, ai_commits)}", tool_color(tool),
-                                   f"{format_commit_count(n)} commits ({_pct(n, ai_commits)})") for tool, n in commits]
-        bars.append(ToolsCardBar("Commits", split_bar(
-            [BarPart(n, tool_color(tool), f"{tool_name(tool)}: {i.title}")
-             for (tool, n), i in zip(commits, commit_items, strict=True)], css_class="hbar hbar-lg"), commit_items))
+        commit_items = [
+            LegendItem(
+                f"{tool_name(tool)} {_pct(n, ai_commits)}",
+                tool_color(tool),
+                f"{format_commit_count(n)} commits ({_pct(n, ai_commits)})",
+            )
+            for tool, n in commits
+        ]
+        bars.append(
+            ToolsCardBar(
+                "Commits",
+                split_bar(
+                    [
+                        BarPart(n, tool_color(tool), f"{tool_name(tool)}: {i.title}")
+                        for (tool, n), i in zip(commits, commit_items, strict=True)
+                    ],
+                    css_class="hbar hbar-lg",
+                ),
+                commit_items,
+            )
+        )
     return bars
 
 
@@ -243,6 +317,13 @@ def model_rows(models: Sequence[ModelRow], total_tokens: int, *, relative_to_top
     rows = []
     for m in models:
         scale = (m.tokens / top if top else 0.0) if relative_to_top else 1.0
-        rows.append(ModelBarRow(m.model, m.tokens, m.cost, m.share_of(total_tokens),
-                                tool_split_bar([(tool, tokens) for tool, tokens, _ in m.tools], scale=scale)))
+        rows.append(
+            ModelBarRow(
+                m.model,
+                m.tokens,
+                m.cost,
+                m.share_of(total_tokens),
+                tool_split_bar([(tool, tokens) for tool, tokens, _ in m.tools], scale=scale),
+            )
+        )
     return rows

@@ -19,8 +19,9 @@ from abacus.worker.queue import QUEUE_NAME
 LOCK_PREFIX = f"abacus:lock:{QUEUE_NAME}:"
 LOCK_TTL = float(os.environ.get("ABACUS_JOB_LOCK_SECONDS", "60"))
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-REFRESH = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
-           "else return 0 end")
+REFRESH = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+)
 
 
 @contextlib.asynccontextmanager

@@ -12,7 +12,7 @@ from typing import Any
 from arq import cron, func
 
 from abacus.logging_setup import get_logger
-from abacus.sync import runner
+from abacus.providers import runner
 from abacus.sync.context import SyncContext
 from abacus.worker.locks import LOCK_TTL, job_lock
 
@@ -99,14 +99,22 @@ async def backfill_github(ctx: dict[str, Any]) -> dict[str, Any]:
 
 async def github_webhook_followup(ctx: dict[str, Any], delivery_id: str) -> dict[str, Any]:
     """After a push webhook: fetch each commit's stats and parents, attribute, store."""
-    from abacus.sync.webhook_jobs import github_webhook_followup as followup
+    from abacus.worker.webhook_jobs import github_webhook_followup as followup
 
     return await followup(ctx, delivery_id)
 
 
 # Backfill results are not kept, so the fixed retry id is free again as soon as that retry has run.
-FUNCTIONS = [sync_anthropic, sync_cursor, sync_github, sync_github_mappings, func(backfill_anthropic, keep_result=0),
-             func(backfill_cursor, keep_result=0), func(backfill_github, keep_result=0), github_webhook_followup]
+FUNCTIONS = [
+    sync_anthropic,
+    sync_cursor,
+    sync_github,
+    sync_github_mappings,
+    func(backfill_anthropic, keep_result=0),
+    func(backfill_cursor, keep_result=0),
+    func(backfill_github, keep_result=0),
+    github_webhook_followup,
+]
 SYNC_JOBS = {"anthropic": "sync_anthropic", "cursor": "sync_cursor", "github": "sync_github"}
 BACKFILL_JOBS = {"anthropic": "backfill_anthropic", "cursor": "backfill_cursor", "github": "backfill_github"}
 INITIAL_JOBS = ["sync_github_mappings", *SYNC_JOBS.values(), *BACKFILL_JOBS.values()]

@@ -1,0 +1,23 @@
+"""The `abacus` command line: one module per command group, assembled here."""
+
+from __future__ import annotations
+
+import typer
+
+from abacus.cli import bench, db, demo, github, imports, mappings, reports, server, sync
+
+app = typer.Typer(help="Abacus — how your engineers use AI coding tools.", no_args_is_help=True, add_completion=False)
+for commands in (server.app, demo.app, sync.app, reports.app, bench.app):
+    app.add_typer(commands)  # top-level commands
+app.add_typer(db.app, name="db")
+app.add_typer(mappings.app, name="mappings")
+app.add_typer(github.app, name="github")
+app.add_typer(imports.app, name="import")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""What every command shares: the consoles, failing with a message, backing services, settings, a SyncContext
+with a progress bar, and small readers of options."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import text
+
+from abacus.db import create_engine, session_factory
+from abacus.providers import runner
+from abacus.settings import Settings, SettingsError, load_settings
+from abacus.sync.context import Progress as ProgressSink
+from abacus.sync.context import SyncContext, SyncResult
+
+if TYPE_CHECKING:
+    from abacus.embedded import BackingServices
+
+
+console = Console()
+
+
+err = Console(stderr=True)
+
+
+T = TypeVar("T")
+
+
+def _terminate_as_interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def handle_sigterm() -> None:
+    """SIGTERM (service managers, `timeout`) unwinds like Ctrl-C, so children and embedded servers are stopped.
+
+    SIGINT is set explicitly too: a process started in the background of a script inherits it ignored."""
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    signal.signal(signal.SIGINT, _terminate_as_interrupt)
+
+
+def fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
+    raise typer.Exit(1)
+
+
+def backing_services(database_name: str = "abacus"):  # type: ignore[no-untyped-def]
+    """Resolve DATABASE_URL / REDIS_URL (configured, machine or embedded) and export them for child processes."""
+    from abacus.embedded import BackingServiceError, ensure_database_exists, resolve_backing_services
+
+    try:
+        services, stop = resolve_backing_services(database_name=database_name)
+    except BackingServiceError as exc:
+        fail(str(exc))
+    asyncio.run(ensure_database_exists(services.database_url))
+    os.environ["DATABASE_URL"] = services.database_url
+    os.environ["REDIS_URL"] = services.redis_url
+    return services, stop
+
+
+@contextmanager
+def services_running(database_name: str = "abacus") -> Iterator[BackingServices]:
+    """backing_services() for the length of a with-block: embedded servers it started are stopped at its end."""
+    services, stop = backing_services(database_name)
+    try:
+        yield services
+    finally:
+        stop()
+
+
+def settings_or_exit(*, web: bool = False) -> Settings:
+    try:
+        settings = load_settings(web=web)
+    except SettingsError as exc:
+        fail(str(exc))
+    return replace(settings, database_url=os.environ.get("DATABASE_URL"), redis_url=os.environ.get("REDIS_URL"))
+
+
+class RichProgress(ProgressSink):
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: Any = None
+
+    def start(self, description: str, total: int | None) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(description, total=total)
+
+    def advance(self, steps: int = 1, *, note: str | None = None) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, steps)
+            if note:
+                self.progress.update(self.task, description=note)
+
+
+def run_with_context(work: Callable[[SyncContext], Awaitable[T]], *, progress: bool = True) -> T:
+    """Resolve services, build a SyncContext with a rich progress bar, run `work`, clean up."""
+    _, stop = backing_services()
+    settings = settings_or_exit()
+
+    async def main() -> T:
+        engine = create_engine(os.environ["DATABASE_URL"], pool_size=5)
+        try:
+            ctx = SyncContext(settings=settings, sessionmaker=session_factory(engine))
+            if not progress:
+                return await work(ctx)
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=console, transient=False) as bar:
+                ctx.progress = RichProgress(bar)
+                return await work(ctx)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        stop()
+
+
+def query_rows(sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+    """The rows of one read-only SQL statement (services resolved and cleaned up around it, no progress bar)."""
+
+    async def work(ctx: SyncContext) -> list[Any]:
+        async with ctx.sessionmaker() as db:
+            return list(await db.execute(text(sql), params))
+
+    return run_with_context(work, progress=False)
+
+
+def provider_names(name: str) -> list[str]:
+    if name == "all":
+        return list(runner.PROVIDERS)
+    if name not in runner.PROVIDERS:
+        fail(f"unknown provider {name!r}: use anthropic, cursor, github or all")
+    return [name]
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: {value!r} is not a YYYY-MM-DD date")
+    return None
+
+
+def report_results(results: list[SyncResult]) -> None:
+    table = Table("provider", "key", "records", "windows", "result")
+    for r in results:
+        outcome = "ok" if r.ok else f"[red]{r.errors[0]}[/]"
+        if r.complete:
+            outcome += " (history complete)"
+        table.add_row(r.provider, r.label, f"{r.records:,}", str(r.windows), outcome)
+    console.print(table)
+    failed = [e for r in results for e in r.errors]
+    if failed:
+        fail(f"{len(failed)} window(s) failed — first: {failed[0]}")
+
+
+def timestamp(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else ""

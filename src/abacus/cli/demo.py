@@ -1,0 +1,168 @@
+"""`abacus demo`, `abacus emulators` and `abacus send-webhook`: the loopback fakes and the one-command demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import typer
+
+from abacus.cli.common import (
+    backing_services,
+    console,
+    fail,
+    handle_sigterm,
+)
+
+app = typer.Typer()
+
+
+@app.command()
+def emulators(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (keep it loopback)."),
+    port: int = typer.Option(8100, help="Port to listen on."),
+    seed: int = typer.Option(7, help="Seed of the synthetic data set."),
+    users: int = typer.Option(40, help="People in the synthetic company."),
+    days: int = typer.Option(90, help="Days of history."),
+) -> None:
+    """Serve the loopback fakes: /oidc, /anthropic, /cursor, /github (+ /_emulator controls)."""
+    import uvicorn
+
+    from abacus.emulators.server import build_emulator_app
+
+    application = build_emulator_app(seed=seed, users=users, days=days)
+    console.print(f"emulators on http://{host}:{port} — OIDC issuer http://{host}:{port}/oidc")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+DEMO_DEFAULTS = {
+    "ABACUS_ENV": "demo",
+    "OIDC_CLIENT_ID": "abacus",
+    "OIDC_CLIENT_SECRET": "dev",
+    "ABACUS_ALLOWED_DOMAINS": "example.com",
+    "ABACUS_ADMIN_EMAILS": "ada@example.com",
+}
+
+
+@app.command()
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Interface for the web app."),
+    port: int = typer.Option(8000, help="Port of the web app."),
+    emulator_port: int = typer.Option(8100, help="Port of the provider/identity emulators."),
+    embedded: bool = typer.Option(False, "--embedded", help="Use project-local PostgreSQL + Valkey."),
+    seed: bool = typer.Option(True, help="Run the initial backfill from the emulators."),
+) -> None:
+    """One command: services, migrations, emulators, web + worker with demo data and dev sign-in."""
+    from abacus import migrate as migrations
+    from abacus.embedded import port_answers
+    from abacus.emulators.dataset import demo_environment
+
+    handle_sigterm()
+    for what, number in (("--port", port), ("--emulator-port", emulator_port)):
+        if port_answers("127.0.0.1", number):
+            fail(f"port {number} is already in use (another demo?) — stop that process or pass {what}")
+    if embedded:
+        os.environ["ABACUS_EMBEDDED"] = "1"
+    services, stop = backing_services()
+    emulator_url = f"http://127.0.0.1:{emulator_port}"
+    env = {
+        **DEMO_DEFAULTS,
+        "OIDC_ISSUER": f"{emulator_url}/oidc",
+        "ABACUS_BASE_URL": f"http://{host}:{port}",
+        **demo_environment(emulator_url),
+    }
+    env.update({k: v for k, v in os.environ.items() if k in env or k.startswith(("OIDC_", "ABACUS_"))})
+    env["DATABASE_URL"], env["REDIS_URL"] = services.database_url, services.redis_url
+    child_env = {**os.environ, **env}
+    with console.status("applying migrations"):
+        migrations.upgrade(services.database_url)
+    exe = [sys.executable, "-m", "abacus"]
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def shutdown(*_: object) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()  # uvicorn and arq shut down gracefully on SIGTERM
+        deadline = time.time() + 10
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        stop()
+
+    try:
+        procs.append(subprocess.Popen([*exe, "emulators", "--port", str(emulator_port)], env=child_env))
+        _wait_http(f"{emulator_url}/oidc/.well-known/openid-configuration", "emulators")
+        procs.append(
+            subprocess.Popen(
+                [*exe, "serve", "--host", host, "--port", str(port), "--workers", "2", "--no-migrate"], env=child_env
+            )
+        )
+        procs.append(subprocess.Popen([*exe, "worker"], env=child_env))
+        _wait_http(f"http://{host}:{port}/healthz", "web app")
+        if seed:
+            from abacus.worker.enqueue import enqueue_initial_sync
+
+            asyncio.run(enqueue_initial_sync(services.redis_url))
+        console.rule("[bold]Abacus demo is running")
+        console.print(
+            f"  Open [bold cyan]http://{host}:{port}/[/] and sign in as any [bold]name@example.com[/] "
+            "(e.g. [bold]ada@example.com[/], an admin)."
+        )
+        console.print(
+            f"  Emulators: {emulator_url}  ·  database: {'embedded' if services.embedded else 'local'}"
+            "  ·  Ctrl-C stops everything."
+        )
+        while all(proc.poll() is None for proc in procs):
+            time.sleep(0.5)
+        fail("a demo process exited unexpectedly; see the log above")
+    except KeyboardInterrupt:
+        console.print("\nstopping…")
+    finally:
+        shutdown()
+
+
+def _wait_http(url: str, what: str, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    fail(f"the {what} did not answer at {url} within {timeout:.0f} s")
+
+
+@app.command("send-webhook")
+def send_webhook(
+    event: str = typer.Argument("push", help="push or ping"),
+    app_url: str = typer.Option("http://127.0.0.1:8000", help="Abacus base URL."),
+    repo: str = typer.Option("acme/web", help="Repository of the emulator's data set."),
+    count: int = typer.Option(3, help="Latest commits to include in a push."),
+    seed: int = typer.Option(7, help="Seed of the emulator's data set (as `abacus emulators`)."),
+    secret: str = typer.Option(None, envvar="GITHUB_WEBHOOK_SECRET", help="HMAC secret (default: the demo's)."),
+) -> None:
+    """Sign and POST a GitHub push/ping webhook built from the emulator's data set (the webhook sender)."""
+    from abacus.emulators.dataset import DEMO_GITHUB_WEBHOOK_SECRET, EmulatorConfig, EmulatorDataset
+    from abacus.emulators.webhook_sender import ping_payload, push_payload
+    from abacus.emulators.webhook_sender import send_webhook as post
+
+    if event not in ("push", "ping"):
+        fail(f"unknown event {event!r}: use push or ping")
+    dataset = EmulatorDataset(EmulatorConfig(seed=seed))
+    payload = push_payload(dataset, repo, count) if event == "push" else ping_payload(dataset)
+    try:
+        response = post(app_url, secret or DEMO_GITHUB_WEBHOOK_SECRET, event, payload)
+    except httpx.HTTPError as exc:
+        fail(f"could not reach {app_url}: {exc}")
+    console.print(f"{event} → {response.status_code} {response.text[:200]}")
+    if response.status_code >= 400:
+        raise typer.Exit(1)

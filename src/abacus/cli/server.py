@@ -1,0 +1,63 @@
+"""`abacus serve` and `abacus worker`: the production processes."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from abacus.cli.common import (
+    backing_services,
+    settings_or_exit,
+)
+
+app = typer.Typer()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(0, help="Worker processes (0 = 2 × CPU cores, at most 8)."),
+    migrate: bool = typer.Option(True, help="Apply pending migrations before starting."),
+) -> None:
+    """Run the web app under uvicorn (production ASGI server, several worker processes)."""
+    import uvicorn
+
+    from abacus import migrate as migrations
+
+    _, stop = backing_services()
+    settings_or_exit(web=True)
+    if migrate:
+        migrations.upgrade(os.environ["DATABASE_URL"])
+    count = workers or min(8, 2 * (os.cpu_count() or 1))
+    try:
+        uvicorn.run(
+            "abacus.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=count,
+            log_level="warning",
+            proxy_headers=True,
+            access_log=False,
+        )
+    finally:
+        stop()
+
+
+@app.command()
+def worker() -> None:
+    """Run the arq worker (cron syncs, backfills, webhook follow-ups)."""
+    _, stop = backing_services()
+    settings_or_exit()
+    from arq.worker import run_worker
+
+    from abacus.worker.settings import WorkerSettings
+
+    try:
+        run_worker(WorkerSettings)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()

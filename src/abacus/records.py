@@ -1,0 +1,78 @@
+"""Typed records the providers' pure parse step produces and the store step writes, and the error a provider
+raises. Neutral ground: providers (which produce them) and sync (which stores them) both import this module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+
+class ProviderError(RuntimeError):
+    """A provider call failed for good (after retries); the run for that key stops, state is not advanced."""
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """One usage_records row before email resolution (identity is `<source>:<external id>`, lower-cased)."""
+
+    date: date
+    identity: str
+    tool: str
+    model: str
+    raw_model: str | None
+    input_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    output_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    tool_record_id: str | None = None
+    timestamp_ms: int | None = None
+    organization_id: str | None = None
+    customer_type: str | None = None
+
+    @property
+    def dedupe_key(self) -> tuple[object, ...]:
+        return (
+            self.date,
+            self.identity,
+            self.tool,
+            self.raw_model,
+            self.tool_record_id,
+            self.timestamp_ms,
+            self.organization_id,
+        )
+
+
+@dataclass(frozen=True)
+class CommitAttributionRecord:
+    tool: str
+    model: str | None
+    source: str
+    confidence: str = "detected"
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    """One commit as the GitHub parse step understands it (stats None until fetched)."""
+
+    repo_full_name: str
+    sha: str
+    message: str
+    committed_at: datetime
+    author_name: str | None
+    author_raw_email: str | None
+    author_id: str | None
+    author_login: str | None
+    is_bot: bool
+    additions: int | None = None
+    deletions: int | None = None
+    attributions: tuple[CommitAttributionRecord, ...] = field(default_factory=tuple)
+
+    @property
+    def ai_tool(self) -> str | None:
+        return self.attributions[0].tool if self.attributions else None
+
+    @property
+    def ai_model(self) -> str | None:
+        return self.attributions[0].model if self.attributions else None

@@ -1,0 +1,127 @@
+"""Identity mappings: set / delete re-point usage rows and commit authors and refresh rollups, in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from abacus.models import Commit, IdentityMapping, UsageRecord
+from abacus.sync.usage_store import own_email, refresh_rollup, unmapped_email
+
+SOURCES = ("claude_code", "cursor", "github")
+
+
+class MappingError(ValueError):
+    """A mapping request that cannot be applied (bad source, email or id)."""
+
+
+@dataclass(frozen=True)
+class MappingChange:
+    usage_rows: int
+    commits: int
+
+
+def validate_email(email: str) -> str:
+    email = email.strip().lower()
+    local, at, domain = email.partition("@")
+    if not at or "@" in domain or not local or "." not in domain or domain.startswith(".") or domain.endswith("."):
+        raise MappingError(f"{email!r} is not an email address (one @ and a dot in the domain)")
+    if any(ch.isspace() for ch in email) or len(email) > 255:
+        raise MappingError(f"{email!r} is not an email address")
+    return email
+
+
+def normalise_external_id(source: str, external_id: str) -> str:
+    if source not in SOURCES:
+        raise MappingError(f"unknown source {source!r} (expected one of {', '.join(SOURCES)})")
+    external_id = external_id.strip()
+    if not external_id or len(external_id) > 300:
+        raise MappingError("external id must be 1–300 characters")
+    return external_id if source == "github" else external_id.lower()
+
+
+async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) -> MappingChange:
+    usage_rows = 0
+    if source in ("claude_code", "cursor"):
+        identity = f"{source}:{external_id}"
+        result = (
+            await db.execute(
+                update(UsageRecord)
+                .where(UsageRecord.identity == identity, UsageRecord.email != email)
+                .values(email=email, updated_at=func.now())
+                .returning(UsageRecord.date, UsageRecord.tool)
+            )
+        ).all()
+        usage_rows = len(result)
+        await refresh_rollup(db, {(r.date, r.tool) for r in result})
+    commits = 0
+    if source == "github":
+        result = await db.execute(
+            update(Commit)
+            .where(Commit.author_id == external_id, Commit.author_email.is_distinct_from(email))
+            .values(author_email=email)
+            .returning(Commit.id)
+        )
+        commits = len(result.all())
+    return MappingChange(usage_rows=usage_rows, commits=commits)
+
+
+async def set_mapping(
+    db: AsyncSession,
+    source: str,
+    external_id: str,
+    email: str,
+    *,
+    updated_by: str,
+    only_if_absent: bool = False,
+    display_name: str | None = None,
+) -> MappingChange:
+    """Upsert (source, external_id) → email and re-point that identity's rows (caller commits)."""
+    external_id = normalise_external_id(source, external_id)
+    email = validate_email(email)
+    stmt = insert(IdentityMapping).values(
+        source=source, external_id=external_id, email=email, display_name=display_name, updated_by=updated_by
+    )
+    if only_if_absent:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["source", "external_id"])
+    else:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source", "external_id"],
+            set_={
+                "email": email,
+                "updated_by": updated_by,
+                "updated_at": func.now(),
+                "display_name": func.coalesce(stmt.excluded.display_name, IdentityMapping.display_name),
+            },
+        )
+    await db.execute(stmt)
+    current = (
+        await db.execute(
+            select(IdentityMapping.email).where(
+                IdentityMapping.source == source, IdentityMapping.external_id == external_id
+            )
+        )
+    ).scalar_one()
+    return await _repoint(db, source, external_id, current)
+
+
+async def delete_mapping(db: AsyncSession, source: str, external_id: str) -> MappingChange:
+    """Remove a mapping; usage rows fall back to the identity's own email or `unmapped:<identity>`."""
+    external_id = normalise_external_id(source, external_id)
+    await db.execute(
+        delete(IdentityMapping).where(IdentityMapping.source == source, IdentityMapping.external_id == external_id)
+    )
+    if source == "github":
+        result = await db.execute(
+            text(
+                "UPDATE commits SET author_email = author_raw_email WHERE author_id = :id "
+                "AND author_email IS DISTINCT FROM author_raw_email RETURNING id"
+            ),
+            {"id": external_id},
+        )
+        return MappingChange(usage_rows=0, commits=len(result.all()))
+    identity = f"{source}:{external_id}"
+    return await _repoint(db, source, external_id, own_email(identity) or unmapped_email(identity))

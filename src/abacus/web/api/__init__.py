@@ -1,0 +1,1 @@
+"""JSON endpoints: /api/v1, health and the GitHub webhook."""

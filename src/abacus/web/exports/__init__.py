@@ -1,0 +1,1 @@
+"""CSV exports (streamed, formula-safe)."""

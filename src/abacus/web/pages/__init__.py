@@ -1,0 +1,1 @@
+"""Full pages and their htmx fragments, one module per page family."""

@@ -1,0 +1,137 @@
+"""GET /commits — AI-attributed commits across repositories (pages.md §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import Template
+from markupsafe import Markup
+
+from abacus.domain.tools import tool_color, tool_name
+from abacus.domain.usage import rate_percent
+from abacus.queries.commits import REPO_SORTS, RepoRow, ToolCommits, commits_page
+from abacus.web.charts import BarPart, split_bar
+from abacus.web.params import choice, column_list, date_range, integer, like_pattern, text
+from abacus.web.rendering import is_htmx, range_context, render
+from abacus.web.templating import query
+
+COLUMNS: dict[str, str] = {
+    "fullName": "Repository",
+    "totalCommits": "Commits",
+    "aiAssistedCommits": "AI Attributed",
+    "aiAssistanceRate": "AI %",
+    "toolSplit": "Tool Split",
+    "uniqueAuthors": "Authors",
+    "lastCommit": "Last Commit",
+    "totalAdditions": "Additions",
+    "totalDeletions": "Deletions",
+}
+"""Column keys (the `cols` allow-list) → header labels; the first seven are shown by default."""
+DEFAULT_COLS = (
+    "fullName",
+    "totalCommits",
+    "aiAssistedCommits",
+    "aiAssistanceRate",
+    "toolSplit",
+    "uniqueAuthors",
+    "lastCommit",
+)
+DEFAULT_SORT = "totalCommits"
+DEFAULT_DIR = "desc"
+FRAGMENTS = {"page-body": "fragments/commits_body.html", "repo-table": "fragments/repo_table.html"}
+
+
+@dataclass(frozen=True)
+class Chip:
+    key: str
+    label: str
+    on: bool
+    href: str
+
+
+def tool_split_bar(tool_commits: dict[str, int], ai_commits: int, *, css_class: str = "hbar") -> Markup:
+    """The split of AI commits by primary tool, with "Tool: N (P%)" hover titles."""
+    parts = [
+        BarPart(n, tool_color(tool), f"{tool_name(tool)}: {n:,} ({rate_percent(n, ai_commits)}%)")
+        for tool, n in tool_commits.items()
+    ]
+    return split_bar(parts, css_class=css_class)
+
+
+def overall_split_bar(tools: list[ToolCommits], ai_commits: int) -> Markup:
+    return tool_split_bar({t.tool: t.commits for t in tools}, ai_commits, css_class="hbar hbar-lg")
+
+
+def _keep(
+    range_query: dict[str, str], search: str | None, sort: str, direction: str, cols: list[str]
+) -> dict[str, str]:
+    """The page's own params as links carry them (defaults omitted)."""
+    keep = dict(range_query)
+    if search:
+        keep["search"] = search
+    if sort != DEFAULT_SORT:
+        keep["sort"] = sort
+    if direction != DEFAULT_DIR:
+        keep["dir"] = direction
+    if tuple(cols) != DEFAULT_COLS:
+        keep["cols"] = ",".join(cols)
+    return keep
+
+
+def _chips(cols: list[str], keep: dict[str, str]) -> list[Chip]:
+    chips = []
+    for key, label in COLUMNS.items():
+        if key == "fullName":
+            continue
+        toggled = [c for c in COLUMNS if (c in cols) != (c == key)]
+        if "fullName" not in toggled:
+            toggled.insert(0, "fullName")
+        value = None if tuple(toggled) == DEFAULT_COLS else ",".join(toggled)
+        chips.append(Chip(key, label, key in cols, "/commits" + query(keep, cols=value, page=None)))
+    return chips
+
+
+def _split_rows(rows: list[RepoRow]) -> list[tuple[RepoRow, Markup]]:
+    return [(row, tool_split_bar(row.tool_commits, row.ai_commits)) for row in rows]
+
+
+@get("/commits", name="commits")
+async def commits(request: Request[Any, Any, Any]) -> Template:
+    rng = date_range(request)
+    search = text(request, "search")
+    sort = choice(request, "sort", tuple(REPO_SORTS), DEFAULT_SORT)
+    direction = choice(request, "dir", ("asc", "desc"), DEFAULT_DIR)
+    cols = column_list(request, "cols", tuple(COLUMNS), DEFAULT_COLS)
+    page = integer(request, "page", 1)
+    table_only = is_htmx(request) and request.headers.get("hx-target") == "repo-table"
+    data = await commits_page(
+        request.app.state.sessionmaker,
+        rng,
+        pattern=like_pattern(search),
+        sort=sort,
+        direction=direction,
+        page=page,
+        with_overview=not table_only,
+    )
+    ranges = range_context(request, rng)
+    keep = _keep(ranges["range_query"], search, sort, direction, cols)
+    overview = data.overview
+    context = {
+        **ranges,
+        "nav": "commits",
+        "search": search,
+        "sort": sort,
+        "dir": direction,
+        "cols": cols,
+        "columns": COLUMNS,
+        "keep": keep,
+        "chips": _chips(cols, keep),
+        "overview": overview,
+        "tool_bar": overall_split_bar(overview.tools, overview.current.ai_commits) if overview else None,
+        "table": data.table,
+        "rows": _split_rows(data.table.rows),
+        "oob": table_only,
+    }
+    return render(request, "pages/commits.html", context, fragments=FRAGMENTS)

@@ -1,0 +1,58 @@
+"""GET / — the Overview dashboard (pages.md §2): lifetime strip, range cards, tools/commits, chart, models, users."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import Template
+
+from abacus.db import concurrently
+from abacus.queries.dashboard import dashboard_data
+from abacus.queries.lifetime import lifetime_stats
+from abacus.web.params import choice, date_range, now_utc, range_query, today_utc
+from abacus.web.rendering import range_context, render
+from abacus.web.usage_charts import configured_tools, model_rows, tool_split_bar, tools_card, usage_chart
+
+FRAGMENTS = {"page-body": "fragments/dashboard_body.html", "usage-chart": "fragments/usage_chart.html"}
+
+
+def trend_flag(request: Request[Any, Any, Any]) -> bool:
+    """`trend=0|1` (default 1): draw the regression line on the usage chart."""
+    return choice(request, "trend", ("0", "1"), "1") == "1"
+
+
+@get("/", name="dashboard")
+async def dashboard(request: Request[Any, Any, Any]) -> Template:
+    rng = date_range(request)
+    trend = trend_flag(request)
+    sessionmaker = request.app.state.sessionmaker
+    (lifetime,), data = await asyncio.gather(
+        concurrently(sessionmaker, lifetime_stats), dashboard_data(sessionmaker, rng)
+    )
+    keep = {**range_query(rng), "trend": None if trend else "0"}
+    chart = usage_chart(
+        data.daily,
+        today=today_utc(request),
+        now=now_utc(request),
+        configured=configured_tools(request.app.state.settings),
+        trend=trend,
+    )
+    context = {
+        **range_context(request, rng),
+        "nav": "overview",
+        "lifetime": lifetime,
+        "data": data,
+        "no_data": lifetime.tokens == 0 and data.totals.current.tokens == 0,
+        "keep": keep,
+        "chart": chart,
+        "chart_base": "/",
+        "chart_keep": keep,
+        "chart_more": "/usage",
+        "trend": trend,
+        "tool_bars": tools_card(data.totals, data.commits.tools, data.commits.ai),
+        "model_dist": model_rows(data.models.distribution(6), data.models.total_tokens, relative_to_top=True),
+        "split": tool_split_bar,
+    }
+    return render(request, "pages/dashboard.html", context, fragments=FRAGMENTS)

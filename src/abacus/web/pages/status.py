@@ -1,0 +1,71 @@
+"""GET /status (self-refreshing panel) and POST /status/sync (admins: enqueue "sync now" / "backfill")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Template
+
+from abacus.auth.guards import require_admin
+from abacus.db import concurrently
+from abacus.providers import runner
+from abacus.queries import status as queries
+from abacus.queries.lifetime import lifetime_stats
+from abacus.web.errors import BadParameter
+from abacus.web.params import now_utc
+from abacus.web.rendering import render
+from abacus.worker.enqueue import arq_pool
+from abacus.worker.tasks import BACKFILL_JOBS, SYNC_JOBS, job_id
+
+FRAGMENTS = {"status-panel": "fragments/status_panel.html"}
+
+
+async def status_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    settings = request.app.state.settings
+    now = now_utc(request)
+    lifetime, providers, unattributed, unmapped_github = await concurrently(
+        request.app.state.sessionmaker,
+        lifetime_stats,
+        lambda db: queries.provider_statuses(db, settings, now),
+        queries.unattributed,
+        queries.unmapped_github,
+    )
+    return {
+        "nav": "status",
+        "now": now,
+        "lifetime": lifetime,
+        "providers": providers,
+        "unattributed": unattributed,
+        "unmapped_github": unmapped_github,
+        "worker": await queries.worker_status(request.app.state.redis),
+        "schedule": queries.schedule_rows(settings),
+    }
+
+
+@get("/status", name="status")
+async def status_page(request: Request[Any, Any, Any]) -> Template:
+    return render(request, "pages/status.html", await status_context(request), fragments=FRAGMENTS)
+
+
+@post("/status/sync", guards=[require_admin], status_code=200)
+async def sync_now(
+    request: Request[Any, Any, Any], data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+) -> Template:
+    provider, kind = data.get("provider", ""), data.get("kind", "sync")
+    if provider not in runner.PROVIDERS:
+        raise BadParameter("provider", f"{provider!r} is not one of {', '.join(runner.PROVIDERS)}")
+    if kind not in ("sync", "backfill"):
+        raise BadParameter("kind", f"{kind!r} is not sync or backfill")
+    settings = request.app.state.settings
+    if not runner.configured(settings, provider):
+        raise BadParameter("provider", f"{provider} is not configured")
+    if request.app.state.arq is None:
+        request.app.state.arq = await arq_pool(settings.redis_url)
+    name = (SYNC_JOBS if kind == "sync" else BACKFILL_JOBS)[provider]
+    await request.app.state.arq.enqueue_job(name, _job_id=job_id(name, "manual"))
+    context = await status_context(request)
+    context["notice"] = f"Queued {name.replace('_', ' ')} — the panel updates when the worker picks it up."
+    return render(request, "pages/status.html", context, fragments=FRAGMENTS)

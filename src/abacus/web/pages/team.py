@@ -1,0 +1,191 @@
+"""GET /team — the Team pivot table (pages.md §4) — and GET /users, its old address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import Redirect, Template
+from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from abacus.domain.formatting import format_percent_int, format_tokens
+from abacus.domain.periods import DateRange
+from abacus.domain.tools import tool_color, tool_name
+from abacus.queries.team import (
+    DEDICATED_TOOLS,
+    TeamMember,
+    TeamQuery,
+    TeamTools,
+    sort_keys,
+    team_page,
+    team_tools,
+    tool_sort_key,
+    unattributed_in_range,
+)
+from abacus.web.charts import BarPart, split_bar
+from abacus.web.params import choice, column_list, date_range, integer, like_pattern, range_query, text, today_utc
+from abacus.web.rendering import range_context, render
+from abacus.web.templating import query
+
+DEFAULT_SORT = "totalTokens"
+DEFAULT_DIR = "desc"
+DEFAULT_COLUMNS = ("email", "totalTokens", "totalCost", "split", "lastActive")
+FIXED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("email", "User"),
+    ("totalTokens", "Total Tokens"),
+    ("totalCost", "Cost"),
+    ("split", "Tools"),
+    ("claudeCodeTokens", "Claude Code"),
+    ("cursorTokens", "Cursor"),
+    ("daysActive", "Days Active"),
+    ("avgTokensPerDay", "Avg/Day"),
+    ("lastActive", "Last Active"),
+)
+TOOL_COLUMNS_AFTER = "cursorTokens"
+"""Per-tool columns of other tools sit right after the dedicated tool columns."""
+
+
+@dataclass(frozen=True)
+class TeamColumn:
+    key: str
+    label: str
+    sortable: bool = True
+    numeric: bool = True
+    tool: str | None = None
+    """The tool whose tokens the column shows (Claude Code, Cursor and `tool_<tool>` columns)."""
+    title: str | None = None
+
+
+def _columns(other_tools: tuple[str, ...]) -> list[TeamColumn]:
+    """Every column the page can show, in display order."""
+    columns: list[TeamColumn] = []
+    for key, label in FIXED_COLUMNS:
+        if key == "email":
+            columns.append(TeamColumn(key, label, numeric=False))
+        elif key == "split":
+            columns.append(TeamColumn(key, label, sortable=False, numeric=False))
+        elif key == "claudeCodeTokens":
+            columns.append(TeamColumn(key, label, tool=DEDICATED_TOOLS[0]))
+        elif key == "cursorTokens":
+            columns.append(TeamColumn(key, label, tool=DEDICATED_TOOLS[1]))
+        elif key == "lastActive":
+            columns.append(TeamColumn(key, label, numeric=False, title="Last day with usage (all time)"))
+        else:
+            columns.append(TeamColumn(key, label))
+        if key == TOOL_COLUMNS_AFTER:
+            columns += [TeamColumn(tool_sort_key(t), tool_name(t), tool=t) for t in other_tools]
+    return columns
+
+
+def team_request_state(request: Request[Any, Any, Any], tools: TeamTools) -> dict[str, Any]:
+    """Parse and validate the Team page's own parameters (sort/dir/cols/page/search); bad ones → 400."""
+    search = text(request, "search")
+    sort = choice(request, "sort", sort_keys(tools.known), DEFAULT_SORT)
+    direction = choice(request, "dir", ("asc", "desc"), DEFAULT_DIR)
+    all_columns = _columns(tools.other_known)
+    keys = [c.key for c in all_columns]
+    chosen = set(column_list(request, "cols", keys, DEFAULT_COLUMNS)) | {"email"}
+    cols = [k for k in keys if k in chosen]
+    page = integer(request, "page", 1)
+    return {"search": search, "sort": sort, "dir": direction, "cols": cols, "page": page}
+
+
+def _cols_param(cols: list[str]) -> str | None:
+    return None if set(cols) == set(DEFAULT_COLUMNS) else ",".join(cols)
+
+
+def _split(member: TeamMember, tools: tuple[str, ...]) -> Markup:
+    parts = []
+    for tool in tools:
+        tokens = member.tool_tokens.get(tool, 0)
+        share = format_percent_int(Fraction(tokens * 100, member.total_tokens)) if member.total_tokens else "0%"
+        parts.append(BarPart(tokens, tool_color(tool), f"{tool_name(tool)}: {format_tokens(tokens)} ({share})"))
+    return split_bar(parts)
+
+
+def team_context(rng: DateRange, state: dict[str, Any], tools: TeamTools, page: Any) -> dict[str, Any]:
+    """What the Team templates need: columns and chips, the rows with their split bars, links' parameters."""
+    cols: list[str] = state["cols"]
+    wanted = {*cols, state["sort"]}
+    chosen_tools = tuple(t for t in tools.other_known if tool_sort_key(t) in wanted)
+    shown_tools = tools.other_present + tuple(t for t in chosen_tools if t not in tools.other_present)
+    all_columns = _columns(shown_tools)
+    range_q = range_query(rng)
+    keep = {
+        **range_q,
+        "search": state["search"],
+        "sort": None if state["sort"] == DEFAULT_SORT else state["sort"],
+        "dir": None if state["dir"] == DEFAULT_DIR else state["dir"],
+        "cols": _cols_param(cols),
+    }
+    chips = []
+    for column in all_columns:
+        on = column.key in cols
+        toggled = [k for k in (c.key for c in all_columns) if (k in cols) != (k == column.key)]
+        chips.append(
+            {
+                "column": column,
+                "on": on,
+                "locked": column.key == "email",
+                "keep": {**keep, "cols": _cols_param(toggled)},
+            }
+        )
+    split_tools = tuple(dict.fromkeys((*tools.present, *DEDICATED_TOOLS, *shown_tools)))
+    return {
+        "columns": [c for c in all_columns if c.key in cols],
+        "chips": chips,
+        "team": page,
+        "splits": {m.email: _split(m, split_tools) for m in page.members},
+        "keep": keep,
+        "state_params": {k: v for k, v in keep.items() if k != "search" and v},
+        "search": state["search"],
+        "sort": state["sort"],
+        "dir": state["dir"],
+        "export_href": "/export/team.csv" + query({**range_q, "search": state["search"]}),
+    }
+
+
+def team_query(request: Request[Any, Any, Any], rng: DateRange, state: dict[str, Any], tools: TeamTools) -> TeamQuery:
+    wanted = {*state["cols"], state["sort"]}
+    computed = set(tools.other_present) | {t for t in tools.other_known if tool_sort_key(t) in wanted}
+    return TeamQuery(
+        rng=rng,
+        today=today_utc(request),
+        email_pattern=like_pattern(state["search"]),
+        sort=state["sort"],
+        descending=state["dir"] == "desc",
+        tools=tuple(t for t in tools.known if t in computed),
+    )
+
+
+@get("/team", name="team", include_in_schema=False)
+async def team(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
+    rng = date_range(request)
+    tools = await team_tools(db, rng)
+    state = team_request_state(request, tools)
+    page = await team_page(db, team_query(request, rng, state, tools), state["page"])
+    context = {
+        **range_context(request, rng),
+        **team_context(rng, state, tools, page),
+        "nav": "team",
+        "unattributed": await unattributed_in_range(db, rng),
+    }
+    return render(
+        request,
+        "pages/team.html",
+        context,
+        fragments={
+            "page-body": "fragments/team_body.html",
+            "team-table": "fragments/team_table.html",
+        },
+    )
+
+
+@get("/users", name="users_redirect", include_in_schema=False)
+async def users_redirect(request: Request[Any, Any, Any]) -> Redirect:
+    """The reference's /users address: 301 to /team with the query string kept."""
+    query_string = request.url.query
+    return Redirect("/team" + (f"?{query_string}" if query_string else ""), status_code=301)

@@ -1,0 +1,63 @@
+"""GET /usage — model and tool usage breakdown over time (pages.md §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import Template
+
+from abacus.queries.usage import usage_page_data
+from abacus.web.charts import WIDE
+from abacus.web.pages.dashboard import trend_flag
+from abacus.web.params import choice, date_range, now_utc, range_query, today_utc
+from abacus.web.rendering import range_context, render
+from abacus.web.usage_charts import (
+    configured_tools,
+    model_chart,
+    model_rows,
+    share_bar,
+    tool_split_bar,
+    tool_users_chart,
+    usage_chart,
+)
+
+VIEWS = ("models", "tools")
+FRAGMENTS = {"page-body": "fragments/usage_body.html", "usage-chart": "fragments/usage_chart.html"}
+
+
+@get("/usage", name="usage")
+async def usage_page(request: Request[Any, Any, Any]) -> Template:
+    rng = date_range(request)
+    view = choice(request, "view", VIEWS, "models")
+    trend = trend_flag(request)
+    data = await usage_page_data(request.app.state.sessionmaker, rng, view)
+    keep = {**range_query(rng), "view": None if view == "models" else view, "trend": None if trend else "0"}
+    context: dict[str, Any] = {
+        **range_context(request, rng),
+        "nav": "usage",
+        "view": view,
+        "data": data,
+        "keep": keep,
+        "trend": trend,
+        "chart_base": "/usage",
+        "chart_keep": keep,
+        "chart_more": None,
+        "split": tool_split_bar,
+        "share_bar": share_bar,
+    }
+    if view == "tools" and data.daily is not None and data.tool_users is not None:
+        context["chart"] = usage_chart(
+            data.daily,
+            today=today_utc(request),
+            now=now_utc(request),
+            configured=configured_tools(request.app.state.settings),
+            trend=trend,
+            width=WIDE,
+        )
+        context["users_chart"] = tool_users_chart(data.tool_users, data.totals.tools)
+    elif data.model_series is not None:
+        totals = {m.model: m.tokens for m in data.models.models}
+        context["chart"] = model_chart(data.model_series, totals, trend=trend)
+        context["model_table"] = model_rows(data.models.models, data.models.total_tokens, relative_to_top=False)
+    return render(request, "pages/usage.html", context, fragments=FRAGMENTS)

@@ -1,0 +1,214 @@
+"""GET /users/{email} — one person's usage (pages.md §5): Overview and Raw Usage tabs."""
+
+from __future__ import annotations
+
+from datetime import date
+from fractions import Fraction
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, get
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from abacus.domain.formatting import fmt_day, format_money_exact, format_tokens, format_tokens_exact
+from abacus.domain.periods import DateRange, delta, should_bucket_weekly, weekly_buckets
+from abacus.domain.tools import tool_color, tool_name
+from abacus.queries.users import (
+    MODELS_SHOWN,
+    RAW_PAGE_SIZE,
+    DailyUsage,
+    RawUsageFilters,
+    UserOverview,
+    emails_with_local_part,
+    raw_usage,
+    raw_usage_filters,
+    user_lifetime,
+    user_overview,
+    weekly_pattern,
+)
+from abacus.web.charts import NARROW, BarPart, ChartOptions, Column, Segment, split_bar, stacked_columns
+from abacus.web.errors import BadParameter
+from abacus.web.params import choice, date_range, integer, range_query, text
+from abacus.web.rendering import range_context, render
+
+MAX_EMAIL_LENGTH = 255
+WEEKEND = ("Sun", "Sat")
+PATTERN_COLOR = "#f59e0b"
+USER_FRAGMENTS = {
+    "page-body": "fragments/user_body.html",
+    "user-tab": "fragments/user_tab.html",
+    "raw-usage": "fragments/raw_usage.html",
+}
+
+
+def user_path(email: str) -> str:
+    return "/users/" + quote(email, safe="")
+
+
+async def resolve_user(db: AsyncSession, raw: str) -> tuple[str | None, list[str]]:
+    """(full lower-cased email, []) for an email; for a bare local part, the one email that has it, or
+    (None, candidates) when none or several do."""
+    who = raw.strip().lower()
+    if len(who) > MAX_EMAIL_LENGTH:
+        raise BadParameter("email", f"longer than {MAX_EMAIL_LENGTH} characters")
+    if "@" in who:
+        return who, []
+    candidates = await emails_with_local_part(db, who) if who else []
+    if len(candidates) == 1:
+        return candidates[0], candidates
+    return None, candidates
+
+
+def _daily_chart(series: list[DailyUsage], tools: list[str]) -> tuple[Markup, bool]:
+    """The person's usage per day (or per week over 90 days) stacked by tool, no projection."""
+    weekly = should_bucket_weekly(len(series))
+    points: list[tuple[date, dict[str, Any]]] = [
+        (p.day, {**{t: p.tools.get(t, 0) for t in tools}, "__cost": p.cost}) for p in series
+    ]
+    if weekly:
+        points = weekly_buckets(points)
+    columns = []
+    for day, values in points:
+        parts = [f"{tool_name(t)}: {format_tokens(values.get(t, 0))}" for t in tools if values.get(t, 0)]
+        head = f"Week of {fmt_day(day)}" if weekly else fmt_day(day)
+        title = " · ".join([head, *parts, format_money_exact(values.get("__cost", 0))])
+        columns.append(
+            Column(
+                label=fmt_day(day),
+                segments=[Segment(t, float(values.get(t, 0)), tool_color(t)) for t in tools],
+                title=title,
+            )
+        )
+    label = "Weekly usage by tool" if weekly else "Daily usage by tool"
+    return stacked_columns(columns, ChartOptions(trend=True, aria_label=label)), weekly
+
+
+def _pattern_chart(series: list[DailyUsage]) -> Markup:
+    columns = [
+        Column(
+            label=name,
+            segments=[Segment("tokens", float(tokens), PATTERN_COLOR)],
+            title=f"{name}: {format_tokens_exact(tokens)}",
+            muted=name in WEEKEND,
+        )
+        for name, tokens in weekly_pattern(series)
+    ]
+    return stacked_columns(columns, ChartOptions(height=170, width=NARROW, aria_label="Tokens by weekday (UTC)"))
+
+
+def overview_context(overview: UserOverview, rng: DateRange) -> dict[str, Any]:
+    """Cards, tool usage, charts and model rows of the Overview tab."""
+    summary = overview.summary
+    tools = [t.tool for t in overview.tools]
+    chart, weekly = _daily_chart(overview.daily, tools)
+    total = summary.tokens
+    models = [
+        {
+            "usage": m,
+            "share": Fraction(m.tokens * 100, total) if total else Fraction(0),
+            "bar": split_bar([BarPart(m.tokens, tool_color(m.tool))], scale=m.tokens / total if total else 0),
+        }
+        for m in overview.models[:MODELS_SHOWN]
+    ]
+    legend = [
+        (f"{tool_name(t.tool)}: {format_tokens(t.tokens)}", tool_color(t.tool), format_tokens_exact(t.tokens))
+        for t in overview.tools
+    ]
+    return {
+        "overview": overview,
+        "summary": summary,
+        "tokens_delta": delta(summary.tokens, summary.previous_tokens),
+        "cost_delta": delta(summary.cost, summary.previous_cost),
+        "tool_bar": split_bar(
+            [
+                BarPart(t.tokens, tool_color(t.tool), f"{tool_name(t.tool)}: {format_tokens(t.tokens)}")
+                for t in overview.tools
+            ],
+            css_class="hbar hbar-lg",
+        ),
+        "daily_chart": chart,
+        "weekly": weekly,
+        "legend": legend,
+        "models": models,
+        "more_models": max(0, len(overview.models) - MODELS_SHOWN),
+        "pattern_chart": _pattern_chart(overview.daily),
+        "commits": overview.commits,
+    }
+
+
+def raw_filter_choice(request: Request[Any, Any, Any], filters: RawUsageFilters) -> tuple[str | None, str | None]:
+    """The Raw Usage `tool` and `model` filters (None when unset); a value the person has no usage of in the range
+    → BadParameter."""
+    tool = text(request, "tool", max_length=64)
+    model = text(request, "model", max_length=128)
+    if tool is not None and tool not in filters.tools:
+        raise BadParameter("tool", f"{tool!r} has no usage for this user in the selected range")
+    if model is not None and model not in filters.models:
+        raise BadParameter("model", f"{model!r} has no usage for this user in the selected range")
+    return tool, model
+
+
+async def raw_context(request: Request[Any, Any, Any], db: AsyncSession, email: str, rng: DateRange) -> dict[str, Any]:
+    """The Raw Usage tab: validated filters, one page of rows, the filter options."""
+    filters = await raw_usage_filters(db, email, rng)
+    tool, model = raw_filter_choice(request, filters)
+    page = integer(request, "page", 1)
+    first = await raw_usage(
+        db, email, rng, tool=tool, model=model, limit=RAW_PAGE_SIZE, offset=(page - 1) * RAW_PAGE_SIZE
+    )
+    pages = max(1, -(-first.total_count // RAW_PAGE_SIZE))
+    raw = first
+    if page > pages:  # past the end (e.g. an old link): show the last page
+        page = pages
+        raw = await raw_usage(
+            db, email, rng, tool=tool, model=model, limit=RAW_PAGE_SIZE, offset=(page - 1) * RAW_PAGE_SIZE
+        )
+    return {
+        "raw": raw,
+        "filters": filters,
+        "tool": tool,
+        "model": model,
+        "page": page,
+        "pages": pages,
+        "raw_keep": {**range_query(rng), "tab": "raw", "tool": tool, "model": model},
+    }
+
+
+@get("/users/{email:str}", name="user_detail", include_in_schema=False)
+async def user_detail(request: Request[Any, Any, Any], db: AsyncSession, email: str) -> Template | Redirect:
+    rng = date_range(request)
+    tab = choice(request, "tab", ("overview", "raw"), "overview")
+    integer(request, "page", 1)
+    who, candidates = await resolve_user(db, email)
+    if who is None:
+        if not candidates:
+            raise NotFoundException("User not found")
+        return render(
+            request,
+            "pages/user.html",
+            {"candidates": candidates, "range_query": range_query(rng), "nav": "team", "email": email},
+            status_code=404,
+        )
+    if who != email:
+        query_string = request.url.query
+        return Redirect(user_path(who) + (f"?{query_string}" if query_string else ""), status_code=301)
+    lifetime = await user_lifetime(db, who)
+    if not lifetime.known:
+        raise NotFoundException("User not found")
+    context: dict[str, Any] = {
+        **range_context(request, rng),
+        "nav": "team",
+        "email": who,
+        "user_path": user_path(who),
+        "tab": tab,
+        "lifetime": lifetime,
+        "tab_keep": {"tab": "raw"} if tab == "raw" else {},
+    }
+    if tab == "raw":
+        context.update(await raw_context(request, db, who, rng))
+    else:
+        context.update(overview_context(await user_overview(db, who, rng), rng))
+    return render(request, "pages/user.html", context, fragments=USER_FRAGMENTS)

@@ -1,0 +1,77 @@
+"""GitHub webhook follow-ups: delivery bookkeeping (dedupe key) and the arq job that stores a push's commits.
+
+The web handler verifies, records the delivery, parks the raw payload in Redis and enqueues
+`github_webhook_followup(delivery_id)`; the job reads the payload back and runs `github.process_push`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from abacus.logging_setup import get_logger
+from abacus.models import WebhookDelivery
+from abacus.providers import github
+from abacus.sync.context import SyncContext
+
+log = get_logger("abacus.webhooks")
+
+FOLLOWUP_JOB = "github_webhook_followup"
+PAYLOAD_TTL_SECONDS = 7 * 24 * 3600
+
+
+def payload_key(delivery_id: str) -> str:
+    """Redis key holding a push delivery's raw JSON body until its follow-up job has stored it."""
+    return f"abacus:webhook:{delivery_id}"
+
+
+def followup_job_id(delivery_id: str) -> str:
+    """arq job id: a delivery is never queued twice."""
+    return f"github-push:{delivery_id}"
+
+
+async def record_delivery(db: AsyncSession, delivery_id: str, event: str, status: str) -> bool:
+    """INSERT the delivery unless its id is known; True when it is new (caller commits)."""
+    stmt = (
+        insert(WebhookDelivery)
+        .values(delivery_id=delivery_id, event=event, status=status)
+        .on_conflict_do_nothing(index_elements=["delivery_id"])
+        .returning(WebhookDelivery.delivery_id)
+    )
+    return (await db.execute(stmt)).first() is not None
+
+
+async def github_webhook_followup(ctx: dict[str, Any], delivery_id: str) -> dict[str, Any]:
+    """arq job: store the commits of push `delivery_id` (G4 stats, merges dropped) and mark the delivery.
+
+    Needs `ctx["redis"]`, `ctx["settings"]`, `ctx["sessionmaker"]` (optional `ctx["backoff_base"]`). The payload
+    is deleted from Redis once processed; a failed delivery keeps it for a retry until its TTL.
+    """
+    sync_ctx = SyncContext(
+        settings=ctx["settings"], sessionmaker=ctx["sessionmaker"], backoff_base=float(ctx.get("backoff_base", 1.0))
+    )
+    redis = ctx["redis"]
+    raw = await redis.get(payload_key(delivery_id))
+    if raw is None:
+        error = "payload missing from Redis (expired or never stored)"
+        async with sync_ctx.sessionmaker() as db, db.begin():
+            await github.set_delivery_status(db, delivery_id, "failed", error)
+        log.warning("github push follow-up without payload", delivery=delivery_id)
+        return {"delivery_id": delivery_id, "commits": 0, "errors": [error]}
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        error = "stored payload is not a JSON object"
+        async with sync_ctx.sessionmaker() as db, db.begin():
+            await github.set_delivery_status(db, delivery_id, "failed", error)
+        return {"delivery_id": delivery_id, "commits": 0, "errors": [error]}
+    result = await github.process_push(sync_ctx, delivery_id, payload)
+    if result.ok:
+        await redis.delete(payload_key(delivery_id))
+    log.info("github push processed", delivery=delivery_id, commits=result.records, errors=len(result.errors))
+    return {"delivery_id": delivery_id, "commits": result.records, "errors": result.errors}
