@@ -91,7 +91,7 @@ def test_status_page_shows_each_key_and_errors(configured_app, seeded, database_
 
 def test_sync_now_enqueues_for_admins_only(configured_app, services):
     redis = Redis.from_url(services.redis_url)
-    from abacus.worker.queue import QUEUE_NAME
+    from abacus.queue_keys import QUEUE_NAME
 
     before = redis.zcard(QUEUE_NAME)
     grace = sign_in(configured_app.url, "grace@example.com")

@@ -20,8 +20,8 @@ from abacus.db import create_engine, session_factory
 from abacus.emulators.dataset import DEMO_GITHUB_ORG, DEMO_GITHUB_TOKEN, EmulatorConfig
 from abacus.emulators.server import EmulatorServer
 from abacus.emulators.webhook_sender import ping_payload, push_payload, webhook_request
+from abacus.queue_keys import QUEUE_NAME
 from abacus.settings import Settings
-from abacus.worker.queue import QUEUE_NAME
 from abacus.worker.webhook_jobs import followup_job_id, github_webhook_followup, payload_key
 from tests.conftest import app_settings
 from tests.support import ThreadedServer

@@ -11,10 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.providers import runner
+from abacus.queue_keys import QUEUE_NAME, last_heartbeat, running_jobs
 from abacus.settings import Settings
-from abacus.worker.heartbeat import last_heartbeat
-from abacus.worker.locks import LOCK_PREFIX
-from abacus.worker.queue import QUEUE_NAME
 from abacus.worker.tasks import SCHEDULE
 
 FRESH_WITHIN = {"anthropic": timedelta(hours=12), "cursor": timedelta(hours=2), "github": timedelta(hours=2)}
@@ -192,10 +190,7 @@ async def unmapped_github(db: AsyncSession) -> UnmappedGitHub:
 
 async def worker_status(redis: Redis) -> WorkerStatus:
     queued = int(await redis.zcard(QUEUE_NAME))
-    running = []  # jobs of this queue hold a lock while they run (worker/locks.py)
-    async for key in redis.scan_iter(match=f"{LOCK_PREFIX}*", count=200):
-        running.append((key.decode() if isinstance(key, bytes) else key).removeprefix(LOCK_PREFIX))
-    return WorkerStatus(heartbeat=await last_heartbeat(redis), queued=queued, running=sorted(running))
+    return WorkerStatus(heartbeat=await last_heartbeat(redis), queued=queued, running=await running_jobs(redis))
 
 
 def schedule_rows(settings: Settings) -> list[tuple[str, str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
-from abacus.worker.queue import QUEUE_NAME
+from abacus.queue_keys import QUEUE_NAME
 
 
 async def arq_pool(redis_url: str) -> ArqRedis:

@@ -5,11 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.asyncio import Redis
-
-from abacus.worker.queue import QUEUE_NAME
-
-HEARTBEAT_KEY = f"abacus:worker:heartbeat:{QUEUE_NAME}"  # per queue: one Redis may serve several installs
+from abacus.queue_keys import HEARTBEAT_KEY
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
@@ -17,10 +13,3 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
     now = datetime.now(UTC).isoformat()
     await ctx["redis"].set(HEARTBEAT_KEY, now, ex=600)
     return now
-
-
-async def last_heartbeat(redis: Redis) -> datetime | None:
-    value = await redis.get(HEARTBEAT_KEY)
-    if not value:
-        return None
-    return datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value)

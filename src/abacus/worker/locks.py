@@ -14,9 +14,8 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
-from abacus.worker.queue import QUEUE_NAME
+from abacus.queue_keys import LOCK_PREFIX
 
-LOCK_PREFIX = f"abacus:lock:{QUEUE_NAME}:"
 LOCK_TTL = float(os.environ.get("ABACUS_JOB_LOCK_SECONDS", "60"))
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 REFRESH = (

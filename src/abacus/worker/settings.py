@@ -15,7 +15,7 @@ from abacus.worker.heartbeat import heartbeat
 from abacus.worker.tasks import CRON_JOBS, FUNCTIONS
 
 log = get_logger("abacus.worker")
-from abacus.worker.queue import QUEUE_NAME  # noqa: E402
+from abacus.queue_keys import QUEUE_NAME  # noqa: E402
 
 
 def _redis_url() -> str:
