@@ -13,7 +13,8 @@ from fractions import Fraction
 
 from tests.integration.pages_fixtures import sql_rows
 
-THINKING_ENDINGS = (" (T)", " (HT)", "-thinking", "-high-thinking")
+THINKING_ENDINGS = (" (t)", " (ht)", "-thinking", "-high-thinking")
+"""metrics.md §4 hasThinkingModels, compared lower-cased (the rule is case-insensitive)."""
 
 
 def half_up(x: Fraction | int) -> int:
@@ -90,7 +91,7 @@ def team(records: list[Rec], start: date, end: date, today: date, search: str | 
         p["output_tokens"] += r.output_tokens
         p["cache_read_tokens"] += r.cache_read_tokens
         p["days"].add(r.date)
-        p["thinking"] = p["thinking"] or bool(r.raw_model and r.raw_model.endswith(THINKING_ENDINGS))
+        p["thinking"] = p["thinking"] or bool(r.raw_model and r.raw_model.lower().endswith(THINKING_ENDINGS))
     for email, p in people.items():
         p["claude_code_tokens"] = p["tools"].get("claude_code", 0)
         p["cursor_tokens"] = p["tools"].get("cursor", 0)

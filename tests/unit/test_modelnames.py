@@ -98,20 +98,30 @@ def test_display_model_name(model, display):
     assert display_model_name(model) == display
 
 
-@pytest.mark.parametrize(
-    ("raw", "thinking"),
-    [
-        ("claude-4-sonnet (T)", True),
-        ("claude-3.5-sonnet (HT)", True),
-        ("claude-4-sonnet-thinking", True),
-        ("claude-4.5-opus-high-thinking", True),
-        ("claude-3-5-sonnet-20241022-thinking", True),
-        ("claude-sonnet-4-5-20250929", False),
-        ("claude-4-sonnet(T)", False),
-        ("thinking-model", False),
-        ("", False),
-        (None, False),
-    ],
-)
+THINKING_TABLE = [
+    ("claude-4-sonnet (T)", True),
+    ("claude-3.5-sonnet (HT)", True),
+    ("claude-4-sonnet-thinking", True),
+    ("claude-4.5-opus-high-thinking", True),
+    ("claude-3-5-sonnet-20241022-thinking", True),
+    # any case, as the rollup's `~*` has always matched
+    ("claude-4-sonnet (t)", True),
+    ("claude-3.5-sonnet (Ht)", True),
+    ("Claude-4-Sonnet-Thinking", True),
+    ("CLAUDE-4.5-OPUS-HIGH-THINKING", True),
+    ("claude-sonnet-4-5-20250929", False),
+    ("claude-4-sonnet(T)", False),
+    ("claude-4-sonnet (Thinking)", False),
+    ("claude-4-sonnet (T) ", False),
+    ("claude-4-sonnet-thinking\n", False),
+    ("thinking-model", False),
+    ("claude-4-sonnet-thinking-fast", False),
+    ("", False),
+    (None, False),
+]
+"""metrics.md §4 hasThinkingModels; tests/integration/test_thinking_rule.py runs the same rows through the SQL."""
+
+
+@pytest.mark.parametrize(("raw", "thinking"), THINKING_TABLE, ids=[repr(row[0]) for row in THINKING_TABLE])
 def test_is_thinking_model(raw, thinking):
     assert is_thinking_model(raw) is thinking

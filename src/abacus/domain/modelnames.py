@@ -31,7 +31,11 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 # Step 12: a bare version number is a Sonnet (Cursor's short names "4", "3.7").
 _BARE_VERSION = re.compile(r"^\d+(\.\d+)?$")
 
-_THINKING_ENDINGS = (" (T)", " (HT)", "-thinking", "-high-thinking")
+THINKING_SUFFIX = r"( \((T|HT)\)|-thinking|-high-thinking)\Z"
+"""metrics.md §4 hasThinkingModels: a raw model ending in " (T)", " (HT)", "-thinking" or "-high-thinking", any case.
+One pattern for both sides: Python matches it with re.IGNORECASE, the rollup refresh with PostgreSQL's `~*`
+(its end-of-string anchor means the same in both dialects, unlike `$`)."""
+_THINKING = re.compile(THINKING_SUFFIX, re.IGNORECASE)
 
 _DISPLAY_THINKING = re.compile(r"\s*\(T\)\s*$")
 _DISPLAY_FAMILY = re.compile(r"^(sonnet|opus|haiku)-(\d+(?:\.\d+)?)", re.IGNORECASE)
@@ -78,4 +82,4 @@ def display_model_name(model: str) -> str:
 
 def is_thinking_model(raw_model: str | None) -> bool:
     """True when the provider's raw model names a thinking variant (metrics.md §4 hasThinkingModels)."""
-    return bool(raw_model) and raw_model.endswith(_THINKING_ENDINGS)
+    return bool(raw_model) and _THINKING.search(raw_model) is not None

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.domain.modelnames import THINKING_SUFFIX
 from abacus.models import UNMAPPED_PREFIX, USAGE_KEY, IdentityMapping, UsageRecord
 from abacus.records import UsageRow
 
@@ -103,7 +104,8 @@ COLUMNS = (
     "input_tokens, cache_write_tokens, cache_read_tokens, output_tokens, total_tokens, cost, record_count, "
     "thinking_records"
 )
-THINKING = r"r.raw_model ~* '( \((T|HT)\)|-thinking|-high-thinking)$'"
+THINKING = f"r.raw_model ~* '{THINKING_SUFFIX}'"
+"""thinking_records counts rows whose raw model is a thinking variant: the rule of `is_thinking_model`, in SQL."""
 RAW_SUMS = (
     "SUM(r.input_tokens), SUM(r.cache_write_tokens), SUM(r.cache_read_tokens), SUM(r.output_tokens), "
     "SUM(r.input_tokens + r.cache_write_tokens + r.cache_read_tokens + r.output_tokens), SUM(r.cost), "
