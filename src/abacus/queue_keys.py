@@ -6,6 +6,7 @@ One Redis may serve several installs (or test runs): every name carries the queu
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime
 
 from redis.asyncio import Redis
@@ -13,6 +14,11 @@ from redis.asyncio import Redis
 QUEUE_NAME = os.environ.get("ABACUS_QUEUE", "abacus:queue")
 LOCK_PREFIX = f"abacus:lock:{QUEUE_NAME}:"
 HEARTBEAT_KEY = f"abacus:worker:heartbeat:{QUEUE_NAME}"
+
+
+def job_id(name: str, why: str) -> str:
+    """Readable unique job ids (`backfill_cursor:next:…`), so the status page can name running jobs."""
+    return f"{name}:{why}:{time.time_ns()}"
 
 
 async def last_heartbeat(redis: Redis) -> datetime | None:

@@ -73,24 +73,24 @@ async def _truncate(database_url: str) -> None:
 async def full_sync(settings: Settings) -> None:
     """What a fresh deployment does: identities, the whole history, then the forward sync, for every provider."""
     from abacus.db import create_engine, session_factory
-    from abacus.providers import runner
+    from abacus.providers import registry, runner
     from abacus.sync.context import SyncContext
 
     engine = create_engine(settings.database_url or "")
     ctx = SyncContext(settings=settings, sessionmaker=session_factory(engine), backoff_base=0.01)
     try:
-        for provider in ("anthropic", "github"):
+        for provider in registry.PROVIDERS:
             results = await runner.run_mappings(ctx, provider)
             assert all(r.ok for r in results), results
-        for provider in runner.PROVIDERS:
+        for provider in registry.PROVIDERS:
             for _ in range(MAX_BACKFILL_STEPS):
                 results = await runner.run_backfill_step(ctx, provider)
                 assert all(r.ok for r in results), results
                 if all(r.complete for r in results):
                     break
             else:
-                raise AssertionError(f"{provider} backfill not complete after {MAX_BACKFILL_STEPS} steps")
-        for provider in runner.PROVIDERS:
+                raise AssertionError(f"{provider.name} backfill not complete after {MAX_BACKFILL_STEPS} steps")
+        for provider in registry.PROVIDERS:
             results = await runner.run_incremental(ctx, provider)
             assert all(r.ok for r in results), results
     finally:

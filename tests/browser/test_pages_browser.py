@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from abacus.providers import runner
+from abacus.providers import registry, runner
 from tests.browser.conftest import browser_sign_in, screenshot
 from tests.browser.demo_fixtures import ADMIN, demo_app, sync_call  # noqa: F401
 from tests.conftest import run_async
@@ -189,7 +189,8 @@ def test_status_panel_refreshes_itself_after_a_sync_finishes(admin_page, demo_ap
     # A real sync, outside the page: re-read the last 10 days of Cursor, so "records last run" changes.
     state_before = cursor_state(demo_app.database_url)
     today = datetime.now(UTC).date()
-    results = run_async(sync_call(demo_app.settings, runner.run_range, "cursor", today - timedelta(days=9), today))
+    cursor = registry.get("cursor")
+    results = run_async(sync_call(demo_app.settings, runner.run_range, cursor, today - timedelta(days=9), today))
     assert all(r.ok for r in results), results
     assert cursor_state(demo_app.database_url) != state_before, "the sync did not change Cursor's sync_state"
 

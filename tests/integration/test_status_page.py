@@ -9,6 +9,7 @@ from redis import Redis
 from sqlalchemy import text
 
 from abacus.app import create_app
+from abacus.providers import registry
 from abacus.queries.status import backfill_status, sync_status
 from abacus.settings import ProviderKey
 from tests.conftest import app_settings, run_async, sign_in
@@ -33,7 +34,7 @@ NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 def test_sync_status_rule(provider, success_ago, error_ago, expected):
     success = NOW - success_ago if success_ago else None
     error = NOW - error_ago if error_ago else None
-    assert sync_status(provider, success, error, NOW) == expected
+    assert sync_status(registry.get(provider).fresh_within, success, error, NOW) == expected
 
 
 @pytest.mark.parametrize(("oldest", "complete", "expected"),

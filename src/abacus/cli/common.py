@@ -19,7 +19,8 @@ from rich.table import Table
 from sqlalchemy import text
 
 from abacus.db import create_engine, session_factory
-from abacus.providers import runner
+from abacus.providers import registry
+from abacus.providers.provider import Provider
 from abacus.settings import Settings, SettingsError, load_settings
 from abacus.sync.context import Progress as ProgressSink
 from abacus.sync.context import SyncContext, SyncResult
@@ -137,12 +138,23 @@ def query_rows(sql: str, params: dict[str, Any] | None = None) -> list[Any]:
     return run_with_context(work, progress=False)
 
 
-def provider_names(name: str) -> list[str]:
+PROVIDER_HELP = f"{', '.join(registry.NAMES)} or all"
+
+
+def chosen_providers(name: str) -> list[Provider]:
+    """The registered provider called `name`, or all of them for "all"; exits with the choices otherwise."""
     if name == "all":
-        return list(runner.PROVIDERS)
-    if name not in runner.PROVIDERS:
-        fail(f"unknown provider {name!r}: use anthropic, cursor, github or all")
-    return [name]
+        return list(registry.PROVIDERS)
+    if name not in registry.NAMES:
+        fail(f"unknown provider {name!r}: use {PROVIDER_HELP}")
+    return [registry.get(name)]
+
+
+def one_provider(name: str) -> Provider:
+    """The registered provider called `name`; exits with the choices otherwise."""
+    if name not in registry.NAMES:
+        fail(f"unknown provider {name!r}: use one of {', '.join(registry.NAMES)}")
+    return registry.get(name)
 
 
 def parse_day(value: str | None, option: str) -> date | None:

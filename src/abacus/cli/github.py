@@ -17,7 +17,7 @@ from abacus.cli.common import (
     run_with_context,
     timestamp,
 )
-from abacus.providers import runner
+from abacus.providers import registry
 from abacus.sync.context import SyncContext, SyncResult
 
 app = typer.Typer(help="GitHub commits and authors.", no_args_is_help=True)
@@ -36,7 +36,7 @@ def github_sync(
     async def work(ctx: SyncContext) -> list[SyncResult]:
         from abacus.providers import github
 
-        if not runner.configured(ctx.settings, "github"):
+        if not registry.configured(ctx.settings, github.DESCRIPTION):
             fail("GitHub is not configured (GITHUB_TOKEN or GITHUB_APP_* and GITHUB_ORG)")
         return [await github.sync_range(ctx, start, end, repo=repo)]
 

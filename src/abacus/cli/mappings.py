@@ -15,7 +15,7 @@ from abacus.cli.common import (
     run_with_context,
     timestamp,
 )
-from abacus.providers import runner
+from abacus.providers import registry, runner
 from abacus.sync.context import SyncContext, SyncResult
 
 app = typer.Typer(help="Identity mappings: provider identity → work email.", no_args_is_help=True)
@@ -81,9 +81,9 @@ def mappings_sync() -> None:
 
     async def work(ctx: SyncContext) -> list[SyncResult]:
         results: list[SyncResult] = []
-        for name in ("anthropic", "github"):
-            if runner.configured(ctx.settings, name):
-                results += await runner.run_mappings(ctx, name)
+        for provider in registry.PROVIDERS:
+            if provider.sync_mappings is not None and registry.configured(ctx.settings, provider):
+                results += await runner.run_mappings(ctx, provider)
         return results
 
     report_results(run_with_context(work))

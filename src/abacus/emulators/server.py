@@ -12,6 +12,7 @@ Control endpoints (no auth), all under `/_emulator`:
 
 from __future__ import annotations
 
+import importlib
 import json
 import socket
 import threading
@@ -19,6 +20,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -26,9 +28,9 @@ import uvicorn
 from litestar import Litestar, Request, Response, Router, delete, get, post
 from litestar.datastructures import State
 
-from abacus.emulators import anthropic, cursor, github
 from abacus.emulators.dataset import EmulatorConfig, EmulatorDataset
 from abacus.emulators.faults import EmulatorState, FaultSpecError, query_params
+from abacus.providers.registry import PROVIDERS
 
 
 def _json(body: Any, status: int = 200) -> Response[bytes]:
@@ -151,17 +153,21 @@ def create_control_router(state: EmulatorState) -> Router:
     )
 
 
+def provider_emulator(module: str) -> ModuleType:
+    """A provider's emulator module (named by its registry entry); it must offer `create_router(state)`."""
+    return importlib.import_module(module)
+
+
 def create_emulator_app(config: EmulatorConfig, *, extra_routers: Sequence[Router] = ()) -> Litestar:
-    """A Litestar app serving `/anthropic`, `/cursor`, `/github`, `/_emulator` and `extra_routers` (e.g. `/oidc`).
+    """A Litestar app serving every registered provider's emulator (`/anthropic`, `/cursor`, `/github`),
+    `/_emulator` and `extra_routers` (e.g. `/oidc`).
 
     The shared `EmulatorState` is `app.state.emulator` (see `emulator_state`).
     """
     state = EmulatorState(config)
     return Litestar(
         route_handlers=[
-            anthropic.create_router(state),
-            cursor.create_router(state),
-            github.create_router(state),
+            *(provider_emulator(provider.emulator_module).create_router(state) for provider in PROVIDERS),
             create_control_router(state),
             *extra_routers,
         ],

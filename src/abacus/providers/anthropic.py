@@ -23,6 +23,7 @@ from abacus.domain.periods import day_start
 from abacus.logging_setup import get_logger
 from abacus.models import IdentityMapping
 from abacus.providers.http import TIMEOUT, ProviderClient, require
+from abacus.providers.provider import Job, Provider
 from abacus.providers.wire import MAX_IDENTITY_ID, cents_to_dollars, optional_text, token_count
 from abacus.records import ProviderError, UsageRow
 from abacus.services.mappings import MappingError, set_mapping
@@ -424,3 +425,31 @@ async def backfill_step(
             title=f"Anthropic backfill {key.label}",
         )
     return result
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Registration (providers/registry.py lists this)
+
+EVERY_6_HOURS = frozenset({0, 6, 12, 18})
+BACKFILL_HOURS = frozenset({3, 9, 15, 21})
+
+DESCRIPTION = Provider(
+    name=PROVIDER,
+    display_name="Claude Code",
+    tool=TOOL,
+    key_noun="Organization",
+    keys=lambda settings: settings.anthropic_keys,
+    state_id=state_id,
+    # API-key mappings are refreshed once per job / CLI run (mappings_before_sync), not inside every window walk
+    sync_incremental=lambda ctx, key: sync_incremental(ctx, key, with_mappings=False),
+    sync_range=lambda ctx, key, start, end: sync_range(ctx, key, start, end, with_mappings=False),
+    backfill_step=lambda ctx, key, target: backfill_step(ctx, key, target=target, with_mappings=False),
+    sync_mappings=sync_mappings,
+    mappings_before_sync=True,
+    jobs=(
+        Job("sync_anthropic", "forward", "Every 6 hours", minute=0, hours=EVERY_6_HOURS),
+        Job("backfill_anthropic", "backfill", "Every 6 hours until complete", minute=20, hours=BACKFILL_HOURS),
+    ),
+    fresh_within=timedelta(hours=12),
+    emulator_module="abacus.emulators.anthropic",
+)

@@ -21,6 +21,7 @@ import httpx
 from abacus.domain.modelnames import normalize_model_name
 from abacus.domain.periods import day_start
 from abacus.providers.http import TIMEOUT, ProviderClient, require
+from abacus.providers.provider import Job, Provider
 from abacus.providers.wire import MAX_IDENTITY_ID, cents_to_dollars, optional_text, token_count
 from abacus.records import ProviderError, UsageRow
 from abacus.settings import ProviderKey
@@ -339,3 +340,26 @@ async def backfill_step(
             title=f"Cursor backfill {key.label}",
         )
     return result
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Registration (providers/registry.py lists this)
+
+DESCRIPTION = Provider(
+    name=PROVIDER,
+    display_name="Cursor",
+    tool=TOOL,
+    key_noun="Team",
+    keys=lambda settings: settings.cursor_keys,
+    state_id=state_id,
+    sync_incremental=sync_incremental,
+    sync_range=sync_range,
+    backfill_step=lambda ctx, key, target: backfill_step(ctx, key, target=target),
+    jobs=(
+        Job("sync_cursor", "forward", "Hourly", minute=0),
+        Job("backfill_cursor", "backfill", "Every 6 hours until complete", minute=25, hours=frozenset({3, 9, 15, 21})),
+    ),
+    fresh_within=timedelta(hours=2),
+    hourly_progress=True,
+    emulator_module="abacus.emulators.cursor",
+)

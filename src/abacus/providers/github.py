@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -32,9 +32,10 @@ from abacus.domain.periods import day_start
 from abacus.logging_setup import get_logger
 from abacus.models import SyncState, WebhookDelivery
 from abacus.providers.http import ProviderClient, RateLimited, require
+from abacus.providers.provider import Job, Provider, StatusRow
 from abacus.records import CommitAttributionRecord, CommitRecord, ProviderError
 from abacus.services.mappings import MappingError, set_mapping
-from abacus.settings import Settings
+from abacus.settings import ProviderKey, Settings
 from abacus.sync.commit_store import (
     author_ids_without_mapping,
     get_or_create_repository,
@@ -841,3 +842,46 @@ async def process_push(ctx: SyncContext, delivery_id: str, payload: dict[str, An
         await set_delivery_status(db, delivery_id, "processed", None)
     result.windows = 1
     return result
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Registration (providers/registry.py lists this)
+
+ORG_KEY = ProviderKey("org", "")  # GitHub has one set of credentials: a pseudo key, so operations look alike
+
+
+def configured_keys(settings: Settings) -> tuple[ProviderKey, ...]:
+    return (ORG_KEY,) if settings.github_configured else ()
+
+
+def status_rows(settings: Settings, state_ids: Iterable[str]) -> list[StatusRow]:
+    """One row per synced repository (`github:<repo>`), or the org row before any repository was synced."""
+    if not configured_keys(settings):
+        return []
+    ids = sorted(i for i in state_ids if i.startswith(f"{org_state_id}:")) or [org_state_id]
+    return [
+        StatusRow(i, i.removeprefix(f"{org_state_id}:") if i != org_state_id else settings.github_org or "org")
+        for i in ids
+    ]
+
+
+DESCRIPTION = Provider(
+    name=PROVIDER,
+    display_name="GitHub Commits",
+    tool=None,
+    key_noun="Key",
+    keys=configured_keys,
+    state_id=lambda _key: org_state_id,
+    sync_incremental=lambda ctx, _key: sync_incremental(ctx),
+    sync_range=lambda ctx, _key, start, end: sync_range(ctx, start, end),
+    backfill_step=lambda ctx, _key, _target: backfill_step(ctx),
+    sync_mappings=lambda ctx, _key: sync_mappings(ctx),
+    jobs=(
+        Job("sync_github", "forward", "Hourly (last 48 h)", minute=15),
+        Job("sync_github_mappings", "mappings", "Hourly", minute=30, run_at_startup=False, timeout_seconds=600),
+        Job("backfill_github", "backfill", "Every 6 hours until complete", minute=35, hours=frozenset({3, 9, 15, 21})),
+    ),
+    fresh_within=timedelta(hours=2),
+    status_rows=status_rows,
+    emulator_module="abacus.emulators.github",
+)

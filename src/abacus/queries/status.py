@@ -5,19 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from abacus.providers import runner
+from abacus.providers import registry
+from abacus.providers.provider import Provider
 from abacus.queue_keys import QUEUE_NAME, last_heartbeat, running_jobs
 from abacus.settings import Settings
-from abacus.worker.tasks import SCHEDULE
-
-FRESH_WITHIN = {"anthropic": timedelta(hours=12), "cursor": timedelta(hours=2), "github": timedelta(hours=2)}
-PROVIDER_NAMES = {"anthropic": "Claude Code", "cursor": "Cursor", "github": "GitHub Commits"}
-PROVIDER_TOOL = {"anthropic": "claude_code", "cursor": "cursor"}
 
 
 @dataclass(frozen=True)
@@ -86,19 +83,39 @@ class WorkerStatus:
         return now - self.heartbeat if self.heartbeat else None
 
 
-def sync_status(provider: str, last_success: datetime | None, last_error_at: datetime | None, now: datetime) -> str:
-    """M-SYNC-STATUS: failing beats everything; fresh within 2 × the job interval."""
+def sync_status(
+    fresh_within: timedelta, last_success: datetime | None, last_error_at: datetime | None, now: datetime
+) -> str:
+    """M-SYNC-STATUS: failing beats everything; fresh within 2 × the job interval (the provider's `fresh_within`)."""
     if last_error_at and (last_success is None or last_error_at > last_success):
         return "failing"
     if last_success is None:
         return "never_synced"
-    return "up_to_date" if now - last_success <= FRESH_WITHIN[provider] else "behind"
+    return "up_to_date" if now - last_success <= fresh_within else "behind"
 
 
 def backfill_status(oldest: date | None, complete: bool) -> str:
     if complete:
         return "complete"
     return "in_progress" if oldest else "not_started"
+
+
+def _key_status(provider: Provider, state_id: str, label: str, row: Any, now: datetime) -> KeyStatus:
+    last_success = row.last_success_at if row else None
+    last_error_at = row.last_error_at if row else None
+    failing = bool(row and last_error_at and (not last_success or last_error_at > last_success))
+    return KeyStatus(
+        state_id=state_id,
+        label=label,
+        sync_status=sync_status(provider.fresh_within, last_success, last_error_at, now),
+        last_synced=row.last_synced_hour_end if (row and provider.hourly_progress) else last_success,
+        last_success_at=last_success,
+        last_error=row.last_error if failing else None,
+        last_error_at=last_error_at,
+        records_last_run=row.records_last_run if row else None,
+        backfill_status=backfill_status(row.backfill_oldest_date if row else None, bool(row and row.backfill_complete)),
+        backfill_oldest=row.backfill_oldest_date if row else None,
+    )
 
 
 async def provider_statuses(db: AsyncSession, settings: Settings, now: datetime) -> list[ProviderStatus]:
@@ -108,43 +125,20 @@ async def provider_statuses(db: AsyncSession, settings: Settings, now: datetime)
     }
     oldest_commit = (await db.execute(text("SELECT MIN(committed_at) FROM commits"))).scalar_one()
     out = []
-    for provider in runner.PROVIDERS:
-        keys = runner.provider_keys(settings, provider)
-        statuses = []
-        if provider == "github" and keys:
-            ids = sorted(i for i in rows if i.startswith("github:")) or ["github"]
-            pairs = [(i, i.removeprefix("github:") if i != "github" else settings.github_org or "org") for i in ids]
+    for provider in registry.PROVIDERS:
+        statuses = [
+            _key_status(provider, row.state_id, row.label, rows.get(row.state_id), now)
+            for row in provider.rows_for_status(settings, rows)
+        ]
+        if provider.tool is not None:
+            data_from = oldest.get(provider.tool)
         else:
-            pairs = [(runner.state_id(provider, k), k.label) for k in keys]
-        for state_id, label in pairs:
-            row = rows.get(state_id)
-            last_success = row.last_success_at if row else None
-            last_error_at = row.last_error_at if row else None
-            synced = row.last_synced_hour_end if (row and provider == "cursor") else last_success
-            statuses.append(
-                KeyStatus(
-                    state_id=state_id,
-                    label=label,
-                    sync_status=sync_status(provider, last_success, last_error_at, now),
-                    last_synced=synced,
-                    last_success_at=last_success,
-                    last_error=row.last_error
-                    if row and last_error_at and (not last_success or last_error_at > last_success)
-                    else None,
-                    last_error_at=last_error_at,
-                    records_last_run=row.records_last_run if row else None,
-                    backfill_status=backfill_status(
-                        row.backfill_oldest_date if row else None, bool(row and row.backfill_complete)
-                    ),
-                    backfill_oldest=row.backfill_oldest_date if row else None,
-                )
+            data_from = oldest_commit.date() if oldest_commit else None
+        out.append(
+            ProviderStatus(
+                provider.name, provider.display_name, registry.configured(settings, provider), statuses, data_from
             )
-        data_from = (
-            oldest.get(PROVIDER_TOOL.get(provider, ""))
-            if provider != "github"
-            else (oldest_commit.date() if oldest_commit else None)
         )
-        out.append(ProviderStatus(provider, PROVIDER_NAMES[provider], bool(keys), statuses, data_from))
     return out
 
 
@@ -194,4 +188,9 @@ async def worker_status(redis: Redis) -> WorkerStatus:
 
 
 def schedule_rows(settings: Settings) -> list[tuple[str, str, str]]:
-    return [(job, kind, when) for job, kind, provider, when in SCHEDULE if runner.configured(settings, provider)]
+    """(job, kind, schedule) of every job of a configured provider, for the status page."""
+    return [
+        (job.name, job.kind, job.schedule)
+        for provider, job in registry.all_jobs()
+        if registry.configured(settings, provider)
+    ]

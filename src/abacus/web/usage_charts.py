@@ -22,9 +22,8 @@ from abacus.domain.formatting import (
 )
 from abacus.domain.modelnames import display_model_name
 from abacus.domain.periods import ProjectedDay, has_projection, project_series
-from abacus.domain.tools import CLAUDE_CODE, CURSOR, model_color, tool_color, tool_name
+from abacus.domain.tools import model_color, tool_color, tool_name
 from abacus.queries.usage import DailyUsage, ModelDaily, ModelRow, ToolTotals, ToolUsersSeries, UsageTotals
-from abacus.settings import Settings
 from abacus.web.charts import WIDE, WIDTH, BarPart, ChartOptions, Column, Segment, split_bar, stacked_columns
 
 OTHER_COLOR = "#64748b"
@@ -50,16 +49,6 @@ class ChartView:
     more: list[str] = field(default_factory=list)
     """Legend entries beyond the first few ("+N more")."""
     empty: bool = False
-
-
-def configured_tools(settings: Settings) -> set[str]:
-    """M-PROJ rule 2: the tools whose provider is configured (Anthropic → Claude Code, Cursor → Cursor)."""
-    tools = set()
-    if settings.anthropic_keys:
-        tools.add(CLAUDE_CODE)
-    if settings.cursor_keys:
-        tools.add(CURSOR)
-    return tools
 
 
 def hours_of(now: datetime) -> float:

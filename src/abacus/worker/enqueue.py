@@ -5,7 +5,7 @@ from __future__ import annotations
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
-from abacus.queue_keys import QUEUE_NAME
+from abacus.queue_keys import QUEUE_NAME, job_id
 
 
 async def arq_pool(redis_url: str) -> ArqRedis:
@@ -14,12 +14,12 @@ async def arq_pool(redis_url: str) -> ArqRedis:
 
 async def enqueue_initial_sync(redis_url: str) -> list[str]:
     """Enqueue every provider's incremental sync and backfill once (demo start, first run)."""
-    from abacus.worker.tasks import INITIAL_JOBS, job_id
+    from abacus.providers.registry import initial_jobs
 
     pool = await arq_pool(redis_url)
     try:
         enqueued = []
-        for name in INITIAL_JOBS:
+        for name in initial_jobs():
             job = await pool.enqueue_job(name, _job_id=job_id(name, "initial"))
             if job is not None:
                 enqueued.append(name)
@@ -32,8 +32,6 @@ async def enqueue_jobs(redis_url: str, names: list[str], why: str = "manual") ->
     """Enqueue the named jobs now; returns those actually enqueued."""
     pool = await arq_pool(redis_url)
     try:
-        from abacus.worker.tasks import job_id
-
         return [name for name in names if await pool.enqueue_job(name, _job_id=job_id(name, why)) is not None]
     finally:
         await pool.aclose()

@@ -16,6 +16,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
+from abacus.providers.registry import configured_tools
 from abacus.queries.lifetime import lifetime_stats
 from abacus.queries.usage import (
     PeriodTotals,
@@ -37,7 +38,7 @@ from abacus.web.params import (
     today_utc,
     wants_comparison,
 )
-from abacus.web.usage_charts import configured_tools, projected_days
+from abacus.web.usage_charts import projected_days
 
 TAGS = ["usage"]
 

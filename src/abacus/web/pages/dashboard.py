@@ -9,11 +9,12 @@ from litestar import Request, get
 from litestar.response import Template
 
 from abacus.db import concurrently
+from abacus.providers.registry import configured_tools
 from abacus.queries.dashboard import dashboard_data
 from abacus.queries.lifetime import lifetime_stats
 from abacus.web.params import choice, date_range, now_utc, range_query, today_utc
 from abacus.web.rendering import range_context, render
-from abacus.web.usage_charts import configured_tools, model_rows, tool_split_bar, tools_card, usage_chart
+from abacus.web.usage_charts import model_rows, tool_split_bar, tools_card, usage_chart
 
 FRAGMENTS = {"page-body": "fragments/dashboard_body.html", "usage-chart": "fragments/usage_chart.html"}
 

@@ -11,14 +11,14 @@ from litestar.response import Template
 
 from abacus.auth.guards import require_admin
 from abacus.db import concurrently
-from abacus.providers import runner
+from abacus.providers import registry
 from abacus.queries import status as queries
 from abacus.queries.lifetime import lifetime_stats
+from abacus.queue_keys import job_id
 from abacus.web.errors import BadParameter
 from abacus.web.params import now_utc
 from abacus.web.rendering import render
 from abacus.worker.enqueue import arq_pool
-from abacus.worker.tasks import BACKFILL_JOBS, SYNC_JOBS, job_id
 
 FRAGMENTS = {"status-panel": "fragments/status_panel.html"}
 
@@ -55,16 +55,20 @@ async def sync_now(
     request: Request[Any, Any, Any], data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 ) -> Template:
     provider, kind = data.get("provider", ""), data.get("kind", "sync")
-    if provider not in runner.PROVIDERS:
-        raise BadParameter("provider", f"{provider!r} is not one of {', '.join(runner.PROVIDERS)}")
+    if provider not in registry.NAMES:
+        raise BadParameter("provider", f"{provider!r} is not one of {', '.join(registry.NAMES)}")
     if kind not in ("sync", "backfill"):
         raise BadParameter("kind", f"{kind!r} is not sync or backfill")
     settings = request.app.state.settings
-    if not runner.configured(settings, provider):
+    described = registry.get(provider)
+    if not registry.configured(settings, described):
         raise BadParameter("provider", f"{provider} is not configured")
+    job = described.job("forward" if kind == "sync" else "backfill")
+    if job is None:
+        raise BadParameter("kind", f"{provider} has no {kind} job")
     if request.app.state.arq is None:
         request.app.state.arq = await arq_pool(settings.redis_url)
-    name = (SYNC_JOBS if kind == "sync" else BACKFILL_JOBS)[provider]
+    name = job.name
     await request.app.state.arq.enqueue_job(name, _job_id=job_id(name, "manual"))
     context = await status_context(request)
     context["notice"] = f"Queued {name.replace('_', ' ')} — the panel updates when the worker picks it up."

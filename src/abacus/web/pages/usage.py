@@ -7,13 +7,13 @@ from typing import Any
 from litestar import Request, get
 from litestar.response import Template
 
+from abacus.providers.registry import configured_tools
 from abacus.queries.usage import usage_page_data
 from abacus.web.charts import WIDE
 from abacus.web.pages.dashboard import trend_flag
 from abacus.web.params import choice, date_range, now_utc, range_query, today_utc
 from abacus.web.rendering import range_context, render
 from abacus.web.usage_charts import (
-    configured_tools,
     model_chart,
     model_rows,
     share_bar,
