@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from abacus.domain.periods import DateRange
-from abacus.web.exports.usage import csv_filename, csv_line
+from abacus.web.csv_download import csv_filename, csv_line
 
 
 @pytest.mark.parametrize(("value", "cell"), [

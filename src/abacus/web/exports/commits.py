@@ -11,7 +11,7 @@ from litestar.response import Stream
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR, GITHUB_COPILOT
 from abacus.queries.commits import RepoRow, stream_repo_rows
-from abacus.web.exports.usage import csv_filename, csv_response
+from abacus.web.csv_download import csv_filename, csv_response
 from abacus.web.params import date_range, like_pattern, text
 
 COMMIT_COLUMNS = (

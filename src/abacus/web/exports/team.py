@@ -9,7 +9,7 @@ from litestar import Request, get
 from litestar.response import Stream
 
 from abacus.queries.team import TeamQuery, stream_team_members
-from abacus.web.exports.usage import csv_filename, csv_response
+from abacus.web.csv_download import csv_filename, csv_response
 from abacus.web.params import date_range, like_pattern, text, today_utc
 
 TEAM_COLUMNS = (

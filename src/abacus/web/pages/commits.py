@@ -9,10 +9,8 @@ from litestar import Request, get
 from litestar.response import Template
 from markupsafe import Markup
 
-from abacus.domain.tools import tool_color, tool_name
-from abacus.domain.usage import rate_percent
-from abacus.queries.commits import REPO_SORTS, RepoRow, ToolCommits, commits_page
-from abacus.web.charts import BarPart, split_bar
+from abacus.queries.commits import REPO_SORTS, RepoRow, commits_page
+from abacus.web.commit_charts import overall_split_bar, tool_split_bar
 from abacus.web.params import choice, column_list, date_range, integer, like_pattern, text
 from abacus.web.rendering import is_htmx, range_context, render
 from abacus.web.templating import query
@@ -49,19 +47,6 @@ class Chip:
     label: str
     on: bool
     href: str
-
-
-def tool_split_bar(tool_commits: dict[str, int], ai_commits: int, *, css_class: str = "hbar") -> Markup:
-    """The split of AI commits by primary tool, with "Tool: N (P%)" hover titles."""
-    parts = [
-        BarPart(n, tool_color(tool), f"{tool_name(tool)}: {n:,} ({rate_percent(n, ai_commits)}%)")
-        for tool, n in tool_commits.items()
-    ]
-    return split_bar(parts, css_class=css_class)
-
-
-def overall_split_bar(tools: list[ToolCommits], ai_commits: int) -> Markup:
-    return tool_split_bar({t.tool: t.commits for t in tools}, ai_commits, css_class="hbar hbar-lg")
 
 
 def _keep(

@@ -3,74 +3,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
-from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from abacus.domain.formatting import fmt_day, fmt_status_date, format_commit_count
-from abacus.domain.periods import MONTH_ABBR, should_bucket_weekly, weekly_buckets
-from abacus.domain.tools import HUMAN_COLOR, HUMAN_NAME, tool_color, tool_name
-from abacus.queries.commits import COMMIT_FILTERS, DailyCommits, RepositoryInfo, find_repository, repository_detail
-from abacus.web.charts import WIDE, ChartOptions, Column, Segment, stacked_columns
-from abacus.web.pages.commits import overall_split_bar
+from abacus.domain.formatting import fmt_status_date
+from abacus.domain.periods import MONTH_ABBR
+from abacus.queries.commits import COMMIT_FILTERS, RepositoryInfo, find_repository, repository_detail
+from abacus.web.commit_charts import commit_chart, overall_split_bar
 from abacus.web.params import choice, date_range, integer
 from abacus.web.rendering import is_htmx, range_context, render
 
 FRAGMENTS = {"page-body": "fragments/repository_body.html", "repo-commits": "fragments/repo_commits.html"}
-HUMAN_KEY = "_human"
-
-
-@dataclass(frozen=True)
-class CommitChart:
-    svg: Markup
-    weekly: bool
-    legend: list[tuple[str, str, str | None]]
-
-
-def _axis_count(value: float) -> str:
-    return format_commit_count(value) if value == int(value) else f"{value:g}"
-
-
-def commit_chart(daily: Sequence[DailyCommits], tools: Sequence[str]) -> CommitChart:
-    """Stacked columns per day (Monday weeks past 90 days): Human at the bottom, then one segment per tool."""
-    points = [(d.day, {HUMAN_KEY: d.human, **{t: d.tools.get(t, 0) for t in tools}}) for d in daily]
-    weekly = should_bucket_weekly(len(points))
-    buckets = weekly_buckets(points) if weekly else points
-    keys = [HUMAN_KEY, *tools]
-    columns = []
-    for day, values in buckets:
-        total = sum(int(values.get(k, 0)) for k in keys)
-        head = f"Week of {fmt_day(day)}" if weekly else fmt_day(day)
-        lines = [f"{head}: {total:,} {'commit' if total == 1 else 'commits'}"]
-        lines += [
-            f"{HUMAN_NAME if k == HUMAN_KEY else tool_name(k)}: {int(values.get(k, 0)):,}"
-            for k in keys
-            if values.get(k, 0)
-        ]
-        segments = [Segment(k, values.get(k, 0), HUMAN_COLOR if k == HUMAN_KEY else tool_color(k)) for k in keys]
-        columns.append(Column(label=fmt_day(day), segments=segments, title="\n".join(lines)))
-    svg = stacked_columns(
-        columns,
-        ChartOptions(
-            height=200, width=WIDE, y_format=_axis_count, aria_label="Weekly commits" if weekly else "Daily commits"
-        ),
-    )
-    humans = sum(d.human for d in daily)
-    legend: list[tuple[str, str, str | None]] = []
-    if humans:
-        legend.append((f"{HUMAN_NAME}: {humans:,}", HUMAN_COLOR, None))
-    for tool in tools:
-        n = sum(d.tools.get(tool, 0) for d in daily)
-        if n:
-            legend.append((f"{tool_name(tool)}: {n:,}", tool_color(tool), None))
-    return CommitChart(svg=svg, weekly=weekly, legend=legend)
 
 
 def _data_from(repo: RepositoryInfo) -> tuple[str | None, str | None]:
