@@ -19,8 +19,8 @@ import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from abacus.rollups import refresh_rollup
 from abacus.settings import Settings
-from abacus.sync.usage_store import refresh_rollup
 
 PAGES = [
     "/",

@@ -33,7 +33,6 @@ NAMING = {
 }
 
 USAGE_KEY = ("date", "identity", "tool", "raw_model", "tool_record_id", "timestamp_ms", "organization_id")
-UNMAPPED_PREFIX = "unmapped:"
 
 
 class Base(DeclarativeBase):

@@ -125,7 +125,7 @@ async def sync_state(sessionmaker: async_sessionmaker[AsyncSession], state_id: s
 
 
 async def rollup_mismatches(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    from abacus.sync.usage_store import rollup_mismatches as count
+    from abacus.rollups import rollup_mismatches as count
 
     async with sessionmaker() as db:
         return await count(db)

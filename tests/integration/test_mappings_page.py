@@ -5,7 +5,7 @@ import asyncio
 from sqlalchemy import text
 
 from abacus.db import create_engine
-from abacus.sync.usage_store import rollup_mismatches
+from abacus.rollups import rollup_mismatches
 from tests.conftest import run_async
 
 UNMAPPED_ROWS = "SELECT COUNT(*) FROM usage_records WHERE email = 'unmapped:claude_code:ci-deploy-key'"

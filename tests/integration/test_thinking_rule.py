@@ -4,7 +4,7 @@ every row of the unit table, case-insensitively."""
 import pytest
 
 from abacus.domain.modelnames import is_thinking_model
-from abacus.sync.usage_store import THINKING
+from abacus.rollups import THINKING
 from tests.integration.pages_fixtures import sql_value
 from tests.unit.test_modelnames import THINKING_TABLE
 

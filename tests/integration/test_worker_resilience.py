@@ -15,7 +15,7 @@ from sqlalchemy import text
 from abacus.db import create_engine, session_factory
 from abacus.emulators.dataset import DEMO_ANTHROPIC_KEYS, EmulatorConfig
 from abacus.emulators.server import EmulatorServer
-from abacus.sync.usage_store import rollup_mismatches
+from abacus.rollups import rollup_mismatches
 from tests.conftest import run_async
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

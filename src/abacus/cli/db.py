@@ -50,7 +50,7 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g.
 @app.command("verify-rollups")
 def verify_rollups() -> None:
     """Prove usage_daily equals the SQL sums of usage_records (exit 1 when not)."""
-    from abacus.sync.usage_store import rollup_mismatches
+    from abacus.rollups import rollup_mismatches
 
     async def work(ctx: SyncContext) -> int:
         async with ctx.sessionmaker() as db:
@@ -65,7 +65,7 @@ def verify_rollups() -> None:
 @app.command("rebuild-rollups")
 def rebuild_rollups() -> None:
     """Recompute every usage_daily row from usage_records (one transaction)."""
-    from abacus.sync.usage_store import refresh_rollup
+    from abacus.rollups import refresh_rollup
 
     async def work(ctx: SyncContext) -> int:
         async with ctx.sessionmaker() as db, db.begin():
@@ -88,7 +88,7 @@ def rebuild_rollups() -> None:
 def renormalize_models() -> None:
     """Re-derive usage_records.model from raw_model with the current normalisation, then refresh rollups."""
     from abacus.domain.modelnames import normalize_model_name
-    from abacus.sync.usage_store import refresh_rollup
+    from abacus.rollups import refresh_rollup
 
     async def work(ctx: SyncContext) -> int:
         async with ctx.sessionmaker() as db, db.begin():

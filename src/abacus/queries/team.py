@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import BigInteger, Select, cast, distinct, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from abacus.domain.identities import UNMAPPED_PREFIX
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
-from abacus.models import UNMAPPED_PREFIX, UsageUserDaily
+from abacus.models import UsageUserDaily
 
 PAGE_SIZE = 100
 TOOL_KEY_PREFIX = "tool_"

@@ -8,8 +8,9 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.domain.identities import own_email, unmapped_email
 from abacus.models import Commit, IdentityMapping, UsageRecord
-from abacus.sync.usage_store import own_email, refresh_rollup, unmapped_email
+from abacus.rollups import refresh_rollup
 
 SOURCES = ("claude_code", "cursor", "github")
 
