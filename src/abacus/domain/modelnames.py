@@ -82,4 +82,4 @@ def display_model_name(model: str) -> str:
 
 def is_thinking_model(raw_model: str | None) -> bool:
     """True when the provider's raw model names a thinking variant (metrics.md §4 hasThinkingModels)."""
-    return bool(raw_model) and _THINKING.search(raw_model) is not None
+    return bool(raw_model and _THINKING.search(raw_model))

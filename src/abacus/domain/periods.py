@@ -273,22 +273,33 @@ def should_bucket_weekly(points: int) -> bool:
     return points > WEEKLY_AFTER_POINTS
 
 
-def _is_summable(value: object) -> bool:
-    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+Summable = int | Decimal
+"""What weekly buckets add up: counts (tokens, commits) are int, money is Decimal; int + Decimal is exact."""
 
 
-def weekly_buckets(points: Sequence[tuple[date, Mapping[str, Number]]]) -> list[tuple[date, dict[str, Number]]]:
-    """Sum each numeric field per Monday-start week, keyed by the Monday; weeks in date order.
+def _summable(key: str, value: object) -> Summable | None:
+    """The value to add to the week, or None for a non-numeric field (bool, str, None …), which is skipped."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        return None
+    if not isinstance(value, int | Decimal):
+        # float or Fraction: adding one to a Decimal raises, and a float sum of money drifts
+        raise TypeError(f"weekly_buckets: {key!r} is {type(value).__name__}; pass int or Decimal")
+    return value
+
+
+def weekly_buckets(points: Sequence[tuple[date, Mapping[str, object]]]) -> list[tuple[date, dict[str, Summable]]]:
+    """Sum each numeric field (int or Decimal) per Monday-start week, keyed by the Monday; weeks in date order.
 
     Pass actual values only (never projected ones); distinct-user counts are not summable (recompute them in SQL).
-    Every week carries every numeric field seen in the series (0 where absent).
+    Non-numeric fields are left out. Every week carries every numeric field seen in the series (0 where absent).
     """
     fields: dict[str, None] = {}
-    weeks: dict[date, dict[str, Number]] = {}
+    weeks: dict[date, dict[str, Summable]] = {}
     for day, values in points:
         bucket = weeks.setdefault(week_start(day), {})
-        for key, value in values.items():
-            if not _is_summable(value):
+        for key, raw in values.items():
+            value = _summable(key, raw)
+            if value is None:
                 continue
             fields.setdefault(key)
             bucket[key] = bucket.get(key, 0) + value
