@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -104,11 +104,11 @@ def _api_headers() -> dict[str, str]:
 
 
 def _credential_label(settings: Settings) -> str:
-    return f"app {settings.github_app_id}" if _uses_app(settings) else "GITHUB_TOKEN"
+    return f"app {settings.github.app_id}" if _uses_app(settings) else "GITHUB_TOKEN"
 
 
 def _uses_app(settings: Settings) -> bool:
-    return bool(settings.github_app_id and settings.github_app_private_key and settings.github_app_installation_id)
+    return bool(settings.github.app_id and settings.github.app_private_key and settings.github.app_installation_id)
 
 
 async def installation_token(
@@ -119,16 +119,16 @@ async def installation_token(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> str:
     """An installation access token (G8), cached per app + installation until 10 min before it expires."""
-    app_id = str(settings.github_app_id)
-    installation = str(settings.github_app_installation_id)
-    key = (settings.github_api_url, app_id, installation)
+    app_id = str(settings.github.app_id)
+    installation = str(settings.github.app_installation_id)
+    key = (settings.github.api_url, app_id, installation)
     cached = _installation_tokens.get(key)
     if cached and not refresh and time.time() < cached[1]:
         return cached[0]
-    bearer = app_jwt(app_id, settings.github_app_private_key or "")
+    bearer = app_jwt(app_id, settings.github.app_private_key or "")
     async with ProviderClient(
         PROVIDER,
-        settings.github_api_url,
+        settings.github.api_url,
         label=f"app {app_id}",
         headers={**_api_headers(), "Authorization": f"Bearer {bearer}"},
         backoff_base=backoff_base,
@@ -154,7 +154,7 @@ class InstallationAuth(httpx.Auth):
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         raise RuntimeError("GitHub App auth is async only")
 
-    async def async_auth_flow(self, request: httpx.Request) -> AsyncIterator[httpx.Request]:
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         token = await installation_token(self.settings, backoff_base=self.backoff_base)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
@@ -166,9 +166,9 @@ class InstallationAuth(httpx.Auth):
 
 def credentials_error(settings: Settings) -> str | None:
     """Why GitHub cannot be called with these settings, or None."""
-    if not settings.github_org:
+    if not settings.github.org:
         return "GitHub organisation not configured (set GITHUB_ORG)"
-    if not settings.github_token and not _uses_app(settings):
+    if not settings.github.token and not _uses_app(settings):
         return (
             "GitHub credentials not configured (set GITHUB_TOKEN, or GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and "
             "GITHUB_APP_INSTALLATION_ID)"
@@ -234,7 +234,7 @@ class GitHubAPI:
     async def repo(self, full_name: str) -> dict[str, Any]:
         """G2 (403 without rate limit → access denied, 404 → not found; both fail the repo)."""
         try:
-            body = await self.client.json("GET", f"/repos/{full_name}", endpoint="repo")
+            body = await self.client.json_object("GET", f"/repos/{full_name}", endpoint="repo")
         except RateLimited:
             raise
         except ProviderError as exc:
@@ -269,7 +269,7 @@ class GitHubAPI:
 
     async def commit(self, full_name: str, sha: str) -> dict[str, Any]:
         """G4: one commit with `stats` and `parents`."""
-        body = await self.client.json("GET", f"/repos/{full_name}/commits/{sha}", endpoint="commit")
+        body = await self.client.json_object("GET", f"/repos/{full_name}/commits/{sha}", endpoint="commit")
         where = f"github commit {full_name}@{sha[:12]}"
         require(body, "stats", "additions", where=where)
         require(body, "stats", "deletions", where=where)
@@ -285,7 +285,7 @@ class GitHubAPI:
 
     async def user(self, user_id: int | str) -> dict[str, Any]:
         """G6: one user by numeric id."""
-        return await self.client.json("GET", f"/user/{user_id}", endpoint="user")
+        return await self.client.json_object("GET", f"/user/{user_id}", endpoint="user")
 
     async def verified_member_emails(self) -> list[tuple[str, str | None, list[str]]]:
         """G7: (databaseId, login, verified-domain emails) of every org member; errors[] or no org → failure."""
@@ -337,10 +337,10 @@ async def github_api(
     if _uses_app(settings):
         auth = InstallationAuth(settings, ctx.backoff_base)
     else:
-        headers["Authorization"] = f"Bearer {settings.github_token}"
+        headers["Authorization"] = f"Bearer {settings.github.token}"
     async with ProviderClient(
         PROVIDER,
-        settings.github_api_url,
+        settings.github.api_url,
         label=_credential_label(settings),
         headers=headers,
         auth=auth,
@@ -348,7 +348,7 @@ async def github_api(
         backoff_base=ctx.backoff_base,
         transport=transport,
     ) as client:
-        yield GitHubAPI(client, settings.github_org or "")
+        yield GitHubAPI(client, settings.github.org or "")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -379,6 +379,12 @@ def _attributions(
     )
 
 
+def _object(data: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """`data[key]` when it is a JSON object, else None."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else None
+
+
 def is_api_merge(item: dict[str, Any]) -> bool:
     """A G3/G4 item with two or more parents."""
     parents = item.get("parents")
@@ -393,10 +399,10 @@ def parse_api_commit(repo_full_name: str, item: dict[str, Any]) -> CommitRecord:
     git_author = require(item, "commit", "author", where=where)
     committed_at = parse_timestamp(require(git_author, "date", where=where), where=where)
     name, email = git_author.get("name"), git_author.get("email")
-    account = item.get("author") if isinstance(item.get("author"), dict) else None
+    account = _object(item, "author")
     author_id = account.get("id") if account else None
     login = account.get("login") if account else None
-    stats = item.get("stats") if isinstance(item.get("stats"), dict) else {}
+    stats = _object(item, "stats") or {}
     return CommitRecord(
         repo_full_name=repo_full_name,
         sha=str(sha),
@@ -419,7 +425,7 @@ def _int_or_none(value: Any) -> int | None:
 
 def pushed_to_default_branch(payload: dict[str, Any]) -> bool:
     """True when a push payload's `ref` is `refs/heads/<repository.default_branch>` (tags and branches: False)."""
-    repository = payload.get("repository") if isinstance(payload.get("repository"), dict) else {}
+    repository = _object(payload, "repository") or {}
     branch = repository.get("default_branch")
     return bool(branch) and payload.get("ref") == f"refs/heads/{branch}"
 
@@ -434,12 +440,12 @@ def parse_push(payload: dict[str, Any]) -> list[CommitRecord]:
         return []
     where = "github push payload"
     full_name = require(payload, "repository", "full_name", where=where)
-    sender = payload.get("sender") if isinstance(payload.get("sender"), dict) else {}
+    sender = _object(payload, "sender") or {}
     records = []
     for commit in require(payload, "commits", where=where) or []:
         sha = require(commit, "id", where=where)
         message = str(commit.get("message") or "")
-        author = commit.get("author") if isinstance(commit.get("author"), dict) else {}
+        author = _object(commit, "author") or {}
         name, email, username = author.get("name"), author.get("email"), author.get("username")
         author_id: str | None = None
         if (from_noreply := noreply_user_id(email)) is not None:
@@ -469,8 +475,8 @@ def parse_push(payload: dict[str, Any]) -> list[CommitRecord]:
 
 def with_commit_detail(record: CommitRecord, detail: dict[str, Any]) -> CommitRecord:
     """A push record completed with its G4 detail: line stats, and GitHub's own author link when it has one."""
-    stats = detail.get("stats") if isinstance(detail.get("stats"), dict) else {}
-    account = detail.get("author") if isinstance(detail.get("author"), dict) else None
+    stats = _object(detail, "stats") or {}
+    account = _object(detail, "author")
     author_id, login = record.author_id, record.author_login
     is_bot = record.is_bot
     if account and account.get("id") is not None:
@@ -499,7 +505,7 @@ class Window:
 
 def backfill_target(ctx: SyncContext) -> date:
     """The oldest UTC day the backfill reads: today − GITHUB_BACKFILL_DAYS."""
-    return (ctx.now() - timedelta(days=ctx.settings.github_backfill_days)).date()
+    return (ctx.now() - timedelta(days=ctx.settings.github.backfill_days)).date()
 
 
 def next_backfill_window(oldest: date | None, now: datetime, target: date) -> Window | None:
@@ -526,7 +532,7 @@ async def _store_window(
     async with ctx.sessionmaker() as db, db.begin():
         state = await lock_state(db, repo_state_id(full_name))
         repo_id = await get_or_create_repository(db, full_name)
-        written = await store_commits(db, repo_id, records, work_domains=ctx.settings.allowed_domains)
+        written = await store_commits(db, repo_id, records, work_domains=ctx.settings.sign_in.allowed_domains)
         advance(state)
         stamp = datetime.now(UTC)
         state.last_success_at = stamp
@@ -595,9 +601,9 @@ async def sync_incremental(ctx: SyncContext) -> SyncResult:
     Idempotent; one transaction per repo; a failing repo is recorded and listed in `errors` without stopping the
     others; a rate limit stops the run with the remaining repos untouched.
     """
-    result = SyncResult(PROVIDER, ctx.settings.github_org or "")
+    result = SyncResult(PROVIDER, ctx.settings.github.org or "")
     now = ctx.now()
-    floor = now - timedelta(days=ctx.settings.github_backfill_days)
+    floor = now - timedelta(days=ctx.settings.github.backfill_days)
     try:
         async with github_api(ctx) as api:
             repos = await _repo_list(ctx, api, result)
@@ -647,7 +653,7 @@ async def sync_range(
 
     Stored in 30-day windows, each in its own transaction; incremental/backfill markers are left as they are.
     """
-    result = SyncResult(PROVIDER, ctx.settings.github_org or "")
+    result = SyncResult(PROVIDER, ctx.settings.github.org or "")
     since, until = _range_bound(start, end=False), _range_bound(end, end=True)
     if until <= since:
         result.errors.append(f"empty range {since.isoformat()} – {until.isoformat()}")
@@ -661,7 +667,7 @@ async def sync_range(
     try:
         async with github_api(ctx) as api:
             if repo:
-                repos = [repo if "/" in repo else f"{ctx.settings.github_org}/{repo}"]
+                repos = [repo if "/" in repo else f"{ctx.settings.github.org}/{repo}"]
             else:
                 found = await _repo_list(ctx, api, result)
                 if found is None:
@@ -692,7 +698,7 @@ async def backfill_step(ctx: SyncContext, *, max_windows: int = 24) -> SyncResul
     Per-repo progress survives interruptions (state advanced with each window's data). A rate limit stops the step;
     any other error leaves only that repo incomplete. A repo that appears later gets its own history.
     """
-    result = SyncResult(PROVIDER, ctx.settings.github_org or "", complete=False)
+    result = SyncResult(PROVIDER, ctx.settings.github.org or "", complete=False)
     now = ctx.now()
     target = backfill_target(ctx)
     budget = max_windows
@@ -838,7 +844,8 @@ async def process_push(ctx: SyncContext, delivery_id: str, payload: dict[str, An
     async with ctx.sessionmaker() as db, db.begin():
         if detailed:
             repo_id = await get_or_create_repository(db, detailed[0].repo_full_name)
-            result.records = await store_commits(db, repo_id, detailed, work_domains=ctx.settings.allowed_domains)
+            domains = ctx.settings.sign_in.allowed_domains
+            result.records = await store_commits(db, repo_id, detailed, work_domains=domains)
         await set_delivery_status(db, delivery_id, "processed", None)
     result.windows = 1
     return result
@@ -851,7 +858,7 @@ ORG_KEY = ProviderKey("org", "")  # GitHub has one set of credentials: a pseudo 
 
 
 def configured_keys(settings: Settings) -> tuple[ProviderKey, ...]:
-    return (ORG_KEY,) if settings.github_configured else ()
+    return (ORG_KEY,) if settings.github.configured else ()
 
 
 def status_rows(settings: Settings, state_ids: Iterable[str]) -> list[StatusRow]:
@@ -860,7 +867,7 @@ def status_rows(settings: Settings, state_ids: Iterable[str]) -> list[StatusRow]
         return []
     ids = sorted(i for i in state_ids if i.startswith(f"{org_state_id}:")) or [org_state_id]
     return [
-        StatusRow(i, i.removeprefix(f"{org_state_id}:") if i != org_state_id else settings.github_org or "org")
+        StatusRow(i, i.removeprefix(f"{org_state_id}:") if i != org_state_id else settings.github.org or "org")
         for i in ids
     ]
 

@@ -142,6 +142,13 @@ class ProviderClient:
                 else f"{self._where(endpoint)}: undecodable response body"
             ) from exc
 
+    async def json_object(self, method: str, path: str, *, endpoint: str, **kwargs: Any) -> dict[str, Any]:
+        """Like json(), for endpoints that answer with one JSON object; any other JSON raises ProviderError."""
+        body = await self.json(method, path, endpoint=endpoint, **kwargs)
+        if not isinstance(body, dict):
+            raise ProviderError(f"{self._where(endpoint)}: response is not a JSON object")
+        return body
+
 
 def _short(response: httpx.Response) -> str:
     text = response.text.strip().replace("\n", " ")

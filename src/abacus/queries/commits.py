@@ -8,13 +8,13 @@ A commit is in the range `[S, E]` when `committed_at >= S 00:00Z AND committed_a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from abacus.db import concurrently
@@ -147,7 +147,7 @@ FROM (SELECT c.*, c.committed_at >= :lower AS cur, c.committed_at < :lower AS pr
 """)
 
 
-def _stats_from_row(row: Mapping[str, Any], flag: str) -> CommitStats:
+def _stats_from_row(row: RowMapping, flag: str) -> CommitStats:
     return CommitStats(
         commits=int(row[f"{flag}_commits"]),
         ai_commits=int(row[f"{flag}_ai_commits"]),

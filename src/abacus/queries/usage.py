@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import RowMapping, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from abacus.db import concurrently
@@ -33,12 +33,12 @@ from abacus.domain.usage import average_per_user
 ZERO = Decimal(0)
 
 
-def _int(value: object) -> int:
-    return int(value or 0)  # type: ignore[call-overload]
+def _int(value: int | Decimal | None) -> int:
+    return int(value or 0)
 
 
-def _dec(value: object) -> Decimal:
-    return Decimal(value) if value is not None else ZERO  # type: ignore[arg-type]
+def _dec(value: int | Decimal | None) -> Decimal:
+    return Decimal(value) if value is not None else ZERO
 
 
 # --- totals (M-TOKENS, M-COST, M-USERS, per tool, previous period) --------------------------------------------
@@ -183,8 +183,7 @@ GROUP BY GROUPING SETS ((tool), ())
 """)
 
 
-def _period(row: object, prefix: str) -> PeriodTotals:
-    get = row._mapping  # type: ignore[attr-defined]
+def _period(get: RowMapping, prefix: str) -> PeriodTotals:
     tokens, cost = _int(get[f"{prefix}tokens"]), _dec(get[f"{prefix}cost"])
     mapped_tokens, mapped_cost = _int(get[f"{prefix}mapped_tokens"]), _dec(get[f"{prefix}mapped_cost"])
     return PeriodTotals(
@@ -212,7 +211,7 @@ async def usage_totals(db: AsyncSession, rng: DateRange) -> UsageTotals:
     tools: list[ToolTotals] = []
     for row in rows:
         if row.is_total:
-            current, previous = _period(row, ""), _period(row, "prev_")
+            current, previous = _period(row._mapping, ""), _period(row._mapping, "prev_")
         elif row.current_rows:
             tools.append(
                 ToolTotals(

@@ -143,7 +143,7 @@ async def store_commits(
     for start in range(0, len(values), BATCH):
         stmt = insert(Commit).values(values[start : start + BATCH])
         new = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
+        upsert = stmt.on_conflict_do_update(
             index_elements=["repo_id", "commit_id"],
             set_={
                 "author_email": new.author_email,
@@ -159,7 +159,7 @@ async def store_commits(
                 "is_bot": or_(Commit.is_bot, new.is_bot),
             },
         ).returning(Commit.id, Commit.commit_id)
-        commit_ids.update({row.commit_id: row.id for row in await db.execute(stmt)})
+        commit_ids.update({row.commit_id: row.id for row in await db.execute(upsert)})
 
     attributions = [
         {
