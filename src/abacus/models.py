@@ -1,4 +1,4 @@
-"""The whole schema (spec/schema.md) as SQLAlchemy 2 models — the one home of every table."""
+"""The whole schema (docs/schema.md) as SQLAlchemy 2 models — the one home of every table."""
 
 from __future__ import annotations
 

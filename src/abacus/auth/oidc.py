@@ -158,7 +158,7 @@ class OIDCClient:
         return dict(token.claims)
 
     def authorize_user(self, claims: dict[str, Any]) -> VerifiedUser:
-        """Apply the email / email_verified / domain / hd rules of security.md."""
+        """Apply the email / email_verified / domain / hd rules of docs/security.md §1."""
         return authorize_claims(claims, self.settings)
 
 

@@ -1,4 +1,4 @@
-"""AI attribution of commits (providers.md §4.7) and the author checks around it (§4.5, §4.6)."""
+"""AI attribution of commits (docs/providers.md §4.7) and the author checks around it (§4.5, §4.6)."""
 
 from __future__ import annotations
 

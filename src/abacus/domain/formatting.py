@@ -1,4 +1,4 @@
-"""Display formats of numbers and dates (metrics.md §8). Every function accepts int, float and Decimal."""
+"""Display formats of numbers and dates (docs/metrics.md §8). Every function accepts int, float and Decimal."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Model names: normalisation at write time (providers.md §1.1) and the one display formatter (metrics.md §3)."""
+"""Model names: write-time normalisation (docs/providers.md §1.1) and the one display format (docs/metrics.md §3.1)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 _BARE_VERSION = re.compile(r"^\d+(\.\d+)?$")
 
 THINKING_SUFFIX = r"( \((T|HT)\)|-thinking|-high-thinking)\Z"
-"""metrics.md §4 hasThinkingModels: a raw model ending in " (T)", " (HT)", "-thinking" or "-high-thinking", any case.
+"""docs/metrics.md §4.1 hasThinkingModels: raw model ending " (T)", " (HT)", "-thinking" or "-high-thinking", any case.
 One pattern for both sides: Python matches it with re.IGNORECASE, the rollup refresh with PostgreSQL's `~*`
 (its end-of-string anchor means the same in both dialects, unlike `$`)."""
 _THINKING = re.compile(THINKING_SUFFIX, re.IGNORECASE)
@@ -81,5 +81,5 @@ def display_model_name(model: str) -> str:
 
 
 def is_thinking_model(raw_model: str | None) -> bool:
-    """True when the provider's raw model names a thinking variant (metrics.md §4 hasThinkingModels)."""
+    """True when the provider's raw model names a thinking variant (docs/metrics.md §4.1 hasThinkingModels)."""
     return bool(raw_model and _THINKING.search(raw_model))

@@ -1,4 +1,4 @@
-"""Date ranges, period comparison, weekly buckets, trend line, projection and percentile (metrics.md §0.4–§2, §4).
+"""Date ranges, period comparison, weekly buckets, trend line, projection and percentile (docs/metrics.md §0.4–§2, §4).
 
 Everything is UTC; `today` is always passed in (the caller's `today_utc`), never read from a clock here.
 """
@@ -165,7 +165,7 @@ def _param(params: Mapping[str, str], name: str) -> str:
 
 
 def parse_range(params: Mapping[str, str], today: date) -> DateRange:
-    """Read `start`+`end`, else `range`, else `days`, else the 30-day preset (pages.md §1.1).
+    """Read `start`+`end`, else `range`, else `days`, else the 30-day preset (docs/pages.md §1.1).
 
     Raises RangeError (naming the parameter) for a lone start/end, a malformed or impossible date, start after end,
     an unknown preset or `days` outside 1–3650. Custom dates are clamped into [2020-01-01, today].

@@ -1,4 +1,4 @@
-"""Token list prices (data/pricing.toml) and the cost of a token mix, in exact decimals (providers.md §1.2)."""
+"""Token list prices (data/pricing.toml) and the cost of a token mix, in exact decimals (docs/providers.md §1.2)."""
 
 from __future__ import annotations
 

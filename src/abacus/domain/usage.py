@@ -1,4 +1,4 @@
-"""Small usage metrics shared by every surface (metrics.md §0.1, §1, §6)."""
+"""Small usage metrics shared by every surface (docs/metrics.md §0.1, §1, §6)."""
 
 from __future__ import annotations
 

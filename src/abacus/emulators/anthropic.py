@@ -1,4 +1,4 @@
-"""Loopback emulator of the Anthropic Admin API endpoints Abacus calls (providers.md §2, A1–A5)."""
+"""Loopback emulator of the Anthropic Admin API endpoints Abacus calls (docs/providers.md §2, §6.1, A1–A5)."""
 
 from __future__ import annotations
 

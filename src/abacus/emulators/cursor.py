@@ -1,4 +1,4 @@
-"""Loopback emulator of the Cursor Admin API (providers.md §3, C1–C3)."""
+"""Loopback emulator of the Cursor Admin API (docs/providers.md §3, §6.1, C1–C3)."""
 
 from __future__ import annotations
 

@@ -314,7 +314,7 @@ class Repo:
 
 @dataclass(frozen=True)
 class Commit:
-    """One commit on a repo's default branch; `ai_tool` is the primary attribution §4.7 gives its message/author."""
+    """One commit on a repo's default branch; `ai_tool` is what docs/providers.md §4.7 makes of its message/author."""
 
     repo: str
     sha: str
@@ -459,7 +459,7 @@ def _day_of_ms(epoch_ms: int) -> date:
 
 
 def cursor_stored_raw_model(model: str) -> str:
-    """The raw model the sync stores for a Cursor event (`default` is rewritten to `auto`, providers.md §1)."""
+    """The raw model the sync stores for a Cursor event (`default` is rewritten to `auto`, docs/providers.md §1)."""
     return "auto" if model == "default" else model
 
 
@@ -475,7 +475,7 @@ def cents_for(raw_model: str, input_tokens: int, cache_write: int, cache_read: i
 
 @dataclass(frozen=True)
 class AttributionExample:
-    """A row of providers.md §4.7's examples table, as a commit the GitHub emulator serves."""
+    """A row of docs/providers.md §4.7's examples table, as a commit the GitHub emulator serves."""
 
     message: str
     tools: tuple[str, ...]
@@ -1197,7 +1197,7 @@ class EmulatorDataset:
         )
 
     def _cursor_twin(self, rng: random.Random, event: CursorEvent) -> CursorEvent:
-        """A second event of the same user, model and millisecond with other token counts (providers.md §3.3)."""
+        """A second event of the same user, model and millisecond with other token counts (docs/providers.md §3.3)."""
         input_tokens = event.input_tokens + rng.randint(1, 5_000)
         output_tokens = event.output_tokens + rng.randint(1, 500)
         cents = None

@@ -93,7 +93,7 @@ def _rate_limit_fault_headers(limit: int, retry_after: int) -> dict[str, str]:
 
 
 def fault_reply(provider: str, fault: Fault, github_limit: int = 5000) -> Reply:
-    """The error answer a provider gives for a 429 / 403 / 500 fault (bodies per providers.md §6)."""
+    """The error answer a provider gives for a 429 / 403 / 500 fault (bodies per docs/providers.md §6.2)."""
     retry = str(fault.retry_after)
     if provider == "anthropic":
         if fault.kind == "429":

@@ -1,4 +1,4 @@
-"""Loopback emulator of the GitHub REST/GraphQL endpoints Abacus calls (providers.md §4, G1–G8).
+"""Loopback emulator of the GitHub REST/GraphQL endpoints Abacus calls (docs/providers.md §4, §6.1, G1–G8).
 
 Installation tokens and the primary rate limit run on the real wall clock (the sync signs JWTs and caches tokens
 with it); only data visibility follows the emulator's injectable clock.

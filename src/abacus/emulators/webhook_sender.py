@@ -1,4 +1,4 @@
-"""Builds and sends signed GitHub `push` / `ping` webhook deliveries made from the emulator's commits (§4.4)."""
+"""Builds and sends signed GitHub `push`/`ping` deliveries made from the emulator's commits (docs/providers.md §4.4)."""
 
 from __future__ import annotations
 

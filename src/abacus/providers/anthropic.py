@@ -1,4 +1,4 @@
-"""Anthropic Admin API → Claude Code usage rows (providers.md §2): fetch → parse → store, one org key at a time.
+"""Anthropic Admin API → Claude Code usage rows (docs/providers.md §2): fetch → parse → store, one org key at a time.
 
 *fetch* reads the A1 usage report one UTC day at a time with every page, and A2/A3 (users, API keys of every
 status) for the key-name → creator-email mappings. *parse* is pure: records → one `UsageRow` per (date, identity,
@@ -43,7 +43,7 @@ API_KEYS_PATH = "/v1/organizations/api_keys"
 USAGE_PAGE_LIMIT = 1000
 LIST_PAGE_LIMIT = 100
 MAX_PAGES = 10_000  # a provider that keeps answering has_more with new tokens is a bug, not a big org
-# Applied in this order so that an active key wins a name clash (providers.md §2.3 step 1).
+# Applied in this order so that an active key wins a name clash (docs/providers.md §2.3 step 1).
 KEY_STATUSES = ("archived", "inactive", "active")
 
 TRAILING_DAYS = 2  # incremental runs re-read [today − 2, today]: late data of the last days is picked up

@@ -1,7 +1,7 @@
-"""Cursor Admin API → Cursor usage rows (providers.md §3): fetch → parse → store, one team key at a time.
+"""Cursor Admin API → Cursor usage rows (docs/providers.md §3): fetch → parse → store, one team key at a time.
 
 *fetch* reads C1 usage events for an hour-aligned window of at most one day, every page. *parse* is pure: one row
-per event (zero-token events skipped), with the same-millisecond ordinal of §3.3 in `tool_record_id`. *store* writes
+per event (zero-token events skipped); same-ms ordinals (docs/providers.md §3.3) go in `tool_record_id`. *store* writes
 one window per transaction together with its `sync_state` advance, so a failed window leaves the database and the
 state exactly as before.
 
@@ -165,7 +165,7 @@ def _timestamp_ms(value: Any, where: str) -> int:
 
 
 def assign_same_millisecond_ordinals(rows: Iterable[UsageRow]) -> list[UsageRow]:
-    """Number rows that share (identity, raw model, millisecond, org) so none overwrites another (§3.3).
+    """Number rows sharing (identity, raw model, millisecond, org) so none overwrites another (docs/providers.md §3.3).
 
     Within such a group rows are ordered by their four token counts, then cost, and get `tool_record_id`
     "1", "2", …; a row alone in its millisecond keeps NULL, so API and CSV rows of one event still merge.

@@ -1,4 +1,4 @@
-"""Cursor usage CSV import (providers.md §3.7, security.md "Bad input"): validate the whole file, then write all of
+"""Cursor usage CSV import (docs/providers.md §3.7, docs/security.md §5): validate the whole file, then write all of
 it in one transaction, or nothing.
 
 The rows get the same dedupe key as the API's (`organization_id` `cursor:<label>`, `default` → `auto`, the same

@@ -1,4 +1,4 @@
-"""GitHub: fetch (REST G1–G6, GraphQL G7, App tokens G8) → parse (pure) → store (commit_store), providers.md §4.
+"""GitHub: fetch (REST G1–G6, GraphQL G7, App tokens G8) → parse (pure) → store (commit_store), docs/providers.md §4.
 
 Public API used by the job runner, the CLI and the webhook follow-up:
 `sync_incremental`, `sync_range`, `backfill_step`, `sync_mappings`, `process_push`, `list_org_members`,
@@ -77,7 +77,7 @@ def repo_state_id(full_name: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Auth (§4.1)
+# Auth (docs/providers.md §4.1)
 
 
 def app_jwt(app_id: str, private_key: str, *, now: float | None = None) -> str:
@@ -177,7 +177,7 @@ def credentials_error(settings: Settings) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Fetch (§4.2)
+# Fetch (docs/providers.md §4.2)
 
 
 class GitHubAPI:
@@ -431,7 +431,7 @@ def pushed_to_default_branch(payload: dict[str, Any]) -> bool:
 
 
 def parse_push(payload: dict[str, Any]) -> list[CommitRecord]:
-    """Webhook push payload → CommitRecords (§4.4); [] unless the push is to the default branch.
+    """Webhook push payload → CommitRecords (docs/providers.md §4.4); [] unless the push is to the default branch.
 
     Author id: the noreply address's number, else `sender.id` when `sender.login` equals the commit's
     `author.username`, else None. Timestamps with an offset become UTC. Stats stay None (the payload has none).

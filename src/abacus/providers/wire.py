@@ -35,7 +35,7 @@ def cents_to_dollars(value: Any, where: str) -> Decimal:
     return cents / 100
 
 
-# Column widths of usage_records (schema.md): raw_model 128, organization_id 64, customer_type 32. Identities are
+# Column widths of usage_records (docs/schema.md): raw_model 128, organization_id 64, customer_type 32. Identities are
 # capped so that `unmapped:<identity>` still fits the 255-character email column.
 MAX_IDENTITY_ID = 200
 

@@ -1,4 +1,4 @@
-"""Commits and repositories (metrics.md §6): range totals, per-tool split, daily series, the per-repository pivot,
+"""Commits and repositories (docs/metrics.md §6): range totals, per-tool split, daily series, the per-repository pivot,
 and everything the repository detail page shows.
 
 A commit is in the range `[S, E]` when `committed_at >= S 00:00Z AND committed_at < (E + 1) 00:00Z`
@@ -38,7 +38,7 @@ REPO_SORTS: dict[str, str] = {
     "uniqueAuthors": "p.unique_authors",
     "lastCommit": "p.last_commit",
 }
-"""Sort keys of the pivot (pages.md §6) → SQL; ties are always broken by full name ascending."""
+"""Sort keys of the pivot (docs/pages.md §6) → SQL; ties are always broken by full name ascending."""
 
 COMMIT_FILTERS: dict[str, str] = {
     "all": "",

@@ -1,4 +1,4 @@
-"""Read side of the Overview dashboard: the range's usage figures plus the commits card (metrics.md §1–§6)."""
+"""Read side of the Overview dashboard: the range's usage figures plus the commits card (docs/metrics.md §1–§6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lifetime (not range-bound) figures: the dashboard strip and System Stats (metrics.md §5)."""
+"""Lifetime (not range-bound) figures: the dashboard strip and System Stats (docs/metrics.md §5)."""
 
 from __future__ import annotations
 

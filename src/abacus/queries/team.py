@@ -1,4 +1,4 @@
-"""The Team pivot (metrics.md §4 "Top users and Team table"): one row per mapped person over `usage_user_daily`.
+"""The Team pivot (docs/metrics.md §4.1 "Top users and Team table"): one row per mapped person over `usage_user_daily`.
 
 Population: distinct mapped emails with ≥1 rollup row in the range, optionally narrowed by a case-insensitive email
 search. Every figure is aggregated in SQL: the page costs a tools statement, a totals statement and a rows statement,
@@ -31,7 +31,7 @@ SORT_COLUMNS = (
     "email", "totalTokens", "totalCost", "claudeCodeTokens", "cursorTokens", "inputTokens", "outputTokens",
     "firstActive", "lastActive", "daysActive", "avgTokensPerDay",
 )  # fmt: skip
-"""Fixed sort keys (pages.md §4); `tool_<tool>` keys are added per tool present."""
+"""Fixed sort keys (docs/pages.md §4); `tool_<tool>` keys are added per tool present."""
 
 _user = UsageUserDaily.__table__
 

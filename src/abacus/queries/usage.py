@@ -1,10 +1,10 @@
 """Read side of the usage pages (Dashboard, Usage, their exports and JSON): totals, daily series, models, users.
 
-Every function reads the smallest rollup that answers it exactly (metrics.md: the rollups are by definition the same
+Every function reads the smallest rollup that answers it exactly (docs/metrics.md: rollups are by definition the same
 sums as `usage_records`): `usage_tool_daily` (date, tool, model) for org-wide tokens, cost and models;
 `usage_user_daily` (date, email, tool) for anything about people; `usage_daily` (date, email, tool, model) only for
 per-person model questions. Each issues one SQL statement that aggregates in SQL and returns plain dataclasses.
-Unmapped rows (`email LIKE 'unmapped:%'`) count in token/cost figures and never in people figures (metrics.md §0.3).
+Unmapped rows (`email LIKE 'unmapped:%'`) count in token/cost figures, never in people figures (docs/metrics.md §0.3).
 """
 
 from __future__ import annotations
@@ -610,7 +610,7 @@ class UsagePageData:
 
 
 async def usage_page_data(sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange, view: str) -> UsagePageData:
-    """Usage §3 for `view` (`models` or `tools`): a handful of aggregate statements, run concurrently."""
+    """Usage page data (docs/pages.md §3) for `view` (`models`/`tools`): a few aggregate statements, concurrently."""
     if view == "tools":
         totals, models, daily, tool_users = await concurrently(
             sessionmaker,

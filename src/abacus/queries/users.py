@@ -1,4 +1,4 @@
-"""One person's usage (metrics.md §4 "User detail", M-USER-COMMITS, M-PERCENTILE): the user page and its JSON.
+"""One person's usage (docs/metrics.md §4.2 "User detail", M-USER-COMMITS, M-PERCENTILE): the user page and its JSON.
 
 Every statement aggregates in SQL over a rollup: `usage_user_daily` (per date, email, tool) where no model is needed,
 `usage_daily` for the model breakdowns; the raw-usage list pages through the person's `usage_records` rows. Emails are

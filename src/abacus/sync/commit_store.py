@@ -1,4 +1,4 @@
-"""Writing commits: repository get-or-create, commit + attribution upserts and author email resolution (§4.5, §4.6).
+"""Writing commits: repository get-or-create, commit + attribution upserts, author email (docs/providers.md §4.5, §4.6).
 
 Every function runs inside the caller's transaction; the caller commits together with its sync_state advance or
 webhook delivery update, so a window is either stored whole or not at all.
@@ -90,7 +90,7 @@ async def store_commits(
 ) -> int:
     """Upsert commits on (repo_id, sha) and their attributions per (commit, tool); returns the commits written.
 
-    Author email (§4.6): with an author id, a real work email first becomes the id's mapping if it has none, then
+    Author email (docs/providers.md §4.6): with an author id, a work email becomes the id's mapping if it has none, then
     the commit carries the mapped email; without a mapping (or without an id) the raw email, lower-cased.
     Idempotent: re-storing the same records changes nothing.
     """

@@ -1,4 +1,4 @@
-"""The CSV writer every download shares (pages.md §12): RFC 4180 lines and a streamed response.
+"""The CSV writer every download shares (docs/pages.md §12): RFC 4180 lines and a streamed response.
 
 A value's Python type decides how it is written: `str` is a text column (formula-injection guard applies), numbers
 are written unaltered, so callers must pass numeric columns as numbers (int / Decimal / float), never as

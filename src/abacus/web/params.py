@@ -35,7 +35,7 @@ def now_utc(request: Request[Any, Any, Any]) -> datetime:
 
 
 def date_range(request: Request[Any, Any, Any]) -> DateRange:
-    """The range of §1.1 from range/start/end/days (default 30d); errors name the parameter."""
+    """The range of docs/pages.md §1.1 from range/start/end/days (default 30d); errors name the parameter."""
     params = {k: request.query_params.get(k, "") for k in RANGE_KEYS}
     try:
         return parse_range(params, today_utc(request))

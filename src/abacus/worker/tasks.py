@@ -1,4 +1,4 @@
-"""arq task functions and their cron schedule, made from the provider registry (docs/operations.md, "Jobs").
+"""arq task functions and their cron schedule, made from the provider registry (docs/operations.md §4 "Jobs").
 
 Every job takes a lock named after itself, so a cron tick, a "sync now" click and a self re-enqueue never overlap.
 Backfills walk one bounded chunk per run and re-enqueue themselves until their history is complete.

@@ -1,6 +1,6 @@
-"""Read-only JSON under /api/v1 for commits (pages.md §13): stats, trends, the repository pivot, one repository.
+"""Read-only JSON under /api/v1 for commits (docs/pages.md §13): stats, trends, the repository pivot, one repository.
 
-snake_case keys; range from `start`/`end` (or `range`/`days`, default 30 days) exactly as the pages (§1.1); bad
+snake_case keys; range from `start`/`end` (or `range`/`days`, default 30 days) as on the pages (docs/pages.md §1.1); bad
 values → 400 `{"error", "parameter"}`. Timestamps are ISO-8601 UTC.
 """
 

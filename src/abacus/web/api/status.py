@@ -1,4 +1,4 @@
-"""Read-only JSON for the status and mappings pages: /api/v1/status and /api/v1/mappings (pages.md §13)."""
+"""Read-only JSON for the status and mappings pages: /api/v1/status and /api/v1/mappings (docs/pages.md §13)."""
 
 from __future__ import annotations
 

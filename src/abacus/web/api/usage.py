@@ -1,6 +1,6 @@
-"""Read-only JSON under /api/v1 for usage (pages.md §13): stats, lifetime, trends, models, model trends.
+"""Read-only JSON under /api/v1 for usage (docs/pages.md §13): stats, lifetime, trends, models, model trends.
 
-snake_case keys; range from `start`/`end` (or `range`/`days`, default 30 days) exactly as the pages (§1.1); bad
+snake_case keys; range from `start`/`end` (or `range`/`days`, default 30 days) as on the pages (docs/pages.md §1.1); bad
 values → 400 `{"error", "parameter"}`. Costs are JSON numbers in USD (exact to the stored 6 decimals).
 """
 

@@ -1,6 +1,6 @@
-"""Read-only JSON under /api/v1 for people (pages.md §13): user list, Team pivot, user detail, raw usage, percentile.
+"""Read-only JSON under /api/v1 for people (docs/pages.md §13): users, Team pivot, user detail, raw usage, percentile.
 
-snake_case keys; range from `start`/`end` (or `range`/`days`, default 30 days) exactly as the pages (§1.1); bad
+snake_case keys; range from `start`/`end` (or `range`/`days`, default 30 days) as on the pages (docs/pages.md §1.1); bad
 values → 400 `{"error", "parameter"}`; an unknown user → 404 `{"error": "User not found"}`. Costs are JSON numbers
 in USD.
 """

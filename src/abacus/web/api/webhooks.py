@@ -1,6 +1,6 @@
 """POST /webhooks/github: verify the HMAC signature, record the delivery once, enqueue the push follow-up, 202.
 
-Status codes (security.md): no secret configured → 503; body over 25 MB → 413; missing/invalid signature → 401
+Status codes (docs/security.md §4): no secret configured → 503; body over 25 MB → 413; missing/invalid signature → 401
 (nothing stored); unparsable JSON → 400; redelivery → 200 no-op; `ping` → 200; `push` → 202 queued (pushes to
 other branches or tags → 202 ignored, no job); any other event → 202 ignored.
 """

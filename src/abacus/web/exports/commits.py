@@ -1,4 +1,4 @@
-"""GET /export/commits.csv (alias /api/v1/export/commits.csv): the per-repository pivot as CSV (pages.md §12)."""
+"""GET /export/commits.csv (alias /api/v1/export/commits.csv): the per-repository pivot as CSV (docs/pages.md §12)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /export/team.csv (pages.md §12): every member of the Team population, tokens desc, streamed (no cap)."""
+"""GET /export/team.csv (docs/pages.md §12): every member of the Team population, tokens desc, streamed (no cap)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /export/usage.csv (alias /api/v1/export/usage.csv): usage per day and model or tool as CSV (pages.md §12)."""
+"""GET /export/usage.csv (alias /api/v1/export/usage.csv): usage per day and model or tool, CSV (docs/pages.md §12)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /commits — AI-attributed commits across repositories (pages.md §6)."""
+"""GET /commits — AI-attributed commits across repositories (docs/pages.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET / — the Overview dashboard (pages.md §2): lifetime strip, range cards, tools/commits, chart, models, users."""
+"""GET / — the Overview dashboard (docs/pages.md §2): lifetime strip, cards, tools/commits, chart, models, users."""
 
 from __future__ import annotations
 

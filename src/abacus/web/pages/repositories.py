@@ -1,4 +1,4 @@
-"""GET /repositories/{owner}/{repo} — one repository's commits (pages.md §7), and the reference's
+"""GET /repositories/{owner}/{repo} — one repository's commits (docs/pages.md §7), and the reference's
 /repositories/github/{owner}/{repo} path as a permanent redirect."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""GET /team — the Team pivot table (pages.md §4) — and GET /users, its old address."""
+"""GET /team — the Team pivot table (docs/pages.md §4) — and GET /users, its old address."""
 
 from __future__ import annotations
 

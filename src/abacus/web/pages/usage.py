@@ -1,4 +1,4 @@
-"""GET /usage — model and tool usage breakdown over time (pages.md §3)."""
+"""GET /usage — model and tool usage breakdown over time (docs/pages.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /users/{email} — one person's usage (pages.md §5): Overview and Raw Usage tabs."""
+"""GET /users/{email} — one person's usage (docs/pages.md §5): Overview and Raw Usage tabs."""
 
 from __future__ import annotations
 
