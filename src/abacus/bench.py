@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 import uvicorn
@@ -21,6 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from abacus.rollups import refresh_rollup
 from abacus.settings import Settings
+
+if TYPE_CHECKING:
+    from litestar import Litestar  # for the annotation only; the bench imports it when it runs
 
 PAGES = [
     "/",
@@ -121,7 +125,7 @@ async def seed(
 
 
 class _Server:
-    def __init__(self, app: object, port: int) -> None:
+    def __init__(self, app: Litestar, port: int) -> None:
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

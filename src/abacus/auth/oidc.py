@@ -137,6 +137,11 @@ class OIDCClient:
 
     async def verify_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
         """Check signature (JWKS), iss, aud, exp, iat and nonce; return the claims."""
+        client_id = self.settings.oidc_client_id
+        if not client_id:  # joserfc skips the aud check when its value is None: never accept any audience
+            raise SignInError(
+                "Authentication failed. Please try again.", status=500, log_detail="no OIDC client id configured"
+            )
         try:
             try:
                 token = jwt.decode(id_token, await self._keyset(), algorithms=["RS256"])
@@ -145,7 +150,7 @@ class OIDCClient:
             registry = jwt.JWTClaimsRegistry(
                 leeway=60,
                 iss={"essential": True, "value": self.settings.oidc_issuer},
-                aud={"essential": True, "value": self.settings.oidc_client_id},
+                aud={"essential": True, "value": client_id},
                 exp={"essential": True},
                 iat={"essential": True},
                 nonce={"essential": True, "value": nonce},

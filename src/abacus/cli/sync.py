@@ -131,7 +131,8 @@ def backfill_reset(provider: str = typer.Argument(..., help=PROVIDER_NAMES_HELP)
 
 async def _update_state(ctx: SyncContext, provider: str, assignment: str) -> int:
     async with ctx.sessionmaker() as db, db.begin():
-        result = await db.execute(
+        conn = await db.connection()  # a connection's execute() is typed CursorResult, which has rowcount
+        result = await conn.execute(
             text(f"UPDATE sync_state SET {assignment} WHERE id = :p OR id LIKE :prefix"),
             {"p": provider, "prefix": f"{provider}:%"},
         )

@@ -40,7 +40,7 @@ JWT_MAX_LIFETIME = 600
 JWT_LEEWAY = 60
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
-_WEB_FLOW = {"login": "web-flow", "id": 19864447, "type": "User"}
+_WEB_FLOW_LOGIN, _WEB_FLOW_ID = "web-flow", 19864447
 
 
 def _message(status: int, message: str, docs: str = DOCS) -> Reply:
@@ -242,7 +242,7 @@ def create_router(state: EmulatorState) -> Router:
         url = f"{base}/repos/{c.repo}/commits/{c.sha}"
         author = user_wire(base, c.author_login, c.author_id, c.author_type) if c.author_id and c.author_login else None
         if c.committer_email == "noreply@github.com":
-            committer: dict[str, Any] | None = user_wire(base, _WEB_FLOW["login"], _WEB_FLOW["id"])
+            committer: dict[str, Any] | None = user_wire(base, _WEB_FLOW_LOGIN, _WEB_FLOW_ID)
         else:
             committer = author
         tree = dataset.stable_sha("tree", c.sha)

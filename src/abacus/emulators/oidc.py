@@ -112,8 +112,8 @@ def create_oidc_router(state: OIDCState | None = None) -> Router:
             claims, state.client_id, redirect_uri, q.get("code_challenge"), replayable=bool(q.get("replayable"))
         )
         params = {"code": code}
-        if q.get("state") is not None:
-            params["state"] = q.get("state")
+        if (client_state := q.get("state")) is not None:
+            params["state"] = client_state
         return Redirect(f"{redirect_uri}?{urlencode(params)}", status_code=302)
 
     @post("/token", status_code=200)

@@ -587,10 +587,10 @@ async def stream_usage_rows(conn: AsyncConnection, rng: DateRange, view: str) ->
         yield tuple(row)
 
 
-async def usage_trend_rows(db: AsyncSession, rng: DateRange, view: str) -> list[dict[str, object]]:
+async def usage_trend_rows(db: AsyncSession, rng: DateRange, view: str) -> list[RowMapping]:
     """The same rows as the export, as mappings (JSON /api/v1/models/trends)."""
-    rows = (await db.execute(_trend_statement(view), {"start": rng.start, "end": rng.end})).all()
-    return [dict(r._mapping) for r in rows]
+    result = await db.execute(_trend_statement(view), {"start": rng.start, "end": rng.end})
+    return list(result.mappings())
 
 
 # --- the Usage page -------------------------------------------------------------------------------------------

@@ -60,13 +60,13 @@ async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) 
         await refresh_rollup(db, {(r.date, r.tool) for r in result})
     commits = 0
     if source == "github":
-        result = await db.execute(
+        relinked = await db.execute(
             update(Commit)
             .where(Commit.author_id == external_id, Commit.author_email.is_distinct_from(email))
             .values(author_email=email)
             .returning(Commit.id)
         )
-        commits = len(result.all())
+        commits = len(relinked.all())
     return MappingChange(usage_rows=usage_rows, commits=commits)
 
 

@@ -57,7 +57,7 @@ def commit_chart(daily: Sequence[DailyCommits], tools: Sequence[str]) -> CommitC
             for k in keys
             if values.get(k, 0)
         ]
-        segments = [Segment(k, values.get(k, 0), HUMAN_COLOR if k == HUMAN_KEY else tool_color(k)) for k in keys]
+        segments = [Segment(k, int(values.get(k, 0)), HUMAN_COLOR if k == HUMAN_KEY else tool_color(k)) for k in keys]
         columns.append(Column(label=fmt_day(day), segments=segments, title="\n".join(lines)))
     svg = stacked_columns(
         columns,

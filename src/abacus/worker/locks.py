@@ -23,6 +23,12 @@ REFRESH = (
 )
 
 
+async def _eval(redis: Redis, script: str, key: str, *args: str) -> None:
+    """EVAL `script` on one key."""
+    # redis-py types eval() once for its sync and asyncio clients (`Awaitable[str] | str`); redis.asyncio's awaits
+    await redis.eval(script, 1, key, *args)  # type: ignore[misc]
+
+
 @contextlib.asynccontextmanager
 async def job_lock(redis: Redis, name: str, ttl: float = LOCK_TTL) -> AsyncIterator[bool]:
     """Yields True when this run holds the lock for `name`, False when another run does (then do nothing)."""
@@ -35,7 +41,7 @@ async def job_lock(redis: Redis, name: str, ttl: float = LOCK_TTL) -> AsyncItera
     async def keep_alive() -> None:
         while True:
             await asyncio.sleep(ttl / 3)
-            await redis.eval(REFRESH, 1, key, token, int(ttl * 1000))
+            await _eval(redis, REFRESH, key, token, str(int(ttl * 1000)))
 
     refresher = asyncio.create_task(keep_alive())
     try:
@@ -44,4 +50,4 @@ async def job_lock(redis: Redis, name: str, ttl: float = LOCK_TTL) -> AsyncItera
         refresher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await refresher
-        await redis.eval(RELEASE, 1, key, token)
+        await _eval(redis, RELEASE, key, token)

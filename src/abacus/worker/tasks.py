@@ -6,11 +6,11 @@ Backfills walk one bounded chunk per run and re-enqueue themselves until their h
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import cron, func
 from arq.cron import CronJob
+from arq.typing import WorkerCoroutine
 from arq.worker import Function
 
 from abacus.logging_setup import get_logger
@@ -23,7 +23,8 @@ from abacus.worker.webhook_jobs import FOLLOWUP_JOB, github_webhook_followup
 
 log = get_logger("abacus.worker")
 BACKFILL_PAUSE_SECONDS = 1
-JobFunction = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+JobFunction = WorkerCoroutine
+"""arq's job protocol: `async (ctx, ...)` with a `__qualname__` (a plain Callable type has none)."""
 
 
 def _sync_context(ctx: dict[str, Any]) -> SyncContext:
