@@ -33,6 +33,7 @@ from abacus.db import create_engine, session_factory
 from abacus.logging_setup import configure_logging, get_logger
 from abacus.settings import Settings, load_settings
 from abacus.web import templating
+from abacus.web.params import DEPENDENCIES as PARAM_DEPENDENCIES
 from abacus.web.errors import BadParameter
 from abacus.web.middleware import RequestMiddleware
 from abacus.web.routes import ROUTE_HANDLERS
@@ -153,7 +154,7 @@ def create_app(settings: Settings) -> Litestar:
     app = Litestar(
         route_handlers=[static, *ROUTE_HANDLERS],
         guards=[require_session],
-        dependencies={"db": Provide(provide_db)},
+        dependencies={"db": Provide(provide_db), **PARAM_DEPENDENCIES},
         middleware=[
             DefineMiddleware(RequestMiddleware, https=settings.is_https, issuer=settings.oidc_issuer),
             session_config.middleware,

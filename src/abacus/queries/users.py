@@ -107,6 +107,38 @@ async def user_lifetime(db: AsyncSession, email: str) -> UserLifetime:
     )
 
 
+# --- the one user lookup: a path segment → the person ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserMatch:
+    """Who a `/users/{email}` segment names. `email` is the full lower-cased address (the one given, or the single
+    known email with the given local part), None when the local part names nobody or several people (`candidates`
+    then lists them); `lifetime` is that person's all-time figures (None without an email)."""
+
+    email: str | None
+    candidates: list[str]
+    lifetime: UserLifetime | None = None
+
+    @property
+    def known(self) -> bool:
+        """The email appears in usage, commits or mappings (else the page and JSON answer 404)."""
+        return self.lifetime is not None and self.lifetime.known
+
+
+async def find_user(db: AsyncSession, segment: str) -> UserMatch:
+    """The person a user page or `/api/v1/users/{email}` segment names: a full email (any case, trimmed), or a bare
+    local part that exactly one known email has."""
+    who = segment.strip().lower()
+    if "@" not in who:
+        candidates = await emails_with_local_part(db, who) if who else []
+        if len(candidates) != 1:
+            return UserMatch(None, candidates)
+        who = candidates[0]
+        return UserMatch(who, candidates, await user_lifetime(db, who))
+    return UserMatch(who, [], await user_lifetime(db, who))
+
+
 # --- overview: range-bound ----------------------------------------------------------------------------------
 
 

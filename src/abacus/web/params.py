@@ -1,27 +1,48 @@
-"""Query-parameter parsing shared by every page, fragment, export and JSON route: bad values → BadParameter (400)."""
+"""Query-string parsing shared by every page, fragment, export and JSON route: bad values → BadParameter (400).
 
-from __future__ import annotations
+Two layers. Value checks (`one_of`, `whole_number`, `clean_text`, `column_keys`, `raw_usage_filter`) turn one raw
+query value into a typed one or raise BadParameter naming the parameter. The Litestar dependencies built on them
+(`DEPENDENCIES`, registered on the app, and the per-route `paging` / `page_paging` / `search_text` factories) declare
+their query parameters with `Parameter(...)`: a handler asks for `rng`, `compare`, `paging`, … by name
+(`NamedDependency[...]`), never reads `request.query_params`, and every JSON route that uses a dependency documents
+its parameters in the OpenAPI schema.
+
+(No `from __future__ import annotations` here: the factories build signatures from their arguments, which Litestar
+reads as evaluated annotations.)
+"""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from litestar import Request
+from litestar.di import Provide
 from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange, RangeError, parse_range
+from abacus.queries.users import RawUsageFilters, UserMatch, find_user
+from abacus.services.mappings import SOURCES
 from abacus.web.errors import BadParameter
 
-RANGE_KEYS = ("range", "start", "end", "days")
+MAX_NUMBER = 1_000_000
+MAX_EMAIL_LENGTH = 255
+ECHO_LIMIT = 20
+"""Characters of a rejected value repeated in an error message (a 5,000-digit number is not echoed whole)."""
+USAGE_VIEWS = ("models", "tools")
 
-# How the JSON API documents its shared query parameters (OpenAPI); handlers read the values with the parsers below.
+# How the JSON API documents its query parameters (OpenAPI); the dependencies below read them.
 Start = Annotated[str | None, Parameter(query="start", description="First day, YYYY-MM-DD (needs `end`)")]
 End = Annotated[str | None, Parameter(query="end", description="Last day inclusive, YYYY-MM-DD (needs `start`)")]
 RangePreset = Annotated[str | None, Parameter(query="range", description="7d, 30d (default), 90d or 1y")]
 Days = Annotated[str | None, Parameter(query="days", description="Alias: the last N days (1–3650)")]
 Comparison = Annotated[str | None, Parameter(description="true: add previous_period")]
 SortDir = Annotated[str | None, Parameter(description="asc or desc (default)")]
-Offset = Annotated[str | None, Parameter(description="Rows to skip, default 0")]
+View = Annotated[str | None, Parameter(description="models (default) or tools")]
+Source = Annotated[str | None, Parameter(description="claude_code, cursor or github")]
+PageNumber = Annotated[str | None, Parameter(description="1-based page, default 1")]
+UserSegment = Annotated[str, Parameter(description="Full email (or a local part that names exactly one person)")]
 
 
 def today_utc(request: Request[Any, Any, Any]) -> date:
@@ -34,23 +55,15 @@ def now_utc(request: Request[Any, Any, Any]) -> datetime:
     return now() if now else datetime.now(UTC)
 
 
-def date_range(request: Request[Any, Any, Any]) -> DateRange:
-    """The range of docs/pages.md §1.1 from range/start/end/days (default 30d); errors name the parameter."""
-    params = {k: request.query_params.get(k, "") for k in RANGE_KEYS}
-    try:
-        return parse_range(params, today_utc(request))
-    except RangeError as exc:
-        raise BadParameter(exc.param, exc.message) from exc
+# --- value checks ---------------------------------------------------------------------------------------------
 
 
-def range_query(rng: DateRange) -> dict[str, str]:
-    """The query parameters that reproduce `rng` in links (omitted for the default 30d)."""
-    params = rng.query_params()
-    return {} if params == {"range": "30d"} else params
+def _echo(value: str) -> str:
+    return value if len(value) <= ECHO_LIMIT else value[:ECHO_LIMIT] + "…"
 
 
-def choice(request: Request[Any, Any, Any], name: str, allowed: Sequence[str], default: str) -> str:
-    value = request.query_params.get(name)
+def one_of(name: str, value: str | None, allowed: Sequence[str], default: str) -> str:
+    """`value` when it is one of `allowed`, `default` when absent or empty."""
     if value is None or value == "":
         return default
     if value not in allowed:
@@ -58,42 +71,33 @@ def choice(request: Request[Any, Any, Any], name: str, allowed: Sequence[str], d
     return value
 
 
-def wants_comparison(request: Request[Any, Any, Any]) -> bool:
-    """The JSON API's `comparison=true|false` (default false): whether to add the previous period."""
-    return choice(request, "comparison", ("true", "false"), "false") == "true"
-
-
-def sort_direction(request: Request[Any, Any, Any]) -> str:
-    """The JSON API's `sort_dir`: asc or desc (default)."""
-    return choice(request, "sort_dir", ("asc", "desc"), "desc")
-
-
-def integer(request: Request[Any, Any, Any], name: str, default: int, *, low: int = 1, high: int = 1_000_000) -> int:
-    raw = request.query_params.get(name)
+def whole_number(name: str, raw: str | None, default: int, *, low: int = 1, high: int = MAX_NUMBER) -> int:
+    """ASCII digits within [low, high]; `default` when absent or empty. Never converts an over-long digit string
+    (Python refuses ints past 4,300 digits) and rejects other Unicode digits such as `²` that `int()` refuses."""
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
-        raise BadParameter(name, f"{raw!r} is not a whole number")
-    value = int(raw)
-    if not low <= value <= high:
-        raise BadParameter(name, f"{value} is outside {low}–{high}")
-    return value
+    if not (raw.isascii() and raw.isdigit()):
+        raise BadParameter(name, f"{_echo(raw)!r} is not a whole number")
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > len(str(high)) or not low <= int(digits) <= high:
+        raise BadParameter(name, f"{_echo(digits)} is outside {low}–{high}")
+    return int(digits)
 
 
-def text(request: Request[Any, Any, Any], name: str, *, max_length: int = 100) -> str | None:
-    value = request.query_params.get(name)
+def clean_text(name: str, value: str | None, *, max_length: int = 100) -> str | None:
+    """Trimmed text, None when absent or blank; too long or containing NUL (PostgreSQL text cannot hold it) → 400."""
     if value is None:
         return None
+    if "\x00" in value:
+        raise BadParameter(name, "contains a NUL character")
     value = value.strip()
     if len(value) > max_length:
         raise BadParameter(name, f"longer than {max_length} characters")
     return value or None
 
 
-def column_list(
-    request: Request[Any, Any, Any], name: str, allowed: Sequence[str], default: Sequence[str]
-) -> list[str]:
-    raw = request.query_params.get(name)
+def column_keys(name: str, raw: str | None, allowed: Sequence[str], default: Sequence[str]) -> list[str]:
+    """A comma-separated list of column keys from `allowed`; `default` when absent or empty."""
     if not raw:
         return list(default)
     cols = [c.strip() for c in raw.split(",") if c.strip()]
@@ -103,9 +107,151 @@ def column_list(
     return cols
 
 
+def raw_usage_filter(filters: RawUsageFilters, tool: str | None, model: str | None) -> tuple[str | None, str | None]:
+    """The Raw Usage `tool` and `model` filters (None when unset) of the user page and its JSON; a value the person
+    has no usage of in the range → BadParameter."""
+    tool = clean_text("tool", tool, max_length=64)
+    model = clean_text("model", model, max_length=128)
+    if tool is not None and tool not in filters.tools:
+        raise BadParameter("tool", f"{tool!r} has no usage for this user in the selected range")
+    if model is not None and model not in filters.models:
+        raise BadParameter("model", f"{model!r} has no usage for this user in the selected range")
+    return tool, model
+
+
+def range_query(rng: DateRange) -> dict[str, str]:
+    """The query parameters that reproduce `rng` in links (omitted for the default 30d)."""
+    params = rng.query_params()
+    return {} if params == {"range": "30d"} else params
+
+
 def like_pattern(search: str | None) -> str | None:
     """`%q%` with %, _ and \\ escaped, for ILIKE … ESCAPE '\\'; None (no filter) when there is no search text."""
     if not search:
         return None
     escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+# --- dependencies ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paging:
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class SearchText:
+    """The `search` parameter: trimmed text (None when blank) and its ILIKE pattern."""
+
+    text: str | None
+
+    @property
+    def pattern(self) -> str | None:
+        return like_pattern(self.text)
+
+
+def provide_date_range(
+    request: Request[Any, Any, Any],
+    start: Start = None,
+    end: End = None,
+    range_: RangePreset = None,
+    days: Days = None,
+) -> DateRange:
+    """The range of docs/pages.md §1.1 from range/start/end/days (default 30d); errors name the parameter."""
+    params = {"range": range_ or "", "start": start or "", "end": end or "", "days": days or ""}
+    try:
+        return parse_range(params, today_utc(request))
+    except RangeError as exc:
+        raise BadParameter(exc.param, exc.message) from exc
+
+
+def provide_comparison(comparison: Comparison = None) -> bool:
+    """`comparison=true|false` (default false): whether to add the previous period."""
+    return one_of("comparison", comparison, ("true", "false"), "false") == "true"
+
+
+def provide_sort_direction(sort_dir: SortDir = None) -> str:
+    """The JSON API's `sort_dir`: asc or desc (default)."""
+    return one_of("sort_dir", sort_dir, ("asc", "desc"), "desc")
+
+
+def provide_page_number(page: PageNumber = None) -> int:
+    """A page's `page` (1-based, default 1); pages past the end are clamped by the queries."""
+    return whole_number("page", page, 1)
+
+
+def provide_usage_view(view: View = None) -> str:
+    """`view=models|tools` (default models) of the Usage page, its CSV export and /api/v1/models/trends."""
+    return one_of("view", view, USAGE_VIEWS, "models")
+
+
+def provide_trend(trend: Annotated[str | None, Parameter(description="0: no trend line")] = None) -> bool:
+    """`trend=0|1` (default 1): draw the regression line on the usage chart."""
+    return one_of("trend", trend, ("0", "1"), "1") == "1"
+
+
+def provide_mapping_source(source: Source = None) -> str | None:
+    """The mappings' `source` filter: one identity source, None for all."""
+    return one_of("source", source, SOURCES, "") or None
+
+
+async def provide_user_match(db: AsyncSession, email: UserSegment) -> UserMatch:
+    """The person of a `/users/{email}` path (page and JSON alike); see `find_user`."""
+    if "\x00" in email:
+        raise BadParameter("email", "contains a NUL character")
+    if len(email.strip()) > MAX_EMAIL_LENGTH:
+        raise BadParameter("email", f"longer than {MAX_EMAIL_LENGTH} characters")
+    return await find_user(db, email)
+
+
+def search_text(description: str = "Case-insensitive substring (≤ 100 characters)") -> Provide:
+    """The `search` parameter (≤ 100 characters), documented with a route's own description."""
+
+    def provide_search(search: Annotated[str | None, Parameter(description=description)] = None) -> SearchText:
+        return SearchText(clean_text("search", search))
+
+    return Provide(provide_search, sync_to_thread=False)
+
+
+def paging(default: int, most: int, *, limit: str = "limit", offset: str = "offset") -> Provide:
+    """`limit` (1–most, default `default`) and `offset` (≥ 0, default 0), under the route's parameter names."""
+
+    def provide_paging(
+        limit_: Annotated[str | None, Parameter(query=limit, description=f"1–{most}, default {default}")] = None,
+        offset_: Annotated[str | None, Parameter(query=offset, description="Rows to skip, default 0")] = None,
+    ) -> Paging:
+        size = whole_number(limit, limit_, default, low=1, high=most)
+        return Paging(size, whole_number(offset, offset_, 0, low=0))
+
+    return Provide(provide_paging, sync_to_thread=False)
+
+
+def page_paging(default: int, most: int) -> Provide:
+    """The reference's `page` (0-based, default 0) and `limit` (rows per page, 1–most, default `default`)."""
+
+    def provide_page_paging(
+        page: Annotated[str | None, Parameter(description="0-based page index (as the reference), default 0")] = None,
+        limit: Annotated[str | None, Parameter(description=f"Rows per page, 1–{most}, default {default}")] = None,
+    ) -> Paging:
+        index = whole_number("page", page, 0, low=0)
+        size = whole_number("limit", limit, default, low=1, high=most)
+        return Paging(size, index * size)
+
+    return Provide(provide_page_paging, sync_to_thread=False)
+
+
+DEPENDENCIES: dict[str, Provide] = {
+    "rng": Provide(provide_date_range, sync_to_thread=False),
+    "compare": Provide(provide_comparison, sync_to_thread=False),
+    "direction": Provide(provide_sort_direction, sync_to_thread=False),
+    "page_number": Provide(provide_page_number, sync_to_thread=False),
+    "usage_view": Provide(provide_usage_view, sync_to_thread=False),
+    "show_trend": Provide(provide_trend, sync_to_thread=False),
+    "mapping_source": Provide(provide_mapping_source, sync_to_thread=False),
+    "query_text": search_text(),
+    "user_match": Provide(provide_user_match),
+}
+"""Registered on the app: a handler names the ones it needs (routes override `query_text` to describe their search)."""

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Request, get
+from litestar import get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,22 +32,7 @@ from abacus.queries.commits import (
     repo_pivot_slice,
     repository_detail,
 )
-from abacus.web.params import (
-    Comparison,
-    Days,
-    End,
-    Offset,
-    RangePreset,
-    SortDir,
-    Start,
-    choice,
-    date_range,
-    integer,
-    like_pattern,
-    sort_direction,
-    text,
-    wants_comparison,
-)
+from abacus.web.params import Paging, SearchText, one_of, paging, search_text
 
 TAGS = ["commits"]
 
@@ -144,19 +130,11 @@ def _totals(overview: CommitOverview, rng: DateRange, comparison: bool) -> Commi
 
 @get("/api/v1/stats/commits", name="api_stats_commits", tags=TAGS, summary="Commit totals for a range")
 async def api_stats_commits(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
-    start: Start = None,
-    end: End = None,
-    range_: RangePreset = None,
-    days: Days = None,
-    comparison: Comparison = None,
+    db: AsyncSession, rng: NamedDependency[DateRange], compare: NamedDependency[bool]
 ) -> CommitTotals:
     """M-COMMITS, M-AI-COMMITS, M-AI-RATE, lines, M-COMMIT-TOOLS, M-REPOS; `comparison=true` adds the previous
     period of equal length."""
-    rng = date_range(request)
-    with_previous = wants_comparison(request)
-    return _totals(await commit_overview(db, rng), rng, with_previous)
+    return _totals(await commit_overview(db, rng), rng, compare)
 
 
 # --- /api/v1/commits/trends -------------------------------------------------------------------------------------
@@ -194,20 +172,12 @@ def _day(point: DailyCommits) -> CommitDay:
 
 @get("/api/v1/commits/trends", name="api_commit_trends", tags=TAGS, summary="Daily commits for a range")
 async def api_commit_trends(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
-    start: Start = None,
-    end: End = None,
-    range_: RangePreset = None,
-    days: Days = None,
-    comparison: Comparison = None,
+    db: AsyncSession, rng: NamedDependency[DateRange], compare: NamedDependency[bool]
 ) -> CommitTrends:
     """One zero-filled point per UTC day of the range, plus the range totals."""
-    rng = date_range(request)
-    with_previous = wants_comparison(request)
     overview = await commit_overview(db, rng)
     series = await daily_commits(db, rng)
-    return CommitTrends(daily=[_day(p) for p in series], overall=_totals(overview, rng, with_previous))
+    return CommitTrends(daily=[_day(p) for p in series], overall=_totals(overview, rng, compare))
 
 
 # --- /api/v1/commits/pivot --------------------------------------------------------------------------------------
@@ -267,29 +237,34 @@ def _repository(row: RepoRow) -> Repository:
     )
 
 
-@get("/api/v1/commits/pivot", name="api_commit_pivot", tags=TAGS, summary="Repositories with commits in a range")
+@get(
+    "/api/v1/commits/pivot",
+    name="api_commit_pivot",
+    tags=TAGS,
+    summary="Repositories with commits in a range",
+    dependencies={
+        "query_text": search_text("Substring of the full name, case-insensitive"),
+        "paging": paging(500, 1000),
+    },
+)
 async def api_commit_pivot(
-    request: Request[Any, Any, Any],
     db: AsyncSession,
-    start: Start = None,
-    end: End = None,
-    range_: RangePreset = None,
-    days: Days = None,
-    search: Annotated[str | None, Parameter(description="Substring of the full name, case-insensitive")] = None,
+    rng: NamedDependency[DateRange],
+    query_text: NamedDependency[SearchText],
+    direction: NamedDependency[str],
+    paging: NamedDependency[Paging],
     sort_by: Annotated[str | None, Parameter(description="A page sort key, e.g. totalCommits or total_commits")] = None,
-    sort_dir: SortDir = None,
-    limit: Annotated[str | None, Parameter(description="1–1000, default 500")] = None,
-    offset: Offset = None,
 ) -> RepositoryPivot:
     """The Commits table as JSON: ties broken by full name; totals cover every matching repository."""
-    rng = date_range(request)
-    query = text(request, "search")
-    sort = SORT_BY[choice(request, "sort_by", tuple(SORT_BY), "totalCommits")]
-    direction = sort_direction(request)
-    page_limit = integer(request, "limit", 500, low=1, high=1000)
-    skip = integer(request, "offset", 0, low=0)
+    sort = SORT_BY[one_of("sort_by", sort_by, tuple(SORT_BY), "totalCommits")]
     result = await repo_pivot_slice(
-        db, rng, pattern=like_pattern(query), sort=sort, direction=direction, limit=page_limit, offset=skip
+        db,
+        rng,
+        pattern=query_text.pattern,
+        sort=sort,
+        direction=direction,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return RepositoryPivot(
         repositories=[_repository(r) for r in result.rows],
@@ -423,32 +398,24 @@ def _commit(row: CommitRow) -> CommitOut:
     name="api_repository",
     tags=TAGS,
     summary="One repository's commits in a range",
+    dependencies={"paging": paging(50, 100, limit="commits_limit", offset="commits_offset")},
 )
 async def api_repository(
-    request: Request[Any, Any, Any],
     db: AsyncSession,
     owner: str,
     repo: str,
-    start: Start = None,
-    end: End = None,
-    range_: RangePreset = None,
-    days: Days = None,
-    comparison: Comparison = None,
-    commits_limit: Annotated[str | None, Parameter(description="1–100, default 50")] = None,
-    commits_offset: Annotated[str | None, Parameter(description="Commits to skip, default 0")] = None,
+    rng: NamedDependency[DateRange],
+    compare: NamedDependency[bool],
+    paging: NamedDependency[Paging],
     ai_filter: Annotated[str | None, Parameter(description="all (default), ai or human")] = None,
 ) -> RepositoryResponse:
     """Totals, per-tool split, daily series, top 20 authors and a slice of the commits list (newest first, each
     with every attribution). 404 `Repository not found` for an unknown `owner/repo`."""
-    rng = date_range(request)
-    with_previous = wants_comparison(request)
-    limit = integer(request, "commits_limit", 50, low=1, high=100)
-    skip = integer(request, "commits_offset", 0, low=0)
-    filter_key = choice(request, "ai_filter", tuple(COMMIT_FILTERS), "all")
+    filter_key = one_of("ai_filter", ai_filter, tuple(COMMIT_FILTERS), "all")
     info = await find_repository(db, f"{owner}/{repo}")
     if info is None:
         raise NotFoundException("Repository not found")
-    detail = await repository_detail(db, info, rng, filter_key=filter_key, commits_slice=(limit, skip))
+    detail = await repository_detail(db, info, rng, filter_key=filter_key, commits_slice=(paging.limit, paging.offset))
     cur, prev = detail.overview.current, detail.overview.previous
     tools = {t.tool: t.commits for t in detail.overview.tools}
     prev_rng = rng.previous()
@@ -482,7 +449,7 @@ async def api_repository(
             total_additions=prev.additions,
             total_deletions=prev.deletions,
         )
-        if with_previous
+        if compare
         else None,
     )
     return RepositoryResponse(

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.queries import status as queries
 from abacus.queries.lifetime import lifetime_stats
 from abacus.queries.mappings import mappings_view
-from abacus.services.mappings import SOURCES
-from abacus.web.params import choice, now_utc
+from abacus.web.params import now_utc
 
 TAGS = ["status"]
 
@@ -166,11 +165,9 @@ class MappingsPayload:
 
 @get("/api/v1/mappings", tags=TAGS, summary="Identity mappings, unmapped identities and known emails")
 async def api_mappings(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
-    source: Annotated[str | None, Parameter(query="source", description="claude_code, cursor or github")] = None,
+    request: Request[Any, Any, Any], db: AsyncSession, mapping_source: NamedDependency[str | None]
 ) -> MappingsPayload:
-    chosen = choice(request, "source", SOURCES, "") or None
+    chosen = mapping_source
     full = await mappings_view(
         db,
         source=chosen,

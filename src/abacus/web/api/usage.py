@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
 from abacus.providers.registry import configured_tools
 from abacus.queries.lifetime import lifetime_stats
@@ -26,18 +27,7 @@ from abacus.queries.usage import (
     usage_totals,
     usage_trend_rows,
 )
-from abacus.web.params import (
-    Comparison,
-    Days,
-    End,
-    RangePreset,
-    Start,
-    choice,
-    date_range,
-    now_utc,
-    today_utc,
-    wants_comparison,
-)
+from abacus.web.params import now_utc, today_utc
 from abacus.web.usage_charts import projected_days
 
 TAGS = ["usage"]
@@ -141,19 +131,9 @@ def _stats(totals: UsageTotals, comparison: bool) -> Stats:
 
 
 @get("/api/v1/stats", name="api_stats", tags=TAGS, summary="Usage totals for a range")
-async def api_stats(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
-    start: Start = None,
-    end: End = None,
-    range_: RangePreset = None,
-    days: Days = None,
-    comparison: Comparison = None,
-) -> Stats:
+async def api_stats(db: AsyncSession, rng: NamedDependency[DateRange], compare: NamedDependency[bool]) -> Stats:
     """M-TOKENS, M-COST, M-USERS and per-tool figures; `comparison=true` adds the previous period of equal length."""
-    rng = date_range(request)
-    with_previous = wants_comparison(request)
-    return _stats(await usage_totals(db, rng), with_previous)
+    return _stats(await usage_totals(db, rng), compare)
 
 
 # --- /api/v1/stats/lifetime -------------------------------------------------------------------------------------
@@ -211,16 +191,8 @@ class Trends:
 
 
 @get("/api/v1/trends", name="api_trends", tags=TAGS, summary="Daily tokens per tool with projection markers")
-async def api_trends(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
-    start: Start = None,
-    end: End = None,
-    range_: RangePreset = None,
-    days: Days = None,
-) -> Trends:
+async def api_trends(request: Request[Any, Any, Any], db: AsyncSession, rng: NamedDependency[DateRange]) -> Trends:
     """M-DAILY (zero-filled, daily) with M-PROJ markers for configured providers; `completeness` is M-DATA-COMPLETE."""
-    rng = date_range(request)
     daily = await daily_usage_by_tool(db, rng)
     series = projected_days(daily, today_utc(request), now_utc(request), configured_tools(request.app.state.settings))
     points = []
@@ -258,16 +230,8 @@ class ModelShare:
 
 
 @get("/api/v1/models", name="api_models", tags=TAGS, summary="Top 20 (model, tool) pairs by tokens")
-async def api_models(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
-    start: Start = None,
-    end: End = None,
-    range_: RangePreset = None,
-    days: Days = None,
-) -> list[ModelShare]:
+async def api_models(db: AsyncSession, rng: NamedDependency[DateRange]) -> list[ModelShare]:
     """M-MODEL-TOOL, first 20 by tokens; `percentage` is of M-TOKENS (all rows, not only these 20)."""
-    rng = date_range(request)
     breakdown = await model_breakdown(db, rng)
     total = breakdown.total_tokens
     return [
@@ -306,17 +270,10 @@ class ModelTrends:
 
 @get("/api/v1/models/trends", name="api_models_trends", tags=TAGS, summary="Daily usage per model or per tool")
 async def api_models_trends(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
-    start: Start = None,
-    end: End = None,
-    range_: RangePreset = None,
-    days: Days = None,
-    view: Annotated[str | None, Parameter(description="models (default) or tools")] = None,
+    db: AsyncSession, rng: NamedDependency[DateRange], usage_view: NamedDependency[str]
 ) -> ModelTrends:
     """One row per (date, model, tool) — or per (date, tool) with users for `view=tools` — date asc, tokens desc."""
-    rng = date_range(request)
-    chosen = choice(request, "view", ("models", "tools"), "models")
+    chosen = usage_view
     rows = await usage_trend_rows(db, rng, chosen)
     trends: list[ModelTrendRow] | list[ToolTrendRow]
     if chosen == "tools":

@@ -13,10 +13,12 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
 from abacus.queries.team import (
     SORT_COLUMNS,
@@ -28,33 +30,19 @@ from abacus.queries.team import (
     team_tools,
     team_totals,
 )
-from abacus.queries.users import (
-    raw_usage,
-    raw_usage_filters,
-    user_lifetime,
-    user_overview,
-    user_percentile,
-)
-from abacus.web.pages.users import raw_filter_choice, resolve_user
+from abacus.queries.users import UserLifetime, UserMatch, raw_usage, raw_usage_filters, user_overview, user_percentile
 from abacus.web.params import (
-    Comparison,
-    Days,
-    End,
-    Offset,
-    RangePreset,
-    SortDir,
-    Start,
-    choice,
-    date_range,
-    integer,
-    like_pattern,
-    sort_direction,
-    text,
+    Paging,
+    SearchText,
+    one_of,
+    page_paging,
+    paging,
+    raw_usage_filter,
+    search_text,
     today_utc,
-    wants_comparison,
 )
 
-Search = Annotated[str | None, Parameter(description="Substring of the email, case-insensitive (≤ 100 chars)")]
+EMAIL_SEARCH = search_text("Substring of the email, case-insensitive (≤ 100 chars)")
 TAGS = ["users"]
 
 SNAKE_SORTS = {
@@ -69,16 +57,16 @@ def _money(value: Decimal) -> float:
     return float(value)
 
 
-async def _known_email(db: AsyncSession, raw: str) -> str:
-    """The lower-cased full email for a path segment (a full email or a unique local part), else 404."""
-    who, candidates = await resolve_user(db, raw)
-    if who is None:
-        if candidates:
-            raise NotFoundException(f"Ambiguous user name — use the full email: {', '.join(candidates)}")
+def _known(match: UserMatch) -> tuple[str, UserLifetime]:
+    """The lower-cased full email the path segment names (a full email or a unique local part) and that person's
+    lifetime figures, else 404."""
+    if match.email is None:
+        if match.candidates:
+            raise NotFoundException(f"Ambiguous user name — use the full email: {', '.join(match.candidates)}")
         raise NotFoundException("User not found")
-    if not (await user_lifetime(db, who)).known:
+    if match.lifetime is None or not match.lifetime.known:
         raise NotFoundException("User not found")
-    return who
+    return match.email, match.lifetime
 
 
 # --- /api/v1/users ------------------------------------------------------------------------------------------------
@@ -97,25 +85,23 @@ class UserListItem:
     """Last day with usage, all time."""
 
 
-@get("/api/v1/users", name="api_users", tags=TAGS, summary="People with usage in a range, tokens desc")
+@get(
+    "/api/v1/users",
+    name="api_users",
+    tags=TAGS,
+    summary="People with usage in a range, tokens desc",
+    dependencies={"query_text": EMAIL_SEARCH, "paging": paging(50, 100)},
+)
 async def api_users(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    start: Start = None,
-    end: End = None,
-    range_: RangePreset = None,
-    days: Days = None,
-    search: Search = None,
-    limit: Annotated[str | None, Parameter(description="1–100, default 50")] = None,
-    offset: Offset = None,
+    rng: NamedDependency[DateRange],
+    query_text: NamedDependency[SearchText],
+    paging: NamedDependency[Paging],
 ) -> list[UserListItem]:
     """Mapped people with ≥ 1 usage row in the range, by tokens desc (ties by email)."""
-    rng = date_range(request)
-    query_text = text(request, "search")
-    page_limit = integer(request, "limit", 50, low=1, high=100)
-    skip = integer(request, "offset", 0, low=0)
-    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=like_pattern(query_text))
-    members = await team_members(db, query, limit=page_limit, offset=skip)
+    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=query_text.pattern)
+    members = await team_members(db, query, limit=paging.limit, offset=paging.offset)
     favorites = await favorite_models(db, [m.email for m in members], rng)
     return [
         UserListItem(
@@ -193,43 +179,42 @@ def _pivot_user(m: TeamMember) -> PivotUser:
     )
 
 
-@get("/api/v1/users/pivot", name="api_users_pivot", tags=TAGS, summary="The Team table: every column, sortable")
+@get(
+    "/api/v1/users/pivot",
+    name="api_users_pivot",
+    tags=TAGS,
+    summary="The Team table: every column, sortable",
+    dependencies={"query_text": EMAIL_SEARCH, "paging": paging(500, 1000)},
+)
 async def api_users_pivot(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    start: Start = None,
-    end: End = None,
-    range_: RangePreset = None,
-    days: Days = None,
-    search: Search = None,
+    rng: NamedDependency[DateRange],
+    query_text: NamedDependency[SearchText],
+    direction: NamedDependency[str],
+    paging: NamedDependency[Paging],
     sort_by: Annotated[
         str | None,
         Parameter(description="A Team sort key (totalTokens, lastActive, tool_codex, …) or its snake_case form"),
     ] = None,
-    sort_dir: SortDir = None,
-    limit: Annotated[str | None, Parameter(description="1–1000, default 500")] = None,
-    offset: Offset = None,
 ) -> UserPivot:
     """The Team population sorted by `sort_by` (ties by email ascending) with its count and footer totals."""
-    rng = date_range(request)
     tools = await team_tools(db, rng)
     allowed = {**{k: k for k in sort_keys(tools.known)}, **SNAKE_SORTS}
-    sort = allowed[choice(request, "sort_by", tuple(allowed), SORT_COLUMNS[1])]
-    direction = sort_direction(request)
-    query_text = text(request, "search")
-    page_limit = integer(request, "limit", 500, low=1, high=1000)
-    skip = integer(request, "offset", 0, low=0)
+    sort = allowed[one_of("sort_by", sort_by, tuple(allowed), SORT_COLUMNS[1])]
     wanted = set(tools.present) | {t for t in tools.known if sort == f"tool_{t}"}
     query = TeamQuery(
         rng=rng,
         today=today_utc(request),
-        email_pattern=like_pattern(query_text),
+        email_pattern=query_text.pattern,
         sort=sort,
         descending=direction == "desc",
         tools=tuple(t for t in tools.known if t in wanted),
     )
     totals = await team_totals(db, query)
-    members = await team_members(db, query, limit=page_limit, offset=skip) if totals.count > skip else []
+    members = (
+        await team_members(db, query, limit=paging.limit, offset=paging.offset) if totals.count > paging.offset else []
+    )
     return UserPivot(
         users=[_pivot_user(m) for m in members],
         total_count=totals.count,
@@ -333,21 +318,14 @@ class UserDetailOut:
 
 @get("/api/v1/users/{email:str}", name="api_user", tags=TAGS, summary="One person's usage in a range")
 async def api_user(
-    request: Request[Any, Any, Any],
     db: AsyncSession,
-    email: Annotated[str, Parameter(description="Full email (or a local part that names exactly one person)")],
-    start: Start = None,
-    end: End = None,
-    range_: RangePreset = None,
-    days: Days = None,
-    comparison: Comparison = None,
+    user_match: NamedDependency[UserMatch],
+    rng: NamedDependency[DateRange],
+    compare: NamedDependency[bool],
 ) -> UserDetailOut:
     """Summary, (model, tool) breakdown, zero-filled daily series, lifetime figures and commits (M-USER-COMMITS).
     404 `User not found` for an email nobody has seen; a person without usage in the range gets zeros."""
-    rng = date_range(request)
-    with_previous = wants_comparison(request)
-    who = await _known_email(db, email)
-    lifetime = await user_lifetime(db, who)
+    who, lifetime = _known(user_match)
     overview = await user_overview(db, who, rng)
     s = overview.summary
     previous = rng.previous()
@@ -398,7 +376,7 @@ async def api_user(
             tool_breakdown=[CommitToolOut(t.tool, t.commits, t.additions, t.deletions) for t in overview.commits.tools],
         ),
         previous_period=PreviousOut(previous.start, previous.end, s.previous_tokens, _money(s.previous_cost))
-        if with_previous
+        if compare
         else None,
     )
 
@@ -430,30 +408,21 @@ class RawUsageOut:
     name="api_user_raw_usage",
     tags=TAGS,
     summary="One person's usage rows, newest first",
+    dependencies={"paging": page_paging(50, 100)},
 )
 async def api_user_raw_usage(
-    request: Request[Any, Any, Any],
     db: AsyncSession,
-    email: str,
-    start: Start = None,
-    end: End = None,
-    range_: RangePreset = None,
-    days: Days = None,
-    page: Annotated[str | None, Parameter(description="0-based page index (as the reference), default 0")] = None,
-    limit: Annotated[str | None, Parameter(description="Rows per page, 1–100, default 50")] = None,
+    user_match: NamedDependency[UserMatch],
+    rng: NamedDependency[DateRange],
+    paging: NamedDependency[Paging],
     tool: Annotated[str | None, Parameter(description="Exact tool key present in the range")] = None,
     model: Annotated[str | None, Parameter(description="Exact normalised model present in the range")] = None,
 ) -> RawUsageOut:
     """Usage rows (date desc, id desc) with `tok(r)` and cost; the tools and models present fill filter menus."""
-    rng = date_range(request)
-    page_index = integer(request, "page", 0, low=0)
-    page_limit = integer(request, "limit", 50, low=1, high=100)
-    who = await _known_email(db, email)
+    who, _ = _known(user_match)
     filters = await raw_usage_filters(db, who, rng)
-    tool_key, model_name = raw_filter_choice(request, filters)
-    rows = await raw_usage(
-        db, who, rng, tool=tool_key, model=model_name, limit=page_limit, offset=page_index * page_limit
-    )
+    tool_key, model_name = raw_usage_filter(filters, tool, model)
+    rows = await raw_usage(db, who, rng, tool=tool_key, model=model_name, limit=paging.limit, offset=paging.offset)
     return RawUsageOut(
         records=[RawRecordOut(r.id, r.date, r.tool, r.model, r.total_tokens, _money(r.cost)) for r in rows.records],
         total_count=rows.total_count,
@@ -477,16 +446,9 @@ class PercentileOut:
     summary="Where a person ranks by tokens per active day",
 )
 async def api_user_percentile(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
-    email: str,
-    start: Start = None,
-    end: End = None,
-    range_: RangePreset = None,
-    days: Days = None,
+    db: AsyncSession, user_match: NamedDependency[UserMatch], rng: NamedDependency[DateRange]
 ) -> PercentileOut:
     """M-PERCENTILE among mapped people with ≥ 2 active days: ties share a percentile; 0 when the person has fewer
     than 2 active days; 50 when nobody qualifies; 100 when alone."""
-    rng = date_range(request)
-    who = await _known_email(db, email)
+    who, _ = _known(user_match)
     return PercentileOut(await user_percentile(db, who, rng))

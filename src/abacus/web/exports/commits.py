@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR, GITHUB_COPILOT
 from abacus.queries.commits import RepoRow, stream_repo_rows
 from abacus.web.csv_download import csv_filename, csv_response
-from abacus.web.params import date_range, like_pattern, text
+from abacus.web.params import SearchText
 
 COMMIT_COLUMNS = (
     "repository", "source", "total_commits", "ai_assisted_commits", "ai_assistance_rate", "total_additions",
@@ -47,8 +48,8 @@ async def _rows(request: Request[Any, Any, Any], rng: DateRange, pattern: str | 
 
 
 @get(["/export/commits.csv", "/api/v1/export/commits.csv"], name="export_commits", include_in_schema=False)
-async def export_commits(request: Request[Any, Any, Any]) -> Stream:
+async def export_commits(
+    request: Request[Any, Any, Any], rng: NamedDependency[DateRange], query_text: NamedDependency[SearchText]
+) -> Stream:
     """Every repository with ≥1 commit in the range (optionally filtered by name), commits desc, streamed."""
-    rng = date_range(request)
-    search = text(request, "search")
-    return csv_response(csv_filename("commits", rng), COMMIT_COLUMNS, _rows(request, rng, like_pattern(search)))
+    return csv_response(csv_filename("commits", rng), COMMIT_COLUMNS, _rows(request, rng, query_text.pattern))

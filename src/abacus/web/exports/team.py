@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.response import Stream
 
+from abacus.domain.periods import DateRange
 from abacus.queries.team import TeamQuery, stream_team_members
 from abacus.web.csv_download import csv_filename, csv_response
-from abacus.web.params import date_range, like_pattern, text, today_utc
+from abacus.web.params import SearchText, today_utc
 
 TEAM_COLUMNS = (
     "email", "total_tokens", "total_cost", "claude_code_tokens", "cursor_tokens", "input_tokens", "output_tokens",
@@ -42,9 +44,9 @@ async def _team_rows(request: Request[Any, Any, Any], query: TeamQuery) -> Async
 
 
 @get(["/export/team.csv", "/api/v1/export/team.csv"], name="export_team", include_in_schema=False)
-async def export_team(request: Request[Any, Any, Any]) -> Stream:
+async def export_team(
+    request: Request[Any, Any, Any], rng: NamedDependency[DateRange], query_text: NamedDependency[SearchText]
+) -> Stream:
     """The Team table as CSV for the range and search: one line per person, tokens desc (ties by email)."""
-    rng = date_range(request)
-    search = text(request, "search")
-    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=like_pattern(search))
+    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=query_text.pattern)
     return csv_response(csv_filename("team", rng), TEAM_COLUMNS, _team_rows(request, query))

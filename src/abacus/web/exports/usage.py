@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from abacus.domain.periods import DateRange
 from abacus.queries.usage import USAGE_MODEL_COLUMNS, USAGE_TOOL_COLUMNS, stream_usage_rows
 from abacus.web.csv_download import csv_filename, csv_response
-from abacus.web.params import choice, date_range
 
 
 async def _usage_rows(request: Request[Any, Any, Any], rng: DateRange, view: str) -> AsyncIterator[Sequence[Any]]:
@@ -21,9 +21,10 @@ async def _usage_rows(request: Request[Any, Any, Any], rng: DateRange, view: str
 
 
 @get(["/export/usage.csv", "/api/v1/export/usage.csv"], name="export_usage", include_in_schema=False)
-async def export_usage(request: Request[Any, Any, Any]) -> Stream:
+async def export_usage(
+    request: Request[Any, Any, Any], rng: NamedDependency[DateRange], usage_view: NamedDependency[str]
+) -> Stream:
     """Usage per (date, model, tool) — or per (date, tool) with `view=tools` — for the range, as a CSV download."""
-    rng = date_range(request)
-    view = choice(request, "view", ("models", "tools"), "models")
+    view = usage_view
     columns = USAGE_TOOL_COLUMNS if view == "tools" else USAGE_MODEL_COLUMNS
     return csv_response(csv_filename(f"usage_{view}", rng), columns, _usage_rows(request, rng, view))

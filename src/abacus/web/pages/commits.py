@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.params import Parameter
 from litestar.response import Template
 from markupsafe import Markup
 
+from abacus.domain.periods import DateRange
 from abacus.queries.commits import REPO_SORTS, RepoRow, commits_page
 from abacus.web.commit_charts import overall_split_bar, tool_split_bar
-from abacus.web.params import choice, column_list, date_range, integer, like_pattern, text
+from abacus.web.params import SearchText, column_keys, one_of
 from abacus.web.rendering import is_htmx, range_context, render
 from abacus.web.templating import query
 
@@ -83,36 +86,42 @@ def _split_rows(rows: list[RepoRow]) -> list[tuple[RepoRow, Markup]]:
 
 
 @get("/commits", name="commits")
-async def commits(request: Request[Any, Any, Any]) -> Template:
-    rng = date_range(request)
-    search = text(request, "search")
-    sort = choice(request, "sort", tuple(REPO_SORTS), DEFAULT_SORT)
-    direction = choice(request, "dir", ("asc", "desc"), DEFAULT_DIR)
-    cols = column_list(request, "cols", tuple(COLUMNS), DEFAULT_COLS)
-    page = integer(request, "page", 1)
+async def commits(
+    request: Request[Any, Any, Any],
+    rng: NamedDependency[DateRange],
+    query_text: NamedDependency[SearchText],
+    page_number: NamedDependency[int],
+    sort: str | None = None,
+    dir_: Annotated[str | None, Parameter(query="dir")] = None,
+    cols: str | None = None,
+) -> Template:
+    search = query_text.text
+    sort_key = one_of("sort", sort, tuple(REPO_SORTS), DEFAULT_SORT)
+    direction = one_of("dir", dir_, ("asc", "desc"), DEFAULT_DIR)
+    columns = column_keys("cols", cols, tuple(COLUMNS), DEFAULT_COLS)
     table_only = is_htmx(request) and request.headers.get("hx-target") == "repo-table"
     data = await commits_page(
         request.app.state.sessionmaker,
         rng,
-        pattern=like_pattern(search),
-        sort=sort,
+        pattern=query_text.pattern,
+        sort=sort_key,
         direction=direction,
-        page=page,
+        page=page_number,
         with_overview=not table_only,
     )
     ranges = range_context(request, rng)
-    keep = _keep(ranges["range_query"], search, sort, direction, cols)
+    keep = _keep(ranges["range_query"], search, sort_key, direction, columns)
     overview = data.overview
     context = {
         **ranges,
         "nav": "commits",
         "search": search,
-        "sort": sort,
+        "sort": sort_key,
         "dir": direction,
-        "cols": cols,
+        "cols": columns,
         "columns": COLUMNS,
         "keep": keep,
-        "chips": _chips(cols, keep),
+        "chips": _chips(columns, keep),
         "overview": overview,
         "tool_bar": overall_split_bar(overview.tools, overview.current.ai_commits) if overview else None,
         "table": data.table,

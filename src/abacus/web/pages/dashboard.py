@@ -6,28 +6,26 @@ import asyncio
 from typing import Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.response import Template
 
 from abacus.db import concurrently
+from abacus.domain.periods import DateRange
 from abacus.providers.registry import configured_tools
 from abacus.queries.dashboard import dashboard_data
 from abacus.queries.lifetime import lifetime_stats
-from abacus.web.params import choice, date_range, now_utc, range_query, today_utc
+from abacus.web.params import now_utc, range_query, today_utc
 from abacus.web.rendering import range_context, render
 from abacus.web.usage_charts import model_rows, tool_split_bar, tools_card, usage_chart
 
 FRAGMENTS = {"page-body": "fragments/dashboard_body.html", "usage-chart": "fragments/usage_chart.html"}
 
 
-def trend_flag(request: Request[Any, Any, Any]) -> bool:
-    """`trend=0|1` (default 1): draw the regression line on the usage chart."""
-    return choice(request, "trend", ("0", "1"), "1") == "1"
-
-
 @get("/", name="dashboard")
-async def dashboard(request: Request[Any, Any, Any]) -> Template:
-    rng = date_range(request)
-    trend = trend_flag(request)
+async def dashboard(
+    request: Request[Any, Any, Any], rng: NamedDependency[DateRange], show_trend: NamedDependency[bool]
+) -> Template:
+    trend = show_trend
     sessionmaker = request.app.state.sessionmaker
     (lifetime,), data = await asyncio.gather(
         concurrently(sessionmaker, lifetime_stats), dashboard_data(sessionmaker, rng)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
@@ -15,20 +17,39 @@ from abacus.auth.guards import require_admin, session_user
 from abacus.providers.cursor_csv import CsvImportError, csv_organization_id, describe_import, import_cursor_csv
 from abacus.queries.mappings import mappings_view
 from abacus.services.mappings import SOURCES, MappingError, delete_mapping, set_mapping
-from abacus.web import params
+from abacus.web.params import SearchText, one_of
 from abacus.web.rendering import is_htmx, render
 
 FRAGMENTS = {"mapping-tables": "fragments/mapping_tables.html"}
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-async def _page(request: Request[Any, Any, Any], db: AsyncSession, **extra: Any) -> Template:
-    source = request.query_params.get("source") or None
-    if source is not None and source not in SOURCES:
-        params.choice(request, "source", SOURCES, "")
-    status = params.choice(request, "status", ("unmapped", "mapped", "all"), "unmapped")
-    search = params.text(request, "search")
-    page = params.integer(request, "page", 1)
+@dataclass(frozen=True)
+class MappingsFilter:
+    """The assistant's own query parameters, validated: source, status, search text, page."""
+
+    source: str | None = None
+    status: str = "unmapped"
+    search: str | None = None
+    page: int = 1
+
+
+def provide_mappings_filter(
+    mapping_source: NamedDependency[str | None],
+    query_text: NamedDependency[SearchText],
+    page_number: NamedDependency[int],
+    status: str | None = None,
+) -> MappingsFilter:
+    state = one_of("status", status, ("unmapped", "mapped", "all"), "unmapped")
+    return MappingsFilter(mapping_source, state, query_text.text, page_number)
+
+
+MAPPINGS_FILTER = {"mappings_filter": Provide(provide_mappings_filter, sync_to_thread=False)}
+"""The writes re-render the page with the filters of the address they were posted to."""
+
+
+async def _page(request: Request[Any, Any, Any], db: AsyncSession, chosen: MappingsFilter, **extra: Any) -> Template:
+    source, status, search, page = chosen.source, chosen.status, chosen.search, chosen.page
     view = await mappings_view(
         db,
         source=source,
@@ -51,33 +72,44 @@ async def _page(request: Request[Any, Any, Any], db: AsyncSession, **extra: Any)
     return render(request, "pages/mappings.html", {**context, **extra}, fragments=FRAGMENTS)
 
 
-@get("/mappings", name="mappings")
-async def mappings_page(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
-    return await _page(request, db)
+@get("/mappings", name="mappings", dependencies=MAPPINGS_FILTER)
+async def mappings_page(
+    request: Request[Any, Any, Any], db: AsyncSession, mappings_filter: NamedDependency[MappingsFilter]
+) -> Template:
+    return await _page(request, db, mappings_filter)
 
 
 def _after_write(request: Request[Any, Any, Any]) -> bool:
     return is_htmx(request)
 
 
-@post("/mappings", guards=[require_admin], status_code=200)
-async def save_mapping(request: Request[Any, Any, Any], db: AsyncSession, data: FormData) -> Template | Redirect:
+@post("/mappings", guards=[require_admin], status_code=200, dependencies=MAPPINGS_FILTER)
+async def save_mapping(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    data: FormData,
+    mappings_filter: NamedDependency[MappingsFilter],
+) -> Template | Redirect:
     admin = session_user(request)["email"]  # type: ignore[index]
     source, external_id, email = data.get("source", ""), data.get("external_id", ""), data.get("email", "")
     try:
         async with db.begin():
             change = await set_mapping(db, source, external_id, email, updated_by=admin)
     except MappingError as exc:
-        return await _page(request, db, error={"key": f"{source}:{external_id}", "message": str(exc)})
+        return await _page(request, db, mappings_filter, error={"key": f"{source}:{external_id}", "message": str(exc)})
     notice = (
         f"Mapped {source} {external_id} → {email.strip().lower()} ({change.usage_rows} usage rows, "
         f"{change.commits} commits re-pointed)."
     )
-    return await _page(request, db, notice=notice) if _after_write(request) else Redirect("/mappings", status_code=303)
+    if not _after_write(request):
+        return Redirect("/mappings", status_code=303)
+    return await _page(request, db, mappings_filter, notice=notice)
 
 
-@post("/mappings/accept-all", guards=[require_admin], status_code=200)
-async def accept_all(request: Request[Any, Any, Any], db: AsyncSession) -> Template | Redirect:
+@post("/mappings/accept-all", guards=[require_admin], status_code=200, dependencies=MAPPINGS_FILTER)
+async def accept_all(
+    request: Request[Any, Any, Any], db: AsyncSession, mappings_filter: NamedDependency[MappingsFilter]
+) -> Template | Redirect:
     admin = session_user(request)["email"]  # type: ignore[index]
     view = await mappings_view(
         db,
@@ -93,34 +125,44 @@ async def accept_all(request: Request[Any, Any, Any], db: AsyncSession) -> Templ
             await set_mapping(db, item.source, item.external_id, item.suggestion or "", updated_by=admin)
             accepted += 1
     notice = f"Accepted {accepted} suggested mapping(s)."
-    return await _page(request, db, notice=notice) if _after_write(request) else Redirect("/mappings", status_code=303)
+    if not _after_write(request):
+        return Redirect("/mappings", status_code=303)
+    return await _page(request, db, mappings_filter, notice=notice)
 
 
-@post("/mappings/delete", guards=[require_admin], status_code=200)
-async def remove_mapping(request: Request[Any, Any, Any], db: AsyncSession, data: FormData) -> Template | Redirect:
+@post("/mappings/delete", guards=[require_admin], status_code=200, dependencies=MAPPINGS_FILTER)
+async def remove_mapping(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    data: FormData,
+    mappings_filter: NamedDependency[MappingsFilter],
+) -> Template | Redirect:
     source, external_id = data.get("source", ""), data.get("external_id", "")
     try:
         async with db.begin():
             change = await delete_mapping(db, source, external_id)
     except MappingError as exc:
-        return await _page(request, db, error={"key": f"{source}:{external_id}", "message": str(exc)})
+        return await _page(request, db, mappings_filter, error={"key": f"{source}:{external_id}", "message": str(exc)})
     notice = f"Removed {source} {external_id} ({change.usage_rows} usage rows, {change.commits} commits re-pointed)."
-    return await _page(request, db, notice=notice) if _after_write(request) else Redirect("/mappings", status_code=303)
+    if not _after_write(request):
+        return Redirect("/mappings", status_code=303)
+    return await _page(request, db, mappings_filter, notice=notice)
 
 
-@post("/mappings/import", guards=[require_admin], status_code=200)
+@post("/mappings/import", guards=[require_admin], status_code=200, dependencies=MAPPINGS_FILTER)
 async def import_csv(
     request: Request[Any, Any, Any],
     db: AsyncSession,
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+    mappings_filter: NamedDependency[MappingsFilter],
 ) -> Template:
     upload = data.get("file")
     organization_id = csv_organization_id(request.app.state.settings, str(data.get("organization_id") or ""))
     if not isinstance(upload, UploadFile):
-        return await _page(request, db, import_errors=["Choose a Cursor usage CSV file to import."])
+        return await _page(request, db, mappings_filter, import_errors=["Choose a Cursor usage CSV file to import."])
     content = await upload.read()
     try:
         result = await import_cursor_csv(request.app.state.sessionmaker, content, organization_id=organization_id)
     except CsvImportError as exc:
-        return await _page(request, db, import_errors=exc.errors, import_name=upload.filename)
-    return await _page(request, db, notice=f"Imported {upload.filename}: {describe_import(result)}.")
+        return await _page(request, db, mappings_filter, import_errors=exc.errors, import_name=upload.filename)
+    return await _page(request, db, mappings_filter, notice=f"Imported {upload.filename}: {describe_import(result)}.")

@@ -3,19 +3,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.formatting import fmt_status_date
-from abacus.domain.periods import MONTH_ABBR
+from abacus.domain.periods import MONTH_ABBR, DateRange
 from abacus.queries.commits import COMMIT_FILTERS, RepositoryInfo, find_repository, repository_detail
 from abacus.web.commit_charts import commit_chart, overall_split_bar
-from abacus.web.params import choice, date_range, integer
+from abacus.web.params import one_of
 from abacus.web.rendering import is_htmx, range_context, render
 
 FRAGMENTS = {"page-body": "fragments/repository_body.html", "repo-commits": "fragments/repo_commits.html"}
@@ -37,14 +39,20 @@ def repository_path(full_name: str) -> str:
 
 
 @get("/repositories/{owner:str}/{repo:str}", name="repository")
-async def repository(request: Request[Any, Any, Any], db: AsyncSession, owner: str, repo: str) -> Template:
-    rng = date_range(request)
-    filter_key = choice(request, "filter", tuple(COMMIT_FILTERS), "all")
-    page = integer(request, "page", 1)
+async def repository(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    owner: str,
+    repo: str,
+    rng: NamedDependency[DateRange],
+    page_number: NamedDependency[int],
+    filter_: Annotated[str | None, Parameter(query="filter")] = None,
+) -> Template:
+    filter_key = one_of("filter", filter_, tuple(COMMIT_FILTERS), "all")
     info = await find_repository(db, f"{owner}/{repo}")
     if info is None:
         raise NotFoundException("Repository not found")
-    detail = await repository_detail(db, info, rng, filter_key=filter_key, page=page)
+    detail = await repository_detail(db, info, rng, filter_key=filter_key, page=page_number)
     ranges = range_context(request, rng)
     keep = {**ranges["range_query"], **({"filter": filter_key} if filter_key != "all" else {})}
     data_from, data_title = _data_from(info)

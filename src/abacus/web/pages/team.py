@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +28,7 @@ from abacus.queries.team import (
     unattributed_in_range,
 )
 from abacus.web.charts import BarPart, split_bar
-from abacus.web.params import choice, column_list, date_range, integer, like_pattern, range_query, text, today_utc
+from abacus.web.params import SearchText, column_keys, one_of, range_query, today_utc
 from abacus.web.rendering import range_context, render
 from abacus.web.templating import query
 
@@ -80,17 +82,17 @@ def _columns(other_tools: tuple[str, ...]) -> list[TeamColumn]:
     return columns
 
 
-def team_request_state(request: Request[Any, Any, Any], tools: TeamTools) -> dict[str, Any]:
-    """Parse and validate the Team page's own parameters (sort/dir/cols/page/search); bad ones → 400."""
-    search = text(request, "search")
-    sort = choice(request, "sort", sort_keys(tools.known), DEFAULT_SORT)
-    direction = choice(request, "dir", ("asc", "desc"), DEFAULT_DIR)
+def team_request_state(
+    tools: TeamTools, search: str | None, sort: str | None, direction: str | None, cols: str | None
+) -> dict[str, Any]:
+    """Validate the Team page's own parameters (sort/dir/cols) against the tools known; bad ones → 400."""
+    sort_key = one_of("sort", sort, sort_keys(tools.known), DEFAULT_SORT)
+    direction = one_of("dir", direction, ("asc", "desc"), DEFAULT_DIR)
     all_columns = _columns(tools.other_known)
     keys = [c.key for c in all_columns]
-    chosen = set(column_list(request, "cols", keys, DEFAULT_COLUMNS)) | {"email"}
-    cols = [k for k in keys if k in chosen]
-    page = integer(request, "page", 1)
-    return {"search": search, "sort": sort, "dir": direction, "cols": cols, "page": page}
+    chosen = set(column_keys("cols", cols, keys, DEFAULT_COLUMNS)) | {"email"}
+    shown = [k for k in keys if k in chosen]
+    return {"search": search, "sort": sort_key, "dir": direction, "cols": shown}
 
 
 def _cols_param(cols: list[str]) -> str | None:
@@ -148,13 +150,15 @@ def team_context(rng: DateRange, state: dict[str, Any], tools: TeamTools, page: 
     }
 
 
-def team_query(request: Request[Any, Any, Any], rng: DateRange, state: dict[str, Any], tools: TeamTools) -> TeamQuery:
+def team_query(
+    request: Request[Any, Any, Any], rng: DateRange, state: dict[str, Any], tools: TeamTools, pattern: str | None
+) -> TeamQuery:
     wanted = {*state["cols"], state["sort"]}
     computed = set(tools.other_present) | {t for t in tools.other_known if tool_sort_key(t) in wanted}
     return TeamQuery(
         rng=rng,
         today=today_utc(request),
-        email_pattern=like_pattern(state["search"]),
+        email_pattern=pattern,
         sort=state["sort"],
         descending=state["dir"] == "desc",
         tools=tuple(t for t in tools.known if t in computed),
@@ -162,11 +166,19 @@ def team_query(request: Request[Any, Any, Any], rng: DateRange, state: dict[str,
 
 
 @get("/team", name="team", include_in_schema=False)
-async def team(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
-    rng = date_range(request)
+async def team(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    rng: NamedDependency[DateRange],
+    query_text: NamedDependency[SearchText],
+    page_number: NamedDependency[int],
+    sort: str | None = None,
+    dir_: Annotated[str | None, Parameter(query="dir")] = None,
+    cols: str | None = None,
+) -> Template:
     tools = await team_tools(db, rng)
-    state = team_request_state(request, tools)
-    page = await team_page(db, team_query(request, rng, state, tools), state["page"])
+    state = team_request_state(tools, query_text.text, sort, dir_, cols)
+    page = await team_page(db, team_query(request, rng, state, tools, query_text.pattern), page_number)
     context = {
         **range_context(request, rng),
         **team_context(rng, state, tools, page),

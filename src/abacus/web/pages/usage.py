@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.response import Template
 
+from abacus.domain.periods import DateRange
 from abacus.providers.registry import configured_tools
 from abacus.queries.usage import usage_page_data
 from abacus.web.charts import WIDE
-from abacus.web.pages.dashboard import trend_flag
-from abacus.web.params import choice, date_range, now_utc, range_query, today_utc
+from abacus.web.params import now_utc, range_query, today_utc
 from abacus.web.rendering import range_context, render
 from abacus.web.usage_charts import (
     model_chart,
@@ -22,15 +23,17 @@ from abacus.web.usage_charts import (
     usage_chart,
 )
 
-VIEWS = ("models", "tools")
 FRAGMENTS = {"page-body": "fragments/usage_body.html", "usage-chart": "fragments/usage_chart.html"}
 
 
 @get("/usage", name="usage")
-async def usage_page(request: Request[Any, Any, Any]) -> Template:
-    rng = date_range(request)
-    view = choice(request, "view", VIEWS, "models")
-    trend = trend_flag(request)
+async def usage_page(
+    request: Request[Any, Any, Any],
+    rng: NamedDependency[DateRange],
+    usage_view: NamedDependency[str],
+    show_trend: NamedDependency[bool],
+) -> Template:
+    view, trend = usage_view, show_trend
     data = await usage_page_data(request.app.state.sessionmaker, rng, view)
     keep = {**range_query(rng), "view": None if view == "models" else view, "trend": None if trend else "0"}
     context: dict[str, Any] = {

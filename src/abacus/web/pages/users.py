@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 from markupsafe import Markup
@@ -20,21 +21,17 @@ from abacus.queries.users import (
     MODELS_SHOWN,
     RAW_PAGE_SIZE,
     DailyUsage,
-    RawUsageFilters,
+    UserMatch,
     UserOverview,
-    emails_with_local_part,
     raw_usage,
     raw_usage_filters,
-    user_lifetime,
     user_overview,
     weekly_pattern,
 )
 from abacus.web.charts import NARROW, BarPart, ChartOptions, Column, Segment, split_bar, stacked_columns
-from abacus.web.errors import BadParameter
-from abacus.web.params import choice, date_range, integer, range_query, text
+from abacus.web.params import one_of, range_query, raw_usage_filter
 from abacus.web.rendering import range_context, render
 
-MAX_EMAIL_LENGTH = 255
 WEEKEND = ("Sun", "Sat")
 PATTERN_COLOR = "#f59e0b"
 USER_FRAGMENTS = {
@@ -46,20 +43,6 @@ USER_FRAGMENTS = {
 
 def user_path(email: str) -> str:
     return "/users/" + quote(email, safe="")
-
-
-async def resolve_user(db: AsyncSession, raw: str) -> tuple[str | None, list[str]]:
-    """(full lower-cased email, []) for an email; for a bare local part, the one email that has it, or
-    (None, candidates) when none or several do."""
-    who = raw.strip().lower()
-    if len(who) > MAX_EMAIL_LENGTH:
-        raise BadParameter("email", f"longer than {MAX_EMAIL_LENGTH} characters")
-    if "@" in who:
-        return who, []
-    candidates = await emails_with_local_part(db, who) if who else []
-    if len(candidates) == 1:
-        return candidates[0], candidates
-    return None, candidates
 
 
 def _daily_chart(series: list[DailyUsage], tools: list[str]) -> tuple[Markup, bool]:
@@ -139,23 +122,12 @@ def overview_context(overview: UserOverview, rng: DateRange) -> dict[str, Any]:
     }
 
 
-def raw_filter_choice(request: Request[Any, Any, Any], filters: RawUsageFilters) -> tuple[str | None, str | None]:
-    """The Raw Usage `tool` and `model` filters (None when unset); a value the person has no usage of in the range
-    → BadParameter."""
-    tool = text(request, "tool", max_length=64)
-    model = text(request, "model", max_length=128)
-    if tool is not None and tool not in filters.tools:
-        raise BadParameter("tool", f"{tool!r} has no usage for this user in the selected range")
-    if model is not None and model not in filters.models:
-        raise BadParameter("model", f"{model!r} has no usage for this user in the selected range")
-    return tool, model
-
-
-async def raw_context(request: Request[Any, Any, Any], db: AsyncSession, email: str, rng: DateRange) -> dict[str, Any]:
+async def raw_context(
+    db: AsyncSession, email: str, rng: DateRange, page: int, tool_filter: str | None, model_filter: str | None
+) -> dict[str, Any]:
     """The Raw Usage tab: validated filters, one page of rows, the filter options."""
     filters = await raw_usage_filters(db, email, rng)
-    tool, model = raw_filter_choice(request, filters)
-    page = integer(request, "page", 1)
+    tool, model = raw_usage_filter(filters, tool_filter, model_filter)
     first = await raw_usage(
         db, email, rng, tool=tool, model=model, limit=RAW_PAGE_SIZE, offset=(page - 1) * RAW_PAGE_SIZE
     )
@@ -178,11 +150,19 @@ async def raw_context(request: Request[Any, Any, Any], db: AsyncSession, email: 
 
 
 @get("/users/{email:str}", name="user_detail", include_in_schema=False)
-async def user_detail(request: Request[Any, Any, Any], db: AsyncSession, email: str) -> Template | Redirect:
-    rng = date_range(request)
-    tab = choice(request, "tab", ("overview", "raw"), "overview")
-    integer(request, "page", 1)
-    who, candidates = await resolve_user(db, email)
+async def user_detail(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    email: str,
+    user_match: NamedDependency[UserMatch],
+    rng: NamedDependency[DateRange],
+    page_number: NamedDependency[int],
+    tab: str | None = None,
+    tool: str | None = None,
+    model: str | None = None,
+) -> Template | Redirect:
+    tab_key = one_of("tab", tab, ("overview", "raw"), "overview")
+    who, candidates = user_match.email, user_match.candidates
     if who is None:
         if not candidates:
             raise NotFoundException("User not found")
@@ -195,20 +175,20 @@ async def user_detail(request: Request[Any, Any, Any], db: AsyncSession, email: 
     if who != email:
         query_string = request.url.query
         return Redirect(user_path(who) + (f"?{query_string}" if query_string else ""), status_code=301)
-    lifetime = await user_lifetime(db, who)
-    if not lifetime.known:
+    lifetime = user_match.lifetime
+    if lifetime is None or not lifetime.known:
         raise NotFoundException("User not found")
     context: dict[str, Any] = {
         **range_context(request, rng),
         "nav": "team",
         "email": who,
         "user_path": user_path(who),
-        "tab": tab,
+        "tab": tab_key,
         "lifetime": lifetime,
-        "tab_keep": {"tab": "raw"} if tab == "raw" else {},
+        "tab_keep": {"tab": "raw"} if tab_key == "raw" else {},
     }
-    if tab == "raw":
-        context.update(await raw_context(request, db, who, rng))
+    if tab_key == "raw":
+        context.update(await raw_context(db, who, rng, page_number, tool, model))
     else:
         context.update(overview_context(await user_overview(db, who, rng), rng))
     return render(request, "pages/user.html", context, fragments=USER_FRAGMENTS)
