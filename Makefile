@@ -20,10 +20,17 @@ demo: $(VENV)/.installed
 ## Install what the tests need and run the whole suite.
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+
+## Type-check src/abacus as [tool.mypy] in pyproject.toml says (strict for domain, queries, providers, sync).
+.PHONY: typecheck
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
 
 ## Print per-page server times on a large synthetic data set.
 bench: $(VENV)/.installed
