@@ -183,8 +183,13 @@ def section_refs() -> tuple[SectionRef, ...]:
 
 def test_section_ref_pattern() -> None:
     line = "(docs/metrics.md §0.4–§2, §4) and docs/pages.md §1.1; a bare §3"
-    assert section_refs_in(line) == [("metrics.md", "0.4"), ("metrics.md", "2"), ("metrics.md", "4"),
-                                     ("pages.md", "1.1"), ("pages.md", "3")]
+    assert section_refs_in(line) == [
+        ("metrics.md", "0.4"),
+        ("metrics.md", "2"),
+        ("metrics.md", "4"),
+        ("pages.md", "1.1"),
+        ("pages.md", "3"),
+    ]
     assert section_refs_in("see §4.6 for the rules") == [(None, "4.6")]
 
 
@@ -204,15 +209,22 @@ def test_section_reference_resolves(ref: SectionRef) -> None:
 
 def test_no_reference_to_the_external_spec() -> None:
     """The spec files outside the repository (`spec/README.md`, a bare `metrics.md`, …) are never cited."""
-    stale = [f"{occurrence.where}: {match.group(0)}" for occurrence in _lines(SCANNED)
-             for match in EXTERNAL_SPEC.finditer(occurrence.text)]
+    stale = [
+        f"{occurrence.where}: {match.group(0)}"
+        for occurrence in _lines(SCANNED)
+        for match in EXTERNAL_SPEC.finditer(occurrence.text)
+    ]
     assert not stale, "cite docs/<file>.md instead of:\n" + "\n".join(stale)
 
 
 @cache
 def docs_paths_cited() -> tuple[tuple[str, str], ...]:
-    return tuple((occurrence.where, match.group("doc")) for occurrence in _lines(SCANNED)
-                 for match in SECTION_TOKEN.finditer(occurrence.text) if match.group("doc"))
+    return tuple(
+        (occurrence.where, match.group("doc"))
+        for occurrence in _lines(SCANNED)
+        for match in SECTION_TOKEN.finditer(occurrence.text)
+        if match.group("doc")
+    )
 
 
 @pytest.mark.parametrize(("where", "doc"), docs_paths_cited(), ids=lambda value: str(value))
@@ -256,7 +268,7 @@ def relative_links() -> tuple[Link, ...]:
 
 
 def test_link_pattern() -> None:
-    text = "[a](docs/x.md) `[not](a-link.md)` ![img](pic.png \"t\")\n```\n[code](ignored.md)\n```\n[b](#frag)"
+    text = '[a](docs/x.md) `[not](a-link.md)` ![img](pic.png "t")\n```\n[code](ignored.md)\n```\n[b](#frag)'
     assert links_in(text) == [(1, "docs/x.md"), (1, "pic.png"), (5, "#frag")]
 
 
@@ -268,7 +280,8 @@ def test_docs_have_relative_links() -> None:
 def test_relative_link_resolves(link: Link) -> None:
     path_part, _, fragment = link.target.partition("#")
     target = (link.source.parent / path_part).resolve() if path_part else link.source
-    assert target.exists(), f"{link.label}: {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target} " \
-                            "does not exist"
+    assert target.exists(), (
+        f"{link.label}: {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target} does not exist"
+    )
     if fragment and target.is_file() and target.suffix == ".md":
         assert fragment in anchors(target), f"{link.label}: no heading with anchor #{fragment} in {target.name}"
