@@ -35,8 +35,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 DEMO_USERS = [("ada@example.com", "Ada Lovelace"), ("grace@example.com", "Grace Hopper")]
-TABLES = ("usage_records", "usage_daily", "usage_tool_daily", "usage_user_daily", "identity_mappings", "sync_state",
-          "commit_attributions", "commits", "repositories", "webhook_deliveries")
+TABLES = (
+    "usage_records",
+    "usage_daily",
+    "usage_tool_daily",
+    "usage_user_daily",
+    "identity_mappings",
+    "sync_state",
+    "commit_attributions",
+    "commits",
+    "repositories",
+    "webhook_deliveries",
+)
 
 
 def run_async(coro: Any) -> Any:
@@ -74,6 +84,7 @@ def database_url(services: BackingServices) -> str:
 @pytest.fixture()
 def clean_db(database_url: str) -> Iterator[None]:
     """Tests that write rows start from empty tables (truncate, not a shared state)."""
+
     async def truncate() -> None:
         engine = create_async_engine(database_url)
         async with engine.begin() as conn:

@@ -106,8 +106,13 @@ def demo_app(services: Any, oidc_server: ThreadedServer) -> Iterator[DemoApp]:
     run_async(_truncate(services.database_url))
     with EmulatorServer(EmulatorConfig(users=12, days=45, lag=False)) as emulator:
         port = free_port()
-        settings = demo_settings(services.database_url, services.redis_url, f"{oidc_server.url}/oidc",
-                                 emulator.base_url, f"http://127.0.0.1:{port}")
+        settings = demo_settings(
+            services.database_url,
+            services.redis_url,
+            f"{oidc_server.url}/oidc",
+            emulator.base_url,
+            f"http://127.0.0.1:{port}",
+        )
         run_async(full_sync(settings))
         with ThreadedServer(create_app(settings), health_path="/healthz", port=port) as server:
             print(f"demo_app ready in {time.monotonic() - started:.1f}s at {datetime.now(UTC):%H:%M:%S}Z")

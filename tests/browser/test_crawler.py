@@ -147,8 +147,11 @@ def crawl(client: httpx.Client, base: str) -> tuple[dict[Request, str], list[str
     parsed = 0
     while queue:
         request = queue.popleft()
-        headers = {"HX-Request": "true", "HX-Target": request.hx_target,
-                   "HX-Current-URL": seen[request]} if request.hx_target else {}
+        headers = (
+            {"HX-Request": "true", "HX-Target": request.hx_target, "HX-Current-URL": seen[request]}
+            if request.hx_target
+            else {}
+        )
         try:
             response = client.get(request.url, headers=headers)
         except httpx.HTTPError as exc:

@@ -35,8 +35,12 @@ class PageProblems:
         self.page = page
         self.lines: list[str] = []
         page.add_init_script(CSP_LISTENER)
-        page.on("console", lambda msg: msg.type == "error" and self.lines.append(
-            f"console error: {msg.text} at {msg.location.get('url')}"))
+        page.on(
+            "console",
+            lambda msg: (
+                msg.type == "error" and self.lines.append(f"console error: {msg.text} at {msg.location.get('url')}")
+            ),
+        )
         page.on("pageerror", lambda exc: self.lines.append(f"uncaught exception: {exc}"))
         page.on("requestfinished", lambda r: self._finished(r))
         page.on("requestfailed", lambda r: self._failed(r))
@@ -103,8 +107,9 @@ def test_range_buttons_swap_the_dashboard_in_place_and_back_restores_it(admin_pa
     total_30d, total_7d = (page_value(cards[0]) for cards in (cards_30d, cards_7d))
     assert total_7d != total_30d, f"Total Tokens shows {total_7d} for both 7d and 30d"
     thirty = page.locator("#page-body .range-picker").get_by_role("link", name="30d", exact=True)
-    assert seven.evaluate("e => getComputedStyle(e).color") != thirty.evaluate("e => getComputedStyle(e).color"), \
+    assert seven.evaluate("e => getComputedStyle(e).color") != thirty.evaluate("e => getComputedStyle(e).color"), (
         "the active range button looks like the others"
+    )
     screenshot(page, "dashboard-7d")
 
     page.go_back()
@@ -112,7 +117,8 @@ def test_range_buttons_swap_the_dashboard_in_place_and_back_restores_it(admin_pa
     expect(page.locator(STAT_CARDS).first).to_contain_text("(30d)")
     assert card_texts(page) == cards_30d
     expect(page.locator("#page-body .range-picker").get_by_role("link", name="30d", exact=True)).to_have_class(
-        re.compile(r"\bactive\b"))
+        re.compile(r"\bactive\b")
+    )
     assert urlsplit(page.url).path == "/"
     assert page.problems.collect() == []
 
@@ -141,8 +147,9 @@ def test_team_filter_narrows_the_table_in_place_and_keeps_the_input(admin_page, 
     assert all(needle in email.lower() for email in remaining), (needle, remaining)
     assert_not_reloaded(page)
     assert box.input_value() == needle
-    assert page.evaluate("document.activeElement && document.activeElement.name") == "search", \
+    assert page.evaluate("document.activeElement && document.activeElement.name") == "search", (
         "the filter box lost focus after the swap"
+    )
     expect(page.locator("#team-table tfoot")).to_contain_text(f"Total ({len(expected)})")
     screenshot(page, "team-filtered")
     assert page.problems.collect() == []
@@ -154,7 +161,7 @@ def narrowing_substring(emails: list[str]) -> str:
         local = email.split("@")[0].lower()
         for size in (3, 4, 5, 6):
             for start in range(0, len(local) - size + 1):
-                piece = local[start:start + size]
+                piece = local[start : start + size]
                 if 0 < sum(piece in e.lower() for e in emails) < len(emails) and "." not in piece:
                     return piece
     raise AssertionError(f"no substring narrows {emails}")
@@ -169,8 +176,12 @@ def cursor_state(database_url: str) -> list[tuple[Any, ...]]:
         engine = create_async_engine(database_url)
         try:
             async with engine.connect() as conn:
-                rows = await conn.execute(text(
-                    "SELECT id, records_last_run, last_success_at FROM sync_state WHERE id LIKE 'cursor%' ORDER BY id"))
+                rows = await conn.execute(
+                    text(
+                        "SELECT id, records_last_run, last_success_at FROM sync_state WHERE id LIKE 'cursor%' ORDER BY"
+                        " id"
+                    )
+                )
                 return [tuple(row) for row in rows]
         finally:
             await engine.dispose()
@@ -239,9 +250,17 @@ def test_every_main_page_renders_without_console_errors(admin_page, demo_app):  
     page.problems.collect()
 
     pages = [
-        ("dashboard", "/"), ("usage-models", "/usage"), ("usage-tools", "/usage?view=tools"), ("team", "/team"),
-        ("user-detail", user_href), ("commits", "/commits"), ("repository", repo_href), ("status", "/status"),
-        ("mappings", "/mappings"), ("tips", "/tips"), ("tip-guide", guide_href),
+        ("dashboard", "/"),
+        ("usage-models", "/usage"),
+        ("usage-tools", "/usage?view=tools"),
+        ("team", "/team"),
+        ("user-detail", user_href),
+        ("commits", "/commits"),
+        ("repository", repo_href),
+        ("status", "/status"),
+        ("mappings", "/mappings"),
+        ("tips", "/tips"),
+        ("tip-guide", guide_href),
     ]
     failures: list[str] = []
     for name, path in pages:

@@ -29,23 +29,40 @@ def edge_rows(page_client, database_url: str) -> None:
     """Extra rows on top of the seed, written once per module before its tests: UTC day edges, a commit with no
     message/email/stats, a tool only this repo has, a CSV-hostile repository name, a GitHub identity mapping."""
     statements = [
-        ("INSERT INTO repositories (source, full_name) VALUES ('github', :a), ('github', :b)",
-         {"a": EDGE_REPO, "b": WEIRD_REPO}),
-        ("INSERT INTO commits (repo_id, commit_id, author_email, author_id, committed_at, message, ai_tool, ai_model,"
-         " additions, deletions) SELECT id, 'edge0001aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', NULL, '9999',"
-         " '2026-03-04T23:59:59Z', NULL, NULL, NULL, NULL, NULL FROM repositories WHERE full_name = :a",
-         {"a": EDGE_REPO}),
-        ("INSERT INTO commits (repo_id, commit_id, author_email, author_id, committed_at, message, ai_tool, ai_model,"
-         " additions, deletions) SELECT id, 'edge0002bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'ada@example.com', '1000',"
-         " '2026-03-05T00:00:00Z', 'Edge of day\n\nCo-authored-by: Windsurf', 'windsurf', 'swe-1', 5, 2"
-         " FROM repositories WHERE full_name = :a", {"a": EDGE_REPO}),
-        ("INSERT INTO commit_attributions (commit_id, ai_tool, ai_model, source) SELECT id, 'windsurf', 'swe-1',"
-         " 'co_author' FROM commits WHERE commit_id = 'edge0002bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'", {}),
-        ("INSERT INTO commits (repo_id, commit_id, author_email, author_id, committed_at, message, additions,"
-         " deletions) SELECT id, 'weird001cccccccccccccccccccccccccccccccc', 'grace@example.com', '1001',"
-         " '2026-03-01T12:00:00Z', 'Human', 1, 1 FROM repositories WHERE full_name = :b", {"b": WEIRD_REPO}),
-        ("INSERT INTO identity_mappings (source, external_id, email) VALUES ('github', :id, :email)",
-         {"id": MAPPED_AUTHOR_ID, "email": MAPPED_EMAIL}),
+        (
+            "INSERT INTO repositories (source, full_name) VALUES ('github', :a), ('github', :b)",
+            {"a": EDGE_REPO, "b": WEIRD_REPO},
+        ),
+        (
+            "INSERT INTO commits (repo_id, commit_id, author_email, author_id, committed_at, message, ai_tool,"
+            " ai_model,"
+            " additions, deletions) SELECT id, 'edge0001aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', NULL, '9999',"
+            " '2026-03-04T23:59:59Z', NULL, NULL, NULL, NULL, NULL FROM repositories WHERE full_name = :a",
+            {"a": EDGE_REPO},
+        ),
+        (
+            "INSERT INTO commits (repo_id, commit_id, author_email, author_id, committed_at, message, ai_tool,"
+            " ai_model,"
+            " additions, deletions) SELECT id, 'edge0002bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'ada@example.com', '1000',"
+            " '2026-03-05T00:00:00Z', 'Edge of day\n\nCo-authored-by: Windsurf', 'windsurf', 'swe-1', 5, 2"
+            " FROM repositories WHERE full_name = :a",
+            {"a": EDGE_REPO},
+        ),
+        (
+            "INSERT INTO commit_attributions (commit_id, ai_tool, ai_model, source) SELECT id, 'windsurf', 'swe-1',"
+            " 'co_author' FROM commits WHERE commit_id = 'edge0002bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'",
+            {},
+        ),
+        (
+            "INSERT INTO commits (repo_id, commit_id, author_email, author_id, committed_at, message, additions,"
+            " deletions) SELECT id, 'weird001cccccccccccccccccccccccccccccccc', 'grace@example.com', '1001',"
+            " '2026-03-01T12:00:00Z', 'Human', 1, 1 FROM repositories WHERE full_name = :b",
+            {"b": WEIRD_REPO},
+        ),
+        (
+            "INSERT INTO identity_mappings (source, external_id, email) VALUES ('github', :id, :email)",
+            {"id": MAPPED_AUTHOR_ID, "email": MAPPED_EMAIL},
+        ),
     ]
 
     async def run() -> None:
@@ -90,10 +107,16 @@ class Figures:
 
 def figures(db: str, s: date, e: date, repo: str | None = None) -> Figures:
     """Totals of commits whose UTC day is in [s, e] (optionally of one repository), computed row by row in Python."""
-    rows = sql_rows(db, f"""
+    rows = sql_rows(
+        db,
+        f"""
         SELECT c.repo_id, c.ai_tool, c.additions, c.deletions, c.author_email, c.author_id, c.committed_at
         FROM commits c JOIN repositories r ON r.id = c.repo_id
-        WHERE {IN_RANGE} AND (CAST(:repo AS text) IS NULL OR r.full_name = :repo)""", s=s, e=e, repo=repo)
+        WHERE {IN_RANGE} AND (CAST(:repo AS text) IS NULL OR r.full_name = :repo)""",
+        s=s,
+        e=e,
+        repo=repo,
+    )
     out = Figures()
     authors, repos = set(), set()
     for repo_id, tool, adds, dels, email, author_id, at in rows:
@@ -117,8 +140,16 @@ def figures(db: str, s: date, e: date, repo: str | None = None) -> Figures:
 
 
 def per_repo(db: str, s: date, e: date) -> dict[str, Figures]:
-    names = [r[0] for r in sql_rows(db, f"""SELECT DISTINCT r.full_name FROM commits c
-        JOIN repositories r ON r.id = c.repo_id WHERE {IN_RANGE}""", s=s, e=e)]
+    names = [
+        r[0]
+        for r in sql_rows(
+            db,
+            f"""SELECT DISTINCT r.full_name FROM commits c
+        JOIN repositories r ON r.id = c.repo_id WHERE {IN_RANGE}""",
+            s=s,
+            e=e,
+        )
+    ]
     return {name: figures(db, s, e, name) for name in names}
 
 
@@ -131,11 +162,16 @@ def name_ranks(db: str) -> dict[str, int]:
 def repo_commits(db: str, repo: str, s: date, e: date, ai: bool | None = None) -> list[tuple]:
     """(id, sha, committed_at, message, ai_tool, additions, deletions, author_email, author_id) newest first, ties by
     sha; `ai` True/False keeps AI-attributed / human commits only."""
-    rows = sql_rows(db, f"""
+    rows = sql_rows(
+        db,
+        f"""
         SELECT c.id, c.commit_id, c.committed_at, c.message, c.ai_tool, c.additions, c.deletions, c.author_email,
                c.author_id
         FROM commits c JOIN repositories r ON r.id = c.repo_id WHERE r.full_name = :repo AND {IN_RANGE}""",
-        repo=repo, s=s, e=e)
+        repo=repo,
+        s=s,
+        e=e,
+    )
     if ai is not None:
         rows = [r for r in rows if (r[4] is not None) == ai]
     rows.sort(key=lambda r: r[1])

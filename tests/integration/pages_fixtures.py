@@ -26,6 +26,7 @@ __all__ = ["get_ok", "page_app", "page_client", "seeded_module", "sign_in_test_c
 
 def sql_rows(database_url: str, statement: str, **params: Any) -> list[Any]:
     """Run one SQL statement on its own connection (for computing expected values independently of the app)."""
+
     async def run() -> list[Any]:
         engine = create_async_engine(database_url)
         try:

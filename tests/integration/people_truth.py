@@ -50,11 +50,27 @@ class CommitRec:
 
 
 def load_records(database_url: str) -> list[Rec]:
-    rows = sql_rows(database_url, "SELECT id, date, email, tool, model, raw_model, input_tokens, cache_write_tokens,"
-                                  " cache_read_tokens, output_tokens, cost FROM usage_records")
-    return [Rec(r.id, r.date, r.email, r.tool, r.model, r.raw_model,
-                r.input_tokens + r.cache_write_tokens + r.cache_read_tokens + r.output_tokens, r.cost,
-                r.input_tokens, r.output_tokens, r.cache_read_tokens) for r in rows]
+    rows = sql_rows(
+        database_url,
+        "SELECT id, date, email, tool, model, raw_model, input_tokens, cache_write_tokens,"
+        " cache_read_tokens, output_tokens, cost FROM usage_records",
+    )
+    return [
+        Rec(
+            r.id,
+            r.date,
+            r.email,
+            r.tool,
+            r.model,
+            r.raw_model,
+            r.input_tokens + r.cache_write_tokens + r.cache_read_tokens + r.output_tokens,
+            r.cost,
+            r.input_tokens,
+            r.output_tokens,
+            r.cache_read_tokens,
+        )
+        for r in rows
+    ]
 
 
 def load_commits(database_url: str) -> list[CommitRec]:
@@ -81,9 +97,20 @@ def team(records: list[Rec], start: date, end: date, today: date, search: str | 
     for r in in_range(records, start, end):
         if not r.mapped or (search and search.lower() not in r.email.lower()):
             continue
-        p = people.setdefault(r.email, {"email": r.email, "total_tokens": 0, "total_cost": Decimal(0),
-                                        "tools": defaultdict(int), "input_tokens": 0, "output_tokens": 0,
-                                        "cache_read_tokens": 0, "days": set(), "thinking": False})
+        p = people.setdefault(
+            r.email,
+            {
+                "email": r.email,
+                "total_tokens": 0,
+                "total_cost": Decimal(0),
+                "tools": defaultdict(int),
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cache_read_tokens": 0,
+                "days": set(),
+                "thinking": False,
+            },
+        )
         p["total_tokens"] += r.tok
         p["total_cost"] += r.cost
         p["tools"][r.tool] += r.tok
@@ -130,8 +157,10 @@ def sorted_emails(people: dict[str, dict], key: str, descending: bool) -> list[s
 
 
 def commit_window(start: date, end: date) -> tuple[datetime, datetime]:
-    return (datetime.combine(start, time.min, tzinfo=UTC),
-            datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC))
+    return (
+        datetime.combine(start, time.min, tzinfo=UTC),
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC),
+    )
 
 
 def user_commits(commits: list[CommitRec], email: str, start: date, end: date) -> tuple[int, int]:

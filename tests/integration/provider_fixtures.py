@@ -41,8 +41,9 @@ CORE, MOBILE = CURSOR_KEYS
 
 @pytest.fixture(scope="session")
 def emulator_server() -> Iterator[EmulatorServer]:
-    config = EmulatorConfig(seed=7, users=12, days=HISTORY_DAYS, today=TODAY, now=lambda: NOW,
-                            max_page_size=PAGE_SIZE, repos=2, commits=50)
+    config = EmulatorConfig(
+        seed=7, users=12, days=HISTORY_DAYS, today=TODAY, now=lambda: NOW, max_page_size=PAGE_SIZE, repos=2, commits=50
+    )
     with EmulatorServer(config) as server:
         yield server
 
@@ -85,15 +86,23 @@ def clock(emulator: EmulatorServer) -> Clock:
 @pytest.fixture()
 def ctx(emulator: EmulatorServer, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> SyncContext:
     base = emulator.base_url
-    settings = replace(Settings(), anthropic_keys=ANTHROPIC_KEYS, anthropic_api_url=f"{base}/anthropic",
-                       cursor_keys=CURSOR_KEYS, cursor_api_url=f"{base}/cursor", provider_pacing_ms=0)
+    settings = replace(
+        Settings(),
+        anthropic_keys=ANTHROPIC_KEYS,
+        anthropic_api_url=f"{base}/anthropic",
+        cursor_keys=CURSOR_KEYS,
+        cursor_api_url=f"{base}/cursor",
+        provider_pacing_ms=0,
+    )
     return SyncContext(settings=settings, sessionmaker=sessionmaker, now=clock, backoff_base=0.01)
 
 
 # ---- snapshots ------------------------------------------------------------------------------------------------
 
-USAGE_COLUMNS = ("date, identity, email, tool, model, raw_model, input_tokens, cache_write_tokens, cache_read_tokens, "
-                 "output_tokens, cost, tool_record_id, timestamp_ms, organization_id, customer_type")
+USAGE_COLUMNS = (
+    "date, identity, email, tool, model, raw_model, input_tokens, cache_write_tokens, cache_read_tokens, "
+    "output_tokens, cost, tool_record_id, timestamp_ms, organization_id, customer_type"
+)
 STATE_COLUMNS = "id, last_cursor, last_synced_hour_end, backfill_oldest_date, backfill_complete"
 
 
@@ -107,8 +116,9 @@ async def data_snapshot(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[
         return {
             "usage_records": await _rows(db, f"SELECT {USAGE_COLUMNS} FROM usage_records ORDER BY {USAGE_COLUMNS}"),
             "usage_daily": await _rows(db, "SELECT * FROM usage_daily ORDER BY date, email, tool, model"),
-            "identity_mappings": await _rows(db, "SELECT source, external_id, email, updated_by FROM identity_mappings "
-                                                 "ORDER BY source, external_id"),
+            "identity_mappings": await _rows(
+                db, "SELECT source, external_id, email, updated_by FROM identity_mappings ORDER BY source, external_id"
+            ),
         }
 
 
@@ -136,18 +146,29 @@ async def rollup_mismatches(sessionmaker: async_sessionmaker[AsyncSession]) -> i
 Totals = tuple[int, int, int, int, Decimal]
 
 
-def truth_totals(server: EmulatorServer, tool: str, start: date = FIRST_DAY, end: date = TODAY,
-                 org: str | None = None) -> dict[tuple[date, str], Totals]:
+def truth_totals(
+    server: EmulatorServer, tool: str, start: date = FIRST_DAY, end: date = TODAY, org: str | None = None
+) -> dict[tuple[date, str], Totals]:
     """The emulator's ground truth per (day, model) at its current clock."""
     return {
-        (row["date"], row["model"]): (row["input_tokens"], row["cache_write_tokens"], row["cache_read_tokens"],
-                                      row["output_tokens"], row["cost"])
+        (row["date"], row["model"]): (
+            row["input_tokens"],
+            row["cache_write_tokens"],
+            row["cache_read_tokens"],
+            row["output_tokens"],
+            row["cost"],
+        )
         for row in server.state.dataset.truth_usage(start, end, tool=tool, org_label=org)
     }
 
 
-async def stored_totals(sessionmaker: async_sessionmaker[AsyncSession], tool: str, start: date = FIRST_DAY,
-                        end: date = TODAY, organization_id: str | None = None) -> dict[tuple[date, str], Totals]:
+async def stored_totals(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tool: str,
+    start: date = FIRST_DAY,
+    end: date = TODAY,
+    organization_id: str | None = None,
+) -> dict[tuple[date, str], Totals]:
     """What the database holds per (day, model), summed over usage_records."""
     sql = """
         SELECT date, model, SUM(input_tokens), SUM(cache_write_tokens), SUM(cache_read_tokens), SUM(output_tokens),

@@ -50,7 +50,8 @@ async def backfill_to_completion(ctx, key, **kwargs):
 
 
 async def test_backfill_then_incremental_matches_the_ground_truth_and_a_rerun_changes_nothing(
-        emulator, ctx, sessionmaker):
+    emulator, ctx, sessionmaker
+):
     for key in ANTHROPIC_KEYS:
         steps = await backfill_to_completion(ctx, key)
         assert len(steps) > 1  # 7-day chunks: the job re-enqueues itself
@@ -83,8 +84,9 @@ async def test_backfill_then_incremental_matches_the_ground_truth_and_a_rerun_ch
 
 
 async def test_every_page_of_a_day_is_read(emulator, ctx, sessionmaker):
-    result = await anthropic.sync_range(ctx, ACME, TODAY - timedelta(days=5), TODAY - timedelta(days=5),
-                                        with_mappings=False)
+    result = await anthropic.sync_range(
+        ctx, ACME, TODAY - timedelta(days=5), TODAY - timedelta(days=5), with_mappings=False
+    )
     assert result.ok
     requests = emulator.state.requests("anthropic", "usage_report")
     assert len(requests) > 1
@@ -98,7 +100,10 @@ async def test_a_range_sync_does_not_touch_incremental_or_backfill_state(emulato
     assert (await anthropic.sync_range(ctx, LABS, FIRST_DAY, FIRST_DAY + timedelta(days=2))).ok
     state = await sync_state(sessionmaker, anthropic.state_id(LABS))
     assert (state["last_synced_hour_end"], state["backfill_oldest_date"], state["backfill_complete"]) == (
-        None, None, False)
+        None,
+        None,
+        False,
+    )
 
 
 async def test_backfill_stops_at_the_target(emulator, ctx, sessionmaker):
@@ -120,8 +125,7 @@ async def test_has_more_without_a_next_page_fails_the_day_instead_of_writing_par
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"data": [], "has_more": True, "next_page": None})
 
-    client = ProviderClient("anthropic", "http://anthropic.test", label="acme",
-                            transport=httpx.MockTransport(handler))
+    client = ProviderClient("anthropic", "http://anthropic.test", label="acme", transport=httpx.MockTransport(handler))
     async with client:
         with pytest.raises(ProviderError, match="has_more without next_page for 2025-01-15"):
             await anthropic.fetch_usage_day(client, date(2025, 1, 15))
@@ -149,14 +153,16 @@ FAULTS = [
     pytest.param({"kind": "slow", "count": 3, "delay": 1.0}, "ReadTimeout after 3 tries", 1, id="timeout"),
     pytest.param({"kind": "malformed"}, "malformed JSON", 1, id="malformed-json"),
     pytest.param({"kind": "missing_field", "field": "data"}, "missing field 'data'", 1, id="missing-data"),
-    pytest.param({"kind": "missing_field", "field": "data.0.actor"}, "response is missing field 'actor'", 1,
-                 id="missing-actor"),
+    pytest.param(
+        {"kind": "missing_field", "field": "data.0.actor"}, "response is missing field 'actor'", 1, id="missing-actor"
+    ),
 ]
 
 
 @pytest.mark.parametrize(("fault", "message", "after"), FAULTS)
 async def test_a_failed_day_leaves_data_and_state_as_before_and_the_next_run_completes(
-        emulator, ctx, sessionmaker, clock, monkeypatch, fault, message, after):
+    emulator, ctx, sessionmaker, clock, monkeypatch, fault, message, after
+):
     monkeypatch.setattr(anthropic, "REQUEST_TIMEOUT", 0.3)
     clock.at(EARLIER)
     assert (await anthropic.sync_incremental(ctx, ACME)).ok
@@ -185,8 +191,8 @@ async def test_a_failed_day_leaves_data_and_state_as_before_and_the_next_run_com
 async def test_a_failure_mid_run_keeps_the_days_before_it(emulator, ctx, sessionmaker):
     # three days: the first two succeed, the third (today) fails on its first page
     pages_before_today = sum(
-        -(-len(emulator.state.dataset.claude_code_report("acme", TODAY - timedelta(days=n))) // 8) or 1
-        for n in (2, 1))
+        -(-len(emulator.state.dataset.claude_code_report("acme", TODAY - timedelta(days=n))) // 8) or 1 for n in (2, 1)
+    )
     emulator.state.add_fault("anthropic", "usage_report", "500", count=3, after=pages_before_today)
     result = await anthropic.sync_incremental(ctx, ACME, with_mappings=False)
     assert result.windows == 2 and result.errors[0].startswith(TODAY.isoformat())
@@ -198,8 +204,9 @@ async def test_a_failure_mid_run_keeps_the_days_before_it(emulator, ctx, session
 async def test_a_429_with_retry_after_is_waited_out_and_the_day_succeeds(emulator, ctx, sessionmaker):
     emulator.state.add_fault("anthropic", "usage_report", "429", count=1, retry_after=1)
     started = time.monotonic()
-    result = await anthropic.sync_range(ctx, ACME, TODAY - timedelta(days=1), TODAY - timedelta(days=1),
-                                        with_mappings=False)
+    result = await anthropic.sync_range(
+        ctx, ACME, TODAY - timedelta(days=1), TODAY - timedelta(days=1), with_mappings=False
+    )
     assert result.ok, result.errors
     assert time.monotonic() - started >= 1.0
     statuses = [r["status"] for r in emulator.state.requests("anthropic", "usage_report")]
@@ -223,6 +230,7 @@ async def test_a_failing_backfill_day_does_not_move_the_cursor(emulator, ctx, se
 
 
 # ---- mappings --------------------------------------------------------------------------------------------------
+
 
 async def test_key_names_map_to_creators_and_unresolved_usage_is_stored_unmapped(emulator, ctx, sessionmaker):
     org = emulator.state.dataset.anthropic_orgs["acme"]
@@ -287,6 +295,7 @@ async def test_a_mapping_failure_does_not_block_the_usage_sync(emulator, ctx, se
 
 
 # ---- several org keys ------------------------------------------------------------------------------------------
+
 
 async def test_each_key_has_its_own_state_and_a_failing_key_does_not_block_another(emulator, ctx, sessionmaker):
     broken = ProviderKey("acme", "sk-ant-admin01-revoked")

@@ -18,9 +18,21 @@ from tests.integration.pages_fixtures import sql_rows
 
 TODAY = seed.TODAY
 D30 = (TODAY - timedelta(days=29), TODAY)
-CSV_HEADER = ["repository", "source", "total_commits", "ai_assisted_commits", "ai_assistance_rate", "total_additions",
-              "total_deletions", "unique_authors", "first_commit", "last_commit", "claude_code_commits",
-              "cursor_commits", "copilot_commits"]
+CSV_HEADER = [
+    "repository",
+    "source",
+    "total_commits",
+    "ai_assisted_commits",
+    "ai_assistance_rate",
+    "total_additions",
+    "total_deletions",
+    "unique_authors",
+    "first_commit",
+    "last_commit",
+    "claude_code_commits",
+    "cursor_commits",
+    "copilot_commits",
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,25 +62,41 @@ def sorted_repos(db: str, repos: dict[str, truth.Figures]) -> list[str]:
 def expected_totals(db: str, s: date, e: date) -> dict:
     f = truth.figures(db, s, e)
     return {
-        "start": s.isoformat(), "end": e.isoformat(), "total_commits": f.commits, "ai_assisted_commits": f.ai,
-        "ai_assistance_rate": f.rate, "total_additions": f.additions, "total_deletions": f.deletions,
-        "ai_additions": f.ai_additions, "ai_deletions": f.ai_deletions, "commits_without_line_stats": f.no_stats,
-        "unique_authors": f.authors, "repository_count": f.repos,
+        "start": s.isoformat(),
+        "end": e.isoformat(),
+        "total_commits": f.commits,
+        "ai_assisted_commits": f.ai,
+        "ai_assistance_rate": f.rate,
+        "total_additions": f.additions,
+        "total_deletions": f.deletions,
+        "ai_additions": f.ai_additions,
+        "ai_deletions": f.ai_deletions,
+        "commits_without_line_stats": f.no_stats,
+        "unique_authors": f.authors,
+        "repository_count": f.repos,
     }
 
 
 def expected_tools(db: str, s: date, e: date) -> list[dict]:
-    rows = sql_rows(db, f"""SELECT c.ai_tool, COUNT(*), COALESCE(SUM(c.additions), 0), COALESCE(SUM(c.deletions), 0)
-        FROM commits c WHERE c.ai_tool IS NOT NULL AND {truth.IN_RANGE} GROUP BY 1""", s=s, e=e)
+    rows = sql_rows(
+        db,
+        f"""SELECT c.ai_tool, COUNT(*), COALESCE(SUM(c.additions), 0), COALESCE(SUM(c.deletions), 0)
+        FROM commits c WHERE c.ai_tool IS NOT NULL AND {truth.IN_RANGE} GROUP BY 1""",
+        s=s,
+        e=e,
+    )
     rows.sort(key=lambda r: (-r[1], r[0]))
     return [{"tool": t, "commits": n, "additions": a, "deletions": d} for t, n, a, d in rows]
 
 
-@pytest.mark.parametrize("query, span", [
-    ("", D30),
-    ("?start=2026-03-01&end=2026-03-05", (date(2026, 3, 1), date(2026, 3, 5))),
-    ("?range=1y", (TODAY - timedelta(days=364), TODAY)),
-])
+@pytest.mark.parametrize(
+    "query, span",
+    [
+        ("", D30),
+        ("?start=2026-03-01&end=2026-03-05", (date(2026, 3, 1), date(2026, 3, 5))),
+        ("?range=1y", (TODAY - timedelta(days=364), TODAY)),
+    ],
+)
 def test_commit_stats(client, database_url, query, span):
     body = get_json(client, "/api/v1/stats/commits" + query)
     breakdown, previous = body.pop("tool_breakdown"), body.pop("previous_period")
@@ -81,9 +109,15 @@ def test_commit_stats_comparison(client, database_url):
     body = get_json(client, "/api/v1/stats/commits?comparison=true&start=2026-03-01&end=2026-03-10")
     prev = truth.figures(database_url, date(2026, 2, 19), date(2026, 2, 28))
     assert body["previous_period"] == {
-        "start": "2026-02-19", "end": "2026-02-28", "total_commits": prev.commits, "ai_assisted_commits": prev.ai,
-        "ai_assistance_rate": prev.rate, "total_additions": prev.additions, "total_deletions": prev.deletions,
-        "unique_authors": prev.authors, "repository_count": prev.repos,
+        "start": "2026-02-19",
+        "end": "2026-02-28",
+        "total_commits": prev.commits,
+        "ai_assisted_commits": prev.ai,
+        "ai_assistance_rate": prev.rate,
+        "total_additions": prev.additions,
+        "total_deletions": prev.deletions,
+        "unique_authors": prev.authors,
+        "repository_count": prev.repos,
     }
 
 
@@ -94,8 +128,9 @@ def test_day_edges(client, database_url):
         assert body["total_commits"] == truth.figures(database_url, d, d).commits
     edge = get_json(client, f"/api/v1/repositories/acme/edge?start={day}&end={day}")
     assert [c["committed_at"] for c in edge["commits"]] == ["2026-03-04T23:59:59Z"]
-    edge = get_json(client, f"/api/v1/repositories/acme/edge?start={day + timedelta(days=1)}"
-                            f"&end={day + timedelta(days=1)}")
+    edge = get_json(
+        client, f"/api/v1/repositories/acme/edge?start={day + timedelta(days=1)}&end={day + timedelta(days=1)}"
+    )
     assert [c["committed_at"] for c in edge["commits"]] == ["2026-03-05T00:00:00Z"]
 
 
@@ -119,9 +154,15 @@ def test_trends_are_zero_filled_daily(client, database_url):
     for point in body["daily"]:
         day = date.fromisoformat(point["date"])
         f = truth.figures(database_url, day, day)
-        assert point == {"date": point["date"], "total_commits": f.commits, "ai_assisted_commits": f.ai,
-                         "human_commits": f.commits - f.ai, "additions": f.additions, "deletions": f.deletions,
-                         "tools": f.tools}
+        assert point == {
+            "date": point["date"],
+            "total_commits": f.commits,
+            "ai_assisted_commits": f.ai,
+            "human_commits": f.commits - f.ai,
+            "additions": f.additions,
+            "deletions": f.deletions,
+            "tools": f.tools,
+        }
     overall = body["overall"]
     assert overall["total_commits"] == sum(d["total_commits"] for d in body["daily"])
     assert overall["previous_period"]["start"] == (s - timedelta(days=7)).isoformat()
@@ -142,12 +183,22 @@ def test_pivot_rows_match_sql(client, database_url):
     for row in body["repositories"]:
         f = repos[row["full_name"]]
         assert row == {
-            "id": ids[row["full_name"]], "source": "github", "full_name": row["full_name"],
-            "total_commits": f.commits, "ai_assisted_commits": f.ai, "ai_assistance_rate": f.rate,
-            "total_additions": f.additions, "total_deletions": f.deletions, "ai_additions": f.ai_additions,
-            "ai_deletions": f.ai_deletions, "unique_authors": f.authors, "first_commit": iso(f.first),
-            "last_commit": iso(f.last), "claude_code_commits": f.tools.get("claude_code", 0),
-            "cursor_commits": f.tools.get("cursor", 0), "copilot_commits": f.tools.get("github_copilot", 0),
+            "id": ids[row["full_name"]],
+            "source": "github",
+            "full_name": row["full_name"],
+            "total_commits": f.commits,
+            "ai_assisted_commits": f.ai,
+            "ai_assistance_rate": f.rate,
+            "total_additions": f.additions,
+            "total_deletions": f.deletions,
+            "ai_additions": f.ai_additions,
+            "ai_deletions": f.ai_deletions,
+            "unique_authors": f.authors,
+            "first_commit": iso(f.first),
+            "last_commit": iso(f.last),
+            "claude_code_commits": f.tools.get("claude_code", 0),
+            "cursor_commits": f.tools.get("cursor", 0),
+            "copilot_commits": f.tools.get("github_copilot", 0),
             "tool_commits": f.tools,
         }
 
@@ -163,8 +214,9 @@ def test_pivot_slices_sorts_and_search(client, database_url):
     assert camel == body
     beyond = get_json(client, "/api/v1/commits/pivot?offset=50")
     assert beyond["repositories"] == [] and beyond["total_count"] == len(repos)
-    assert [r["full_name"] for r in get_json(client, "/api/v1/commits/pivot?search=_")["repositories"]] == \
-        ["acme/infra_tools"]
+    assert [r["full_name"] for r in get_json(client, "/api/v1/commits/pivot?search=_")["repositories"]] == [
+        "acme/infra_tools"
+    ]
     assert get_json(client, "/api/v1/commits/pivot?search=%25")["total_count"] == 0
 
 
@@ -177,10 +229,16 @@ def test_repository_detail_json(client, database_url):
     prev = truth.figures(database_url, *truth.previous(*D30), "acme/web")
     details = body["details"]
     assert details["full_name"] == "acme/web"
-    assert (details["total_commits"], details["ai_assisted_commits"], details["ai_assistance_rate"]) == \
-        (cur.commits, cur.ai, cur.rate)
-    assert (details["total_additions"], details["total_deletions"], details["unique_authors"]) == \
-        (cur.additions, cur.deletions, cur.authors)
+    assert (details["total_commits"], details["ai_assisted_commits"], details["ai_assistance_rate"]) == (
+        cur.commits,
+        cur.ai,
+        cur.rate,
+    )
+    assert (details["total_additions"], details["total_deletions"], details["unique_authors"]) == (
+        cur.additions,
+        cur.deletions,
+        cur.authors,
+    )
     assert details["commits_without_line_stats"] == cur.no_stats
     assert (details["first_commit"], details["last_commit"]) == (iso(cur.first), iso(cur.last))
     assert details["claude_code_commits"] == cur.tools.get("claude_code", 0)
@@ -201,8 +259,11 @@ def test_repository_detail_json(client, database_url):
     assert len(body["daily_stats"]) == 30
     assert sum(d["total_commits"] for d in body["daily_stats"]) == cur.commits
     assert sum(d["human_commits"] for d in body["daily_stats"]) == cur.commits - cur.ai
-    first, last, total = sql_rows(database_url, """SELECT MIN(committed_at), MAX(committed_at), COUNT(*) FROM commits c
-        JOIN repositories r ON r.id = c.repo_id WHERE r.full_name = 'acme/web'""")[0]
+    first, last, total = sql_rows(
+        database_url,
+        """SELECT MIN(committed_at), MAX(committed_at), COUNT(*) FROM commits c
+        JOIN repositories r ON r.id = c.repo_id WHERE r.full_name = 'acme/web'""",
+    )[0]
     assert body["data_range"] == {"first_commit": iso(first), "last_commit": iso(last), "total_commits": total}
     assert [a["commits"] for a in body["authors"]] == sorted((a["commits"] for a in body["authors"]), reverse=True)
     assert sum(a["commits"] for a in body["authors"]) == cur.commits  # fewer than 20 authors: all listed
@@ -223,19 +284,22 @@ def test_repository_not_found_json(client):
     assert response.json() == {"error": "Repository not found"}
 
 
-@pytest.mark.parametrize("url, param", [
-    ("/api/v1/stats/commits?start=2026-01-01", "end"),
-    ("/api/v1/stats/commits?comparison=yes", "comparison"),
-    ("/api/v1/commits/trends?start=2026-02-30&end=2026-03-01", "start"),
-    ("/api/v1/commits/pivot?sort_by=bogus", "sort_by"),
-    ("/api/v1/commits/pivot?sort_dir=up", "sort_dir"),
-    ("/api/v1/commits/pivot?limit=1001", "limit"),
-    ("/api/v1/commits/pivot?offset=-1", "offset"),
-    ("/api/v1/repositories/acme/web?ai_filter=bots", "ai_filter"),
-    ("/api/v1/repositories/acme/web?commits_limit=0", "commits_limit"),
-    ("/api/v1/repositories/acme/web?commits_offset=x", "commits_offset"),
-    ("/api/v1/export/commits.csv?range=2w", "range"),
-])
+@pytest.mark.parametrize(
+    "url, param",
+    [
+        ("/api/v1/stats/commits?start=2026-01-01", "end"),
+        ("/api/v1/stats/commits?comparison=yes", "comparison"),
+        ("/api/v1/commits/trends?start=2026-02-30&end=2026-03-01", "start"),
+        ("/api/v1/commits/pivot?sort_by=bogus", "sort_by"),
+        ("/api/v1/commits/pivot?sort_dir=up", "sort_dir"),
+        ("/api/v1/commits/pivot?limit=1001", "limit"),
+        ("/api/v1/commits/pivot?offset=-1", "offset"),
+        ("/api/v1/repositories/acme/web?ai_filter=bots", "ai_filter"),
+        ("/api/v1/repositories/acme/web?commits_limit=0", "commits_limit"),
+        ("/api/v1/repositories/acme/web?commits_offset=x", "commits_offset"),
+        ("/api/v1/export/commits.csv?range=2w", "range"),
+    ],
+)
 def test_bad_parameters_are_json_400(client, url, param):
     response = client.get(url)
     assert response.status_code == 400
@@ -247,8 +311,13 @@ def test_routes_need_a_session(client):
     signed_in = client.cookies
     client.cookies = httpx.Cookies()
     try:
-        for url in ("/api/v1/stats/commits", "/api/v1/commits/trends", "/api/v1/commits/pivot",
-                    "/api/v1/repositories/acme/web", "/api/v1/export/commits.csv"):
+        for url in (
+            "/api/v1/stats/commits",
+            "/api/v1/commits/trends",
+            "/api/v1/commits/pivot",
+            "/api/v1/repositories/acme/web",
+            "/api/v1/export/commits.csv",
+        ):
             response = client.get(url)
             assert response.status_code == 401 and response.json() == {"error": "Unauthorized"}
         for url in ("/export/commits.csv", "/commits", "/repositories/acme/web"):
@@ -261,8 +330,12 @@ def test_openapi_documents_the_commit_routes(client):
     response = client.get("/api/openapi.json")
     assert response.status_code == 200
     schema = response.json()
-    for path in ("/api/v1/stats/commits", "/api/v1/commits/trends", "/api/v1/commits/pivot",
-                 "/api/v1/repositories/{owner}/{repo}"):
+    for path in (
+        "/api/v1/stats/commits",
+        "/api/v1/commits/trends",
+        "/api/v1/commits/pivot",
+        "/api/v1/repositories/{owner}/{repo}",
+    ):
         assert "get" in schema["paths"][path], path
     ok = schema["paths"]["/api/v1/stats/commits"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     ref = ok["$ref"].rsplit("/", 1)[-1]
@@ -283,8 +356,10 @@ def read_csv(response) -> list[list[str]]:
 
 def test_export_rows_match_sql(client, database_url):
     response = client.get("/export/commits.csv")
-    assert response.headers["content-disposition"] == \
-        f'attachment; filename="commits_{D30[0].isoformat()}_to_{D30[1].isoformat()}.csv"'
+    assert (
+        response.headers["content-disposition"]
+        == f'attachment; filename="commits_{D30[0].isoformat()}_to_{D30[1].isoformat()}.csv"'
+    )
     rows = read_csv(response)
     assert rows[0] == CSV_HEADER
     assert "\r\n" not in response.text
@@ -293,9 +368,20 @@ def test_export_rows_match_sql(client, database_url):
     assert [r[0].lstrip("'") for r in rows[1:]] == order
     for row in rows[1:]:
         f = repos[row[0].lstrip("'")]
-        assert row[1:] == ["github", str(f.commits), str(f.ai), str(f.rate), str(f.additions), str(f.deletions),
-                           str(f.authors), iso(f.first), iso(f.last), str(f.tools.get("claude_code", 0)),
-                           str(f.tools.get("cursor", 0)), str(f.tools.get("github_copilot", 0))]
+        assert row[1:] == [
+            "github",
+            str(f.commits),
+            str(f.ai),
+            str(f.rate),
+            str(f.additions),
+            str(f.deletions),
+            str(f.authors),
+            iso(f.first),
+            iso(f.last),
+            str(f.tools.get("claude_code", 0)),
+            str(f.tools.get("cursor", 0)),
+            str(f.tools.get("github_copilot", 0)),
+        ]
 
 
 def test_export_quoting_and_formula_guard(client):

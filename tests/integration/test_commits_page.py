@@ -28,12 +28,15 @@ def client(page_client, edge_rows):  # noqa: F811
     return page_client
 
 
-@pytest.mark.parametrize("query, span", [
-    ("", D30),
-    ("?range=7d", (TODAY - timedelta(days=6), TODAY)),
-    ("?range=1y", (TODAY - timedelta(days=364), TODAY)),
-    ("?start=2026-02-10&end=2026-02-20", (date(2026, 2, 10), date(2026, 2, 20))),
-])
+@pytest.mark.parametrize(
+    "query, span",
+    [
+        ("", D30),
+        ("?range=7d", (TODAY - timedelta(days=6), TODAY)),
+        ("?range=1y", (TODAY - timedelta(days=364), TODAY)),
+        ("?start=2026-02-10&end=2026-02-20", (date(2026, 2, 10), date(2026, 2, 20))),
+    ],
+)
 def test_stat_cards_match_sql(client, database_url, query, span):
     page = get_ok(client, "/commits" + query)
     cur = truth.figures(database_url, *span)
@@ -81,8 +84,13 @@ def test_tool_section_hidden_without_ai_commits(client):
 
 
 def test_table_rows_and_footer_match_sql(client, database_url):
-    page = text_of(get_ok(client, "/commits?cols=fullName,totalCommits,aiAssistedCommits,aiAssistanceRate,"
-                                  "uniqueAuthors,lastCommit,totalAdditions,totalDeletions"))
+    page = text_of(
+        get_ok(
+            client,
+            "/commits?cols=fullName,totalCommits,aiAssistedCommits,aiAssistanceRate,"
+            "uniqueAuthors,lastCommit,totalAdditions,totalDeletions",
+        )
+    )
     repos = truth.per_repo(database_url, *D30)
     ranks = truth.name_ranks(database_url)
     names = truth.table_rows(page)
@@ -110,8 +118,11 @@ def test_table_rows_and_footer_match_sql(client, database_url):
     total_ai = sum(f.ai for f in repos.values())
     assert f"Total ({len(repos)})" in footer
     cells = re.findall(r'<td class="num"[^>]*>(.*?)</td>', footer)
-    assert cells[:3] == [format_commit_count(total_commits), format_commit_count(total_ai),
-                         f"{truth.rate(total_ai, total_commits)}%"]
+    assert cells[:3] == [
+        format_commit_count(total_commits),
+        format_commit_count(total_ai),
+        f"{truth.rate(total_ai, total_commits)}%",
+    ]
     assert cells[3:] == ["-"] * 4  # lines and authors are not summed (distinct authors cannot be)
 
 
@@ -121,20 +132,36 @@ def test_repository_links_and_github_icon(client):
     assert 'href="https://github.com/acme/web"' in page
 
 
-@pytest.mark.parametrize("sort", ["fullName", "totalCommits", "aiAssistedCommits", "aiAssistanceRate",
-                                  "totalAdditions", "totalDeletions", "uniqueAuthors", "lastCommit"])
+@pytest.mark.parametrize(
+    "sort",
+    [
+        "fullName",
+        "totalCommits",
+        "aiAssistedCommits",
+        "aiAssistanceRate",
+        "totalAdditions",
+        "totalDeletions",
+        "uniqueAuthors",
+        "lastCommit",
+    ],
+)
 @pytest.mark.parametrize("direction", ["asc", "desc"])
 def test_sorting_with_ties_by_name(client, database_url, sort, direction):
-    every_column = "fullName,totalCommits,aiAssistedCommits,aiAssistanceRate,totalAdditions,totalDeletions," \
-                   "uniqueAuthors,lastCommit"
+    every_column = (
+        "fullName,totalCommits,aiAssistedCommits,aiAssistanceRate,totalAdditions,totalDeletions,"
+        "uniqueAuthors,lastCommit"
+    )
     page = get_ok(client, f"/commits?sort={sort}&dir={direction}&cols={every_column}", headers=REPO_TABLE)
     repos = truth.per_repo(database_url, *D30)
     ranks = truth.name_ranks(database_url)
     value = {
-        "fullName": lambda f, n: ranks[n], "totalCommits": lambda f, n: f.commits,
+        "fullName": lambda f, n: ranks[n],
+        "totalCommits": lambda f, n: f.commits,
         "aiAssistedCommits": lambda f, n: f.ai,
-        "aiAssistanceRate": lambda f, n: f.rate, "totalAdditions": lambda f, n: f.additions,
-        "totalDeletions": lambda f, n: f.deletions, "uniqueAuthors": lambda f, n: f.authors,
+        "aiAssistanceRate": lambda f, n: f.rate,
+        "totalAdditions": lambda f, n: f.additions,
+        "totalDeletions": lambda f, n: f.deletions,
+        "uniqueAuthors": lambda f, n: f.authors,
         "lastCommit": lambda f, n: f.last.timestamp(),
     }[sort]
     sign = -1 if direction == "desc" else 1
@@ -185,8 +212,9 @@ def test_columns_toggle(client):
     assert "Additions" not in head
     # a chip link toggles its column; returning to the default drops the parameter
     assert 'href="/commits?cols=fullName%2CtotalCommits%2CaiAssistedCommits"' in page
-    assert '<a class="chip" href="/commits" ' in get_ok(client, "/commits?cols=fullName,totalCommits,"
-                                                        "aiAssistedCommits,aiAssistanceRate,toolSplit,uniqueAuthors")
+    assert '<a class="chip" href="/commits" ' in get_ok(
+        client, "/commits?cols=fullName,totalCommits,aiAssistedCommits,aiAssistanceRate,toolSplit,uniqueAuthors"
+    )
 
 
 def test_day_edges_are_utc(client, database_url):
@@ -233,18 +261,21 @@ def test_page_past_the_end_shows_the_last_page(client):
     assert 'class="pagination"' not in page  # a single page of ≤ 100 repositories
 
 
-@pytest.mark.parametrize("query, param", [
-    ("sort=bogus", "sort"),
-    ("dir=up", "dir"),
-    ("cols=fullName,nope", "cols"),
-    ("page=0", "page"),
-    ("page=abc", "page"),
-    ("start=2026-01-01", "end"),
-    ("start=2026-02-30&end=2026-03-01", "start"),
-    ("start=2026-03-05&end=2026-03-01", "start"),
-    ("range=2w", "range"),
-    ("search=" + "x" * 101, "search"),
-])
+@pytest.mark.parametrize(
+    "query, param",
+    [
+        ("sort=bogus", "sort"),
+        ("dir=up", "dir"),
+        ("cols=fullName,nope", "cols"),
+        ("page=0", "page"),
+        ("page=abc", "page"),
+        ("start=2026-01-01", "end"),
+        ("start=2026-02-30&end=2026-03-01", "start"),
+        ("start=2026-03-05&end=2026-03-01", "start"),
+        ("range=2w", "range"),
+        ("search=" + "x" * 101, "search"),
+    ],
+)
 def test_bad_parameters_are_400_naming_them(client, query, param):
     response = client.get(f"/commits?{query}")
     assert response.status_code == 400
@@ -271,5 +302,4 @@ def test_htmx_gets_only_the_fragment(client):
     assert 'name="search"' not in state
 
     full = get_ok(client, "/commits?range=7d")
-    assert full.startswith("<!doctype html>") and 'hx-swap-oob' not in full
-
+    assert full.startswith("<!doctype html>") and "hx-swap-oob" not in full

@@ -57,21 +57,29 @@ def export_csv(emulator, team: str = "core", day=DAY, *, break_rows: dict[int, d
 def exported_events(emulator, team: str = "core", day=DAY):
     """The emulator's events of a day that an export lists: every one with a user (an export row always has one)."""
     start = datetime.combine(day, time(0), tzinfo=UTC)
-    return [e for e in emulator.state.dataset.cursor_events(team, cursor.epoch_ms(start),
-                                                           cursor.epoch_ms(start + timedelta(days=1)) - 1)
-            if e.email]
+    return [
+        e
+        for e in emulator.state.dataset.cursor_events(
+            team, cursor.epoch_ms(start), cursor.epoch_ms(start + timedelta(days=1)) - 1
+        )
+        if e.email
+    ]
 
 
 async def test_a_bad_file_writes_nothing_and_names_every_bad_row_then_the_fixed_file_imports(
-        emulator, ctx, sessionmaker):
+    emulator, ctx, sessionmaker
+):
     org = csv_organization_id(ctx.settings, "core")
     assert org == "cursor:core"
     events = exported_events(emulator)
-    bad = export_csv(emulator, break_rows={
-        1: {"Date": "2025-13-01T10:00"},
-        4: {"Input (w/o Cache Write)": "12.5"},
-        7: {"Cost": "about a dollar"},
-    })
+    bad = export_csv(
+        emulator,
+        break_rows={
+            1: {"Date": "2025-13-01T10:00"},
+            4: {"Input (w/o Cache Write)": "12.5"},
+            7: {"Cost": "about a dollar"},
+        },
+    )
     empty = await data_snapshot(sessionmaker)
     with pytest.raises(CsvImportError) as caught:
         await import_cursor_csv(sessionmaker, bad, organization_id=org)

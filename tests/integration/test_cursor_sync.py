@@ -46,7 +46,8 @@ async def backfill_to_completion(ctx, key, **kwargs):
 
 
 async def test_backfill_then_incremental_matches_the_ground_truth_and_a_rerun_changes_nothing(
-        emulator, ctx, sessionmaker):
+    emulator, ctx, sessionmaker
+):
     for key in CURSOR_KEYS:
         await backfill_to_completion(ctx, key)
         state = await sync_state(sessionmaker, cursor.state_id(key))
@@ -85,19 +86,20 @@ async def test_requests_page_through_half_open_hour_windows(emulator, ctx):
     assert [r["body"]["page"] for r in requests] == list(range(1, len(requests) + 1))
     assert all(r["body"]["pageSize"] == 1000 for r in requests)
     assert {(r["body"]["startDate"], r["body"]["endDate"]) for r in requests} == {
-        (ms(start), ms(start + timedelta(days=1)) - 1)}
+        (ms(start), ms(start + timedelta(days=1)) - 1)
+    }
 
 
-async def test_incremental_windows_are_at_most_a_day_and_re_read_the_last_two_hours(emulator, ctx, sessionmaker,
-                                                                                      clock):
+async def test_incremental_windows_are_at_most_a_day_and_re_read_the_last_two_hours(emulator, ctx, sessionmaker, clock):
     clock.at(NOW - timedelta(days=2, hours=5))
     assert (await cursor.sync_incremental(ctx, CORE)).windows == 1
     clock.at(NOW)
     emulator.state.clear_requests()
     result = await cursor.sync_incremental(ctx, CORE)
     assert result.ok and result.windows == 3  # 2 days 5 hours + the 2 h re-read, in ≤ 1-day windows
-    windows = sorted({(r["body"]["startDate"], r["body"]["endDate"] + 1)
-                      for r in emulator.state.requests("cursor", "usage_events")})
+    windows = sorted(
+        {(r["body"]["startDate"], r["body"]["endDate"] + 1) for r in emulator.state.requests("cursor", "usage_events")}
+    )
     assert windows[0][0] == ms(NOW - timedelta(days=2, hours=7))
     assert windows[-1][1] == ms(NOW)
     assert all(end - start <= 86_400_000 for start, end in windows)
@@ -135,16 +137,19 @@ FAULTS = [
     pytest.param({"kind": "500", "count": 3}, "HTTP 500 after 3 tries", id="500"),
     pytest.param({"kind": "slow", "count": 3, "delay": 1.0}, "ReadTimeout after 3 tries", id="timeout"),
     pytest.param({"kind": "malformed"}, "malformed JSON", id="malformed-json"),
-    pytest.param({"kind": "missing_field", "field": "usageEvents"}, "missing field 'usageEvents'",
-                 id="missing-events"),
-    pytest.param({"kind": "missing_field", "field": "usageEvents.0.timestamp"}, "missing field 'timestamp'",
-                 id="missing-timestamp"),
+    pytest.param({"kind": "missing_field", "field": "usageEvents"}, "missing field 'usageEvents'", id="missing-events"),
+    pytest.param(
+        {"kind": "missing_field", "field": "usageEvents.0.timestamp"},
+        "missing field 'timestamp'",
+        id="missing-timestamp",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("fault", "message"), FAULTS)
 async def test_a_failed_window_leaves_data_and_state_as_before_and_the_next_run_completes(
-        emulator, ctx, sessionmaker, clock, monkeypatch, fault, message):
+    emulator, ctx, sessionmaker, clock, monkeypatch, fault, message
+):
     monkeypatch.setattr(cursor, "REQUEST_TIMEOUT", 0.3)
     clock.at(EARLIER)
     assert (await cursor.sync_incremental(ctx, CORE)).ok
@@ -165,7 +170,8 @@ async def test_a_failed_window_leaves_data_and_state_as_before_and_the_next_run_
     assert (await cursor.sync_incremental(ctx, CORE)).ok
     assert (await sync_state(sessionmaker, cursor.state_id(CORE)))["last_synced_hour_end"] == NOW
     assert await stored_totals(sessionmaker, TOOL, YESTERDAY, YESTERDAY) == truth_totals(
-        emulator, TOOL, YESTERDAY, YESTERDAY, org="core")
+        emulator, TOOL, YESTERDAY, YESTERDAY, org="core"
+    )
 
 
 async def test_a_429_with_retry_after_is_waited_out_and_the_window_succeeds(emulator, ctx, sessionmaker):
@@ -175,7 +181,8 @@ async def test_a_429_with_retry_after_is_waited_out_and_the_window_succeeds(emul
     assert time.monotonic() - started >= 1.0
     assert [r["status"] for r in emulator.state.requests("cursor", "usage_events")][:3] == [200, 429, 200]
     assert await stored_totals(sessionmaker, TOOL, YESTERDAY, YESTERDAY) == truth_totals(
-        emulator, TOOL, YESTERDAY, YESTERDAY, org="core")
+        emulator, TOOL, YESTERDAY, YESTERDAY, org="core"
+    )
 
 
 async def test_a_failing_backfill_day_does_not_move_the_cursor(emulator, ctx, sessionmaker):
@@ -190,6 +197,7 @@ async def test_a_failing_backfill_day_does_not_move_the_cursor(emulator, ctx, se
 
 
 # ---- several team keys -------------------------------------------------------------------------------------------
+
 
 async def test_each_key_has_its_own_state_and_a_failing_key_does_not_block_another(emulator, ctx, sessionmaker):
     broken = ProviderKey("core", "key_revoked")

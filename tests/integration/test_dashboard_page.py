@@ -84,7 +84,7 @@ def test_tools_card_shares(overview, database_url):
     for tool, commits in per_tool.items():
         assert f"{tool_name(tool)}: {commits} commits ({format_percent_int(Fraction(commits * 100, ai))})" in card
     # the tools appear by tokens desc
-    order = [m for m in re.findall(r"<span title=\"[^\"]*\">.*?</svg> ([A-Za-z ]+) \d+%", card)][:len(tools)]
+    order = [m for m in re.findall(r"<span title=\"[^\"]*\">.*?</svg> ([A-Za-z ]+) \d+%", card)][: len(tools)]
     assert order == [tool_name(t) for t, _ in sorted(tools.items(), key=lambda kv: (-kv[1][0], kv[0]))]
 
 
@@ -102,17 +102,26 @@ def test_commits_card_rate_and_delta(overview, database_url):
 
 def test_commit_day_edges(page_client, database_url):
     """A commit at 23:59:59Z belongs to its own UTC day and not to the next one."""
-    edge = truth.sql_value(database_url, "SELECT committed_at FROM commits WHERE committed_at::time = '23:59:59' "
-                                         "ORDER BY committed_at LIMIT 1")
+    edge = truth.sql_value(
+        database_url,
+        "SELECT committed_at FROM commits WHERE committed_at::time = '23:59:59' ORDER BY committed_at LIMIT 1",
+    )
     day = edge.date()
     for d in (day, day + timedelta(days=1)):
         total, ai, _ = truth.commit_counts(database_url, d, d)
         lower = datetime(d.year, d.month, d.day, tzinfo=UTC)
         assert total == truth.sql_value(
-            database_url, "SELECT COUNT(*) FROM commits WHERE committed_at >= :a AND committed_at < :b",
-            a=lower, b=lower + timedelta(days=1))
-        edge_in = truth.sql_value(database_url, "SELECT COUNT(*) FROM commits WHERE committed_at = :t "
-                                  "AND (committed_at AT TIME ZONE 'UTC')::date = :d", t=edge, d=d)
+            database_url,
+            "SELECT COUNT(*) FROM commits WHERE committed_at >= :a AND committed_at < :b",
+            a=lower,
+            b=lower + timedelta(days=1),
+        )
+        edge_in = truth.sql_value(
+            database_url,
+            "SELECT COUNT(*) FROM commits WHERE committed_at = :t AND (committed_at AT TIME ZONE 'UTC')::date = :d",
+            t=edge,
+            d=d,
+        )
         assert edge_in == (1 if d == day else 0)
         page = page_client.get("/", params={"start": d.isoformat(), "end": d.isoformat()}).text
         if total:
@@ -137,8 +146,11 @@ def test_usage_chart_legend_and_bars(overview, database_url):
         day = s + timedelta(days=offset)
         lines = title.split("\n")
         assert lines[0].startswith(fmt_day(day))
-        expected = [f"{tool_name(t)}: {format_tokens(per_day[(day, t)])}"
-                    for t in sorted(tools, key=lambda k: (-tools[k][0], k)) if per_day.get((day, t))]
+        expected = [
+            f"{tool_name(t)}: {format_tokens(per_day[(day, t)])}"
+            for t in sorted(tools, key=lambda k: (-tools[k][0], k))
+            if per_day.get((day, t))
+        ]
         assert lines[1:-1] == expected
         assert lines[-1] == f"Cost: {format_money_exact(cost.get(day, 0))}"
     assert "(incomplete)" in titles[-1]  # today
@@ -181,12 +193,18 @@ def test_top_users_table(overview, database_url):
     s, e = D30
     users = truth.user_totals(database_url, s, e)[:10]
     table = truth.text_of(overview).split('class="top-users"')[1].split("</table>")[0]
-    rows = re.findall(r'<a href="/users/[^"]*">([^<]*)</a></td>\s*<td class="num" title="([^"]*)">[^<]*</td>\s*'
-                      r'<td class="num" title="([^"]*)">.*?</td>\s*<td>([^<]*)</td>', table, re.S)
+    rows = re.findall(
+        r'<a href="/users/[^"]*">([^<]*)</a></td>\s*<td class="num" title="([^"]*)">[^<]*</td>\s*'
+        r'<td class="num" title="([^"]*)">.*?</td>\s*<td>([^<]*)</td>',
+        table,
+        re.S,
+    )
     assert [(r[0], r[1], r[2]) for r in rows] == [
-        (m, format_tokens_exact(t), format_money_exact(c)) for m, t, c in users]
-    assert [r[3] for r in rows] == [display_model_name(truth.favorite_model(database_url, m, s, e))
-                                    for m, _, _ in users]
+        (m, format_tokens_exact(t), format_money_exact(c)) for m, t, c in users
+    ]
+    assert [r[3] for r in rows] == [
+        display_model_name(truth.favorite_model(database_url, m, s, e)) for m, _, _ in users
+    ]
     assert "unmapped:" not in table
 
 
@@ -221,15 +239,18 @@ def test_htmx_range_swap_gets_only_the_body(page_client):
     assert "<html" in full.text and 'id="page-body"' in full.text
 
 
-@pytest.mark.parametrize(("query", "param"), [
-    ({"range": "2w"}, "range"),
-    ({"start": "2026-01-01"}, "end"),
-    ({"end": "2026-01-01"}, "start"),
-    ({"start": "2026-02-30", "end": "2026-03-01"}, "start"),
-    ({"start": "2026-03-05", "end": "2026-03-01"}, "start"),
-    ({"days": "0"}, "days"),
-    ({"trend": "2"}, "trend"),
-])
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ({"range": "2w"}, "range"),
+        ({"start": "2026-01-01"}, "end"),
+        ({"end": "2026-01-01"}, "start"),
+        ({"start": "2026-02-30", "end": "2026-03-01"}, "start"),
+        ({"start": "2026-03-05", "end": "2026-03-01"}, "start"),
+        ({"days": "0"}, "days"),
+        ({"trend": "2"}, "trend"),
+    ],
+)
 def test_bad_parameters_are_400_naming_them(page_client, query, param):
     response = page_client.get("/", params=query)
     assert response.status_code == 400

@@ -42,8 +42,11 @@ PAGE = 3
 CONFIG = EmulatorConfig(seed=7, users=12, days=20, today=TODAY, now=lambda: NOW, max_page_size=PAGE, commits=600)
 
 ANTHROPIC_HEADERS = {"x-api-key": DEMO_ANTHROPIC_KEYS["acme"], "anthropic-version": "2023-06-01"}
-GITHUB_HEADERS = {"Authorization": f"Bearer {DEMO_GITHUB_TOKEN}", "Accept": "application/vnd.github+json",
-                  "X-GitHub-Api-Version": "2022-11-28"}
+GITHUB_HEADERS = {
+    "Authorization": f"Bearer {DEMO_GITHUB_TOKEN}",
+    "Accept": "application/vnd.github+json",
+    "X-GitHub-Api-Version": "2022-11-28",
+}
 MEMBERS_QUERY = (
     "query($org: String!, $cursor: String) { organization(login: $org) { membersWithRole(first: 100, "
     "after: $cursor) { nodes { login databaseId organizationVerifiedDomainEmails(login: $org) } "
@@ -97,8 +100,11 @@ def cursor_events(client: httpx.Client, start_ms: int, end_ms: int, team: str = 
     events: list[dict[str, Any]] = []
     page = 1
     while True:
-        response = client.post("/cursor/teams/filtered-usage-events", auth=(DEMO_CURSOR_KEYS[team], ""),
-                               json={"startDate": start_ms, "endDate": end_ms, "page": page, "pageSize": 1000})
+        response = client.post(
+            "/cursor/teams/filtered-usage-events",
+            auth=(DEMO_CURSOR_KEYS[team], ""),
+            json={"startDate": start_ms, "endDate": end_ms, "page": page, "pageSize": 1000},
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         events += body["usageEvents"]
@@ -208,8 +214,12 @@ def test_anthropic_refuses_bad_keys(client: httpx.Client) -> None:
 def test_cursor_refuses_bad_basic_auth(client: httpx.Client) -> None:
     key = DEMO_CURSOR_KEYS["core"]
     body = {"startDate": 0, "endDate": 1}
-    for kwargs in ({}, {"auth": ("key_" + "0" * 64, "")}, {"auth": (key, "password")},
-                   {"headers": {"Authorization": f"Bearer {key}"}}):
+    for kwargs in (
+        {},
+        {"auth": ("key_" + "0" * 64, "")},
+        {"auth": (key, "password")},
+        {"headers": {"Authorization": f"Bearer {key}"}},
+    ):
         response = client.post("/cursor/teams/filtered-usage-events", json=body, **kwargs)
         assert (response.status_code, response.json()) == (401, {"error": "Unauthorized"})
     assert client.post("/cursor/teams/filtered-usage-events", json=body, auth=(key, "")).status_code == 200
@@ -243,10 +253,13 @@ def test_anthropic_usage_report_pages_union_to_the_dataset(client: httpx.Client,
 def test_anthropic_report_validates_its_query(client: httpx.Client) -> None:
     path = "/anthropic/v1/organizations/usage_report/claude_code"
     assert client.get(path, headers=ANTHROPIC_HEADERS).status_code == 400
-    assert client.get(path, params={"starting_at": "2026-01-13", "limit": 1001}, headers=ANTHROPIC_HEADERS) \
-        .status_code == 400
-    bad_page = client.get(path, params={"starting_at": "2026-01-13", "page": "page_bm9wZQ=="},
-                          headers=ANTHROPIC_HEADERS)
+    assert (
+        client.get(path, params={"starting_at": "2026-01-13", "limit": 1001}, headers=ANTHROPIC_HEADERS).status_code
+        == 400
+    )
+    bad_page = client.get(
+        path, params={"starting_at": "2026-01-13", "page": "page_bm9wZQ=="}, headers=ANTHROPIC_HEADERS
+    )
     assert bad_page.status_code == 400
     assert bad_page.json()["error"]["type"] == "invalid_request_error"
     future = client.get(path, params={"starting_at": "2026-02-01"}, headers=ANTHROPIC_HEADERS).json()
@@ -278,8 +291,9 @@ def test_anthropic_users_and_keys_page_by_id(client: httpx.Client, emulator: Emu
     assert user.json() == users[0]
     missing = client.get("/anthropic/v1/organizations/users/user_nope", headers=ANTHROPIC_HEADERS)
     assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
-    other_org = client.get(f"/anthropic/v1/organizations/api_keys/{keys[0]['id']}",
-                           headers={"x-api-key": DEMO_ANTHROPIC_KEYS["labs"]})
+    other_org = client.get(
+        f"/anthropic/v1/organizations/api_keys/{keys[0]['id']}", headers={"x-api-key": DEMO_ANTHROPIC_KEYS["labs"]}
+    )
     assert other_org.status_code == 404
 
 
@@ -291,8 +305,7 @@ def test_cursor_events_page_union_to_the_dataset(client: httpx.Client, emulator:
     assert all(isinstance(e["timestamp"], str) and start <= int(e["timestamp"]) <= end for e in events)
     assert any("userEmail" not in e for e in events)
     assert any("tokenUsage" in e and "totalCents" not in e["tokenUsage"] for e in events)
-    pages = [r["body"]["page"] for r in client.get("/_emulator/requests",
-                                                    params={"provider": "cursor"}).json()]
+    pages = [r["body"]["page"] for r in client.get("/_emulator/requests", params={"provider": "cursor"}).json()]
     assert pages == list(range(1, len(pages) + 1)) and len(pages) > 1
 
 
@@ -302,8 +315,9 @@ def test_cursor_range_is_inclusive_and_validated(client: httpx.Client, emulator:
     exact = cursor_events(client, event.timestamp_ms, event.timestamp_ms)
     assert event.wire() in exact
     assert all(int(e["timestamp"]) == event.timestamp_ms for e in exact)
-    response = client.post("/cursor/teams/filtered-usage-events", auth=(DEMO_CURSOR_KEYS["core"], ""),
-                           json={"endDate": end})
+    response = client.post(
+        "/cursor/teams/filtered-usage-events", auth=(DEMO_CURSOR_KEYS["core"], ""), json={"endDate": end}
+    )
     assert response.status_code == 400
 
 
@@ -323,8 +337,10 @@ def test_github_repos_follow_link_headers(client: httpx.Client, emulator: Emulat
     assert int(first.headers["x-ratelimit-remaining"]) < 5000
     repos = github_pages(client, "/orgs/acme/repos")
     assert [r["full_name"] for r in repos] == [r.full_name for r in emulator.state.dataset.repos]
-    assert {(r["name"], r["default_branch"], r["archived"]) for r in repos} >= {("infra", "trunk", False),
-                                                                                 ("legacy", "main", True)}
+    assert {(r["name"], r["default_branch"], r["archived"]) for r in repos} >= {
+        ("infra", "trunk", False),
+        ("legacy", "main", True),
+    }
     assert client.get("/github/orgs/acme/repos", params={"page": 99}, headers=GITHUB_HEADERS).json() == []
     assert client.get("/github/orgs/other/repos", headers=GITHUB_HEADERS).status_code == 404
 
@@ -332,16 +348,18 @@ def test_github_repos_follow_link_headers(client: httpx.Client, emulator: Emulat
 def test_github_commits_filter_by_branch_and_window(client: httpx.Client, emulator: EmulatorServer) -> None:
     since, until = "2026-01-10T00:00:00Z", "2026-01-12"
     commits = github_pages(client, "/repos/acme/api/commits", sha="main", since=since, until=until)
-    expected = emulator.state.dataset.commits("acme/api", datetime(2026, 1, 10, tzinfo=UTC),
-                                              datetime(2026, 1, 12, tzinfo=UTC))
+    expected = emulator.state.dataset.commits(
+        "acme/api", datetime(2026, 1, 10, tzinfo=UTC), datetime(2026, 1, 12, tzinfo=UTC)
+    )
     assert [c["sha"] for c in commits] == [c.sha for c in expected] and len(commits) > PAGE
     dates = [c["commit"]["committer"]["date"] for c in commits]
     assert dates == sorted(dates, reverse=True)
     assert all("2026-01-10T00:00:00Z" <= d <= "2026-01-12T00:00:00Z" for d in dates)
-    assert client.get("/github/repos/acme/infra/commits", params={"sha": "main"}, headers=GITHUB_HEADERS) \
-        .status_code == 404
-    assert client.get("/github/repos/acme/infra/commits", params={"sha": "trunk"}, headers=GITHUB_HEADERS) \
-        .is_success
+    assert (
+        client.get("/github/repos/acme/infra/commits", params={"sha": "main"}, headers=GITHUB_HEADERS).status_code
+        == 404
+    )
+    assert client.get("/github/repos/acme/infra/commits", params={"sha": "trunk"}, headers=GITHUB_HEADERS).is_success
     detail = client.get(f"/github/repos/acme/api/commits/{commits[0]['sha']}", headers=GITHUB_HEADERS).json()
     assert set(detail["stats"]) == {"total", "additions", "deletions"} and detail["parents"]
     assert client.get("/github/repos/acme/api/commits/" + "f" * 40, headers=GITHUB_HEADERS).status_code == 422
@@ -354,8 +372,9 @@ def test_every_attribution_example_is_served(client: httpx.Client) -> None:
         assert example.message in by_message, example.message
         served = by_message[example.message]
         assert len(served["parents"]) == (2 if example.merge else 1)
-        found = attribute_commit(example.message, served["commit"]["author"]["name"],
-                                 served["commit"]["author"]["email"])
+        found = attribute_commit(
+            example.message, served["commit"]["author"]["name"], served["commit"]["author"]["email"]
+        )
         assert tuple(a.tool for a in found) == example.tools, example.message
     initial_plan = by_message["Initial plan"]
     assert initial_plan["commit"]["author"]["name"] == "copilot-swe-agent[bot]"
@@ -369,8 +388,11 @@ def test_graphql_members_paginate_by_end_cursor(client: httpx.Client, emulator: 
     nodes: list[dict[str, Any]] = []
     cursor = None
     while True:
-        response = client.post("/github/graphql", headers=GITHUB_HEADERS,
-                               json={"query": MEMBERS_QUERY, "variables": {"org": "acme", "cursor": cursor}})
+        response = client.post(
+            "/github/graphql",
+            headers=GITHUB_HEADERS,
+            json={"query": MEMBERS_QUERY, "variables": {"org": "acme", "cursor": cursor}},
+        )
         connection = response.json()["data"]["organization"]["membersWithRole"]
         assert len(connection["nodes"]) <= PAGE
         nodes += connection["nodes"]
@@ -381,8 +403,11 @@ def test_graphql_members_paginate_by_end_cursor(client: httpx.Client, emulator: 
     assert [n["databaseId"] for n in nodes] == [m.id for m in members] and len(nodes) > PAGE
     assert any(n["organizationVerifiedDomainEmails"] for n in nodes)
     assert any(not n["organizationVerifiedDomainEmails"] for n in nodes)
-    missing = client.post("/github/graphql", headers=GITHUB_HEADERS,
-                          json={"query": MEMBERS_QUERY, "variables": {"org": "nope", "cursor": None}}).json()
+    missing = client.post(
+        "/github/graphql",
+        headers=GITHUB_HEADERS,
+        json={"query": MEMBERS_QUERY, "variables": {"org": "nope", "cursor": None}},
+    ).json()
     assert missing["data"]["organization"] is None and missing["errors"]
 
 
@@ -405,10 +430,14 @@ def test_anthropic_429_then_recovery(client: httpx.Client) -> None:
 
 def test_cursor_and_github_rate_limit_bodies(client: httpx.Client, emulator: EmulatorServer) -> None:
     emulator.state.add_fault("cursor", "usage_events", "429", retry_after=3)
-    response = client.post("/cursor/teams/filtered-usage-events", auth=(DEMO_CURSOR_KEYS["core"], ""),
-                           json={"startDate": 0, "endDate": 1})
+    response = client.post(
+        "/cursor/teams/filtered-usage-events", auth=(DEMO_CURSOR_KEYS["core"], ""), json={"startDate": 0, "endDate": 1}
+    )
     assert (response.status_code, response.json(), response.headers["retry-after"]) == (
-        429, {"error": "Rate limit exceeded"}, "3")
+        429,
+        {"error": "Rate limit exceeded"},
+        "3",
+    )
     for kind in ("429", "403"):
         emulator.state.add_fault("github", "commits", kind, retry_after=30)
         response = client.get("/github/repos/acme/web/commits", headers=GITHUB_HEADERS)
@@ -439,15 +468,29 @@ def test_malformed_and_missing_field_and_slow(client: httpx.Client, emulator: Em
     body = client.get(path, headers=ANTHROPIC_HEADERS).json()
     assert "data" not in body and "has_more" in body
     emulator.state.add_fault("github", "graphql", "missing_field")
-    graph = client.post("/github/graphql", headers=GITHUB_HEADERS,
-                        json={"query": MEMBERS_QUERY, "variables": {"org": "acme", "cursor": None}}).json()
+    graph = client.post(
+        "/github/graphql",
+        headers=GITHUB_HEADERS,
+        json={"query": MEMBERS_QUERY, "variables": {"org": "acme", "cursor": None}},
+    ).json()
     assert graph == {"data": {}}
     emulator.state.add_fault("cursor", "*", "slow", delay=0.6)
     with pytest.raises(httpx.ReadTimeout):
-        client.post("/cursor/teams/filtered-usage-events", auth=(DEMO_CURSOR_KEYS["core"], ""),
-                    json={"startDate": 0, "endDate": 1}, timeout=0.2)
-    assert client.post("/cursor/teams/filtered-usage-events", auth=(DEMO_CURSOR_KEYS["core"], ""),
-                       json={"startDate": 0, "endDate": 1}, timeout=5).status_code == 200
+        client.post(
+            "/cursor/teams/filtered-usage-events",
+            auth=(DEMO_CURSOR_KEYS["core"], ""),
+            json={"startDate": 0, "endDate": 1},
+            timeout=0.2,
+        )
+    assert (
+        client.post(
+            "/cursor/teams/filtered-usage-events",
+            auth=(DEMO_CURSOR_KEYS["core"], ""),
+            json={"startDate": 0, "endDate": 1},
+            timeout=5,
+        ).status_code
+        == 200
+    )
 
 
 def test_fault_spec_is_validated(client: httpx.Client) -> None:
@@ -514,13 +557,13 @@ def test_app_jwt_is_exchanged_for_an_installation_token(client: httpx.Client) ->
 def test_app_jwt_refusals(client: httpx.Client) -> None:
     path = f"/github/app/installations/{DEMO_GITHUB_INSTALLATION_ID}/access_tokens"
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    for jwt in (app_jwt(iss=1), app_jwt(key=stranger), app_jwt(iat=-1200, exp=-600), "not.a.jwt",
-                DEMO_GITHUB_TOKEN):
+    for jwt in (app_jwt(iss=1), app_jwt(key=stranger), app_jwt(iat=-1200, exp=-600), "not.a.jwt", DEMO_GITHUB_TOKEN):
         response = client.post(path, headers={**GITHUB_HEADERS, "Authorization": f"Bearer {jwt}"})
         assert response.status_code == 401, jwt
         assert response.json()["message"]
-    wrong_installation = client.post("/github/app/installations/1/access_tokens",
-                                     headers={**GITHUB_HEADERS, "Authorization": f"Bearer {app_jwt()}"})
+    wrong_installation = client.post(
+        "/github/app/installations/1/access_tokens", headers={**GITHUB_HEADERS, "Authorization": f"Bearer {app_jwt()}"}
+    )
     assert wrong_installation.status_code == 404
     assert client.get("/github/orgs/acme/repos", headers={"Authorization": f"Bearer {app_jwt()}"}).status_code == 401
 
@@ -543,31 +586,48 @@ def test_truth_usage_equals_summing_the_raw_responses(client: httpx.Client) -> N
             for record in anthropic_report(client, day, org):
                 for entry in record["model_breakdown"]:
                     t = entry["tokens"]
-                    add((record["date"][:10], "claude_code", normalize_model_name(entry["model"] or "unknown")),
-                        t["input"], t["cache_creation"], t["cache_read"], t["output"],
-                        Decimal(str(entry["estimated_cost"]["amount"])) / 100)
+                    add(
+                        (record["date"][:10], "claude_code", normalize_model_name(entry["model"] or "unknown")),
+                        t["input"],
+                        t["cache_creation"],
+                        t["cache_read"],
+                        t["output"],
+                        Decimal(str(entry["estimated_cost"]["amount"])) / 100,
+                    )
         for team in DEMO_CURSOR_KEYS:
             for event in cursor_events(client, *day_ms(day), team=team):
                 usage = event.get("tokenUsage") or {}
-                counts = [usage.get(k, 0) for k in ("inputTokens", "cacheWriteTokens", "cacheReadTokens",
-                                                    "outputTokens")]
+                counts = [
+                    usage.get(k, 0) for k in ("inputTokens", "cacheWriteTokens", "cacheReadTokens", "outputTokens")
+                ]
                 if not any(counts):
                     continue
                 raw = "auto" if event["model"] == "default" else event["model"]
                 stamp = datetime.fromtimestamp(int(event["timestamp"]) / 1000, UTC).date().isoformat()
-                add((stamp, "cursor", normalize_model_name(raw)), *counts,
-                    Decimal(str(usage.get("totalCents", 0))) / 100)
+                add(
+                    (stamp, "cursor", normalize_model_name(raw)),
+                    *counts,
+                    Decimal(str(usage.get("totalCents", 0))) / 100,
+                )
         day += timedelta(days=1)
 
     truth = client.get("/_emulator/truth/usage", params={"start": first.isoformat(), "end": last.isoformat()}).json()
-    served = {(r["date"], r["tool"], r["model"]): [r["input_tokens"], r["cache_write_tokens"],
-                                                   r["cache_read_tokens"], r["output_tokens"], Decimal(r["cost"])]
-              for r in truth}
+    served = {
+        (r["date"], r["tool"], r["model"]): [
+            r["input_tokens"],
+            r["cache_write_tokens"],
+            r["cache_read_tokens"],
+            r["output_tokens"],
+            Decimal(r["cost"]),
+        ]
+        for r in truth
+    }
     assert served == dict(totals)
     assert {tool for _, tool, _ in served} == {"claude_code", "cursor"}
     assert all(r["tokens"] == sum(served[(r["date"], r["tool"], r["model"])][:4]) for r in truth)
-    cursor_only = client.get("/_emulator/truth/usage", params={"start": first.isoformat(), "end": last.isoformat(),
-                                                               "tool": "cursor"}).json()
+    cursor_only = client.get(
+        "/_emulator/truth/usage", params={"start": first.isoformat(), "end": last.isoformat(), "tool": "cursor"}
+    ).json()
     assert cursor_only and all(r["tool"] == "cursor" for r in cursor_only)
 
 
@@ -579,8 +639,13 @@ def test_truth_commits_equals_counting_the_served_commits(client: httpx.Client) 
         if repo["archived"]:
             continue
         branch = client.get(f"/github/repos/{repo['full_name']}", headers=GITHUB_HEADERS).json()["default_branch"]
-        commits = github_pages(client, f"/repos/{repo['full_name']}/commits", sha=branch,
-                               since=f"{start.isoformat()}T00:00:00Z", until=f"{end.isoformat()}T23:59:59Z")
+        commits = github_pages(
+            client,
+            f"/repos/{repo['full_name']}/commits",
+            sha=branch,
+            since=f"{start.isoformat()}T00:00:00Z",
+            until=f"{end.isoformat()}T23:59:59Z",
+        )
         for commit in commits:
             if len(commit["parents"]) >= 2:
                 continue
@@ -611,10 +676,15 @@ def test_webhook_sender_signs_push_and_ping_and_rate_limit_is_configurable() -> 
     with EmulatorServer(config, extra_routers=[Router(path="/webhooks", route_handlers=[receive])]) as server:
         payload = push_payload(server.state.dataset, "acme/web", count=4)
         assert send_webhook(server.base_url, "s3cret", "push", payload, delivery_id="d-1").status_code == 202
-        assert send_webhook(server.base_url + "/webhooks/github", "s3cret", "ping",
-                            ping_payload(server.state.dataset)).status_code == 202
-        statuses = [httpx.get(f"{server.base_url}/github/orgs/acme/repos", headers=GITHUB_HEADERS).status_code
-                    for _ in range(4)]
+        assert (
+            send_webhook(
+                server.base_url + "/webhooks/github", "s3cret", "ping", ping_payload(server.state.dataset)
+            ).status_code
+            == 202
+        )
+        statuses = [
+            httpx.get(f"{server.base_url}/github/orgs/acme/repos", headers=GITHUB_HEADERS).status_code for _ in range(4)
+        ]
         assert statuses == [200, 200, 200, 403]
     headers, body = received[0]
     assert headers["x-github-event"] == "push" and headers["x-github-delivery"] == "d-1"

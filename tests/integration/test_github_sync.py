@@ -33,8 +33,9 @@ DAYS = 40
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorServer]:
-    config = EmulatorConfig(seed=11, users=24, days=DAYS, today=NOW.date(), now=lambda: NOW, commits=360,
-                            max_page_size=25)
+    config = EmulatorConfig(
+        seed=11, users=24, days=DAYS, today=NOW.date(), now=lambda: NOW, commits=360, max_page_size=25
+    )
     with EmulatorServer(config) as server:
         yield server
 
@@ -54,52 +55,96 @@ async def sessionmaker(database_url: str, clean_db: None) -> AsyncIterator[async
 
 def settings_for(emulator: EmulatorServer, services: Any, *, app: bool = False, **overrides: Any) -> Settings:
     credentials: dict[str, Any] = (
-        {"github_app_id": str(DEMO_GITHUB_APP_ID), "github_app_private_key": DEMO_GITHUB_APP_PRIVATE_KEY,
-         "github_app_installation_id": str(DEMO_GITHUB_INSTALLATION_ID)}
-        if app else {"github_token": DEMO_GITHUB_TOKEN}
+        {
+            "github_app_id": str(DEMO_GITHUB_APP_ID),
+            "github_app_private_key": DEMO_GITHUB_APP_PRIVATE_KEY,
+            "github_app_installation_id": str(DEMO_GITHUB_INSTALLATION_ID),
+        }
+        if app
+        else {"github_token": DEMO_GITHUB_TOKEN}
     )
-    return Settings(env="dev", database_url=services.database_url, redis_url=services.redis_url,
-                    allowed_domains=("example.com",), github_org=DEMO_GITHUB_ORG,
-                    github_api_url=f"{emulator.base_url}/github", github_backfill_days=DAYS, provider_pacing_ms=0,
-                    **credentials, **overrides)
+    return Settings(
+        env="dev",
+        database_url=services.database_url,
+        redis_url=services.redis_url,
+        allowed_domains=("example.com",),
+        github_org=DEMO_GITHUB_ORG,
+        github_api_url=f"{emulator.base_url}/github",
+        github_backfill_days=DAYS,
+        provider_pacing_ms=0,
+        **credentials,
+        **overrides,
+    )
 
 
-def context(emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession],
-            **kwargs: Any) -> SyncContext:
-    return SyncContext(settings=settings_for(emulator, services, **kwargs), sessionmaker=sessionmaker,
-                       now=lambda: NOW, backoff_base=0.01)
+def context(
+    emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession], **kwargs: Any
+) -> SyncContext:
+    return SyncContext(
+        settings=settings_for(emulator, services, **kwargs),
+        sessionmaker=sessionmaker,
+        now=lambda: NOW,
+        backoff_base=0.01,
+    )
 
 
 def truth(emulator: EmulatorServer) -> dict[str, Any]:
     first = NOW.date() - timedelta(days=DAYS)
-    response = httpx.get(f"{emulator.base_url}/_emulator/truth/commits",
-                         params={"start": first.isoformat(), "end": NOW.date().isoformat()})
+    response = httpx.get(
+        f"{emulator.base_url}/_emulator/truth/commits",
+        params={"start": first.isoformat(), "end": NOW.date().isoformat()},
+    )
     response.raise_for_status()
     return response.json()
 
 
 async def stored(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
     async with sessionmaker() as db:
-        rows = (await db.execute(text(
-            "SELECT ai_tool, count(*) AS n, count(*) FILTER (WHERE is_bot) AS bots FROM commits GROUP BY ai_tool"
-        ))).all()
+        rows = (
+            await db.execute(
+                text(
+                    "SELECT ai_tool, count(*) AS n, count(*) FILTER (WHERE is_bot) AS bots FROM commits GROUP BY"
+                    " ai_tool"
+                )
+            )
+        ).all()
     by_tool = {r.ai_tool: r.n for r in rows if r.ai_tool}
-    return {"total": sum(r.n for r in rows), "by_tool": dict(sorted(by_tool.items())),
-            "human": sum(r.n for r in rows if r.ai_tool is None), "bot": sum(r.bots for r in rows)}
+    return {
+        "total": sum(r.n for r in rows),
+        "by_tool": dict(sorted(by_tool.items())),
+        "human": sum(r.n for r in rows if r.ai_tool is None),
+        "bot": sum(r.bots for r in rows),
+    }
 
 
 async def table_snapshot(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, list[tuple]]:
     async with sessionmaker() as db:
         return {
-            "commits": [tuple(r) for r in await db.execute(text(
-                "SELECT c.commit_id, r.full_name, c.author_email, c.author_id, c.committed_at, c.message, "
-                "c.author_login, c.author_raw_email, c.is_bot, c.ai_tool, c.ai_model, c.additions, c.deletions "
-                "FROM commits c JOIN repositories r ON r.id = c.repo_id ORDER BY c.commit_id"))],
-            "attributions": [tuple(r) for r in await db.execute(text(
-                "SELECT c.commit_id, a.ai_tool, a.ai_model, a.source, a.confidence FROM commit_attributions a "
-                "JOIN commits c ON c.id = a.commit_id ORDER BY 1, 2"))],
-            "mappings": [tuple(r) for r in await db.execute(text(
-                "SELECT source, external_id, email, updated_by FROM identity_mappings ORDER BY 1, 2"))],
+            "commits": [
+                tuple(r)
+                for r in await db.execute(
+                    text(
+                        "SELECT c.commit_id, r.full_name, c.author_email, c.author_id, c.committed_at, c.message, "
+                        "c.author_login, c.author_raw_email, c.is_bot, c.ai_tool, c.ai_model, c.additions, c.deletions "
+                        "FROM commits c JOIN repositories r ON r.id = c.repo_id ORDER BY c.commit_id"
+                    )
+                )
+            ],
+            "attributions": [
+                tuple(r)
+                for r in await db.execute(
+                    text(
+                        "SELECT c.commit_id, a.ai_tool, a.ai_model, a.source, a.confidence FROM commit_attributions a "
+                        "JOIN commits c ON c.id = a.commit_id ORDER BY 1, 2"
+                    )
+                )
+            ],
+            "mappings": [
+                tuple(r)
+                for r in await db.execute(
+                    text("SELECT source, external_id, email, updated_by FROM identity_mappings ORDER BY 1, 2")
+                )
+            ],
         }
 
 
@@ -115,7 +160,8 @@ async def full_sync(ctx: SyncContext) -> None:
 
 
 async def test_backfill_and_incremental_reproduce_the_ground_truth(
-        fresh_emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    fresh_emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     emulator = fresh_emulator
     ctx = context(emulator, services, sessionmaker)
     await full_sync(ctx)
@@ -153,7 +199,8 @@ async def test_backfill_and_incremental_reproduce_the_ground_truth(
 
 
 async def test_author_emails_resolve_through_mappings(
-        fresh_emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    fresh_emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     emulator = fresh_emulator
     dataset = emulator.state.dataset
     people = [p for p in dataset.people if p.github_id and p.github_login]
@@ -162,17 +209,27 @@ async def test_author_emails_resolve_through_mappings(
     assert noreply and work
     manual = work[0]
     async with sessionmaker() as db, db.begin():
-        db.add(IdentityMapping(source="github", external_id=str(manual.github_id), email="boss@example.com",
-                               updated_by="admin@example.com"))
+        db.add(
+            IdentityMapping(
+                source="github",
+                external_id=str(manual.github_id),
+                email="boss@example.com",
+                updated_by="admin@example.com",
+            )
+        )
 
     ctx = context(emulator, services, sessionmaker)
     await full_sync(ctx)
 
     async def emails_of(person_id: int) -> set[str]:
         async with sessionmaker() as db:
-            return set((await db.execute(text(
-                "SELECT DISTINCT author_email FROM commits WHERE author_id = :id"), {"id": str(person_id)}
-            )).scalars())
+            return set(
+                (
+                    await db.execute(
+                        text("SELECT DISTINCT author_email FROM commits WHERE author_id = :id"), {"id": str(person_id)}
+                    )
+                ).scalars()
+            )
 
     for person in work[1:]:
         if await emails_of(person.github_id):
@@ -198,7 +255,8 @@ async def test_author_emails_resolve_through_mappings(
 
 
 async def test_rate_limit_stops_the_backfill_without_completing(
-        fresh_emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    fresh_emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     emulator = fresh_emulator
     ctx = context(emulator, services, sessionmaker)
     emulator.state.add_fault("github", "commits", "403", count=1, after=1, retry_after=3600)
@@ -216,7 +274,8 @@ async def test_rate_limit_stops_the_backfill_without_completing(
 
 
 async def test_a_failing_repo_does_not_stop_the_others(
-        fresh_emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    fresh_emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     emulator = fresh_emulator
     ctx = context(emulator, services, sessionmaker)
     active = [r.full_name for r in emulator.state.dataset.repos if not r.archived]
@@ -237,8 +296,9 @@ async def test_a_failing_repo_does_not_stop_the_others(
     assert state is not None and state.last_synced_hour_end == NOW
 
 
-async def test_github_app_auth(fresh_emulator: EmulatorServer, services: Any,
-                               sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_github_app_auth(
+    fresh_emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     emulator = fresh_emulator
     ctx = context(emulator, services, sessionmaker, app=True)
     first = await github.sync_incremental(ctx)
@@ -256,14 +316,16 @@ async def test_github_app_auth(fresh_emulator: EmulatorServer, services: Any,
     assert [t["status"] for t in emulator.state.requests("github", "access_tokens")] == [201]
 
 
-async def test_missing_credentials_are_reported(fresh_emulator: EmulatorServer, services: Any,
-                                                sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_missing_credentials_are_reported(
+    fresh_emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     ctx = context(fresh_emulator, services, sessionmaker)
     ctx.settings = replace(ctx.settings, github_token=None)
     result = await github.sync_incremental(ctx)
     assert result.errors == [
         "GitHub credentials not configured (set GITHUB_TOKEN, or GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and "
-        "GITHUB_APP_INSTALLATION_ID)"]
+        "GITHUB_APP_INSTALLATION_ID)"
+    ]
     async with sessionmaker() as db:
         state = await db.get(SyncState, github.org_state_id)
     assert state is not None and "credentials not configured" in (state.last_error or "")

@@ -9,8 +9,10 @@ from abacus.rollups import rollup_mismatches
 from tests.conftest import run_async
 
 UNMAPPED_ROWS = "SELECT COUNT(*) FROM usage_records WHERE email = 'unmapped:claude_code:ci-deploy-key'"
-HEADER = ("Date,User,Kind,Model,Max Mode,Input (w/ Cache Write),Input (w/o Cache Write),Cache Read,Output Tokens,"
-          "Total Tokens,Cost\n")
+HEADER = (
+    "Date,User,Kind,Model,Max Mode,Input (w/ Cache Write),Input (w/o Cache Write),Cache Read,Output Tokens,"
+    "Total Tokens,Cost\n"
+)
 
 
 def _scalar(database_url, sql, **params):
@@ -47,24 +49,41 @@ def test_unmapped_identity_is_listed_and_mapping_repoints_it(signed_in, seeded, 
     page = ada.get("/mappings")
     assert page.status_code == 200
     assert "ci-deploy-key" in page.text
-    unmapped_rows = _scalar(database_url,
-                            "SELECT COUNT(*) FROM usage_records WHERE identity = 'claude_code:ci-deploy-key'")
+    unmapped_rows = _scalar(
+        database_url, "SELECT COUNT(*) FROM usage_records WHERE identity = 'claude_code:ci-deploy-key'"
+    )
     token = _csrf(ada)
-    saved = ada.post("/mappings", data={"source": "claude_code", "external_id": "ci-deploy-key",
-                                        "email": "Ken@Example.com", "_csrf_token": token},
-                     headers={"HX-Request": "true", "HX-Target": "mapping-tables"})
+    saved = ada.post(
+        "/mappings",
+        data={
+            "source": "claude_code",
+            "external_id": "ci-deploy-key",
+            "email": "Ken@Example.com",
+            "_csrf_token": token,
+        },
+        headers={"HX-Request": "true", "HX-Target": "mapping-tables"},
+    )
     assert saved.status_code == 200
     assert f"{unmapped_rows} usage rows" in saved.text
     assert _scalar(database_url, UNMAPPED_ROWS) == 0
-    assert _scalar(database_url, "SELECT COUNT(*) FROM usage_records WHERE identity = 'claude_code:ci-deploy-key' "
-                                 "AND email = 'ken@example.com'") == unmapped_rows
-    assert _scalar(database_url, "SELECT updated_by FROM identity_mappings WHERE external_id = 'ci-deploy-key'") == \
-        "ada@example.com"
+    assert (
+        _scalar(
+            database_url,
+            "SELECT COUNT(*) FROM usage_records WHERE identity = 'claude_code:ci-deploy-key' "
+            "AND email = 'ken@example.com'",
+        )
+        == unmapped_rows
+    )
+    assert (
+        _scalar(database_url, "SELECT updated_by FROM identity_mappings WHERE external_id = 'ci-deploy-key'")
+        == "ada@example.com"
+    )
     assert _consistent(database_url)
     assert "ci-deploy-key" not in ada.get("/mappings").text.split("Existing mappings")[0]
 
-    removed = ada.post("/mappings/delete", data={"source": "claude_code", "external_id": "ci-deploy-key",
-                                                 "_csrf_token": token})
+    removed = ada.post(
+        "/mappings/delete", data={"source": "claude_code", "external_id": "ci-deploy-key", "_csrf_token": token}
+    )
     assert removed.status_code == 303
     assert _scalar(database_url, UNMAPPED_ROWS) == unmapped_rows
     assert _consistent(database_url)
@@ -73,13 +92,16 @@ def test_unmapped_identity_is_listed_and_mapping_repoints_it(signed_in, seeded, 
 def test_bad_email_is_refused_inline_and_nothing_changes(signed_in, seeded, database_url):
     ada = signed_in("ada@example.com")
     token = _csrf(ada)
-    response = ada.post("/mappings", data={"source": "claude_code", "external_id": "ci-deploy-key",
-                                           "email": "not-an-email", "_csrf_token": token})
+    response = ada.post(
+        "/mappings",
+        data={"source": "claude_code", "external_id": "ci-deploy-key", "email": "not-an-email", "_csrf_token": token},
+    )
     assert response.status_code == 200
     assert "is not an email address" in response.text
     assert _scalar(database_url, "SELECT COUNT(*) FROM identity_mappings") == 0
-    unknown = ada.post("/mappings", data={"source": "gitlab", "external_id": "1", "email": "a@b.co",
-                                          "_csrf_token": token})
+    unknown = ada.post(
+        "/mappings", data={"source": "gitlab", "external_id": "1", "email": "a@b.co", "_csrf_token": token}
+    )
     assert "unknown source" in unknown.text
 
 
@@ -89,8 +111,15 @@ def test_non_admins_read_but_cannot_write(signed_in, seeded, database_url):
     assert page.status_code == 200 and "Only admins can change mappings" in page.text
     assert "Mappings</a>" not in page.text.split("</nav>")[0]  # nav item is admin-only
     token = grace.cookies.get("abacus_csrf")
-    response = grace.post("/mappings", data={"source": "claude_code", "external_id": "ci-deploy-key",
-                                             "email": "grace@example.com", "_csrf_token": token})
+    response = grace.post(
+        "/mappings",
+        data={
+            "source": "claude_code",
+            "external_id": "ci-deploy-key",
+            "email": "grace@example.com",
+            "_csrf_token": token,
+        },
+    )
     assert response.status_code == 403
     assert _scalar(database_url, "SELECT COUNT(*) FROM identity_mappings") == 0
 
@@ -109,8 +138,9 @@ def test_csv_upload_reports_every_error_and_writes_nothing(signed_in, clean_db, 
         "2025-11-20T18:23:46.000Z,ana@example.com,Usage-based,gpt-5,No,ten,20,30,40,100,0.12\n"
         "2025-11-20T18:23:47.000Z,not-an-email,Usage-based,gpt-5,No,10,20,30,40,100,0.12\n"
     )
-    response = ada.post("/mappings/import", files={"file": ("usage.csv", bad.encode(), "text/csv")},
-                        data={"_csrf_token": token})
+    response = ada.post(
+        "/mappings/import", files={"file": ("usage.csv", bad.encode(), "text/csv")}, data={"_csrf_token": token}
+    )
     assert response.status_code == 200
     assert "was not imported" in response.text
     assert "line 3" in response.text and "line 4" in response.text and "line 5" in response.text
@@ -118,17 +148,21 @@ def test_csv_upload_reports_every_error_and_writes_nothing(signed_in, clean_db, 
 
     good = HEADER + "2025-11-20T18:23:45.123Z,ana@example.com,Usage-based,gpt-5,No,10,20,30,40,100,$0.12\n"
     for _ in range(2):
-        ok = ada.post("/mappings/import", files={"file": ("usage.csv", good.encode(), "text/csv")},
-                      data={"_csrf_token": token})
+        ok = ada.post(
+            "/mappings/import", files={"file": ("usage.csv", good.encode(), "text/csv")}, data={"_csrf_token": token}
+        )
         assert "Imported usage.csv: 1 records" in ok.text
     assert _scalar(database_url, "SELECT COUNT(*) FROM usage_records") == 1
     assert asyncio is not None
 
 
 def test_team_page_says_how_much_usage_is_not_listed(signed_in, seeded, database_url):
-    tokens = _scalar(database_url, "SELECT COALESCE(SUM(input_tokens + cache_write_tokens + cache_read_tokens + "
-                                   "output_tokens), 0) FROM usage_records WHERE email LIKE 'unmapped:%' "
-                                   "AND date BETWEEN '2024-01-01' AND '2026-12-31'")
+    tokens = _scalar(
+        database_url,
+        "SELECT COALESCE(SUM(input_tokens + cache_write_tokens + cache_read_tokens + "
+        "output_tokens), 0) FROM usage_records WHERE email LIKE 'unmapped:%' "
+        "AND date BETWEEN '2024-01-01' AND '2026-12-31'",
+    )
     assert tokens > 0
     page = signed_in("ada@example.com").get("/team?start=2024-01-01&end=2026-11-25")
     assert "Not listed:" in page.text and "not linked to a person" in page.text

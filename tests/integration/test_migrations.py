@@ -68,29 +68,67 @@ def test_models_and_migrations_agree(scratch_db):
 
 def test_cli_db_commands(scratch_db):
     env = {**os.environ, "DATABASE_URL": scratch_db}
-    up = subprocess.run([sys.executable, "-m", "abacus", "db", "upgrade"], env=env, cwd=ROOT, capture_output=True,
-                        text=True, timeout=120)
+    up = subprocess.run(
+        [sys.executable, "-m", "abacus", "db", "upgrade"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert up.returncode == 0, up.stderr
-    current = subprocess.run([sys.executable, "-m", "abacus", "db", "current"], env=env, cwd=ROOT,
-                             capture_output=True, text=True, timeout=120)
+    current = subprocess.run(
+        [sys.executable, "-m", "abacus", "db", "current"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert HEAD_REVISION in current.stdout
-    again = subprocess.run([sys.executable, "-m", "abacus", "db", "upgrade"], env=env, cwd=ROOT, capture_output=True,
-                           text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "abacus", "db", "upgrade"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0 and HEAD_REVISION in again.stdout
 
 
 def test_unreachable_configured_database_fails_in_one_line():
     env = {**os.environ, "DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/abacus"}
-    result = subprocess.run([sys.executable, "-m", "abacus", "db", "current"], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "abacus", "db", "current"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and "DATABASE_URL" in lines[0]
 
 
 def test_cli_help_lists_every_command():
-    result = subprocess.run([sys.executable, "-m", "abacus", "--help"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=60, env={**os.environ, "COLUMNS": "200"})
-    for command in ("serve", "worker", "db", "emulators", "demo", "sync", "backfill", "gaps", "import", "mappings",
-                    "status", "stats", "github"):
+    result = subprocess.run(
+        [sys.executable, "-m", "abacus", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    for command in (
+        "serve",
+        "worker",
+        "db",
+        "emulators",
+        "demo",
+        "sync",
+        "backfill",
+        "gaps",
+        "import",
+        "mappings",
+        "status",
+        "stats",
+        "github",
+    ):
         assert command in result.stdout

@@ -43,8 +43,11 @@ def shas(page: str) -> list[str]:
 
 def test_header_data_from_is_all_time(client, database_url):
     page = text_of(get_ok(client, "/repositories/acme/web?range=7d"))
-    first, last = sql_rows(database_url, """SELECT MIN(committed_at), MAX(committed_at) FROM commits c
-        JOIN repositories r ON r.id = c.repo_id WHERE r.full_name = 'acme/web'""")[0]
+    first, last = sql_rows(
+        database_url,
+        """SELECT MIN(committed_at), MAX(committed_at) FROM commits c
+        JOIN repositories r ON r.id = c.repo_id WHERE r.full_name = 'acme/web'""",
+    )[0]
     assert f"Data from {MONTHS[first.month - 1]} {first.year}" in page
     assert f'title="Data synced from {fmt_status_date(first)} to {fmt_status_date(last)}"' in page
     assert "<h1>acme/web</h1>" in page and '<span class="badge">github</span>' in page
@@ -52,11 +55,14 @@ def test_header_data_from_is_all_time(client, database_url):
     assert '<a class="back-link" href="/commits?range=7d">' in page
 
 
-@pytest.mark.parametrize("repo, query, span", [
-    ("acme/web", "", D30),
-    ("acme/api", "?range=7d", (TODAY - timedelta(days=6), TODAY)),
-    ("acme/infra_tools", "?start=2026-02-01&end=2026-02-28", (date(2026, 2, 1), date(2026, 2, 28))),
-])
+@pytest.mark.parametrize(
+    "repo, query, span",
+    [
+        ("acme/web", "", D30),
+        ("acme/api", "?range=7d", (TODAY - timedelta(days=6), TODAY)),
+        ("acme/infra_tools", "?start=2026-02-01&end=2026-02-28", (date(2026, 2, 1), date(2026, 2, 28))),
+    ],
+)
 def test_stat_cards_match_sql(client, database_url, repo, query, span):
     page = get_ok(client, f"/repositories/{repo}{query}")
     cur = truth.figures(database_url, *span, repo)
@@ -200,8 +206,13 @@ def test_edge_commits_without_message_or_stats(client):
     assert ">github:9999</span>" in item  # no email: the GitHub id stands in
     lines = stat_card(page, "Lines Changed (1d)")
     assert card_value_title(lines) == ("0", "1 commit without line stats")
-    next_day = text_of(get_ok(client, f"/repositories/acme/edge?start={truth.EDGE_DAY + timedelta(days=1)}"
-                                      f"&end={truth.EDGE_DAY + timedelta(days=1)}"))
+    next_day = text_of(
+        get_ok(
+            client,
+            f"/repositories/acme/edge?start={truth.EDGE_DAY + timedelta(days=1)}"
+            f"&end={truth.EDGE_DAY + timedelta(days=1)}",
+        )
+    )
     item = commit_items(next_day)[0]
     assert "Mar 5, 00:00" in item and "Edge of day" in item and "Windsurf / swe-1" in item
     assert f'href="/users/{quote(truth.MAPPED_EMAIL)}?start=2026-03-05&end=2026-03-05"' in item
@@ -209,17 +220,27 @@ def test_edge_commits_without_message_or_stats(client):
 
 def test_contributors_table(client, database_url):
     page = text_of(get_ok(client, "/repositories/acme/web"))
-    rows = sql_rows(database_url, f"""
+    rows = sql_rows(
+        database_url,
+        f"""
         SELECT COALESCE(c.author_email, 'github:' || c.author_id) AS who, COUNT(*),
                COUNT(*) FILTER (WHERE c.ai_tool IS NOT NULL), MAX(c.committed_at)
         FROM commits c JOIN repositories r ON r.id = c.repo_id
-        WHERE r.full_name = 'acme/web' AND {truth.IN_RANGE} GROUP BY 1""", s=D30[0], e=D30[1])
+        WHERE r.full_name = 'acme/web' AND {truth.IN_RANGE} GROUP BY 1""",
+        s=D30[0],
+        e=D30[1],
+    )
     rows.sort(key=lambda r: (-r[1], r[0]))
     table = page.split('<table class="contributors">')[1].split("</tbody>")[0]
-    shown = re.findall(r'<td class="email">([^<]+)</td>\s*<td class="num">([\d,]+)</td>\s*<td class="num">([\d,]+)</td>'
-                       r'\s*<td class="num">(\d+%)</td>\s*<td class="num" title="[^"]*">([^<]+)</td>', table)
-    assert shown == [(who, format_count(n), format_count(ai), f"{truth.rate(ai, n)}%", fmt_day(last))
-                     for who, n, ai, last in rows[:20]]
+    shown = re.findall(
+        r'<td class="email">([^<]+)</td>\s*<td class="num">([\d,]+)</td>\s*<td class="num">([\d,]+)</td>'
+        r'\s*<td class="num">(\d+%)</td>\s*<td class="num" title="[^"]*">([^<]+)</td>',
+        table,
+    )
+    assert shown == [
+        (who, format_count(n), format_count(ai), f"{truth.rate(ai, n)}%", fmt_day(last))
+        for who, n, ai, last in rows[:20]
+    ]
 
 
 def test_footer_first_and_last_in_range(client, database_url):
@@ -261,14 +282,17 @@ def test_reference_path_redirects_permanently(client):
     assert response.headers["location"] == "/repositories/acme/web?range=7d&filter=ai"
 
 
-@pytest.mark.parametrize("query, param", [
-    ("filter=bots", "filter"),
-    ("page=0", "page"),
-    ("page=-1", "page"),
-    ("end=2026-03-01", "start"),
-    ("start=2026-13-01&end=2026-12-01", "start"),
-    ("days=0", "days"),
-])
+@pytest.mark.parametrize(
+    "query, param",
+    [
+        ("filter=bots", "filter"),
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("end=2026-03-01", "start"),
+        ("start=2026-13-01&end=2026-12-01", "start"),
+        ("days=0", "days"),
+    ],
+)
 def test_bad_parameters_are_400_naming_them(client, query, param):
     response = client.get(f"/repositories/acme/web?{query}")
     assert response.status_code == 400
@@ -276,8 +300,9 @@ def test_bad_parameters_are_400_naming_them(client, query, param):
 
 
 def test_htmx_fragments(client):
-    commits = get_ok(client, "/repositories/acme/web?filter=ai&range=7d",
-                     headers={"HX-Request": "true", "HX-Target": "repo-commits"})
+    commits = get_ok(
+        client, "/repositories/acme/web?filter=ai&range=7d", headers={"HX-Request": "true", "HX-Target": "repo-commits"}
+    )
     assert commits.lstrip().startswith('<section id="repo-commits"') and "<html" not in commits
     assert "Total Commits" not in commits
     oob = commits.split('<div id="repo-range" hx-swap-oob="true">')[1]
@@ -308,7 +333,10 @@ def test_page_issues_a_fixed_handful_of_statements(client, page_app):
 
 
 def test_all_time_data_from_uses_every_commit(client, database_url):
-    first = sql_value(database_url, """SELECT MIN(committed_at) FROM commits c JOIN repositories r ON r.id = c.repo_id
-        WHERE r.full_name = 'acme/api'""")
+    first = sql_value(
+        database_url,
+        """SELECT MIN(committed_at) FROM commits c JOIN repositories r ON r.id = c.repo_id
+        WHERE r.full_name = 'acme/api'""",
+    )
     page = get_ok(client, "/repositories/acme/api?range=7d")
     assert f"Data from {MONTHS[first.month - 1]} {first.year}" in page

@@ -8,8 +8,13 @@ import pytest
 from abacus.app import create_app
 from tests.conftest import app_settings
 
-PUBLIC = {("GET", "/sign-in"), ("GET", "/auth/login"), ("GET", "/auth/callback"), ("GET", "/healthz"),
-          ("POST", "/webhooks/github")}
+PUBLIC = {
+    ("GET", "/sign-in"),
+    ("GET", "/auth/login"),
+    ("GET", "/auth/callback"),
+    ("GET", "/healthz"),
+    ("POST", "/webhooks/github"),
+}
 
 
 def _routes(services):
@@ -46,8 +51,9 @@ def test_every_non_public_route_requires_a_session(services, live_app):
         assert not handler.opt.get("public"), f"{method} {path} is public but the spec does not list it"
         url = live_app.url + _concrete(path)
         # unsafe methods without a session are refused before CSRF matters: send a token pair anyway
-        response = httpx.request(method, url, follow_redirects=False, headers={"x-csrftoken": "t"},
-                                 cookies={"abacus_csrf": "t"})
+        response = httpx.request(
+            method, url, follow_redirects=False, headers={"x-csrftoken": "t"}, cookies={"abacus_csrf": "t"}
+        )
         if path.startswith("/api/"):
             assert response.status_code == 401, f"{method} {path} → {response.status_code}"
             assert response.json() == {"error": "Unauthorized"}
@@ -61,8 +67,9 @@ def test_every_non_public_route_requires_a_session(services, live_app):
 
 
 def test_htmx_requests_get_hx_redirect_instead_of_a_page(live_app):
-    response = httpx.get(f"{live_app.url}/status", headers={"HX-Request": "true",
-                                                            "HX-Current-URL": f"{live_app.url}/status?x=1"})
+    response = httpx.get(
+        f"{live_app.url}/status", headers={"HX-Request": "true", "HX-Current-URL": f"{live_app.url}/status?x=1"}
+    )
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/sign-in?next=/status%3Fx%3D1"
 

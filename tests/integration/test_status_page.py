@@ -37,9 +37,10 @@ def test_sync_status_rule(provider, success_ago, error_ago, expected):
     assert sync_status(registry.get(provider).fresh_within, success, error, NOW) == expected
 
 
-@pytest.mark.parametrize(("oldest", "complete", "expected"),
-                         [(None, False, "not_started"), (NOW.date(), False, "in_progress"),
-                          (NOW.date(), True, "complete")])
+@pytest.mark.parametrize(
+    ("oldest", "complete", "expected"),
+    [(None, False, "not_started"), (NOW.date(), False, "in_progress"), (NOW.date(), True, "complete")],
+)
 def test_backfill_status_rule(oldest, complete, expected):
     assert backfill_status(oldest, complete) == expected
 
@@ -47,9 +48,11 @@ def test_backfill_status_rule(oldest, complete, expected):
 @pytest.fixture(scope="module")
 def configured_app(services, oidc_server):
     port = free_port()
-    settings = replace(app_settings(services, f"{oidc_server.url}/oidc", base_url=f"http://127.0.0.1:{port}"),
-                       anthropic_keys=(ProviderKey("acme", "sk-ant-admin01-x"),),
-                       cursor_keys=(ProviderKey("core", "key_x"),))
+    settings = replace(
+        app_settings(services, f"{oidc_server.url}/oidc", base_url=f"http://127.0.0.1:{port}"),
+        anthropic_keys=(ProviderKey("acme", "sk-ant-admin01-x"),),
+        cursor_keys=(ProviderKey("core", "key_x"),),
+    )
     with ThreadedServer(create_app(settings), health_path="/healthz", port=port) as server:
         yield server
 
@@ -60,22 +63,44 @@ async def _state(database_url, **rows):
     engine = create_engine(database_url)
     async with engine.begin() as conn:
         for state_id, values in rows.items():
-            await conn.execute(text(
-                "INSERT INTO sync_state (id, last_success_at, last_error, last_error_at, backfill_oldest_date, "
-                "backfill_complete, records_last_run, last_synced_hour_end) VALUES (:id, :s, :e, :ea, :o, :c, :r, :h)"),
-                {"id": state_id, **values})
+            await conn.execute(
+                text(
+                    "INSERT INTO sync_state (id, last_success_at, last_error, last_error_at, backfill_oldest_date, "
+                    "backfill_complete, records_last_run, last_synced_hour_end) VALUES (:id, :s, :e, :ea, :o, :c, :r,"
+                    " :h)"
+                ),
+                {"id": state_id, **values},
+            )
     await engine.dispose()
 
 
 def test_status_page_shows_each_key_and_errors(configured_app, seeded, database_url):
     now = datetime.now(UTC)
-    run_async(_state(database_url,
-                     **{"anthropic:acme": {"s": now - timedelta(hours=1), "e": None, "ea": None, "o": None, "c": True,
-                                           "r": 42, "h": None},
-                        "cursor:core": {"s": now - timedelta(hours=5),
-                                        "e": "cursor core (key core): HTTP 500 after 3 tries",
-                                        "ea": now - timedelta(minutes=1), "o": now.date(), "c": False, "r": 0,
-                                        "h": now - timedelta(hours=5)}}))
+    run_async(
+        _state(
+            database_url,
+            **{
+                "anthropic:acme": {
+                    "s": now - timedelta(hours=1),
+                    "e": None,
+                    "ea": None,
+                    "o": None,
+                    "c": True,
+                    "r": 42,
+                    "h": None,
+                },
+                "cursor:core": {
+                    "s": now - timedelta(hours=5),
+                    "e": "cursor core (key core): HTTP 500 after 3 tries",
+                    "ea": now - timedelta(minutes=1),
+                    "o": now.date(),
+                    "c": False,
+                    "r": 0,
+                    "h": now - timedelta(hours=5),
+                },
+            },
+        )
+    )
     client = sign_in(configured_app.url, "grace@example.com")
     page = client.get("/status")
     assert page.status_code == 200
@@ -104,8 +129,11 @@ def test_sync_now_enqueues_for_admins_only(configured_app, services):
     ada.get("/status")
     token = ada.cookies.get("abacus_csrf")
     assert ada.post("/status/sync", data={"provider": "cursor", "kind": "sync"}).status_code == 403  # no CSRF
-    queued = ada.post("/status/sync", data={"provider": "cursor", "kind": "sync", "_csrf_token": token},
-                      headers={"HX-Request": "true", "HX-Target": "status-panel"})
+    queued = ada.post(
+        "/status/sync",
+        data={"provider": "cursor", "kind": "sync", "_csrf_token": token},
+        headers={"HX-Request": "true", "HX-Target": "status-panel"},
+    )
     assert queued.status_code == 200
     assert "Queued sync cursor" in queued.text
     assert redis.zcard(QUEUE_NAME) == before + 1

@@ -23,8 +23,9 @@ from tests.integration.people_truth import tokens_title
 
 TODAY = seed.TODAY
 START_30D = TODAY - timedelta(days=29)
-ALL_COLS = ("email,totalTokens,totalCost,split,claudeCodeTokens,cursorTokens,tool_codex,daysActive,avgTokensPerDay,"
-            "lastActive")
+ALL_COLS = (
+    "email,totalTokens,totalCost,split,claudeCodeTokens,cursorTokens,tool_codex,daysActive,avgTokensPerDay,lastActive"
+)
 
 
 def money_title(value: Decimal) -> str:
@@ -117,8 +118,10 @@ def test_every_column_including_other_tools(page_client, records):
     for row in table.rows:
         p = people[row[0][0]]
         assert [row[4][1], row[5][1], row[6][1]] == [
-            tokens_title(p["claude_code_tokens"]), tokens_title(p["cursor_tokens"]),
-            tokens_title(p["tools"].get("codex", 0))]
+            tokens_title(p["claude_code_tokens"]),
+            tokens_title(p["cursor_tokens"]),
+            tokens_title(p["tools"].get("codex", 0)),
+        ]
         assert row[7][0] == str(p["days_active"])
         assert row[8][1] == tokens_title(p["avg_tokens_per_day"]) + " per active day"
     foot = table.foot
@@ -128,8 +131,10 @@ def test_every_column_including_other_tools(page_client, records):
     assert "Codex" in page.text and 'aria-pressed="true">Codex</a>' in page.text
 
 
-@pytest.mark.parametrize("sort", ["email", "totalCost", "cursorTokens", "firstActive", "lastActive", "daysActive",
-                                  "avgTokensPerDay", "tool_codex"])
+@pytest.mark.parametrize(
+    "sort",
+    ["email", "totalCost", "cursorTokens", "firstActive", "lastActive", "daysActive", "avgTokensPerDay", "tool_codex"],
+)
 @pytest.mark.parametrize("direction", ["asc", "desc"])
 def test_sorting_breaks_ties_by_email(page_client, records, sort, direction):
     page = page_client.get("/team", params={"sort": sort, "dir": direction, "range": "7d"})
@@ -145,13 +150,16 @@ def test_sort_header_flips_the_active_column_and_starts_new_ones_desc(page_clien
     assert 'aria-sort="descending"' in html
 
 
-@pytest.mark.parametrize(("search", "expected"), [
-    ("ADA", ["ada@example.com"]),
-    ("n_", ["alan_x@example.com"]),  # "_" is literal: "linus@" or "ken@" would match a wildcard
-    ("%", []),
-    ("\\", []),
-    ("example.COM", None),  # everybody
-])
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ("ADA", ["ada@example.com"]),
+        ("n_", ["alan_x@example.com"]),  # "_" is literal: "linus@" or "ken@" would match a wildcard
+        ("%", []),
+        ("\\", []),
+        ("example.COM", None),  # everybody
+    ],
+)
 def test_search_is_case_insensitive_and_literal(page_client, records, search, expected):
     page = page_client.get("/team", params={"search": search})
     assert page.status_code == 200
@@ -230,8 +238,10 @@ def test_header_search_filters_in_place_and_chips_toggle_columns(page_client):
     assert '<input type="hidden" name="range" value="7d" form="team-search">' in html
     assert '<input type="hidden" name="sort" value="totalCost" form="team-search">' in html
     assert '<span class="chip on disabled" aria-disabled="true" title="Always shown">User</span>' in html
-    assert 'href="/team?range=7d&amp;sort=totalCost&amp;cols=email%2CtotalTokens%2CtotalCost%2Csplit%2CcursorTokens' \
-           '%2ClastActive"' in html
+    assert (
+        'href="/team?range=7d&amp;sort=totalCost&amp;cols=email%2CtotalTokens%2CtotalCost%2Csplit%2CcursorTokens'
+        '%2ClastActive"' in html
+    )
     assert 'href="/export/team.csv?range=7d"' in html
     without_cost = page_client.get("/team", params={"cols": "totalTokens,lastActive"}).text
     assert parse_table(without_cost).head == ["User", "Total Tokens ↓", "Last Active"]
@@ -254,19 +264,22 @@ def test_users_redirects_to_team_keeping_the_query(page_client):
     assert page_client.get("/users", follow_redirects=False).headers["location"] == "/team"
 
 
-@pytest.mark.parametrize(("query", "param"), [
-    ("sort=bogus", "sort"),
-    ("sort=split", "sort"),
-    ("dir=up", "dir"),
-    ("cols=email,nope", "cols"),
-    ("cols=tool_windsurf", "cols"),
-    ("page=0", "page"),
-    ("page=two", "page"),
-    ("search=" + "x" * 101, "search"),
-    ("start=2026-01-01", "end"),
-    ("start=2026-02-30&end=2026-03-01", "start"),
-    ("range=2w", "range"),
-])
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ("sort=bogus", "sort"),
+        ("sort=split", "sort"),
+        ("dir=up", "dir"),
+        ("cols=email,nope", "cols"),
+        ("cols=tool_windsurf", "cols"),
+        ("page=0", "page"),
+        ("page=two", "page"),
+        ("search=" + "x" * 101, "search"),
+        ("start=2026-01-01", "end"),
+        ("start=2026-02-30&end=2026-03-01", "start"),
+        ("range=2w", "range"),
+    ],
+)
 def test_bad_parameters_are_400_naming_them(page_client, query, param):
     for url in (f"/team?{query}", f"/export/team.csv?{query}"):
         if url.startswith("/export") and param in ("sort", "dir", "cols", "page"):
@@ -278,9 +291,22 @@ def test_bad_parameters_are_400_naming_them(page_client, query, param):
 
 # --- CSV export ---------------------------------------------------------------------------------------------------
 
-CSV_HEADER = ["email", "total_tokens", "total_cost", "claude_code_tokens", "cursor_tokens", "input_tokens",
-              "output_tokens", "cache_read_tokens", "first_active", "last_active", "days_active", "avg_tokens_per_day",
-              "tool_count", "has_thinking_models"]
+CSV_HEADER = [
+    "email",
+    "total_tokens",
+    "total_cost",
+    "claude_code_tokens",
+    "cursor_tokens",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "first_active",
+    "last_active",
+    "days_active",
+    "avg_tokens_per_day",
+    "tool_count",
+    "has_thinking_models",
+]
 
 
 def csv_cost(value: Decimal) -> str:
@@ -302,10 +328,19 @@ def test_team_csv_matches_the_raw_rows(page_client, records):
     for r in rows[1:]:
         p = people[r[0]]
         assert r[1:] == [
-            str(p["total_tokens"]), csv_cost(p["total_cost"]), str(p["claude_code_tokens"]), str(p["cursor_tokens"]),
-            str(p["input_tokens"]), str(p["output_tokens"]), str(p["cache_read_tokens"]),
-            p["first_active"].isoformat(), p["last_active"].isoformat(), str(p["days_active"]),
-            str(p["avg_tokens_per_day"]), str(p["tool_count"]), "true" if p["has_thinking_models"] else "false",
+            str(p["total_tokens"]),
+            csv_cost(p["total_cost"]),
+            str(p["claude_code_tokens"]),
+            str(p["cursor_tokens"]),
+            str(p["input_tokens"]),
+            str(p["output_tokens"]),
+            str(p["cache_read_tokens"]),
+            p["first_active"].isoformat(),
+            p["last_active"].isoformat(),
+            str(p["days_active"]),
+            str(p["avg_tokens_per_day"]),
+            str(p["tool_count"]),
+            "true" if p["has_thinking_models"] else "false",
         ]
     alias = page_client.get("/api/v1/export/team.csv", params={"range": "90d"})
     assert alias.status_code == 200 and alias.text == response.text
@@ -332,10 +367,24 @@ def awkward_emails(seeded_module, database_url):
     async def add() -> None:
         engine = create_engine(database_url)
         async with session_factory(engine)() as db, db.begin():
-            await store_usage(db, [UsageRow(date=TODAY, identity=f"cursor:{e}", tool="cursor", model="gpt-5",
-                                            raw_model="gpt-5", input_tokens=5, output_tokens=5,
-                                            cost=Decimal("0.5"), timestamp_ms=i, organization_id="cursor:default")
-                                   for i, e in enumerate(emails)])
+            await store_usage(
+                db,
+                [
+                    UsageRow(
+                        date=TODAY,
+                        identity=f"cursor:{e}",
+                        tool="cursor",
+                        model="gpt-5",
+                        raw_model="gpt-5",
+                        input_tokens=5,
+                        output_tokens=5,
+                        cost=Decimal("0.5"),
+                        timestamp_ms=i,
+                        organization_id="cursor:default",
+                    )
+                    for i, e in enumerate(emails)
+                ],
+            )
         await engine.dispose()
 
     async def remove() -> None:

@@ -46,8 +46,10 @@ def test_stats_default_30_days_with_comparison(page_client, database_url):
     assert body["active_users"] == cur.users
     assert body["claude_code_tokens"] == tools["claude_code"][0] and body["cursor_tokens"] == tools["cursor"][0]
     assert body["claude_code_users"] == tools["claude_code"][2] and body["cursor_users"] == tools["cursor"][2]
-    assert body["unattributed"] == {"total_tokens": cur.tokens - cur.mapped_tokens,
-                                    "total_cost": pytest.approx(_money(cur.cost - cur.mapped_cost), abs=1e-9)}
+    assert body["unattributed"] == {
+        "total_tokens": cur.tokens - cur.mapped_tokens,
+        "total_cost": pytest.approx(_money(cur.cost - cur.mapped_cost), abs=1e-9),
+    }
     assert body["unattributed"]["total_tokens"] > 0  # the seed's CI deploy key is unmapped
     assert [t["tool"] for t in body["tools"]] == sorted(tools, key=lambda k: (-tools[k][0], k))
     for item in body["tools"]:
@@ -118,31 +120,43 @@ def test_model_trends_views(page_client, database_url):
     params = {"start": "2026-03-08", "end": "2026-03-10"}
     models = page_client.get("/api/v1/models/trends", params=params).json()
     assert models["view"] == "models"
-    expected = sql_rows(database_url, f"""
+    expected = sql_rows(
+        database_url,
+        f"""
         SELECT date::text, model, tool, SUM({truth.TOK}), SUM(input_tokens), SUM(output_tokens), SUM(cost)
-        FROM usage_records WHERE date BETWEEN '2026-03-08' AND '2026-03-10' GROUP BY date, model, tool""")
-    got = {(r["date"], r["model"], r["tool"]): (r["tokens"], r["input_tokens"], r["output_tokens"], r["cost"])
-           for r in models["trends"]}
+        FROM usage_records WHERE date BETWEEN '2026-03-08' AND '2026-03-10' GROUP BY date, model, tool""",
+    )
+    got = {
+        (r["date"], r["model"], r["tool"]): (r["tokens"], r["input_tokens"], r["output_tokens"], r["cost"])
+        for r in models["trends"]
+    }
     assert len(got) == len(models["trends"]) == len(expected)
     for d, m, t, tok, i, o, c in expected:
         assert got[(d, m, t)][:3] == (tok, i, o) and got[(d, m, t)][3] == pytest.approx(float(c), abs=1e-9)
     tools = page_client.get("/api/v1/models/trends", params={**params, "view": "tools"}).json()
-    expected = sql_rows(database_url, f"""
+    expected = sql_rows(
+        database_url,
+        f"""
         SELECT date::text, tool, SUM({truth.TOK}), COUNT(DISTINCT email) FILTER (WHERE {truth.MAPPED})
-        FROM usage_records WHERE date BETWEEN '2026-03-08' AND '2026-03-10' GROUP BY date, tool""")
+        FROM usage_records WHERE date BETWEEN '2026-03-08' AND '2026-03-10' GROUP BY date, tool""",
+    )
     assert sorted((r["date"], r["tool"], r["tokens"], r["users"]) for r in tools["trends"]) == sorted(
-        tuple(r) for r in expected)
+        tuple(r) for r in expected
+    )
 
 
-@pytest.mark.parametrize(("path", "query", "param"), [
-    ("/api/v1/stats", {"start": "2026-01-01"}, "end"),
-    ("/api/v1/stats", {"start": "01/02/2026", "end": "2026-01-05"}, "start"),
-    ("/api/v1/stats", {"comparison": "maybe"}, "comparison"),
-    ("/api/v1/trends", {"range": "2d"}, "range"),
-    ("/api/v1/models", {"days": "99999"}, "days"),
-    ("/api/v1/models/trends", {"view": "users"}, "view"),
-    ("/api/v1/models/trends", {"start": "2026-03-05", "end": "2026-03-01"}, "start"),
-])
+@pytest.mark.parametrize(
+    ("path", "query", "param"),
+    [
+        ("/api/v1/stats", {"start": "2026-01-01"}, "end"),
+        ("/api/v1/stats", {"start": "01/02/2026", "end": "2026-01-05"}, "start"),
+        ("/api/v1/stats", {"comparison": "maybe"}, "comparison"),
+        ("/api/v1/trends", {"range": "2d"}, "range"),
+        ("/api/v1/models", {"days": "99999"}, "days"),
+        ("/api/v1/models/trends", {"view": "users"}, "view"),
+        ("/api/v1/models/trends", {"start": "2026-03-05", "end": "2026-03-01"}, "start"),
+    ],
+)
 def test_bad_parameters_are_json_400(page_client, path, query, param):
     response = page_client.get(path, params=query)
     assert response.status_code == 400
@@ -162,8 +176,13 @@ def test_read_only_and_signed_in_only(page_client):
 
 def test_openapi_documents_the_routes(page_client):
     paths = page_client.get("/api/openapi.json").json()["paths"]
-    for path in ("/api/v1/stats", "/api/v1/stats/lifetime", "/api/v1/trends", "/api/v1/models",
-                 "/api/v1/models/trends"):
+    for path in (
+        "/api/v1/stats",
+        "/api/v1/stats/lifetime",
+        "/api/v1/trends",
+        "/api/v1/models",
+        "/api/v1/models/trends",
+    ):
         assert list(paths[path]) == ["get"]
         assert "200" in paths[path]["get"]["responses"]
     assert {p["name"] for p in paths["/api/v1/trends"]["get"]["parameters"]} >= {"start", "end"}
@@ -176,8 +195,11 @@ def test_openapi_documents_the_routes(page_client):
 def configured_client(services: Any, oidc_server: Any, seeded_module: None) -> Iterator[TestClient]:
     from abacus.app import create_app
 
-    settings = replace(app_settings(services, f"{oidc_server.url}/oidc"),
-                       anthropic_keys=(ProviderKey("org", "sk-test"),), cursor_keys=(ProviderKey("team", "ck"),))
+    settings = replace(
+        app_settings(services, f"{oidc_server.url}/oidc"),
+        anthropic_keys=(ProviderKey("org", "sk-test"),),
+        cursor_keys=(ProviderKey("team", "ck"),),
+    )
     app = create_app(settings)
     app.state.now = lambda: seed.NOW
     with TestClient(app, base_url="http://testserver.local") as client:
@@ -209,8 +231,11 @@ def test_dashboard_chart_shows_projection(configured_client, database_url):
 
     assert f"Claude Code: {format_tokens(actual)} +{format_tokens(extra)} projected" in today_title.split("\n")
     # legend totals stay the actual sums
-    week = sum(v for (_, t), v in truth.daily_tool_tokens(database_url, TODAY - timedelta(days=6), TODAY).items()
-               if t == "claude_code")
+    week = sum(
+        v
+        for (_, t), v in truth.daily_tool_tokens(database_url, TODAY - timedelta(days=6), TODAY).items()
+        if t == "claude_code"
+    )
     from abacus.domain.formatting import format_tokens_exact
 
     assert f'title="Claude Code: {format_tokens_exact(week)}"' in chart

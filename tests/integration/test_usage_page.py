@@ -64,12 +64,22 @@ def test_model_breakdown_table(models_view, database_url):
     models = truth.model_tokens(database_url, s, e)
     pairs = truth.model_tool_tokens(database_url, s, e)
     table = truth.text_of(models_view).split('class="model-table"')[1].split("</table>")[0]
-    rows = re.findall(r'<tr>\s*<td>([^<]*)</td>\s*<td class="num" title="([^"]*)">[^<]*</td>\s*'
-                      r'<td class="num" title="([^"]*)">[^<]*</td>\s*<td class="num">([^<]*)</td>\s*'
-                      r'<td class="split-cell">(.*?)</td>', table, re.S)
+    rows = re.findall(
+        r'<tr>\s*<td>([^<]*)</td>\s*<td class="num" title="([^"]*)">[^<]*</td>\s*'
+        r'<td class="num" title="([^"]*)">[^<]*</td>\s*<td class="num">([^<]*)</td>\s*'
+        r'<td class="split-cell">(.*?)</td>',
+        table,
+        re.S,
+    )
     assert [r[:4] for r in rows] == [
-        (display_model_name(m), format_tokens_exact(t), format_money_exact(c),
-         format_percent_int(Fraction(t * 100, cur.tokens))) for m, t, c in models]
+        (
+            display_model_name(m),
+            format_tokens_exact(t),
+            format_money_exact(c),
+            format_percent_int(Fraction(t * 100, cur.tokens)),
+        )
+        for m, t, c in models
+    ]
     for (model, tokens, _), row in zip(models, rows, strict=True):
         for (m, tool), value in pairs.items():
             if m == model:
@@ -99,8 +109,12 @@ def test_model_chart(models_view, database_url):
 
 
 def _daily_models(db, s, e):
-    rows = sql_rows(db, f"SELECT date, model, SUM({truth.TOK}) FROM usage_records WHERE date BETWEEN :s AND :e "
-                        "GROUP BY date, model", s=s, e=e)
+    rows = sql_rows(
+        db,
+        f"SELECT date, model, SUM({truth.TOK}) FROM usage_records WHERE date BETWEEN :s AND :e GROUP BY date, model",
+        s=s,
+        e=e,
+    )
     return {(r[0], r[1]): int(r[2]) for r in rows}
 
 
@@ -128,17 +142,30 @@ def test_tool_breakdown_and_active_users(tools_view, database_url):
     tools = sorted(truth.tool_totals(database_url, s, e).items(), key=lambda kv: (-kv[1][0], kv[0]))
     page = truth.text_of(tools_view)
     table = page.split('class="tool-table"')[1].split("</table>")[0]
-    rows = re.findall(r'</svg> ([^<]*)</td>\s*<td class="num" title="([^"]*)">[^<]*</td>\s*'
-                      r'<td class="num" title="([^"]*)">[^<]*</td>\s*<td class="num">([^<]*)</td>', table)
-    assert rows == [(tool_name(t), format_tokens_exact(v[0]), format_money_exact(v[1]),
-                     format_percent_int(Fraction(v[0] * 100, cur.tokens))) for t, v in tools]
+    rows = re.findall(
+        r'</svg> ([^<]*)</td>\s*<td class="num" title="([^"]*)">[^<]*</td>\s*'
+        r'<td class="num" title="([^"]*)">[^<]*</td>\s*<td class="num">([^<]*)</td>',
+        table,
+    )
+    assert rows == [
+        (
+            tool_name(t),
+            format_tokens_exact(v[0]),
+            format_money_exact(v[1]),
+            format_percent_int(Fraction(v[0] * 100, cur.tokens)),
+        )
+        for t, v in tools
+    ]
     users_card = page.split("Active Users by Tool (30d)")[1]
     for tool, (_tokens, _cost, users, _mapped) in tools:
         assert f"{tool_name(tool)}: {format_count(users)} users</span>" in users_card
     table = users_card.split('class="tool-users-table"')[1].split("</table>")[0]
     rows = re.findall(r'</svg> ([^<]*)</td>\s*<td class="num">([^<]*)</td>\s*<td class="num" title="([^"]*)">', table)
-    assert rows == [(tool_name(t), format_count(v[2]), format_tokens_exact(round_half_up(Fraction(v[3], v[2]))))
-                    for t, v in tools if v[2] > 0]
+    assert rows == [
+        (tool_name(t), format_count(v[2]), format_tokens_exact(round_half_up(Fraction(v[3], v[2]))))
+        for t, v in tools
+        if v[2] > 0
+    ]
     assert "Daily Usage (30d)" in page
 
 
@@ -148,25 +175,36 @@ def test_tool_users_chart_is_distinct_per_week(page_client, database_url):
     chart = truth.text_of(page).split("Active Users by Tool (365d)")[1].split('class="tool-users-table"')[0]
     titles = [t for t in truth.svg_titles(chart) if t.startswith("Week of")]
     monday = TODAY - timedelta(days=TODAY.weekday()) - timedelta(days=7)
-    expected = truth.sql_value(database_url, f"SELECT COUNT(DISTINCT email) FROM usage_records WHERE tool = 'cursor' "
-                               f"AND {truth.MAPPED} AND date BETWEEN :s AND :e", s=monday, e=monday + timedelta(days=6))
+    expected = truth.sql_value(
+        database_url,
+        f"SELECT COUNT(DISTINCT email) FROM usage_records WHERE tool = 'cursor' "
+        f"AND {truth.MAPPED} AND date BETWEEN :s AND :e",
+        s=monday,
+        e=monday + timedelta(days=6),
+    )
     daily_sum = truth.sql_value(
-        database_url, f"SELECT SUM(n) FROM (SELECT COUNT(DISTINCT email) AS n FROM usage_records WHERE tool = 'cursor' "
-        f"AND {truth.MAPPED} AND date BETWEEN :s AND :e GROUP BY date) x", s=monday, e=monday + timedelta(days=6))
+        database_url,
+        f"SELECT SUM(n) FROM (SELECT COUNT(DISTINCT email) AS n FROM usage_records WHERE tool = 'cursor' "
+        f"AND {truth.MAPPED} AND date BETWEEN :s AND :e GROUP BY date) x",
+        s=monday,
+        e=monday + timedelta(days=6),
+    )
     assert daily_sum > expected  # the seed makes the difference visible
     title = next(t for t in titles if t.split("\n")[0] == f"Week of {fmt_day(monday)}")
     assert f"Cursor: {expected} users" in title.split("\n")
 
 
 def test_view_toggle_is_an_htmx_body_swap(page_client):
-    response = page_client.get("/usage", params={"view": "tools", "range": "7d"},
-                               headers={"HX-Request": "true", "HX-Target": "page-body"})
+    response = page_client.get(
+        "/usage", params={"view": "tools", "range": "7d"}, headers={"HX-Request": "true", "HX-Target": "page-body"}
+    )
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<div id="page-body">') and "<html" not in response.text
     assert "Tool Breakdown (7d)" in response.text
     assert 'href="/export/usage.csv?range=7d&amp;view=tools"' in response.text
-    chart = page_client.get("/usage", params={"view": "tools", "trend": "0"},
-                            headers={"HX-Request": "true", "HX-Target": "usage-chart"})
+    chart = page_client.get(
+        "/usage", params={"view": "tools", "trend": "0"}, headers={"HX-Request": "true", "HX-Target": "usage-chart"}
+    )
     assert chart.text.lstrip().startswith('<div id="usage-chart"') and 'class="trend"' not in chart.text
     assert 'href="/usage?view=tools"' in chart.text
 
@@ -181,10 +219,15 @@ def test_empty_range(page_client):
     assert "No tool usage in this range" in tools and "No active users in this range" in tools
 
 
-@pytest.mark.parametrize(("query", "param"), [
-    ({"view": "chart"}, "view"), ({"trend": "yes"}, "trend"), ({"range": "14d"}, "range"),
-    ({"start": "2026-13-01", "end": "2026-12-01"}, "start"),
-])
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ({"view": "chart"}, "view"),
+        ({"trend": "yes"}, "trend"),
+        ({"range": "14d"}, "range"),
+        ({"start": "2026-13-01", "end": "2026-12-01"}, "start"),
+    ],
+)
 def test_bad_parameters(page_client, query, param):
     response = page_client.get("/usage", params=query)
     assert response.status_code == 400 and f"'{param}'" in truth.text_of(response.text)
@@ -206,13 +249,19 @@ def test_export_models_csv(page_client, database_url):
     assert "\r\n" not in response.text
     rows = _csv(response)
     assert rows[0] == ["date", "model", "tokens", "input_tokens", "output_tokens", "cost", "tool"]
-    expected = sql_rows(database_url, f"""
+    expected = sql_rows(
+        database_url,
+        f"""
         SELECT date, model, SUM({truth.TOK}) AS t, SUM(input_tokens), SUM(output_tokens), SUM(cost), tool
-        FROM usage_records WHERE date BETWEEN :s AND :e GROUP BY date, model, tool""", s=s, e=e)
+        FROM usage_records WHERE date BETWEEN :s AND :e GROUP BY date, model, tool""",
+        s=s,
+        e=e,
+    )
     body = rows[1:]
     assert len(body) == len(expected)
     assert sorted(tuple(r) for r in body) == sorted(
-        (d.isoformat(), m, str(t), str(i), str(o), _decimal_text(c), tool) for d, m, t, i, o, c, tool in expected)
+        (d.isoformat(), m, str(t), str(i), str(o), _decimal_text(c), tool) for d, m, t, i, o, c, tool in expected
+    )
     keys = [(r[0], -int(r[2])) for r in body]
     assert keys == sorted(keys)  # date asc, then tokens desc
 
@@ -228,11 +277,15 @@ def test_export_tools_csv_and_api_alias(page_client, database_url):
     assert response.headers["content-disposition"] == 'attachment; filename="usage_tools_2026-03-01_to_2026-03-03.csv"'
     rows = _csv(response)
     assert rows[0] == ["date", "tool", "tokens", "cost", "users"]
-    expected = sql_rows(database_url, f"""
+    expected = sql_rows(
+        database_url,
+        f"""
         SELECT date, tool, SUM({truth.TOK}), SUM(cost), COUNT(DISTINCT email) FILTER (WHERE {truth.MAPPED})
-        FROM usage_records WHERE date BETWEEN '2026-03-01' AND '2026-03-03' GROUP BY date, tool""")
+        FROM usage_records WHERE date BETWEEN '2026-03-01' AND '2026-03-03' GROUP BY date, tool""",
+    )
     assert sorted(tuple(r) for r in rows[1:]) == sorted(
-        (d.isoformat(), tool, str(t), _decimal_text(c), str(u)) for d, tool, t, c, u in expected)
+        (d.isoformat(), tool, str(t), _decimal_text(c), str(u)) for d, tool, t, c, u in expected
+    )
     assert {r[0] for r in rows[1:]} == {"2026-03-01", "2026-03-02", "2026-03-03"}  # both ends included
     alias = page_client.get("/api/v1/export/usage.csv", params=params)
     assert alias.text == response.text
@@ -258,20 +311,29 @@ def test_export_guards_formula_text_but_not_numbers(page_client, database_url):
     day = date(2021, 6, 1)
     model = '=HYPERLINK("http://x.example","a,b")'
     statements = [
-        ("INSERT INTO usage_records (date, identity, email, tool, model, raw_model, input_tokens, output_tokens, cost)"
-         " VALUES (:d, 'cursor:ada@example.com', 'ada@example.com', '-tool', :m, :m, 5, 0, -1.5)"),
-        ("INSERT INTO usage_daily (date, email, tool, model, input_tokens, output_tokens, total_tokens, cost, "
-         "record_count) VALUES (:d, 'ada@example.com', '-tool', :m, 5, 0, 5, -1.5, 1)"),
-        ("INSERT INTO usage_tool_daily (date, tool, model, input_tokens, output_tokens, total_tokens, cost, "
-         "record_count) VALUES (:d, '-tool', :m, 5, 0, 5, -1.5, 1)"),
-        ("INSERT INTO usage_user_daily (date, email, tool, input_tokens, output_tokens, total_tokens, cost, "
-         "record_count) VALUES (:d, 'ada@example.com', '-tool', 5, 0, 5, -1.5, 1)"),
+        (
+            "INSERT INTO usage_records (date, identity, email, tool, model, raw_model, input_tokens, output_tokens,"
+            " cost)"
+            " VALUES (:d, 'cursor:ada@example.com', 'ada@example.com', '-tool', :m, :m, 5, 0, -1.5)"
+        ),
+        (
+            "INSERT INTO usage_daily (date, email, tool, model, input_tokens, output_tokens, total_tokens, cost, "
+            "record_count) VALUES (:d, 'ada@example.com', '-tool', :m, 5, 0, 5, -1.5, 1)"
+        ),
+        (
+            "INSERT INTO usage_tool_daily (date, tool, model, input_tokens, output_tokens, total_tokens, cost, "
+            "record_count) VALUES (:d, '-tool', :m, 5, 0, 5, -1.5, 1)"
+        ),
+        (
+            "INSERT INTO usage_user_daily (date, email, tool, input_tokens, output_tokens, total_tokens, cost, "
+            "record_count) VALUES (:d, 'ada@example.com', '-tool', 5, 0, 5, -1.5, 1)"
+        ),
     ]
     try:
         for statement in statements:
             truth.sql_exec(database_url, statement, d=day, m=model)
         text = page_client.get("/export/usage.csv", params={"start": "2021-06-01", "end": "2021-06-01"}).text
-        assert text.split("\n")[1] == "2021-06-01,\"'=HYPERLINK(\"\"http://x.example\"\",\"\"a,b\"\")\",5,5,0,-1.5,'-tool"
+        assert text.split("\n")[1] == '2021-06-01,"\'=HYPERLINK(""http://x.example"",""a,b"")",5,5,0,-1.5,\'-tool'
     finally:
         for table in ("usage_records", "usage_daily", "usage_tool_daily", "usage_user_daily"):
             truth.sql_exec(database_url, f"DELETE FROM {table} WHERE date = :d", d=day)

@@ -55,15 +55,21 @@ def card(page: str, label: str) -> dict[str, str | None]:
     """The stat card whose label starts with `label`: value, title, delta and sub texts."""
     match = re.search(
         r'<div class="card-label">' + re.escape(label) + r'[^<]*</div>\s*<div class="stat-value"(?: title="([^"]*)")?>'
-        r"(.*?)</div>\s*<div class=\"stat-sub\">(.*?)</div>", page, re.S)
+        r"(.*?)</div>\s*<div class=\"stat-sub\">(.*?)</div>",
+        page,
+        re.S,
+    )
     if not match:
         return {}
     sub = match.group(3)
     delta = re.search(r'<span class="delta[^"]*"[^>]*>([^<]*)</span>', sub)
     subs = re.findall(r"<span>([^<]*)</span>", sub)
-    return {"title": html_lib.unescape(match.group(1) or ""), "value": html_lib.unescape(match.group(2)),
-            "delta": html_lib.unescape(delta.group(1)) if delta else None,
-            "sub": html_lib.unescape(subs[0]) if subs else None}
+    return {
+        "title": html_lib.unescape(match.group(1) or ""),
+        "value": html_lib.unescape(match.group(2)),
+        "delta": html_lib.unescape(delta.group(1)) if delta else None,
+        "sub": html_lib.unescape(subs[0]) if subs else None,
+    }
 
 
 def mine(records, email, start, end):
@@ -123,27 +129,38 @@ def test_tools_models_pattern_and_activity(page_client, records):
         by_model[(r.model, r.tool)] += r.tok
         by_weekday[(r.date.weekday() + 1) % 7] += r.tok
     names = {"claude_code": "Claude Code", "cursor": "Cursor", "codex": "Codex"}
-    tool_rows = re.findall(r"</svg> ([\w ]+) <small class=\"muted\">([\d.]+%) of usage</small></span>\s*"
-                           r'<span class="num"><span title="([^"]+)">[^<]*</span> · <span title="([^"]+)">', page)
+    tool_rows = re.findall(
+        r"</svg> ([\w ]+) <small class=\"muted\">([\d.]+%) of usage</small></span>\s*"
+        r'<span class="num"><span title="([^"]+)">[^<]*</span> · <span title="([^"]+)">',
+        page,
+    )
     expected_tools = sorted(by_tool, key=lambda t: (-by_tool[t], t))
     assert [(name, share, tok, money) for name, share, tok, money in tool_rows] == [
-        (names[t], pct1(by_tool[t], total), tokens_title(by_tool[t]), money_title(tool_cost[t]))
-        for t in expected_tools]
+        (names[t], pct1(by_tool[t], total), tokens_title(by_tool[t]), money_title(tool_cost[t])) for t in expected_tools
+    ]
     # legend of the daily chart: actual per-tool totals
     for t in expected_tools:
         assert f'<span title="{tokens_title(by_tool[t])}">' in page
-    model_rows = re.findall(r'<span title="([^"]+) · ([\w ]+)">[^<]*<small class="muted">[\w ]+</small></span>\s*'
-                            r'<span class="num"><small class="muted">([\d.]+%)</small> <span title="([^"]+)">', page)
+    model_rows = re.findall(
+        r'<span title="([^"]+) · ([\w ]+)">[^<]*<small class="muted">[\w ]+</small></span>\s*'
+        r'<span class="num"><small class="muted">([\d.]+%)</small> <span title="([^"]+)">',
+        page,
+    )
     expected_models = sorted(by_model, key=lambda k: (-by_model[k], k[0], k[1]))[:9]
-    assert model_rows == [(m, names[t], pct1(by_model[(m, t)], total), tokens_title(by_model[(m, t)]))
-                          for m, t in expected_models]
+    assert model_rows == [
+        (m, names[t], pct1(by_model[(m, t)], total), tokens_title(by_model[(m, t)])) for m, t in expected_models
+    ]
     pattern = re.findall(r"<title>(Sun|Mon|Tue|Wed|Thu|Fri|Sat): ([\d,]+) tokens?</title>", page)
-    assert pattern == [(day, f"{value:,}") for day, value in zip(
-        ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"], by_weekday, strict=True)]
+    assert pattern == [
+        (day, f"{value:,}")
+        for day, value in zip(["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"], by_weekday, strict=True)
+    ]
     assert 'class="weekend"' in page
     first, last = min(r.date for r in rows), max(r.date for r in rows)
-    assert f"<dt>First Active</dt><dd title=\"{MONTHS[first.month - 1]} {first.day}, {first.year}\">" \
-           f"{short_day(first)}</dd>" in page
+    assert (
+        f'<dt>First Active</dt><dd title="{MONTHS[first.month - 1]} {first.day}, {first.year}">'
+        f"{short_day(first)}</dd>" in page
+    )
     assert f">{short_day(last)}</dd>" in page
     assert f"<dt>Days Active</dt><dd>{len({r.date for r in rows})}</dd>" in page
     assert "Weekly Usage" not in page and "Daily Usage (90d)" in page
@@ -162,8 +179,10 @@ def test_lifetime_header(page_client, records):
     page = page_client.get(ADA_PATH, params={"range": "7d"}).text
     assert f'<span title="{tokens_title(sum(r.tok for r in rows))}">Lifetime Tokens' in page
     assert f'<span title="{money_title(sum((r.cost for r in rows), Decimal(0)))}">Lifetime Spend' in page
-    assert f"Preferred Tool <b>{ {'codex': 'Codex', 'cursor': 'Cursor', 'claude_code': 'Claude Code'}[favorite] }</b>" \
+    assert (
+        f"Preferred Tool <b>{ {'codex': 'Codex', 'cursor': 'Cursor', 'claude_code': 'Claude Code'}[favorite] }</b>"
         in page
+    )
     record_title = f"{MONTHS[record.month - 1]} {record.day}, {record.year}: {tokens_title(per_day[record])}"
     assert f'<span title="{record_title}">Record Day' in page
     assert "Tracking <b>since Feb &#39;24</b>" in page  # the 2024-02-29 leap-day row
@@ -195,19 +214,36 @@ def extra_rows(seeded_module, database_url):
     async def add() -> None:
         engine = create_engine(database_url)
         async with session_factory(engine)() as db, db.begin():
-            await store_usage(db, [
-                UsageRow(date=TODAY - timedelta(days=1), identity=f"cursor:{many}", tool="cursor",
-                         model=f"model-{i:02d}", raw_model=f"model-{i:02d}", input_tokens=100 + i, output_tokens=0,
-                         cost=Decimal("0.01"),
-                         timestamp_ms=i, organization_id="cursor:default")
-                for i in range(11)])
-            for sha, when, tool in (("edge1", datetime(2026, 3, 4, 23, 59, 59, tzinfo=UTC), "cursor"),
-                                    ("edge2", datetime(2026, 3, 5, 0, 0, 0, tzinfo=UTC), None),
-                                    ("edge3", datetime(2026, 3, 4, 0, 0, 0, tzinfo=UTC), None)):
-                await db.execute(text(
-                    "INSERT INTO commits (repo_id, commit_id, author_email, committed_at, ai_tool) "
-                    "SELECT id, :sha, :email, :at, :tool FROM repositories WHERE full_name = 'acme/web'"),
-                    {"sha": sha, "email": edge, "at": when, "tool": tool})
+            await store_usage(
+                db,
+                [
+                    UsageRow(
+                        date=TODAY - timedelta(days=1),
+                        identity=f"cursor:{many}",
+                        tool="cursor",
+                        model=f"model-{i:02d}",
+                        raw_model=f"model-{i:02d}",
+                        input_tokens=100 + i,
+                        output_tokens=0,
+                        cost=Decimal("0.01"),
+                        timestamp_ms=i,
+                        organization_id="cursor:default",
+                    )
+                    for i in range(11)
+                ],
+            )
+            for sha, when, tool in (
+                ("edge1", datetime(2026, 3, 4, 23, 59, 59, tzinfo=UTC), "cursor"),
+                ("edge2", datetime(2026, 3, 5, 0, 0, 0, tzinfo=UTC), None),
+                ("edge3", datetime(2026, 3, 4, 0, 0, 0, tzinfo=UTC), None),
+            ):
+                await db.execute(
+                    text(
+                        "INSERT INTO commits (repo_id, commit_id, author_email, committed_at, ai_tool) "
+                        "SELECT id, :sha, :email, :at, :tool FROM repositories WHERE full_name = 'acme/web'"
+                    ),
+                    {"sha": sha, "email": edge, "at": when, "tool": tool},
+                )
         await engine.dispose()
 
     async def remove() -> None:
@@ -266,8 +302,11 @@ def second_ada(seeded_module, database_url):
             await conn.execute(text(statement))
         await engine.dispose()
 
-    asyncio.run(run("INSERT INTO identity_mappings (source, external_id, email) VALUES ('cursor', 'ada-x', "
-                    "'ada@other.example')"))
+    asyncio.run(
+        run(
+            "INSERT INTO identity_mappings (source, external_id, email) VALUES ('cursor', 'ada-x', 'ada@other.example')"
+        )
+    )
     yield
     asyncio.run(run("DELETE FROM identity_mappings WHERE external_id = 'ada-x'"))
 
@@ -285,9 +324,14 @@ def test_ambiguous_local_part_lists_the_candidates(page_client, second_ada):
 
 def raw_rows(page: str) -> list[tuple[str, str, str, str, str]]:
     body = page.split('<div id="raw-usage"', 1)[1]
-    return [tuple(html_lib.unescape(x) for x in row) for row in re.findall(
-        r'<tr>\s*<td title="([\d-]+)">([^<]+)</td>\s*<td>([^<]+)</td>\s*<td title="([^"]+)">[^<]*</td>\s*'
-        r'<td class="num" title="([^"]+)">', body)]
+    return [
+        tuple(html_lib.unescape(x) for x in row)
+        for row in re.findall(
+            r'<tr>\s*<td title="([\d-]+)">([^<]+)</td>\s*<td>([^<]+)</td>\s*<td title="([^"]+)">[^<]*</td>\s*'
+            r'<td class="num" title="([^"]+)">',
+            body,
+        )
+    ]
 
 
 def test_raw_usage_lists_rows_newest_first(page_client, records):
@@ -296,8 +340,9 @@ def test_raw_usage_lists_rows_newest_first(page_client, records):
     expected = sorted(mine(records, ADA, start, TODAY), key=lambda r: (r.date, r.id), reverse=True)
     assert f"{len(expected)} records" in page.text
     names = {"claude_code": "Claude Code", "cursor": "Cursor", "codex": "Codex"}
-    assert raw_rows(page.text) == [(r.date.isoformat(), short_day(r.date), names[r.tool], r.model, tokens_title(r.tok))
-                                   for r in expected[:50]]
+    assert raw_rows(page.text) == [
+        (r.date.isoformat(), short_day(r.date), names[r.tool], r.model, tokens_title(r.tok)) for r in expected[:50]
+    ]
     assert "Page 1 of 2" in page.text
     second = page_client.get(ADA_PATH, params={"tab": "raw", "page": "2"})
     assert [row[4] for row in raw_rows(second.text)] == [tokens_title(r.tok) for r in expected[50:100]]
@@ -308,10 +353,15 @@ def test_raw_usage_lists_rows_newest_first(page_client, records):
 
 
 def test_raw_usage_filters_and_old_dates(page_client, records):
-    page = page_client.get(ADA_PATH, params={"tab": "raw", "start": "2020-01-01", "end": TODAY.isoformat(),
-                                             "tool": "cursor", "model": "gpt-5"})
-    expected = sorted((r for r in records if r.email == ADA and r.tool == "cursor" and r.model == "gpt-5"),
-                      key=lambda r: (r.date, r.id), reverse=True)
+    page = page_client.get(
+        ADA_PATH,
+        params={"tab": "raw", "start": "2020-01-01", "end": TODAY.isoformat(), "tool": "cursor", "model": "gpt-5"},
+    )
+    expected = sorted(
+        (r for r in records if r.email == ADA and r.tool == "cursor" and r.model == "gpt-5"),
+        key=lambda r: (r.date, r.id),
+        reverse=True,
+    )
     assert f"{len(expected)} records" in page.text
     assert 'option value="cursor" selected' in page.text and 'option value="gpt-5" selected' in page.text
     rows = raw_rows(page.text)
@@ -326,16 +376,19 @@ def test_raw_usage_empty_state(page_client):
     assert "No usage records found" in page.text and "0 records" in page.text
 
 
-@pytest.mark.parametrize(("query", "param"), [
-    ("tab=stats", "tab"),
-    ("tab=raw&tool=windsurf", "tool"),
-    ("tab=raw&model=nope", "model"),
-    ("tab=raw&page=0", "page"),
-    ("tab=raw&page=x", "page"),
-    ("start=2026-03-01", "end"),
-    ("end=2026-03-01", "start"),
-    ("start=2026-03-05&end=2026-03-01", "start"),
-])
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ("tab=stats", "tab"),
+        ("tab=raw&tool=windsurf", "tool"),
+        ("tab=raw&model=nope", "model"),
+        ("tab=raw&page=0", "page"),
+        ("tab=raw&page=x", "page"),
+        ("start=2026-03-01", "end"),
+        ("end=2026-03-01", "start"),
+        ("start=2026-03-05&end=2026-03-01", "start"),
+    ],
+)
 def test_bad_parameters_are_400_naming_them(page_client, query, param):
     response = page_client.get(f"{ADA_PATH}?{query}")
     assert response.status_code == 400

@@ -39,9 +39,14 @@ def emulator() -> Iterator[EmulatorServer]:
 
 @pytest.fixture(scope="module")
 def webhook_settings(services: Any, oidc_server: ThreadedServer, emulator: EmulatorServer) -> Settings:
-    return replace(app_settings(services, f"{oidc_server.url}/oidc"), github_webhook_secret=SECRET,
-                   github_org=DEMO_GITHUB_ORG, github_api_url=f"{emulator.base_url}/github",
-                   github_token=DEMO_GITHUB_TOKEN, provider_pacing_ms=0)
+    return replace(
+        app_settings(services, f"{oidc_server.url}/oidc"),
+        github_webhook_secret=SECRET,
+        github_org=DEMO_GITHUB_ORG,
+        github_api_url=f"{emulator.base_url}/github",
+        github_token=DEMO_GITHUB_TOKEN,
+        provider_pacing_ms=0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,36 +71,54 @@ async def sessionmaker(database_url: str, clean_db: None) -> AsyncIterator[async
     await engine.dispose()
 
 
-def deliver(app: ThreadedServer, event: str, payload: dict[str, Any] | bytes, *, delivery_id: str | None = None,
-            secret: str = SECRET, headers: dict[str, str] | None = None) -> tuple[str, httpx.Response]:
+def deliver(
+    app: ThreadedServer,
+    event: str,
+    payload: dict[str, Any] | bytes,
+    *,
+    delivery_id: str | None = None,
+    secret: str = SECRET,
+    headers: dict[str, str] | None = None,
+) -> tuple[str, httpx.Response]:
     delivery_id = delivery_id or str(uuid.uuid4())
     body, sent = webhook_request(secret, event, payload, delivery_id)
-    response = httpx.post(f"{app.url}/webhooks/github", content=body, headers={**sent, **(headers or {})},
-                          timeout=30)
+    response = httpx.post(f"{app.url}/webhooks/github", content=body, headers={**sent, **(headers or {})}, timeout=30)
     return delivery_id, response
 
 
 async def deliveries(sessionmaker: async_sessionmaker[AsyncSession]) -> list[tuple]:
     async with sessionmaker() as db:
-        return [tuple(r) for r in await db.execute(text(
-            "SELECT delivery_id, event, status, error, processed_at IS NOT NULL FROM webhook_deliveries "
-            "ORDER BY received_at"))]
+        return [
+            tuple(r)
+            for r in await db.execute(
+                text(
+                    "SELECT delivery_id, event, status, error, processed_at IS NOT NULL FROM webhook_deliveries "
+                    "ORDER BY received_at"
+                )
+            )
+        ]
 
 
-async def run_followup(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], delivery_id: str,
-                       **job_ctx: Any) -> dict[str, Any]:
+async def run_followup(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], delivery_id: str, **job_ctx: Any
+) -> dict[str, Any]:
     """The worker's follow-up job for one delivery, run inline with the arq context it gets (its own Redis)."""
     async_redis = AsyncRedis.from_url(settings.redis_url)
     try:
         return await github_webhook_followup(
-            {"redis": async_redis, "settings": settings, "sessionmaker": sessionmaker, **job_ctx}, delivery_id)
+            {"redis": async_redis, "settings": settings, "sessionmaker": sessionmaker, **job_ctx}, delivery_id
+        )
     finally:
         await async_redis.aclose()
 
 
 async def test_push_is_queued_then_the_followup_stores_commits_with_stats(
-        webhook_app: ThreadedServer, webhook_settings: Settings, emulator: EmulatorServer, redis: Redis,
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    webhook_app: ThreadedServer,
+    webhook_settings: Settings,
+    emulator: EmulatorServer,
+    redis: Redis,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     newest_first = emulator.state.dataset.commits("acme/web")
     with_a_merge = next(i for i, c in enumerate(newest_first) if c.is_merge and i >= 3) + 1
     payload = push_payload(emulator.state.dataset, "acme/web", count=with_a_merge)
@@ -116,8 +139,12 @@ async def test_push_is_queued_then_the_followup_stores_commits_with_stats(
     expected = {c.sha: c for c in pushed if c is not None and not c.is_merge}
     assert expected and len(expected) < len(payload["commits"]) and outcome["commits"] == len(expected)
     async with sessionmaker() as db:
-        rows = {r.commit_id: r for r in await db.execute(text(
-            "SELECT commit_id, additions, deletions, ai_tool, author_id, committed_at FROM commits"))}
+        rows = {
+            r.commit_id: r
+            for r in await db.execute(
+                text("SELECT commit_id, additions, deletions, ai_tool, author_id, committed_at FROM commits")
+            )
+        }
     assert set(rows) == set(expected), "merge commits are dropped"
     for sha, commit in expected.items():
         assert (rows[sha].additions, rows[sha].deletions) == (commit.additions, commit.deletions)
@@ -130,8 +157,9 @@ async def test_push_is_queued_then_the_followup_stores_commits_with_stats(
     redis.delete(f"arq:job:{followup_job_id(delivery_id)}")
 
 
-async def test_redelivery_is_a_no_op(webhook_app: ThreadedServer, emulator: EmulatorServer, redis: Redis,
-                                     sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_redelivery_is_a_no_op(
+    webhook_app: ThreadedServer, emulator: EmulatorServer, redis: Redis, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     payload = push_payload(emulator.state.dataset, "acme/api", count=2)
     delivery_id, first = deliver(webhook_app, "push", payload)
     _, second = deliver(webhook_app, "push", payload, delivery_id=delivery_id)
@@ -148,8 +176,13 @@ async def test_redelivery_is_a_no_op(webhook_app: ThreadedServer, emulator: Emul
     ids=["wrong secret", "missing signature", "garbage signature"],
 )
 async def test_bad_signature_is_refused_and_nothing_stored(
-        webhook_app: ThreadedServer, emulator: EmulatorServer, redis: Redis,
-        sessionmaker: async_sessionmaker[AsyncSession], headers: dict[str, str], secret: str) -> None:
+    webhook_app: ThreadedServer,
+    emulator: EmulatorServer,
+    redis: Redis,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    headers: dict[str, str],
+    secret: str,
+) -> None:
     payload = push_payload(emulator.state.dataset, "acme/web", count=1)
     delivery_id, response = deliver(webhook_app, "push", payload, secret=secret, headers=headers)
     assert response.status_code == 401
@@ -158,40 +191,48 @@ async def test_bad_signature_is_refused_and_nothing_stored(
     assert not redis.exists(payload_key(delivery_id))
 
 
-async def test_ping_other_events_and_other_branches(webhook_app: ThreadedServer, emulator: EmulatorServer,
-                                                    redis: Redis,
-                                                    sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_ping_other_events_and_other_branches(
+    webhook_app: ThreadedServer, emulator: EmulatorServer, redis: Redis, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     ping_id, ping = deliver(webhook_app, "ping", ping_payload(emulator.state.dataset))
     assert ping.status_code == 200 and ping.json()["zen"] == "Keep it logically awesome."
     issue_id, issue = deliver(webhook_app, "issues", {"action": "opened"})
     assert issue.status_code == 202 and issue.json()["status"] == "ignored"
-    branch_id, branch = deliver(webhook_app, "push", push_payload(emulator.state.dataset, "acme/web", count=1,
-                                                                 ref="refs/heads/feature/x"))
+    branch_id, branch = deliver(
+        webhook_app, "push", push_payload(emulator.state.dataset, "acme/web", count=1, ref="refs/heads/feature/x")
+    )
     assert branch.status_code == 202 and branch.json()["status"] == "ignored"
     assert not redis.exists(payload_key(branch_id))
     assert not redis.exists(f"arq:job:{followup_job_id(branch_id)}")
-    assert sorted(await deliveries(sessionmaker)) == sorted([
-        (ping_id, "ping", "processed", None, False), (issue_id, "issues", "ignored", None, False),
-        (branch_id, "push", "ignored", None, False)])
+    assert sorted(await deliveries(sessionmaker)) == sorted(
+        [
+            (ping_id, "ping", "processed", None, False),
+            (issue_id, "issues", "ignored", None, False),
+            (branch_id, "push", "ignored", None, False),
+        ]
+    )
 
 
-async def test_unparsable_json_is_400(webhook_app: ThreadedServer,
-                                      sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_unparsable_json_is_400(
+    webhook_app: ThreadedServer, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     _, response = deliver(webhook_app, "push", b"{not json")
     assert response.status_code == 400 and response.json() == {"error": "Invalid JSON"}
     assert await deliveries(sessionmaker) == []
 
 
-async def test_oversized_body_is_413(webhook_app: ThreadedServer,
-                                     sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_oversized_body_is_413(
+    webhook_app: ThreadedServer, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     body = b'{"pad":"' + b"x" * (25 * 1024 * 1024) + b'"}'
     _, response = deliver(webhook_app, "push", body)
     assert response.status_code == 413
     assert await deliveries(sessionmaker) == []
 
 
-async def test_no_secret_configured_is_503(live_app: ThreadedServer, emulator: EmulatorServer,
-                                           sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_no_secret_configured_is_503(
+    live_app: ThreadedServer, emulator: EmulatorServer, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     _, response = deliver(live_app, "ping", ping_payload(emulator.state.dataset))
     assert response.status_code == 503
     assert response.json() == {"error": "Webhook not configured"}
@@ -199,8 +240,12 @@ async def test_no_secret_configured_is_503(live_app: ThreadedServer, emulator: E
 
 
 async def test_followup_failure_marks_the_delivery_and_keeps_the_payload(
-        webhook_app: ThreadedServer, webhook_settings: Settings, emulator: EmulatorServer, redis: Redis,
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    webhook_app: ThreadedServer,
+    webhook_settings: Settings,
+    emulator: EmulatorServer,
+    redis: Redis,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     delivery_id, response = deliver(webhook_app, "push", push_payload(emulator.state.dataset, "acme/api", count=3))
     assert response.status_code == 202
     emulator.state.add_fault("github", "commit", "500", count=3, after=1)
@@ -219,7 +264,8 @@ async def test_followup_failure_marks_the_delivery_and_keeps_the_payload(
 
 
 async def test_followup_without_payload_marks_the_delivery_failed(
-        webhook_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    webhook_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     outcome = await run_followup(webhook_settings, sessionmaker, "gone-delivery")
     assert outcome["commits"] == 0 and "payload missing" in outcome["errors"][0]
     (row,) = await deliveries(sessionmaker)

@@ -24,24 +24,42 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 async def _snapshot(database_url):
     engine = create_engine(database_url)
     async with session_factory(engine)() as db:
-        state = (await db.execute(text(
-            "SELECT backfill_oldest_date, backfill_complete FROM sync_state WHERE id = 'anthropic:acme'"))).first()
-        rows = {(r.date, r.model): (int(r.tokens), Decimal(r.cost)) for r in await db.execute(text(
-            "SELECT date, model, SUM(input_tokens + cache_write_tokens + cache_read_tokens + output_tokens) tokens, "
-            "SUM(cost) cost FROM usage_records WHERE tool = 'claude_code' GROUP BY date, model"))}
+        state = (
+            await db.execute(
+                text("SELECT backfill_oldest_date, backfill_complete FROM sync_state WHERE id = 'anthropic:acme'")
+            )
+        ).first()
+        rows = {
+            (r.date, r.model): (int(r.tokens), Decimal(r.cost))
+            for r in await db.execute(
+                text(
+                    "SELECT date, model, SUM(input_tokens + cache_write_tokens + cache_read_tokens + output_tokens)"
+                    " tokens, "
+                    "SUM(cost) cost FROM usage_records WHERE tool = 'claude_code' GROUP BY date, model"
+                )
+            )
+        }
         mismatches = await rollup_mismatches(db)
     await engine.dispose()
     return state, rows, mismatches
 
 
 def _truth(emulator, start, end):
-    return {(r["date"], r["model"]): (r["tokens"], r["cost"])
-            for r in emulator.state.dataset.truth_usage(start, end, tool="claude_code", org_label="acme")}
+    return {
+        (r["date"], r["model"]): (r["tokens"], r["cost"])
+        for r in emulator.state.dataset.truth_usage(start, end, tool="claude_code", org_label="acme")
+    }
 
 
 def _worker(env):
-    return subprocess.Popen([sys.executable, "-m", "abacus", "worker"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "abacus", "worker"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _wait(predicate, timeout, what):
@@ -58,11 +76,17 @@ def test_sigkill_mid_backfill_then_restart(services, database_url, clean_db):
     config = EmulatorConfig(days=20, lag=False)
     with EmulatorServer(config) as emulator:
         env = {
-            **os.environ, "DATABASE_URL": database_url, "REDIS_URL": services.redis_url, "ABACUS_ENV": "dev",
-            "ABACUS_QUEUE": f"abacus:test:kill:{uuid.uuid4().hex[:6]}", "ABACUS_JOB_LOCK_SECONDS": "2",
-            "OIDC_CLIENT_ID": "abacus", "OIDC_CLIENT_SECRET": "dev",
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": services.redis_url,
+            "ABACUS_ENV": "dev",
+            "ABACUS_QUEUE": f"abacus:test:kill:{uuid.uuid4().hex[:6]}",
+            "ABACUS_JOB_LOCK_SECONDS": "2",
+            "OIDC_CLIENT_ID": "abacus",
+            "OIDC_CLIENT_SECRET": "dev",
             "ANTHROPIC_ADMIN_KEYS": f"acme={DEMO_ANTHROPIC_KEYS['acme']}",
-            "ANTHROPIC_API_URL": f"{emulator.base_url}/anthropic", "ABACUS_PROVIDER_PACING_MS": "0",
+            "ANTHROPIC_API_URL": f"{emulator.base_url}/anthropic",
+            "ABACUS_PROVIDER_PACING_MS": "0",
         }
         for name in ("CURSOR_ADMIN_KEYS", "CURSOR_ADMIN_KEY", "GITHUB_TOKEN", "GITHUB_APP_ID", "ANTHROPIC_ADMIN_KEY"):
             env.pop(name, None)
@@ -70,8 +94,11 @@ def test_sigkill_mid_backfill_then_restart(services, database_url, clean_db):
         worker = _worker(env)
         try:
             # the backfill cron runs at start-up; wait until it has committed a few days, then kill -9 mid-day
-            _wait(lambda: (s := run_async(_snapshot(database_url))[0]) and s.backfill_oldest_date, 60,
-                  "the first backfilled day")
+            _wait(
+                lambda: (s := run_async(_snapshot(database_url))[0]) and s.backfill_oldest_date,
+                60,
+                "the first backfilled day",
+            )
             time.sleep(1.0)
         finally:
             os.killpg(worker.pid, signal.SIGKILL)

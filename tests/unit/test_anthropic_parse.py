@@ -14,13 +14,23 @@ ORG = "5f1c2a9e-0000-4000-8000-000000000001"
 
 
 def record(actor, *breakdown, day="2025-01-15T00:00:00Z", org=ORG, customer_type="api"):
-    return {"date": day, "actor": actor, "organization_id": org, "customer_type": customer_type,
-            "terminal_type": "vscode", "core_metrics": {"num_sessions": 1}, "model_breakdown": list(breakdown)}
+    return {
+        "date": day,
+        "actor": actor,
+        "organization_id": org,
+        "customer_type": customer_type,
+        "terminal_type": "vscode",
+        "core_metrics": {"num_sessions": 1},
+        "model_breakdown": list(breakdown),
+    }
 
 
 def entry(model, i=0, o=0, cr=0, cw=0, cents=0):
-    return {"model": model, "tokens": {"input": i, "output": o, "cache_read": cr, "cache_creation": cw},
-            "estimated_cost": {"currency": "USD", "amount": cents}}
+    return {
+        "model": model,
+        "tokens": {"input": i, "output": o, "cache_read": cr, "cache_creation": cw},
+        "estimated_cost": {"currency": "USD", "amount": cents},
+    }
 
 
 def user(email):
@@ -68,14 +78,17 @@ def test_records_of_different_keys_and_actors_stay_separate_rows():
     assert identities == ["claude_code:ana@example.com", "claude_code:development-key", "claude_code:production-key"]
 
 
-@pytest.mark.parametrize(("cents", "dollars"), [
-    (450, Decimal("4.50")),
-    (1, Decimal("0.01")),
-    (0, Decimal(0)),
-    (12.34, Decimal("0.1234")),
-    (0.1, Decimal("0.001")),
-    (None, Decimal(0)),
-])
+@pytest.mark.parametrize(
+    ("cents", "dollars"),
+    [
+        (450, Decimal("4.50")),
+        (1, Decimal("0.01")),
+        (0, Decimal(0)),
+        (12.34, Decimal("0.1234")),
+        (0.1, Decimal("0.001")),
+        (None, Decimal(0)),
+    ],
+)
 def test_cost_is_cents_divided_by_100_exactly(cents, dollars):
     data = entry(SONNET, 1, 1, 1, 1)
     data["estimated_cost"]["amount"] = cents
@@ -105,11 +118,14 @@ def test_an_empty_model_breakdown_yields_nothing():
     assert parse_usage_records([record(user("a@x.io"))]) == []
 
 
-@pytest.mark.parametrize(("actor", "identity"), [
-    (user("Ana@Example.COM"), "claude_code:ana@example.com"),
-    (api("CI-Pipeline"), "claude_code:ci-pipeline"),
-    (api("  spaced-name "), "claude_code:spaced-name"),
-])
+@pytest.mark.parametrize(
+    ("actor", "identity"),
+    [
+        (user("Ana@Example.COM"), "claude_code:ana@example.com"),
+        (api("CI-Pipeline"), "claude_code:ci-pipeline"),
+        (api("  spaced-name "), "claude_code:spaced-name"),
+    ],
+)
 def test_identities_are_lower_cased(actor, identity):
     [row] = parse_usage_records([record(actor, entry(SONNET, 1))])
     assert row.identity == identity
@@ -122,24 +138,36 @@ def test_emails_differing_only_in_case_aggregate_into_one_row():
 
 
 def test_customer_type_comes_from_the_first_record_of_the_group():
-    records = [record(user("a@x.io"), entry(SONNET, 1), customer_type="subscription"),
-               record(user("a@x.io"), entry(SONNET, 1), customer_type="api")]
+    records = [
+        record(user("a@x.io"), entry(SONNET, 1), customer_type="subscription"),
+        record(user("a@x.io"), entry(SONNET, 1), customer_type="api"),
+    ]
     [row] = parse_usage_records(records)
     assert row.customer_type == "subscription"
 
 
 def test_days_and_organizations_split_groups():
-    records = [record(user("a@x.io"), entry(SONNET, 1), day="2025-01-15T00:00:00Z"),
-               record(user("a@x.io"), entry(SONNET, 1), day="2025-01-16T00:00:00Z"),
-               record(user("a@x.io"), entry(SONNET, 1), org="other-org")]
+    records = [
+        record(user("a@x.io"), entry(SONNET, 1), day="2025-01-15T00:00:00Z"),
+        record(user("a@x.io"), entry(SONNET, 1), day="2025-01-16T00:00:00Z"),
+        record(user("a@x.io"), entry(SONNET, 1), org="other-org"),
+    ]
     assert sorted((r.date.isoformat(), r.organization_id) for r in parse_usage_records(records)) == [
-        ("2025-01-15", ORG), ("2025-01-15", "other-org"), ("2025-01-16", ORG)]
+        ("2025-01-15", ORG),
+        ("2025-01-15", "other-org"),
+        ("2025-01-16", ORG),
+    ]
 
 
 def test_missing_token_fields_count_as_zero():
     [row] = parse_usage_records([record(user("a@x.io"), {"model": SONNET, "tokens": {"input": 7}})])
     assert (row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens, row.cost) == (
-        7, 0, 0, 0, Decimal(0))
+        7,
+        0,
+        0,
+        0,
+        Decimal(0),
+    )
 
 
 def _without(data, *path):
@@ -150,28 +178,38 @@ def _without(data, *path):
     return data
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (lambda r: _without(r, "date"), "data[0]: response is missing field 'date'"),
-    (lambda r: _without(r, "actor"), "data[0]: response is missing field 'actor'"),
-    (lambda r: _without(r, "model_breakdown"), "data[0]: response is missing field 'model_breakdown'"),
-    (lambda r: _without(r, "actor", "email_address"), "missing field 'actor.email_address'"),
-    (lambda r: {**r, "date": "15/01/2025"}, "data[0].date: '15/01/2025' is not an RFC 3339 date"),
-    (lambda r: {**r, "actor": {"type": "robot"}}, "data[0].actor.type: unknown actor type 'robot'"),
-    (lambda r: {**r, "model_breakdown": {"model": "x"}}, "data[0].model_breakdown: is not a list"),
-    (lambda r: {**r, "model_breakdown": [entry(SONNET, "12")]},
-     "data[0].model_breakdown[0].tokens.input: '12' is not a token count"),
-    (lambda r: {**r, "model_breakdown": [entry(SONNET, 1.5)]},
-     "data[0].model_breakdown[0].tokens.input: 1.5 is not a token count"),
-    (lambda r: {**r, "model_breakdown": [entry(SONNET, -1)]},
-     "data[0].model_breakdown[0].tokens.input: -1 is not a token count"),
-    (lambda r: {**r, "model_breakdown": [entry(SONNET, cents="lots")]},
-     "data[0].model_breakdown[0].estimated_cost.amount: 'lots' is not an amount in cents"),
-    (lambda r: "not an object", "data[0]: is not an object"),
-    (lambda r: {**r, "organization_id": 42}, "data[0].organization_id: 42 is not a string"),
-    (lambda r: {**r, "model_breakdown": [entry("m" * 129, 1)]},
-     "data[0].model_breakdown[0].model: 'mmmm"),
-    (lambda r: {**r, "actor": api("k" * 201)}, "data[0].actor.api_key_name: 'kkkk"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda r: _without(r, "date"), "data[0]: response is missing field 'date'"),
+        (lambda r: _without(r, "actor"), "data[0]: response is missing field 'actor'"),
+        (lambda r: _without(r, "model_breakdown"), "data[0]: response is missing field 'model_breakdown'"),
+        (lambda r: _without(r, "actor", "email_address"), "missing field 'actor.email_address'"),
+        (lambda r: {**r, "date": "15/01/2025"}, "data[0].date: '15/01/2025' is not an RFC 3339 date"),
+        (lambda r: {**r, "actor": {"type": "robot"}}, "data[0].actor.type: unknown actor type 'robot'"),
+        (lambda r: {**r, "model_breakdown": {"model": "x"}}, "data[0].model_breakdown: is not a list"),
+        (
+            lambda r: {**r, "model_breakdown": [entry(SONNET, "12")]},
+            "data[0].model_breakdown[0].tokens.input: '12' is not a token count",
+        ),
+        (
+            lambda r: {**r, "model_breakdown": [entry(SONNET, 1.5)]},
+            "data[0].model_breakdown[0].tokens.input: 1.5 is not a token count",
+        ),
+        (
+            lambda r: {**r, "model_breakdown": [entry(SONNET, -1)]},
+            "data[0].model_breakdown[0].tokens.input: -1 is not a token count",
+        ),
+        (
+            lambda r: {**r, "model_breakdown": [entry(SONNET, cents="lots")]},
+            "data[0].model_breakdown[0].estimated_cost.amount: 'lots' is not an amount in cents",
+        ),
+        (lambda r: "not an object", "data[0]: is not an object"),
+        (lambda r: {**r, "organization_id": 42}, "data[0].organization_id: 42 is not a string"),
+        (lambda r: {**r, "model_breakdown": [entry("m" * 129, 1)]}, "data[0].model_breakdown[0].model: 'mmmm"),
+        (lambda r: {**r, "actor": api("k" * 201)}, "data[0].actor.api_key_name: 'kkkk"),
+    ],
+)
 def test_malformed_records_raise_a_provider_error_naming_the_field(mutate, message):
     bad = mutate(record(user("a@x.io"), entry(SONNET, 1)))
     with pytest.raises(ProviderError) as caught:
@@ -187,13 +225,20 @@ def test_api_actor_without_key_name_names_the_field():
 
 # ---- API key name → creator email ---------------------------------------------------------------------------
 
-USERS = [{"id": "user_ana", "email": "Ana@Example.com"}, {"id": "user_bo", "email": "bo@example.com"},
-         {"id": "user_cy", "email": "cy@example.com"}]
+USERS = [
+    {"id": "user_ana", "email": "Ana@Example.com"},
+    {"id": "user_bo", "email": "bo@example.com"},
+    {"id": "user_cy", "email": "cy@example.com"},
+]
 
 
 def key(name, creator, status):
-    return {"id": f"apikey_{name}_{status}", "name": name, "created_by": {"id": creator, "type": "user"},
-            "status": status}
+    return {
+        "id": f"apikey_{name}_{status}",
+        "name": name,
+        "created_by": {"id": creator, "type": "user"},
+        "status": status,
+    }
 
 
 def test_each_key_name_maps_to_its_creators_lower_cased_email():
@@ -213,7 +258,9 @@ def test_active_beats_inactive_beats_archived_on_a_name_clash_and_the_clash_is_l
     assert names == {"ci": "cy@example.com", "paused": "bo@example.com"}
     clashes = [e for e in logs if e["event"] == "anthropic api key name clash"]
     assert [(e["replaced"], e["kept"]) for e in clashes] == [
-        ("ana@example.com", "bo@example.com"), ("bo@example.com", "cy@example.com")]
+        ("ana@example.com", "bo@example.com"),
+        ("bo@example.com", "cy@example.com"),
+    ]
 
 
 def test_a_creator_missing_from_the_users_list_leaves_the_name_unmapped():

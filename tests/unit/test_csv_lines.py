@@ -13,37 +13,43 @@ from abacus.domain.periods import DateRange
 from abacus.web.csv_download import csv_filename, csv_line
 
 
-@pytest.mark.parametrize(("value", "cell"), [
-    (None, ""),
-    (True, "true"),
-    (False, "false"),
-    (0, "0"),
-    (-42, "-42"),  # numbers are never guarded
-    (Decimal("12.500000"), "12.5"),
-    (Decimal("0.1234565"), "0.123457"),  # at most 6 decimals, half-up
-    (Decimal("0E-6"), "0"),
-    (Decimal("-1.50"), "-1.5"),
-    (1234567.0, "1234567"),
-    (date(2024, 2, 29), "2024-02-29"),
-    (datetime(2026, 3, 10, 23, 59, 59, tzinfo=UTC), "2026-03-10T23:59:59Z"),
-    (datetime(2026, 3, 11, 1, 0, tzinfo=timezone(timedelta(hours=2))), "2026-03-10T23:00:00Z"),
-    ("plain", "plain"),
-    ("=SUM(A1)", "'=SUM(A1)"),
-    ("+1", "'+1"),
-    ("-tool", "'-tool"),
-    ("@cmd", "'@cmd"),
-    ("a=b", "a=b"),
-])
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        (None, ""),
+        (True, "true"),
+        (False, "false"),
+        (0, "0"),
+        (-42, "-42"),  # numbers are never guarded
+        (Decimal("12.500000"), "12.5"),
+        (Decimal("0.1234565"), "0.123457"),  # at most 6 decimals, half-up
+        (Decimal("0E-6"), "0"),
+        (Decimal("-1.50"), "-1.5"),
+        (1234567.0, "1234567"),
+        (date(2024, 2, 29), "2024-02-29"),
+        (datetime(2026, 3, 10, 23, 59, 59, tzinfo=UTC), "2026-03-10T23:59:59Z"),
+        (datetime(2026, 3, 11, 1, 0, tzinfo=timezone(timedelta(hours=2))), "2026-03-10T23:00:00Z"),
+        ("plain", "plain"),
+        ("=SUM(A1)", "'=SUM(A1)"),
+        ("+1", "'+1"),
+        ("-tool", "'-tool"),
+        ("@cmd", "'@cmd"),
+        ("a=b", "a=b"),
+    ],
+)
 def test_cells(value, cell):
     assert csv_line([value]) == cell + "\n"
 
 
-@pytest.mark.parametrize(("values", "line"), [
-    (["a,b", 'say "hi"', "x"], '"a,b","say ""hi""",x\n'),
-    (["two\nlines", "cr\r"], '"two\nlines","cr\r"\n'),
-    (['=HYPERLINK("u","a,b")'], "\"'=HYPERLINK(\"\"u\"\",\"\"a,b\"\")\"\n"),
-    ([], "\n"),
-])
+@pytest.mark.parametrize(
+    ("values", "line"),
+    [
+        (["a,b", 'say "hi"', "x"], '"a,b","say ""hi""",x\n'),
+        (["two\nlines", "cr\r"], '"two\nlines","cr\r"\n'),
+        (['=HYPERLINK("u","a,b")'], '"\'=HYPERLINK(""u"",""a,b"")"\n'),
+        ([], "\n"),
+    ],
+)
 def test_quoting(values, line):
     assert csv_line(values) == line
 
@@ -55,5 +61,7 @@ def test_round_trips_through_a_csv_reader():
 
 
 def test_filename():
-    assert csv_filename("usage_models", DateRange(date(2026, 2, 9), date(2026, 3, 10))) == \
-        "usage_models_2026-02-09_to_2026-03-10.csv"
+    assert (
+        csv_filename("usage_models", DateRange(date(2026, 2, 9), date(2026, 3, 10)))
+        == "usage_models_2026-02-09_to_2026-03-10.csv"
+    )

@@ -15,9 +15,19 @@ ORG = "cursor:core"
 HEADER = ",".join(f'"{c}"' for c in REQUIRED_COLUMNS)  # Cursor quotes every header cell
 
 
-def line(date="2025-11-20T18:23:45.123Z", user="ana@example.com", kind="Included in Business",
-         model="claude-4.5-sonnet-thinking", max_mode="No", cache_write="100", input_="1000", cache_read="5000",
-         output="200", total="6300", cost="0.12"):
+def line(
+    date="2025-11-20T18:23:45.123Z",
+    user="ana@example.com",
+    kind="Included in Business",
+    model="claude-4.5-sonnet-thinking",
+    max_mode="No",
+    cache_write="100",
+    input_="1000",
+    cache_read="5000",
+    output="200",
+    total="6300",
+    cost="0.12",
+):
     return ",".join([date, user, kind, model, max_mode, cache_write, input_, cache_read, output, total, cost])
 
 
@@ -38,7 +48,11 @@ def test_a_row_becomes_a_usage_row_with_the_api_dedupe_key():
     assert row.date == date(2025, 11, 20)
     assert row.timestamp_ms == epoch_ms(moment) == 1763663025123
     assert (row.identity, row.tool, row.raw_model, row.model) == (
-        "cursor:ana@example.com", "cursor", "claude-4.5-sonnet-thinking", "sonnet-4.5")
+        "cursor:ana@example.com",
+        "cursor",
+        "claude-4.5-sonnet-thinking",
+        "sonnet-4.5",
+    )
     tokens = (row.cache_write_tokens, row.input_tokens, row.cache_read_tokens, row.output_tokens)
     assert tokens == (100, 1000, 5000, 200)
     assert row.cost == Decimal("0.12")
@@ -47,18 +61,37 @@ def test_a_row_becomes_a_usage_row_with_the_api_dedupe_key():
 
 def test_the_same_event_from_the_api_has_the_same_dedupe_key():
     [csv_row] = parse(csv_bytes(line(model="auto"))).rows
-    api_event = {"timestamp": "1763663025123", "userEmail": "ana@example.com", "model": "default",
-                 "tokenUsage": {"inputTokens": 1000, "outputTokens": 200, "cacheWriteTokens": 100,
-                                "cacheReadTokens": 5000, "totalCents": 12}}
+    api_event = {
+        "timestamp": "1763663025123",
+        "userEmail": "ana@example.com",
+        "model": "default",
+        "tokenUsage": {
+            "inputTokens": 1000,
+            "outputTokens": 200,
+            "cacheWriteTokens": 100,
+            "cacheReadTokens": 5000,
+            "totalCents": 12,
+        },
+    }
     [api_row], _ = parse_usage_events([api_event], organization_id=ORG)
     assert csv_row.dedupe_key == api_row.dedupe_key
     assert csv_row == api_row
 
 
-@pytest.mark.parametrize(("cost", "dollars"), [
-    ("0.12", Decimal("0.12")), ("$0.12", Decimal("0.12")), ("$ 3", Decimal(3)), ("Included", Decimal(0)),
-    ("included", Decimal(0)), ("-", Decimal(0)), ("", Decimal(0)), ("12", Decimal(12)), (".5", Decimal("0.5")),
-])
+@pytest.mark.parametrize(
+    ("cost", "dollars"),
+    [
+        ("0.12", Decimal("0.12")),
+        ("$0.12", Decimal("0.12")),
+        ("$ 3", Decimal(3)),
+        ("Included", Decimal(0)),
+        ("included", Decimal(0)),
+        ("-", Decimal(0)),
+        ("", Decimal(0)),
+        ("12", Decimal(12)),
+        (".5", Decimal("0.5")),
+    ],
+)
 def test_cost_accepts_dollars_with_or_without_sign_and_free_words(cost, dollars):
     [row] = parse(csv_bytes(line(cost=cost))).rows
     assert row.cost == dollars
@@ -137,16 +170,19 @@ def test_a_file_with_three_bad_rows_reports_all_three_with_line_and_column():
     ]
 
 
-@pytest.mark.parametrize(("kwargs", "error"), [
-    ({"output": "-5"}, 'column "Output Tokens": "-5" is not a whole number of tokens'),
-    ({"cache_read": "1,000"}, None),  # an unquoted comma splits the field → a field-count error
-    ({"cost": "$-1"}, 'column "Cost": "$-1" is not a dollar amount'),
-    ({"cost": "NaN"}, 'column "Cost": "NaN" is not a dollar amount'),
-    ({"date": ""}, 'column "Date": "" is not an ISO 8601 timestamp'),
-    ({"user": ""}, 'column "User": "" is not an email address'),
-    ({"user": "a" * 200 + "@example.com"}, 'column "User": "aaaa'),
-    ({"model": "m" * 129}, 'column "Model": "mmmm'),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"output": "-5"}, 'column "Output Tokens": "-5" is not a whole number of tokens'),
+        ({"cache_read": "1,000"}, None),  # an unquoted comma splits the field → a field-count error
+        ({"cost": "$-1"}, 'column "Cost": "$-1" is not a dollar amount'),
+        ({"cost": "NaN"}, 'column "Cost": "NaN" is not a dollar amount'),
+        ({"date": ""}, 'column "Date": "" is not an ISO 8601 timestamp'),
+        ({"user": ""}, 'column "User": "" is not an email address'),
+        ({"user": "a" * 200 + "@example.com"}, 'column "User": "aaaa'),
+        ({"model": "m" * 129}, 'column "Model": "mmmm'),
+    ],
+)
 def test_bad_values_are_named(kwargs, error):
     errors = parse(csv_bytes(line(**kwargs))).errors
     assert len(errors) == 1
@@ -165,11 +201,14 @@ def test_a_duplicated_required_header_is_refused():
     assert parse(csv_bytes(header=HEADER + ',"Cost"')).errors == ['line 1: column(s) appear more than once: "Cost"']
 
 
-@pytest.mark.parametrize(("data", "error"), [
-    (b"", "the file is empty"),
-    (b"\xef\xbb\xbf\r\n", "the file is empty"),
-    (b"\xff\xfeD\x00a\x00", "the file is not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"", "the file is empty"),
+        (b"\xef\xbb\xbf\r\n", "the file is empty"),
+        (b"\xff\xfeD\x00a\x00", "the file is not UTF-8 text"),
+    ],
+)
 def test_empty_and_non_utf8_files(data, error):
     assert parse(data).errors[0].startswith(error)
 
@@ -193,12 +232,15 @@ def test_blank_lines_are_ignored():
     assert (len(result.rows), result.errors) == (2, [])
 
 
-@pytest.mark.parametrize(("keys", "label", "expected"), [
-    ((), None, "cursor:default"),
-    ((ProviderKey("core", "k"),), None, "cursor:core"),
-    ((ProviderKey("core", "k"), ProviderKey("mobile", "k2")), None, "cursor:default"),
-    ((ProviderKey("core", "k"), ProviderKey("mobile", "k2")), "mobile", "cursor:mobile"),
-])
+@pytest.mark.parametrize(
+    ("keys", "label", "expected"),
+    [
+        ((), None, "cursor:default"),
+        ((ProviderKey("core", "k"),), None, "cursor:core"),
+        ((ProviderKey("core", "k"), ProviderKey("mobile", "k2")), None, "cursor:default"),
+        ((ProviderKey("core", "k"), ProviderKey("mobile", "k2")), "mobile", "cursor:mobile"),
+    ],
+)
 def test_the_organization_defaults_to_the_only_configured_team(keys, label, expected):
     assert csv_organization_id(replace(Settings(), cursor_keys=keys), label) == expected
 

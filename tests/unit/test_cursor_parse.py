@@ -21,8 +21,7 @@ ORG = "cursor:core"
 TS = 1736942400000  # 2025-01-15T12:00:00Z
 
 
-def event(ts=TS, email="ana@example.com", model="claude-4.5-sonnet", i=1000, o=500, cw=0, cr=12000, cents=5.2,
-          **extra):
+def event(ts=TS, email="ana@example.com", model="claude-4.5-sonnet", i=1000, o=500, cw=0, cr=12000, cents=5.2, **extra):
     usage = {"inputTokens": i, "outputTokens": o}
     if cw is not None:
         usage["cacheWriteTokens"] = cw
@@ -30,8 +29,15 @@ def event(ts=TS, email="ana@example.com", model="claude-4.5-sonnet", i=1000, o=5
         usage["cacheReadTokens"] = cr
     if cents is not None:
         usage["totalCents"] = cents
-    data = {"timestamp": str(ts), "model": model, "kind": "USAGE_EVENT_KIND_USAGE_BASED", "maxMode": False,
-            "requestsCosts": 1, "tokenUsage": usage, **extra}
+    data = {
+        "timestamp": str(ts),
+        "model": model,
+        "kind": "USAGE_EVENT_KIND_USAGE_BASED",
+        "maxMode": False,
+        "requestsCosts": 1,
+        "tokenUsage": usage,
+        **extra,
+    }
     if email is not None:
         data["userEmail"] = email
     return data
@@ -52,23 +58,28 @@ def test_the_public_docs_example_becomes_one_row():
     assert (row.timestamp_ms, row.tool_record_id, row.organization_id, row.customer_type) == (TS, None, ORG, None)
 
 
-@pytest.mark.parametrize(("model", "raw", "normalised"), [
-    ("default", "auto", MODEL_DEFAULT),
-    ("Default", "auto", MODEL_DEFAULT),
-    ("auto", "auto", MODEL_DEFAULT),
-    ("claude-4.5-sonnet-thinking", "claude-4.5-sonnet-thinking", "sonnet-4.5"),
-    ("claude-4-sonnet (T)", "claude-4-sonnet (T)", "sonnet-4"),
-    ("gpt-5", "gpt-5", "gpt-5"),
-    (None, None, MODEL_DEFAULT),
-])
+@pytest.mark.parametrize(
+    ("model", "raw", "normalised"),
+    [
+        ("default", "auto", MODEL_DEFAULT),
+        ("Default", "auto", MODEL_DEFAULT),
+        ("auto", "auto", MODEL_DEFAULT),
+        ("claude-4.5-sonnet-thinking", "claude-4.5-sonnet-thinking", "sonnet-4.5"),
+        ("claude-4-sonnet (T)", "claude-4-sonnet (T)", "sonnet-4"),
+        ("gpt-5", "gpt-5", "gpt-5"),
+        (None, None, MODEL_DEFAULT),
+    ],
+)
 def test_models_default_is_rewritten_to_auto_and_normalised(model, raw, normalised):
     [row], _ = parse(event(model=model))
     assert (row.raw_model, row.model) == (raw, normalised)
     assert stored_raw_model(model) == raw
 
 
-@pytest.mark.parametrize(("cents", "cost"), [(5.2, Decimal("0.052")), (450, Decimal("4.50")), (None, Decimal(0)),
-                                             (0, Decimal(0)), (0.01, Decimal("0.0001"))])
+@pytest.mark.parametrize(
+    ("cents", "cost"),
+    [(5.2, Decimal("0.052")), (450, Decimal("4.50")), (None, Decimal(0)), (0, Decimal(0)), (0.01, Decimal("0.0001"))],
+)
 def test_cost_is_total_cents_divided_by_100_and_0_when_absent(cents, cost):
     [row], _ = parse(event(cents=cents))
     assert row.cost == cost
@@ -107,6 +118,7 @@ def test_a_numeric_timestamp_is_accepted_too():
 
 # ---- same millisecond (§3.3) --------------------------------------------------------------------------------
 
+
 def test_events_sharing_user_model_and_millisecond_get_ordinals_in_token_order():
     rows, _ = parse(event(i=3000), event(i=1000), event(i=2000))
     assert [(r.input_tokens, r.tool_record_id) for r in rows] == [(3000, "3"), (1000, "1"), (2000, "2")]
@@ -123,14 +135,18 @@ def test_ordinals_do_not_depend_on_the_order_events_arrive_in():
     first, _ = parse(a, b)
     second, _ = parse(b, a)
     assert sorted((r.input_tokens, r.tool_record_id) for r in first) == sorted(
-        (r.input_tokens, r.tool_record_id) for r in second)
+        (r.input_tokens, r.tool_record_id) for r in second
+    )
 
 
-@pytest.mark.parametrize("other", [
-    {"ts": TS + 1},  # another millisecond
-    {"email": "bo@example.com"},  # another user
-    {"model": "gpt-5"},  # another model
-])
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"ts": TS + 1},  # another millisecond
+        {"email": "bo@example.com"},  # another user
+        {"model": "gpt-5"},  # another model
+    ],
+)
 def test_a_unique_millisecond_keeps_a_null_ordinal(other):
     rows, _ = parse(event(), event(**other))
     assert [r.tool_record_id for r in rows] == [None, None]
@@ -149,19 +165,30 @@ def test_assign_ordinals_is_a_pure_function_over_rows():
 
 # ---- errors ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({k: v for k, v in event().items() if k != "timestamp"}, "usageEvents[0]: response is missing field 'timestamp'"),
-    ({**event(), "timestamp": "2025-01-15"}, "usageEvents[0].timestamp: '2025-01-15' is not epoch milliseconds"),
-    ({**event(), "timestamp": None}, "usageEvents[0].timestamp: None is not epoch milliseconds"),
-    ({**event(), "tokenUsage": [1, 2]}, "usageEvents[0].tokenUsage: is not an object"),
-    ({**event(), "tokenUsage": {"inputTokens": "many"}},
-     "usageEvents[0].tokenUsage.inputTokens: 'many' is not a token count"),
-    ({**event(), "tokenUsage": {"inputTokens": 5, "totalCents": [1]}},
-     "usageEvents[0].tokenUsage.totalCents: [1] is not an amount in cents"),
-    ({**event(), "userEmail": 42}, "usageEvents[0].userEmail: 42 is not a string"),
-    ({**event(), "model": "m" * 129}, "usageEvents[0].model: 'mmmm"),
-    ("oops", "usageEvents[0]: is not an object"),
-])
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {k: v for k, v in event().items() if k != "timestamp"},
+            "usageEvents[0]: response is missing field 'timestamp'",
+        ),
+        ({**event(), "timestamp": "2025-01-15"}, "usageEvents[0].timestamp: '2025-01-15' is not epoch milliseconds"),
+        ({**event(), "timestamp": None}, "usageEvents[0].timestamp: None is not epoch milliseconds"),
+        ({**event(), "tokenUsage": [1, 2]}, "usageEvents[0].tokenUsage: is not an object"),
+        (
+            {**event(), "tokenUsage": {"inputTokens": "many"}},
+            "usageEvents[0].tokenUsage.inputTokens: 'many' is not a token count",
+        ),
+        (
+            {**event(), "tokenUsage": {"inputTokens": 5, "totalCents": [1]}},
+            "usageEvents[0].tokenUsage.totalCents: [1] is not an amount in cents",
+        ),
+        ({**event(), "userEmail": 42}, "usageEvents[0].userEmail: 42 is not a string"),
+        ({**event(), "model": "m" * 129}, "usageEvents[0].model: 'mmmm"),
+        ("oops", "usageEvents[0]: is not an object"),
+    ],
+)
 def test_malformed_events_raise_a_provider_error_naming_the_field(data, message):
     with pytest.raises(ProviderError) as caught:
         parse_usage_events([data], organization_id=ORG, where="cursor usage_events (key core)")
@@ -170,6 +197,7 @@ def test_malformed_events_raise_a_provider_error_naming_the_field(data, message)
 
 
 # ---- labels and windows ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("label", "org"), [("core", "cursor:core"), ("default", "cursor:default")])
 def test_organization_id_is_cursor_label_also_for_default(label, org):

@@ -29,13 +29,24 @@ from abacus.web.api.webhooks import signature_matches
 CLAUDE = "Add x\n\nCo-Authored-By: Claude Opus 4.5 <noreply@anthropic.com>"
 
 
-def api_item(*, sha: str = "9f2c" * 10, message: str = "Fix bug", name: str = "Ana", email: str = "ana@example.com",
-             date_: str = "2025-01-15T10:00:00Z", author: dict | None = None, parents: int = 1,
-             stats: dict | None = None) -> dict:
+def api_item(
+    *,
+    sha: str = "9f2c" * 10,
+    message: str = "Fix bug",
+    name: str = "Ana",
+    email: str = "ana@example.com",
+    date_: str = "2025-01-15T10:00:00Z",
+    author: dict | None = None,
+    parents: int = 1,
+    stats: dict | None = None,
+) -> dict:
     item = {
         "sha": sha,
-        "commit": {"message": message, "author": {"name": name, "email": email, "date": date_},
-                   "committer": {"name": "GitHub", "email": "noreply@github.com", "date": "2025-01-16T00:00:00Z"}},
+        "commit": {
+            "message": message,
+            "author": {"name": name, "email": email, "date": date_},
+            "committer": {"name": "GitHub", "email": "noreply@github.com", "date": "2025-01-16T00:00:00Z"},
+        },
         "author": author,
         "parents": [{"sha": f"{i:040x}"} for i in range(parents)],
     }
@@ -50,30 +61,66 @@ ANA = {"id": 1234, "login": "ana", "type": "User"}
 @pytest.mark.parametrize(
     ("item", "expected"),
     [
-        pytest.param(api_item(author=ANA),
-                     {"author_id": "1234", "author_login": "ana", "author_raw_email": "ana@example.com",
-                      "is_bot": False, "ai_tool": None, "additions": None,
-                      "committed_at": datetime(2025, 1, 15, 10, tzinfo=UTC)}, id="linked human, no stats"),
-        pytest.param(api_item(author=None, email="ana@ana-mbp.local"),
-                     {"author_id": None, "author_login": None, "author_raw_email": "ana@ana-mbp.local"},
-                     id="GitHub could not link the email"),
-        pytest.param(api_item(author=ANA, date_="2025-01-15T10:00:00-08:00"),
-                     {"committed_at": datetime(2025, 1, 15, 18, tzinfo=UTC)}, id="author date with offset → UTC"),
-        pytest.param(api_item(author=ANA, message=CLAUDE),
-                     {"ai_tool": "claude_code", "ai_model": "opus-4.5",
-                      "attributions": (CommitAttributionRecord("claude_code", "opus-4.5", "co_author"),)},
-                     id="Claude co-author with model"),
-        pytest.param(api_item(author={"id": 49699333, "login": "dependabot[bot]", "type": "Bot"},
-                              name="dependabot[bot]", message="Bump httpx from 0.27 to 0.28"),
-                     {"is_bot": True, "ai_tool": None, "author_id": "49699333"}, id="bot stays a human commit"),
-        pytest.param(api_item(author={"id": 198982749, "login": "Copilot", "type": "Bot"},
-                              name="copilot-swe-agent[bot]", email="198982749+Copilot@users.noreply.github.com",
-                              message="Initial plan"),
-                     {"is_bot": True, "ai_tool": "github_copilot",
-                      "attributions": (CommitAttributionRecord("github_copilot", None, "author_field"),)},
-                     id="Copilot agent via the author field"),
-        pytest.param(api_item(author=ANA, stats={"additions": 12, "deletions": 3, "total": 15}),
-                     {"additions": 12, "deletions": 3}, id="G4 detail carries stats"),
+        pytest.param(
+            api_item(author=ANA),
+            {
+                "author_id": "1234",
+                "author_login": "ana",
+                "author_raw_email": "ana@example.com",
+                "is_bot": False,
+                "ai_tool": None,
+                "additions": None,
+                "committed_at": datetime(2025, 1, 15, 10, tzinfo=UTC),
+            },
+            id="linked human, no stats",
+        ),
+        pytest.param(
+            api_item(author=None, email="ana@ana-mbp.local"),
+            {"author_id": None, "author_login": None, "author_raw_email": "ana@ana-mbp.local"},
+            id="GitHub could not link the email",
+        ),
+        pytest.param(
+            api_item(author=ANA, date_="2025-01-15T10:00:00-08:00"),
+            {"committed_at": datetime(2025, 1, 15, 18, tzinfo=UTC)},
+            id="author date with offset → UTC",
+        ),
+        pytest.param(
+            api_item(author=ANA, message=CLAUDE),
+            {
+                "ai_tool": "claude_code",
+                "ai_model": "opus-4.5",
+                "attributions": (CommitAttributionRecord("claude_code", "opus-4.5", "co_author"),),
+            },
+            id="Claude co-author with model",
+        ),
+        pytest.param(
+            api_item(
+                author={"id": 49699333, "login": "dependabot[bot]", "type": "Bot"},
+                name="dependabot[bot]",
+                message="Bump httpx from 0.27 to 0.28",
+            ),
+            {"is_bot": True, "ai_tool": None, "author_id": "49699333"},
+            id="bot stays a human commit",
+        ),
+        pytest.param(
+            api_item(
+                author={"id": 198982749, "login": "Copilot", "type": "Bot"},
+                name="copilot-swe-agent[bot]",
+                email="198982749+Copilot@users.noreply.github.com",
+                message="Initial plan",
+            ),
+            {
+                "is_bot": True,
+                "ai_tool": "github_copilot",
+                "attributions": (CommitAttributionRecord("github_copilot", None, "author_field"),),
+            },
+            id="Copilot agent via the author field",
+        ),
+        pytest.param(
+            api_item(author=ANA, stats={"additions": 12, "deletions": 3, "total": 15}),
+            {"additions": 12, "deletions": 3},
+            id="G4 detail carries stats",
+        ),
     ],
 )
 def test_api_commit_to_record(item: dict, expected: dict) -> None:
@@ -96,10 +143,13 @@ def test_api_commit_missing_author_date_is_a_precise_error() -> None:
         parse_api_commit("acme/web", item)
 
 
-def push(*commits: dict, ref: str = "refs/heads/main", default_branch: str = "main",
-         sender: dict | None = None) -> dict:
+def push(
+    *commits: dict, ref: str = "refs/heads/main", default_branch: str = "main", sender: dict | None = None
+) -> dict:
     return {
-        "ref": ref, "before": "0" * 40, "after": "9" * 40,
+        "ref": ref,
+        "before": "0" * 40,
+        "after": "9" * 40,
         "repository": {"full_name": "acme/web", "default_branch": default_branch},
         "commits": list(commits),
         "pusher": {"name": "ana", "email": "ana@example.com"},
@@ -107,42 +157,83 @@ def push(*commits: dict, ref: str = "refs/heads/main", default_branch: str = "ma
     }
 
 
-def push_commit(*, sha: str = "a" * 40, message: str = "Fix", timestamp: str = "2025-01-15T10:00:00-08:00",
-                name: str = "Ana", email: str = "ana@example.com", username: str | None = "ana") -> dict:
+def push_commit(
+    *,
+    sha: str = "a" * 40,
+    message: str = "Fix",
+    timestamp: str = "2025-01-15T10:00:00-08:00",
+    name: str = "Ana",
+    email: str = "ana@example.com",
+    username: str | None = "ana",
+) -> dict:
     author = {"name": name, "email": email}
     if username is not None:
         author["username"] = username
-    return {"id": sha, "message": message, "timestamp": timestamp, "author": author,
-            "added": [], "removed": [], "modified": ["a.py"], "distinct": True}
+    return {
+        "id": sha,
+        "message": message,
+        "timestamp": timestamp,
+        "author": author,
+        "added": [],
+        "removed": [],
+        "modified": ["a.py"],
+        "distinct": True,
+    }
 
 
 @pytest.mark.parametrize(
     ("payload", "expected"),
     [
-        pytest.param(push(push_commit(email="1234+ana@users.noreply.github.com", username="someone-else")),
-                     [{"author_id": "1234", "author_login": "someone-else"}], id="noreply address gives the id"),
-        pytest.param(push(push_commit(email="5678+Bob@USERS.NOREPLY.GITHUB.COM", username=None)),
-                     [{"author_id": "5678"}], id="noreply match is case-insensitive"),
-        pytest.param(push(push_commit(username="ana")), [{"author_id": "1234"}],
-                     id="sender id when sender.login == author.username"),
+        pytest.param(
+            push(push_commit(email="1234+ana@users.noreply.github.com", username="someone-else")),
+            [{"author_id": "1234", "author_login": "someone-else"}],
+            id="noreply address gives the id",
+        ),
+        pytest.param(
+            push(push_commit(email="5678+Bob@USERS.NOREPLY.GITHUB.COM", username=None)),
+            [{"author_id": "5678"}],
+            id="noreply match is case-insensitive",
+        ),
+        pytest.param(
+            push(push_commit(username="ana")),
+            [{"author_id": "1234"}],
+            id="sender id when sender.login == author.username",
+        ),
         pytest.param(push(push_commit(username="bob")), [{"author_id": None}], id="other pusher → no id"),
         pytest.param(push(push_commit(username=None)), [{"author_id": None}], id="no username → no id"),
-        pytest.param(push(push_commit(timestamp="2025-01-15T10:00:00-08:00")),
-                     [{"committed_at": datetime(2025, 1, 15, 18, tzinfo=UTC)}], id="negative offset → UTC"),
-        pytest.param(push(push_commit(timestamp="2025-01-15T01:30:00+05:30")),
-                     [{"committed_at": datetime(2025, 1, 14, 20, tzinfo=UTC)}], id="positive offset → UTC"),
-        pytest.param(push(push_commit(timestamp="2025-01-15T10:00:00Z")),
-                     [{"committed_at": datetime(2025, 1, 15, 10, tzinfo=UTC)}], id="Z suffix"),
-        pytest.param(push(push_commit(message=CLAUDE)),
-                     [{"ai_tool": "claude_code", "ai_model": "opus-4.5", "additions": None}], id="attribution"),
-        pytest.param(push(push_commit(name="dependabot[bot]", username="dependabot[bot]")),
-                     [{"is_bot": True}], id="bot username"),
-        pytest.param(push(push_commit(sha="a" * 40), push_commit(sha="b" * 40)),
-                     [{"sha": "a" * 40}, {"sha": "b" * 40}], id="every commit, in payload order"),
+        pytest.param(
+            push(push_commit(timestamp="2025-01-15T10:00:00-08:00")),
+            [{"committed_at": datetime(2025, 1, 15, 18, tzinfo=UTC)}],
+            id="negative offset → UTC",
+        ),
+        pytest.param(
+            push(push_commit(timestamp="2025-01-15T01:30:00+05:30")),
+            [{"committed_at": datetime(2025, 1, 14, 20, tzinfo=UTC)}],
+            id="positive offset → UTC",
+        ),
+        pytest.param(
+            push(push_commit(timestamp="2025-01-15T10:00:00Z")),
+            [{"committed_at": datetime(2025, 1, 15, 10, tzinfo=UTC)}],
+            id="Z suffix",
+        ),
+        pytest.param(
+            push(push_commit(message=CLAUDE)),
+            [{"ai_tool": "claude_code", "ai_model": "opus-4.5", "additions": None}],
+            id="attribution",
+        ),
+        pytest.param(
+            push(push_commit(name="dependabot[bot]", username="dependabot[bot]")), [{"is_bot": True}], id="bot username"
+        ),
+        pytest.param(
+            push(push_commit(sha="a" * 40), push_commit(sha="b" * 40)),
+            [{"sha": "a" * 40}, {"sha": "b" * 40}],
+            id="every commit, in payload order",
+        ),
         pytest.param(push(push_commit(), ref="refs/heads/feature"), [], id="other branch ignored"),
         pytest.param(push(push_commit(), ref="refs/tags/v1.0"), [], id="tag ignored"),
-        pytest.param(push(push_commit(), ref="refs/heads/main", default_branch="trunk"), [],
-                     id="main is not the default branch"),
+        pytest.param(
+            push(push_commit(), ref="refs/heads/main", default_branch="trunk"), [], id="main is not the default branch"
+        ),
         pytest.param(push(ref="refs/heads/main"), [], id="no commits"),
     ],
 )
@@ -166,8 +257,9 @@ def test_push_record_completed_with_commit_detail() -> None:
     assert record.author_id is None
     detailed = with_commit_detail(record, api_item(author=ANA, stats={"additions": 5, "deletions": 1}))
     assert (detailed.additions, detailed.deletions, detailed.author_id, detailed.author_login) == (5, 1, "1234", "ana")
-    unlinked = with_commit_detail(parse_push(push(push_commit(username="ana")))[0], api_item(author=None, stats={
-        "additions": 2, "deletions": 0}))
+    unlinked = with_commit_detail(
+        parse_push(push(push_commit(username="ana")))[0], api_item(author=None, stats={"additions": 2, "deletions": 0})
+    )
     assert (unlinked.author_id, unlinked.additions) == ("1234", 2)
 
 
@@ -179,14 +271,24 @@ NOW = datetime(2026, 3, 10, 14, 30, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("oldest", "target", "expected"),
     [
-        pytest.param(None, date(2025, 12, 10),
-                     Window(datetime(2026, 2, 6, tzinfo=UTC), datetime(2026, 3, 8, 14, 30, tzinfo=UTC)),
-                     id="first window ends where the incremental 48 h start, starts at a midnight"),
-        pytest.param(date(2026, 2, 6), date(2025, 12, 10),
-                     Window(datetime(2026, 1, 7, tzinfo=UTC), datetime(2026, 2, 6, tzinfo=UTC)), id="30 days below"),
-        pytest.param(date(2026, 1, 7), date(2025, 12, 10),
-                     Window(datetime(2025, 12, 10, tzinfo=UTC), datetime(2026, 1, 7, tzinfo=UTC)),
-                     id="last window stops at the target"),
+        pytest.param(
+            None,
+            date(2025, 12, 10),
+            Window(datetime(2026, 2, 6, tzinfo=UTC), datetime(2026, 3, 8, 14, 30, tzinfo=UTC)),
+            id="first window ends where the incremental 48 h start, starts at a midnight",
+        ),
+        pytest.param(
+            date(2026, 2, 6),
+            date(2025, 12, 10),
+            Window(datetime(2026, 1, 7, tzinfo=UTC), datetime(2026, 2, 6, tzinfo=UTC)),
+            id="30 days below",
+        ),
+        pytest.param(
+            date(2026, 1, 7),
+            date(2025, 12, 10),
+            Window(datetime(2025, 12, 10, tzinfo=UTC), datetime(2026, 1, 7, tzinfo=UTC)),
+            id="last window stops at the target",
+        ),
         pytest.param(date(2025, 12, 10), date(2025, 12, 10), None, id="target reached"),
         pytest.param(date(2025, 11, 1), date(2025, 12, 10), None, id="older than a later-moved target"),
         pytest.param(None, date(2026, 3, 9), None, id="backfill shorter than the incremental window"),
@@ -206,6 +308,7 @@ def test_repo_state_ids_fit_the_column() -> None:
 
 # ---- App JWT ----------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -220,14 +323,19 @@ def _pem(key: rsa.RSAPrivateKey, fmt: serialization.PrivateFormat) -> str:
     ["pkcs1", "pkcs8", "pkcs1-escaped", "pkcs8-escaped"],
 )
 def test_app_jwt_from_every_key_form(rsa_key: rsa.RSAPrivateKey, form: str) -> None:
-    pem = _pem(rsa_key, serialization.PrivateFormat.TraditionalOpenSSL if form.startswith("pkcs1")
-               else serialization.PrivateFormat.PKCS8)
+    pem = _pem(
+        rsa_key,
+        serialization.PrivateFormat.TraditionalOpenSSL
+        if form.startswith("pkcs1")
+        else serialization.PrivateFormat.PKCS8,
+    )
     assert ("BEGIN RSA PRIVATE KEY" in pem) == form.startswith("pkcs1")
     if form.endswith("escaped"):
         pem = pem.strip().replace("\n", "\\n")
     token = app_jwt("424242", pem, now=1_700_000_000)
-    public = RSAKey.import_key(rsa_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    public = RSAKey.import_key(
+        rsa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     decoded = jwt.decode(token, public, algorithms=["RS256"])
     assert decoded.header == {"alg": "RS256", "typ": "JWT"}
     assert decoded.claims == {"iat": 1_700_000_000 - 60, "exp": 1_700_000_000 + 600, "iss": 424242}
@@ -246,9 +354,15 @@ GOOD = "sha256=" + hmac.new(b"s3cret", BODY, hashlib.sha256).hexdigest()
 
 @pytest.mark.parametrize(
     ("header", "ok"),
-    [(GOOD, True), (GOOD.upper().replace("SHA256=", "sha256="), True), (None, False), ("", False),
-     ("sha1=" + GOOD[7:], False), (GOOD[:-1] + ("0" if GOOD[-1] != "0" else "1"), False),
-     ("sha256=" + hmac.new(b"other", BODY, hashlib.sha256).hexdigest(), False)],
+    [
+        (GOOD, True),
+        (GOOD.upper().replace("SHA256=", "sha256="), True),
+        (None, False),
+        ("", False),
+        ("sha1=" + GOOD[7:], False),
+        (GOOD[:-1] + ("0" if GOOD[-1] != "0" else "1"), False),
+        ("sha256=" + hmac.new(b"other", BODY, hashlib.sha256).hexdigest(), False),
+    ],
 )
 def test_webhook_signature(header: str | None, ok: bool) -> None:
     assert signature_matches("s3cret", BODY, header) is ok

@@ -2,8 +2,14 @@ import pytest
 
 from abacus.queries.mappings import people_index, suggest_for_github, suggest_for_key_name
 
-KNOWN = ["niklaus.wirth@example.com", "katherine.johnson@example.com", "lynn.conway@example.com", "ada@example.com",
-         "ken.thompson@example.com", "ken.iverson@example.com"]
+KNOWN = [
+    "niklaus.wirth@example.com",
+    "katherine.johnson@example.com",
+    "lynn.conway@example.com",
+    "ada@example.com",
+    "ken.thompson@example.com",
+    "ken.iverson@example.com",
+]
 
 
 @pytest.mark.parametrize(
@@ -23,8 +29,13 @@ def test_github_author_suggestions(login, email, expected):
 
 @pytest.mark.parametrize(
     ("key_name", "expected"),
-    [("ada-laptop", "ada@example.com"), ("lynn_ci", "lynn.conway@example.com"), ("ken-laptop", None),
-     ("ci-pipeline", None), ("x", None)],
+    [
+        ("ada-laptop", "ada@example.com"),
+        ("lynn_ci", "lynn.conway@example.com"),
+        ("ken-laptop", None),
+        ("ci-pipeline", None),
+        ("x", None),
+    ],
 )
 def test_api_key_name_suggestions(key_name, expected):
     assert suggest_for_key_name(key_name, KNOWN) == expected

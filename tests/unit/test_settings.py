@@ -47,17 +47,24 @@ def test_every_error_is_reported_at_once():
 
 
 def test_google_aliases_and_lists_are_normalised():
-    settings = load_settings({"GOOGLE_CLIENT_ID": "g", "GOOGLE_CLIENT_SECRET": "s", "ABACUS_ENV": "demo",
-                              "ABACUS_ALLOWED_DOMAINS": " Example.com, ,acme.io ",
-                              "ABACUS_ADMIN_EMAILS": "Ada@Example.com"})
+    settings = load_settings(
+        {
+            "GOOGLE_CLIENT_ID": "g",
+            "GOOGLE_CLIENT_SECRET": "s",
+            "ABACUS_ENV": "demo",
+            "ABACUS_ALLOWED_DOMAINS": " Example.com, ,acme.io ",
+            "ABACUS_ADMIN_EMAILS": "Ada@Example.com",
+        }
+    )
     assert settings.oidc_client_id == "g"
     assert settings.allowed_domains == ("example.com", "acme.io")
     assert settings.is_admin("ada@example.com") and not settings.is_admin("bob@example.com")
 
 
 def test_secrets_do_not_appear_in_repr():
-    settings = load_settings({**BASE, "ANTHROPIC_ADMIN_KEY": "sk-ant-admin01-secret", "GITHUB_TOKEN": "ghp_secret",
-                              "GITHUB_ORG": "acme"})
+    settings = load_settings(
+        {**BASE, "ANTHROPIC_ADMIN_KEY": "sk-ant-admin01-secret", "GITHUB_TOKEN": "ghp_secret", "GITHUB_ORG": "acme"}
+    )
     assert "secret" not in repr(settings).replace("secret_key", "")
 
 
@@ -79,8 +86,15 @@ def test_provider_keys(env, expected):
 
 
 def test_github_private_key_newlines_are_unescaped():
-    settings = load_settings({**BASE, "GITHUB_APP_ID": "1", "GITHUB_APP_INSTALLATION_ID": "2", "GITHUB_ORG": "acme",
-                              "GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\\nabc\\n-----END"})
+    settings = load_settings(
+        {
+            **BASE,
+            "GITHUB_APP_ID": "1",
+            "GITHUB_APP_INSTALLATION_ID": "2",
+            "GITHUB_ORG": "acme",
+            "GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\\nabc\\n-----END",
+        }
+    )
     assert settings.github_app_private_key == "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END"
 
 

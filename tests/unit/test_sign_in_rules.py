@@ -3,10 +3,18 @@ import pytest
 from abacus.auth.oidc import SignInError, authorize_claims, safe_next
 from abacus.settings import load_settings
 
-EXAMPLE = load_settings({"OIDC_CLIENT_ID": "a", "OIDC_CLIENT_SECRET": "b", "ABACUS_ENV": "dev",
-                         "ABACUS_ALLOWED_DOMAINS": "example.com", "OIDC_ISSUER": "http://127.0.0.1:1/oidc"})
-GOOGLE = load_settings({"OIDC_CLIENT_ID": "a", "OIDC_CLIENT_SECRET": "b", "ABACUS_ENV": "dev",
-                        "ABACUS_ALLOWED_DOMAINS": "example.com"})
+EXAMPLE = load_settings(
+    {
+        "OIDC_CLIENT_ID": "a",
+        "OIDC_CLIENT_SECRET": "b",
+        "ABACUS_ENV": "dev",
+        "ABACUS_ALLOWED_DOMAINS": "example.com",
+        "OIDC_ISSUER": "http://127.0.0.1:1/oidc",
+    }
+)
+GOOGLE = load_settings(
+    {"OIDC_CLIENT_ID": "a", "OIDC_CLIENT_SECRET": "b", "ABACUS_ENV": "dev", "ABACUS_ALLOWED_DOMAINS": "example.com"}
+)
 OPEN = load_settings({"OIDC_CLIENT_ID": "a", "OIDC_CLIENT_SECRET": "b", "ABACUS_ENV": "dev"})
 
 

@@ -16,13 +16,25 @@ TODAY = date(2026, 3, 10)  # a Tuesday
 NOW = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
 
 
-def daily(days: int, tokens: dict[str, list[int]], *, last_data: dict[str, date | None] | None = None,
-          history: dict[str, dict[date, int]] | None = None) -> DailyUsage:
+def daily(
+    days: int,
+    tokens: dict[str, list[int]],
+    *,
+    last_data: dict[str, date | None] | None = None,
+    history: dict[str, dict[date, int]] | None = None,
+) -> DailyUsage:
     rng = DateRange(TODAY - timedelta(days=days - 1), TODAY)
     all_days = list(rng.iter_days())
     tools = sorted(tokens, key=lambda t: (-sum(tokens[t]), t))
-    return DailyUsage(rng=rng, days=all_days, tools=tools, tokens=tokens, cost=[Decimal("1.5")] * days,
-                      history=history or {}, last_data=last_data or dict.fromkeys(tokens, TODAY))
+    return DailyUsage(
+        rng=rng,
+        days=all_days,
+        tools=tools,
+        tokens=tokens,
+        cost=[Decimal("1.5")] * days,
+        history=history or {},
+        last_data=last_data or dict.fromkeys(tokens, TODAY),
+    )
 
 
 def titles(svg: str) -> list[str]:
@@ -30,8 +42,9 @@ def titles(svg: str) -> list[str]:
 
 
 def test_today_is_extrapolated_and_hatched():
-    chart = usage_chart(daily(3, {"claude_code": [100, 200, 750_000]}), today=TODAY, now=NOW,
-                        configured={"claude_code"}, trend=False)
+    chart = usage_chart(
+        daily(3, {"claude_code": [100, 200, 750_000]}), today=TODAY, now=NOW, configured={"claude_code"}, trend=False
+    )
     last = titles(chart.svg)[-1].split("\n")
     assert last == ["Mar 10 (incomplete)", "Claude Code: 750K +250K projected", "Cost: $1.50"]
     assert chart.projected and chart.legend[-1].label == "Projected" and chart.legend[-1].hatched
@@ -43,8 +56,15 @@ def test_today_is_extrapolated_and_hatched():
 def test_missing_late_day_is_estimated_from_history():
     # Cursor's data stops two days ago: yesterday and today are estimated from the 28 days before each.
     history = {"cursor": {TODAY - timedelta(days=d): 1000 for d in range(2, 40)}}
-    chart = usage_chart(daily(5, {"cursor": [1000, 1000, 1000, 0, 0]}, last_data={"cursor": TODAY - timedelta(days=2)},
-                              history=history), today=TODAY, now=NOW, configured={"cursor"}, trend=False)
+    chart = usage_chart(
+        daily(
+            5, {"cursor": [1000, 1000, 1000, 0, 0]}, last_data={"cursor": TODAY - timedelta(days=2)}, history=history
+        ),
+        today=TODAY,
+        now=NOW,
+        configured={"cursor"},
+        trend=False,
+    )
     lines = titles(chart.svg)
     assert lines[-2].split("\n")[1] == "Cursor: 1K (Estimated from historical average)"
     assert lines[-1].split("\n")[1] == "Cursor: 1K (Estimated from historical average)"
@@ -56,16 +76,18 @@ def test_unconfigured_tools_and_early_hours_are_not_projected():
     series = daily(3, {"claude_code": [10, 20, 30], "codex": [5, 5, 5]})
     chart = usage_chart(series, today=TODAY, now=NOW, configured=set(), trend=False)
     assert not chart.projected and all(item.label != "Projected" for item in chart.legend)
-    early = usage_chart(series, today=TODAY, now=NOW.replace(hour=0, minute=40), configured={"claude_code"},
-                        trend=False)
+    early = usage_chart(
+        series, today=TODAY, now=NOW.replace(hour=0, minute=40), configured={"claude_code"}, trend=False
+    )
     assert not early.projected
     assert titles(early.svg)[-1].split("\n")[:2] == ["Mar 10 (incomplete)", "Claude Code: 30"]
 
 
 def test_weekly_mode_sums_actual_values_without_projection():
     days = 120
-    chart = usage_chart(daily(days, {"claude_code": [1000] * days}), today=TODAY, now=NOW,
-                        configured={"claude_code"}, trend=True)
+    chart = usage_chart(
+        daily(days, {"claude_code": [1000] * days}), today=TODAY, now=NOW, configured={"claude_code"}, trend=True
+    )
     assert chart.weekly and chart.title == "Weekly Usage" and not chart.projected
     weeks = titles(chart.svg)
     assert weeks[-1].split("\n") == ["Week of Mar 9", "Claude Code: 2K", "Cost: $3.00"]  # Mon + Tue, no projection
@@ -92,10 +114,14 @@ def test_model_chart_legend_and_other_models():
 
 
 def test_tool_users_chart_legend_counts_whole_range():
-    series = ToolUsersSeries(points=[TODAY - timedelta(days=1), TODAY], weekly=False,
-                             users={"claude_code": [2, 3], "cursor": [1, 0]})
-    tools = [ToolTotals("claude_code", 100, Decimal(1), 4, 100), ToolTotals("cursor", 50, Decimal(1), 1, 50),
-             ToolTotals("codex", 0, Decimal(0), 0, 0)]
+    series = ToolUsersSeries(
+        points=[TODAY - timedelta(days=1), TODAY], weekly=False, users={"claude_code": [2, 3], "cursor": [1, 0]}
+    )
+    tools = [
+        ToolTotals("claude_code", 100, Decimal(1), 4, 100),
+        ToolTotals("cursor", 50, Decimal(1), 1, 50),
+        ToolTotals("codex", 0, Decimal(0), 0, 0),
+    ]
     chart = tool_users_chart(series, tools)
     assert [item.label for item in chart.legend] == ["Claude Code: 4 users", "Cursor: 1 user"]
     assert titles(chart.svg)[0].split("\n") == ["Mar 9", "Claude Code: 2 users", "Cursor: 1 user"]
@@ -105,9 +131,12 @@ def test_tools_card_titles_and_commit_bar():
     rng = DateRange(TODAY, TODAY)
     from abacus.queries.usage import PeriodTotals
 
-    totals = UsageTotals(rng, PeriodTotals(tokens=2_000_000, users=4), PeriodTotals(),
-                         [ToolTotals("claude_code", 1_500_000, Decimal(1), 4, 0),
-                          ToolTotals("cursor", 500_000, Decimal(1), 1, 0)])
+    totals = UsageTotals(
+        rng,
+        PeriodTotals(tokens=2_000_000, users=4),
+        PeriodTotals(),
+        [ToolTotals("claude_code", 1_500_000, Decimal(1), 4, 0), ToolTotals("cursor", 500_000, Decimal(1), 1, 0)],
+    )
     bars = tools_card(totals, [("claude_code", 30), ("cursor", 20)], 50)
     assert [b.label for b in bars] == ["Tokens", "Users", "Commits"]
     assert [i.title for i in bars[0].items] == ["1.5M (75%)", "500K (25%)"]
