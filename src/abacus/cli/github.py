@@ -18,6 +18,7 @@ from abacus.cli.common import (
     timestamp,
 )
 from abacus.providers import registry
+from abacus.queries.identities import GitHubAuthor, github_authors
 from abacus.sync.context import SyncContext, SyncResult
 
 app = typer.Typer(help="GitHub commits and authors.", no_args_is_help=True)
@@ -68,15 +69,17 @@ def github_commits(repo: str, limit: int = typer.Option(20, help="How many commi
 @app.command("users")
 def github_users() -> None:
     """List commit authors by GitHub id with their mapping state."""
-    rows = query_rows(
-        "SELECT c.author_id, MIN(c.author_login) login, MIN(c.author_raw_email) raw, COUNT(*) n, m.email"
-        " FROM commits c LEFT JOIN identity_mappings m ON m.source = 'github' AND m.external_id = c.author_id"
-        " WHERE c.author_id IS NOT NULL GROUP BY c.author_id, m.email ORDER BY n DESC"
-    )
+
+    async def work(ctx: SyncContext) -> list[GitHubAuthor]:
+        async with ctx.sessionmaker() as db:
+            return await github_authors(db, unmapped_only=False)
+
+    authors = run_with_context(work, progress=False)
     table = Table("github id", "login", "commit email", "commits", "mapped to")
-    for r in rows:
-        table.add_row(r.author_id, r.login or "", r.raw or "", f"{r.n:,}", r.email or "[yellow]unmapped[/]")
-    console.print(table if rows else "no GitHub authors yet")
+    for a in authors:
+        mapped = a.mapped_email or "[yellow]unmapped[/]"
+        table.add_row(a.author_id, a.login or "", a.sample_email or "", f"{a.commits:,}", mapped)
+    console.print(table if authors else "no GitHub authors yet")
 
 
 @app.command("map")

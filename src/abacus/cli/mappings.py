@@ -16,6 +16,7 @@ from abacus.cli.common import (
     timestamp,
 )
 from abacus.providers import registry, runner
+from abacus.queries.identities import SHOWN, UnmappedUsage, unmapped_usage
 from abacus.sync.context import SyncContext, SyncResult
 
 app = typer.Typer(help="Identity mappings: provider identity → work email.", no_args_is_help=True)
@@ -94,18 +95,18 @@ def mappings_fix() -> None:
     """Interactively map unmapped identities (largest usage first)."""
     from abacus.services.mappings import MappingError
 
-    rows = query_rows(
-        "SELECT identity, COUNT(*) n, SUM(input_tokens + cache_write_tokens + cache_read_tokens + "
-        "output_tokens) tokens FROM usage_records WHERE email LIKE 'unmapped:%' GROUP BY identity "
-        "ORDER BY n DESC LIMIT 50"
-    )
+    async def work(ctx: SyncContext) -> list[UnmappedUsage]:
+        async with ctx.sessionmaker() as db:
+            return await unmapped_usage(db)
+
+    rows = run_with_context(work, progress=False)[:SHOWN]
     if not rows:
         console.print("nothing to fix: every usage row belongs to a person")
         return
     for row in rows:
-        source, _, external_id = row.identity.partition(":")
+        source, external_id = row.source, row.external_id
         email = typer.prompt(
-            f"{row.identity} ({row.n} records, {row.tokens:,} tokens) → email (empty to skip)",
+            f"{row.identity} ({row.records} records, {row.tokens:,} tokens) → email (empty to skip)",
             default="",
             show_default=False,
         )

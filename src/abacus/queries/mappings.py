@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.attribution import is_work_email
+from abacus.queries.identities import github_authors, unmapped_usage
 
 PAGE_SIZE = 50
 
@@ -49,18 +50,6 @@ class MappingsView:
         return [u for u in self.unmapped if u.suggestion]
 
 
-# served by the partial index ix_usage_user_daily_unmapped (correct under any collation)
-UNMAPPED_USAGE = text("""
-SELECT substr(email, 10) AS identity, SUM(record_count) AS records
-FROM usage_user_daily WHERE email LIKE 'unmapped:%' GROUP BY email
-""")
-UNMAPPED_GITHUB = text("""
-SELECT c.author_id, MIN(c.author_login) AS login, MIN(c.author_raw_email) AS email, COUNT(*) AS n
-FROM commits c
-WHERE c.author_id IS NOT NULL AND NOT EXISTS (
-    SELECT 1 FROM identity_mappings m WHERE m.source = 'github' AND m.external_id = c.author_id)
-GROUP BY c.author_id
-""")
 # distinct emails by skip scans (one index probe per distinct value) over ix_usage_user_daily_email_date and
 # ix_commits_author_email instead of reading every row
 KNOWN_EMAILS = text("""
@@ -135,19 +124,21 @@ async def mappings_view(
     people = people_index([k for k in known if is_work_email(k, allowed_domains)])
     unmapped: list[UnmappedIdentity] = []
     if status in ("unmapped", "all"):
-        for row in await db.execute(UNMAPPED_USAGE):
-            src, _, external = row.identity.partition(":")
+        for usage in await unmapped_usage(db):
+            src, external = usage.source, usage.external_id
             suggestion = suggest_for_key_name(external, known) if src == "claude_code" else None
-            unmapped.append(UnmappedIdentity(src, external, external, None, int(row.records), "records", suggestion))
-        for row in await db.execute(UNMAPPED_GITHUB):
-            email = row.email
+            unmapped.append(UnmappedIdentity(src, external, external, None, usage.records, "records", suggestion))
+        for author in await github_authors(db):
+            email = author.sample_email
             suggestion = (
                 email.lower()
                 if email and is_work_email(email, allowed_domains)
-                else suggest_for_github(row.login, email, people)
+                else suggest_for_github(author.login, email, people)
             )
-            label = f"{row.author_id} (@{row.login})" if row.login else row.author_id
-            unmapped.append(UnmappedIdentity("github", row.author_id, label, email, int(row.n), "commits", suggestion))
+            label = f"{author.author_id} (@{author.login})" if author.login else author.author_id
+            unmapped.append(
+                UnmappedIdentity("github", author.author_id, label, email, author.commits, "commits", suggestion)
+            )
     needle = (search or "").lower()
     unmapped = [
         u

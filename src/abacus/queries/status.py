@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from redis.asyncio import Redis
@@ -13,6 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.providers import registry
 from abacus.providers.provider import Provider
+from abacus.queries.identities import Unattributed as Unattributed
+from abacus.queries.identities import UnmappedGitHub as UnmappedGitHub
+from abacus.queries.identities import unattributed as unattributed
+from abacus.queries.identities import unmapped_github as unmapped_github
 from abacus.queue_keys import QUEUE_NAME, last_heartbeat, running_jobs
 from abacus.settings import Settings
 
@@ -56,21 +59,6 @@ class ProviderStatus:
     def last_synced(self) -> datetime | None:
         times = [k.last_synced for k in self.keys if k.last_synced]
         return min(times) if times else None
-
-
-@dataclass(frozen=True)
-class Unattributed:
-    tokens: int
-    cost: Decimal
-    api_keys: int
-    identities: list[tuple[str, int, int]]  # identity, records, tokens
-
-
-@dataclass(frozen=True)
-class UnmappedGitHub:
-    users: int
-    commits: int
-    rows: list[tuple[str, str | None, str | None, int]]  # author id, login, sample email, commits
 
 
 @dataclass(frozen=True)
@@ -140,46 +128,6 @@ async def provider_statuses(db: AsyncSession, settings: Settings, now: datetime)
             )
         )
     return out
-
-
-async def unattributed(db: AsyncSession) -> Unattributed:
-    """M-UNATTR from the (date, email, tool) rollup: unmapped emails are `unmapped:<identity>`.
-
-    Served by the partial index ix_usage_user_daily_unmapped (correct under any collation)."""
-    rows = list(
-        await db.execute(
-            text("""
-        SELECT substr(email, 10) AS identity, SUM(record_count) AS records, SUM(total_tokens) AS tokens,
-               SUM(cost) AS cost
-        FROM usage_user_daily WHERE email LIKE 'unmapped:%'
-        GROUP BY email ORDER BY records DESC, identity""")
-        )
-    )
-    return Unattributed(
-        tokens=sum(int(r.tokens) for r in rows),
-        cost=sum((Decimal(r.cost) for r in rows), Decimal(0)),
-        api_keys=sum(1 for r in rows if r.identity.startswith("claude_code:")),
-        identities=[(r.identity, int(r.records), int(r.tokens)) for r in rows[:50]],
-    )
-
-
-async def unmapped_github(db: AsyncSession) -> UnmappedGitHub:
-    """M-UNMAPPED-GH: commit authors with a GitHub id and no mapping."""
-    rows = list(
-        await db.execute(
-            text("""
-        SELECT c.author_id, MIN(c.author_login) AS login, MIN(c.author_email) AS email, COUNT(*) AS n
-        FROM commits c JOIN repositories r ON r.id = c.repo_id AND r.source = 'github'
-        WHERE c.author_id IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM identity_mappings m WHERE m.source = 'github' AND m.external_id = c.author_id)
-        GROUP BY c.author_id ORDER BY n DESC, c.author_id""")
-        )
-    )
-    return UnmappedGitHub(
-        users=len(rows),
-        commits=sum(int(r.n) for r in rows),
-        rows=[(r.author_id, r.login, r.email, int(r.n)) for r in rows[:50]],
-    )
 
 
 async def worker_status(redis: Redis) -> WorkerStatus:

@@ -10,6 +10,7 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.queries import identities
 from abacus.queries import status as queries
 from abacus.queries.lifetime import lifetime_stats
 from abacus.queries.mappings import mappings_view
@@ -84,8 +85,8 @@ class StatusPayload:
 async def api_status(request: Request[Any, Any, Any], db: AsyncSession) -> StatusPayload:
     settings = request.app.state.settings
     providers = await queries.provider_statuses(db, settings, now_utc(request))
-    unattributed = await queries.unattributed(db)
-    github = await queries.unmapped_github(db)
+    unattributed = await identities.unattributed(db)
+    github = await identities.unmapped_github(db)
     worker = await queries.worker_status(request.app.state.redis)
     life = await lifetime_stats(db)
     return StatusPayload(

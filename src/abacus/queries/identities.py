@@ -1,0 +1,125 @@
+"""Unmapped identities, the one home of two questions: which usage is not linked to a person yet (M-UNATTR), and
+which GitHub commit authors have no mapping (M-UNMAPPED-GH). The status page and its JSON, the mapping assistant
+and the CLI (`abacus github users`, `abacus mappings fix`) all read them here.
+
+A GitHub author is shown with the commit email as GitHub sent it (`author_raw_email`, docs/schema.md): that is the
+address a person recognises and the one a suggestion can start from. `author_email` is what the sync resolved it
+to; it only differs once a mapping re-points the author, so the two agree for unmapped authors except on rows a
+removed mapping has not re-pointed yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+SHOWN = 50
+"""Rows the status page and the CLI list (the counts cover them all)."""
+
+
+# --- usage not linked to a person ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnmappedUsage:
+    identity: str
+    """`<source>:<external id>`, e.g. `claude_code:ci-deploy-key` (the row's email is `unmapped:<identity>`)."""
+    records: int
+    tokens: int
+    cost: Decimal
+
+    @property
+    def source(self) -> str:
+        return self.identity.partition(":")[0]
+
+    @property
+    def external_id(self) -> str:
+        return self.identity.partition(":")[2]
+
+
+# served by the partial index ix_usage_user_daily_unmapped (correct under any collation)
+UNMAPPED_USAGE = text("""
+SELECT substr(email, 10) AS identity, SUM(record_count) AS records, SUM(total_tokens) AS tokens, SUM(cost) AS cost
+FROM usage_user_daily WHERE email LIKE 'unmapped:%'
+GROUP BY email ORDER BY records DESC, identity
+""")
+
+
+async def unmapped_usage(db: AsyncSession) -> list[UnmappedUsage]:
+    """Every identity with usage and no mapping, all time, most usage records first (ties by identity)."""
+    rows = await db.execute(UNMAPPED_USAGE)
+    return [UnmappedUsage(r.identity, int(r.records), int(r.tokens), Decimal(r.cost)) for r in rows]
+
+
+@dataclass(frozen=True)
+class Unattributed:
+    """M-UNATTR for the status page: totals over every unmapped identity, the first `SHOWN` of them listed."""
+
+    tokens: int
+    cost: Decimal
+    api_keys: int
+    identities: list[tuple[str, int, int]]  # identity, records, tokens
+
+
+async def unattributed(db: AsyncSession) -> Unattributed:
+    rows = await unmapped_usage(db)
+    return Unattributed(
+        tokens=sum(r.tokens for r in rows),
+        cost=sum((r.cost for r in rows), Decimal(0)),
+        api_keys=sum(1 for r in rows if r.source == "claude_code"),
+        identities=[(r.identity, r.records, r.tokens) for r in rows[:SHOWN]],
+    )
+
+
+# --- GitHub commit authors ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GitHubAuthor:
+    author_id: str
+    login: str | None
+    sample_email: str | None
+    """MIN(author_raw_email): the commit email as GitHub sent it."""
+    commits: int
+    mapped_email: str | None
+    """The identity mapping's email; None for an unmapped author."""
+
+
+GITHUB_AUTHORS = """
+SELECT c.author_id, MIN(c.author_login) AS login, MIN(c.author_raw_email) AS email, COUNT(*) AS n, m.email AS mapped
+FROM commits c
+JOIN repositories r ON r.id = c.repo_id AND r.source = 'github'
+LEFT JOIN identity_mappings m ON m.source = 'github' AND m.external_id = c.author_id
+WHERE c.author_id IS NOT NULL {unmapped}
+GROUP BY c.author_id, m.email ORDER BY n DESC, c.author_id
+"""
+ALL_GITHUB_AUTHORS = text(GITHUB_AUTHORS.format(unmapped=""))
+UNMAPPED_GITHUB_AUTHORS = text(GITHUB_AUTHORS.format(unmapped="AND m.email IS NULL"))
+
+
+async def github_authors(db: AsyncSession, *, unmapped_only: bool = True) -> list[GitHubAuthor]:
+    """Commit authors of GitHub repositories with a GitHub user id, most commits first (ties by id): only those
+    without an identity mapping (M-UNMAPPED-GH), or all of them with their mapping."""
+    rows = await db.execute(UNMAPPED_GITHUB_AUTHORS if unmapped_only else ALL_GITHUB_AUTHORS)
+    return [GitHubAuthor(r.author_id, r.login, r.email, int(r.n), r.mapped) for r in rows]
+
+
+@dataclass(frozen=True)
+class UnmappedGitHub:
+    """M-UNMAPPED-GH for the status page: Users and Commits over every unmapped author, the first `SHOWN` listed."""
+
+    users: int
+    commits: int
+    rows: list[tuple[str, str | None, str | None, int]]  # author id, login, sample email, commits
+
+
+async def unmapped_github(db: AsyncSession) -> UnmappedGitHub:
+    authors = await github_authors(db)
+    return UnmappedGitHub(
+        users=len(authors),
+        commits=sum(a.commits for a in authors),
+        rows=[(a.author_id, a.login, a.sample_email, a.commits) for a in authors[:SHOWN]],
+    )
