@@ -8,7 +8,7 @@ only the favourite model, which needs models, reads `usage_daily`, and only for 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -51,6 +51,15 @@ class TeamTools:
     @property
     def other_known(self) -> tuple[str, ...]:
         return tuple(t for t in self.known if t not in DEDICATED_TOOLS)
+
+    def tool_columns(self, keys: Iterable[str]) -> tuple[str, ...]:
+        """The one rule for which per-tool `tool_<tool>` columns the Team table has — on the page and in
+        /api/v1/users/pivot alike: every tool with mapped usage in the range (tokens desc), then any other known tool
+        whose key is asked for (a chosen column or the sort key), in key order. Claude Code and Cursor have their own
+        columns, always there, so they are never in this list."""
+        wanted = set(keys)
+        asked = tuple(t for t in self.other_known if tool_sort_key(t) in wanted and t not in self.other_present)
+        return self.other_present + asked
 
 
 @dataclass(frozen=True)

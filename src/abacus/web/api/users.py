@@ -202,14 +202,13 @@ async def api_users_pivot(
     tools = await team_tools(db, rng)
     allowed = {**{k: k for k in sort_keys(tools.known)}, **SNAKE_SORTS}
     sort = allowed[one_of("sort_by", sort_by, tuple(allowed), SORT_COLUMNS[1])]
-    wanted = set(tools.present) | {t for t in tools.known if sort == f"tool_{t}"}
     query = TeamQuery(
         rng=rng,
         today=today_utc(request),
         email_pattern=query_text.pattern,
         sort=sort,
         descending=direction == "desc",
-        tools=tuple(t for t in tools.known if t in wanted),
+        tools=tools.tool_columns({sort}),
     )
     totals = await team_totals(db, query)
     members = (

@@ -111,9 +111,7 @@ def _split(member: TeamMember, tools: tuple[str, ...]) -> Markup:
 def team_context(rng: DateRange, state: dict[str, Any], tools: TeamTools, page: Any) -> dict[str, Any]:
     """What the Team templates need: columns and chips, the rows with their split bars, links' parameters."""
     cols: list[str] = state["cols"]
-    wanted = {*cols, state["sort"]}
-    chosen_tools = tuple(t for t in tools.other_known if tool_sort_key(t) in wanted)
-    shown_tools = tools.other_present + tuple(t for t in chosen_tools if t not in tools.other_present)
+    shown_tools = tools.tool_columns({*cols, state["sort"]})
     all_columns = _columns(shown_tools)
     range_q = range_query(rng)
     keep = {
@@ -153,15 +151,13 @@ def team_context(rng: DateRange, state: dict[str, Any], tools: TeamTools, page: 
 def team_query(
     request: Request[Any, Any, Any], rng: DateRange, state: dict[str, Any], tools: TeamTools, pattern: str | None
 ) -> TeamQuery:
-    wanted = {*state["cols"], state["sort"]}
-    computed = set(tools.other_present) | {t for t in tools.other_known if tool_sort_key(t) in wanted}
     return TeamQuery(
         rng=rng,
         today=today_utc(request),
         email_pattern=pattern,
         sort=state["sort"],
         descending=state["dir"] == "desc",
-        tools=tuple(t for t in tools.known if t in computed),
+        tools=tools.tool_columns({*state["cols"], state["sort"]}),
     )
 
 
