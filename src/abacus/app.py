@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,11 +29,11 @@ from abacus.auth.oidc import OIDCClient
 from abacus.auth.sessions import RotatingSessionConfig
 from abacus.db import create_engine, session_factory
 from abacus.logging_setup import configure_logging, get_logger
-from abacus.settings import Settings, load_settings
+from abacus.settings import Settings
 from abacus.web import templating
-from abacus.web.params import DEPENDENCIES as PARAM_DEPENDENCIES
 from abacus.web.errors import BadParameter
 from abacus.web.middleware import RequestMiddleware
+from abacus.web.params import DEPENDENCIES as PARAM_DEPENDENCIES
 from abacus.web.routes import ROUTE_HANDLERS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -45,10 +43,10 @@ log = get_logger("abacus.app")
 def _lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url or "")
+        engine = create_engine(settings.database.url or "")
         app.state.engine = engine
         app.state.sessionmaker = session_factory(engine)
-        app.state.redis = Redis.from_url(settings.redis_url or "")
+        app.state.redis = Redis.from_url(settings.redis.url or "")
         app.state.oidc = OIDCClient(settings)
         app.state.arq = None
         try:
@@ -118,11 +116,11 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
 
 
 def create_app(settings: Settings) -> Litestar:
-    """Build the app; `settings.database_url` and `redis_url` must already be resolved."""
-    if not settings.database_url or not settings.redis_url:
+    """Build the app; `settings.database.url` and `settings.redis.url` must already be resolved."""
+    if not settings.database.url or not settings.redis.url:
         raise ValueError("create_app needs resolved DATABASE_URL and REDIS_URL")
     configure_logging(settings.env)
-    session_store = RedisStore.with_client(url=settings.redis_url, namespace="abacus:sessions")
+    session_store = RedisStore.with_client(url=settings.redis.url, namespace="abacus:sessions")
     session_config = RotatingSessionConfig(
         store="sessions",
         key="abacus_session",
@@ -156,7 +154,7 @@ def create_app(settings: Settings) -> Litestar:
         guards=[require_session],
         dependencies={"db": Provide(provide_db), **PARAM_DEPENDENCIES},
         middleware=[
-            DefineMiddleware(RequestMiddleware, https=settings.is_https, issuer=settings.oidc_issuer),
+            DefineMiddleware(RequestMiddleware, https=settings.is_https, issuer=settings.sign_in.issuer),
             session_config.middleware,
         ],
         stores={"sessions": session_store},
@@ -188,12 +186,8 @@ def create_app(settings: Settings) -> Litestar:
 
 
 def create_app_from_env() -> Litestar:
-    """ASGI factory for `uvicorn --factory` (abacus serve): settings from the environment."""
-    settings = load_settings()
-    return create_app(
-        replace(
-            settings,
-            database_url=settings.database_url or os.environ.get("DATABASE_URL"),
-            redis_url=settings.redis_url or os.environ.get("REDIS_URL"),
-        )
-    )
+    """ASGI factory for `uvicorn --factory` (abacus serve's worker processes): settings and servers resolved here,
+    the same way `abacus serve` resolved them (a server it started is reused, not started again)."""
+    from abacus.runtime import resolve_runtime_settings
+
+    return create_app(resolve_runtime_settings(web=True).settings)

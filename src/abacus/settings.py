@@ -1,7 +1,13 @@
-"""Settings read from environment variables, validated once at start-up.
+"""Settings read from environment variables and `.env`, validated once at start-up, grouped per concern.
 
-Every variable is documented in `.env.example`. `load_settings()` raises `SettingsError` whose message names each
-missing or invalid variable, so a misconfigured deployment fails with one readable paragraph.
+Every variable is documented in `.env.example`. Each group (`DatabaseSettings`, `SignInSettings`, …) is a
+pydantic-settings class that reads its own variables; `load_settings()` reads them all and raises one
+`SettingsError` whose message names every missing or invalid variable, so a misconfigured deployment fails with one
+readable paragraph.
+
+Constructing a group or `Settings` directly reads nothing from the environment (defaults plus the arguments given),
+which keeps tests independent of the machine; `load_settings()` is the one place that reads variables and files.
+Environment variables win over the files; later files win over earlier ones.
 """
 
 from __future__ import annotations
@@ -9,15 +15,48 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlparse
 
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
 ENVIRONMENTS = ("production", "dev", "demo")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+DEFAULT_QUEUE = "abacus:queue"
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
 
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+class SettingsError(ValueError):
+    """Raised when the environment does not describe a runnable Abacus."""
+
+
+@dataclass(frozen=True)
+class ProviderKey:
+    """One admin key of a provider with the label that names its org/team (never the key itself)."""
+
+    label: str
+    key: str = field(repr=False)
 
 
 def local_secret_key() -> str:
@@ -45,44 +84,279 @@ def local_secret_key() -> str:
     return key
 
 
-class SettingsError(ValueError):
-    """Raised when the environment does not describe a runnable Abacus."""
+# --- value types ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ProviderKey:
-    """One admin key of a provider with the label that names its org/team (never the key itself)."""
-
-    label: str
-    key: str = field(repr=False)
+def _optional(check: Any) -> AfterValidator:
+    """An after-validator applying `check` to a value that is set (None passes)."""
+    return AfterValidator(lambda value: None if value is None else check(value))
 
 
-@dataclass(frozen=True)
-class Settings:
+def _http_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _database_url(value: str) -> str:
+    if not value.startswith(("postgresql+asyncpg://", "postgresql://", "postgres://")):
+        raise ValueError("must be a postgresql+asyncpg:// URL")
+    return "postgresql+asyncpg://" + value.split("://", 1)[1]
+
+
+def _redis_url(value: str) -> str:
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must be a redis:// URL")
+    return value
+
+
+def _long_secret(value: str) -> str:
+    if value and len(value) < 32:
+        raise ValueError("must be at least 32 characters")
+    return value
+
+
+def _environment(value: str) -> str:
+    if value not in ENVIRONMENTS:
+        raise ValueError(f"{value!r} is not one of {', '.join(ENVIRONMENTS)}")
+    return value
+
+
+def _lowercase_list(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(item.strip().lower() for item in items if item.strip())
+
+
+def _bounded(low: float, high: float, kind: type[int] | type[float] = int) -> BeforeValidator:
+    noun = "an integer" if kind is int else "a number"
+
+    def check(value: Any) -> int | float | None:
+        if value is None:
+            return None
+        try:
+            number = kind(value.strip() if isinstance(value, str) else value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r} is not {noun}") from None
+        if not low <= number <= high:
+            raise ValueError(f"{number:g} is outside {low:g}–{high:g}")
+        return number
+
+    return BeforeValidator(check)
+
+
+def _key_entries(raw: str) -> tuple[ProviderKey, ...]:
+    """`label=key,label=key` (or one bare key, labelled "default"); labels required for more than one."""
+    entries = [entry.strip() for entry in raw.split(",") if entry.strip()]
+    keys: list[ProviderKey] = []
+    for entry in entries:
+        label, sep, key = entry.partition("=")
+        if not sep:
+            if len(entries) > 1:
+                raise ValueError(
+                    "with more than one key every entry must be label=key "
+                    "(positional labels would re-key stored rows when the list is re-ordered)"
+                )
+            keys.append(ProviderKey("default", entry))
+            continue
+        label, key = label.strip(), key.strip()
+        if not _LABEL_RE.match(label) or not key:
+            raise ValueError(f"entry with label {label!r} is not of the form label=key")
+        keys.append(ProviderKey(label, key))
+    labels = [k.label for k in keys]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"duplicate labels {sorted({x for x in labels if labels.count(x) > 1})}")
+    return tuple(keys)
+
+
+def parse_provider_keys(env: Mapping[str, str], plural: str, singular: str) -> tuple[ProviderKey, ...]:
+    """Keys from `plural` (wins when set and non-empty) else `singular`; `label=key` entries; labels required for >1."""
+    source = plural if env.get(plural, "") != "" else singular
+    try:
+        return _key_entries(env.get(source, ""))
+    except ValueError as exc:
+        raise SettingsError(f"{source}: {exc}") from None
+
+
+def _provider_keys(value: Any) -> Any:
+    return _key_entries(value) if isinstance(value, str) else value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+LowercaseList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_lowercase_list)]
+ProviderKeys = Annotated[tuple[ProviderKey, ...], NoDecode, BeforeValidator(_provider_keys)]
+Environment = Annotated[str, AfterValidator(_environment)]
+
+
+# --- groups ---------------------------------------------------------------------------------------------------
+
+
+class _Group(BaseSettings):
+    """A group of settings. Blank values count as unset; values are stripped of surrounding whitespace."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=True,
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # reading the environment and files is load_settings()'s job
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        cleaned = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+        return {k: v for k, v in cleaned.items() if v != ""}
+
+    @classmethod
+    def variable(cls, name: str) -> str:
+        """The environment variable of field `name` (the first one when it has aliases)."""
+        info = cls.model_fields.get(name)
+        alias = info.validation_alias if info is not None else None
+        if isinstance(alias, AliasChoices):
+            alias = alias.choices[0]
+        return alias if isinstance(alias, str) else name
+
+
+class _AppSettings(_Group):
+    """The root values of `Settings` (read like a group, stored on the root)."""
+
+    env: Environment = Field("production", validation_alias="ABACUS_ENV")
+    embedded: bool = Field(False, validation_alias="ABACUS_EMBEDDED")
+    base_url: HttpUrl = Field(DEFAULT_BASE_URL, validation_alias="ABACUS_BASE_URL")
+    secret_key: Annotated[str, AfterValidator(_long_secret)] = Field(
+        "", validation_alias="ABACUS_SECRET_KEY", repr=False
+    )
+    provider_pacing_ms: Annotated[int | None, _bounded(0, 600_000)] = Field(
+        None, validation_alias="ABACUS_PROVIDER_PACING_MS"
+    )
+
+
+class DatabaseSettings(_Group):
+    """PostgreSQL. `url` None: found or started by `resolve_runtime_settings()` (machine server, else embedded)."""
+
+    url: Annotated[str | None, _optional(_database_url)] = Field(None, validation_alias="DATABASE_URL")
+
+
+class RedisSettings(_Group):
+    """Redis/Valkey of the arq queue and the sessions. `url` None: found or started like the database."""
+
+    url: Annotated[str | None, _optional(_redis_url)] = Field(None, validation_alias="REDIS_URL")
+
+
+class SignInSettings(_Group):
+    """OpenID Connect sign-in and who may sign in. The web app requires the client; the worker and CLI do not."""
+
+    issuer: HttpUrl = Field("https://accounts.google.com", validation_alias="OIDC_ISSUER")
+    client_id: str | None = Field(None, validation_alias=AliasChoices("OIDC_CLIENT_ID", "GOOGLE_CLIENT_ID"))
+    client_secret: str | None = Field(
+        None, validation_alias=AliasChoices("OIDC_CLIENT_SECRET", "GOOGLE_CLIENT_SECRET"), repr=False
+    )
+    allowed_domains: LowercaseList = Field((), validation_alias="ABACUS_ALLOWED_DOMAINS")
+    admin_emails: LowercaseList = Field((), validation_alias="ABACUS_ADMIN_EMAILS")
+
+    @property
+    def issuer_is_google(self) -> bool:
+        return urlparse(self.issuer).hostname == "accounts.google.com"
+
+    def is_admin(self, email: str | None) -> bool:
+        return bool(email) and email.lower() in self.admin_emails
+
+
+class AnthropicSettings(_Group):
+    """Anthropic Admin API: `ANTHROPIC_ADMIN_KEYS=label=key,…` (wins when set) or one `ANTHROPIC_ADMIN_KEY`."""
+
+    keys: ProviderKeys = Field((), validation_alias=AliasChoices("ANTHROPIC_ADMIN_KEYS", "ANTHROPIC_ADMIN_KEY"))
+    api_url: HttpUrl = Field("https://api.anthropic.com", validation_alias="ANTHROPIC_API_URL")
+
+
+class CursorSettings(_Group):
+    """Cursor Admin API: `CURSOR_ADMIN_KEYS=label=key,…` (wins when set) or one `CURSOR_ADMIN_KEY`."""
+
+    keys: ProviderKeys = Field((), validation_alias=AliasChoices("CURSOR_ADMIN_KEYS", "CURSOR_ADMIN_KEY"))
+    api_url: HttpUrl = Field("https://api.cursor.com", validation_alias="CURSOR_API_URL")
+
+
+class GitHubSettings(_Group):
+    """GitHub: a token or a GitHub App (all three GITHUB_APP_* variables), the org, and the push webhook."""
+
+    APP_VARIABLES: ClassVar[tuple[str, ...]] = ("GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_INSTALLATION_ID")
+
+    token: str | None = Field(None, validation_alias="GITHUB_TOKEN", repr=False)
+    app_id: str | None = Field(None, validation_alias="GITHUB_APP_ID")
+    app_private_key: Annotated[str | None, _optional(lambda key: key.replace("\\n", "\n"))] = Field(
+        None, validation_alias="GITHUB_APP_PRIVATE_KEY", repr=False
+    )
+    app_installation_id: str | None = Field(None, validation_alias="GITHUB_APP_INSTALLATION_ID")
+    webhook_secret: str | None = Field(None, validation_alias="GITHUB_WEBHOOK_SECRET", repr=False)
+    org: str | None = Field(None, validation_alias="GITHUB_ORG")
+    backfill_days: Annotated[int, _bounded(1, 3650)] = Field(90, validation_alias="GITHUB_BACKFILL_DAYS")
+    api_url: HttpUrl = Field("https://api.github.com", validation_alias="GITHUB_API_URL")
+
+    @property
+    def uses_app(self) -> bool:
+        return bool(self.app_id and self.app_private_key and self.app_installation_id)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.org) and (bool(self.token) or bool(self.app_id))
+
+    @model_validator(mode="after")
+    def _complete(self) -> GitHubSettings:
+        problems = []
+        values = (self.app_id, self.app_private_key, self.app_installation_id)
+        parts = dict(zip(self.APP_VARIABLES, values, strict=True))
+        if any(parts.values()) and not all(parts.values()):
+            missing = ", ".join(name for name, value in parts.items() if not value)
+            problems.append(
+                f"{missing}: GitHub App auth needs all of {', '.join(self.APP_VARIABLES[:2])} and "
+                f"{self.APP_VARIABLES[2]}"
+            )
+        if (self.token or self.uses_app) and not self.org:
+            problems.append("GITHUB_ORG: required when GitHub is configured (the org whose repositories are synced)")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+class JobSettings(_Group):
+    """The arq queue. Every Redis name of the worker carries the queue name, so installs can share a Redis."""
+
+    queue: str = Field(DEFAULT_QUEUE, validation_alias="ABACUS_QUEUE")
+    lock_seconds: Annotated[float, _bounded(1, 3600, float)] = Field(60.0, validation_alias="ABACUS_JOB_LOCK_SECONDS")
+
+
+class Settings(BaseModel):
+    """Everything Abacus is configured with: a few root values and one group per concern."""
+
+    model_config = ConfigDict(frozen=True)
+
     env: str = "production"
-    embedded: bool = False
-    database_url: str | None = None
-    redis_url: str | None = None
-    secret_key: str = field(default="", repr=False)
-    base_url: str = "http://127.0.0.1:8000"
-    oidc_issuer: str = "https://accounts.google.com"
-    oidc_client_id: str | None = None
-    oidc_client_secret: str | None = field(default=None, repr=False)
-    allowed_domains: tuple[str, ...] = ()
-    admin_emails: tuple[str, ...] = ()
-    anthropic_keys: tuple[ProviderKey, ...] = ()
-    anthropic_api_url: str = "https://api.anthropic.com"
-    cursor_keys: tuple[ProviderKey, ...] = ()
-    cursor_api_url: str = "https://api.cursor.com"
-    github_token: str | None = field(default=None, repr=False)
-    github_app_id: str | None = None
-    github_app_private_key: str | None = field(default=None, repr=False)
-    github_app_installation_id: str | None = None
-    github_webhook_secret: str | None = field(default=None, repr=False)
-    github_org: str | None = None
-    github_backfill_days: int = 90
-    github_api_url: str = "https://api.github.com"
+    embedded: bool = False  # ABACUS_EMBEDDED: use the project-local servers even when others answer
+    base_url: str = DEFAULT_BASE_URL
+    secret_key: str = Field("", repr=False)
     provider_pacing_ms: int | None = None
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    sign_in: SignInSettings = Field(default_factory=SignInSettings)
+    anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
+    cursor: CursorSettings = Field(default_factory=CursorSettings)
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
 
     @property
     def is_https(self) -> bool:
@@ -92,175 +366,112 @@ class Settings:
     def oidc_redirect_uri(self) -> str:
         return f"{self.base_url}/auth/callback"
 
-    @property
-    def issuer_is_google(self) -> bool:
-        return urlparse(self.oidc_issuer).hostname == "accounts.google.com"
-
-    @property
-    def github_configured(self) -> bool:
-        return bool(self.github_org) and (bool(self.github_token) or bool(self.github_app_id))
-
-    def is_admin(self, email: str | None) -> bool:
-        return bool(email) and email.lower() in self.admin_emails
-
     def pacing_seconds(self, provider: str) -> float:
         """Pause between provider requests: explicit setting, else the provider's own polite default."""
         if self.provider_pacing_ms is not None:
             return self.provider_pacing_ms / 1000
         return {"cursor": 3.0, "github": 0.05}.get(provider, 0.0)
 
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes`: root values, whole groups, or a dict of some fields of a group
+        (`settings.replace(base_url=…, github={"token": None})`). Values are taken as they are, not validated."""
+        update: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in type(self).model_fields:
+                raise TypeError(f"Settings has no field {name!r}")
+            current = getattr(self, name)
+            if isinstance(value, dict) and isinstance(current, _Group):
+                unknown = set(value) - set(type(current).model_fields)
+                if unknown:
+                    raise TypeError(f"Settings.{name} has no field {', '.join(sorted(unknown))}")
+                value = current.model_copy(update=value)
+            update[name] = value
+        return self.model_copy(update=update)
 
-def _split_list(value: str) -> tuple[str, ...]:
-    return tuple(item.strip().lower() for item in value.split(",") if item.strip())
-
-
-def parse_provider_keys(env: Mapping[str, str], plural: str, singular: str) -> tuple[ProviderKey, ...]:
-    """Keys from `plural` (wins when set and non-empty) else `singular`; `label=key` entries; labels required for >1."""
-    raw = env.get(plural, "")
-    source = plural
-    if raw == "":
-        raw = env.get(singular, "")
-        source = singular
-    entries = [entry.strip() for entry in raw.split(",") if entry.strip()]
-    keys: list[ProviderKey] = []
-    for entry in entries:
-        label, sep, key = entry.partition("=")
-        if not sep:
-            if len(entries) > 1:
-                raise SettingsError(
-                    f"{source}: with more than one key every entry must be label=key "
-                    "(positional labels would re-key stored rows when the list is re-ordered)"
-                )
-            keys.append(ProviderKey("default", entry))
-            continue
-        label, key = label.strip(), key.strip()
-        if not _LABEL_RE.match(label) or not key:
-            raise SettingsError(f"{source}: entry with label {label!r} is not of the form label=key")
-        keys.append(ProviderKey(label, key))
-    labels = [k.label for k in keys]
-    if len(set(labels)) != len(labels):
-        raise SettingsError(f"{source}: duplicate labels {sorted({x for x in labels if labels.count(x) > 1})}")
-    return tuple(keys)
+    def with_services(self, database_url: str, redis_url: str) -> Settings:
+        """These settings with the database and Redis URLs resolved (see `abacus.runtime`)."""
+        return self.replace(database={"url": database_url}, redis={"url": redis_url})
 
 
-def _url(env: Mapping[str, str], name: str, default: str, errors: list[str]) -> str:
-    value = env.get(name, "").strip() or default
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        errors.append(f"{name}: {value!r} is not an http(s) URL")
-    return value.rstrip("/")
+GROUPS: dict[str, type[_Group]] = {
+    "database": DatabaseSettings,
+    "redis": RedisSettings,
+    "sign_in": SignInSettings,
+    "anthropic": AnthropicSettings,
+    "cursor": CursorSettings,
+    "github": GitHubSettings,
+    "jobs": JobSettings,
+}
 
 
-def load_settings(env: Mapping[str, str] | None = None, *, web: bool = True) -> Settings:
+# --- loading --------------------------------------------------------------------------------------------------
+
+
+class _MappingSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (os.environ, or a test's dict)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls, case_sensitive=True, env_ignore_empty=True)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name: value for name, value in self._environ.items() if value != ""}
+
+
+def _read(group: type[_Group], environ: Mapping[str, str], files: Sequence[Path]) -> Any:
+    sources: list[Any] = [_MappingSource(group, environ)]
+    if files:
+        sources.append(DotEnvSettingsSource(group, env_file=list(files), case_sensitive=True, env_ignore_empty=True))
+    return group(_build_sources=(tuple(sources), {}))
+
+
+def _messages(error: ValidationError, group: type[_Group]) -> Iterable[str]:
+    """One "VARIABLE: what is wrong" line per problem; never the value (it may be a secret)."""
+    for item in error.errors():
+        message = str(item["ctx"]["error"]) if item["type"] == "value_error" else item["msg"]
+        if item["loc"]:  # a field's own problem; model-wide problems name their variables themselves
+            message = f"{group.variable(str(item['loc'][0]))}: {message}"
+        yield from message.split("\n")
+
+
+def _loopback(url: str) -> bool:
+    return (urlparse(url).hostname or "") in LOOPBACK_HOSTS
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, *, web: bool = True, env_files: Sequence[Path | str] | None = None
+) -> Settings:
     """Build Settings from the environment; raise SettingsError naming every bad variable.
 
+    `env` defaults to `os.environ`, then read together with `env_files` (default: `.env` in the working directory;
+    variables in `env` win). An explicit `env` mapping is read alone unless `env_files` are given too.
     `web=False` (worker, CLI data commands) does not require the sign-in variables nor a secret key.
     """
-    env = os.environ if env is None else env
+    if env_files is None:
+        env_files = [Path.cwd() / ".env"] if env is None else []
+    environ = os.environ if env is None else env
+    files = [Path(path) for path in env_files]
     errors: list[str] = []
+    read: dict[str, Any] = {}
+    for name, group in {"app": _AppSettings, **GROUPS}.items():
+        try:
+            read[name] = _read(group, environ, files)
+        except ValidationError as exc:
+            errors.extend(_messages(exc, group))
 
-    app_env = env.get("ABACUS_ENV", "production").strip() or "production"
-    if app_env not in ENVIRONMENTS:
-        errors.append(f"ABACUS_ENV: {app_env!r} is not one of {', '.join(ENVIRONMENTS)}")
-
-    secret_key = env.get("ABACUS_SECRET_KEY", "")
-    base_host = urlparse(env.get("ABACUS_BASE_URL", "").strip() or "http://127.0.0.1:8000").hostname or ""
-    if not secret_key:
-        if app_env == "production" and web and base_host not in LOOPBACK_HOSTS:
-            errors.append("ABACUS_SECRET_KEY: required when ABACUS_ENV=production (e.g. `openssl rand -hex 32`)")
-        secret_key = local_secret_key()
-    elif len(secret_key) < 32:
-        errors.append("ABACUS_SECRET_KEY: must be at least 32 characters")
-
-    database_url = env.get("DATABASE_URL", "").strip() or None
-    if database_url and not database_url.startswith(("postgresql+asyncpg://", "postgresql://", "postgres://")):
-        errors.append("DATABASE_URL: must be a postgresql+asyncpg:// URL")
-    elif database_url and not database_url.startswith("postgresql+asyncpg://"):
-        database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
-    redis_url = env.get("REDIS_URL", "").strip() or None
-    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        errors.append("REDIS_URL: must be a redis:// URL")
-
-    base_url = _url(env, "ABACUS_BASE_URL", "http://127.0.0.1:8000", errors)
-    oidc_issuer = _url(env, "OIDC_ISSUER", "https://accounts.google.com", errors)
-    client_id = env.get("OIDC_CLIENT_ID") or env.get("GOOGLE_CLIENT_ID") or None
-    client_secret = env.get("OIDC_CLIENT_SECRET") or env.get("GOOGLE_CLIENT_SECRET") or None
-    if not client_id and web:
-        errors.append("OIDC_CLIENT_ID: required (or GOOGLE_CLIENT_ID) — the OAuth client used for sign-in")
-    if not client_secret and web:
-        errors.append("OIDC_CLIENT_SECRET: required (or GOOGLE_CLIENT_SECRET)")
-
-    try:
-        anthropic_keys = parse_provider_keys(env, "ANTHROPIC_ADMIN_KEYS", "ANTHROPIC_ADMIN_KEY")
-    except SettingsError as exc:
-        errors.append(str(exc))
-        anthropic_keys = ()
-    try:
-        cursor_keys = parse_provider_keys(env, "CURSOR_ADMIN_KEYS", "CURSOR_ADMIN_KEY")
-    except SettingsError as exc:
-        errors.append(str(exc))
-        cursor_keys = ()
-
-    github_token = env.get("GITHUB_TOKEN") or None
-    app_parts = {
-        name: env.get(name) or None
-        for name in ("GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_INSTALLATION_ID")
-    }
-    if any(app_parts.values()) and not all(app_parts.values()):
-        missing = [name for name, value in app_parts.items() if not value]
-        errors.append(
-            f"{', '.join(missing)}: GitHub App auth needs all of GITHUB_APP_ID, "
-            "GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID"
-        )
-    github_org = env.get("GITHUB_ORG", "").strip() or None
-    if (github_token or all(app_parts.values())) and not github_org:
-        errors.append("GITHUB_ORG: required when GitHub is configured (the org whose repositories are synced)")
-
-    backfill_days = _int(env, "GITHUB_BACKFILL_DAYS", 90, 1, 3650, errors)
-    pacing = env.get("ABACUS_PROVIDER_PACING_MS", "").strip()
-    pacing_ms = _int(env, "ABACUS_PROVIDER_PACING_MS", 0, 0, 600_000, errors) if pacing else None
-
+    app: _AppSettings | None = read.get("app")
+    sign_in: SignInSettings | None = read.get("sign_in")
+    if web and sign_in is not None:
+        if not sign_in.client_id:
+            errors.append("OIDC_CLIENT_ID: required (or GOOGLE_CLIENT_ID) — the OAuth client used for sign-in")
+        if not sign_in.client_secret:
+            errors.append("OIDC_CLIENT_SECRET: required (or GOOGLE_CLIENT_SECRET)")
+    if web and app is not None and not app.secret_key and app.env == "production" and not _loopback(app.base_url):
+        errors.append("ABACUS_SECRET_KEY: required when ABACUS_ENV=production (e.g. `openssl rand -hex 32`)")
     if errors:
         raise SettingsError("Invalid configuration:\n  - " + "\n  - ".join(errors))
 
-    private_key = app_parts["GITHUB_APP_PRIVATE_KEY"]
-    return Settings(
-        env=app_env,
-        embedded=env.get("ABACUS_EMBEDDED", "").strip().lower() in ("1", "true", "yes"),
-        database_url=database_url,
-        redis_url=redis_url,
-        secret_key=secret_key,
-        base_url=base_url,
-        oidc_issuer=oidc_issuer,
-        oidc_client_id=client_id,
-        oidc_client_secret=client_secret,
-        allowed_domains=_split_list(env.get("ABACUS_ALLOWED_DOMAINS", "")),
-        admin_emails=_split_list(env.get("ABACUS_ADMIN_EMAILS", "")),
-        anthropic_keys=anthropic_keys,
-        anthropic_api_url=_url(env, "ANTHROPIC_API_URL", "https://api.anthropic.com", errors),
-        cursor_keys=cursor_keys,
-        cursor_api_url=_url(env, "CURSOR_API_URL", "https://api.cursor.com", errors),
-        github_token=github_token,
-        github_app_id=app_parts["GITHUB_APP_ID"],
-        github_app_private_key=private_key.replace("\\n", "\n") if private_key else None,
-        github_app_installation_id=app_parts["GITHUB_APP_INSTALLATION_ID"],
-        github_webhook_secret=env.get("GITHUB_WEBHOOK_SECRET") or None,
-        github_org=github_org,
-        github_backfill_days=backfill_days,
-        github_api_url=_url(env, "GITHUB_API_URL", "https://api.github.com", errors),
-        provider_pacing_ms=pacing_ms,
-    )
-
-
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, errors: list[str]) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        errors.append(f"{name}: {raw!r} is not an integer")
-        return default
-    if not low <= value <= high:
-        errors.append(f"{name}: {value} is outside {low}–{high}")
-    return value
+    assert app is not None
+    root = app.model_dump(exclude={"secret_key"})
+    groups = {name: read[name] for name in GROUPS}
+    return Settings(**root, secret_key=app.secret_key or local_secret_key(), **groups)

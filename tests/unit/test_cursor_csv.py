@@ -1,6 +1,5 @@
 """providers.md §3.7 + security.md "Bad input": the Cursor usage CSV parser, pure."""
 
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -9,7 +8,7 @@ import pytest
 from abacus.domain.modelnames import MODEL_DEFAULT
 from abacus.providers.cursor import epoch_ms, parse_usage_events
 from abacus.providers.cursor_csv import REQUIRED_COLUMNS, csv_organization_id, parse_cursor_csv
-from abacus.settings import ProviderKey, Settings
+from abacus.settings import CursorSettings, ProviderKey, Settings
 
 ORG = "cursor:core"
 HEADER = ",".join(f'"{c}"' for c in REQUIRED_COLUMNS)  # Cursor quotes every header cell
@@ -242,7 +241,7 @@ def test_blank_lines_are_ignored():
     ],
 )
 def test_the_organization_defaults_to_the_only_configured_team(keys, label, expected):
-    assert csv_organization_id(replace(Settings(), cursor_keys=keys), label) == expected
+    assert csv_organization_id(Settings(cursor=CursorSettings(keys=keys)), label) == expected
 
 
 @pytest.mark.parametrize("organization", ["core", "cursor:", "cursor:has space", "cursor:" + "x" * 60])

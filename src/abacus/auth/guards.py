@@ -43,5 +43,5 @@ def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
     settings = connection.app.state.settings
     if user is None:
         raise NotSignedIn()
-    if not settings.is_admin(user["email"]):
+    if not settings.sign_in.is_admin(user["email"]):
         raise PermissionDeniedException("Only Abacus admins may change this.")

@@ -60,7 +60,7 @@ class OIDCClient:
     async def metadata(self) -> dict[str, Any]:
         if self._metadata and time.monotonic() - self._metadata[0] < CACHE_SECONDS:
             return self._metadata[1]
-        url = f"{self.settings.oidc_issuer}/.well-known/openid-configuration"
+        url = f"{self.settings.sign_in.issuer}/.well-known/openid-configuration"
         try:
             response = await self._http.get(url)
             response.raise_for_status()
@@ -89,7 +89,7 @@ class OIDCClient:
         state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
         params = {
             "response_type": "code",
-            "client_id": self.settings.oidc_client_id,
+            "client_id": self.settings.sign_in.client_id,
             "redirect_uri": self.settings.oidc_redirect_uri,
             "scope": "openid email profile",
             "state": state,
@@ -97,8 +97,8 @@ class OIDCClient:
             "code_challenge": create_s256_code_challenge(verifier),
             "code_challenge_method": "S256",
         }
-        if self.settings.issuer_is_google and len(self.settings.allowed_domains) == 1:
-            params["hd"] = self.settings.allowed_domains[0]
+        if self.settings.sign_in.issuer_is_google and len(self.settings.sign_in.allowed_domains) == 1:
+            params["hd"] = self.settings.sign_in.allowed_domains[0]
         if login_hint:
             params["login_hint"] = login_hint
         return LoginRequest(f"{meta['authorization_endpoint']}?{urlencode(params)}", state, nonce, verifier)
@@ -115,7 +115,7 @@ class OIDCClient:
                     "redirect_uri": self.settings.oidc_redirect_uri,
                     "code_verifier": code_verifier,
                 },
-                auth=(self.settings.oidc_client_id or "", self.settings.oidc_client_secret or ""),
+                auth=(self.settings.sign_in.client_id or "", self.settings.sign_in.client_secret or ""),
                 headers={"Accept": "application/json"},
             )
         except httpx.HTTPError as exc:
@@ -137,7 +137,7 @@ class OIDCClient:
 
     async def verify_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
         """Check signature (JWKS), iss, aud, exp, iat and nonce; return the claims."""
-        client_id = self.settings.oidc_client_id
+        client_id = self.settings.sign_in.client_id
         if not client_id:  # joserfc skips the aud check when its value is None: never accept any audience
             raise SignInError(
                 "Authentication failed. Please try again.", status=500, log_detail="no OIDC client id configured"
@@ -149,7 +149,7 @@ class OIDCClient:
                 token = jwt.decode(id_token, await self._keyset(refresh=True), algorithms=["RS256"])
             registry = jwt.JWTClaimsRegistry(
                 leeway=60,
-                iss={"essential": True, "value": self.settings.oidc_issuer},
+                iss={"essential": True, "value": self.settings.sign_in.issuer},
                 aud={"essential": True, "value": client_id},
                 exp={"essential": True},
                 iat={"essential": True},
@@ -176,7 +176,7 @@ def authorize_claims(claims: dict[str, Any], settings: Settings) -> VerifiedUser
             "Access denied. Your email address is not verified.", log_detail=f"email_verified false for {email}"
         )
     domain = email.rsplit("@", 1)[1]
-    allowed = settings.allowed_domains
+    allowed = settings.sign_in.allowed_domains
     if allowed and domain not in allowed:
         raise SignInError(
             "Access denied. Your account is not authorized.", log_detail=f"domain {domain} not in allow-list"
@@ -187,7 +187,7 @@ def authorize_claims(claims: dict[str, Any], settings: Settings) -> VerifiedUser
             "Access denied. Your account is not authorized.",
             log_detail=f"hd claim {hd!r} does not match email domain {domain}",
         )
-    if settings.issuer_is_google and allowed and hd is None:
+    if settings.sign_in.issuer_is_google and allowed and hd is None:
         raise SignInError(
             "Access denied. Your account is not authorized.",
             log_detail="Google account without hosted domain (hd) claim",

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 import typer
 from rich.table import Table
 from sqlalchemy import text
 
 from abacus.cli.common import (
-    backing_services,
     console,
     fail,
-    settings_or_exit,
+    runtime_or_exit,
 )
 from abacus.db import create_engine
 
@@ -40,8 +38,8 @@ def bench(
     from abacus import migrate as migrations
     from abacus.embedded import ensure_database_exists
 
-    services, stop = backing_services(database)
-    settings = settings_or_exit()
+    runtime = runtime_or_exit(database)
+    services = runtime.services
     try:
         url = services.database_url
 
@@ -101,7 +99,7 @@ def bench(
             f"database {database}: {rows:,} usage rows — timing {len(benchmark.PAGES)} pages × {requests} requests"
         )
         timings = benchmark.measure(
-            replace(settings, database_url=url, redis_url=services.redis_url),
+            runtime.settings,
             requests=requests,
             top_user=top_user,
             top_repo=top_repo,
@@ -115,4 +113,4 @@ def bench(
             )
         console.print(table)
     finally:
-        stop()
+        runtime.stop()

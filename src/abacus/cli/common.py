@@ -1,17 +1,17 @@
-"""What every command shares: the consoles, failing with a message, backing services, settings, a SyncContext
-with a progress bar, and small readers of options."""
+"""What every command shares: the consoles, failing with a message, settings and backing services (resolved once
+per command by `abacus.runtime`), a SyncContext with a progress bar, and small readers of options."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,7 +26,7 @@ from abacus.sync.context import Progress as ProgressSink
 from abacus.sync.context import SyncContext, SyncResult
 
 if TYPE_CHECKING:
-    from abacus.embedded import BackingServices
+    from abacus.runtime import Runtime
 
 
 console = Console()
@@ -50,41 +50,57 @@ def handle_sigterm() -> None:
     signal.signal(signal.SIGINT, _terminate_as_interrupt)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
     raise typer.Exit(1)
 
 
-def backing_services(database_name: str = "abacus"):  # type: ignore[no-untyped-def]
-    """Resolve DATABASE_URL / REDIS_URL (configured, machine or embedded) and export them for child processes."""
-    from abacus.embedded import BackingServiceError, ensure_database_exists, resolve_backing_services
+def _per_command() -> dict[str, Any]:
+    """A dict that lives as long as the running command (nothing outside a command): settings are read once."""
+    context = click.get_current_context(silent=True)
+    return context.find_root().meta.setdefault("abacus", {}) if context is not None else {}
 
+
+def settings_or_exit(*, web: bool = False, demo_env: bool = True) -> Settings:
+    """This command's settings: environment variables and `.env`, or — when neither gives any and `abacus demo`
+    runs here — the demo's `.abacus/demo.env`, said in one line. `demo_env=False`: never the demo's."""
+    cache = _per_command()
+    key = f"settings:{web}:{demo_env}"
+    if key not in cache:
+        from abacus.runtime import SettingsFiles, settings_files
+
+        chosen = settings_files() if demo_env else SettingsFiles((Path.cwd() / ".env",))
+        if chosen.note and not cache.get("announced"):
+            err.print(chosen.note, highlight=False)
+            cache["announced"] = True
+        try:
+            cache[key] = load_settings(web=web, env_files=chosen.files)
+        except SettingsError as exc:
+            fail(str(exc))
+    return cache[key]
+
+
+def runtime_or_exit(database_name: str = "abacus", *, web: bool = False, settings: Settings | None = None) -> Runtime:
+    """Settings with resolved servers (configured, machine or embedded; the database created when missing).
+    The caller stops the servers this started with `runtime.stop()`."""
+    from abacus.embedded import BackingServiceError
+    from abacus.runtime import resolve_runtime_settings
+
+    settings = settings or settings_or_exit(web=web)
     try:
-        services, stop = resolve_backing_services(database_name=database_name)
+        return resolve_runtime_settings(settings, database_name=database_name, create_database=True)
     except BackingServiceError as exc:
         fail(str(exc))
-    asyncio.run(ensure_database_exists(services.database_url))
-    os.environ["DATABASE_URL"] = services.database_url
-    os.environ["REDIS_URL"] = services.redis_url
-    return services, stop
 
 
 @contextmanager
-def services_running(database_name: str = "abacus") -> Iterator[BackingServices]:
-    """backing_services() for the length of a with-block: embedded servers it started are stopped at its end."""
-    services, stop = backing_services(database_name)
+def services_running(database_name: str = "abacus") -> Iterator[Runtime]:
+    """runtime_or_exit() for the length of a with-block: embedded servers it started are stopped at its end."""
+    runtime = runtime_or_exit(database_name)
     try:
-        yield services
+        yield runtime
     finally:
-        stop()
-
-
-def settings_or_exit(*, web: bool = False) -> Settings:
-    try:
-        settings = load_settings(web=web)
-    except SettingsError as exc:
-        fail(str(exc))
-    return replace(settings, database_url=os.environ.get("DATABASE_URL"), redis_url=os.environ.get("REDIS_URL"))
+        runtime.stop()
 
 
 class RichProgress(ProgressSink):
@@ -106,13 +122,12 @@ class RichProgress(ProgressSink):
 
 def run_with_context(work: Callable[[SyncContext], Awaitable[T]], *, progress: bool = True) -> T:
     """Resolve services, build a SyncContext with a rich progress bar, run `work`, clean up."""
-    _, stop = backing_services()
-    settings = settings_or_exit()
+    runtime = runtime_or_exit()
 
     async def main() -> T:
-        engine = create_engine(os.environ["DATABASE_URL"], pool_size=5)
+        engine = create_engine(runtime.settings.database.url or "", pool_size=5)
         try:
-            ctx = SyncContext(settings=settings, sessionmaker=session_factory(engine))
+            ctx = SyncContext(settings=runtime.settings, sessionmaker=session_factory(engine))
             if not progress:
                 return await work(ctx)
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -125,7 +140,7 @@ def run_with_context(work: Callable[[SyncContext], Awaitable[T]], *, progress: b
     try:
         return asyncio.run(main())
     finally:
-        stop()
+        runtime.stop()
 
 
 def query_rows(sql: str, params: dict[str, Any] | None = None) -> list[Any]:

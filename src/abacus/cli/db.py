@@ -23,9 +23,10 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply migrations up to REVISION (default head). Running it twice is a no-op."""
     from abacus import migrate as migrations
 
-    with services_running() as services:
-        migrations.upgrade(services.database_url, revision)
-        console.print(f"database at revision [bold]{migrations.current_revision(services.database_url)}[/]")
+    with services_running() as runtime:
+        url = runtime.settings.database.url or ""
+        migrations.upgrade(url, revision)
+        console.print(f"database at revision [bold]{migrations.current_revision(url)}[/]")
 
 
 @app.command("current")
@@ -33,8 +34,8 @@ def db_current() -> None:
     """Print the database's current migration revision."""
     from abacus import migrate as migrations
 
-    with services_running() as services:
-        console.print(migrations.current_revision(services.database_url) or "(empty database)")
+    with services_running() as runtime:
+        console.print(migrations.current_revision(runtime.settings.database.url or "") or "(empty database)")
 
 
 @app.command("downgrade")
@@ -42,9 +43,10 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g.
     """Revert migrations down to REVISION."""
     from abacus import migrate as migrations
 
-    with services_running() as services:
-        migrations.downgrade(services.database_url, revision)
-        console.print(f"database at revision {migrations.current_revision(services.database_url) or 'base'}")
+    with services_running() as runtime:
+        url = runtime.settings.database.url or ""
+        migrations.downgrade(url, revision)
+        console.print(f"database at revision {migrations.current_revision(url) or 'base'}")
 
 
 @app.command("verify-rollups")

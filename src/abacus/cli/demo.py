@@ -12,10 +12,11 @@ import httpx
 import typer
 
 from abacus.cli.common import (
-    backing_services,
     console,
     fail,
     handle_sigterm,
+    runtime_or_exit,
+    settings_or_exit,
 )
 
 app = typer.Typer()
@@ -56,18 +57,24 @@ def demo(
     embedded: bool = typer.Option(False, "--embedded", help="Use project-local PostgreSQL + Valkey."),
     seed: bool = typer.Option(True, help="Run the initial backfill from the emulators."),
 ) -> None:
-    """One command: services, migrations, emulators, web + worker with demo data and dev sign-in."""
+    """One command: services, migrations, emulators, web + worker with demo data and dev sign-in.
+
+    While it runs, its settings are in `.abacus/demo.env`: other commands in this project use them when no
+    settings of their own are given (`abacus sync all`, `abacus status` … work on the demo's data)."""
     from abacus import migrate as migrations
     from abacus.embedded import port_answers
     from abacus.emulators.dataset import demo_environment
+    from abacus.runtime import remove_demo_env, write_demo_env
 
     handle_sigterm()
     for what, number in (("--port", port), ("--emulator-port", emulator_port)):
         if port_answers("127.0.0.1", number):
             fail(f"port {number} is already in use (another demo?) — stop that process or pass {what}")
+    settings = settings_or_exit(demo_env=False)  # the environment and .env; never an older demo's settings
     if embedded:
-        os.environ["ABACUS_EMBEDDED"] = "1"
-    services, stop = backing_services()
+        settings = settings.model_copy(update={"embedded": True})
+    runtime = runtime_or_exit(settings=settings)
+    services = runtime.services
     emulator_url = f"http://127.0.0.1:{emulator_port}"
     env = {
         **DEMO_DEFAULTS,
@@ -77,13 +84,15 @@ def demo(
     }
     env.update({k: v for k, v in os.environ.items() if k in env or k.startswith(("OIDC_", "ABACUS_"))})
     env["DATABASE_URL"], env["REDIS_URL"] = services.database_url, services.redis_url
-    child_env = {**os.environ, **env}
+    env["ABACUS_QUEUE"] = runtime.settings.jobs.queue
+    child_env = {**os.environ, **env}  # the children's configuration: the servers resolved here, demo keys
     with console.status("applying migrations"):
         migrations.upgrade(services.database_url)
     exe = [sys.executable, "-m", "abacus"]
     procs: list[subprocess.Popen[bytes]] = []
 
     def shutdown(*_: object) -> None:
+        remove_demo_env()  # first: from now on other commands no longer reach for the demo's servers
         for proc in procs:
             if proc.poll() is None:
                 proc.terminate()  # uvicorn and arq shut down gracefully on SIGTERM
@@ -93,7 +102,7 @@ def demo(
                 proc.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
                 proc.kill()
-        stop()
+        runtime.stop()
 
     try:
         procs.append(subprocess.Popen([*exe, "emulators", "--port", str(emulator_port)], env=child_env))
@@ -105,10 +114,11 @@ def demo(
         )
         procs.append(subprocess.Popen([*exe, "worker"], env=child_env))
         _wait_http(f"http://{host}:{port}/healthz", "web app")
+        write_demo_env({k: v for k, v in env.items() if k != "ABACUS_SECRET_KEY"})
         if seed:
             from abacus.worker.enqueue import enqueue_initial_sync
 
-            asyncio.run(enqueue_initial_sync(services.redis_url))
+            asyncio.run(enqueue_initial_sync(runtime.settings))
         console.rule("[bold]Abacus demo is running")
         console.print(
             f"  Open [bold cyan]http://{host}:{port}/[/] and sign in as any [bold]name@example.com[/] "
@@ -118,6 +128,7 @@ def demo(
             f"  Emulators: {emulator_url}  ·  database: {'embedded' if services.embedded else 'local'}"
             "  ·  Ctrl-C stops everything."
         )
+        console.print("  Other abacus commands run here use the demo's settings (.abacus/demo.env).")
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)
         fail("a demo process exited unexpectedly; see the log above")

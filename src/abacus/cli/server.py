@@ -6,10 +6,7 @@ import os
 
 import typer
 
-from abacus.cli.common import (
-    backing_services,
-    settings_or_exit,
-)
+from abacus.cli.common import runtime_or_exit
 
 app = typer.Typer()
 
@@ -26,12 +23,11 @@ def serve(
 
     from abacus import migrate as migrations
 
-    _, stop = backing_services()
-    settings_or_exit(web=True)
-    if migrate:
-        migrations.upgrade(os.environ["DATABASE_URL"])
+    runtime = runtime_or_exit(web=True)  # each uvicorn worker resolves the same settings and servers again
     count = workers or min(8, 2 * (os.cpu_count() or 1))
     try:
+        if migrate:
+            migrations.upgrade(runtime.settings.database.url or "")
         uvicorn.run(
             "abacus.app:create_app_from_env",
             factory=True,
@@ -43,21 +39,20 @@ def serve(
             access_log=False,
         )
     finally:
-        stop()
+        runtime.stop()
 
 
 @app.command()
 def worker() -> None:
     """Run the arq worker (cron syncs, backfills, webhook follow-ups)."""
-    _, stop = backing_services()
-    settings_or_exit()
+    runtime = runtime_or_exit()
     from arq.worker import run_worker
 
-    from abacus.worker.settings import WorkerSettings
+    from abacus.worker.settings import worker_settings
 
     try:
-        run_worker(WorkerSettings)  # type: ignore[arg-type]
+        run_worker(worker_settings(runtime.settings))
     except KeyboardInterrupt:
         pass
     finally:
-        stop()
+        runtime.stop()

@@ -56,8 +56,8 @@ def sync(
         from abacus.worker.enqueue import enqueue_jobs
 
         jobs = [job.name for p in providers if (job := p.job("forward")) is not None]
-        with services_running() as services:
-            names = asyncio.run(enqueue_jobs(services.redis_url, jobs))
+        with services_running() as runtime:
+            names = asyncio.run(enqueue_jobs(runtime.settings, jobs))
         console.print(f"enqueued: {', '.join(names) or 'nothing (already queued)'}")
         return
 

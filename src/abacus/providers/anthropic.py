@@ -67,7 +67,7 @@ def state_id(key: ProviderKey) -> str:
 def _client(ctx: SyncContext, key: ProviderKey) -> ProviderClient:
     return ProviderClient(
         provider=PROVIDER,
-        base_url=ctx.settings.anthropic_api_url,
+        base_url=ctx.settings.anthropic.api_url,
         label=key.label,
         headers={"x-api-key": key.key, "anthropic-version": ANTHROPIC_VERSION},
         pacing_seconds=ctx.settings.pacing_seconds(PROVIDER),
@@ -438,7 +438,7 @@ DESCRIPTION = Provider(
     display_name="Claude Code",
     tool=TOOL,
     key_noun="Organization",
-    keys=lambda settings: settings.anthropic_keys,
+    keys=lambda settings: settings.anthropic.keys,
     state_id=state_id,
     # API-key mappings are refreshed once per job / CLI run (mappings_before_sync), not inside every window walk
     sync_incremental=lambda ctx, key: sync_incremental(ctx, key, with_mappings=False),

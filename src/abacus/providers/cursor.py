@@ -95,7 +95,7 @@ def split_windows(start: datetime, end: datetime) -> list[tuple[datetime, dateti
 def _client(ctx: SyncContext, key: ProviderKey) -> ProviderClient:
     return ProviderClient(
         provider=PROVIDER,
-        base_url=ctx.settings.cursor_api_url,
+        base_url=ctx.settings.cursor.api_url,
         label=key.label,
         auth=(key.key, ""),
         pacing_seconds=ctx.settings.pacing_seconds(PROVIDER),
@@ -350,7 +350,7 @@ DESCRIPTION = Provider(
     display_name="Cursor",
     tool=TOOL,
     key_noun="Team",
-    keys=lambda settings: settings.cursor_keys,
+    keys=lambda settings: settings.cursor.keys,
     state_id=state_id,
     sync_incremental=sync_incremental,
     sync_range=sync_range,

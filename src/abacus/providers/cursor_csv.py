@@ -84,8 +84,8 @@ def csv_organization_id(settings: Settings, label: str | None = None) -> str:
     """`cursor:<label>`: the given label, else the only configured Cursor key's label, else `default`."""
     if label:
         return team_organization_id(label.strip())
-    if len(settings.cursor_keys) == 1:
-        return team_organization_id(settings.cursor_keys[0].label)
+    if len(settings.cursor.keys) == 1:
+        return team_organization_id(settings.cursor.keys[0].label)
     return team_organization_id("default")
 
 

@@ -16,7 +16,7 @@ from abacus.queries.identities import Unattributed as Unattributed
 from abacus.queries.identities import UnmappedGitHub as UnmappedGitHub
 from abacus.queries.identities import unattributed as unattributed
 from abacus.queries.identities import unmapped_github as unmapped_github
-from abacus.queue_keys import QUEUE_NAME, last_heartbeat, running_jobs
+from abacus.queue_keys import last_heartbeat, running_jobs
 from abacus.settings import Settings
 
 
@@ -130,9 +130,12 @@ async def provider_statuses(db: AsyncSession, settings: Settings, now: datetime)
     return out
 
 
-async def worker_status(redis: Redis) -> WorkerStatus:
-    queued = int(await redis.zcard(QUEUE_NAME))
-    return WorkerStatus(heartbeat=await last_heartbeat(redis), queued=queued, running=await running_jobs(redis))
+async def worker_status(redis: Redis, queue: str) -> WorkerStatus:
+    """The workers of `queue` (settings.jobs.queue): last heartbeat, jobs waiting, jobs running."""
+    queued = int(await redis.zcard(queue))
+    return WorkerStatus(
+        heartbeat=await last_heartbeat(redis, queue), queued=queued, running=await running_jobs(redis, queue)
+    )
 
 
 def schedule_rows(settings: Settings) -> list[tuple[str, str, str]]:

@@ -23,7 +23,7 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     settings = request.app.state.settings
     return {
         "user": user,
-        "is_admin": bool(user and settings.is_admin(user["email"])),
+        "is_admin": bool(user and settings.sign_in.is_admin(user["email"])),
         "settings": settings,
         "path": request.url.path,
         "tip": random_tip(),

@@ -1,22 +1,21 @@
 """A per-job Redis lock so a job never overlaps itself, kept alive while the job runs.
 
-The lock expires `ttl` seconds after its holder stops refreshing it, so a SIGKILLed worker blocks the job only
-briefly (arq re-queues the interrupted job itself).
+The lock expires `jobs.lock_seconds` (ABACUS_JOB_LOCK_SECONDS) after its holder stops refreshing it, so a
+SIGKILLed worker blocks the job only briefly (arq re-queues the interrupted job itself).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
-from abacus.queue_keys import LOCK_PREFIX
+from abacus.queue_keys import lock_prefix
+from abacus.settings import JobSettings
 
-LOCK_TTL = float(os.environ.get("ABACUS_JOB_LOCK_SECONDS", "60"))
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 REFRESH = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
@@ -30,9 +29,9 @@ async def _eval(redis: Redis, script: str, key: str, *args: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def job_lock(redis: Redis, name: str, ttl: float = LOCK_TTL) -> AsyncIterator[bool]:
+async def job_lock(redis: Redis, jobs: JobSettings, name: str) -> AsyncIterator[bool]:
     """Yields True when this run holds the lock for `name`, False when another run does (then do nothing)."""
-    key, token = f"{LOCK_PREFIX}{name}", uuid.uuid4().hex
+    key, token, ttl = f"{lock_prefix(jobs.queue)}{name}", uuid.uuid4().hex, jobs.lock_seconds
     acquired = bool(await redis.set(key, token, nx=True, px=int(ttl * 1000)))
     if not acquired:
         yield False

@@ -18,7 +18,7 @@ from abacus.providers import registry, runner
 from abacus.providers.provider import Job, Provider
 from abacus.queue_keys import job_id
 from abacus.sync.context import SyncContext, SyncResult
-from abacus.worker.locks import LOCK_TTL, job_lock
+from abacus.worker.locks import job_lock
 from abacus.worker.webhook_jobs import FOLLOWUP_JOB, github_webhook_followup
 
 log = get_logger("abacus.worker")
@@ -38,25 +38,26 @@ def _summary(results: list[SyncResult]) -> dict[str, Any]:
 async def _forward(ctx: dict[str, Any], provider: Provider, name: str) -> dict[str, Any]:
     if provider.mappings_before_sync:
         await runner.run_mappings(_sync_context(ctx), provider)
-    async with job_lock(ctx["redis"], name) as held:
+    async with job_lock(ctx["redis"], ctx["settings"].jobs, name) as held:
         if not held:
             return {"skipped": "already running"}
         return _summary(await runner.run_incremental(_sync_context(ctx), provider))
 
 
 async def _mappings(ctx: dict[str, Any], provider: Provider, name: str) -> dict[str, Any]:
-    async with job_lock(ctx["redis"], name) as held:
+    async with job_lock(ctx["redis"], ctx["settings"].jobs, name) as held:
         if not held:
             return {"skipped": "already running"}
         return _summary(await runner.run_mappings(_sync_context(ctx), provider))
 
 
 async def _backfill(ctx: dict[str, Any], provider: Provider, name: str) -> dict[str, Any]:
-    async with job_lock(ctx["redis"], name) as held:
+    async with job_lock(ctx["redis"], ctx["settings"].jobs, name) as held:
         if not held:
             # Another run holds the lock — or held it when its worker died. Look again once the lock can have
             # expired; the fixed id keeps at most one such retry queued.
-            await ctx["redis"].enqueue_job(name, _job_id=f"{name}:retry", _defer_by=LOCK_TTL + 1)
+            retry_in = ctx["settings"].jobs.lock_seconds + 1
+            await ctx["redis"].enqueue_job(name, _job_id=f"{name}:retry", _defer_by=retry_in)
             return {"skipped": "already running; retry queued"}
         results = await runner.run_backfill_step(_sync_context(ctx), provider)
     if any(r.ok and not r.complete for r in results):

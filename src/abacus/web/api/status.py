@@ -87,7 +87,7 @@ async def api_status(request: Request[Any, Any, Any], db: AsyncSession) -> Statu
     providers = await queries.provider_statuses(db, settings, now_utc(request))
     unattributed = await identities.unattributed(db)
     github = await identities.unmapped_github(db)
-    worker = await queries.worker_status(request.app.state.redis)
+    worker = await queries.worker_status(request.app.state.redis, settings.jobs.queue)
     life = await lifetime_stats(db)
     return StatusPayload(
         providers=[
@@ -175,7 +175,7 @@ async def api_mappings(
         status="all",
         search=None,
         page=1,
-        allowed_domains=request.app.state.settings.allowed_domains,
+        allowed_domains=request.app.state.settings.sign_in.allowed_domains,
         page_size=None,
     )
     return MappingsPayload(

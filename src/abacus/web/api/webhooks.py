@@ -67,14 +67,14 @@ async def _enqueue_followup(request: Request[Any, Any, Any], delivery_id: str, b
     if state.arq is None:
         from abacus.worker.enqueue import arq_pool
 
-        state.arq = await arq_pool(state.settings.redis_url)
+        state.arq = await arq_pool(state.settings)
     await state.arq.enqueue_job(FOLLOWUP_JOB, delivery_id, _job_id=followup_job_id(delivery_id))
 
 
 @post("/webhooks/github", opt={"public": True}, include_in_schema=False)
 async def github_webhook(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     settings = request.app.state.settings
-    secret = settings.github_webhook_secret
+    secret = settings.github.webhook_secret
     if not secret:
         log.error("github webhook refused: GITHUB_WEBHOOK_SECRET is not configured")
         return _error("Webhook not configured", 503)

@@ -39,7 +39,7 @@ async def sign_in_page(request: Request[Any, Any, Any], next: str | None = None,
         "pages/sign_in.html",
         {
             "login_url": login_url,
-            "issuer_name": _issuer_name(settings.oidc_issuer),
+            "issuer_name": _issuer_name(settings.sign_in.issuer),
             "error": ERRORS.get(error or ""),
             "demo": settings.env in ("demo", "dev"),
         },

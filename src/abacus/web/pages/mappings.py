@@ -56,7 +56,7 @@ async def _page(request: Request[Any, Any, Any], db: AsyncSession, chosen: Mappi
         status=status,
         search=search,
         page=page,
-        allowed_domains=request.app.state.settings.allowed_domains,
+        allowed_domains=request.app.state.settings.sign_in.allowed_domains,
     )
     keep = {"source": source, "status": None if status == "unmapped" else status, "search": search}
     context = {
@@ -67,7 +67,7 @@ async def _page(request: Request[Any, Any, Any], db: AsyncSession, chosen: Mappi
         "search": search,
         "keep": keep,
         "sources": SOURCES,
-        "cursor_labels": [k.label for k in request.app.state.settings.cursor_keys],
+        "cursor_labels": [k.label for k in request.app.state.settings.cursor.keys],
     }
     return render(request, "pages/mappings.html", {**context, **extra}, fragments=FRAGMENTS)
 
@@ -117,7 +117,7 @@ async def accept_all(
         status="unmapped",
         search=None,
         page=1,
-        allowed_domains=request.app.state.settings.allowed_domains,
+        allowed_domains=request.app.state.settings.sign_in.allowed_domains,
     )
     accepted = 0
     async with db.begin():

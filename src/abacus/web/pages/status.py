@@ -40,7 +40,7 @@ async def status_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "providers": providers,
         "unattributed": unattributed,
         "unmapped_github": unmapped_github,
-        "worker": await queries.worker_status(request.app.state.redis),
+        "worker": await queries.worker_status(request.app.state.redis, settings.jobs.queue),
         "schedule": queries.schedule_rows(settings),
     }
 
@@ -67,7 +67,7 @@ async def sync_now(
     if job is None:
         raise BadParameter("kind", f"{provider} has no {kind} job")
     if request.app.state.arq is None:
-        request.app.state.arq = await arq_pool(settings.redis_url)
+        request.app.state.arq = await arq_pool(settings)
     name = job.name
     await request.app.state.arq.enqueue_job(name, _job_id=job_id(name, "manual"))
     context = await status_context(request)
