@@ -54,14 +54,14 @@ def tcp_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackingSe
     base = tmp_path_factory.mktemp("long")
     root = base / ("a-long-project-directory-name-" * 2) / ("nested-" * 6)
     root.mkdir(parents=True)
-    services, stop = resolve_backing_services({}, force_embedded=True, root=root)
+    services, stop = resolve_backing_services(force_embedded=True, root=root)
     yield services
     stop()
     stop_leftovers(base)
 
 
 def start_local(root: Path) -> tuple[BackingServices, Callable[[], None]]:
-    return resolve_backing_services({}, force_embedded=True, root=root)
+    return resolve_backing_services(force_embedded=True, root=root)
 
 
 async def scalar(database_url: str, *statements: str) -> object:
@@ -139,7 +139,7 @@ import time
 from pathlib import Path
 import redis
 from abacus.embedded import resolve_backing_services
-services, _ = resolve_backing_services({{}}, force_embedded=True, root=Path({str(root)!r}))
+services, _ = resolve_backing_services(force_embedded=True, root=Path({str(root)!r}))
 redis.Redis.from_url(services.redis_url).set("written-before-kill", "yes")
 print(services.redis_url, flush=True)
 time.sleep(120)
@@ -191,9 +191,11 @@ async def test_ensure_database_exists_creates_a_database_once_even_when_racing(
 
 async def test_configured_urls_that_answer_are_used_as_given(tcp_services: BackingServices) -> None:
     port = make_url(tcp_services.database_url).port
-    env = {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}", "REDIS_URL": tcp_services.redis_url}
+    configured = f"postgresql://postgres@127.0.0.1:{port}"
 
-    services, stop = resolve_backing_services(env, database_name="abacus_cfg", force_embedded=True)
+    services, stop = resolve_backing_services(
+        configured, tcp_services.redis_url, database_name="abacus_cfg", force_embedded=True
+    )
 
     assert services == BackingServices(
         database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/abacus_cfg",
@@ -220,7 +222,7 @@ def test_an_unusable_configured_url_fails_with_one_line_naming_the_variable(
     env: dict[str, str], named: str, tmp_path: Path
 ) -> None:
     with pytest.raises(BackingServiceError) as raised:
-        resolve_backing_services(env, root=tmp_path)
+        resolve_backing_services(env.get("DATABASE_URL"), env.get("REDIS_URL"), root=tmp_path)
 
     message = str(raised.value)
     assert named in message

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +23,7 @@ from abacus.emulators.dataset import (
 from abacus.emulators.server import EmulatorServer
 from abacus.models import IdentityMapping, SyncState
 from abacus.providers import github
-from abacus.settings import Settings
+from abacus.settings import GitHubSettings, Settings, SignInSettings
 from abacus.sync.context import SyncContext
 
 NOW = datetime(2026, 1, 20, 15, 0, tzinfo=UTC)
@@ -56,25 +55,20 @@ async def sessionmaker(database_url: str, clean_db: None) -> AsyncIterator[async
 def settings_for(emulator: EmulatorServer, services: Any, *, app: bool = False, **overrides: Any) -> Settings:
     credentials: dict[str, Any] = (
         {
-            "github_app_id": str(DEMO_GITHUB_APP_ID),
-            "github_app_private_key": DEMO_GITHUB_APP_PRIVATE_KEY,
-            "github_app_installation_id": str(DEMO_GITHUB_INSTALLATION_ID),
+            "app_id": str(DEMO_GITHUB_APP_ID),
+            "app_private_key": DEMO_GITHUB_APP_PRIVATE_KEY,
+            "app_installation_id": str(DEMO_GITHUB_INSTALLATION_ID),
         }
         if app
-        else {"github_token": DEMO_GITHUB_TOKEN}
+        else {"token": DEMO_GITHUB_TOKEN}
     )
-    return Settings(
-        env="dev",
-        database_url=services.database_url,
-        redis_url=services.redis_url,
-        allowed_domains=("example.com",),
-        github_org=DEMO_GITHUB_ORG,
-        github_api_url=f"{emulator.base_url}/github",
-        github_backfill_days=DAYS,
-        provider_pacing_ms=0,
-        **credentials,
-        **overrides,
+    github = GitHubSettings(
+        org=DEMO_GITHUB_ORG, api_url=f"{emulator.base_url}/github", backfill_days=DAYS, **credentials
     )
+    settings = Settings(
+        env="dev", sign_in=SignInSettings(allowed_domains=("example.com",)), github=github, provider_pacing_ms=0
+    )
+    return settings.with_services(services.database_url, services.redis_url).replace(**overrides)
 
 
 def context(
@@ -320,7 +314,7 @@ async def test_missing_credentials_are_reported(
     fresh_emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     ctx = context(fresh_emulator, services, sessionmaker)
-    ctx.settings = replace(ctx.settings, github_token=None)
+    ctx.settings = ctx.settings.replace(github={"token": None})
     result = await github.sync_incremental(ctx)
     assert result.errors == [
         "GitHub credentials not configured (set GITHUB_TOKEN, or GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and "
