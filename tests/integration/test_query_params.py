@@ -109,6 +109,9 @@ JSON_400 = [
     ("/api/v1/users/ada%00%40example.com", "email", "contains a NUL character"),
     ("/api/v1/users/%00/percentile", "email", "contains a NUL character"),
     ("/api/v1/users/" + "a" * 256, "email", "longer than 255 characters"),
+    ("/api/v1/repositories/acme%00/web", "owner", "contains a NUL character"),
+    ("/api/v1/repositories/acme/web%00", "repo", "contains a NUL character"),
+    ("/api/v1/commits/pivot?sort_dir=%00", "sort_dir", "'\\x00' is not one of asc, desc"),
 ]
 
 
@@ -133,6 +136,7 @@ PAGE_400 = [
     ("/users/ada%40example.com?tab=raw&model=%00", "model", "contains a NUL character"),
     ("/users/ada%40example.com?tab=stats", "tab", "'stats' is not one of overview, raw"),
     ("/users/ada%00", "email", "contains a NUL character"),
+    ("/repositories/acme%00/web", "owner", "contains a NUL character"),
     ("/mappings?page=²", "page", "'²' is not a whole number"),
     ("/mappings?search=%00", "search", "contains a NUL character"),
     ("/mappings?status=done", "status", "'done' is not one of unmapped, mapped, all"),

@@ -207,6 +207,14 @@ async def provide_user_match(db: AsyncSession, email: UserSegment) -> UserMatch:
     return await find_user(db, email)
 
 
+def provide_repository_name(owner: str, repo: str) -> str:
+    """`owner/repo` of a `/repositories/{owner}/{repo}` path (page and JSON alike); NUL → 400, never a query."""
+    for name, value in (("owner", owner), ("repo", repo)):
+        if "\x00" in value:
+            raise BadParameter(name, "contains a NUL character")
+    return f"{owner}/{repo}"
+
+
 def search_text(description: str = "Case-insensitive substring (≤ 100 characters)") -> Provide:
     """The `search` parameter (≤ 100 characters), documented with a route's own description."""
 
@@ -253,5 +261,6 @@ DEPENDENCIES: dict[str, Provide] = {
     "mapping_source": Provide(provide_mapping_source, sync_to_thread=False),
     "query_text": search_text(),
     "user_match": Provide(provide_user_match),
+    "repository_name": Provide(provide_repository_name, sync_to_thread=False),
 }
 """Registered on the app: a handler names the ones it needs (routes override `query_text` to describe their search)."""

@@ -402,8 +402,7 @@ def _commit(row: CommitRow) -> CommitOut:
 )
 async def api_repository(
     db: AsyncSession,
-    owner: str,
-    repo: str,
+    repository_name: NamedDependency[str],
     rng: NamedDependency[DateRange],
     compare: NamedDependency[bool],
     paging: NamedDependency[Paging],
@@ -412,7 +411,7 @@ async def api_repository(
     """Totals, per-tool split, daily series, top 20 authors and a slice of the commits list (newest first, each
     with every attribution). 404 `Repository not found` for an unknown `owner/repo`."""
     filter_key = one_of("ai_filter", ai_filter, tuple(COMMIT_FILTERS), "all")
-    info = await find_repository(db, f"{owner}/{repo}")
+    info = await find_repository(db, repository_name)
     if info is None:
         raise NotFoundException("Repository not found")
     detail = await repository_detail(db, info, rng, filter_key=filter_key, commits_slice=(paging.limit, paging.offset))

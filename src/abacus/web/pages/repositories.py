@@ -42,14 +42,13 @@ def repository_path(full_name: str) -> str:
 async def repository(
     request: Request[Any, Any, Any],
     db: AsyncSession,
-    owner: str,
-    repo: str,
+    repository_name: NamedDependency[str],
     rng: NamedDependency[DateRange],
     page_number: NamedDependency[int],
     filter_: Annotated[str | None, Parameter(query="filter")] = None,
 ) -> Template:
     filter_key = one_of("filter", filter_, tuple(COMMIT_FILTERS), "all")
-    info = await find_repository(db, f"{owner}/{repo}")
+    info = await find_repository(db, repository_name)
     if info is None:
         raise NotFoundException("Repository not found")
     detail = await repository_detail(db, info, rng, filter_key=filter_key, page=page_number)
