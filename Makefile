@@ -24,6 +24,11 @@ test: $(VENV)/.installed
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+## Only the pure tests (tests/unit): no PostgreSQL, Redis, emulator or browser is started; a few seconds.
+.PHONY: test-unit
+test-unit: $(VENV)/.installed
+	$(BIN)/pytest -q tests/unit
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 

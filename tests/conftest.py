@@ -1,29 +1,34 @@
-"""Shared fixtures: real PostgreSQL + Redis (machine's or embedded), a fresh database per run, loopback emulators
-and the real app served over HTTP."""
+"""Session fixtures: real PostgreSQL + Redis (machine's or embedded), a fresh database per run, the OIDC emulator and
+the real app served over HTTP.
+
+Every fixture is lazy: importing this file (or running `pytest tests/unit`) contacts no server and starts nothing;
+a server is resolved, a database created or an app started only when a test asks for the fixture. Helpers that are
+not fixtures are imported by name from tests/support.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-RUN_ID = uuid.uuid4().hex[:8]
-os.environ.setdefault("ABACUS_QUEUE", f"abacus:test:{RUN_ID}")
+from tests.support import (
+    DEMO_USERS,
+    RUN_ID,
+    ThreadedServer,
+    app_settings,
+    drop_database,
+    free_port,
+    run_async,
+    sign_in,
+    truncate_tables,
+)
 
-from abacus import migrate  # noqa: E402
-from abacus.embedded import BackingServices, ensure_database_exists, resolve_backing_services  # noqa: E402
-from abacus.emulators.oidc import OIDCState, create_oidc_router  # noqa: E402
-from abacus.settings import Settings, load_settings  # noqa: E402
-from tests.support import ThreadedServer, free_port  # noqa: E402
+if TYPE_CHECKING:
+    from abacus.embedded import BackingServices
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -34,45 +39,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: "/tests/browser/" in str(item.path))
 
 
-DEMO_USERS = [("ada@example.com", "Ada Lovelace"), ("grace@example.com", "Grace Hopper")]
-TABLES = (
-    "usage_records",
-    "usage_daily",
-    "usage_tool_daily",
-    "usage_user_daily",
-    "identity_mappings",
-    "sync_state",
-    "commit_attributions",
-    "commits",
-    "repositories",
-    "webhook_deliveries",
-)
-
-
-def run_async(coro: Any) -> Any:
-    """Run a coroutine to completion in its own thread and loop (safe even while Playwright owns this thread)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-async def _drop_database(services: BackingServices, name: str) -> None:
-    engine = create_async_engine(services.with_database("postgres"), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def services() -> Iterator[BackingServices]:
     """A freshly created, migrated database on the real server for this test run; dropped afterwards."""
+    from abacus import migrate
+    from abacus.embedded import ensure_database_exists
+    from abacus.runtime import resolve_runtime_settings
+    from abacus.settings import load_settings
+
     name = f"abacus_test_{RUN_ID}"
-    resolved, stop = resolve_backing_services(database_name=name)
+    configured = load_settings(web=False, env_files=[])  # DATABASE_URL, REDIS_URL, ABACUS_EMBEDDED; never a .env
+    runtime = resolve_runtime_settings(configured, database_name=name)
+    resolved, stop = runtime.services, runtime.stop
     run_async(ensure_database_exists(resolved.database_url))
     migrate.upgrade(resolved.database_url)
     os.environ["DATABASE_URL"] = resolved.database_url
     os.environ["REDIS_URL"] = resolved.redis_url
     yield resolved
-    run_async(_drop_database(resolved, name))
+    run_async(drop_database(resolved, name))
     stop()
 
 
@@ -84,14 +68,7 @@ def database_url(services: BackingServices) -> str:
 @pytest.fixture()
 def clean_db(database_url: str) -> Iterator[None]:
     """Tests that write rows start from empty tables (truncate, not a shared state)."""
-
-    async def truncate() -> None:
-        engine = create_async_engine(database_url)
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        await engine.dispose()
-
-    run_async(truncate())
+    run_async(truncate_tables(database_url))
     yield
 
 
@@ -99,22 +76,11 @@ def clean_db(database_url: str) -> Iterator[None]:
 def oidc_server() -> Iterator[ThreadedServer]:
     from litestar import Litestar
 
+    from abacus.emulators.oidc import OIDCState, create_oidc_router
+
     app = Litestar(route_handlers=[create_oidc_router(OIDCState(demo_users=DEMO_USERS))])
     with ThreadedServer(app, health_path="/oidc/.well-known/openid-configuration") as server:
         yield server
-
-
-def app_settings(services: BackingServices, issuer: str, **overrides: object) -> Settings:
-    env = {
-        "ABACUS_ENV": "dev",
-        "OIDC_ISSUER": issuer,
-        "OIDC_CLIENT_ID": "abacus",
-        "OIDC_CLIENT_SECRET": "dev",
-        "ABACUS_ALLOWED_DOMAINS": "example.com",
-        "ABACUS_ADMIN_EMAILS": "ada@example.com",
-    }
-    settings = load_settings(env)
-    return replace(settings, database_url=services.database_url, redis_url=services.redis_url, **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -128,23 +94,8 @@ def live_app(services: BackingServices, oidc_server: ThreadedServer) -> Iterator
         yield server
 
 
-def sign_in(base_url: str, email: str, **switches: str) -> httpx.Client:
-    """An httpx client that went through /auth/login → emulator → /auth/callback (redirects followed)."""
-    client = httpx.Client(base_url=base_url, follow_redirects=False, timeout=20)
-    response = client.get("/auth/login", params={"login_hint": email})
-    assert response.status_code == 302, response.text
-    authorize = httpx.URL(response.headers["location"])
-    if switches:
-        authorize = authorize.copy_merge_params(switches)
-    to_callback = httpx.get(authorize, follow_redirects=False, timeout=20)
-    assert to_callback.status_code == 302, to_callback.text
-    final = client.get(to_callback.headers["location"])
-    client.last_response = final  # type: ignore[attr-defined]
-    return client
-
-
 @pytest.fixture()
-def signed_in(live_app: ThreadedServer) -> Callable[..., httpx.Client]:
+def signed_in(live_app: ThreadedServer) -> Iterator[Callable[..., httpx.Client]]:
     clients: list[httpx.Client] = []
 
     def factory(email: str = "ada@example.com", **switches: str) -> httpx.Client:

@@ -1,14 +1,44 @@
-"""Test plumbing: run an ASGI app with uvicorn on a free loopback port in a background thread."""
+"""Test plumbing imported by name (fixtures live in the conftest.py files): uvicorn on a free loopback port in a
+background thread, a fresh loop per coroutine, the test run's id, database helpers and signing in over HTTP.
+
+Importing this module contacts no server; everything that does is a function called by a fixture or a test.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
 import threading
 import time
-from typing import Any
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import uvicorn
+
+if TYPE_CHECKING:
+    from abacus.embedded import BackingServices
+    from abacus.settings import Settings
+
+RUN_ID = uuid.uuid4().hex[:8]
+# Before anything reads settings: this run's jobs go to a queue of their own.
+os.environ.setdefault("ABACUS_QUEUE", f"abacus:test:{RUN_ID}")
+QUEUE = os.environ["ABACUS_QUEUE"]  # app_settings() and the CLI/worker processes tests start use it
+
+DEMO_USERS = [("ada@example.com", "Ada Lovelace"), ("grace@example.com", "Grace Hopper")]
+TABLES = (
+    "usage_records",
+    "usage_daily",
+    "usage_tool_daily",
+    "usage_user_daily",
+    "identity_mappings",
+    "sync_state",
+    "commit_attributions",
+    "commits",
+    "repositories",
+    "webhook_deliveries",
+)
 
 
 def free_port() -> int:
@@ -19,6 +49,8 @@ def free_port() -> int:
 
 class ThreadedServer:
     def __init__(self, app: Any, *, health_path: str = "/", port: int | None = None) -> None:
+        import uvicorn
+
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._health_path = health_path
@@ -42,3 +74,72 @@ class ThreadedServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def run_async(coro: Any) -> Any:
+    """Run a coroutine to completion in its own thread and loop (safe even while Playwright owns this thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def admin_sql(services: BackingServices, *statements: str) -> None:
+    """Run statements on the server's `postgres` database outside a transaction (CREATE/DROP DATABASE)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(services.with_database("postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def drop_database(services: BackingServices, name: str) -> None:
+    await admin_sql(services, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def truncate_tables(database_url: str) -> None:
+    """Empty every data table (the schema and alembic's version stay)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+def app_settings(services: BackingServices, issuer: str, **overrides: Any) -> Settings:
+    """Settings of a dev app signing in at `issuer`; `overrides` as `Settings.replace()` takes them."""
+    from abacus.settings import load_settings
+
+    env = {
+        "ABACUS_ENV": "dev",
+        "OIDC_ISSUER": issuer,
+        "OIDC_CLIENT_ID": "abacus",
+        "OIDC_CLIENT_SECRET": "dev",
+        "ABACUS_ALLOWED_DOMAINS": "example.com",
+        "ABACUS_ADMIN_EMAILS": "ada@example.com",
+        "ABACUS_QUEUE": QUEUE,
+    }
+    settings = load_settings(env).with_services(services.database_url, services.redis_url)
+    return settings.replace(**overrides)
+
+
+def sign_in(base_url: str, email: str, **switches: str) -> httpx.Client:
+    """An httpx client that went through /auth/login → emulator → /auth/callback (redirects followed)."""
+    client = httpx.Client(base_url=base_url, follow_redirects=False, timeout=20)
+    response = client.get("/auth/login", params={"login_hint": email})
+    assert response.status_code == 302, response.text
+    authorize = httpx.URL(response.headers["location"])
+    if switches:
+        authorize = authorize.copy_merge_params(switches)
+    to_callback = httpx.get(authorize, follow_redirects=False, timeout=20)
+    assert to_callback.status_code == 302, to_callback.text
+    final = client.get(to_callback.headers["location"])
+    client.last_response = final  # type: ignore[attr-defined]
+    return client

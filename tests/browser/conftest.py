@@ -1,15 +1,27 @@
-"""Playwright (Python) driving the system Chromium; skipped with a reason when it is missing (CI installs it)."""
+"""Fixtures of the browser and crawler tests: Playwright (Python) driving the system Chromium, skipped with a reason
+when it is missing (CI installs it), and the demo app over data synced from the emulators.
+
+The demo data set is synced ONCE per session into a template database (`demo_template`); each module that uses
+`demo_app` gets its own copy (`CREATE DATABASE … TEMPLATE …`, about a second), so a module may write (a sync, "Sync
+now") without another module seeing it. Helpers that are not fixtures are in tests/browser/browser_support.py.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
+import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+from abacus.emulators.server import EmulatorServer
+from tests.browser.browser_support import DEMO_CONFIG, DemoApp, demo_settings, full_sync
+from tests.support import RUN_ID, ThreadedServer, admin_sql, drop_database, free_port, run_async
+
 ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -52,17 +64,54 @@ def page(browser):  # type: ignore[no-untyped-def]
     context.close()
 
 
-def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+@pytest.fixture(scope="session")
+def demo_emulator() -> Iterator[EmulatorServer]:
+    """The demo company's provider emulators (12 people, 45 days up to today, no provider lag), for the session."""
+    with EmulatorServer(DEMO_CONFIG) as emulator:
+        yield emulator
 
 
-def browser_sign_in(page, base_url: str, email: str = "ada@example.com") -> None:  # type: ignore[no-untyped-def]
-    """Sign in the way a person does: sign-in page → identity provider's chooser → back on Abacus."""
-    page.goto(f"{base_url}/sign-in")
-    page.get_by_role("link", name="Continue with").click()
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base_url}/")
+@pytest.fixture(scope="session")
+def demo_template(services: Any, demo_emulator: EmulatorServer) -> Iterator[str]:
+    """A migrated database holding the emulators synced through the real sync code; only ever copied, never served.
+
+    Yields its name. Nothing may stay connected to it (CREATE DATABASE … TEMPLATE needs that).
+    """
+    from abacus import migrate
+
+    started = time.monotonic()
+    name = f"abacus_test_{RUN_ID}_demo"
+    run_async(admin_sql(services, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'))
+    url = services.with_database(name)
+    migrate.upgrade(url)
+    # The sync needs no sign-in or served app: issuer and base URL are never contacted here.
+    settings = demo_settings(
+        url, services.redis_url, "http://127.0.0.1:9/oidc", demo_emulator.base_url, "http://127.0.0.1:9"
+    )
+    run_async(full_sync(settings))
+    print(f"demo data synced in {time.monotonic() - started:.1f}s")
+    yield name
+    run_async(drop_database(services, name))
+
+
+@pytest.fixture(scope="module")
+def demo_app(
+    services: Any, oidc_server: ThreadedServer, demo_emulator: EmulatorServer, demo_template: str
+) -> Iterator[DemoApp]:
+    """The real app served on loopback over this module's own copy of the synced demo data."""
+    from abacus.app import create_app
+
+    started = time.monotonic()
+    name = f"{demo_template}_{uuid.uuid4().hex[:6]}"
+    run_async(admin_sql(services, f'CREATE DATABASE "{name}" TEMPLATE "{demo_template}"'))
+    url = services.with_database(name)
+    port = free_port()
+    settings = demo_settings(
+        url, services.redis_url, f"{oidc_server.url}/oidc", demo_emulator.base_url, f"http://127.0.0.1:{port}"
+    )
+    try:
+        with ThreadedServer(create_app(settings), health_path="/healthz", port=port) as server:
+            print(f"demo_app ready in {time.monotonic() - started:.1f}s at {datetime.now(UTC):%H:%M:%S}Z")
+            yield DemoApp(url=server.url, emulator=demo_emulator, database_url=url, settings=settings)
+    finally:
+        run_async(drop_database(services, name))

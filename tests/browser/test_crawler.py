@@ -11,9 +11,8 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from tests.browser.conftest import SCREENSHOTS
-from tests.browser.demo_fixtures import ADMIN, demo_app  # noqa: F401
-from tests.conftest import sign_in
+from tests.browser.browser_support import ADMIN, SCREENSHOTS
+from tests.support import sign_in
 
 REPORT = SCREENSHOTS.parent / "crawler-report.txt"  # every URL fetched and every failure, for after a red run
 MAX_REQUESTS = 400
@@ -186,7 +185,7 @@ def crawl(client: httpx.Client, base: str) -> tuple[dict[Request, str], list[str
     return seen, failures, parsed
 
 
-def test_every_reachable_url_answers_without_error(demo_app):  # noqa: F811
+def test_every_reachable_url_answers_without_error(demo_app):
     client = sign_in(demo_app.url, ADMIN)
     try:
         started = time.monotonic()

@@ -14,9 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from abacus.providers import registry, runner
-from tests.browser.conftest import browser_sign_in, screenshot
-from tests.browser.demo_fixtures import ADMIN, demo_app, sync_call  # noqa: F401
-from tests.conftest import run_async
+from tests.browser.browser_support import ADMIN, browser_sign_in, screenshot, sync_call
+from tests.support import run_async
 
 # Playwright's init scripts run outside the page's CSP, so this listener sees every violation on every document.
 CSP_LISTENER = """
@@ -66,7 +65,7 @@ class PageProblems:
 
 
 @pytest.fixture()
-def admin_page(page, demo_app):  # noqa: F811
+def admin_page(page, demo_app):
     problems = PageProblems(page)
     browser_sign_in(page, demo_app.url, ADMIN)
     problems.collect()  # the identity provider's chooser page (another origin, no favicon) is not under test
@@ -87,7 +86,7 @@ def assert_not_reloaded(page: Any) -> None:
     assert page.evaluate("window.__marker") == 1, "the page was reloaded instead of swapped"
 
 
-def test_range_buttons_swap_the_dashboard_in_place_and_back_restores_it(admin_page, demo_app):  # noqa: F811
+def test_range_buttons_swap_the_dashboard_in_place_and_back_restores_it(admin_page, demo_app):
     page = admin_page
     cards_30d = card_texts(page)
     assert len(cards_30d) == 4 and all("(30d)" in text for text in cards_30d), cards_30d
@@ -128,7 +127,7 @@ def page_value(card_text: str) -> str:
     return card_text.split(")", 1)[1].split()[0]
 
 
-def test_team_filter_narrows_the_table_in_place_and_keeps_the_input(admin_page, demo_app):  # noqa: F811
+def test_team_filter_narrows_the_table_in_place_and_keeps_the_input(admin_page, demo_app):
     page = admin_page
     page.goto(f"{demo_app.url}/team")
     emails = page.locator("#team-table tbody td.email").all_text_contents()
@@ -189,7 +188,7 @@ def cursor_state(database_url: str) -> list[tuple[Any, ...]]:
     return run_async(read())
 
 
-def test_status_panel_refreshes_itself_after_a_sync_finishes(admin_page, demo_app):  # noqa: F811
+def test_status_panel_refreshes_itself_after_a_sync_finishes(admin_page, demo_app):
     page = admin_page
     page.goto(f"{demo_app.url}/status")
     card = page.locator("#status-panel section.source").filter(has=page.get_by_role("heading", name="Cursor"))
@@ -217,7 +216,7 @@ def test_status_panel_refreshes_itself_after_a_sync_finishes(admin_page, demo_ap
     assert page.problems.collect() == []
 
 
-def test_admin_sync_now_queues_a_job_and_says_so(admin_page, demo_app):  # noqa: F811
+def test_admin_sync_now_queues_a_job_and_says_so(admin_page, demo_app):
     page = admin_page
     page.goto(f"{demo_app.url}/status")
     buttons = page.locator("#status-panel").get_by_role("button", name="Sync now")
@@ -230,7 +229,7 @@ def test_admin_sync_now_queues_a_job_and_says_so(admin_page, demo_app):  # noqa:
     assert page.problems.collect() == []
 
 
-def test_a_member_sees_no_sync_buttons(page, demo_app):  # noqa: F811
+def test_a_member_sees_no_sync_buttons(page, demo_app):
     browser_sign_in(page, demo_app.url, "grace@example.com")
     page.goto(f"{demo_app.url}/status")
     expect(page.get_by_role("heading", name="Data Sources")).to_be_visible()
@@ -238,7 +237,7 @@ def test_a_member_sees_no_sync_buttons(page, demo_app):  # noqa: F811
     expect(page.get_by_role("link", name="Mappings")).to_have_count(0)
 
 
-def test_every_main_page_renders_without_console_errors(admin_page, demo_app):  # noqa: F811
+def test_every_main_page_renders_without_console_errors(admin_page, demo_app):
     page = admin_page
     base = demo_app.url
     page.goto(f"{base}/team")

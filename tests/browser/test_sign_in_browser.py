@@ -1,4 +1,4 @@
-from tests.browser.conftest import browser_sign_in, screenshot
+from tests.browser.browser_support import browser_sign_in, screenshot
 
 
 def test_sign_in_through_the_emulator_page_shows_the_overview(page, live_app):

@@ -1,19 +1,14 @@
 """Independent truth for the commit pages, API and CSV: plain SQL over `commits` / `commit_attributions` written
-here (day of a commit = its UTC calendar day), never the app's query functions; plus the edge rows the commit tests
-add on top of tests/seed.py."""
+here (day of a commit = its UTC calendar day), never the app's query functions; plus the names of the edge rows the
+commit tests add on top of tests/seed.py (the `edge_rows` fixture in tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from tests.integration.pages_fixtures import sql_rows
+from tests import dom
+from tests.integration.pages_support import sql_rows
 
 IN_RANGE = "(c.committed_at AT TIME ZONE 'UTC')::date BETWEEN :s AND :e"
 EDGE_REPO = "acme/edge"
@@ -22,57 +17,6 @@ EDGE_DAY = date(2026, 3, 4)
 """acme/edge has one commit at EDGE_DAY 23:59:59Z and one at (EDGE_DAY + 1) 00:00:00Z."""
 MAPPED_AUTHOR_ID = "1000"
 MAPPED_EMAIL = "ada@example.com"
-
-
-@pytest.fixture(scope="module")
-def edge_rows(page_client, database_url: str) -> None:
-    """Extra rows on top of the seed, written once per module before its tests: UTC day edges, a commit with no
-    message/email/stats, a tool only this repo has, a CSV-hostile repository name, a GitHub identity mapping."""
-    statements = [
-        (
-            "INSERT INTO repositories (source, full_name) VALUES ('github', :a), ('github', :b)",
-            {"a": EDGE_REPO, "b": WEIRD_REPO},
-        ),
-        (
-            "INSERT INTO commits (repo_id, commit_id, author_email, author_id, committed_at, message, ai_tool,"
-            " ai_model,"
-            " additions, deletions) SELECT id, 'edge0001aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', NULL, '9999',"
-            " '2026-03-04T23:59:59Z', NULL, NULL, NULL, NULL, NULL FROM repositories WHERE full_name = :a",
-            {"a": EDGE_REPO},
-        ),
-        (
-            "INSERT INTO commits (repo_id, commit_id, author_email, author_id, committed_at, message, ai_tool,"
-            " ai_model,"
-            " additions, deletions) SELECT id, 'edge0002bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'ada@example.com', '1000',"
-            " '2026-03-05T00:00:00Z', 'Edge of day\n\nCo-authored-by: Windsurf', 'windsurf', 'swe-1', 5, 2"
-            " FROM repositories WHERE full_name = :a",
-            {"a": EDGE_REPO},
-        ),
-        (
-            "INSERT INTO commit_attributions (commit_id, ai_tool, ai_model, source) SELECT id, 'windsurf', 'swe-1',"
-            " 'co_author' FROM commits WHERE commit_id = 'edge0002bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'",
-            {},
-        ),
-        (
-            "INSERT INTO commits (repo_id, commit_id, author_email, author_id, committed_at, message, additions,"
-            " deletions) SELECT id, 'weird001cccccccccccccccccccccccccccccccc', 'grace@example.com', '1001',"
-            " '2026-03-01T12:00:00Z', 'Human', 1, 1 FROM repositories WHERE full_name = :b",
-            {"b": WEIRD_REPO},
-        ),
-        (
-            "INSERT INTO identity_mappings (source, external_id, email) VALUES ('github', :id, :email)",
-            {"id": MAPPED_AUTHOR_ID, "email": MAPPED_EMAIL},
-        ),
-    ]
-
-    async def run() -> None:
-        engine = create_async_engine(database_url)
-        async with engine.begin() as conn:
-            for statement, params in statements:
-                await conn.execute(text(statement), params)
-        await engine.dispose()
-
-    asyncio.run(run())
 
 
 def rate(part: int, whole: int) -> int:
@@ -189,14 +133,7 @@ def attributions(db: str, commit_ids: list[int]) -> dict[int, set[tuple[str, str
 
 def table_rows(page: str) -> list[str]:
     """Full names of the Commits table rows, in order."""
-    body = page.split('<table class="repo-pivot">')[1].split("</tbody>")[0]
-    return [html_unescape(m) for m in re.findall(r'<td class="repo-name">\s*<a href="[^"]*">([^<]*)</a>', body)]
-
-
-def html_unescape(value: str) -> str:
-    import html
-
-    return html.unescape(value)
+    return dom.texts(dom.one(page, "table.repo-pivot"), "tbody td.repo-name > a:not(.ext-link)")
 
 
 def _one_decimal(value) -> str:

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from tests.integration.pages_fixtures import sql_rows
+from tests.integration.pages_support import sql_rows
 
 THINKING_ENDINGS = (" (t)", " (ht)", "-thinking", "-high-thinking")
 """metrics.md §4 hasThinkingModels, compared lower-cased (the rule is case-insensitive)."""

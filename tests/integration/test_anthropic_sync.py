@@ -14,8 +14,7 @@ from abacus.providers.http import ProviderClient
 from abacus.records import ProviderError
 from abacus.services.mappings import set_mapping
 from abacus.settings import ProviderKey
-from tests.integration.provider_fixtures import *  # noqa: F403  (fixtures)
-from tests.integration.provider_fixtures import (
+from tests.integration.provider_support import (
     ACME,
     ANTHROPIC_KEYS,
     EARLIER,

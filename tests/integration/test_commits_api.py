@@ -12,9 +12,7 @@ import pytest
 
 from tests import seed
 from tests.integration import commits_truth as truth
-from tests.integration.commits_truth import edge_rows  # noqa: F401
-from tests.integration.pages_fixtures import *  # noqa: F403
-from tests.integration.pages_fixtures import sql_rows
+from tests.integration.pages_support import sql_rows
 
 TODAY = seed.TODAY
 D30 = (TODAY - timedelta(days=29), TODAY)
@@ -36,7 +34,7 @@ CSV_HEADER = [
 
 
 @pytest.fixture(scope="module")
-def client(page_client, edge_rows):  # noqa: F811
+def client(page_client, edge_rows):
     return page_client
 
 

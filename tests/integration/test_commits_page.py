@@ -3,19 +3,15 @@ computation (tests/integration/commits_truth.py); today = seed.TODAY."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
 import pytest
 
 from abacus.domain.formatting import fmt_day, format_commit_count, format_count
 from abacus.domain.tools import tool_name
-from tests import seed
+from tests import dom, seed
 from tests.integration import commits_truth as truth
-from tests.integration.commits_truth import edge_rows  # noqa: F401
-from tests.integration.pages_fixtures import *  # noqa: F403
-from tests.integration.pages_fixtures import get_ok
-from tests.integration.usage_truth import card_delta, card_value_title, stat_card, text_of
+from tests.integration.pages_support import card_delta, card_value_title, get_ok, stat_card
 
 TODAY = seed.TODAY
 D30 = (TODAY - timedelta(days=29), TODAY)
@@ -24,7 +20,7 @@ REPO_TABLE = {"HX-Request": "true", "HX-Target": "repo-table"}
 
 
 @pytest.fixture(scope="module")
-def client(page_client, edge_rows):  # noqa: F811
+def client(page_client, edge_rows):
     return page_client
 
 
@@ -47,35 +43,41 @@ def test_stat_cards_match_sql(client, database_url, query, span):
     noun = "commit" if cur.commits == 1 else "commits"
     assert card_value_title(card) == (format_commit_count(cur.commits), f"{format_count(cur.commits)} {noun}")
     assert card_delta(card) == truth.expected_delta(cur.commits, prev.commits)
-    assert f"across {cur.repos} repos" in card
+    assert f"across {cur.repos} repos" in dom.text(card)
 
     card = stat_card(page, f"AI Attributed {tag}")
     assert card_value_title(card)[0] == f"{truth.rate(cur.ai, cur.commits)}%"
     assert card_delta(card) == truth.expected_rate_delta(cur.ai, cur.commits, prev.ai, prev.commits)
-    assert f"{format_count(cur.ai)} commits" in card
+    assert f"{format_count(cur.ai)} commits" in dom.text(card)
 
     card = stat_card(page, f"Repositories {tag}")
     assert card_value_title(card)[0] == str(cur.repos)
     assert card_delta(card) is None
-    assert "with commits in period" in card
+    assert "with commits in period" in dom.text(card)
 
 
 def test_rate_delta_is_in_percentage_points(client, database_url):
-    page = get_ok(client, "/commits")
-    card = stat_card(page, "AI Attributed (30d)")
-    shown = card_delta(card)
-    assert shown is None or shown.endswith(" pp")
+    """The AI-rate badge is the difference of the two periods' unrounded rates in percentage points, not a relative
+    change in %: over 30d the seed moves the rate by more than 1 pp, so the badge must be there with that value."""
+    cur = truth.figures(database_url, *D30)
+    prev = truth.figures(database_url, *truth.previous(*D30))
+    expected = truth.expected_rate_delta(cur.ai, cur.commits, prev.ai, prev.commits)
+    assert expected is not None, "the seed no longer moves the 30d AI rate by 1 pp or more: pick another range"
+    assert expected.endswith(" pp")
+    relative = truth.expected_delta(truth.rate(cur.ai, cur.commits), truth.rate(prev.ai, prev.commits))
+    assert expected.removesuffix(" pp") != (relative or "").removesuffix("%")  # the two readings differ here
+
+    shown = card_delta(stat_card(get_ok(client, "/commits"), "AI Attributed (30d)"))
+    assert shown == expected
 
 
 def test_tool_split_section(client, database_url):
-    page = text_of(get_ok(client, "/commits"))
+    section = dom.one(get_ok(client, "/commits"), "div.card.commit-tools")
     cur = truth.figures(database_url, *D30)
-    section = page.split('class="card commit-tools"')[1].split('id="repo-table"')[0]
-    legend = re.findall(r"</svg> ([^<]+?) (\d+%)</span>", section)
     ordered = sorted(cur.tools.items(), key=lambda kv: (-kv[1], kv[0]))
-    assert legend == [(tool_name(t), f"{truth.rate(n, cur.ai)}%") for t, n in ordered]
-    for tool, n in ordered:
-        assert f"<title>{tool_name(tool)}: {n:,} ({truth.rate(n, cur.ai)}%)</title>" in section
+    assert dom.texts(section, ".legend > span") == [f"{tool_name(t)} {truth.rate(n, cur.ai)}%" for t, n in ordered]
+    bars = [title.text_content() for title in dom.select(section, "svg.hbar title")]
+    assert bars == [f"{tool_name(t)}: {n:,} ({truth.rate(n, cur.ai)}%)" for t, n in ordered]
 
 
 def test_tool_section_hidden_without_ai_commits(client):
@@ -84,40 +86,38 @@ def test_tool_section_hidden_without_ai_commits(client):
 
 
 def test_table_rows_and_footer_match_sql(client, database_url):
-    page = text_of(
-        get_ok(
-            client,
-            "/commits?cols=fullName,totalCommits,aiAssistedCommits,aiAssistanceRate,"
-            "uniqueAuthors,lastCommit,totalAdditions,totalDeletions",
-        )
+    page = get_ok(
+        client,
+        "/commits?cols=fullName,totalCommits,aiAssistedCommits,aiAssistanceRate,"
+        "uniqueAuthors,lastCommit,totalAdditions,totalDeletions",
     )
     repos = truth.per_repo(database_url, *D30)
     ranks = truth.name_ranks(database_url)
     names = truth.table_rows(page)
     assert names == sorted(repos, key=lambda n: (-repos[n].commits, ranks[n]))
     assert "acme/empty" not in names  # no commits: never in the table
-    assert f"{len(repos)} repositories" in page
-    body = page.split('<table class="repo-pivot">')[1]
-    for row_html in body.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]:
-        name = re.search(r'<td class="repo-name">\s*<a href="([^"]*)">([^<]*)</a>', row_html)
-        figures = repos[name.group(2)]
-        cells = re.findall(r'<td class="num[^"]*"[^>]*>(.*?)</td>', row_html, re.S)
-        rate_cell = re.sub(r"<[^>]+>", "", cells[2])
+    assert f"{len(repos)} repositories" in dom.text(page)
+    table = dom.one(page, "table.repo-pivot")
+    rows = dom.select(table, "tbody > tr")
+    assert len(rows) == len(names)
+    for row in rows:
+        figures = repos[dom.text(dom.first(row, "td.repo-name > a"))]
+        cells = dom.texts(row, "td.num")
         assert cells[0] == format_commit_count(figures.commits)
         assert cells[1] == format_commit_count(figures.ai)
-        assert rate_cell == f"{figures.rate}%"
+        assert cells[2] == f"{figures.rate}%"
         assert cells[3] == f"+{format_count(figures.additions)}"
         assert cells[4] == f"-{format_count(figures.deletions)}"
         assert cells[5] == format_count(figures.authors)
         assert cells[6] == fmt_day(figures.last)
         if figures.no_stats:
             noun = "commit" if figures.no_stats == 1 else "commits"
-            assert f'title="{figures.no_stats} {noun} without line stats"' in row_html
-    footer = body.split("<tfoot>")[1].split("</tfoot>")[0]
+            assert dom.select(row, f'[title="{figures.no_stats} {noun} without line stats"]')
+    footer = dom.one(table, "tfoot")
     total_commits = sum(f.commits for f in repos.values())
     total_ai = sum(f.ai for f in repos.values())
-    assert f"Total ({len(repos)})" in footer
-    cells = re.findall(r'<td class="num"[^>]*>(.*?)</td>', footer)
+    assert f"Total ({len(repos)})" in dom.text(footer)
+    cells = dom.texts(footer, "td.num")
     assert cells[:3] == [
         format_commit_count(total_commits),
         format_commit_count(total_ai),
@@ -128,8 +128,8 @@ def test_table_rows_and_footer_match_sql(client, database_url):
 
 def test_repository_links_and_github_icon(client):
     page = get_ok(client, "/commits?range=7d")
-    assert '<a href="/repositories/acme/web?range=7d">acme/web</a>' in page
-    assert 'href="https://github.com/acme/web"' in page
+    assert dom.texts(page, 'a[href="/repositories/acme/web?range=7d"]') == ["acme/web"]
+    assert dom.select(page, 'a[href="https://github.com/acme/web"]')
 
 
 @pytest.mark.parametrize(
@@ -168,7 +168,7 @@ def test_sorting_with_ties_by_name(client, database_url, sort, direction):
     expected = sorted(repos, key=lambda n: (sign * value(repos[n], n), ranks[n]))
     assert truth.table_rows(page) == expected
     arrow = "↓" if direction == "desc" else "↑"
-    assert re.search(rf'class="sorted">[^<]+ {arrow}</a>', page)
+    assert dom.text(dom.one(page, "thead a.sorted")).endswith(f" {arrow}")
 
 
 def test_search_is_case_insensitive_and_literal(client, database_url):
@@ -178,7 +178,7 @@ def test_search_is_case_insensitive_and_literal(client, database_url):
     underscore = get_ok(client, "/commits?search=_")
     assert truth.table_rows(underscore) == ["acme/infra_tools"]  # "_" is not a wildcard
     percent = get_ok(client, "/commits?search=%25")
-    assert 'class="repo-pivot"' not in percent
+    assert not dom.select(percent, ".repo-pivot")
     assert "No repositories found" in percent
     backslash = get_ok(client, "/commits?search=%5C")
     assert "No repositories found" in backslash
@@ -189,32 +189,34 @@ def test_search_is_case_insensitive_and_literal(client, database_url):
 
 def test_search_keeps_links_and_export(client):
     page = get_ok(client, "/commits?range=7d&search=acme")
-    assert 'href="/export/commits.csv?range=7d&amp;search=acme"' in page
-    assert 'href="/commits?range=7d&amp;search=acme&amp;sort=fullName&amp;dir=desc"' in page
+    hrefs = [a.get("href") for a in dom.select(page, "a[href]")]
+    assert "/export/commits.csv?range=7d&search=acme" in hrefs
+    assert "/commits?range=7d&search=acme&sort=fullName&dir=desc" in hrefs
     # the header box filters repositories here, keeping the range and table state
-    header = page.split('class="header-search"')[1].split("</form>")[0]
-    assert 'placeholder="Filter repositories..."' in header
-    assert 'value="acme"' in header and 'name="range" value="7d"' in header
-    assert 'hx-target="#repo-table"' in header and 'hx-include="#repo-state"' in header
+    header = dom.one(page, "form.header-search")
+    box = dom.one(header, 'input[name="search"]')
+    assert box.get("placeholder") == "Filter repositories..."
+    assert box.get("value") == "acme" and dom.attr(header, 'input[name="range"]', "value") == "7d"
+    assert box.get("hx-target") == "#repo-table" and box.get("hx-include") == "#repo-state"
     assert "Search users..." not in page
 
 
 def test_columns_toggle(client):
     page = get_ok(client, "/commits?cols=fullName,totalCommits")
-    head = page.split("<thead>")[1].split("</thead>")[0]
-    assert ">Repository</a>" in head and ">Commits ↓</a>" in head
+    head = dom.one(page, "table.repo-pivot thead")
+    assert dom.texts(head, "th a") == ["Repository", "Commits ↓"]
     for label in ("AI Attributed", "AI %", "Tool Split", "Authors", "Last Commit"):
-        assert label not in head
-    default = get_ok(client, "/commits")
-    head = default.split("<thead>")[1].split("</thead>")[0]
+        assert label not in dom.text(head)
+    head = dom.one(get_ok(client, "/commits"), "table.repo-pivot thead")
     for label in ("AI Attributed", "AI %", "Tool Split", "Authors", "Last Commit"):
-        assert label in head
-    assert "Additions" not in head
+        assert label in dom.text(head)
+    assert "Additions" not in dom.text(head)
     # a chip link toggles its column; returning to the default drops the parameter
-    assert 'href="/commits?cols=fullName%2CtotalCommits%2CaiAssistedCommits"' in page
-    assert '<a class="chip" href="/commits" ' in get_ok(
+    assert "/commits?cols=fullName%2CtotalCommits%2CaiAssistedCommits" in [a.get("href") for a in dom.select(page, "a")]
+    every_default = get_ok(
         client, "/commits?cols=fullName,totalCommits,aiAssistedCommits,aiAssistanceRate,toolSplit,uniqueAuthors"
     )
+    assert "/commits" in [a.get("href") for a in dom.select(every_default, "a.chip") if a.get("class") == "chip"]
 
 
 def test_day_edges_are_utc(client, database_url):
@@ -228,7 +230,8 @@ def test_day_edges_are_utc(client, database_url):
     for day in (truth.EDGE_DAY, truth.EDGE_DAY + timedelta(days=1)):
         page = get_ok(client, f"/commits?start={day}&end={day}&search=edge")
         assert truth.table_rows(page) == ["acme/edge"]
-        assert '<td class="num" title="1 commit">1</td>' in page
+        commits_cell = dom.select(page, "table.repo-pivot tbody td.num")[0]
+        assert (dom.text(commits_cell), commits_cell.get("title")) == ("1", "1 commit")
 
 
 def test_custom_range_is_inclusive(client, database_url):
@@ -258,7 +261,7 @@ def test_future_end_is_clamped(client, database_url):
 def test_page_past_the_end_shows_the_last_page(client):
     page = get_ok(client, "/commits?page=5")
     assert "acme/web" in truth.table_rows(page)
-    assert 'class="pagination"' not in page  # a single page of ≤ 100 repositories
+    assert not dom.select(page, ".pagination")  # a single page of ≤ 100 repositories
 
 
 @pytest.mark.parametrize(
@@ -294,12 +297,15 @@ def test_htmx_gets_only_the_fragment(client):
     assert table.lstrip().startswith('<section id="repo-table"') and "<html" not in table
     assert "Total Commits" not in table
     # the range picker outside the table is refreshed out of band so its links keep the new search and sort
-    oob = table.split('<div id="commits-range" hx-swap-oob="true">')[1]
-    assert 'href="/commits?range=90d&amp;search=acme&amp;sort=fullName"' in oob
+    oob = dom.one(table, "#commits-range")
+    assert oob.get("hx-swap-oob") == "true"
+    assert "/commits?range=90d&search=acme&sort=fullName" in [a.get("href") for a in dom.select(oob, "a")]
     # the table state the header search includes
-    state = table.split('<div id="repo-state" hidden>')[1].split("</div>")[0]
-    assert 'name="range" value="7d"' in state and 'name="sort" value="fullName"' in state
-    assert 'name="search"' not in state
+    state = dom.one(table, "#repo-state")
+    assert state.get("hidden") is not None
+    fields = {field.get("name"): field.get("value") for field in dom.select(state, "input")}
+    assert fields["range"] == "7d" and fields["sort"] == "fullName"
+    assert "search" not in fields
 
     full = get_ok(client, "/commits?range=7d")
-    assert full.startswith("<!doctype html>") and "hx-swap-oob" not in full
+    assert full.startswith("<!doctype html>") and not dom.select(full, "[hx-swap-oob]")

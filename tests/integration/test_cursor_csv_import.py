@@ -12,8 +12,7 @@ import pytest
 
 from abacus.providers import cursor
 from abacus.providers.cursor_csv import REQUIRED_COLUMNS, CsvImportError, csv_organization_id, import_cursor_csv
-from tests.integration.provider_fixtures import *  # noqa: F403  (fixtures)
-from tests.integration.provider_fixtures import (
+from tests.integration.provider_support import (
     CORE,
     TODAY,
     data_snapshot,

@@ -11,8 +11,7 @@ import pytest
 
 from abacus.providers import cursor
 from abacus.settings import ProviderKey
-from tests.integration.provider_fixtures import *  # noqa: F403  (fixtures)
-from tests.integration.provider_fixtures import (
+from tests.integration.provider_support import (
     CORE,
     CURSOR_KEYS,
     EARLIER,

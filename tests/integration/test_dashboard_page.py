@@ -23,8 +23,7 @@ from abacus.domain.periods import delta, rate_delta, round_half_up
 from abacus.domain.tools import tool_name
 from tests import seed
 from tests.integration import usage_truth as truth
-from tests.integration.pages_fixtures import *  # noqa: F403
-from tests.integration.pages_fixtures import get_ok
+from tests.integration.pages_support import get_ok
 
 TODAY = seed.TODAY
 D30 = (TODAY - timedelta(days=29), TODAY)

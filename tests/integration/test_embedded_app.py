@@ -1,7 +1,6 @@
 """ABACUS_EMBEDDED=1: migrations run and a signed-in Overview renders on the project-local PostgreSQL 18 + Valkey."""
 
 import uuid
-from dataclasses import replace
 
 import pytest
 from redis import Redis
@@ -12,17 +11,16 @@ from abacus import migrate
 from abacus.app import create_app
 from abacus.embedded import ensure_database_exists, resolve_backing_services
 from abacus.migrate import HEAD_REVISION
-from tests.conftest import _drop_database, app_settings, run_async, sign_in
-from tests.support import ThreadedServer, free_port
+from tests.support import ThreadedServer, app_settings, drop_database, free_port, run_async, sign_in
 
 
 @pytest.fixture(scope="module")
 def embedded_services():
     name = f"abacus_embedded_{uuid.uuid4().hex[:8]}"
-    services, stop = resolve_backing_services({"ABACUS_EMBEDDED": "1"}, database_name=name)
+    services, stop = resolve_backing_services(force_embedded=True, database_name=name)
     run_async(ensure_database_exists(services.database_url))
     yield services
-    run_async(_drop_database(services, name))
+    run_async(drop_database(services, name))
     stop()
 
 
@@ -43,7 +41,7 @@ def test_signed_in_overview_on_embedded_servers(embedded_services, oidc_server):
     assert migrate.current_revision(services.database_url) == HEAD_REVISION
 
     port = free_port()
-    settings = replace(app_settings(services, f"{oidc_server.url}/oidc"), base_url=f"http://127.0.0.1:{port}")
+    settings = app_settings(services, f"{oidc_server.url}/oidc", base_url=f"http://127.0.0.1:{port}")
     with ThreadedServer(create_app(settings), health_path="/healthz", port=port) as server:
         client = sign_in(server.url, "ada@example.com")
         assert client.last_response.status_code == 303

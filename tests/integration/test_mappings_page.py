@@ -6,7 +6,7 @@ from sqlalchemy import text
 
 from abacus.db import create_engine
 from abacus.rollups import rollup_mismatches
-from tests.conftest import run_async
+from tests.support import run_async
 
 UNMAPPED_ROWS = "SELECT COUNT(*) FROM usage_records WHERE email = 'unmapped:claude_code:ci-deploy-key'"
 HEADER = (

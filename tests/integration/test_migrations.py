@@ -13,7 +13,7 @@ from abacus import migrate
 from abacus.embedded import ensure_database_exists
 from abacus.migrate import HEAD_REVISION
 from abacus.models import Base
-from tests.conftest import _drop_database, run_async
+from tests.support import drop_database, run_async
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -24,7 +24,7 @@ def scratch_db(services):
     url = services.with_database(name)
     run_async(ensure_database_exists(url))
     yield url
-    run_async(_drop_database(services, name))
+    run_async(drop_database(services, name))
 
 
 async def _tables(url):

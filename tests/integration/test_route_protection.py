@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from abacus.app import create_app
-from tests.conftest import app_settings
+from tests.support import app_settings
 
 PUBLIC = {
     ("GET", "/sign-in"),

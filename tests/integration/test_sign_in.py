@@ -6,7 +6,7 @@ import httpx
 import pytest
 from redis import Redis
 
-from tests.conftest import sign_in
+from tests.support import sign_in
 
 SESSION_COOKIE = "abacus_session"
 

@@ -1,6 +1,5 @@
 """Status page: provider cards from sync_state, attention cards, live panel fragment, admin "sync now"."""
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -11,9 +10,8 @@ from sqlalchemy import text
 from abacus.app import create_app
 from abacus.providers import registry
 from abacus.queries.status import backfill_status, sync_status
-from abacus.settings import ProviderKey
-from tests.conftest import app_settings, run_async, sign_in
-from tests.support import ThreadedServer, free_port
+from abacus.settings import AnthropicSettings, CursorSettings, ProviderKey
+from tests.support import QUEUE, ThreadedServer, app_settings, free_port, run_async, sign_in
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -48,10 +46,12 @@ def test_backfill_status_rule(oldest, complete, expected):
 @pytest.fixture(scope="module")
 def configured_app(services, oidc_server):
     port = free_port()
-    settings = replace(
-        app_settings(services, f"{oidc_server.url}/oidc", base_url=f"http://127.0.0.1:{port}"),
-        anthropic_keys=(ProviderKey("acme", "sk-ant-admin01-x"),),
-        cursor_keys=(ProviderKey("core", "key_x"),),
+    settings = app_settings(
+        services,
+        f"{oidc_server.url}/oidc",
+        base_url=f"http://127.0.0.1:{port}",
+        anthropic=AnthropicSettings(keys=(ProviderKey("acme", "sk-ant-admin01-x"),)),
+        cursor=CursorSettings(keys=(ProviderKey("core", "key_x"),)),
     )
     with ThreadedServer(create_app(settings), health_path="/healthz", port=port) as server:
         yield server
@@ -117,9 +117,7 @@ def test_status_page_shows_each_key_and_errors(configured_app, seeded, database_
 
 def test_sync_now_enqueues_for_admins_only(configured_app, services):
     redis = Redis.from_url(services.redis_url)
-    from abacus.queue_keys import QUEUE_NAME
-
-    before = redis.zcard(QUEUE_NAME)
+    before = redis.zcard(QUEUE)
     grace = sign_in(configured_app.url, "grace@example.com")
     grace.get("/status")
     token = grace.cookies.get("abacus_csrf")
@@ -136,10 +134,10 @@ def test_sync_now_enqueues_for_admins_only(configured_app, services):
     )
     assert queued.status_code == 200
     assert "Queued sync cursor" in queued.text
-    assert redis.zcard(QUEUE_NAME) == before + 1
+    assert redis.zcard(QUEUE) == before + 1
     bad = ada.post("/status/sync", data={"provider": "github", "kind": "sync", "_csrf_token": token})
     assert bad.status_code == 400 and "provider" in bad.text
-    redis.delete(QUEUE_NAME)
+    redis.delete(QUEUE)
 
 
 def test_status_without_providers_says_how_to_enable(live_app, signed_in, clean_db):

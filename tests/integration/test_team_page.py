@@ -16,9 +16,7 @@ from sqlalchemy import text
 
 from tests import seed
 from tests.integration import people_truth as truth
-from tests.integration.pages_fixtures import *  # noqa: F403
-from tests.integration.pages_fixtures import sql_rows
-from tests.integration.people_fixtures import *  # noqa: F403
+from tests.integration.pages_support import sql_rows
 from tests.integration.people_truth import tokens_title
 
 TODAY = seed.TODAY

@@ -5,7 +5,7 @@ import pytest
 
 from abacus.domain.modelnames import is_thinking_model
 from abacus.rollups import THINKING
-from tests.integration.pages_fixtures import sql_value
+from tests.integration.pages_support import sql_value
 from tests.unit.test_modelnames import THINKING_TABLE
 
 ROWS = [row for row in THINKING_TABLE if row[0] is not None]

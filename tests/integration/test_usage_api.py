@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -16,10 +15,9 @@ from litestar.testing import TestClient
 from abacus.domain.periods import round_half_up
 from abacus.settings import ProviderKey
 from tests import seed
-from tests.conftest import app_settings
 from tests.integration import usage_truth as truth
-from tests.integration.pages_fixtures import *  # noqa: F403
-from tests.integration.pages_fixtures import sign_in_test_client, sql_rows, sql_value
+from tests.integration.pages_support import sign_in_test_client, sql_rows, sql_value
+from tests.support import app_settings
 
 TODAY = seed.TODAY
 D30 = (TODAY - timedelta(days=29), TODAY)
@@ -195,10 +193,11 @@ def test_openapi_documents_the_routes(page_client):
 def configured_client(services: Any, oidc_server: Any, seeded_module: None) -> Iterator[TestClient]:
     from abacus.app import create_app
 
-    settings = replace(
-        app_settings(services, f"{oidc_server.url}/oidc"),
-        anthropic_keys=(ProviderKey("org", "sk-test"),),
-        cursor_keys=(ProviderKey("team", "ck"),),
+    settings = app_settings(
+        services,
+        f"{oidc_server.url}/oidc",
+        anthropic={"keys": (ProviderKey("org", "sk-test"),)},
+        cursor={"keys": (ProviderKey("team", "ck"),)},
     )
     app = create_app(settings)
     app.state.now = lambda: seed.NOW

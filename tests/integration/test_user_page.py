@@ -17,8 +17,6 @@ from sqlalchemy import text
 
 from tests import seed
 from tests.integration import people_truth as truth
-from tests.integration.pages_fixtures import *  # noqa: F403
-from tests.integration.people_fixtures import *  # noqa: F403
 from tests.integration.people_truth import tokens_title
 
 TODAY = seed.TODAY

@@ -13,8 +13,6 @@ import pytest
 
 from tests import seed
 from tests.integration import people_truth as truth
-from tests.integration.pages_fixtures import *  # noqa: F403
-from tests.integration.people_fixtures import *  # noqa: F403
 
 TODAY = seed.TODAY
 START_30D = TODAY - timedelta(days=29)

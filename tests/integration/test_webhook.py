@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,11 +19,9 @@ from abacus.db import create_engine, session_factory
 from abacus.emulators.dataset import DEMO_GITHUB_ORG, DEMO_GITHUB_TOKEN, EmulatorConfig
 from abacus.emulators.server import EmulatorServer
 from abacus.emulators.webhook_sender import ping_payload, push_payload, webhook_request
-from abacus.queue_keys import QUEUE_NAME
 from abacus.settings import Settings
 from abacus.worker.webhook_jobs import followup_job_id, github_webhook_followup, payload_key
-from tests.conftest import app_settings
-from tests.support import ThreadedServer
+from tests.support import QUEUE, ThreadedServer, app_settings
 
 SECRET = "whsec_test_" + uuid.uuid4().hex
 NOW = datetime(2026, 1, 20, 15, 0, tzinfo=UTC)
@@ -39,14 +36,13 @@ def emulator() -> Iterator[EmulatorServer]:
 
 @pytest.fixture(scope="module")
 def webhook_settings(services: Any, oidc_server: ThreadedServer, emulator: EmulatorServer) -> Settings:
-    return replace(
-        app_settings(services, f"{oidc_server.url}/oidc"),
-        github_webhook_secret=SECRET,
-        github_org=DEMO_GITHUB_ORG,
-        github_api_url=f"{emulator.base_url}/github",
-        github_token=DEMO_GITHUB_TOKEN,
-        provider_pacing_ms=0,
-    )
+    github = {
+        "webhook_secret": SECRET,
+        "org": DEMO_GITHUB_ORG,
+        "api_url": f"{emulator.base_url}/github",
+        "token": DEMO_GITHUB_TOKEN,
+    }
+    return app_settings(services, f"{oidc_server.url}/oidc", github=github, provider_pacing_ms=0)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +99,7 @@ async def run_followup(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], delivery_id: str, **job_ctx: Any
 ) -> dict[str, Any]:
     """The worker's follow-up job for one delivery, run inline with the arq context it gets (its own Redis)."""
-    async_redis = AsyncRedis.from_url(settings.redis_url)
+    async_redis = AsyncRedis.from_url(settings.redis.url)
     try:
         return await github_webhook_followup(
             {"redis": async_redis, "settings": settings, "sessionmaker": sessionmaker, **job_ctx}, delivery_id
@@ -129,7 +125,7 @@ async def test_push_is_queued_then_the_followup_stores_commits_with_stats(
     assert json.loads(redis.get(payload_key(delivery_id))) == payload
     assert 0 < redis.ttl(payload_key(delivery_id)) <= 7 * 24 * 3600
     assert redis.exists(f"arq:job:{followup_job_id(delivery_id)}")
-    assert redis.zscore(QUEUE_NAME, followup_job_id(delivery_id)) is not None
+    assert redis.zscore(QUEUE, followup_job_id(delivery_id)) is not None
 
     outcome = await run_followup(webhook_settings, sessionmaker, delivery_id, backoff_base=0.01)
     assert outcome["errors"] == []
@@ -153,7 +149,7 @@ async def test_push_is_queued_then_the_followup_stores_commits_with_stats(
     (row,) = await deliveries(sessionmaker)
     assert row == (delivery_id, "push", "processed", None, True)
     assert not redis.exists(payload_key(delivery_id))
-    redis.zrem(QUEUE_NAME, followup_job_id(delivery_id))
+    redis.zrem(QUEUE, followup_job_id(delivery_id))
     redis.delete(f"arq:job:{followup_job_id(delivery_id)}")
 
 
@@ -167,7 +163,7 @@ async def test_redelivery_is_a_no_op(
     assert second.status_code == 200 and second.json() == {"status": "duplicate", "deliveryId": delivery_id}
     assert len(await deliveries(sessionmaker)) == 1
     redis.delete(payload_key(delivery_id), f"arq:job:{followup_job_id(delivery_id)}")
-    redis.zrem(QUEUE_NAME, followup_job_id(delivery_id))
+    redis.zrem(QUEUE, followup_job_id(delivery_id))
 
 
 @pytest.mark.parametrize(
@@ -260,7 +256,7 @@ async def test_followup_failure_marks_the_delivery_and_keeps_the_payload(
         assert (await db.execute(text("SELECT count(*) FROM commits"))).scalar_one() == 0
     assert redis.exists(payload_key(delivery_id))
     redis.delete(payload_key(delivery_id), f"arq:job:{followup_job_id(delivery_id)}")
-    redis.zrem(QUEUE_NAME, followup_job_id(delivery_id))
+    redis.zrem(QUEUE, followup_job_id(delivery_id))
 
 
 async def test_followup_without_payload_marks_the_delivery_failed(

@@ -16,7 +16,7 @@ from abacus.db import create_engine, session_factory
 from abacus.emulators.dataset import DEMO_ANTHROPIC_KEYS, EmulatorConfig
 from abacus.emulators.server import EmulatorServer
 from abacus.rollups import rollup_mismatches
-from tests.conftest import run_async
+from tests.support import run_async
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

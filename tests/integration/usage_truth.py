@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from tests.integration.pages_fixtures import sql_rows, sql_value
+from tests.integration.pages_support import sql_rows, sql_value
 
 TOK = "(input_tokens + cache_write_tokens + cache_read_tokens + output_tokens)"
 MAPPED = "email NOT LIKE 'unmapped:%'"

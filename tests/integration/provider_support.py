@@ -1,29 +1,20 @@
-"""Shared plumbing of the provider sync tests: one emulator per session on a fixed clock, a SyncContext pointed at
-it, table snapshots and the emulator's ground truth in the shape the database is compared in.
-
-Test modules take the fixtures with `from tests.integration.provider_fixtures import *` (the names in `__all__`)
-and import the helpers by name.
+"""Helpers of the provider sync tests, imported by name: the fixed clock and keys the emulator and the sync share,
+table snapshots and the emulator's ground truth in the shape the database is compared in. The fixtures (`emulator`,
+`ctx`, `clock`, …) are in tests/integration/conftest.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from abacus.db import create_engine, session_factory
 from abacus.emulators.dataset import DEMO_ANTHROPIC_KEYS, DEMO_CURSOR_KEYS, EmulatorConfig
 from abacus.emulators.server import EmulatorServer
-from abacus.settings import ProviderKey, Settings
-from abacus.sync.context import SyncContext
-
-__all__ = ["clock", "ctx", "emulator", "emulator_server", "sessionmaker"]
+from abacus.settings import AnthropicSettings, CursorSettings, ProviderKey, Settings
 
 # The emulator's and the sync's clock: an hour boundary, so the last complete hour is "now".
 NOW = datetime(2025, 12, 10, 15, 0, tzinfo=UTC)
@@ -39,28 +30,20 @@ ACME, LABS = ANTHROPIC_KEYS
 CORE, MOBILE = CURSOR_KEYS
 
 
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[EmulatorServer]:
-    config = EmulatorConfig(
+def emulator_config() -> EmulatorConfig:
+    """The session's emulator: 12 people over HISTORY_DAYS days up to TODAY, its clock at NOW, small pages."""
+    return EmulatorConfig(
         seed=7, users=12, days=HISTORY_DAYS, today=TODAY, now=lambda: NOW, max_page_size=PAGE_SIZE, repos=2, commits=50
     )
-    with EmulatorServer(config) as server:
-        yield server
 
 
-@pytest.fixture()
-def emulator(emulator_server: EmulatorServer, clean_db: None) -> Iterator[EmulatorServer]:
-    """The shared emulator, reset (no faults, clock at NOW), over empty tables."""
-    emulator_server.state.reset()
-    yield emulator_server
-    emulator_server.state.reset()
-
-
-@pytest.fixture(scope="session")
-async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url, pool_size=4)
-    yield session_factory(engine)
-    await engine.dispose()
+def sync_settings(emulator_url: str) -> Settings:
+    """Settings of a sync pointed at the emulator's Anthropic and Cursor, without pacing."""
+    return Settings(
+        anthropic=AnthropicSettings(keys=ANTHROPIC_KEYS, api_url=f"{emulator_url}/anthropic"),
+        cursor=CursorSettings(keys=CURSOR_KEYS, api_url=f"{emulator_url}/cursor"),
+        provider_pacing_ms=0,
+    )
 
 
 class Clock:
@@ -76,25 +59,6 @@ class Clock:
     def at(self, moment: datetime) -> None:
         self.now = moment
         self.server.state.set_clock(moment)
-
-
-@pytest.fixture()
-def clock(emulator: EmulatorServer) -> Clock:
-    return Clock(emulator)
-
-
-@pytest.fixture()
-def ctx(emulator: EmulatorServer, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> SyncContext:
-    base = emulator.base_url
-    settings = replace(
-        Settings(),
-        anthropic_keys=ANTHROPIC_KEYS,
-        anthropic_api_url=f"{base}/anthropic",
-        cursor_keys=CURSOR_KEYS,
-        cursor_api_url=f"{base}/cursor",
-        provider_pacing_ms=0,
-    )
-    return SyncContext(settings=settings, sessionmaker=sessionmaker, now=clock, backoff_base=0.01)
 
 
 # ---- snapshots ------------------------------------------------------------------------------------------------

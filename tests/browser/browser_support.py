@@ -1,32 +1,30 @@
-"""A realistic app for browser and crawler tests: the provider emulators synced into the test database through the
-REAL sync code (mappings → backfill until complete → incremental), then the real app served over HTTP.
-
-Use in a test module with `from tests.browser.demo_fixtures import demo_app  # noqa: F401` (found by name).
+"""Helpers of the browser and crawler tests, imported by name (the fixtures `browser`, `page`, `demo_app` are in
+tests/browser/conftest.py): screenshots, signing in as a person does, and the demo data set — the provider emulators
+synced through the REAL sync code (mappings → backfill until complete → incremental).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-
-import pytest
-from sqlalchemy import text
 
 from abacus.emulators.dataset import EmulatorConfig, demo_environment
 from abacus.emulators.server import EmulatorServer
 from abacus.settings import Settings, load_settings
-from tests.conftest import TABLES, run_async
-from tests.support import ThreadedServer, free_port
+from tests.support import QUEUE
 
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 ADMIN = "ada@example.com"
+# The demo company: 12 people, 45 days, no provider lag (real clock).
+DEMO_CONFIG = EmulatorConfig(users=12, days=45, lag=False)
 MAX_BACKFILL_STEPS = 40  # per provider; the 45-day demo history needs a handful
 
 
 @dataclass
 class DemoApp:
+    """The app served over a database of its own, copied from the synced demo data set."""
+
     url: str
     emulator: EmulatorServer
     database_url: str
@@ -41,9 +39,10 @@ def demo_settings(database_url: str, redis_url: str, issuer: str, emulator_url: 
         "OIDC_CLIENT_SECRET": "dev",
         "ABACUS_ALLOWED_DOMAINS": "example.com",
         "ABACUS_ADMIN_EMAILS": ADMIN,
+        "ABACUS_QUEUE": QUEUE,
         **demo_environment(emulator_url),
     }
-    return replace(load_settings(env), database_url=database_url, redis_url=redis_url, base_url=base_url)
+    return load_settings(env).with_services(database_url, redis_url).replace(base_url=base_url)
 
 
 async def sync_call(settings: Settings, call: Any, *args: Any, now: Any = None) -> Any:
@@ -51,7 +50,7 @@ async def sync_call(settings: Settings, call: Any, *args: Any, now: Any = None) 
     from abacus.db import create_engine, session_factory
     from abacus.sync.context import SyncContext
 
-    engine = create_engine(settings.database_url or "")
+    engine = create_engine(settings.database.url or "")
     try:
         ctx = SyncContext(settings=settings, sessionmaker=session_factory(engine), backoff_base=0.01)
         if now is not None:
@@ -61,22 +60,13 @@ async def sync_call(settings: Settings, call: Any, *args: Any, now: Any = None) 
         await engine.dispose()
 
 
-async def _truncate(database_url: str) -> None:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(database_url)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-    await engine.dispose()
-
-
 async def full_sync(settings: Settings) -> None:
     """What a fresh deployment does: identities, the whole history, then the forward sync, for every provider."""
     from abacus.db import create_engine, session_factory
     from abacus.providers import registry, runner
     from abacus.sync.context import SyncContext
 
-    engine = create_engine(settings.database_url or "")
+    engine = create_engine(settings.database.url or "")
     ctx = SyncContext(settings=settings, sessionmaker=session_factory(engine), backoff_base=0.01)
     try:
         for provider in registry.PROVIDERS:
@@ -97,23 +87,17 @@ async def full_sync(settings: Settings) -> None:
         await engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def demo_app(services: Any, oidc_server: ThreadedServer) -> Iterator[DemoApp]:
-    """Emulators (12 people, 45 days, no provider lag) synced into emptied tables; the app served on loopback."""
-    from abacus.app import create_app
+def screenshot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
-    started = time.monotonic()
-    run_async(_truncate(services.database_url))
-    with EmulatorServer(EmulatorConfig(users=12, days=45, lag=False)) as emulator:
-        port = free_port()
-        settings = demo_settings(
-            services.database_url,
-            services.redis_url,
-            f"{oidc_server.url}/oidc",
-            emulator.base_url,
-            f"http://127.0.0.1:{port}",
-        )
-        run_async(full_sync(settings))
-        with ThreadedServer(create_app(settings), health_path="/healthz", port=port) as server:
-            print(f"demo_app ready in {time.monotonic() - started:.1f}s at {datetime.now(UTC):%H:%M:%S}Z")
-            yield DemoApp(url=server.url, emulator=emulator, database_url=services.database_url, settings=settings)
+
+def browser_sign_in(page: Any, base_url: str, email: str = ADMIN) -> None:
+    """Sign in the way a person does: sign-in page → identity provider's chooser → back on Abacus."""
+    page.goto(f"{base_url}/sign-in")
+    page.get_by_role("link", name="Continue with").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base_url}/")

@@ -1,0 +1,102 @@
+"""Helpers of the page tests, imported by name (the fixtures `seeded_module`, `page_app` and `page_client` are in
+tests/integration/conftest.py): SQL for computing expected values independently of the app, GETs that must answer
+200, signing a Litestar TestClient in through the OIDC emulator, and reading the cards and charts of a page."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from litestar.testing import TestClient
+from lxml.html import HtmlElement
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests import dom
+
+
+def sql_rows(database_url: str, statement: str, **params: Any) -> list[Any]:
+    """Run one SQL statement on its own connection (for computing expected values independently of the app)."""
+
+    async def run() -> list[Any]:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                return list((await conn.execute(text(statement), params)).all())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def sql_value(database_url: str, statement: str, **params: Any) -> Any:
+    rows = sql_rows(database_url, statement, **params)
+    return rows[0][0] if rows else None
+
+
+def get_ok(client: Any, url: str, **kwargs: Any) -> str:
+    """The body of a GET that must answer 200 (else the assertion shows the start of the body)."""
+    response = client.get(url, **kwargs)
+    assert response.status_code == 200, response.text[:500]
+    return response.text
+
+
+def sign_in_test_client(client: TestClient, email: str) -> None:
+    """/auth/login on the app → the emulator over HTTP → /auth/callback on the app; leaves the session cookie set."""
+    login = client.get("/auth/login", params={"login_hint": email}, follow_redirects=False)
+    assert login.status_code == 302, login.text
+    back = httpx.get(login.headers["location"], follow_redirects=False, timeout=20)
+    assert back.status_code == 302, back.text
+    parts = urlsplit(back.headers["location"])
+    done = client.get(f"{parts.path}?{parts.query}", follow_redirects=False)
+    assert done.status_code == 303, done.text
+
+
+# ---- reading the pages (through the HTML parser in tests/dom.py) ----------------------------------------------------
+
+
+def stat_card(page: dom.Node, label: str) -> HtmlElement:
+    """The first stat card (`div.card.stat`) whose label starts with `label`."""
+    for card in dom.select(page, "div.card.stat"):
+        if dom.text(dom.first(card, ".card-label")).startswith(label):
+            return card
+    raise AssertionError(f"no stat card {label!r}")
+
+
+def card_value_title(card: HtmlElement) -> tuple[str, str | None]:
+    """The big value of a card (without its `<small>` unit) and its exact-value tooltip (None when it has none)."""
+    value = dom.first(card, ".stat-value")
+    shown = value.text or ""
+    for child in value:
+        if child.tag == "small":
+            break
+        shown += child.text_content() + (child.tail or "")
+    return shown.strip(), value.get("title")
+
+
+def card_delta(card: HtmlElement) -> str | None:
+    """The text of the card's up/down change badge, None when it shows none."""
+    found = dom.select(card, "span.delta.up, span.delta.down")
+    return found[0].text_content() if found else None
+
+
+def svg_titles(node: dom.Node) -> list[str]:
+    """The tooltip texts of every SVG element inside, in document order, lines kept."""
+    return [title.text_content() for title in dom.select(node, "svg title")]
+
+
+def card_titled(page: dom.Node, heading: str) -> HtmlElement:
+    """The card (`.card`) whose heading (`.card-head h2`) reads exactly `heading`."""
+    found = []
+    for h2 in dom.select(page, ".card-head h2"):
+        if dom.text(h2) == heading:
+            found += [a for a in h2.iterancestors() if "card" in (a.get("class") or "").split()][:1]
+    assert len(found) == 1, f"expected one card headed {heading!r}, found {len(found)}"
+    return found[0]
+
+
+def hrefs(node: dom.Node) -> list[str]:
+    """The (decoded) href of every link inside, in document order."""
+    return [a.get("href") for a in dom.select(node, "a[href]")]
