@@ -4,15 +4,10 @@ hostile values (a superscript digit, a 5,000-digit number, a NUL byte) that must
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from markupsafe import escape
 
 from tests import seed
-
-with contextlib.suppress(ImportError):  # page fixtures: tests/integration/conftest.py, or this module in older trees
-    from tests.integration.pages_fixtures import *  # noqa: F403
 
 RANGE = {"start", "end", "range", "days"}
 OPENAPI_PARAMETERS = {
