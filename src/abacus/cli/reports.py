@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -42,23 +43,32 @@ def gaps(tool: str = typer.Argument(None, help="Only this tool (claude_code, cur
 
 @app.command()
 def status() -> None:
-    """Print sync state per provider key and repository."""
-    rows = query_rows("SELECT * FROM sync_state ORDER BY id")
-    table = Table("state", "last success", "synced through", "backfill oldest", "complete", "records", "last error")
-    for r in rows:
-        error = (
-            r.last_error if r.last_error_at and (not r.last_success_at or r.last_error_at > r.last_success_at) else ""
-        )
-        table.add_row(
-            r.id,
-            timestamp(r.last_success_at),
-            timestamp(r.last_synced_hour_end),
-            str(r.backfill_oldest_date or ""),
-            "yes" if r.backfill_complete else "no",
-            str(r.records_last_run or 0),
-            error or "",
-        )
-    console.print(table if rows else "no sync has run yet")
+    """Print each provider's sync state per key and repository: the status page's figures (same query)."""
+    from abacus.queries.status import ProviderStatus, provider_statuses
+
+    async def work(ctx: SyncContext) -> list[ProviderStatus]:
+        async with ctx.sessionmaker() as db:
+            return await provider_statuses(db, ctx.settings, datetime.now(UTC))
+
+    providers = run_with_context(work, progress=False)
+    table = Table("provider", "key", "sync", "last synced", "backfill", "records last run", "last error")
+    for provider in providers:
+        if not provider.configured:
+            table.add_row(provider.name, "", "not configured", "", "", "", "")
+        for key in provider.keys:
+            backfill = key.backfill_status.replace("_", " ")
+            if key.backfill_oldest and key.backfill_status != "complete":
+                backfill += f" (back to {key.backfill_oldest})"
+            table.add_row(
+                provider.name,
+                key.label,
+                key.sync_status.replace("_", " "),
+                timestamp(key.last_synced),
+                backfill,
+                "" if key.records_last_run is None else f"{key.records_last_run:,}",
+                key.last_error or "",
+            )
+    console.print(table)
 
 
 @app.command()
