@@ -1,4 +1,4 @@
-"""The status page's read side: sync state per provider key, unattributed usage, unmapped GitHub authors, worker."""
+"""The status page's read side: sync state per provider key and the worker (unmapped identities: identities.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.providers import registry
 from abacus.providers.provider import Provider
-from abacus.queries.identities import Unattributed as Unattributed
-from abacus.queries.identities import UnmappedGitHub as UnmappedGitHub
-from abacus.queries.identities import unattributed as unattributed
-from abacus.queries.identities import unmapped_github as unmapped_github
 from abacus.queue_keys import last_heartbeat, running_jobs
 from abacus.settings import Settings
 

@@ -12,6 +12,7 @@ from litestar.response import Template
 from abacus.auth.guards import require_admin
 from abacus.db import concurrently
 from abacus.providers import registry
+from abacus.queries import identities
 from abacus.queries import status as queries
 from abacus.queries.lifetime import lifetime_stats
 from abacus.queue_keys import job_id
@@ -30,8 +31,8 @@ async def status_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         request.app.state.sessionmaker,
         lifetime_stats,
         lambda db: queries.provider_statuses(db, settings, now),
-        queries.unattributed,
-        queries.unmapped_github,
+        identities.unattributed,
+        identities.unmapped_github,
     )
     return {
         "nav": "status",
