@@ -274,7 +274,7 @@ class SignInSettings(_Group):
         return urlparse(self.issuer).hostname == "accounts.google.com"
 
     def is_admin(self, email: str | None) -> bool:
-        return bool(email) and email.lower() in self.admin_emails
+        return email is not None and email.lower() in self.admin_emails
 
 
 class AnthropicSettings(_Group):
@@ -453,7 +453,8 @@ def load_settings(
     files = [Path(path) for path in env_files]
     errors: list[str] = []
     read: dict[str, Any] = {}
-    for name, group in {"app": _AppSettings, **GROUPS}.items():
+    every_group: dict[str, type[_Group]] = {"app": _AppSettings, **GROUPS}
+    for name, group in every_group.items():
         try:
             read[name] = _read(group, environ, files)
         except ValidationError as exc:
