@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
@@ -21,9 +20,9 @@ from abacus.domain.formatting import (
 from abacus.domain.modelnames import display_model_name
 from abacus.domain.periods import delta, rate_delta, round_half_up
 from abacus.domain.tools import tool_name
-from tests import seed
+from tests import dom, seed
 from tests.integration import usage_truth as truth
-from tests.integration.pages_support import get_ok
+from tests.integration.pages_support import card_delta, card_value_title, get_ok, hrefs, stat_card, svg_titles
 
 TODAY = seed.TODAY
 D30 = (TODAY - timedelta(days=29), TODAY)
@@ -39,34 +38,35 @@ def test_stat_cards_match_sql(overview, database_url):
     s, e = D30
     cur, prev = truth.totals(database_url, s, e), truth.totals(database_url, *truth.previous(s, e))
 
-    card = truth.stat_card(overview, "Total Tokens (30d)")
-    assert truth.card_value_title(card) == (format_tokens(cur.tokens), format_tokens_exact(cur.tokens))
-    assert truth.card_delta(card) == delta(cur.tokens, prev.tokens).text
+    card = stat_card(overview, "Total Tokens (30d)")
+    assert card_value_title(card) == (format_tokens(cur.tokens), format_tokens_exact(cur.tokens))
+    assert card_delta(card) == delta(cur.tokens, prev.tokens).text
     avg_user = round_half_up(Fraction(cur.mapped_tokens, cur.users))
-    assert f"{format_tokens(avg_user)} avg per user" in card
+    assert f"{format_tokens(avg_user)} avg per user" in dom.text(card)
 
-    card = truth.stat_card(overview, "Estimated Cost (30d)")
-    assert truth.card_value_title(card) == (format_money(cur.cost), format_money_exact(cur.cost))
-    assert truth.card_delta(card) == delta(cur.cost, prev.cost).text
-    assert f"{format_money(cur.mapped_cost / cur.users)} per user" in card
+    card = stat_card(overview, "Estimated Cost (30d)")
+    assert card_value_title(card) == (format_money(cur.cost), format_money_exact(cur.cost))
+    assert card_delta(card) == delta(cur.cost, prev.cost).text
+    assert f"{format_money(cur.mapped_cost / cur.users)} per user" in dom.text(card)
 
-    card = truth.stat_card(overview, "Active Users (30d)")
-    assert truth.card_value_title(card)[0] == format_count(cur.users)
-    assert truth.card_delta(card) == (d.text if (d := delta(cur.users, prev.users)) else None)
+    card = stat_card(overview, "Active Users (30d)")
+    assert card_value_title(card)[0] == format_count(cur.users)
+    assert card_delta(card) == (d.text if (d := delta(cur.users, prev.users)) else None)
 
-    card = truth.stat_card(overview, "Avg per Day (30d)")
+    card = stat_card(overview, "Avg per Day (30d)")
     avg_day, prev_avg = round_half_up(Fraction(cur.tokens, 30)), round_half_up(Fraction(prev.tokens, 30))
-    assert truth.card_value_title(card) == (format_tokens(avg_day), format_tokens_exact(avg_day))
-    assert truth.card_delta(card) == (d.text if (d := delta(avg_day, prev_avg)) else None)
+    assert card_value_title(card) == (format_tokens(avg_day), format_tokens_exact(avg_day))
+    assert card_delta(card) == (d.text if (d := delta(avg_day, prev_avg)) else None)
 
 
 def test_lifetime_strip(overview, database_url):
     life = truth.lifetime_tokens(database_url)
     ai = truth.sql_value(database_url, "SELECT COUNT(*) FROM commits WHERE ai_tool IS NOT NULL")
-    strip = truth.text_of(overview).split('class="lifetime-strip"')[1].split("</div>")[0]
-    assert f'title="{format_tokens_exact(life)}"' in strip
-    assert f"<b>{format_count(ai)}</b> commits attributed to AI" in strip
-    assert "since Feb '24" in strip  # the leap-day row is the oldest
+    strip = dom.one(overview, ".lifetime-strip")
+    assert format_tokens_exact(life) in [span.get("title") for span in dom.select(strip, "span")]
+    assert f"{format_count(ai)} commits attributed to AI" in dom.texts(strip, "span")
+    assert format_count(ai) in dom.texts(strip, "b")
+    assert "since Feb '24" in dom.text(strip)  # the leap-day row is the oldest
 
 
 def test_tools_card_shares(overview, database_url):
@@ -74,16 +74,18 @@ def test_tools_card_shares(overview, database_url):
     cur = truth.totals(database_url, s, e)
     tools = truth.tool_totals(database_url, s, e)
     _total, ai, per_tool = truth.commit_counts(database_url, s, e)
-    card = truth.text_of(overview).split('class="card tools-card"')[1].split('class="card commits-card"')[0]
+    card = dom.one(overview, ".tools-card")
+    bars = svg_titles(card)
     for tool, (tokens, _cost, users, _mapped) in tools.items():
         token_share = format_percent_int(Fraction(tokens * 100, cur.tokens))
         user_share = format_percent_int(Fraction(users * 100, cur.users))
-        assert f"{tool_name(tool)}: {format_tokens(tokens)} ({token_share})" in card
-        assert f"{tool_name(tool)}: {format_count(users)} users ({user_share})" in card
+        assert f"{tool_name(tool)}: {format_tokens(tokens)} ({token_share})" in bars
+        assert f"{tool_name(tool)}: {format_count(users)} users ({user_share})" in bars
     for tool, commits in per_tool.items():
-        assert f"{tool_name(tool)}: {commits} commits ({format_percent_int(Fraction(commits * 100, ai))})" in card
+        assert f"{tool_name(tool)}: {commits} commits ({format_percent_int(Fraction(commits * 100, ai))})" in bars
     # the tools appear by tokens desc
-    order = [m for m in re.findall(r"<span title=\"[^\"]*\">.*?</svg> ([A-Za-z ]+) \d+%", card)][: len(tools)]
+    tokens_bar = dom.first(card, ".share-bar", has_text="Tokens")
+    order = [legend.rsplit(" ", 1)[0] for legend in dom.texts(tokens_bar, ".legend > span")]
     assert order == [tool_name(t) for t, _ in sorted(tools.items(), key=lambda kv: (-kv[1][0], kv[0]))]
 
 
@@ -91,12 +93,12 @@ def test_commits_card_rate_and_delta(overview, database_url):
     s, e = D30
     total, ai, _ = truth.commit_counts(database_url, s, e)
     prev_total, prev_ai, _ = truth.commit_counts(database_url, *truth.previous(s, e))
-    card = truth.text_of(overview).split('class="card commits-card"')[1].split("</a>")[0]
-    assert f'<span class="stat-value">{round_half_up(Fraction(ai * 100, total))}%</span>' in card
-    assert f"{ai} of {total} commits" in card
+    card = dom.one(overview, ".commits-card")
+    assert dom.text(dom.one(card, ".stat-value")) == f"{round_half_up(Fraction(ai * 100, total))}%"
+    assert f"{ai} of {total} commits" in dom.text(card)
     expected = rate_delta(ai, total, prev_ai, prev_total)
-    assert (truth.card_delta(card) or None) == (expected.text if expected else None)
-    assert 'href="/commits"' in overview
+    assert (card_delta(card) or None) == (expected.text if expected else None)
+    assert card.get("href") == "/commits"
 
 
 def test_commit_day_edges(page_client, database_url):
@@ -124,21 +126,21 @@ def test_commit_day_edges(page_client, database_url):
         assert edge_in == (1 if d == day else 0)
         page = page_client.get("/", params={"start": d.isoformat(), "end": d.isoformat()}).text
         if total:
-            assert f"{ai} of {total} commits" in truth.text_of(page)
+            assert f"{ai} of {total} commits" in dom.text(dom.one(page, ".commits-card"))
         else:
-            assert 'class="card commits-card"' not in page
+            assert not dom.select(page, ".commits-card")
 
 
 def test_usage_chart_legend_and_bars(overview, database_url):
     s, e = D30
-    chart = truth.element(overview, "usage-chart").split('class="card model-dist"')[0]
+    chart = dom.one(overview, "#usage-chart")
     tools = truth.tool_totals(database_url, s, e)
     for tool, (tokens, *_rest) in tools.items():
-        assert f'title="{tool_name(tool)}: {format_tokens_exact(tokens)}"' in chart
-        assert f"{tool_name(tool)}: {format_tokens(tokens)}</span>" in truth.text_of(chart)
-    assert "Daily Usage (30d)" in chart
-    assert "Projected" not in chart  # no provider configured in this app → no projection
-    titles = [t for t in truth.svg_titles(chart) if not t.startswith("Trend")]
+        assert dom.select(chart, f'[title="{tool_name(tool)}: {format_tokens_exact(tokens)}"]')
+        assert f"{tool_name(tool)}: {format_tokens(tokens)}" in dom.texts(chart, "span")
+    assert "Daily Usage (30d)" in dom.text(chart)
+    assert "Projected" not in dom.markup(chart)  # no provider configured in this app → no projection
+    titles = [t for t in svg_titles(chart) if not t.startswith("Trend")]
     assert len(titles) == 30
     per_day, cost = truth.daily_tool_tokens(database_url, s, e), truth.daily_cost(database_url, s, e)
     for offset, title in enumerate(titles):
@@ -153,23 +155,23 @@ def test_usage_chart_legend_and_bars(overview, database_url):
         assert lines[1:-1] == expected
         assert lines[-1] == f"Cost: {format_money_exact(cost.get(day, 0))}"
     assert "(incomplete)" in titles[-1]  # today
-    assert 'class="trend"' in chart
+    assert dom.select(chart, ".trend")
 
 
 def test_trend_toggle_fragment(page_client):
     response = page_client.get("/", params={"trend": "0"}, headers={"HX-Request": "true", "HX-Target": "usage-chart"})
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<div id="usage-chart"')
-    assert "<html" not in response.text and 'class="trend"' not in response.text
-    assert 'href="/"' in response.text  # the toggle links back to trend on (the default, omitted)
+    assert "<html" not in response.text and not dom.select(response.text, ".trend")
+    assert "/" in hrefs(response.text)  # the toggle links back to trend on (the default, omitted)
 
 
 def test_weekly_chart_over_90_days(page_client, database_url):
     page = page_client.get("/", params={"range": "1y"}).text
-    chart = truth.element(page, "usage-chart").split('class="card model-dist"')[0]
-    assert "Weekly Usage (365d)" in chart
+    chart = dom.one(page, "#usage-chart")
+    assert "Weekly Usage (365d)" in dom.text(chart)
     s, e = TODAY - timedelta(days=364), TODAY
-    titles = [t for t in truth.svg_titles(chart) if t.startswith("Week of")]
+    titles = [t for t in svg_titles(chart) if t.startswith("Week of")]
     first_monday = s - timedelta(days=s.weekday())
     assert len(titles) == (e - first_monday).days // 7 + 1
     per_day = truth.daily_tool_tokens(database_url, s, e)
@@ -177,55 +179,60 @@ def test_weekly_chart_over_90_days(page_client, database_url):
     week = {t: sum(v for (d, tt), v in per_day.items() if tt == t and monday <= d <= e) for t in ("claude_code",)}
     assert f"Claude Code: {format_tokens(week['claude_code'])}" in titles[-1]
     assert titles[-1].startswith(f"Week of {fmt_day(monday)}")
-    assert "Projected" not in chart
+    assert "Projected" not in dom.markup(chart)
 
 
 def test_model_distribution(overview, database_url):
     s, e = D30
     models = truth.model_tokens(database_url, s, e)[:6]
-    card = truth.text_of(overview).split('class="card model-dist"')[1].split('<div class="card">')[0]
-    names = re.findall(r'<div class="row-line"><span>(.*?)</span><span class="mono" title="([^"]*)">', card)
+    card = dom.one(overview, ".model-dist")
+    names = [
+        (dom.text(dom.select(line, "span")[0]), dom.attr(line, "span.mono", "title"))
+        for line in dom.select(card, ".model-row .row-line")
+    ]
     assert names == [(display_model_name(m), format_tokens_exact(t)) for m, t, _ in models]
 
 
 def test_top_users_table(overview, database_url):
     s, e = D30
     users = truth.user_totals(database_url, s, e)[:10]
-    table = truth.text_of(overview).split('class="top-users"')[1].split("</table>")[0]
-    rows = re.findall(
-        r'<a href="/users/[^"]*">([^<]*)</a></td>\s*<td class="num" title="([^"]*)">[^<]*</td>\s*'
-        r'<td class="num" title="([^"]*)">.*?</td>\s*<td>([^<]*)</td>',
-        table,
-        re.S,
-    )
+    table = dom.one(overview, "table.top-users")
+    rows = [
+        (
+            dom.text(dom.one(row, 'td.email a[href^="/users/"]')),
+            *(td.get("title") for td in dom.select(row, "td.num")),
+            dom.text(dom.select(row, "td")[-1]),
+        )
+        for row in dom.select(table, "tbody tr")
+    ]
     assert [(r[0], r[1], r[2]) for r in rows] == [
         (m, format_tokens_exact(t), format_money_exact(c)) for m, t, c in users
     ]
     assert [r[3] for r in rows] == [
         display_model_name(truth.favorite_model(database_url, m, s, e)) for m, _, _ in users
     ]
-    assert "unmapped:" not in table
+    assert "unmapped:" not in dom.markup(table)
 
 
 def test_custom_range_is_inclusive_and_leap_day(page_client, database_url):
     page = page_client.get("/", params={"start": "2024-02-29", "end": "2024-02-29"}).text
-    card = truth.stat_card(page, "Total Tokens (1d)")
-    assert truth.card_value_title(card)[1] == format_tokens_exact(31)
-    assert "ada@example.com" in page.split('class="top-users"')[1]
+    card = stat_card(page, "Total Tokens (1d)")
+    assert card_value_title(card)[1] == format_tokens_exact(31)
+    assert "ada@example.com" in dom.texts(page, "table.top-users td.email")
     start, end = date(2026, 3, 1), date(2026, 3, 3)
     page = page_client.get("/", params={"start": start.isoformat(), "end": end.isoformat()}).text
     cur = truth.totals(database_url, start, end)
-    assert truth.card_value_title(truth.stat_card(page, "Total Tokens (3d)"))[1] == format_tokens_exact(cur.tokens)
+    assert card_value_title(stat_card(page, "Total Tokens (3d)"))[1] == format_tokens_exact(cur.tokens)
     assert "Mar 1 – 3" in page
 
 
 def test_no_usage_in_range_shows_zeroed_sections(page_client):
     page = page_client.get("/", params={"start": "2025-01-01", "end": "2025-01-31"}).text
     assert "No usage in this range" in page
-    assert truth.card_value_title(truth.stat_card(page, "Total Tokens (31d)"))[0] == "0"
+    assert card_value_title(stat_card(page, "Total Tokens (31d)"))[0] == "0"
     assert "No users in this range" in page
     assert "No usage data yet" not in page
-    assert 'class="lifetime-strip"' in page
+    assert dom.select(page, ".lifetime-strip")
 
 
 def test_htmx_range_swap_gets_only_the_body(page_client):
@@ -253,7 +260,7 @@ def test_htmx_range_swap_gets_only_the_body(page_client):
 def test_bad_parameters_are_400_naming_them(page_client, query, param):
     response = page_client.get("/", params=query)
     assert response.status_code == 400
-    assert f"'{param}'" in truth.text_of(response.text)
+    assert f"'{param}'" in dom.text(response.text)
 
 
 def test_empty_database_shows_the_empty_state(page_client, clean_db):
@@ -261,5 +268,5 @@ def test_empty_database_shows_the_empty_state(page_client, clean_db):
     page = page_client.get("/").text
     assert "No usage data yet" in page
     assert "Usage data will appear here once synced from Anthropic and Cursor APIs" in page
-    assert 'class="lifetime-strip"' not in page
+    assert not dom.select(page, ".lifetime-strip")
     assert "Total Tokens" not in page

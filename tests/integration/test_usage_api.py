@@ -14,9 +14,9 @@ from litestar.testing import TestClient
 
 from abacus.domain.periods import round_half_up
 from abacus.settings import ProviderKey
-from tests import seed
+from tests import dom, seed
 from tests.integration import usage_truth as truth
-from tests.integration.pages_support import sign_in_test_client, sql_rows, sql_value
+from tests.integration.pages_support import sign_in_test_client, sql_rows, sql_value, svg_titles
 from tests.support import app_settings
 
 TODAY = seed.TODAY
@@ -221,9 +221,9 @@ def test_today_is_extrapolated_for_configured_tools(configured_client, database_
 
 def test_dashboard_chart_shows_projection(configured_client, database_url):
     page = configured_client.get("/", params={"range": "7d"}).text
-    chart = truth.element(page, "usage-chart").split('class="card model-dist"')[0]
-    assert "> Projected</span>" in truth.text_of(chart)
-    today_title = [t for t in truth.svg_titles(chart) if not t.startswith("Trend")][-1]
+    chart = dom.one(page, "#usage-chart")
+    assert "Projected" in dom.texts(chart, ".legend > span")
+    today_title = [t for t in svg_titles(chart) if not t.startswith("Trend")][-1]
     actual = truth.daily_tool_tokens(database_url, TODAY, TODAY)[(TODAY, "claude_code")]
     extra = round_half_up(Fraction(actual * 4, 3)) - actual
     from abacus.domain.formatting import format_tokens
@@ -237,6 +237,6 @@ def test_dashboard_chart_shows_projection(configured_client, database_url):
     )
     from abacus.domain.formatting import format_tokens_exact
 
-    assert f'title="Claude Code: {format_tokens_exact(week)}"' in chart
+    assert dom.select(chart, f'[title="Claude Code: {format_tokens_exact(week)}"]')
     weekly = configured_client.get("/", params={"range": "1y"}).text
-    assert "> Projected</span>" not in truth.text_of(truth.element(weekly, "usage-chart").split("model-dist")[0])
+    assert "Projected" not in dom.texts(dom.one(weekly, "#usage-chart"), ".legend > span")

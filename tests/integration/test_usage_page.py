@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -24,9 +23,18 @@ from abacus.domain.formatting import (
 from abacus.domain.modelnames import display_model_name
 from abacus.domain.periods import delta, round_half_up
 from abacus.domain.tools import tool_name
-from tests import seed
+from tests import dom, seed
 from tests.integration import usage_truth as truth
-from tests.integration.pages_support import get_ok, sql_rows
+from tests.integration.pages_support import (
+    card_delta,
+    card_titled,
+    card_value_title,
+    get_ok,
+    hrefs,
+    sql_rows,
+    stat_card,
+    svg_titles,
+)
 
 TODAY = seed.TODAY
 D30 = (TODAY - timedelta(days=29), TODAY)
@@ -45,16 +53,16 @@ def tools_view(page_client) -> str:
 def test_stat_cards(models_view, database_url):
     s, e = D30
     cur, prev = truth.totals(database_url, s, e), truth.totals(database_url, *truth.previous(s, e))
-    card = truth.stat_card(models_view, "Total Tokens (30d)")
-    assert truth.card_value_title(card) == (format_tokens(cur.tokens), format_tokens_exact(cur.tokens))
-    assert truth.card_delta(card) == (d.text if (d := delta(cur.tokens, prev.tokens)) else None)
-    card = truth.stat_card(models_view, "Estimated Cost (30d)")
-    assert truth.card_value_title(card) == (format_money(cur.cost), format_money_exact(cur.cost))
-    assert truth.card_delta(card) == (d.text if (d := delta(cur.cost, prev.cost)) else None)
+    card = stat_card(models_view, "Total Tokens (30d)")
+    assert card_value_title(card) == (format_tokens(cur.tokens), format_tokens_exact(cur.tokens))
+    assert card_delta(card) == (d.text if (d := delta(cur.tokens, prev.tokens)) else None)
+    card = stat_card(models_view, "Estimated Cost (30d)")
+    assert card_value_title(card) == (format_money(cur.cost), format_money_exact(cur.cost))
+    assert card_delta(card) == (d.text if (d := delta(cur.cost, prev.cost)) else None)
     top_model, top_tokens, _ = truth.model_tokens(database_url, s, e)[0]
-    card = truth.stat_card(models_view, "Top Model (30d)")
-    assert truth.card_value_title(card) == (display_model_name(top_model), format_tokens_exact(top_tokens))
-    assert f"{format_tokens(top_tokens)} tokens" in card
+    card = stat_card(models_view, "Top Model (30d)")
+    assert card_value_title(card) == (display_model_name(top_model), format_tokens_exact(top_tokens))
+    assert f"{format_tokens(top_tokens)} tokens" in dom.text(card)
 
 
 def test_model_breakdown_table(models_view, database_url):
@@ -62,14 +70,12 @@ def test_model_breakdown_table(models_view, database_url):
     cur = truth.totals(database_url, s, e)
     models = truth.model_tokens(database_url, s, e)
     pairs = truth.model_tool_tokens(database_url, s, e)
-    table = truth.text_of(models_view).split('class="model-table"')[1].split("</table>")[0]
-    rows = re.findall(
-        r'<tr>\s*<td>([^<]*)</td>\s*<td class="num" title="([^"]*)">[^<]*</td>\s*'
-        r'<td class="num" title="([^"]*)">[^<]*</td>\s*<td class="num">([^<]*)</td>\s*'
-        r'<td class="split-cell">(.*?)</td>',
-        table,
-        re.S,
-    )
+    rows = [
+        (dom.text(name), tokens.get("title"), cost.get("title"), dom.text(share), svg_titles(split))
+        for name, tokens, cost, share, split in (
+            dom.select(row, "td") for row in dom.select(models_view, "table.model-table tbody tr")
+        )
+    ]
     assert [r[:4] for r in rows] == [
         (
             display_model_name(m),
@@ -90,13 +96,14 @@ def test_model_chart(models_view, database_url):
     s, e = D30
     models = truth.model_tokens(database_url, s, e)
     top = [m for m, _, _ in models[:6]]
-    chart = truth.element(models_view, "usage-chart").split("Model Breakdown")[0]
-    assert "Model Usage (30d)" in chart
-    legend = re.findall(r'<span title="([^"]*)"><svg width="9"', truth.text_of(chart))
+    chart = dom.one(models_view, "#usage-chart")
+    assert "Model Usage (30d)" in dom.text(chart)
+    legend = [span.get("title") for span in dom.select(chart, ".legend > span") if dom.select(span, 'svg[width="9"]')]
     assert legend == [f"{display_model_name(m)}: {format_tokens_exact(t)}" for m, t, _ in models[:4]]
     more = [display_model_name(m) for m in top[4:]] + (["Other models"] if len(models) > 6 else [])
-    assert f'title="{", ".join(more)}">+{len(more)} more' in truth.text_of(chart)
-    titles = [t for t in truth.svg_titles(chart) if not t.startswith("Trend")]
+    more_label = dom.one(chart, ".legend-more")
+    assert (more_label.get("title"), dom.text(more_label)) == (", ".join(more), f"+{len(more)} more")
+    titles = [t for t in svg_titles(chart) if not t.startswith("Trend")]
     assert len(titles) == 30  # zero-filled, one bar per day
     day = TODAY - timedelta(days=3)
     per_model = {m: t for (d, m), t in _daily_models(database_url, s, e).items() if d == day}
@@ -119,8 +126,8 @@ def _daily_models(db, s, e):
 
 def test_model_chart_weekly_over_90_days(page_client, database_url):
     page = page_client.get("/usage", params={"range": "1y"}).text
-    chart = truth.element(page, "usage-chart").split("Model Breakdown")[0]
-    titles = [t for t in truth.svg_titles(chart) if t.startswith("Week of")]
+    chart = dom.one(page, "#usage-chart")
+    titles = [t for t in svg_titles(chart) if t.startswith("Week of")]
     s = TODAY - timedelta(days=364)
     assert len(titles) == (TODAY - (s - timedelta(days=s.weekday()))).days // 7 + 1
     monday = TODAY - timedelta(days=TODAY.weekday())
@@ -139,13 +146,12 @@ def test_tool_breakdown_and_active_users(tools_view, database_url):
     s, e = D30
     cur = truth.totals(database_url, s, e)
     tools = sorted(truth.tool_totals(database_url, s, e).items(), key=lambda kv: (-kv[1][0], kv[0]))
-    page = truth.text_of(tools_view)
-    table = page.split('class="tool-table"')[1].split("</table>")[0]
-    rows = re.findall(
-        r'</svg> ([^<]*)</td>\s*<td class="num" title="([^"]*)">[^<]*</td>\s*'
-        r'<td class="num" title="([^"]*)">[^<]*</td>\s*<td class="num">([^<]*)</td>',
-        table,
-    )
+    rows = [
+        (dom.text(name), tokens.get("title"), cost.get("title"), dom.text(share))
+        for name, tokens, cost, share, _split in (
+            dom.select(row, "td") for row in dom.select(tools_view, "table.tool-table tbody tr")
+        )
+    ]
     assert rows == [
         (
             tool_name(t),
@@ -155,24 +161,28 @@ def test_tool_breakdown_and_active_users(tools_view, database_url):
         )
         for t, v in tools
     ]
-    users_card = page.split("Active Users by Tool (30d)")[1]
+    users_card = card_titled(tools_view, "Active Users by Tool (30d)")
     for tool, (_tokens, _cost, users, _mapped) in tools:
-        assert f"{tool_name(tool)}: {format_count(users)} users</span>" in users_card
-    table = users_card.split('class="tool-users-table"')[1].split("</table>")[0]
-    rows = re.findall(r'</svg> ([^<]*)</td>\s*<td class="num">([^<]*)</td>\s*<td class="num" title="([^"]*)">', table)
+        assert f"{tool_name(tool)}: {format_count(users)} users" in dom.texts(users_card, ".legend > span")
+    rows = [
+        (dom.text(name), dom.text(users), average.get("title"))
+        for name, users, average, *_rest in (
+            dom.select(row, "td") for row in dom.select(users_card, "table.tool-users-table tbody tr")
+        )
+    ]
     assert rows == [
         (tool_name(t), format_count(v[2]), format_tokens_exact(round_half_up(Fraction(v[3], v[2]))))
         for t, v in tools
         if v[2] > 0
     ]
-    assert "Daily Usage (30d)" in page
+    assert "Daily Usage (30d)" in dom.text(tools_view)
 
 
 def test_tool_users_chart_is_distinct_per_week(page_client, database_url):
     """Weekly users are recomputed distinct counts, not sums of daily counts."""
     page = page_client.get("/usage", params={"view": "tools", "range": "1y"}).text
-    chart = truth.text_of(page).split("Active Users by Tool (365d)")[1].split('class="tool-users-table"')[0]
-    titles = [t for t in truth.svg_titles(chart) if t.startswith("Week of")]
+    chart = dom.one(card_titled(page, "Active Users by Tool (365d)"), "svg.chart")
+    titles = [t for t in svg_titles(chart) if t.startswith("Week of")]
     monday = TODAY - timedelta(days=TODAY.weekday()) - timedelta(days=7)
     expected = truth.sql_value(
         database_url,
@@ -200,19 +210,19 @@ def test_view_toggle_is_an_htmx_body_swap(page_client):
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<div id="page-body">') and "<html" not in response.text
     assert "Tool Breakdown (7d)" in response.text
-    assert 'href="/export/usage.csv?range=7d&amp;view=tools"' in response.text
+    assert "/export/usage.csv?range=7d&view=tools" in hrefs(response.text)
     chart = page_client.get(
         "/usage", params={"view": "tools", "trend": "0"}, headers={"HX-Request": "true", "HX-Target": "usage-chart"}
     )
-    assert chart.text.lstrip().startswith('<div id="usage-chart"') and 'class="trend"' not in chart.text
-    assert 'href="/usage?view=tools"' in chart.text
+    assert chart.text.lstrip().startswith('<div id="usage-chart"') and not dom.select(chart.text, ".trend")
+    assert "/usage?view=tools" in hrefs(chart.text)
 
 
 def test_empty_range(page_client):
     page = page_client.get("/usage", params={"start": "2025-01-01", "end": "2025-01-10"}).text
     assert "No usage in this range" in page
-    card = truth.stat_card(page, "Top Model (10d)")
-    assert truth.card_value_title(card)[0] == "N/A" and "0 tokens" in card
+    card = stat_card(page, "Top Model (10d)")
+    assert card_value_title(card)[0] == "N/A" and "0 tokens" in dom.text(card)
     assert "No models used in this range" in page
     tools = page_client.get("/usage", params={"start": "2025-01-01", "end": "2025-01-10", "view": "tools"}).text
     assert "No tool usage in this range" in tools and "No active users in this range" in tools
@@ -229,7 +239,7 @@ def test_empty_range(page_client):
 )
 def test_bad_parameters(page_client, query, param):
     response = page_client.get("/usage", params=query)
-    assert response.status_code == 400 and f"'{param}'" in truth.text_of(response.text)
+    assert response.status_code == 400 and f"'{param}'" in dom.text(response.text)
 
 
 # --- /export/usage.csv ----------------------------------------------------------------------------------------------
@@ -303,7 +313,7 @@ def test_export_default_is_30_days_and_empty_has_header(page_client):
 def test_export_bad_parameters(page_client):
     assert page_client.get("/export/usage.csv", params={"view": "people"}).status_code == 400
     response = page_client.get("/export/usage.csv", params={"start": "2026-01-01"})
-    assert response.status_code == 400 and "'end'" in truth.text_of(response.text)
+    assert response.status_code == 400 and "'end'" in dom.text(response.text)
 
 
 def test_export_guards_formula_text_but_not_numbers(page_client, database_url):

@@ -4,7 +4,6 @@ figures computed independently from the raw `usage_records` / `commits` rows (to
 from __future__ import annotations
 
 import asyncio
-import html as html_lib
 import math
 import re
 from collections import defaultdict
@@ -15,8 +14,9 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import text
 
-from tests import seed
+from tests import dom, seed
 from tests.integration import people_truth as truth
+from tests.integration.pages_support import card_value_title, stat_card
 from tests.integration.people_truth import tokens_title
 
 TODAY = seed.TODAY
@@ -50,23 +50,19 @@ def delta_text(cur: Decimal | int, prev: Decimal | int) -> str | None:
 
 
 def card(page: str, label: str) -> dict[str, str | None]:
-    """The stat card whose label starts with `label`: value, title, delta and sub texts."""
-    match = re.search(
-        r'<div class="card-label">' + re.escape(label) + r'[^<]*</div>\s*<div class="stat-value"(?: title="([^"]*)")?>'
-        r"(.*?)</div>\s*<div class=\"stat-sub\">(.*?)</div>",
-        page,
-        re.S,
-    )
-    if not match:
+    """The stat card whose label starts with `label`: value, title, delta and sub texts ({} when there is none)."""
+    try:
+        found = stat_card(page, label)
+    except AssertionError:
         return {}
-    sub = match.group(3)
-    delta = re.search(r'<span class="delta[^"]*"[^>]*>([^<]*)</span>', sub)
-    subs = re.findall(r"<span>([^<]*)</span>", sub)
+    value, title = card_value_title(found)
+    delta = dom.select(found, ".stat-sub span.delta")
+    subs = [span for span in dom.select(found, ".stat-sub span") if not span.attrib]
     return {
-        "title": html_lib.unescape(match.group(1) or ""),
-        "value": html_lib.unescape(match.group(2)),
-        "delta": html_lib.unescape(delta.group(1)) if delta else None,
-        "sub": html_lib.unescape(subs[0]) if subs else None,
+        "title": title or "",
+        "value": value,
+        "delta": delta[0].text_content() if delta else None,
+        "sub": subs[0].text_content() if subs else None,
     }
 
 
@@ -321,15 +317,18 @@ def test_ambiguous_local_part_lists_the_candidates(page_client, second_ada):
 
 
 def raw_rows(page: str) -> list[tuple[str, str, str, str, str]]:
-    body = page.split('<div id="raw-usage"', 1)[1]
+    """(date, shown day, tool, model, exact tokens) of each row of the raw usage table."""
     return [
-        tuple(html_lib.unescape(x) for x in row)
-        for row in re.findall(
-            r'<tr>\s*<td title="([\d-]+)">([^<]+)</td>\s*<td>([^<]+)</td>\s*<td title="([^"]+)">[^<]*</td>\s*'
-            r'<td class="num" title="([^"]+)">',
-            body,
+        (when.get("title"), dom.text(when), dom.text(tool), model.get("title"), tokens.get("title"))
+        for when, tool, model, tokens, _cost in (
+            dom.select(row, "td") for row in dom.select(page, "#raw-usage tbody tr")
         )
     ]
+
+
+def option_values(page: str, name: str) -> list[str]:
+    """The non-empty values of the raw usage filter <select name=…>, in order."""
+    return [o.get("value") for o in dom.select(page, f'#raw-usage select[name="{name}"] option') if o.get("value")]
 
 
 def test_raw_usage_lists_rows_newest_first(page_client, records):
@@ -346,8 +345,8 @@ def test_raw_usage_lists_rows_newest_first(page_client, records):
     assert [row[4] for row in raw_rows(second.text)] == [tokens_title(r.tok) for r in expected[50:100]]
     tools = sorted({r.tool for r in expected})
     models = sorted({r.model for r in expected})
-    assert re.findall(r'<option value="([^"]+)"', page.text.split('name="tool"')[1].split("</select>")[0]) == tools
-    assert re.findall(r'<option value="([^"]+)"', page.text.split('name="model"')[1].split("</select>")[0]) == models
+    assert option_values(page.text, "tool") == tools
+    assert option_values(page.text, "model") == models
 
 
 def test_raw_usage_filters_and_old_dates(page_client, records):

@@ -3,8 +3,6 @@ the app's query modules or the `usage_daily` rollup — the pages' numbers are c
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -143,42 +141,6 @@ def previous(start: date, end: date) -> tuple[date, date]:
     days = (end - start).days + 1
     prev_end = start - timedelta(days=1)
     return prev_end - timedelta(days=days - 1), prev_end
-
-
-# --- reading the HTML ---------------------------------------------------------------------------------------------
-
-
-def text_of(page: str) -> str:
-    return html.unescape(page)
-
-
-def stat_card(page: str, label: str) -> str:
-    """The markup of the stat card whose label starts with `label` (unescaped)."""
-    for chunk in text_of(page).split('<div class="card stat')[1:]:
-        if re.search(r'<div class="card-label">' + re.escape(label), chunk):
-            return chunk.split('<div class="card stat')[0][:1500]
-    raise AssertionError(f"no stat card {label!r}")
-
-
-def card_value_title(card: str) -> tuple[str, str | None]:
-    match = re.search(r'<div class="stat-value"(?: title="([^"]*)")?>(.*?)(?:<small>|</div>)', card, re.S)
-    assert match, card
-    return match.group(2).strip(), match.group(1)
-
-
-def card_delta(card: str) -> str | None:
-    match = re.search(r'<span class="delta (?:up|down)"[^>]*>([^<]*)</span>', card)
-    return match.group(1) if match else None
-
-
-def svg_titles(fragment: str) -> list[str]:
-    return re.findall(r"<title>(.*?)</title>", text_of(fragment), re.S)
-
-
-def element(page: str, element_id: str) -> str:
-    """The markup from `<div id="…"` to the end of the page (enough for searches inside it)."""
-    start = page.index(f'id="{element_id}"')
-    return page[start:]
 
 
 def sql_exec(database_url: str, statement: str, **params: object) -> None:
