@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import re
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from html.parser import HTMLParser
@@ -14,9 +13,9 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import text
 
-from tests import seed
+from tests import dom, seed
 from tests.integration import people_truth as truth
-from tests.integration.pages_support import sql_rows
+from tests.integration.pages_support import card_value_title, sql_rows, stat_card
 from tests.integration.people_truth import tokens_title
 
 TODAY = seed.TODAY
@@ -78,9 +77,9 @@ def parse_table(html: str) -> TableParser:
 
 
 def active_users_card(html: str) -> int:
-    match = re.search(r"Active Users \((\d+)d\)</div>\s*<div class=\"stat-value\"[^>]*>([\d,]+)<small>users", html)
-    assert match, "Active Users card missing"
-    return int(match.group(2).replace(",", ""))
+    value = dom.first(stat_card(html, "Active Users ("), ".stat-value")
+    assert dom.text(dom.one(value, "small")) == "users"
+    return int(card_value_title(stat_card(html, "Active Users ("))[0].replace(",", ""))
 
 
 # --- numbers --------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from tests import dom, seed
 from tests.integration import people_truth as truth
-from tests.integration.pages_support import card_value_title, stat_card
+from tests.integration.pages_support import card_titled, card_value_title, stat_card, svg_titles
 from tests.integration.people_truth import tokens_title
 
 TODAY = seed.TODAY
@@ -123,40 +123,54 @@ def test_tools_models_pattern_and_activity(page_client, records):
         by_model[(r.model, r.tool)] += r.tok
         by_weekday[(r.date.weekday() + 1) % 7] += r.tok
     names = {"claude_code": "Claude Code", "cursor": "Cursor", "codex": "Codex"}
-    tool_rows = re.findall(
-        r"</svg> ([\w ]+) <small class=\"muted\">([\d.]+%) of usage</small></span>\s*"
-        r'<span class="num"><span title="([^"]+)">[^<]*</span> · <span title="([^"]+)">',
-        page,
-    )
+    tool_rows = []
+    for line in dom.select(page, ".user-tools .row-line"):
+        label, share = dom.first(line, "span"), dom.one(line, "small")
+        figures = dom.select(line, "span.num > span[title]")
+        tool_rows.append(
+            (
+                dom.text(label).removesuffix(dom.text(share)).strip(),
+                dom.text(share).removesuffix(" of usage"),
+                figures[0].get("title"),
+                figures[1].get("title"),
+            )
+        )
     expected_tools = sorted(by_tool, key=lambda t: (-by_tool[t], t))
     assert [(name, share, tok, money) for name, share, tok, money in tool_rows] == [
         (names[t], pct1(by_tool[t], total), tokens_title(by_tool[t]), money_title(tool_cost[t])) for t in expected_tools
     ]
     # legend of the daily chart: actual per-tool totals
     for t in expected_tools:
-        assert f'<span title="{tokens_title(by_tool[t])}">' in page
-    model_rows = re.findall(
-        r'<span title="([^"]+) · ([\w ]+)">[^<]*<small class="muted">[\w ]+</small></span>\s*'
-        r'<span class="num"><small class="muted">([\d.]+%)</small> <span title="([^"]+)">',
-        page,
-    )
+        assert dom.select(page, f'span[title="{tokens_title(by_tool[t])}"]')
+    model_rows = [
+        (
+            *dom.first(line, "span[title]").get("title").split(" · "),
+            dom.text(dom.one(line, "span.num > small")),
+            dom.first(line, "span.num > span[title]").get("title"),
+        )
+        for line in dom.select(page, ".model-row .row-line")
+    ]
     expected_models = sorted(by_model, key=lambda k: (-by_model[k], k[0], k[1]))[:9]
     assert model_rows == [
         (m, names[t], pct1(by_model[(m, t)], total), tokens_title(by_model[(m, t)])) for m, t in expected_models
     ]
-    pattern = re.findall(r"<title>(Sun|Mon|Tue|Wed|Thu|Fri|Sat): ([\d,]+) tokens?</title>", page)
+    weekly = card_titled(page, "Weekly Pattern")
+    days = [re.fullmatch(r"(Sun|Mon|Tue|Wed|Thu|Fri|Sat): ([\d,]+) tokens?", t) for t in svg_titles(weekly)]
+    pattern = [day.groups() for day in days if day]
     assert pattern == [
         (day, f"{value:,}")
         for day, value in zip(["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"], by_weekday, strict=True)
     ]
-    assert 'class="weekend"' in page
+    assert dom.select(weekly, ".weekend")
     first, last = min(r.date for r in rows), max(r.date for r in rows)
-    assert (
-        f'<dt>First Active</dt><dd title="{MONTHS[first.month - 1]} {first.day}, {first.year}">'
-        f"{short_day(first)}</dd>" in page
+    activity = dict(zip(dom.texts(page, "dl.kv dt"), dom.select(page, "dl.kv dd"), strict=True))
+    first_active = activity["First Active"]
+    assert (first_active.get("title"), dom.text(first_active)) == (
+        f"{MONTHS[first.month - 1]} {first.day}, {first.year}",
+        short_day(first),
     )
-    assert f">{short_day(last)}</dd>" in page
-    assert f"<dt>Days Active</dt><dd>{len({r.date for r in rows})}</dd>" in page
+    assert dom.text(activity["Last Active"]) == short_day(last)
+    assert dom.text(activity["Days Active"]) == str(len({r.date for r in rows}))
     assert "Weekly Usage" not in page and "Daily Usage (90d)" in page
     assert "Weekly Usage (365d)" in page_client.get(ADA_PATH, params={"range": "1y"}).text
 
@@ -255,7 +269,8 @@ def extra_rows(seeded_module, database_url):
 
 def test_models_used_shows_nine_and_counts_the_rest(page_client, extra_rows):
     page = page_client.get("/users/many%40example.com").text
-    shown = re.findall(r'<span title="(model-\d\d) · Cursor">', page)
+    titles = [span.get("title") for span in dom.select(page, ".model-row .row-line > span[title]")]
+    shown = [title.removesuffix(" · Cursor") for title in titles if re.fullmatch(r"model-\d\d · Cursor", title)]
     assert shown == [f"model-{i:02d}" for i in range(10, 1, -1)]  # tokens desc: 110 … 102
     assert "+2 more models" in page
 
