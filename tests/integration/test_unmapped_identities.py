@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from abacus.queries import status
 from abacus.queries.identities import github_authors, unattributed, unmapped_github, unmapped_usage
 from abacus.queries.mappings import mappings_view
 
@@ -74,7 +73,6 @@ def test_github_authors_show_the_raw_commit_email(identities):
 def test_status_and_mapping_assistant_agree(identities):
     github = run(identities, unmapped_github)
     assert (github.users, github.commits, github.rows) == (1, 2, [("101", "lin", "lin@home.example", 2)])
-    assert status.unmapped_github is unmapped_github and status.unattributed is unattributed
     view = run(
         identities,
         lambda db: mappings_view(
