@@ -9,12 +9,43 @@ from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, ExecutionContext
+from sqlalchemy.engine import Connection, ExceptionContext, ExecutionContext
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-# Accumulated SQL time of the current request, for the Server-Timing header.
-sql_time_ms: ContextVar[list[float] | None] = ContextVar("sql_time_ms", default=None)
+
+class SqlTimer:
+    """Database time of one request: the union of the intervals in which at least one of its queries runs (two
+    concurrent queries of 10 ms each over the same 10 ms count 10 ms, not 20), and the number of queries."""
+
+    def __init__(self) -> None:
+        self.queries = 0
+        self._running = 0
+        self._busy = 0.0
+        self._since = 0.0
+
+    def started(self) -> None:
+        if self._running == 0:
+            self._since = time.perf_counter()
+        self._running += 1
+        self.queries += 1
+
+    def finished(self) -> None:
+        if self._running == 0:
+            return
+        self._running -= 1
+        if self._running == 0:
+            self._busy += time.perf_counter() - self._since
+
+    @property
+    def busy_ms(self) -> float:
+        """Wall time so far with at least one query running (a query still running counts up to now)."""
+        running = time.perf_counter() - self._since if self._running else 0.0
+        return (self._busy + running) * 1000
+
+
+# The SQL timer of the current request (set by the request middleware), for the Server-Timing header.
+sql_timer: ContextVar[SqlTimer | None] = ContextVar("sql_timer", default=None)
 
 
 def create_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngine:
@@ -40,10 +71,18 @@ def _instrument(engine: AsyncEngine) -> None:
         context: ExecutionContext | None,
         executemany: bool,
     ) -> None:
-        conn.info.setdefault("query_start", []).append(time.perf_counter())
+        timer = sql_timer.get()
+        if timer is not None:
+            timer.started()
+            conn.info.setdefault("sql_timers", []).append(timer)
+
+    def _stop(conn: Connection) -> None:
+        timers = conn.info.get("sql_timers")
+        if timers:
+            timers.pop().finished()
 
     @event.listens_for(sync_engine, "after_cursor_execute")
-    def _stop(
+    def _after(
         conn: Connection,
         cursor: DBAPICursor,
         statement: str,
@@ -51,10 +90,12 @@ def _instrument(engine: AsyncEngine) -> None:
         context: ExecutionContext | None,
         executemany: bool,
     ) -> None:
-        started = conn.info["query_start"].pop()
-        spent = sql_time_ms.get()
-        if spent is not None:
-            spent[0] += (time.perf_counter() - started) * 1000
+        _stop(conn)
+
+    @event.listens_for(sync_engine, "handle_error")
+    def _failed(context: ExceptionContext) -> None:
+        if context.connection is not None:
+            _stop(context.connection)
 
 
 async def concurrently(
