@@ -32,6 +32,8 @@ TABLES = (
     "usage_daily",
     "usage_tool_daily",
     "usage_user_daily",
+    "usage_tool_totals_daily",
+    "usage_user_tools",
     "identity_mappings",
     "sync_state",
     "commit_attributions",

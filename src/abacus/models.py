@@ -121,6 +121,8 @@ class UsageUserDaily(RollupSums, Base):
     __table_args__ = (
         Index("ix_usage_user_daily_email_date", "email", "date"),
         Index("ix_usage_user_daily_tool_date", "tool", "date"),
+        # "does this person use this tool in the range": one probe per (email, tool) of usage_user_tools
+        Index("ix_usage_user_daily_email_tool_date", "email", "tool", "date"),
         # the few rows that belong to no person: status and mappings pages list them
         Index("ix_usage_user_daily_unmapped", "email", "date", postgresql_where=text("email LIKE 'unmapped:%'")),
     )
@@ -128,6 +130,31 @@ class UsageUserDaily(RollupSums, Base):
     date: Mapped[date] = mapped_column(Date, primary_key=True)
     email: Mapped[str] = mapped_column(String(255), primary_key=True)
     tool: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class UsageToolTotalsDaily(RollupSums, Base):
+    """Third-level rollup per (date, tool): the cards' and charts' sums, with the mapped part and the number of mapped
+    people (rows of usage_user_daily with a person's email) of the day — a few rows a day, whatever the headcount."""
+
+    __tablename__ = "usage_tool_totals_daily"
+
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    tool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mapped_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    mapped_cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False, server_default="0")
+    users: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+
+class UsageUserTool(Base):
+    """Lifetime span per (email, tool): first and last day with a usage_user_daily row. Distinct people of a range
+    are the pairs whose span lies in it, plus those spanning it with a row inside (one index probe each)."""
+
+    __tablename__ = "usage_user_tools"
+
+    email: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_date: Mapped[date] = mapped_column(Date, nullable=False)
+    last_date: Mapped[date] = mapped_column(Date, nullable=False)
 
 
 class IdentityMapping(Base):

@@ -61,15 +61,51 @@ ROLLUP_INSERT = {
 }
 
 
+MAPPED = "d.email NOT LIKE 'unmapped:%'"
+TOTALS_DELETE = text(f"DELETE FROM usage_tool_totals_daily d USING {SLICES} WHERE d.date = s.date AND d.tool = s.tool")
+TOTALS_INSERT = text(
+    # level 3 per (date, tool) from the (date, email, tool) level of the same slices
+    f"INSERT INTO usage_tool_totals_daily (date, tool, {COLUMNS}, mapped_tokens, mapped_cost, users) "
+    f"SELECT d.date, d.tool, {ROLLUP_SUMS}, COALESCE(SUM(d.total_tokens) FILTER (WHERE {MAPPED}), 0), "
+    f"COALESCE(SUM(d.cost) FILTER (WHERE {MAPPED}), 0), COUNT(*) FILTER (WHERE {MAPPED}) "
+    f"FROM usage_user_daily d JOIN {SLICES} ON d.date = s.date AND d.tool = s.tool "
+    "GROUP BY d.date, d.tool"
+)
+SLICE_PAIRS = text(
+    f"SELECT DISTINCT d.email, d.tool FROM usage_user_daily d JOIN {SLICES} ON d.date = s.date AND d.tool = s.tool"
+)
+PAIRS = "unnest(CAST(:emails AS text[]), CAST(:pair_tools AS text[])) AS p(email, tool)"
+SPANS_DELETE = text(f"DELETE FROM usage_user_tools u USING {PAIRS} WHERE u.email = p.email AND u.tool = p.tool")
+SPANS_INSERT = text(
+    # the (email, tool) spans of the pairs the slices had before or have now, from usage_user_daily
+    "INSERT INTO usage_user_tools (email, tool, first_date, last_date) "
+    "SELECT p.email, p.tool, span.first_date, span.last_date "
+    f"FROM {PAIRS} CROSS JOIN LATERAL (SELECT MIN(d.date) AS first_date, MAX(d.date) AS last_date "
+    "FROM usage_user_daily d WHERE d.email = p.email AND d.tool = p.tool) AS span "
+    "WHERE span.first_date IS NOT NULL"
+)
+
+
 async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
     """Recompute every rollup level for the given (date, tool) slices, in the caller's transaction."""
     ordered = sorted(set(slices))
+    pairs: set[tuple[str, str]] = set()
     for start in range(0, len(ordered), BATCH):
         chunk = ordered[start : start + BATCH]
         params = {"dates": [d for d, _ in chunk], "tools": [t for _, t in chunk]}
+        pairs.update((r.email, r.tool) for r in await db.execute(SLICE_PAIRS, params))  # people of the slices before
         for table in ROLLUPS:
             await db.execute(ROLLUP_DELETE[table], params)
             await db.execute(ROLLUP_INSERT[table], params)
+        await db.execute(TOTALS_DELETE, params)
+        await db.execute(TOTALS_INSERT, params)
+        pairs.update((r.email, r.tool) for r in await db.execute(SLICE_PAIRS, params))  # and after
+    spans = sorted(pairs)
+    for start in range(0, len(spans), BATCH):
+        chunk_pairs = spans[start : start + BATCH]
+        pair_params = {"emails": [e for e, _ in chunk_pairs], "pair_tools": [t for _, t in chunk_pairs]}
+        await db.execute(SPANS_DELETE, pair_params)
+        await db.execute(SPANS_INSERT, pair_params)
 
 
 VERIFY_SQL = text("""
@@ -90,9 +126,21 @@ SELECT
 + (SELECT COUNT(*) FROM by_user FULL OUTER JOIN usage_user_daily d USING (date, email, tool)
    WHERE by_user.t IS DISTINCT FROM d.total_tokens OR by_user.c IS DISTINCT FROM d.cost
       OR by_user.n IS DISTINCT FROM d.record_count)
++ (SELECT COUNT(*) FROM (
+     SELECT date, tool, SUM(t) t, SUM(c) c, SUM(n) n,
+            COALESCE(SUM(t) FILTER (WHERE email NOT LIKE 'unmapped:%'), 0) mt,
+            COALESCE(SUM(c) FILTER (WHERE email NOT LIKE 'unmapped:%'), 0) mc,
+            COUNT(*) FILTER (WHERE email NOT LIKE 'unmapped:%') users
+     FROM by_user GROUP BY date, tool) AS by_day FULL OUTER JOIN usage_tool_totals_daily d USING (date, tool)
+   WHERE by_day.t IS DISTINCT FROM d.total_tokens OR by_day.c IS DISTINCT FROM d.cost
+      OR by_day.n IS DISTINCT FROM d.record_count OR by_day.mt IS DISTINCT FROM d.mapped_tokens
+      OR by_day.mc IS DISTINCT FROM d.mapped_cost OR by_day.users IS DISTINCT FROM d.users)
++ (SELECT COUNT(*) FROM (SELECT email, tool, MIN(date) f, MAX(date) l FROM by_user GROUP BY email, tool) AS spans
+   FULL OUTER JOIN usage_user_tools d USING (email, tool)
+   WHERE spans.f IS DISTINCT FROM d.first_date OR spans.l IS DISTINCT FROM d.last_date)
 """)
 
 
 async def rollup_mismatches(db: AsyncSession) -> int:
-    """Number of rollup rows (all three levels) that differ from the SQL sums of usage_records (0 = consistent)."""
+    """Number of rollup rows (every level) that differ from the SQL sums of usage_records (0 = consistent)."""
     return int((await db.execute(VERIFY_SQL)).scalar_one())

@@ -22,17 +22,11 @@ class Lifetime:
 
 
 LIFETIME_SQL = text("""
-WITH RECURSIVE emails AS (  -- distinct emails by a skip scan over ix_usage_user_daily_email_date: one probe each
-  (SELECT email FROM usage_user_daily ORDER BY email LIMIT 1)
-  UNION ALL
-  SELECT (SELECT u.email FROM usage_user_daily u WHERE u.email > emails.email ORDER BY u.email LIMIT 1)
-  FROM emails WHERE emails.email IS NOT NULL
-)
 SELECT
-  (SELECT COALESCE(SUM(total_tokens), 0) FROM usage_tool_daily) AS tokens,
-  (SELECT COALESCE(SUM(cost), 0) FROM usage_tool_daily) AS cost,
-  (SELECT COUNT(*) FROM emails WHERE email NOT LIKE 'unmapped:%') AS users,
-  (SELECT MIN(date) FROM usage_tool_daily) AS since,
+  (SELECT COALESCE(SUM(total_tokens), 0) FROM usage_tool_totals_daily) AS tokens,
+  (SELECT COALESCE(SUM(cost), 0) FROM usage_tool_totals_daily) AS cost,
+  (SELECT COUNT(DISTINCT email) FROM usage_user_tools WHERE email NOT LIKE 'unmapped:%') AS users,
+  (SELECT MIN(date) FROM usage_tool_totals_daily) AS since,
   commit_counts.commits,
   commit_counts.ai_commits,
   (SELECT COUNT(*) FROM repositories) AS repos
@@ -41,7 +35,7 @@ FROM (SELECT COUNT(*) AS commits, COUNT(ai_tool) AS ai_commits FROM commits) AS 
 
 
 async def lifetime_stats(db: AsyncSession) -> Lifetime:
-    """M-LIFE-* figures from the second-level rollups and commits, one round trip."""
+    """M-LIFE-* figures from the (date, tool) rollup, the (email, tool) spans and commits, one round trip."""
     row = (await db.execute(LIFETIME_SQL)).one()
     return Lifetime(
         int(row.tokens),

@@ -14,13 +14,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, cast, distinct, func, select, text
+from sqlalchemy import BigInteger, Select, cast, distinct, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from abacus.domain.identities import UNMAPPED_PREFIX
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
-from abacus.models import UsageUserDaily
+from abacus.models import UsageUserDaily, UsageUserTool
 
 PAGE_SIZE = 100
 TOOL_KEY_PREFIX = "tool_"
@@ -34,6 +34,7 @@ SORT_COLUMNS = (
 """Fixed sort keys (docs/pages.md §4); `tool_<tool>` keys are added per tool present."""
 
 _user = UsageUserDaily.__table__
+_spans = UsageUserTool.__table__
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,11 @@ def _tool_label(index: int) -> str:
 
 def _population(query: TeamQuery) -> Any:
     """Per-user sums over the range (the population), as a subquery."""
+    return _population_select(query).subquery("per_user")
+
+
+def _population_select(query: TeamQuery) -> Select[Any]:
+    """Per-user sums over the range (the population)."""
     tool_sums = [
         func.coalesce(func.sum(_user.c.total_tokens).filter(_user.c.tool == tool), 0).label(_tool_label(i))
         for i, tool in enumerate(query.tool_columns)
@@ -193,15 +199,19 @@ def _population(query: TeamQuery) -> Any:
     )
     if query.email_pattern:
         stmt = stmt.where(_user.c.email.ilike(query.email_pattern, escape="\\"))
-    return stmt.subquery("per_user")
+    return stmt
 
 
-def _members_select(query: TeamQuery) -> Select[Any]:
-    people = _population(query)
-    seen = _user.alias("seen")
-    last_active = (
-        select(func.max(seen.c.date)).where(seen.c.email == people.c.email).scalar_subquery().label("last_active")
+def _members_select(query: TeamQuery, people: Any = None, team: Any = None) -> Select[Any]:
+    """The population (or the given CTE of it) ordered for the table; `team` (a one-row CTE) is joined to every row."""
+    people = _population(query) if people is None else people
+    # all-time last day per person from the (email, tool) spans: a few rows per person, no per-row probe
+    seen = (
+        select(_spans.c.email, func.max(_spans.c.last_date).label("last_active"))
+        .group_by(_spans.c.email)
+        .subquery("seen")
     )
+    last_active = seen.c.last_active
     avg_per_day = cast(func.round(people.c.total_tokens / people.c.days_active), BigInteger).label("avg_tokens_per_day")
     tool_columns = {tool: people.c[_tool_label(i)] for i, tool in enumerate(query.tool_columns)}
     email_order = people.c.email.collate("C")
@@ -226,7 +236,12 @@ def _members_select(query: TeamQuery) -> Select[Any]:
     ordering = [order.desc() if query.descending else order.asc()]
     if query.sort != "email":
         ordering.append(email_order.asc())
-    return select(people, last_active, avg_per_day).order_by(*ordering)
+    joined = people.join(seen, seen.c.email == people.c.email)
+    if team is None:
+        return select(people, last_active, avg_per_day).select_from(joined).order_by(*ordering)
+    return (
+        select(people, last_active, avg_per_day, team).select_from(joined.join(team, literal(True))).order_by(*ordering)
+    )
 
 
 def _member(row: Any, query: TeamQuery) -> TeamMember:
@@ -281,12 +296,39 @@ async def team_members(
 
 
 async def team_page(db: AsyncSession, query: TeamQuery, page: int, *, page_size: int = PAGE_SIZE) -> TeamPage:
-    """Totals over the whole population plus one page of rows (two statements); `page` is clamped to the last."""
-    totals = await team_totals(db, query)
+    """Totals over the whole population plus one page of rows, in one statement that aggregates the population once
+    (a CTE both read); `page` is clamped to the last."""
+    people = _population_select(query).cte("per_user")
+    tool_sums = [
+        func.coalesce(func.sum(people.c[_tool_label(i)]), 0).label(f"team_{_tool_label(i)}")
+        for i in range(len(query.tool_columns))
+    ]
+    team = select(
+        func.count().label("team_count"),
+        func.coalesce(func.sum(people.c.total_tokens), 0).label("team_tokens"),
+        func.coalesce(func.sum(people.c.total_cost), 0).label("team_cost"),
+        *tool_sums,
+    ).cte("team")
+    pages_expr = func.greatest(1, (team.c.team_count + (page_size - 1)) // page_size)
+    offset = select((func.least(max(page, 1), pages_expr) - 1) * page_size).scalar_subquery()
+    stmt = _members_select(query, people, team).limit(page_size).offset(offset)
+    rows = (await db.execute(stmt)).all()
+    if not rows:
+        empty = TeamTotals(
+            count=0, total_tokens=0, total_cost=Decimal(0), tool_tokens=dict.fromkeys(query.tool_columns, 0)
+        )
+        return TeamPage(totals=empty, members=[], page=1, pages=1)
+    first = rows[0]._mapping
+    totals = TeamTotals(
+        count=int(first["team_count"]),
+        total_tokens=int(first["team_tokens"]),
+        total_cost=Decimal(first["team_cost"]),
+        tool_tokens={tool: int(first[f"team_{_tool_label(i)}"]) for i, tool in enumerate(query.tool_columns)},
+    )
     pages = max(1, -(-totals.count // page_size))
-    page = min(max(page, 1), pages)
-    members = await team_members(db, query, limit=page_size, offset=(page - 1) * page_size) if totals.count else []
-    return TeamPage(totals=totals, members=members, page=page, pages=pages)
+    return TeamPage(
+        totals=totals, members=[_member(r, query) for r in rows], page=min(max(page, 1), pages), pages=pages
+    )
 
 
 async def stream_team_members(conn: AsyncConnection, query: TeamQuery) -> AsyncIterator[TeamMember]:

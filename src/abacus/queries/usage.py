@@ -1,7 +1,8 @@
 """Read side of the usage pages (Dashboard, Usage, their exports and JSON): totals, daily series, models, users.
 
 Every function reads the smallest rollup that answers it exactly (docs/metrics.md: rollups are by definition the same
-sums as `usage_records`): `usage_tool_daily` (date, tool, model) for org-wide tokens, cost and models;
+sums as `usage_records`): `usage_tool_totals_daily` (date, tool) for org-wide sums, mapped sums and daily people counts;
+`usage_tool_daily` (date, tool, model) for models; `usage_user_tools` (email, tool) spans for range head counts;
 `usage_user_daily` (date, email, tool) for anything about people; `usage_daily` (date, email, tool, model) only for
 per-person model questions. Each issues one SQL statement that aggregates in SQL and returns plain dataclasses.
 Unmapped rows (`email LIKE 'unmapped:%'`) count in token/cost figures, never in people figures (docs/metrics.md §0.3).
@@ -136,50 +137,57 @@ class UsageTotals:
 
 
 USAGE_TOTALS_SQL = text("""
-WITH by_tool AS (  -- token and cost sums per (tool, period) from the (date, tool, model) rollup: a few thousand rows
-  SELECT tool, date >= :start AS cur, SUM(total_tokens) AS tokens, SUM(cost) AS cost,
-         SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
-         SUM(cache_read_tokens) AS cache_read_tokens, COUNT(*) AS n
-  FROM usage_tool_daily
+WITH by_tool AS (  -- sums per tool and period from the (date, tool) rollup: a few rows a day
+  SELECT tool,
+         SUM(total_tokens) FILTER (WHERE date >= :start) AS tokens, SUM(cost) FILTER (WHERE date >= :start) AS cost,
+         SUM(mapped_tokens) FILTER (WHERE date >= :start) AS mapped_tokens,
+         SUM(mapped_cost) FILTER (WHERE date >= :start) AS mapped_cost,
+         SUM(input_tokens) FILTER (WHERE date >= :start) AS input_tokens,
+         SUM(output_tokens) FILTER (WHERE date >= :start) AS output_tokens,
+         SUM(cache_read_tokens) FILTER (WHERE date >= :start) AS cache_read_tokens,
+         COUNT(*) FILTER (WHERE date >= :start) AS current_rows,
+         SUM(total_tokens) FILTER (WHERE date < :start) AS prev_tokens,
+         SUM(cost) FILTER (WHERE date < :start) AS prev_cost,
+         SUM(mapped_tokens) FILTER (WHERE date < :start) AS prev_mapped_tokens,
+         SUM(mapped_cost) FILTER (WHERE date < :start) AS prev_mapped_cost,
+         SUM(input_tokens) FILTER (WHERE date < :start) AS prev_input_tokens,
+         SUM(output_tokens) FILTER (WHERE date < :start) AS prev_output_tokens,
+         SUM(cache_read_tokens) FILTER (WHERE date < :start) AS prev_cache_read_tokens
+  FROM usage_tool_totals_daily
   WHERE date BETWEEN :prev_start AND :end
-  GROUP BY tool, date >= :start
+  GROUP BY tool
 ),
-people AS (  -- mapped people per (email, tool, period) from the (date, email, tool) rollup; no model fan-out
-  SELECT email, tool, date >= :start AS cur, SUM(total_tokens) AS tokens, SUM(cost) AS cost
-  FROM usage_user_daily
-  WHERE date BETWEEN :prev_start AND :end AND email NOT LIKE 'unmapped:%'
-  GROUP BY email, tool, date >= :start
+sums AS (
+  SELECT tool, GROUPING(tool) AS is_total, SUM(tokens) AS tokens, SUM(cost) AS cost,
+         SUM(mapped_tokens) AS mapped_tokens, SUM(mapped_cost) AS mapped_cost, SUM(input_tokens) AS input_tokens,
+         SUM(output_tokens) AS output_tokens, SUM(cache_read_tokens) AS cache_read_tokens,
+         SUM(current_rows) AS current_rows, SUM(prev_tokens) AS prev_tokens, SUM(prev_cost) AS prev_cost,
+         SUM(prev_mapped_tokens) AS prev_mapped_tokens, SUM(prev_mapped_cost) AS prev_mapped_cost,
+         SUM(prev_input_tokens) AS prev_input_tokens, SUM(prev_output_tokens) AS prev_output_tokens,
+         SUM(prev_cache_read_tokens) AS prev_cache_read_tokens
+  FROM by_tool GROUP BY GROUPING SETS ((tool), ())
 ),
-per AS (
-  SELECT tool, cur, tokens, cost, input_tokens, output_tokens, cache_read_tokens, n,
-         NULL AS email, 0 AS mapped_tokens, 0 AS mapped_cost
-  FROM by_tool
-  UNION ALL
-  SELECT tool, cur, 0, 0, 0, 0, 0, 0, email, tokens, cost
-  FROM people
+active AS (  -- mapped (email, tool) pairs with a row in each period: a span inside the period says so at once,
+             -- a span across it takes one probe of ix_usage_user_daily_email_tool_date
+  SELECT u.email, u.tool,
+         u.first_date <= :end AND u.last_date >= :start
+         AND (u.first_date >= :start OR u.last_date <= :end
+              OR EXISTS (SELECT 1 FROM usage_user_daily d WHERE d.email = u.email AND d.tool = u.tool
+                         AND d.date BETWEEN :start AND :end)) AS cur,
+         u.first_date <= :prev_end AND u.last_date >= :prev_start
+         AND (u.first_date >= :prev_start OR u.last_date <= :prev_end
+              OR EXISTS (SELECT 1 FROM usage_user_daily d WHERE d.email = u.email AND d.tool = u.tool
+                         AND d.date BETWEEN :prev_start AND :prev_end)) AS prev
+  FROM usage_user_tools u
+  WHERE u.email NOT LIKE 'unmapped:%' AND u.first_date <= :end AND u.last_date >= :prev_start
+),
+people AS (
+  SELECT tool, GROUPING(tool) AS is_total, COUNT(DISTINCT email) FILTER (WHERE cur) AS users,
+         COUNT(DISTINCT email) FILTER (WHERE prev) AS prev_users
+  FROM active GROUP BY GROUPING SETS ((tool), ())
 )
-SELECT
-  tool,
-  GROUPING(tool) AS is_total,
-  COALESCE(SUM(tokens) FILTER (WHERE cur), 0) AS tokens,
-  COALESCE(SUM(cost) FILTER (WHERE cur), 0) AS cost,
-  COUNT(DISTINCT email) FILTER (WHERE cur) AS users,
-  COALESCE(SUM(mapped_tokens) FILTER (WHERE cur), 0) AS mapped_tokens,
-  COALESCE(SUM(mapped_cost) FILTER (WHERE cur), 0) AS mapped_cost,
-  COALESCE(SUM(input_tokens) FILTER (WHERE cur), 0) AS input_tokens,
-  COALESCE(SUM(output_tokens) FILTER (WHERE cur), 0) AS output_tokens,
-  COALESCE(SUM(cache_read_tokens) FILTER (WHERE cur), 0) AS cache_read_tokens,
-  COALESCE(SUM(n) FILTER (WHERE cur), 0) AS current_rows,
-  COALESCE(SUM(tokens) FILTER (WHERE NOT cur), 0) AS prev_tokens,
-  COALESCE(SUM(cost) FILTER (WHERE NOT cur), 0) AS prev_cost,
-  COUNT(DISTINCT email) FILTER (WHERE NOT cur) AS prev_users,
-  COALESCE(SUM(mapped_tokens) FILTER (WHERE NOT cur), 0) AS prev_mapped_tokens,
-  COALESCE(SUM(mapped_cost) FILTER (WHERE NOT cur), 0) AS prev_mapped_cost,
-  COALESCE(SUM(input_tokens) FILTER (WHERE NOT cur), 0) AS prev_input_tokens,
-  COALESCE(SUM(output_tokens) FILTER (WHERE NOT cur), 0) AS prev_output_tokens,
-  COALESCE(SUM(cache_read_tokens) FILTER (WHERE NOT cur), 0) AS prev_cache_read_tokens
-FROM per
-GROUP BY GROUPING SETS ((tool), ())
+SELECT sums.*, COALESCE(people.users, 0) AS users, COALESCE(people.prev_users, 0) AS prev_users
+FROM sums LEFT JOIN people ON people.is_total = sums.is_total AND people.tool IS NOT DISTINCT FROM sums.tool
 """)
 
 
@@ -206,7 +214,8 @@ async def usage_totals(db: AsyncSession, rng: DateRange) -> UsageTotals:
     Tools are those with tokens > 0 or users > 0 (or any row) in the range, ordered by tokens desc then key.
     """
     prev = rng.previous()
-    rows = (await db.execute(USAGE_TOTALS_SQL, {"start": rng.start, "end": rng.end, "prev_start": prev.start})).all()
+    params = {"start": rng.start, "end": rng.end, "prev_start": prev.start, "prev_end": prev.end}
+    rows = (await db.execute(USAGE_TOTALS_SQL, params)).all()
     current, previous = PeriodTotals(), PeriodTotals()
     tools: list[ToolTotals] = []
     for row in rows:
@@ -272,14 +281,14 @@ class DailyUsage:
 
 DAILY_BY_TOOL_SQL = text("""
 SELECT date, tool, SUM(total_tokens) AS tokens, SUM(cost) AS cost
-FROM usage_tool_daily
+FROM usage_tool_totals_daily
 WHERE date BETWEEN :history_start AND :end
 GROUP BY date, tool
 """)
 
-# M-DATA-COMPLETE per tool: the (date, tool, model) rollup is a few thousand rows a year, one pass is enough
+# M-DATA-COMPLETE per tool: the (date, tool) rollup is a few hundred rows a year, one pass is enough
 LAST_DATA_SQL = text("""
-SELECT tool, MAX(date) AS last_date FROM usage_tool_daily GROUP BY tool
+SELECT tool, MAX(date) AS last_date FROM usage_tool_totals_daily GROUP BY tool
 """)
 
 
@@ -461,11 +470,11 @@ class ToolUsersSeries:
     users: dict[str, list[int]]
 
 
-# usage_user_daily has one row per (date, email, tool), so per day COUNT(*) is the distinct count
+# usage_tool_totals_daily.users counts the mapped (date, email, tool) rows of the day: the distinct count per day
 TOOL_USERS_DAILY_SQL = text("""
-SELECT date AS bucket, tool, COUNT(*) AS users
-FROM usage_user_daily
-WHERE date BETWEEN :start AND :end AND email NOT LIKE 'unmapped:%'
+SELECT date AS bucket, tool, SUM(users) AS users
+FROM usage_tool_totals_daily
+WHERE date BETWEEN :start AND :end AND users > 0
 GROUP BY date, tool
 """)
 
@@ -564,8 +573,8 @@ ORDER BY date ASC, tokens DESC, model ASC, tool ASC
 
 USAGE_TOOLS_ROWS_SQL = text("""
 SELECT date, tool, SUM(total_tokens) AS tokens, SUM(cost) AS cost,
-       COUNT(*) FILTER (WHERE email NOT LIKE 'unmapped:%') AS users  -- one row per (date, email, tool)
-FROM usage_user_daily
+       SUM(users)::bigint AS users  -- mapped (date, email, tool) rows of the day
+FROM usage_tool_totals_daily
 WHERE date BETWEEN :start AND :end
 GROUP BY date, tool
 ORDER BY date ASC, tokens DESC, tool ASC
