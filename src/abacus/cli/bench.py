@@ -1,116 +1,73 @@
-"""`abacus bench`: seed a large data set and print per-page server times."""
+"""`abacus bench`: build a large data set in its own database, measure ingest, every page, the original's way,
+concurrent load and a streamed export, print one table (and JSON), drop the database."""
 
 from __future__ import annotations
 
-import asyncio
+from pathlib import Path
 
 import typer
-from rich.table import Table
-from sqlalchemy import text
 
-from abacus.cli.common import (
-    console,
-    fail,
-    runtime_or_exit,
-)
-from abacus.db import create_engine
+from abacus.cli.common import console, err, fail, runtime_or_exit
 
 app = typer.Typer()
 
 
 @app.command()
 def bench(
-    users: int = typer.Option(400, help="People in the synthetic company."),
-    days: int = typer.Option(365, help="Days of history."),
-    events: int = typer.Option(6, help="Usage rows per person, tool and day (Cursor-like events)."),
-    requests: int = typer.Option(20, help="Requests per page (after one warm-up)."),
-    reseed: bool = typer.Option(False, help="Drop and re-create the bench database."),
-    database: str = typer.Option(
-        "abacus_bench",
-        help="Database to time; `abacus` times the demo's data "
-        "as it is (nothing is seeded unless the database is empty).",
-    ),
+    events: int = typer.Option(2_000_000, help="Usage rows in total (Cursor events + Claude Code daily rows)."),
+    people: int = typer.Option(2000, help="People in the synthetic company (~250 commits each)."),
+    days: int = typer.Option(365, help="Days of history, ending today."),
+    seed: int = typer.Option(1, help="Seed of the generated data."),
+    json_file: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+    requests: int = typer.Option(10, help="Warm requests per page (after the cold one)."),
+    clients: int = typer.Option(50, help="Concurrent clients of the load test."),
+    load_seconds: float = typer.Option(10.0, help="Length of the load test."),
+    keep: bool = typer.Option(False, help="Keep the bench database afterwards (default: dropped)."),
+    database: str = typer.Option("abacus_bench", help="Database to create, fill and drop (never `abacus`)."),
 ) -> None:
-    """Seed millions of usage rows in a separate `abacus_bench` database and print per-page server times."""
-    from rich.status import Status
+    """Measure Abacus at scale on a generated data set: ingest, every page cold and warm, the original's way,
+    load, memory; prints one table."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from abacus import bench as benchmark
-    from abacus import migrate as migrations
-    from abacus.embedded import ensure_database_exists
+    from abacus.bench import report
+    from abacus.bench.run import STEPS, Options, run
 
+    if database == "abacus":
+        fail("the bench drops its database when it is done: pick another name than `abacus`")
+    if min(events, people, days) < 1:
+        fail("--events, --people and --days must be at least 1")
+    options = Options(
+        events=events,
+        people=people,
+        days=days,
+        seed=seed,
+        requests=max(1, requests),
+        clients=max(1, clients),
+        load_seconds=load_seconds,
+        keep=keep,
+    )
     runtime = runtime_or_exit(database)
-    services = runtime.services
     try:
-        url = services.database_url
-
-        async def drop_and_create() -> None:
-            admin = create_engine(services.with_database("postgres"))
-            async with admin.connect() as conn:
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            await admin.dispose()
-            await ensure_database_exists(url)
-
-        if reseed:
-            if database == "abacus":
-                fail("--reseed refuses to drop the `abacus` database")
-            asyncio.run(drop_and_create())
-        migrations.upgrade(url)
-
-        async def fill() -> tuple[int, str, str]:
-            engine = create_engine(url)
-            try:
-                async with engine.connect() as conn:
-                    rows = (await conn.execute(text("SELECT COUNT(*) FROM usage_records"))).scalar_one()
-                if rows == 0:
-                    with Status("seeding", console=console) as status:
-                        rows = await benchmark.seed(
-                            engine,
-                            users=users,
-                            days=days,
-                            events=events,
-                            repos=40,
-                            commits=200_000,
-                            progress=status.update,
-                        )
-                async with engine.connect() as conn:
-                    top_user = (
-                        await conn.execute(
-                            text(
-                                "SELECT email FROM usage_daily WHERE email NOT LIKE 'unmapped:%' GROUP BY email "
-                                "ORDER BY SUM(total_tokens) DESC LIMIT 1"
-                            )
-                        )
-                    ).scalar_one()
-                    top_repo = (
-                        await conn.execute(
-                            text(
-                                "SELECT r.full_name FROM repositories r JOIN commits c ON c.repo_id = r.id "
-                                "GROUP BY r.full_name ORDER BY COUNT(*) DESC LIMIT 1"
-                            )
-                        )
-                    ).scalar_one()
-                return rows, top_user, top_repo
-            finally:
-                await engine.dispose()
-
-        rows, top_user, top_repo = asyncio.run(fill())
-        console.print(
-            f"database {database}: {rows:,} usage rows — timing {len(benchmark.PAGES)} pages × {requests} requests"
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
         )
-        timings = benchmark.measure(
-            runtime.settings,
-            requests=requests,
-            top_user=top_user,
-            top_repo=top_repo,
-        )
-        table = Table("page", "status", "p50 ms", "p95 ms", "max ms", "db p95 ms")
-        for timing in timings:
-            p50, p95, worst, db95 = benchmark.summary(timing)
-            style = "green" if p95 < 50 else "yellow" if p95 < 150 else "red"
-            table.add_row(
-                timing.path, str(timing.status), f"{p50:.1f}", f"[{style}]{p95:.1f}[/]", f"{worst:.1f}", f"{db95:.1f}"
-            )
-        console.print(table)
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("bench", total=STEPS)
+
+            def step(description: str) -> None:
+                progress.update(task, description=description, advance=1)
+
+            outcome = run(runtime.services, database, options, step)
     finally:
         runtime.stop()
+    title = f"abacus bench: {events:,} usage rows, {people:,} people, {days} days (seed {seed})"
+    console.print(report.table(outcome.figures, title), width=max(console.width, 120))
+    for failure in outcome.failures:
+        err.print(f"[yellow]warning:[/] {failure}", highlight=False)
+    if json_file is not None:
+        report.write_json(json_file, outcome.figures, outcome.params, outcome.explain)
+        console.print(f"figures written to {json_file}")

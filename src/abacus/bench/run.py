@@ -1,0 +1,272 @@
+"""One bench run: a fresh database, the data set, ingest through the real store path, every page through the real
+app (cold and warm), the original's way on the same data, concurrent load, a streamed export's memory, EXPLAIN of
+the slowest page, then the database dropped. Each step advances one progress bar; the figures come back as a list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+
+from abacus.bench import dataset, reference
+from abacus.bench.report import Figure
+from abacus.bench.web import (
+    PageTiming,
+    WebProcess,
+    app_environment,
+    free_port,
+    identity_provider,
+    load,
+    percentile,
+    quiet_logs,
+    sign_in,
+    stream_export,
+    time_page,
+)
+from abacus.db import create_engine
+from abacus.embedded import BackingServices, ensure_database_exists
+
+ADMIN = f"user1@{dataset.DOMAIN}"
+PAGES = {
+    "overview": "/",
+    "overview_7d": "/?range=7d",
+    "overview_90d": "/?range=90d",
+    "overview_1y": "/?range=1y",
+    "overview_year": "/?start={year}-01-01&end={year}-12-31",
+    "usage": "/usage",
+    "usage_tools": "/usage?view=tools",
+    "team": "/team",
+    "team_search": "/team?search=user1",
+    "team_sort": "/team?sort=cursorTokens",
+    "users": "/api/v1/users",
+    "user_profile": "/users/{user}",
+    "commits": "/commits",
+    "commits_90d": "/commits?range=90d",
+    "repository": "/repositories/{repo}",
+    "status": "/status",
+    "mappings": "/mappings",
+}
+"""Named pages; `users` is the per-person table as JSON (the original's /api/users), `team` the Team page."""
+EXPORT = "/export/usage.csv?range=1y"
+LOAD_PAGE = "/"
+STEPS = 12
+
+
+@dataclass(frozen=True)
+class Options:
+    events: int = 2_000_000
+    people: int = 2000
+    days: int = 365
+    seed: int = 1
+    requests: int = 10
+    clients: int = 50
+    load_seconds: float = 10.0
+    reference_repeats: int = 3
+    keep: bool = False
+
+
+@dataclass
+class Outcome:
+    figures: list[Figure] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    explain: str = ""
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, name: str, value: float, unit: str, reference_way: float | None = None) -> None:
+        self.figures.append(Figure(name, float(value), unit, reference_way))
+
+
+Step = Callable[[str], None]
+
+
+def api_paths(settings_env: dict[str, str], user: str, repo: str) -> dict[str, str]:
+    """Every GET route under /api/v1 of the app (CSV exports aside), path parameters filled from the data."""
+    from abacus.app import create_app
+    from abacus.settings import load_settings
+
+    app = create_app(load_settings(settings_env))
+    quiet_logs()
+    owner, name = repo.split("/", 1)
+    values = {"email": user, "owner": owner, "repo": name}
+    found = {}
+    for route in app.routes:
+        if "GET" not in getattr(route, "route_handler_map", {}) or not route.path.startswith("/api/v1/"):
+            continue
+        if route.path.endswith(".csv"):
+            continue
+        path = re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: values[m.group(1)], route.path)
+        label = re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: m.group(1), route.path.removeprefix("/api/v1/"))
+        found["api_" + re.sub(r"\W+", "_", label).strip("_")] = path
+    return found
+
+
+async def recreate(services: BackingServices, database: str, *, drop_only: bool = False) -> None:
+    admin = create_engine(services.with_database("postgres"))
+    try:
+        async with admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+    if not drop_only:
+        await ensure_database_exists(services.with_database(database))
+
+
+def _pages(outcome: Outcome, timings: list[PageTiming], reference_ms: dict[str, list[float]]) -> None:
+    for timing in timings:
+        ref = reference_ms.get(timing.name)
+        outcome.add(f"page_{timing.name}_p50_ms", timing.p50, "ms", reference.median(ref) if ref else None)
+        outcome.add(f"page_{timing.name}_p95_ms", timing.p95, "ms", percentile(ref, 0.95) if ref else None)
+        if not timing.name.startswith("api_"):
+            outcome.add(f"page_{timing.name}_cold_ms", timing.cold_ms, "ms")
+        if timing.status != 200:
+            outcome.failures.append(f"{timing.path} answered {timing.status}")
+
+
+def run(services: BackingServices, database: str, options: Options, step: Step) -> Outcome:
+    """The whole bench on `database` (dropped and created again first; dropped at the end unless `keep`)."""
+    if database == "abacus":
+        raise ValueError("the bench drops its database: it never runs on `abacus`")
+    from abacus import migrate
+    from abacus.bench_ingest import measure_ingest
+
+    began = time.perf_counter()
+    outcome = Outcome(params={**asdict(options), "database": database})
+    url = services.with_database(database)
+    step("creating the database")
+    asyncio.run(recreate(services, database))
+    try:
+        migrate.upgrade(url)
+        engine = create_engine(url, pool_size=10)
+
+        async def build() -> dataset.Dataset:
+            try:
+                return await dataset.build(
+                    engine,
+                    events=options.events,
+                    people=options.people,
+                    days=options.days,
+                    seed=options.seed,
+                    step=step,
+                )
+            finally:
+                await engine.dispose()
+
+        started = time.perf_counter()
+        data = asyncio.run(build())
+        outcome.add("dataset_usage_rows", data.usage_rows, "rows")
+        outcome.add("dataset_commits", data.commits, "rows")
+        outcome.add("dataset_build_s", time.perf_counter() - started, "s")
+        outcome.params.update(top_user=data.top_user, top_repo=data.top_repo, repositories=data.repositories)
+
+        ingest_people, ingest_days, per_day = min(options.people, 500), min(options.days, 5), 10
+        outcome.params.update(ingest_people=ingest_people, ingest_days=ingest_days, ingest_events_per_person_day=10)
+        step(f"ingest through the store path ({ingest_people} people × {ingest_days} days)")
+
+        async def ingest() -> Any:
+            try:
+                return await measure_ingest(
+                    engine, people=ingest_people, days=ingest_days, events_per_person_day=per_day, seed=options.seed
+                )
+            finally:
+                await engine.dispose()
+
+        ingested = asyncio.run(ingest())
+        outcome.add("ingest_events_per_s", ingested.rows_per_second, "rows/s")
+        outcome.add("ingest_peak_rss_mb", ingested.peak_rss_mb, "MB")
+
+        timings, slowest = _measure_web(services, url, options, data, outcome, step)
+
+        step("the original's way: raw SQL per request")
+        today = datetime.now(UTC).date()
+
+        async def references() -> dict[str, list[float]]:
+            try:
+                return {
+                    page.name: await reference.time_reference(
+                        engine,
+                        page,
+                        today=today,
+                        email=data.top_user,
+                        repo=data.top_repo,
+                        repeats=options.reference_repeats,
+                    )
+                    for page in reference.PAGES
+                }
+            finally:
+                await engine.dispose()
+
+        _pages(outcome, timings, asyncio.run(references()))
+        _explain(services, url, slowest, outcome, step, engine)
+        outcome.add("pages_failed", len(outcome.failures), "pages")
+    finally:
+        if not options.keep:
+            step("dropping the bench database")
+            asyncio.run(recreate(services, database, drop_only=True))
+    outcome.add("bench_s", time.perf_counter() - began, "s")
+    return outcome
+
+
+def _measure_web(
+    services: BackingServices, url: str, options: Options, data: dataset.Dataset, outcome: Outcome, step: Step
+) -> tuple[list[PageTiming], PageTiming]:
+    year = datetime.now(UTC).year
+    with identity_provider() as idp:
+        port = free_port()
+        env = app_environment(url, services.redis_url, f"{idp.url}/oidc", f"http://127.0.0.1:{port}", ADMIN)
+        outcome.params["issuer"] = f"{idp.url}/oidc"
+        step("starting the web process (uvicorn, one worker)")
+        with WebProcess(env, port) as web:
+            outcome.add("web_rss_start_mb", web.rss_mb(), "MB")
+            client = sign_in(web.url, ADMIN)
+            pages = {
+                name: path.format(year=year, user=data.top_user, repo=data.top_repo) for name, path in PAGES.items()
+            }
+            pages.update(api_paths(env, data.top_user, data.top_repo))
+            step(f"timing {len(pages)} pages and API routes: cold + {options.requests} warm each")
+            timings = [time_page(client, name, path, options.requests) for name, path in pages.items()]
+            outcome.add("web_rss_mb", web.rss_mb(), "MB")
+            step(f"{options.clients} concurrent clients on the Overview for {options.load_seconds:g} s")
+            loaded = load(web, client.cookies, LOAD_PAGE, clients=options.clients, seconds=options.load_seconds)
+            outcome.add("load_overview_p50_ms", loaded.p50_ms, "ms")
+            outcome.add("load_overview_p99_ms", loaded.p99_ms, "ms")
+            outcome.add("load_overview_requests_per_s", loaded.requests / loaded.seconds, "requests/s")
+            outcome.add("load_overview_errors", loaded.errors, "errors")
+            outcome.add("web_rss_peak_load_mb", loaded.rss_peak_mb, "MB")
+            step(f"streaming {EXPORT}")
+            export = stream_export(web, client, EXPORT)
+            if export.status != 200:
+                outcome.failures.append(f"{EXPORT} answered {export.status}")
+            outcome.add("export_usage_1y_first_byte_ms", export.first_byte_ms, "ms")
+            outcome.add("export_usage_1y_total_ms", export.total_ms, "ms")
+            outcome.add("export_usage_1y_bytes", export.bytes, "bytes")
+            outcome.add("export_usage_1y_rss_growth_mb", export.rss_growth_mb, "MB")
+            client.close()
+    slowest = max(timings, key=lambda t: t.p95)
+    outcome.params["slowest_page"] = slowest.path
+    return timings, slowest
+
+
+def _explain(
+    services: BackingServices, url: str, slowest: PageTiming, outcome: Outcome, step: Step, engine: Any
+) -> None:
+    from abacus.bench import explain
+
+    step(f"EXPLAIN (ANALYZE, BUFFERS) of the slowest page's SQL ({slowest.path})")
+    with identity_provider() as idp:
+        statements = explain.capture(url, services.redis_url, f"{idp.url}/oidc", ADMIN, slowest.path)
+
+    async def plans() -> str:
+        try:
+            return await explain.explain(engine, statements)
+        finally:
+            await engine.dispose()
+
+    outcome.explain = f"-- {slowest.path}: {len(statements)} statements\n\n" + asyncio.run(plans())

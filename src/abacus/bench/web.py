@@ -1,0 +1,297 @@
+"""The app under measurement: `uvicorn abacus.app:create_app_from_env` in a subprocess (one worker, so its RSS is
+the web process's), the OIDC emulator in a thread of the bench, a signed-in client, and the measurements made
+over loopback HTTP: per-page cold/warm times from the app's own Server-Timing, concurrent load, a streamed export.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psutil
+import uvicorn
+
+MB = 1024 * 1024
+TIMING = re.compile(r"(?P<name>[\w-]+);dur=(?P<dur>[\d.]+)(?:;desc=\"(?P<count>\d+) quer)?")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """`app;dur=12.3, db;dur=4.5;desc="3 queries"` → {"app": 12.3, "db": 4.5, "queries": 3}."""
+    found: dict[str, float] = {}
+    for match in TIMING.finditer(header):
+        found[match.group("name")] = float(match.group("dur"))
+        if match.group("count") is not None:
+            found["queries"] = float(match.group("count"))
+    return found
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+class ThreadServer:
+    """An ASGI app on a loopback port in a background thread (the OIDC emulator)."""
+
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ThreadServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server on {self.url} did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def quiet_logs() -> None:
+    """Creating the app in this process configured logging for a server: the bench's console shows warnings only."""
+    logging.getLogger().setLevel(logging.WARNING)
+
+
+def identity_provider() -> ThreadServer:
+    from litestar import Litestar
+
+    from abacus.emulators.oidc import OIDCState, create_oidc_router
+
+    return ThreadServer(Litestar(route_handlers=[create_oidc_router(OIDCState())], logging_config=None))
+
+
+def app_environment(database_url: str, redis_url: str, issuer: str, base_url: str, admin: str) -> dict[str, str]:
+    """The settings the served app reads (dev mode: no secret key needed; sign-in at the emulator)."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "ABACUS_ENV": "dev",
+        "ABACUS_BASE_URL": base_url,
+        "OIDC_ISSUER": issuer,
+        "OIDC_CLIENT_ID": "abacus",
+        "OIDC_CLIENT_SECRET": "dev",
+        "ABACUS_ALLOWED_DOMAINS": admin.split("@")[1],
+        "ABACUS_ADMIN_EMAILS": admin,
+    }
+
+
+class WebProcess:
+    """`uvicorn --factory abacus.app:create_app_from_env` as a child process on a free loopback port."""
+
+    def __init__(self, settings: dict[str, str], port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.settings = settings
+        self.process: subprocess.Popen[bytes] | None = None
+        self.cwd = tempfile.TemporaryDirectory(prefix="abacus-bench-")  # no .env of the project is read
+
+    def __enter__(self) -> WebProcess:
+        command = [
+            sys.executable, "-m", "uvicorn", "abacus.app:create_app_from_env", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+        env = {**os.environ, **self.settings}
+        self.process = subprocess.Popen(
+            command, env=env, cwd=self.cwd.name, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the web process exited with {self.process.returncode}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code < 500:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the web process did not answer /healthz within 60 s")
+
+    def rss_mb(self) -> float:
+        assert self.process is not None
+        return float(psutil.Process(self.process.pid).memory_info().rss) / MB
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.cwd.cleanup()
+
+
+def sign_in(base_url: str, email: str) -> httpx.Client:
+    """A client signed in through /auth/login → the OIDC emulator → /auth/callback."""
+    client = httpx.Client(base_url=base_url, timeout=120)
+    login = client.get("/auth/login", params={"login_hint": email})
+    callback = httpx.get(login.headers["location"], timeout=30).headers["location"]
+    client.get(callback)
+    if client.get("/status").status_code != 200:
+        raise RuntimeError(f"signing in as {email} failed")
+    return client
+
+
+@dataclass
+class PageTiming:
+    name: str
+    path: str
+    status: int
+    cold_ms: float
+    app_ms: list[float] = field(default_factory=list)
+    db_ms: list[float] = field(default_factory=list)
+    queries: int = 0
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.app_ms)
+
+    @property
+    def p95(self) -> float:
+        return percentile(self.app_ms, 0.95)
+
+
+def time_page(client: httpx.Client, name: str, path: str, requests: int) -> PageTiming:
+    """The first request (cold) and `requests` more (warm), each timed by the app's own Server-Timing `app`."""
+    timing: PageTiming | None = None
+    for _ in range(requests + 1):
+        response = client.get(path)
+        figures = server_timing(response.headers.get("server-timing", ""))
+        if timing is None:
+            timing = PageTiming(name, path, response.status_code, figures.get("app", 0.0))
+            continue
+        if response.status_code != 200:
+            timing.status = response.status_code
+        timing.app_ms.append(figures.get("app", 0.0))
+        timing.db_ms.append(figures.get("db", 0.0))
+        timing.queries = int(figures.get("queries", 0))
+    assert timing is not None
+    return timing
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    clients: int
+    seconds: float
+    requests: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    rss_peak_mb: float
+
+
+def load(web: WebProcess, cookies: httpx.Cookies, path: str, *, clients: int, seconds: float) -> LoadResult:
+    """`clients` concurrent clients (one httpx.AsyncClient each, the signed-in session's cookies) requesting `path`
+    back to back for `seconds`; latency as each client saw it; the web process's RSS sampled meanwhile."""
+    latencies: list[float] = []
+    errors = 0
+    peak = web.rss_mb()
+
+    async def client_loop(deadline: float) -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=web.url, cookies=cookies, timeout=60) as client:
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                try:
+                    response = await client.get(path)
+                    if response.status_code != 200:
+                        errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+                latencies.append((time.perf_counter() - started) * 1000)
+
+    async def sample(deadline: float) -> None:
+        nonlocal peak
+        while time.monotonic() < deadline:
+            peak = max(peak, web.rss_mb())
+            await asyncio.sleep(0.1)
+
+    async def main() -> float:
+        started = time.monotonic()
+        deadline = started + seconds
+        await asyncio.gather(sample(deadline), *(client_loop(deadline) for _ in range(clients)))
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(main())
+    return LoadResult(
+        clients=clients,
+        seconds=elapsed,
+        requests=len(latencies),
+        errors=errors,
+        p50_ms=statistics.median(latencies) if latencies else 0.0,
+        p99_ms=percentile(latencies, 0.99) if latencies else 0.0,
+        rss_peak_mb=peak,
+    )
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: str
+    status: int
+    bytes: int
+    lines: int
+    first_byte_ms: float
+    total_ms: float
+    rss_before_mb: float
+    rss_peak_mb: float
+
+    @property
+    def rss_growth_mb(self) -> float:
+        return max(0.0, self.rss_peak_mb - self.rss_before_mb)
+
+
+def stream_export(web: WebProcess, client: httpx.Client, path: str) -> ExportResult:
+    """Download a CSV export in chunks while a thread samples the web process's RSS every 10 ms."""
+    before = web.rss_mb()
+    peak = before
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, web.rss_mb())
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    size = lines = 0
+    started = time.perf_counter()
+    try:
+        with client.stream("GET", path) as response:
+            first_byte = server_timing(response.headers.get("server-timing", "")).get("app", 0.0)
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+            status = response.status_code
+    finally:
+        done.set()
+        sampler.join()
+    return ExportResult(
+        path, status, size, lines, first_byte, (time.perf_counter() - started) * 1000, before, max(peak, web.rss_mb())
+    )
