@@ -38,7 +38,7 @@ class Figure:
 
 
 def _number(value: float, unit: str) -> str:
-    if unit in ("rows", "requests", "bytes", "queries", "errors", "lines"):
+    if unit in ("rows", "bytes", "queries", "errors", "lines", "pages"):
         return f"{value:,.0f}"
     if abs(value) >= 1000:
         return f"{value:,.0f}"

@@ -19,7 +19,7 @@ def bench(
     days: int = typer.Option(365, help="Days of history, ending today."),
     seed: int = typer.Option(1, help="Seed of the generated data."),
     json_file: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
-    requests: int = typer.Option(10, help="Warm requests per page (after the cold one)."),
+    requests: int = typer.Option(20, help="Warm requests per page (after the cold one)."),
     clients: int = typer.Option(50, help="Concurrent clients of the load test."),
     load_seconds: float = typer.Option(10.0, help="Length of the load test."),
     keep: bool = typer.Option(False, help="Keep the bench database afterwards (default: dropped)."),
@@ -65,7 +65,9 @@ def bench(
     finally:
         runtime.stop()
     title = f"abacus bench: {events:,} usage rows, {people:,} people, {days} days (seed {seed})"
-    console.print(report.table(outcome.figures, title), width=max(console.width, 120))
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # a log or a pipe gets the figure names whole
+    console.print(report.table(outcome.figures, title))
     for failure in outcome.failures:
         err.print(f"[yellow]warning:[/] {failure}", highlight=False)
     if json_file is not None:
