@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -82,7 +83,10 @@ def test_a_streamed_csv_reports_time_to_first_byte_and_logs_the_full_time(seeded
         first_byte = timing(response)["app"]
         body = b"".join(response.iter_bytes())
     assert body.count(b"\n") > 100
-    logged = [e for e in request_log.events if e.get("path") == "/export/usage.csv"]
+    deadline = time.monotonic() + 10  # the server logs once the body is sent: maybe after the client has it all
+    while not (logged := [e for e in request_log.events if e.get("path") == "/export/usage.csv"]):
+        assert time.monotonic() < deadline, "no log line for the export"
+        time.sleep(0.02)
     assert len(logged) == 1
     line = logged[0]
     assert line["streamed"] is True
