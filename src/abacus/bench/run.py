@@ -226,7 +226,7 @@ def _measure_web(
     with identity_provider() as idp:
         port = free_port()
         env = app_environment(url, services.redis_url, f"{idp.url}/oidc", f"http://127.0.0.1:{port}", ADMIN)
-        outcome.params["issuer"] = f"{idp.url}/oidc"
+        outcome.params["web_process"] = "uvicorn subprocess, one worker (RSS by psutil)"
         step("starting the web process (uvicorn, one worker)")
         with WebProcess(env, port) as web:
             outcome.add("web_rss_start_mb", web.rss_mb(), "MB")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from abacus.cli.common import console, err, fail, runtime_or_exit
+from abacus.cli.common import console, err, fail, handle_sigterm, runtime_or_exit
 
 app = typer.Typer()
 
@@ -46,6 +46,7 @@ def bench(
         load_seconds=load_seconds,
         keep=keep,
     )
+    handle_sigterm()  # SIGTERM unwinds like Ctrl-C: the web process is stopped, the database dropped
     runtime = runtime_or_exit(database)
     try:
         columns = (
