@@ -1,4 +1,4 @@
-"""compressed usage rollups: per-(date, tool) totals with mapped figures, per-(email, tool) activity span
+"""compressed usage rollups: per-(date, tool) totals with mapped figures, per-(email, tool) lifetime span and sums
 
 Revision ID: 0005
 Revises: 0004
@@ -46,6 +46,9 @@ def upgrade() -> None:
         sa.Column("tool", sa.String(length=64), nullable=False),
         sa.Column("first_date", sa.Date(), nullable=False),
         sa.Column("last_date", sa.Date(), nullable=False),
+        sa.Column("total_tokens", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("cost", sa.Numeric(precision=18, scale=6), server_default="0", nullable=False),
+        sa.Column("record_count", sa.BigInteger(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("email", "tool", name=op.f("pk_usage_user_tools")),
     )
     op.create_index("ix_usage_user_daily_email_tool_date", "usage_user_daily", ["email", "tool", "date"])
@@ -61,8 +64,9 @@ def upgrade() -> None:
         "FROM usage_user_daily GROUP BY date, tool"
     )
     op.execute(
-        "INSERT INTO usage_user_tools (email, tool, first_date, last_date) "
-        "SELECT email, tool, MIN(date), MAX(date) FROM usage_user_daily GROUP BY email, tool"
+        "INSERT INTO usage_user_tools (email, tool, first_date, last_date, total_tokens, cost, record_count) "
+        "SELECT email, tool, MIN(date), MAX(date), SUM(total_tokens), SUM(cost), SUM(record_count) "
+        "FROM usage_user_daily GROUP BY email, tool"
     )
 
 

@@ -146,8 +146,9 @@ class UsageToolTotalsDaily(RollupSums, Base):
 
 
 class UsageUserTool(Base):
-    """Lifetime span per (email, tool): first and last day with a usage_user_daily row. Distinct people of a range
-    are the pairs whose span lies in it, plus those spanning it with a row inside (one index probe each)."""
+    """Lifetime span and sums per (email, tool): first and last day with a usage_user_daily row, all-time tokens, cost
+    and records. Distinct people of a range are the pairs whose span starts or ends in it, plus those spanning it
+    with a row inside (one index probe each); known emails and unmapped identities are a few thousand rows here."""
 
     __tablename__ = "usage_user_tools"
 
@@ -155,6 +156,9 @@ class UsageUserTool(Base):
     tool: Mapped[str] = mapped_column(String(64), primary_key=True)
     first_date: Mapped[date] = mapped_column(Date, nullable=False)
     last_date: Mapped[date] = mapped_column(Date, nullable=False)
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False, server_default="0")
+    record_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class IdentityMapping(Base):

@@ -1,7 +1,9 @@
-"""The usage rollups: rebuilding the three levels for touched (date, tool) slices, and proving them exact.
+"""The usage rollups: rebuilding every level for touched (date, tool) slices, and proving them exact.
 
 `usage_daily` (date, email, tool, model) is summed from `usage_records`; `usage_tool_daily` (date, tool, model) and
-`usage_user_daily` (date, email, tool) from `usage_daily`. Every writer of usage rows (sync stores, CSV import,
+`usage_user_daily` (date, email, tool) from `usage_daily`; `usage_tool_totals_daily` (date, tool) from
+`usage_user_daily`; `usage_user_tools` (email, tool) lifetime sums move by the slices' old and new rows and its first
+and last days are re-read for the pairs touched. Every writer of usage rows (sync stores, CSV import,
 identity mappings) calls `refresh_rollup` in its own transaction, so pages never see raw rows and rollups disagree.
 """
 
@@ -71,18 +73,34 @@ TOTALS_INSERT = text(
     f"FROM usage_user_daily d JOIN {SLICES} ON d.date = s.date AND d.tool = s.tool "
     "GROUP BY d.date, d.tool"
 )
-SLICE_PAIRS = text(
-    f"SELECT DISTINCT d.email, d.tool FROM usage_user_daily d JOIN {SLICES} ON d.date = s.date AND d.tool = s.tool"
+SPAN_SUMS = "SUM(d.total_tokens), SUM(d.cost), SUM(d.record_count)"
+SPANS_SUBTRACT = text(
+    # the slices' old (date, email, tool) rows leave their pairs' lifetime sums ...
+    "UPDATE usage_user_tools u SET total_tokens = u.total_tokens - g.t, cost = u.cost - g.c, "
+    "record_count = u.record_count - g.n "
+    f"FROM (SELECT d.email, d.tool, {SPAN_SUMS} FROM usage_user_daily d JOIN {SLICES} "
+    "ON d.date = s.date AND d.tool = s.tool GROUP BY d.email, d.tool) AS g(email, tool, t, c, n) "
+    "WHERE u.email = g.email AND u.tool = g.tool RETURNING u.email, u.tool"
+)
+SPANS_ADD = text(
+    # ... and the new ones join them (a new pair starts with its span in the slices)
+    "INSERT INTO usage_user_tools AS u (email, tool, first_date, last_date, total_tokens, cost, record_count) "
+    f"SELECT d.email, d.tool, MIN(d.date), MAX(d.date), {SPAN_SUMS} FROM usage_user_daily d JOIN {SLICES} "
+    "ON d.date = s.date AND d.tool = s.tool GROUP BY d.email, d.tool "
+    "ON CONFLICT (email, tool) DO UPDATE SET total_tokens = u.total_tokens + excluded.total_tokens, "
+    "cost = u.cost + excluded.cost, record_count = u.record_count + excluded.record_count "
+    "RETURNING u.email, u.tool"
 )
 PAIRS = "unnest(CAST(:emails AS text[]), CAST(:pair_tools AS text[])) AS p(email, tool)"
-SPANS_DELETE = text(f"DELETE FROM usage_user_tools u USING {PAIRS} WHERE u.email = p.email AND u.tool = p.tool")
-SPANS_INSERT = text(
-    # the (email, tool) spans of the pairs the slices had before or have now, from usage_user_daily
-    "INSERT INTO usage_user_tools (email, tool, first_date, last_date) "
-    "SELECT p.email, p.tool, span.first_date, span.last_date "
-    f"FROM {PAIRS} CROSS JOIN LATERAL (SELECT MIN(d.date) AS first_date, MAX(d.date) AS last_date "
-    "FROM usage_user_daily d WHERE d.email = p.email AND d.tool = p.tool) AS span "
-    "WHERE span.first_date IS NOT NULL"
+SPANS_DROP = text(
+    f"DELETE FROM usage_user_tools u USING {PAIRS} WHERE u.email = p.email AND u.tool = p.tool AND u.record_count = 0"
+)
+SPANS_DATES = text(
+    # first and last day of every touched pair: two probes of ix_usage_user_daily_email_tool_date each
+    "UPDATE usage_user_tools u SET "
+    "first_date = (SELECT MIN(d.date) FROM usage_user_daily d WHERE d.email = u.email AND d.tool = u.tool), "
+    "last_date = (SELECT MAX(d.date) FROM usage_user_daily d WHERE d.email = u.email AND d.tool = u.tool) "
+    f"FROM {PAIRS} WHERE u.email = p.email AND u.tool = p.tool"
 )
 
 
@@ -93,19 +111,19 @@ async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
     for start in range(0, len(ordered), BATCH):
         chunk = ordered[start : start + BATCH]
         params = {"dates": [d for d, _ in chunk], "tools": [t for _, t in chunk]}
-        pairs.update((r.email, r.tool) for r in await db.execute(SLICE_PAIRS, params))  # people of the slices before
+        pairs.update((r.email, r.tool) for r in await db.execute(SPANS_SUBTRACT, params))
         for table in ROLLUPS:
             await db.execute(ROLLUP_DELETE[table], params)
             await db.execute(ROLLUP_INSERT[table], params)
         await db.execute(TOTALS_DELETE, params)
         await db.execute(TOTALS_INSERT, params)
-        pairs.update((r.email, r.tool) for r in await db.execute(SLICE_PAIRS, params))  # and after
+        pairs.update((r.email, r.tool) for r in await db.execute(SPANS_ADD, params))
     spans = sorted(pairs)
     for start in range(0, len(spans), BATCH):
         chunk_pairs = spans[start : start + BATCH]
         pair_params = {"emails": [e for e, _ in chunk_pairs], "pair_tools": [t for _, t in chunk_pairs]}
-        await db.execute(SPANS_DELETE, pair_params)
-        await db.execute(SPANS_INSERT, pair_params)
+        await db.execute(SPANS_DROP, pair_params)
+        await db.execute(SPANS_DATES, pair_params)
 
 
 VERIFY_SQL = text("""
@@ -135,9 +153,12 @@ SELECT
    WHERE by_day.t IS DISTINCT FROM d.total_tokens OR by_day.c IS DISTINCT FROM d.cost
       OR by_day.n IS DISTINCT FROM d.record_count OR by_day.mt IS DISTINCT FROM d.mapped_tokens
       OR by_day.mc IS DISTINCT FROM d.mapped_cost OR by_day.users IS DISTINCT FROM d.users)
-+ (SELECT COUNT(*) FROM (SELECT email, tool, MIN(date) f, MAX(date) l FROM by_user GROUP BY email, tool) AS spans
++ (SELECT COUNT(*) FROM (SELECT email, tool, MIN(date) f, MAX(date) l, SUM(t) t, SUM(c) c, SUM(n) n
+                         FROM by_user GROUP BY email, tool) AS spans
    FULL OUTER JOIN usage_user_tools d USING (email, tool)
-   WHERE spans.f IS DISTINCT FROM d.first_date OR spans.l IS DISTINCT FROM d.last_date)
+   WHERE spans.f IS DISTINCT FROM d.first_date OR spans.l IS DISTINCT FROM d.last_date
+      OR spans.t IS DISTINCT FROM d.total_tokens OR spans.c IS DISTINCT FROM d.cost
+      OR spans.n IS DISTINCT FROM d.record_count)
 """)
 
 

@@ -32,6 +32,11 @@ ROWS = [
     " ('2026-03-02', 'unmapped:claude_code:ci-key', 'claude_code', 500, 0.5, 2),"
     " ('2026-03-01', 'unmapped:cursor:team-x', 'cursor', 9000, 4, 1),"
     " ('2026-03-01', 'ada@example.com', 'cursor', 7, 1, 1)",
+    # the same rows' lifetime (email, tool) level, as refresh_rollup keeps it
+    "INSERT INTO usage_user_tools (email, tool, first_date, last_date, total_tokens, cost, record_count) VALUES"
+    " ('unmapped:claude_code:ci-key', 'claude_code', '2026-03-01', '2026-03-02', 1500, 2, 5),"
+    " ('unmapped:cursor:team-x', 'cursor', '2026-03-01', '2026-03-01', 9000, 4, 1),"
+    " ('ada@example.com', 'cursor', '2026-03-01', '2026-03-01', 7, 1, 1)",
 ]
 
 

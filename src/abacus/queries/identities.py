@@ -40,10 +40,10 @@ class UnmappedUsage:
         return self.identity.partition(":")[2]
 
 
-# served by the partial index ix_usage_user_daily_unmapped (correct under any collation)
+# lifetime sums per (email, tool): a few rows per identity, whatever the history
 UNMAPPED_USAGE = text("""
 SELECT substr(email, 10) AS identity, SUM(record_count) AS records, SUM(total_tokens) AS tokens, SUM(cost) AS cost
-FROM usage_user_daily WHERE email LIKE 'unmapped:%'
+FROM usage_user_tools WHERE email LIKE 'unmapped:%'
 GROUP BY email ORDER BY records DESC, identity
 """)
 

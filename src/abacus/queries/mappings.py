@@ -50,14 +50,11 @@ class MappingsView:
         return [u for u in self.unmapped if u.suggestion]
 
 
-# distinct emails by skip scans (one index probe per distinct value) over ix_usage_user_daily_email_date and
-# ix_commits_author_email instead of reading every row
+# usage emails from the (email, tool) spans (a few rows per person); commit authors by a skip scan (one index probe
+# per distinct value) over ix_commits_author_email instead of reading every row
 KNOWN_EMAILS = text("""
 WITH RECURSIVE usage_emails AS (
-  (SELECT email FROM usage_user_daily ORDER BY email LIMIT 1)
-  UNION ALL
-  SELECT (SELECT u.email FROM usage_user_daily u WHERE u.email > e.email ORDER BY u.email LIMIT 1)
-  FROM usage_emails e WHERE e.email IS NOT NULL
+  SELECT email FROM usage_user_tools
 ),
 author_emails AS (
   (SELECT author_email AS email FROM commits WHERE author_email IS NOT NULL ORDER BY author_email LIMIT 1)

@@ -30,11 +30,8 @@ WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 # --- who: full email or local part -----------------------------------------------------------------------------
 
 LOCAL_PART_SQL = text(r"""
-WITH RECURSIVE usage_emails(email) AS (
-  (SELECT email FROM usage_user_daily ORDER BY email LIMIT 1)
-  UNION ALL
-  SELECT (SELECT d.email FROM usage_user_daily d WHERE d.email > u.email ORDER BY d.email LIMIT 1)
-  FROM usage_emails u WHERE u.email IS NOT NULL
+WITH RECURSIVE usage_emails(email) AS (  -- one row per (email, tool) with usage
+  SELECT email FROM usage_user_tools
 ), author_emails(email) AS (
   (SELECT author_email FROM commits WHERE author_email IS NOT NULL ORDER BY author_email LIMIT 1)
   UNION ALL
