@@ -61,7 +61,8 @@ PAGES = {
 """Named pages; `users` is the per-person table as JSON (the original's /api/users), `team` the Team page."""
 EXPORT = "/export/usage.csv?range=1y"
 LOAD_PAGE = "/"
-STEPS = 12
+STEPS = 15
+"""Progress steps of a run (the data set reports six of them)."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,9 @@ def run(services: BackingServices, database: str, options: Options, step: Step) 
         outcome.params.update(top_user=data.top_user, top_repo=data.top_repo, repositories=data.repositories)
 
         ingest_people, ingest_days, per_day = min(options.people, 500), min(options.days, 5), 10
-        outcome.params.update(ingest_people=ingest_people, ingest_days=ingest_days, ingest_events_per_person_day=10)
+        outcome.params.update(
+            ingest_people=ingest_people, ingest_days=ingest_days, ingest_events_per_person_day=per_day
+        )
         step(f"ingest through the store path ({ingest_people} people × {ingest_days} days)")
 
         async def ingest() -> Any:
