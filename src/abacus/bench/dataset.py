@@ -196,6 +196,9 @@ async def build(engine: AsyncEngine, *, events: int, people: int, days: int, see
         step(f"usage rows: {events - claude_rows:,} Cursor events")
         await conn.execute(ACTIVE_CURSOR_DAYS, window)
         person_days = await _scalar(conn, "SELECT COUNT(*) FROM bench_person_days")
+        if person_days == 0:  # a tiny run on a weekend: someone works anyway
+            await conn.execute(text("INSERT INTO bench_person_days VALUES (1, 1, CAST(:last AS date))"), window)
+            person_days = 1
         cursor = await conn.execute(
             CURSOR_ROWS,
             {
