@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import httpx
@@ -164,6 +166,11 @@ def _timestamp_ms(value: Any, where: str) -> int:
     return int(text)
 
 
+_MS_GROUP = attrgetter("identity", "raw_model", "timestamp_ms", "organization_id")
+_TOKEN_FIELDS = ("inputTokens", "cacheWriteTokens", "cacheReadTokens", "outputTokens")
+_MS_PER_DAY = 86_400_000
+
+
 def assign_same_millisecond_ordinals(rows: Iterable[UsageRow]) -> list[UsageRow]:
     """Number rows sharing (identity, raw model, millisecond, org) so none overwrites another (docs/providers.md §3.3).
 
@@ -171,9 +178,12 @@ def assign_same_millisecond_ordinals(rows: Iterable[UsageRow]) -> list[UsageRow]
     "1", "2", …; a row alone in its millisecond keeps NULL, so API and CSV rows of one event still merge.
     """
     rows = list(rows)
+    keys = list(map(_MS_GROUP, rows))
+    if len(set(keys)) == len(keys):  # the usual case: no two rows share a millisecond
+        return rows
     groups: dict[tuple[object, ...], list[int]] = {}
-    for index, row in enumerate(rows):
-        groups.setdefault((row.identity, row.raw_model, row.timestamp_ms, row.organization_id), []).append(index)
+    for index, key in enumerate(keys):
+        groups.setdefault(key, []).append(index)
     for members in groups.values():
         if len(members) < 2:
             continue
@@ -191,6 +201,52 @@ def assign_same_millisecond_ordinals(rows: Iterable[UsageRow]) -> list[UsageRow]
     return rows
 
 
+def _read_event(event: Any, at: str) -> tuple[int, str | None, str | None, list[int], Decimal]:
+    """One event's fields read strictly, every check in order: (timestamp, email, model, four counts, cost)."""
+    if not isinstance(event, dict):
+        raise ProviderError(f"{at}: is not an object")
+    timestamp = _timestamp_ms(require(event, "timestamp", where=at), at)
+    email = optional_text(event.get("userEmail"), f"{at}.userEmail", max_length=MAX_IDENTITY_ID)
+    model = optional_text(event.get("model"), f"{at}.model", max_length=128)
+    usage = event.get("tokenUsage") or {}
+    if not isinstance(usage, dict):
+        raise ProviderError(f"{at}.tokenUsage: is not an object")
+    counts = [token_count(usage.get(name), f"{at}.tokenUsage.{name}") for name in _TOKEN_FIELDS]
+    cost = cents_to_dollars(usage.get("totalCents"), f"{at}.tokenUsage.totalCents")
+    return timestamp, email, model, counts, cost
+
+
+def _read_plain_event(event: Any) -> tuple[int, str | None, str | None, list[int], Any] | None:
+    """The fields of an event whose values need no conversion (digit-string or int timestamp, short strings or
+    None, int or None counts), with its raw `totalCents`; None for anything else (read by `_read_event`)."""
+    if type(event) is not dict:
+        return None
+    timestamp = event.get("timestamp")
+    if type(timestamp) is str and timestamp.isascii() and timestamp.isdigit():
+        timestamp = int(timestamp)
+    elif type(timestamp) is not int or timestamp < 0:
+        return None
+    email = event.get("userEmail")
+    model = event.get("model")
+    usage = event.get("tokenUsage") or {}
+    if not (
+        (email is None or (type(email) is str and len(email) <= MAX_IDENTITY_ID))
+        and (model is None or (type(model) is str and len(model) <= 128))
+        and type(usage) is dict
+    ):
+        return None
+    counts: list[int] = []
+    for name in _TOKEN_FIELDS:
+        count = usage.get(name)
+        if count is None:
+            counts.append(0)
+        elif type(count) is int and count >= 0:
+            counts.append(count)
+        else:  # bool, float, text, negative: `token_count` decides
+            return None
+    return timestamp, email, model, counts, usage.get("totalCents")
+
+
 def parse_usage_events(
     events: Sequence[Any], *, organization_id: str, where: str = "cursor usage_events"
 ) -> tuple[list[UsageRow], int]:
@@ -198,34 +254,49 @@ def parse_usage_events(
 
     A missing `userEmail` gives identity `cursor:unknown`; a missing `tokenUsage`/count is 0 and a missing
     `totalCents` cost 0. A malformed timestamp or count raises ProviderError naming the field.
+
+    Hot path of every Cursor sync (tens of thousands of events a day): well-typed events are read without building
+    error texts, and what repeats across events (the identity of an email, the normalised model of a raw model, the
+    day of a millisecond, the dollars of an amount in cents) is computed once per window. Anything unusual goes
+    through `_read_event`, which checks every field in order and names the first bad one.
     """
     rows: list[UsageRow] = []
     skipped = 0
+    identities: dict[str | None, str] = {}
+    models: dict[str | None, tuple[str | None, str]] = {}
+    days: dict[int, date] = {}
+    dollars: dict[tuple[type, Any], Decimal] = {}
     for index, event in enumerate(events):
-        at = f"{where}: usageEvents[{index}]"
-        if not isinstance(event, dict):
-            raise ProviderError(f"{at}: is not an object")
-        timestamp = _timestamp_ms(require(event, "timestamp", where=at), at)
-        email = optional_text(event.get("userEmail"), f"{at}.userEmail", max_length=MAX_IDENTITY_ID)
-        model = optional_text(event.get("model"), f"{at}.model", max_length=128)
-        usage = event.get("tokenUsage") or {}
-        if not isinstance(usage, dict):
-            raise ProviderError(f"{at}.tokenUsage: is not an object")
-        counts = [
-            token_count(usage.get(name), f"{at}.tokenUsage.{name}")
-            for name in ("inputTokens", "cacheWriteTokens", "cacheReadTokens", "outputTokens")
-        ]
-        cost = cents_to_dollars(usage.get("totalCents"), f"{at}.tokenUsage.totalCents")
+        fields = _read_plain_event(event)
+        if fields is None:
+            timestamp, email, model, counts, cost = _read_event(event, f"{where}: usageEvents[{index}]")
+        else:
+            timestamp, email, model, counts, cents = fields
+            if cents is None or type(cents) in (int, float, str):
+                amount = (type(cents), cents)  # typed: 1, 1.0 and "1" are different inputs
+                if amount not in dollars:
+                    dollars[amount] = cents_to_dollars(cents, f"{where}: usageEvents[{index}].tokenUsage.totalCents")
+                cost = dollars[amount]
+            else:  # bool, list, …: raises naming the field
+                cost = cents_to_dollars(cents, f"{where}: usageEvents[{index}].tokenUsage.totalCents")
         if not any(counts):
             skipped += 1
             continue
-        raw_model = stored_raw_model(model)
+        if email not in identities:
+            identities[email] = f"{TOOL}:{(email or '').strip().lower() or UNKNOWN_USER}"
+        if model not in models:
+            raw = stored_raw_model(model)
+            models[model] = (raw, normalize_model_name(raw))
+        raw_model, normalized = models[model]
+        day = timestamp // _MS_PER_DAY
+        if day not in days:
+            days[day] = utc_day_of_ms(timestamp)
         rows.append(
             UsageRow(
-                date=utc_day_of_ms(timestamp),
-                identity=f"{TOOL}:{(email or '').strip().lower() or UNKNOWN_USER}",
+                date=days[day],
+                identity=identities[email],
                 tool=TOOL,
-                model=normalize_model_name(raw_model),
+                model=normalized,
                 raw_model=raw_model,
                 input_tokens=counts[0],
                 cache_write_tokens=counts[1],
