@@ -73,57 +73,78 @@ TOTALS_INSERT = text(
     f"FROM usage_user_daily d JOIN {SLICES} ON d.date = s.date AND d.tool = s.tool "
     "GROUP BY d.date, d.tool"
 )
-SPAN_SUMS = "SUM(d.total_tokens), SUM(d.cost), SUM(d.record_count)"
+SPAN_SUMS = "SUM(d.total_tokens), SUM(d.cost), SUM(d.record_count), MIN(d.date), MAX(d.date)"
 SPANS_SUBTRACT = text(
     # the slices' old (date, email, tool) rows leave their pairs' lifetime sums ...
     "UPDATE usage_user_tools u SET total_tokens = u.total_tokens - g.t, cost = u.cost - g.c, "
     "record_count = u.record_count - g.n "
     f"FROM (SELECT d.email, d.tool, {SPAN_SUMS} FROM usage_user_daily d JOIN {SLICES} "
-    "ON d.date = s.date AND d.tool = s.tool GROUP BY d.email, d.tool) AS g(email, tool, t, c, n) "
-    "WHERE u.email = g.email AND u.tool = g.tool RETURNING u.email, u.tool"
+    "ON d.date = s.date AND d.tool = s.tool GROUP BY d.email, d.tool) AS g(email, tool, t, c, n, lo, hi) "
+    "WHERE u.email = g.email AND u.tool = g.tool "
+    "RETURNING u.email, u.tool, g.lo = u.first_date OR g.hi = u.last_date AS edge"
 )
 SPANS_ADD = text(
     # ... and the new ones join them (a new pair starts with its span in the slices)
-    "INSERT INTO usage_user_tools AS u (email, tool, first_date, last_date, total_tokens, cost, record_count) "
-    f"SELECT d.email, d.tool, MIN(d.date), MAX(d.date), {SPAN_SUMS} FROM usage_user_daily d JOIN {SLICES} "
+    "INSERT INTO usage_user_tools AS u (email, tool, total_tokens, cost, record_count, first_date, last_date) "
+    f"SELECT d.email, d.tool, {SPAN_SUMS} FROM usage_user_daily d JOIN {SLICES} "
     "ON d.date = s.date AND d.tool = s.tool GROUP BY d.email, d.tool "
     "ON CONFLICT (email, tool) DO UPDATE SET total_tokens = u.total_tokens + excluded.total_tokens, "
-    "cost = u.cost + excluded.cost, record_count = u.record_count + excluded.record_count "
-    "RETURNING u.email, u.tool"
+    "cost = u.cost + excluded.cost, record_count = u.record_count + excluded.record_count, "
+    "first_date = LEAST(u.first_date, excluded.first_date), last_date = GREATEST(u.last_date, excluded.last_date)"
 )
 PAIRS = "unnest(CAST(:emails AS text[]), CAST(:pair_tools AS text[])) AS p(email, tool)"
+SPANS_STALE = text(
+    # a span is right when its first and last days still have a row (then nothing older or newer can exist)
+    f"SELECT u.email, u.tool FROM usage_user_tools u JOIN {PAIRS} ON u.email = p.email AND u.tool = p.tool "
+    "WHERE u.record_count = 0 "
+    "OR NOT EXISTS (SELECT 1 FROM usage_user_daily d WHERE d.date = u.first_date AND d.email = u.email "
+    "AND d.tool = u.tool) "
+    "OR NOT EXISTS (SELECT 1 FROM usage_user_daily d WHERE d.date = u.last_date AND d.email = u.email "
+    "AND d.tool = u.tool)"
+)
 SPANS_DROP = text(
     f"DELETE FROM usage_user_tools u USING {PAIRS} WHERE u.email = p.email AND u.tool = p.tool AND u.record_count = 0"
 )
 SPANS_DATES = text(
-    # first and last day of every touched pair: two probes of ix_usage_user_daily_email_tool_date each
+    # first and last day of a pair whose boundary row went away: two probes of ix_usage_user_daily_email_tool_date
     "UPDATE usage_user_tools u SET "
     "first_date = (SELECT MIN(d.date) FROM usage_user_daily d WHERE d.email = u.email AND d.tool = u.tool), "
     "last_date = (SELECT MAX(d.date) FROM usage_user_daily d WHERE d.email = u.email AND d.tool = u.tool) "
     f"FROM {PAIRS} WHERE u.email = p.email AND u.tool = p.tool"
 )
 
+Pair = tuple[str, str]
+
 
 async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
     """Recompute every rollup level for the given (date, tool) slices, in the caller's transaction."""
     ordered = sorted(set(slices))
-    pairs: set[tuple[str, str]] = set()
+    # (email, tool) pairs that lost a row on their first or last day: their span is re-read unless rows came back on
+    # both days (a re-sync of the same day keeps every span)
+    edges: set[Pair] = set()
     for start in range(0, len(ordered), BATCH):
         chunk = ordered[start : start + BATCH]
         params = {"dates": [d for d, _ in chunk], "tools": [t for _, t in chunk]}
-        pairs.update((r.email, r.tool) for r in await db.execute(SPANS_SUBTRACT, params))
+        edges.update((r.email, r.tool) for r in await db.execute(SPANS_SUBTRACT, params) if r.edge)
         for table in ROLLUPS:
             await db.execute(ROLLUP_DELETE[table], params)
             await db.execute(ROLLUP_INSERT[table], params)
         await db.execute(TOTALS_DELETE, params)
         await db.execute(TOTALS_INSERT, params)
-        pairs.update((r.email, r.tool) for r in await db.execute(SPANS_ADD, params))
-    spans = sorted(pairs)
-    for start in range(0, len(spans), BATCH):
-        chunk_pairs = spans[start : start + BATCH]
-        pair_params = {"emails": [e for e, _ in chunk_pairs], "pair_tools": [t for _, t in chunk_pairs]}
-        await db.execute(SPANS_DROP, pair_params)
-        await db.execute(SPANS_DATES, pair_params)
+        await db.execute(SPANS_ADD, params)
+    for pairs in _batches(sorted(edges)):
+        stale = [(r.email, r.tool) for r in await db.execute(SPANS_STALE, _pair_params(pairs))]
+        if stale:
+            await db.execute(SPANS_DROP, _pair_params(stale))
+            await db.execute(SPANS_DATES, _pair_params(stale))
+
+
+def _batches(pairs: list[Pair]) -> Iterable[list[Pair]]:
+    return (pairs[start : start + BATCH] for start in range(0, len(pairs), BATCH))
+
+
+def _pair_params(pairs: list[Pair]) -> dict[str, list[str]]:
+    return {"emails": [e for e, _ in pairs], "pair_tools": [t for _, t in pairs]}
 
 
 VERIFY_SQL = text("""
