@@ -34,6 +34,7 @@ TABLES = (
     "usage_user_daily",
     "usage_tool_totals_daily",
     "usage_user_tools",
+    "usage_tool_weekly_users",
     "identity_mappings",
     "sync_state",
     "commit_attributions",

@@ -161,6 +161,17 @@ class UsageUserTool(Base):
     record_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
+class UsageToolWeeklyUsers(Base):
+    """Distinct mapped people per Monday-start week and tool (weeks with at least one): the weekly people chart of
+    long ranges reads whole weeks here and only its partial first and last weeks from usage_user_daily."""
+
+    __tablename__ = "usage_tool_weekly_users"
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    tool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    users: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class IdentityMapping(Base):
     __tablename__ = "identity_mappings"
     __table_args__ = (Index("ix_identity_mappings_email", "email"),)

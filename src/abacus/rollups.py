@@ -1,10 +1,11 @@
 """The usage rollups: rebuilding every level for touched (date, tool) slices, and proving them exact.
 
 `usage_daily` (date, email, tool, model) is summed from `usage_records`; `usage_tool_daily` (date, tool, model) and
-`usage_user_daily` (date, email, tool) from `usage_daily`; `usage_tool_totals_daily` (date, tool) from
-`usage_user_daily`; `usage_user_tools` (email, tool) lifetime sums move by the slices' old and new rows and its first
-and last days are re-read for the pairs touched. Every writer of usage rows (sync stores, CSV import,
-identity mappings) calls `refresh_rollup` in its own transaction, so pages never see raw rows and rollups disagree.
+`usage_user_daily` (date, email, tool) from `usage_daily`; `usage_tool_totals_daily` (date, tool) and, for the touched
+weeks, `usage_tool_weekly_users` (week, tool) from `usage_user_daily`; `usage_user_tools` (email, tool) lifetime sums
+move by the slices' old and new rows and its first and last days are re-read for the pairs touched. Every writer of
+usage rows (sync stores, CSV import, identity mappings) calls `refresh_rollup` in its own transaction, so pages never
+see raw rows and rollups disagree.
 """
 
 from __future__ import annotations
@@ -73,6 +74,15 @@ TOTALS_INSERT = text(
     f"FROM usage_user_daily d JOIN {SLICES} ON d.date = s.date AND d.tool = s.tool "
     "GROUP BY d.date, d.tool"
 )
+WEEKS = f"(SELECT DISTINCT date_trunc('week', s.date)::date AS week, s.tool FROM {SLICES}) AS w"
+WEEKLY_DELETE = text(f"DELETE FROM usage_tool_weekly_users u USING {WEEKS} WHERE u.week = w.week AND u.tool = w.tool")
+WEEKLY_INSERT = text(
+    # distinct mapped people of each touched (week, tool), recounted over its seven days of usage_user_daily
+    "INSERT INTO usage_tool_weekly_users (week, tool, users) "
+    f"SELECT w.week, w.tool, COUNT(DISTINCT d.email) FROM {WEEKS} JOIN usage_user_daily d "
+    "ON d.tool = w.tool AND d.date BETWEEN w.week AND w.week + 6 AND d.email NOT LIKE 'unmapped:%' "
+    "GROUP BY w.week, w.tool"
+)
 SPAN_SUMS = "SUM(d.total_tokens), SUM(d.cost), SUM(d.record_count), MIN(d.date), MAX(d.date)"
 SPANS_SUBTRACT = text(
     # the slices' old (date, email, tool) rows leave their pairs' lifetime sums ...
@@ -132,6 +142,8 @@ async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
         await db.execute(TOTALS_DELETE, params)
         await db.execute(TOTALS_INSERT, params)
         await db.execute(SPANS_ADD, params)
+        await db.execute(WEEKLY_DELETE, params)
+        await db.execute(WEEKLY_INSERT, params)
     for pairs in _batches(sorted(edges)):
         stale = [(r.email, r.tool) for r in await db.execute(SPANS_STALE, _pair_params(pairs))]
         if stale:
@@ -180,6 +192,10 @@ SELECT
    WHERE spans.f IS DISTINCT FROM d.first_date OR spans.l IS DISTINCT FROM d.last_date
       OR spans.t IS DISTINCT FROM d.total_tokens OR spans.c IS DISTINCT FROM d.cost
       OR spans.n IS DISTINCT FROM d.record_count)
++ (SELECT COUNT(*) FROM (SELECT date_trunc('week', date)::date AS week, tool, COUNT(DISTINCT email) AS users
+                         FROM by_user WHERE email NOT LIKE 'unmapped:%' GROUP BY 1, tool) AS weekly
+   FULL OUTER JOIN usage_tool_weekly_users d USING (week, tool)
+   WHERE weekly.users IS DISTINCT FROM d.users)
 """)
 
 

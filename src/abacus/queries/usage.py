@@ -478,10 +478,15 @@ WHERE date BETWEEN :start AND :end AND users > 0
 GROUP BY date, tool
 """)
 
+# whole weeks from the (week, tool) level; the range's partial first and last weeks (at most 12 days) recounted
 TOOL_USERS_WEEKLY_SQL = text("""
+SELECT week AS bucket, tool, users
+FROM usage_tool_weekly_users
+WHERE week = ANY(CAST(:whole_weeks AS date[]))
+UNION ALL
 SELECT date_trunc('week', date)::date AS bucket, tool, COUNT(DISTINCT email) AS users
 FROM usage_user_daily
-WHERE date BETWEEN :start AND :end AND email NOT LIKE 'unmapped:%'
+WHERE date = ANY(CAST(:partial_days AS date[])) AND email NOT LIKE 'unmapped:%'
 GROUP BY 1, tool
 """)
 
@@ -489,13 +494,16 @@ GROUP BY 1, tool
 async def tool_users_series(db: AsyncSession, rng: DateRange) -> ToolUsersSeries:
     """M-TOOL-USERS-DAILY; over 90 days the weekly value is recomputed in SQL (distinct users are not summable)."""
     weekly = should_bucket_weekly(rng.days)
-    statement = TOOL_USERS_WEEKLY_SQL if weekly else TOOL_USERS_DAILY_SQL
-    rows = (await db.execute(statement, {"start": rng.start, "end": rng.end})).all()
     if weekly:
         first = rng.start - timedelta(days=rng.start.weekday())
         points = [first + timedelta(days=7 * i) for i in range((rng.end - first).days // 7 + 1)]
+        whole = [w for w in points if w >= rng.start and w + timedelta(days=6) <= rng.end]
+        partial = [day for day in rng.iter_days() if day - timedelta(days=day.weekday()) not in whole]
+        params = {"whole_weeks": whole, "partial_days": partial}
+        rows = (await db.execute(TOOL_USERS_WEEKLY_SQL, params)).all()
     else:
         points = list(rng.iter_days())
+        rows = (await db.execute(TOOL_USERS_DAILY_SQL, {"start": rng.start, "end": rng.end})).all()
     index = {p: i for i, p in enumerate(points)}
     users: dict[str, list[int]] = {}
     for row in rows:
