@@ -35,6 +35,8 @@ TABLES = (
     "usage_tool_totals_daily",
     "usage_user_tools",
     "usage_tool_weekly_users",
+    "usage_user_monthly",
+    "usage_person_monthly",
     "identity_mappings",
     "sync_state",
     "commit_attributions",

@@ -2,7 +2,8 @@
 
 `usage_daily` (date, email, tool, model) is summed from `usage_records`; `usage_tool_daily` (date, tool, model) and
 `usage_user_daily` (date, email, tool) from `usage_daily`; `usage_tool_totals_daily` (date, tool) and, for the touched
-weeks, `usage_tool_weekly_users` (week, tool) from `usage_user_daily`; `usage_user_tools` (email, tool) lifetime sums
+weeks, `usage_tool_weekly_users` (week, tool), for the touched months `usage_user_monthly` (month, email, tool) and
+`usage_person_monthly` (month, email), all from `usage_user_daily`; `usage_user_tools` (email, tool) lifetime sums
 move by the slices' old and new rows and its first and last days are re-read for the pairs touched. Every writer of
 usage rows (sync stores, CSV import, identity mappings) calls `refresh_rollup` in its own transaction, so pages never
 see raw rows and rollups disagree.
@@ -83,6 +84,28 @@ WEEKLY_INSERT = text(
     "ON d.tool = w.tool AND d.date BETWEEN w.week AND w.week + 6 AND d.email NOT LIKE 'unmapped:%' "
     "GROUP BY w.week, w.tool"
 )
+MONTH_TOOLS = f"(SELECT DISTINCT date_trunc('month', s.date)::date AS month, s.tool FROM {SLICES}) AS m"
+MONTHS = f"(SELECT DISTINCT date_trunc('month', s.date)::date AS month FROM {SLICES}) AS m"
+MONTHLY_DELETE = text(
+    f"DELETE FROM usage_user_monthly u USING {MONTH_TOOLS} WHERE u.month = m.month AND u.tool = m.tool"
+)
+MONTHLY_INSERT = text(
+    # each touched (month, tool) summed again from usage_user_daily
+    "INSERT INTO usage_user_monthly (month, email, tool, input_tokens, output_tokens, cache_read_tokens, "
+    "total_tokens, cost, thinking_records, first_date) "
+    "SELECT m.month, d.email, d.tool, SUM(d.input_tokens), SUM(d.output_tokens), SUM(d.cache_read_tokens), "
+    f"SUM(d.total_tokens), SUM(d.cost), SUM(d.thinking_records), MIN(d.date) FROM {MONTH_TOOLS} "
+    "JOIN usage_user_daily d ON d.tool = m.tool AND d.date >= m.month AND d.date < (m.month + interval '1 month')::date "
+    "GROUP BY m.month, d.email, d.tool"
+)
+PERSON_MONTHLY_DELETE = text(f"DELETE FROM usage_person_monthly u USING {MONTHS} WHERE u.month = m.month")
+PERSON_MONTHLY_INSERT = text(
+    # each touched month's active days per person (any tool), counted again from usage_user_daily
+    "INSERT INTO usage_person_monthly (month, email, days) "
+    f"SELECT m.month, d.email, COUNT(DISTINCT d.date) FROM {MONTHS} "
+    "JOIN usage_user_daily d ON d.date >= m.month AND d.date < (m.month + interval '1 month')::date "
+    "GROUP BY m.month, d.email"
+)
 SPAN_SUMS = "SUM(d.total_tokens), SUM(d.cost), SUM(d.record_count), MIN(d.date), MAX(d.date)"
 SPANS_SUBTRACT = text(
     # the slices' old (date, email, tool) rows leave their pairs' lifetime sums ...
@@ -144,6 +167,8 @@ async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
         await db.execute(SPANS_ADD, params)
         await db.execute(WEEKLY_DELETE, params)
         await db.execute(WEEKLY_INSERT, params)
+        for statement in (MONTHLY_DELETE, MONTHLY_INSERT, PERSON_MONTHLY_DELETE, PERSON_MONTHLY_INSERT):
+            await db.execute(statement, params)
     for pairs in _batches(sorted(edges)):
         stale = [(r.email, r.tool) for r in await db.execute(SPANS_STALE, _pair_params(pairs))]
         if stale:
@@ -196,6 +221,16 @@ SELECT
                          FROM by_user WHERE email NOT LIKE 'unmapped:%' GROUP BY 1, tool) AS weekly
    FULL OUTER JOIN usage_tool_weekly_users d USING (week, tool)
    WHERE weekly.users IS DISTINCT FROM d.users)
++ (SELECT COUNT(*) FROM (SELECT date_trunc('month', date)::date AS month, email, tool, SUM(t) t, SUM(c) c,
+                                MIN(date) f
+                         FROM by_user GROUP BY 1, email, tool) AS monthly
+   FULL OUTER JOIN usage_user_monthly d USING (month, email, tool)
+   WHERE monthly.t IS DISTINCT FROM d.total_tokens OR monthly.c IS DISTINCT FROM d.cost
+      OR monthly.f IS DISTINCT FROM d.first_date)
++ (SELECT COUNT(*) FROM (SELECT date_trunc('month', date)::date AS month, email, COUNT(DISTINCT date) AS days
+                         FROM by_user GROUP BY 1, email) AS person
+   FULL OUTER JOIN usage_person_monthly d USING (month, email)
+   WHERE person.days IS DISTINCT FROM d.days)
 """)
 
 

@@ -511,6 +511,39 @@ async def tool_users_series(db: AsyncSession, rng: DateRange) -> ToolUsersSeries
     return ToolUsersSeries(points=points, weekly=weekly, users=users)
 
 
+# --- whole months and end days of a range ---------------------------------------------------------------------
+
+
+def month_split(rng: DateRange) -> dict[str, date]:
+    """The range as its whole calendar months [months_start, months_end] (first days; empty when start > end) and the
+    days before and after them, [head_start, head_end] and [tail_start, tail_end] (either may be empty): per-person
+    sums of long ranges read the months from usage_user_monthly and only the end days from usage_user_daily."""
+    first = rng.start if rng.start.day == 1 else _next_month(rng.start)
+    after = _next_month(rng.end)  # first day after the month holding rng.end
+    last_end = rng.end if after - timedelta(days=1) == rng.end else rng.end.replace(day=1) - timedelta(days=1)
+    if first > last_end:  # no whole month: every day is a head day
+        return {
+            "months_start": first,
+            "months_end": first - timedelta(days=1),
+            "head_start": rng.start,
+            "head_end": rng.end,
+            "tail_start": rng.end + timedelta(days=1),
+            "tail_end": rng.end,
+        }
+    return {
+        "months_start": first,
+        "months_end": last_end.replace(day=1),
+        "head_start": rng.start,
+        "head_end": first - timedelta(days=1),
+        "tail_start": last_end + timedelta(days=1),
+        "tail_end": rng.end,
+    }
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
 # --- top users (M-FAV-MODEL, tool split) ----------------------------------------------------------------------
 
 
@@ -525,10 +558,16 @@ class TopUser:
 
 
 TOP_USERS_SQL = text("""
-WITH per_tool AS (  -- one (parallel) pass over the (date, email, tool) rollup: a few rows per person
-  SELECT email, tool, SUM(total_tokens) AS tokens, SUM(cost) AS cost
-  FROM usage_user_daily
-  WHERE date BETWEEN :start AND :end AND email NOT LIKE 'unmapped:%'
+WITH per_tool AS (  -- whole months from the (month, email, tool) rollup, the days at either end from usage_user_daily
+  SELECT email, tool, SUM(tokens) AS tokens, SUM(cost) AS cost
+  FROM (
+    SELECT email, tool, total_tokens AS tokens, cost FROM usage_user_monthly
+    WHERE month BETWEEN :months_start AND :months_end AND email NOT LIKE 'unmapped:%'
+    UNION ALL
+    SELECT email, tool, total_tokens, cost FROM usage_user_daily
+    WHERE (date BETWEEN :head_start AND :head_end OR date BETWEEN :tail_start AND :tail_end)
+      AND email NOT LIKE 'unmapped:%'
+  ) AS src
   GROUP BY email, tool
 ),
 top AS (
@@ -555,7 +594,8 @@ ORDER BY top.user_tokens DESC, top.email ASC
 
 async def top_users(db: AsyncSession, rng: DateRange, limit: int = 10) -> list[TopUser]:
     """The first `limit` mapped users by tokens (ties by email), with favourite model and per-tool tokens."""
-    rows = (await db.execute(TOP_USERS_SQL, {"start": rng.start, "end": rng.end, "limit": limit})).all()
+    params = {"start": rng.start, "end": rng.end, "limit": limit, **month_split(rng)}
+    rows = (await db.execute(TOP_USERS_SQL, params)).all()
     return [
         TopUser(
             email=r.email,
