@@ -401,9 +401,9 @@ async def team_members(
     return [_member(row, query) for row in (await db.execute(stmt)).all()]
 
 
-async def team_page(db: AsyncSession, query: TeamQuery, page: int, *, page_size: int = PAGE_SIZE) -> TeamPage:
-    """Totals over the whole population plus one page of rows, in one statement that aggregates the population once
-    (a CTE both read); `page` is clamped to the last."""
+def _team_statement(query: TeamQuery, limit: int, offset: int | None, page: int) -> Select[Any]:
+    """Members sorted, one slice, each row carrying the totals over the whole population: the population is aggregated
+    once (a CTE both read). With `offset` None the slice is page `page` of `limit` rows, clamped to the last page."""
     people = _population_select(query).cte("per_user")
     tool_sums = [
         func.coalesce(func.sum(people.c[_tool_label(i)]), 0).label(f"team_{_tool_label(i)}")
@@ -415,26 +415,47 @@ async def team_page(db: AsyncSession, query: TeamQuery, page: int, *, page_size:
         func.coalesce(func.sum(people.c.total_cost), 0).label("team_cost"),
         *tool_sums,
     ).cte("team")
-    pages_expr = func.greatest(1, (team.c.team_count + (page_size - 1)) // page_size)
-    offset = select((func.least(max(page, 1), pages_expr) - 1) * page_size).scalar_subquery()
-    stmt = _members_select(query, people, team).limit(page_size).offset(offset)
-    rows = (await db.execute(stmt)).all()
-    if not rows:
-        empty = TeamTotals(
-            count=0, total_tokens=0, total_cost=Decimal(0), tool_tokens=dict.fromkeys(query.tool_columns, 0)
-        )
-        return TeamPage(totals=empty, members=[], page=1, pages=1)
-    first = rows[0]._mapping
-    totals = TeamTotals(
+    stmt = _members_select(query, people, team).limit(limit)
+    if offset is not None:
+        return stmt.offset(offset)
+    pages_expr = func.greatest(1, (team.c.team_count + (limit - 1)) // limit)
+    return stmt.offset(select((func.least(max(page, 1), pages_expr) - 1) * limit).scalar_subquery())
+
+
+def _team_totals_of(row: Any, query: TeamQuery) -> TeamTotals:
+    first = row._mapping
+    return TeamTotals(
         count=int(first["team_count"]),
         total_tokens=int(first["team_tokens"]),
         total_cost=Decimal(first["team_cost"]),
         tool_tokens={tool: int(first[f"team_{_tool_label(i)}"]) for i, tool in enumerate(query.tool_columns)},
     )
+
+
+async def team_page(db: AsyncSession, query: TeamQuery, page: int, *, page_size: int = PAGE_SIZE) -> TeamPage:
+    """Totals over the whole population plus one page of rows, in one statement; `page` is clamped to the last."""
+    rows = (await db.execute(_team_statement(query, page_size, None, page))).all()
+    if not rows:
+        empty = TeamTotals(
+            count=0, total_tokens=0, total_cost=Decimal(0), tool_tokens=dict.fromkeys(query.tool_columns, 0)
+        )
+        return TeamPage(totals=empty, members=[], page=1, pages=1)
+    totals = _team_totals_of(rows[0], query)
     pages = max(1, -(-totals.count // page_size))
     return TeamPage(
         totals=totals, members=[_member(r, query) for r in rows], page=min(max(page, 1), pages), pages=pages
     )
+
+
+async def team_slice(
+    db: AsyncSession, query: TeamQuery, *, limit: int, offset: int = 0
+) -> tuple[TeamTotals, list[TeamMember]]:
+    """The totals (as `team_totals`) and `team_members(limit, offset)`, from one aggregation of the population; a
+    slice past the end costs a second statement for the totals."""
+    rows = (await db.execute(_team_statement(query, limit, offset, 1))).all()
+    if not rows:
+        return await team_totals(db, query), []
+    return _team_totals_of(rows[0], query), [_member(r, query) for r in rows]
 
 
 async def stream_team_members(conn: AsyncConnection, query: TeamQuery) -> AsyncIterator[TeamMember]:

@@ -27,8 +27,8 @@ from abacus.queries.team import (
     favorite_models,
     sort_keys,
     team_members,
+    team_slice,
     team_tools,
-    team_totals,
 )
 from abacus.queries.users import UserLifetime, UserMatch, raw_usage, raw_usage_filters, user_overview, user_percentile
 from abacus.web.params import (
@@ -210,10 +210,7 @@ async def api_users_pivot(
         descending=direction == "desc",
         tools=tools.tool_columns({sort}),
     )
-    totals = await team_totals(db, query)
-    members = (
-        await team_members(db, query, limit=paging.limit, offset=paging.offset) if totals.count > paging.offset else []
-    )
+    totals, members = await team_slice(db, query, limit=paging.limit, offset=paging.offset)
     return UserPivot(
         users=[_pivot_user(m) for m in members],
         total_count=totals.count,
