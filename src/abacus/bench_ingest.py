@@ -2,10 +2,11 @@
 
 `measure_ingest` generates Cursor Admin API events (the C1 JSON shape) deterministically from a seed — many events
 per person-day, ~40 models with a long tail, timestamps spread over the day, a few unmapped and a few mapped
-identities, a few zero-token events and same-millisecond groups — and stores them exactly as a sync window does
-(`sync/windows.py`): parse (`parse_usage_events`), then in ONE transaction per day lock the sync_state row, write the
-rows (`upsert_usage`), refresh the rollup slices (`refresh_rollup`) and record success. It returns rows/s over that
-path (generation excluded) and the process's peak RSS.
+identities, a few zero-token events and same-millisecond groups — as one compressed JSON body per day (what the API
+sends), then runs the real window loop over the days (`sync.windows.run_windows`, as `abacus sync cursor` does):
+each day is decoded and parsed (`parse_usage_events`) and stored in ONE transaction that locks the sync_state row,
+writes the rows and refreshes the rollup slices (`store_usage`) and records success. It returns rows/s over that path
+(generation excluded) and the process's peak RSS.
 
 Everything it writes is named by the seed (organization `bench-ingest:<seed>`, identities `cursor:bench<seed>-…`,
 state `bench-ingest:<seed>`, days from 2000-01-01) and removed afterwards by `delete_ingest` (rows, mappings,
@@ -14,10 +15,12 @@ state, and the rollup slices refreshed). It prints nothing: the caller prints.
 
 from __future__ import annotations
 
+import json
 import random
 import resource
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -26,9 +29,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from abacus.providers.cursor import epoch_ms, parse_usage_events
+from abacus.records import UsageRow
 from abacus.rollups import refresh_rollup
-from abacus.sync.state import lock_state, record_success
-from abacus.sync.usage_store import upsert_usage
+from abacus.settings import Settings
+from abacus.sync.context import SyncContext, SyncResult
+from abacus.sync.windows import run_windows
 
 FIRST_DAY = date(2000, 1, 1)
 """Benchmark days start here, far below any real data (the rollup slices they touch are refreshed on cleanup)."""
@@ -85,18 +90,15 @@ SAME_MS_SHARE = 0.01  # events repeated in the same millisecond (same-ms ordinal
 
 @dataclass(frozen=True)
 class IngestResult:
-    """One measured run: rows stored, wall time of the store path, its phases, and the process's peak RSS."""
+    """One measured run: rows stored, wall time of the store path, and the process's peak RSS."""
 
     people: int
     days: int
     events: int  # generated events (zero-token ones included)
-    rows: int  # distinct rows the parse produced (what the path stored)
+    rows: int  # distinct rows written (what the window loop reports)
     stored_rows: int  # rows found in usage_records afterwards, before cleanup
-    seconds: float  # parse + write + rollup refresh + sync state + commit, all windows
-    parse_seconds: float
-    write_seconds: float
-    rollup_seconds: float
-    state_commit_seconds: float
+    seconds: float  # wall time of the window loop: decode + parse, write, rollup refresh, sync state, commits
+    read_seconds: float  # of which decode + parse
     peak_rss_mb: float
 
     @property
@@ -197,65 +199,71 @@ async def delete_ingest(engine: AsyncEngine, seed: int) -> None:
 async def measure_ingest(
     engine: AsyncEngine, *, people: int, days: int, events_per_person_day: int, seed: int, keep: bool = False
 ) -> IngestResult:
-    """Store `days` days of Cursor usage for `people` people through the real path, one transaction per day.
+    """Store `days` days of Cursor usage for `people` people through the real window loop, one transaction per day.
 
-    Timed per day: parse → (transaction: lock state, bulk write, rollup refresh, record success, commit).
-    Event generation is not timed. Afterwards the rows are counted and — unless `keep` — deleted again
-    (`delete_ingest`). Raises when the database holds a different number of rows than the parse produced.
+    Timed: the window loop (decode + parse → lock state, bulk write, rollup refresh, record success, commit, for
+    every day). Event generation is not timed. Afterwards the rows are counted and — unless `keep` — deleted again
+    (`delete_ingest`). Raises when a day fails or the database holds a different number of rows than were written.
     """
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     await delete_ingest(engine, seed)  # a previous interrupted run of the same seed
     async with sessionmaker() as db, db.begin():
         await _set_mappings(db, seed, people)
-    events_total = rows_total = 0
-    parse_s = write_s = rollup_s = state_s = 0.0
+    bodies: list[bytes] = []
+    events_total = 0
+    for day in range(days):
+        events = generate_day(seed, people, day, events_per_person_day)
+        events_total += len(events)
+        bodies.append(zlib.compress(json.dumps({"usageEvents": events}).encode(), 1))
+        del events
     org = organization(seed)
+    read_seconds = 0.0
+
+    async def read(day: int) -> tuple[list[UsageRow], int]:
+        """What the Cursor read does with a fetched window: decode the body, parse it."""
+        nonlocal read_seconds
+        started = time.perf_counter()
+        events = json.loads(zlib.decompress(bodies[day]))["usageEvents"]
+        rows, _ = parse_usage_events(events, organization_id=org)
+        bodies[day] = b""
+        read_seconds += time.perf_counter() - started
+        return rows, len(events)
+
+    ctx = SyncContext(settings=Settings(), sessionmaker=sessionmaker)
+    result = SyncResult(provider="cursor", label="bench")
     try:
-        for day in range(days):
-            events = generate_day(seed, people, day, events_per_person_day)
-            events_total += len(events)
-            t0 = time.perf_counter()
-            rows, _ = parse_usage_events(events, organization_id=org)
-            del events
-            t1 = time.perf_counter()
-            async with sessionmaker() as db, db.begin():
-                await lock_state(db, state_id(seed))
-                t2 = time.perf_counter()
-                slices = await upsert_usage(db, rows)
-                t3 = time.perf_counter()
-                await refresh_rollup(db, slices)
-                t4 = time.perf_counter()
-                rows_total += len({r.dedupe_key for r in rows})
-                await record_success(db, state_id(seed), rows_total)
-            t5 = time.perf_counter()
-            parse_s += t1 - t0
-            write_s += t3 - t2
-            rollup_s += t4 - t3
-            state_s += (t2 - t1) + (t5 - t4)
-            del rows
+        started = time.perf_counter()
+        await run_windows(
+            ctx,
+            state_id(seed),
+            list(range(days)),
+            result,
+            read=read,
+            name=lambda day: (FIRST_DAY + timedelta(days=day)).isoformat(),
+            synced_until=None,
+            provider="cursor",
+            unit="day",
+            label="bench",
+            title="ingest benchmark",
+        )
+        seconds = time.perf_counter() - started
+        if result.errors:
+            raise RuntimeError(f"ingest benchmark: {result.errors[0]}")
         async with sessionmaker() as db:
-            stored = int(
-                (
-                    await db.execute(
-                        text("SELECT COUNT(*) FROM usage_records WHERE organization_id = :org"), {"org": org}
-                    )
-                ).scalar_one()
-            )
+            count = text("SELECT COUNT(*) FROM usage_records WHERE organization_id = :org")
+            stored = int((await db.execute(count, {"org": org})).scalar_one())
     finally:
         if not keep:
             await delete_ingest(engine, seed)
-    if stored != rows_total:
-        raise RuntimeError(f"ingest benchmark stored {stored} rows, the parse produced {rows_total}")
+    if stored != result.records:
+        raise RuntimeError(f"ingest benchmark stored {stored} rows, the window loop wrote {result.records}")
     return IngestResult(
         people=people,
         days=days,
         events=events_total,
-        rows=rows_total,
+        rows=result.records,
         stored_rows=stored,
-        seconds=parse_s + write_s + rollup_s + state_s,
-        parse_seconds=parse_s,
-        write_seconds=write_s,
-        rollup_seconds=rollup_s,
-        state_commit_seconds=state_s,
+        seconds=seconds,
+        read_seconds=read_seconds,
         peak_rss_mb=peak_rss_mb(),
     )
