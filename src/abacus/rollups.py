@@ -95,7 +95,8 @@ MONTHLY_INSERT = text(
     "total_tokens, cost, thinking_records, first_date) "
     "SELECT m.month, d.email, d.tool, SUM(d.input_tokens), SUM(d.output_tokens), SUM(d.cache_read_tokens), "
     f"SUM(d.total_tokens), SUM(d.cost), SUM(d.thinking_records), MIN(d.date) FROM {MONTH_TOOLS} "
-    "JOIN usage_user_daily d ON d.tool = m.tool AND d.date >= m.month AND d.date < (m.month + interval '1 month')::date "
+    "JOIN usage_user_daily d ON d.tool = m.tool "
+    "AND d.date >= m.month AND d.date < (m.month + interval '1 month')::date "
     "GROUP BY m.month, d.email, d.tool"
 )
 PERSON_MONTHLY_DELETE = text(f"DELETE FROM usage_person_monthly u USING {MONTHS} WHERE u.month = m.month")
@@ -174,6 +175,41 @@ async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
         if stale:
             await db.execute(SPANS_DROP, _pair_params(stale))
             await db.execute(SPANS_DATES, _pair_params(stale))
+
+
+REBUILD_LIFETIME = (
+    text("DELETE FROM usage_user_tools"),
+    text(
+        "INSERT INTO usage_user_tools (email, tool, first_date, last_date, total_tokens, cost, record_count) "
+        "SELECT email, tool, MIN(date), MAX(date), SUM(total_tokens), SUM(cost), SUM(record_count) "
+        "FROM usage_user_daily GROUP BY email, tool"
+    ),
+    text(
+        "DELETE FROM usage_tool_totals_daily d WHERE NOT EXISTS (SELECT 1 FROM usage_user_daily u "
+        "WHERE u.date = d.date AND u.tool = d.tool)"
+    ),
+    text(
+        "DELETE FROM usage_tool_weekly_users w WHERE NOT EXISTS (SELECT 1 FROM usage_user_daily u "
+        "WHERE u.tool = w.tool AND u.date BETWEEN w.week AND w.week + 6 AND u.email NOT LIKE 'unmapped:%')"
+    ),
+    text(
+        "DELETE FROM usage_user_monthly m WHERE NOT EXISTS (SELECT 1 FROM usage_user_daily u "
+        "WHERE u.tool = m.tool AND u.email = m.email AND u.date >= m.month "
+        "AND u.date < (m.month + interval '1 month')::date)"
+    ),
+    text(
+        "DELETE FROM usage_person_monthly m WHERE NOT EXISTS (SELECT 1 FROM usage_user_daily u "
+        "WHERE u.email = m.email AND u.date >= m.month AND u.date < (m.month + interval '1 month')::date)"
+    ),
+)
+
+
+async def rebuild_derived(db: AsyncSession) -> None:
+    """After `refresh_rollup` over every slice (`abacus db rebuild-rollups`): sum the lifetime (email, tool) level
+    afresh (its refresh moves sums, so it would keep an earlier error) and drop rows of the other levels that no slice
+    holds any more."""
+    for statement in REBUILD_LIFETIME:
+        await db.execute(statement)
 
 
 def _batches(pairs: list[Pair]) -> Iterable[list[Pair]]:

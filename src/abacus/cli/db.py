@@ -67,7 +67,7 @@ def verify_rollups() -> None:
 @app.command("rebuild-rollups")
 def rebuild_rollups() -> None:
     """Recompute every usage_daily row from usage_records (one transaction)."""
-    from abacus.rollups import refresh_rollup
+    from abacus.rollups import rebuild_derived, refresh_rollup
 
     async def work(ctx: SyncContext) -> int:
         async with ctx.sessionmaker() as db, db.begin():
@@ -81,6 +81,7 @@ def rebuild_rollups() -> None:
                 )
             ]
             await refresh_rollup(db, slices)
+            await rebuild_derived(db)
             return len(slices)
 
     console.print(f"rebuilt {run_with_context(work, progress=False):,} (date, tool) slices")
