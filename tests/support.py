@@ -37,6 +37,8 @@ TABLES = (
     "usage_tool_weekly_users",
     "usage_user_monthly",
     "usage_person_monthly",
+    "usage_user_weekly",
+    "usage_person_weekly",
     "identity_mappings",
     "sync_state",
     "commit_attributions",

@@ -200,6 +200,34 @@ class UsagePersonMonthly(Base):
     days: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
+class UsageUserWeekly(Base):
+    """Per (Monday-start week, email, tool) sums of usage_user_daily, with the first day of the week with usage: the
+    whole weeks of a range outside its whole months."""
+
+    __tablename__ = "usage_user_weekly"
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False, server_default="0")
+    thinking_records: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    first_date: Mapped[date] = mapped_column(Date, nullable=False)
+
+
+class UsagePersonWeekly(Base):
+    """Days with usage (any tool) per (Monday-start week, email)."""
+
+    __tablename__ = "usage_person_weekly"
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class IdentityMapping(Base):
     __tablename__ = "identity_mappings"
     __table_args__ = (Index("ix_identity_mappings_email", "email"),)

@@ -1,12 +1,12 @@
 """The usage rollups: rebuilding every level for touched (date, tool) slices, and proving them exact.
 
 `usage_daily` (date, email, tool, model) is summed from `usage_records`; `usage_tool_daily` (date, tool, model) and
-`usage_user_daily` (date, email, tool) from `usage_daily`; `usage_tool_totals_daily` (date, tool) and, for the touched
-weeks, `usage_tool_weekly_users` (week, tool), for the touched months `usage_user_monthly` (month, email, tool) and
-`usage_person_monthly` (month, email), all from `usage_user_daily`; `usage_user_tools` (email, tool) lifetime sums
-move by the slices' old and new rows and its first and last days are re-read for the pairs touched. Every writer of
-usage rows (sync stores, CSV import, identity mappings) calls `refresh_rollup` in its own transaction, so pages never
-see raw rows and rollups disagree.
+`usage_user_daily` (date, email, tool) from `usage_daily`; from `usage_user_daily` again `usage_tool_totals_daily`
+(date, tool) for the slices, `usage_tool_weekly_users` (week, tool) for their weeks, and for their months and weeks
+`usage_user_monthly`/`_weekly` (period, email, tool) and `usage_person_monthly`/`_weekly` (period, email);
+`usage_user_tools` (email, tool) lifetime sums move by the slices' old and new rows and its first and last days are
+re-read for the pairs touched. Every writer of usage rows (sync stores, CSV import, identity mappings) calls
+`refresh_rollup` in its own transaction, so pages never see raw rows and rollups disagree.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.modelnames import THINKING_SUFFIX
@@ -84,29 +84,33 @@ WEEKLY_INSERT = text(
     "ON d.tool = w.tool AND d.date BETWEEN w.week AND w.week + 6 AND d.email NOT LIKE 'unmapped:%' "
     "GROUP BY w.week, w.tool"
 )
-MONTH_TOOLS = f"(SELECT DISTINCT date_trunc('month', s.date)::date AS month, s.tool FROM {SLICES}) AS m"
-MONTHS = f"(SELECT DISTINCT date_trunc('month', s.date)::date AS month FROM {SLICES}) AS m"
-MONTHLY_DELETE = text(
-    f"DELETE FROM usage_user_monthly u USING {MONTH_TOOLS} WHERE u.month = m.month AND u.tool = m.tool"
-)
-MONTHLY_INSERT = text(
-    # each touched (month, tool) summed again from usage_user_daily
-    "INSERT INTO usage_user_monthly (month, email, tool, input_tokens, output_tokens, cache_read_tokens, "
-    "total_tokens, cost, thinking_records, first_date) "
-    "SELECT m.month, d.email, d.tool, SUM(d.input_tokens), SUM(d.output_tokens), SUM(d.cache_read_tokens), "
-    f"SUM(d.total_tokens), SUM(d.cost), SUM(d.thinking_records), MIN(d.date) FROM {MONTH_TOOLS} "
-    "JOIN usage_user_daily d ON d.tool = m.tool "
-    "AND d.date >= m.month AND d.date < (m.month + interval '1 month')::date "
-    "GROUP BY m.month, d.email, d.tool"
-)
-PERSON_MONTHLY_DELETE = text(f"DELETE FROM usage_person_monthly u USING {MONTHS} WHERE u.month = m.month")
-PERSON_MONTHLY_INSERT = text(
-    # each touched month's active days per person (any tool), counted again from usage_user_daily
-    "INSERT INTO usage_person_monthly (month, email, days) "
-    f"SELECT m.month, d.email, COUNT(DISTINCT d.date) FROM {MONTHS} "
-    "JOIN usage_user_daily d ON d.date >= m.month AND d.date < (m.month + interval '1 month')::date "
-    "GROUP BY m.month, d.email"
-)
+
+
+def _period_levels(unit: str) -> tuple[TextClause, ...]:
+    """Delete and re-insert, for the months or weeks (`unit`) the slices touch, the (period, email, tool) sums and the
+    (period, email) active days (any tool), from usage_user_daily."""
+    ends = f"d.date >= m.{unit} AND d.date < (m.{unit} + interval '1 {unit}')::date"
+    touched = f"(SELECT DISTINCT date_trunc('{unit}', s.date)::date AS {unit}, s.tool FROM {SLICES}) AS m"
+    periods = f"(SELECT DISTINCT date_trunc('{unit}', s.date)::date AS {unit} FROM {SLICES}) AS m"
+    return (
+        text(f"DELETE FROM usage_user_{unit}ly u USING {touched} WHERE u.{unit} = m.{unit} AND u.tool = m.tool"),
+        text(
+            f"INSERT INTO usage_user_{unit}ly ({unit}, email, tool, input_tokens, output_tokens, cache_read_tokens, "
+            "total_tokens, cost, thinking_records, first_date) "
+            f"SELECT m.{unit}, d.email, d.tool, SUM(d.input_tokens), SUM(d.output_tokens), SUM(d.cache_read_tokens), "
+            f"SUM(d.total_tokens), SUM(d.cost), SUM(d.thinking_records), MIN(d.date) FROM {touched} "
+            f"JOIN usage_user_daily d ON d.tool = m.tool AND {ends} GROUP BY m.{unit}, d.email, d.tool"
+        ),
+        text(f"DELETE FROM usage_person_{unit}ly u USING {periods} WHERE u.{unit} = m.{unit}"),
+        text(
+            f"INSERT INTO usage_person_{unit}ly ({unit}, email, days) "
+            f"SELECT m.{unit}, d.email, COUNT(DISTINCT d.date) FROM {periods} "
+            f"JOIN usage_user_daily d ON {ends} GROUP BY m.{unit}, d.email"
+        ),
+    )
+
+
+PERIOD_LEVELS = _period_levels("month") + _period_levels("week")
 SPAN_SUMS = "SUM(d.total_tokens), SUM(d.cost), SUM(d.record_count), MIN(d.date), MAX(d.date)"
 SPANS_SUBTRACT = text(
     # the slices' old (date, email, tool) rows leave their pairs' lifetime sums ...
@@ -168,7 +172,7 @@ async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
         await db.execute(SPANS_ADD, params)
         await db.execute(WEEKLY_DELETE, params)
         await db.execute(WEEKLY_INSERT, params)
-        for statement in (MONTHLY_DELETE, MONTHLY_INSERT, PERSON_MONTHLY_DELETE, PERSON_MONTHLY_INSERT):
+        for statement in PERIOD_LEVELS:
             await db.execute(statement, params)
     for pairs in _batches(sorted(edges)):
         stale = [(r.email, r.tool) for r in await db.execute(SPANS_STALE, _pair_params(pairs))]
@@ -192,14 +196,20 @@ REBUILD_LIFETIME = (
         "DELETE FROM usage_tool_weekly_users w WHERE NOT EXISTS (SELECT 1 FROM usage_user_daily u "
         "WHERE u.tool = w.tool AND u.date BETWEEN w.week AND w.week + 6 AND u.email NOT LIKE 'unmapped:%')"
     ),
-    text(
-        "DELETE FROM usage_user_monthly m WHERE NOT EXISTS (SELECT 1 FROM usage_user_daily u "
-        "WHERE u.tool = m.tool AND u.email = m.email AND u.date >= m.month "
-        "AND u.date < (m.month + interval '1 month')::date)"
+    *(
+        text(
+            f"DELETE FROM usage_user_{unit}ly m WHERE NOT EXISTS (SELECT 1 FROM usage_user_daily u "
+            f"WHERE u.tool = m.tool AND u.email = m.email AND u.date >= m.{unit} "
+            f"AND u.date < (m.{unit} + interval '1 {unit}')::date)"
+        )
+        for unit in ("month", "week")
     ),
-    text(
-        "DELETE FROM usage_person_monthly m WHERE NOT EXISTS (SELECT 1 FROM usage_user_daily u "
-        "WHERE u.email = m.email AND u.date >= m.month AND u.date < (m.month + interval '1 month')::date)"
+    *(
+        text(
+            f"DELETE FROM usage_person_{unit}ly m WHERE NOT EXISTS (SELECT 1 FROM usage_user_daily u "
+            f"WHERE u.email = m.email AND u.date >= m.{unit} AND u.date < (m.{unit} + interval '1 {unit}')::date)"
+        )
+        for unit in ("month", "week")
     ),
 )
 
@@ -266,6 +276,16 @@ SELECT
 + (SELECT COUNT(*) FROM (SELECT date_trunc('month', date)::date AS month, email, COUNT(DISTINCT date) AS days
                          FROM by_user GROUP BY 1, email) AS person
    FULL OUTER JOIN usage_person_monthly d USING (month, email)
+   WHERE person.days IS DISTINCT FROM d.days)
++ (SELECT COUNT(*) FROM (SELECT date_trunc('week', date)::date AS week, email, tool, SUM(t) t, SUM(c) c,
+                                MIN(date) f
+                         FROM by_user GROUP BY 1, email, tool) AS weekly
+   FULL OUTER JOIN usage_user_weekly d USING (week, email, tool)
+   WHERE weekly.t IS DISTINCT FROM d.total_tokens OR weekly.c IS DISTINCT FROM d.cost
+      OR weekly.f IS DISTINCT FROM d.first_date)
++ (SELECT COUNT(*) FROM (SELECT date_trunc('week', date)::date AS week, email, COUNT(DISTINCT date) AS days
+                         FROM by_user GROUP BY 1, email) AS person
+   FULL OUTER JOIN usage_person_weekly d USING (week, email)
    WHERE person.days IS DISTINCT FROM d.days)
 """)
 

@@ -25,7 +25,6 @@ from sqlalchemy import (
     func,
     literal,
     null,
-    or_,
     select,
     text,
     union_all,
@@ -35,8 +34,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from abacus.domain.identities import UNMAPPED_PREFIX
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
-from abacus.models import UsagePersonMonthly, UsageUserDaily, UsageUserMonthly, UsageUserTool
-from abacus.queries.usage import month_split
+from abacus.models import (
+    UsagePersonMonthly,
+    UsagePersonWeekly,
+    UsageUserDaily,
+    UsageUserMonthly,
+    UsageUserTool,
+    UsageUserWeekly,
+)
+from abacus.queries.usage import PeriodSplit, period_split
 
 PAGE_SIZE = 100
 TOOL_KEY_PREFIX = "tool_"
@@ -53,6 +59,8 @@ _user = UsageUserDaily.__table__
 _spans = UsageUserTool.__table__
 _monthly = UsageUserMonthly.__table__
 _person = UsagePersonMonthly.__table__
+_weekly = UsageUserWeekly.__table__
+_person_weekly = UsagePersonWeekly.__table__
 
 
 @dataclass(frozen=True)
@@ -217,78 +225,81 @@ def _population_select(query: TeamQuery) -> Select[Any]:
     )
     if query.email_pattern:
         stmt = stmt.where(_user.c.email.ilike(query.email_pattern, escape="\\"))
-    split = month_split(query.rng)
-    if split["months_start"] > split["months_end"]:
+    split = period_split(query.rng)
+    if not split.coarse:
         return stmt
-    return _population_by_months(query, split)
+    return _population_by_periods(query, split)
 
 
-def _population_by_months(query: TeamQuery, split: dict[str, date]) -> Select[Any]:
-    """The population of a range with whole months: those months from the (month, email, tool) and (month, email)
-    rollups, the days at either end from usage_user_daily — the same figures as summing every day."""
+def _population_by_periods(query: TeamQuery, split: PeriodSplit) -> Select[Any]:
+    """The population of a range with whole months or weeks: those from the (period, email, tool) and
+    (period, email) rollups, the other days from usage_user_daily — the same figures as summing every day."""
     no_tool = cast(null(), String)
     no_day = cast(null(), Date)
     zero = literal(0, BigInteger)
-    months = (
-        select(
-            _monthly.c.email,
-            _monthly.c.tool,
-            _monthly.c.total_tokens,
-            _monthly.c.cost,
-            _monthly.c.input_tokens,
-            _monthly.c.output_tokens,
-            _monthly.c.cache_read_tokens,
-            _monthly.c.thinking_records,
-            _monthly.c.first_date,
-            no_day.label("day"),
-            zero.label("month_days"),
+    mapped = f"{UNMAPPED_PREFIX}%"
+    parts: list[Select[Any]] = []
+    for sums, people, period, chosen in (
+        (_monthly, _person, "month", split.months),
+        (_weekly, _person_weekly, "week", split.weeks),
+    ):
+        if not chosen:
+            continue
+        parts.append(
+            select(
+                sums.c.email,
+                sums.c.tool,
+                sums.c.total_tokens,
+                sums.c.cost,
+                sums.c.input_tokens,
+                sums.c.output_tokens,
+                sums.c.cache_read_tokens,
+                sums.c.thinking_records,
+                sums.c.first_date,
+                no_day.label("day"),
+                zero.label("period_days"),
+            )
+            .where(sums.c[period].in_(chosen))
+            .where(sums.c.email.not_like(mapped))
         )
-        .where(_monthly.c.month.between(split["months_start"], split["months_end"]))
-        .where(_monthly.c.email.not_like(f"{UNMAPPED_PREFIX}%"))
-    )
-    person_days = (
-        select(
-            _person.c.email,
-            no_tool,
-            zero,
-            literal(0, Numeric(18, 6)),
-            zero,
-            zero,
-            zero,
-            zero,
-            no_day,
-            no_day,
-            cast(_person.c.days, BigInteger),
+        parts.append(
+            select(
+                people.c.email,
+                no_tool,
+                zero,
+                literal(0, Numeric(18, 6)),
+                zero,
+                zero,
+                zero,
+                zero,
+                no_day,
+                no_day,
+                cast(people.c.days, BigInteger),
+            )
+            .where(people.c[period].in_(chosen))
+            .where(people.c.email.not_like(mapped))
         )
-        .where(_person.c.month.between(split["months_start"], split["months_end"]))
-        .where(_person.c.email.not_like(f"{UNMAPPED_PREFIX}%"))
-    )
-    in_range = or_(
-        _user.c.date.between(split["head_start"], split["head_end"]),
-        _user.c.date.between(split["tail_start"], split["tail_end"]),
-    )
-    days = (
-        select(
-            _user.c.email,
-            _user.c.tool,
-            _user.c.total_tokens,
-            _user.c.cost,
-            _user.c.input_tokens,
-            _user.c.output_tokens,
-            _user.c.cache_read_tokens,
-            cast(_user.c.thinking_records, BigInteger),
-            _user.c.date,
-            _user.c.date,
-            zero,
+    if split.days:
+        parts.append(
+            select(
+                _user.c.email,
+                _user.c.tool,
+                _user.c.total_tokens,
+                _user.c.cost,
+                _user.c.input_tokens,
+                _user.c.output_tokens,
+                _user.c.cache_read_tokens,
+                cast(_user.c.thinking_records, BigInteger),
+                _user.c.date,
+                _user.c.date,
+                zero,
+            )
+            .where(_user.c.date.in_(split.days))
+            .where(_user.c.email.not_like(mapped))
         )
-        .where(in_range)
-        .where(_user.c.email.not_like(f"{UNMAPPED_PREFIX}%"))
-    )
     if query.email_pattern:
-        months = months.where(_monthly.c.email.ilike(query.email_pattern, escape="\\"))
-        person_days = person_days.where(_person.c.email.ilike(query.email_pattern, escape="\\"))
-        days = days.where(_user.c.email.ilike(query.email_pattern, escape="\\"))
-    src = union_all(months, person_days, days).subquery("src")
+        parts = [part.where(part.selected_columns[0].ilike(query.email_pattern, escape="\\")) for part in parts]
+    src = union_all(*parts).subquery("src")
     tool_sums = [
         func.coalesce(func.sum(src.c.total_tokens).filter(src.c.tool == tool), 0).label(_tool_label(i))
         for i, tool in enumerate(query.tool_columns)
@@ -301,7 +312,7 @@ def _population_by_months(query: TeamQuery, split: dict[str, date]) -> Select[An
         func.sum(src.c.output_tokens).label("output_tokens"),
         func.sum(src.c.cache_read_tokens).label("cache_read_tokens"),
         func.min(src.c.first_date).label("first_active"),
-        (func.sum(src.c.month_days) + func.count(distinct(src.c.day))).label("days_active"),
+        (func.sum(src.c.period_days) + func.count(distinct(src.c.day))).label("days_active"),
         func.count(distinct(src.c.tool)).label("tool_count"),
         (func.sum(src.c.thinking_records) > 0).label("has_thinking_models"),
         *tool_sums,

@@ -511,33 +511,53 @@ async def tool_users_series(db: AsyncSession, rng: DateRange) -> ToolUsersSeries
     return ToolUsersSeries(points=points, weekly=weekly, users=users)
 
 
-# --- whole months and end days of a range ---------------------------------------------------------------------
+# --- whole months, whole weeks and single days of a range --------------------------------------------------------
 
 
-def month_split(rng: DateRange) -> dict[str, date]:
-    """The range as its whole calendar months [months_start, months_end] (first days; empty when start > end) and the
-    days before and after them, [head_start, head_end] and [tail_start, tail_end] (either may be empty): per-person
-    sums of long ranges read the months from usage_user_monthly and only the end days from usage_user_daily."""
+@dataclass(frozen=True)
+class PeriodSplit:
+    """A range as disjoint whole calendar months, whole Monday-start weeks (outside those months) and single days
+    (the rest, at most six at either end of each stretch): per-person sums of a range read each from its own rollup
+    (usage_user_monthly, usage_user_weekly, usage_user_daily), the same figures as summing every day."""
+
+    months: list[date]
+    weeks: list[date]
+    days: list[date]
+
+    @property
+    def coarse(self) -> bool:
+        """Whether any whole month or week is there (else reading the days alone is as good)."""
+        return bool(self.months or self.weeks)
+
+    def params(self) -> dict[str, list[date]]:
+        return {"months": self.months, "weeks": self.weeks, "days": self.days}
+
+
+def period_split(rng: DateRange) -> PeriodSplit:
     first = rng.start if rng.start.day == 1 else _next_month(rng.start)
-    after = _next_month(rng.end)  # first day after the month holding rng.end
-    last_end = rng.end if after - timedelta(days=1) == rng.end else rng.end.replace(day=1) - timedelta(days=1)
-    if first > last_end:  # no whole month: every day is a head day
-        return {
-            "months_start": first,
-            "months_end": first - timedelta(days=1),
-            "head_start": rng.start,
-            "head_end": rng.end,
-            "tail_start": rng.end + timedelta(days=1),
-            "tail_end": rng.end,
-        }
-    return {
-        "months_start": first,
-        "months_end": last_end.replace(day=1),
-        "head_start": rng.start,
-        "head_end": first - timedelta(days=1),
-        "tail_start": last_end + timedelta(days=1),
-        "tail_end": rng.end,
-    }
+    months: list[date] = []
+    while _next_month(first) - timedelta(days=1) <= rng.end:
+        months.append(first)
+        first = _next_month(first)
+    if months:
+        stretches = [(rng.start, months[0] - timedelta(days=1)), (_next_month(months[-1]), rng.end)]
+    else:
+        stretches = [(rng.start, rng.end)]
+    weeks: list[date] = []
+    days: list[date] = []
+    for low, high in stretches:
+        monday = low + timedelta(days=(7 - low.weekday()) % 7)
+        covered: set[date] = set()
+        while monday + timedelta(days=6) <= high:
+            weeks.append(monday)
+            covered.update(monday + timedelta(days=i) for i in range(7))
+            monday += timedelta(days=7)
+        day = low
+        while day <= high:
+            if day not in covered:
+                days.append(day)
+            day += timedelta(days=1)
+    return PeriodSplit(months=months, weeks=weeks, days=days)
 
 
 def _next_month(day: date) -> date:
@@ -558,15 +578,17 @@ class TopUser:
 
 
 TOP_USERS_SQL = text("""
-WITH per_tool AS (  -- whole months from the (month, email, tool) rollup, the days at either end from usage_user_daily
+WITH per_tool AS (  -- the range's whole months, whole weeks and other days, each from its own rollup (period_split)
   SELECT email, tool, SUM(tokens) AS tokens, SUM(cost) AS cost
   FROM (
     SELECT email, tool, total_tokens AS tokens, cost FROM usage_user_monthly
-    WHERE month BETWEEN :months_start AND :months_end AND email NOT LIKE 'unmapped:%'
+    WHERE month = ANY(CAST(:months AS date[])) AND email NOT LIKE 'unmapped:%'
+    UNION ALL
+    SELECT email, tool, total_tokens, cost FROM usage_user_weekly
+    WHERE week = ANY(CAST(:weeks AS date[])) AND email NOT LIKE 'unmapped:%'
     UNION ALL
     SELECT email, tool, total_tokens, cost FROM usage_user_daily
-    WHERE (date BETWEEN :head_start AND :head_end OR date BETWEEN :tail_start AND :tail_end)
-      AND email NOT LIKE 'unmapped:%'
+    WHERE date = ANY(CAST(:days AS date[])) AND email NOT LIKE 'unmapped:%'
   ) AS src
   GROUP BY email, tool
 ),
@@ -594,7 +616,7 @@ ORDER BY top.user_tokens DESC, top.email ASC
 
 async def top_users(db: AsyncSession, rng: DateRange, limit: int = 10) -> list[TopUser]:
     """The first `limit` mapped users by tokens (ties by email), with favourite model and per-tool tokens."""
-    params = {"start": rng.start, "end": rng.end, "limit": limit, **month_split(rng)}
+    params = {"start": rng.start, "end": rng.end, "limit": limit, **period_split(rng).params()}
     rows = (await db.execute(TOP_USERS_SQL, params)).all()
     return [
         TopUser(
