@@ -48,7 +48,16 @@ RAW_MODELS = (None, "gpt-5", "claude-4-sonnet-thinking", "auto", "claude-sonnet-
 MAPPED_EMAILS = ("ada@corp.example", "ops@corp.example")
 CSV_ORG = "cursor:core"
 KEY = ("date", "identity", "tool", "raw_model", "tool_record_id", "timestamp_ms", "organization_id")
-VALUES = ("email", "model", "input_tokens", "cache_write_tokens", "cache_read_tokens", "output_tokens", "cost")
+VALUES = (
+    "email",
+    "model",
+    "input_tokens",
+    "cache_write_tokens",
+    "cache_read_tokens",
+    "output_tokens",
+    "cost",
+    "customer_type",
+)
 
 
 def key_of(row: UsageRow) -> tuple[Any, ...]:
@@ -80,6 +89,7 @@ def usage_rows(draw: st.DrawFn) -> UsageRow:
         tool_record_id=draw(st.sampled_from((None, "1", "2"))),
         timestamp_ms=draw(st.sampled_from((None, 1_772_323_200_000, 1_772_323_200_001))),
         organization_id=draw(st.sampled_from((None, "cursor:core", "org-2"))),
+        customer_type=draw(st.sampled_from((None, "api", "subscription"))),
     )
 
 
@@ -187,6 +197,7 @@ class Model:
                 row.cache_read_tokens,
                 row.output_tokens,
                 row.cost.quantize(Decimal("0.000001")),
+                row.customer_type,
             )
             for row in self.rows.values()
         ]
