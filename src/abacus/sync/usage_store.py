@@ -19,7 +19,11 @@ row-by-row upsert had:
 - emails are resolved in Python per distinct identity (`resolve_emails`: a mapping wins, else the identity's own
   email, else `unmapped:<identity>`) and joined in by identity;
 - strings too long for a column and costs with more than 6 decimals behave as before: the staging columns have the
-  target's types, so COPY raises the same errors and rounds the same way.
+  target's types, so COPY rounds the same way and rejects the same values (the error then comes from COPY as an
+  asyncpg exception, not wrapped by SQLAlchemy; either way the caller's transaction rolls back).
+
+The database role needs the TEMP privilege (PostgreSQL grants it to PUBLIC by default). Two batches in one
+transaction reuse the staging table (emptied first).
 """
 
 from __future__ import annotations
