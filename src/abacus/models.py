@@ -49,9 +49,7 @@ class UsageRecord(Base):
     __tablename__ = "usage_records"
     __table_args__ = (
         UniqueConstraint(*USAGE_KEY, name="uq_usage_records_dedupe", postgresql_nulls_not_distinct=True),
-        Index("ix_usage_records_date", "date"),
         Index("ix_usage_records_email_date", "email", "date"),
-        Index("ix_usage_records_tool_date", "tool", "date"),
         Index("ix_usage_records_identity", "identity"),
     )
 
