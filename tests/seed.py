@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.modelnames import normalize_model_name
 from abacus.records import UsageRow
+from abacus.rollups import rebuild_commit_rollup
 from abacus.sync.usage_store import store_usage
 
 TODAY = date(2026, 3, 10)
@@ -165,3 +166,4 @@ async def seed(db: AsyncSession) -> None:
                         ),
                         {"c": commit_id, "t": t, "m": model if t == tool else None},
                     )
+    await rebuild_commit_rollup(db)  # commits were written with plain SQL

@@ -291,6 +291,62 @@ class Commit(Base):
     created_at: Mapped[datetime] = _now()
 
 
+class CommitDaily(Base):
+    """Commits per (UTC day, repository, primary tool; '' = human): counts and line sums (docs/schema.md §6.1)."""
+
+    __tablename__ = "commit_daily"
+    __table_args__ = (Index("ix_commit_daily_repo_day", "repo_id", "day"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    ai_tool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    commits: Mapped[int] = mapped_column(Integer, nullable=False)
+    additions: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    deletions: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    without_stats: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class CommitAuthorDaily(Base):
+    """Commits per (UTC day, repository, author key: email, else `github:<id>`, else '')."""
+
+    __tablename__ = "commit_author_daily"
+    __table_args__ = (
+        Index(
+            "ix_commit_author_daily_repo_day",
+            "repo_id",
+            "day",
+            postgresql_include=["author", "commits", "ai_commits", "last_at"],
+        ),
+    )
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    author: Mapped[str] = mapped_column(String(320), primary_key=True)
+    commits: Mapped[int] = mapped_column(Integer, nullable=False)
+    ai_commits: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class CommitAuthor(Base):
+    """Lifetime commits per GitHub author id over `github` repositories (M-UNMAPPED-GH)."""
+
+    __tablename__ = "commit_authors"
+    __table_args__ = (Index("ix_commit_authors_commits", "commits", "author_id"),)
+
+    author_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    commits: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sample_email: Mapped[str | None] = mapped_column(String(255))
+    login: Mapped[str | None] = mapped_column(String(255))
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 class CommitAttribution(Base):
     __tablename__ = "commit_attributions"
     __table_args__ = (UniqueConstraint("commit_id", "ai_tool", name="uq_commit_attributions_commit_tool"),)

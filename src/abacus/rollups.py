@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import TextClause, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from abacus.domain.modelnames import THINKING_SUFFIX
 
@@ -291,5 +291,116 @@ SELECT
 
 
 async def rollup_mismatches(db: AsyncSession) -> int:
-    """Number of rollup rows (every level) that differ from the SQL sums of usage_records (0 = consistent)."""
-    return int((await db.execute(VERIFY_SQL)).scalar_one())
+    """Number of rollup rows (every level) that differ from the SQL sums of usage_records and commits
+    (0 = consistent)."""
+    usage = int((await db.execute(VERIFY_SQL)).scalar_one())
+    return usage + int((await db.execute(COMMIT_VERIFY_SQL)).scalar_one())
+
+
+# --- commit rollups ---------------------------------------------------------------------------------------------
+# `commit_daily` (day, repo_id, ai_tool) and `commit_author_daily` (day, repo_id, author) are recomputed from
+# `commits` for touched (day, repo_id) slices; `commit_authors` (author_id) for touched GitHub author ids. '' stands
+# for "no tool" (human) and "no author" in the key columns. Every writer of `commits` (store_commits, identity
+# mappings of source github) calls `refresh_commit_rollup` in its own transaction.
+
+CommitSlice = tuple[date, int]
+
+COMMIT_DAY = "(c.committed_at AT TIME ZONE 'UTC')::date"
+COMMIT_AUTHOR = "COALESCE(c.author_email, 'github:' || c.author_id, '')"
+COMMIT_SLICES = "unnest(CAST(:days AS date[]), CAST(:repos AS bigint[])) AS s(day, repo_id)"
+IN_SLICE = (
+    "c.repo_id = s.repo_id AND c.committed_at >= s.day::timestamp AT TIME ZONE 'UTC' "
+    "AND c.committed_at < (s.day + 1)::timestamp AT TIME ZONE 'UTC'"
+)
+COMMIT_DAILY_COLUMNS = "day, repo_id, ai_tool, commits, additions, deletions, without_stats, first_at, last_at"
+COMMIT_DAILY_SUMS = (
+    "COUNT(*), COALESCE(SUM(c.additions), 0), COALESCE(SUM(c.deletions), 0), "
+    "COUNT(*) FILTER (WHERE c.additions IS NULL OR c.deletions IS NULL), MIN(c.committed_at), MAX(c.committed_at)"
+)
+AUTHOR_DAILY_SUMS = "COUNT(*), COUNT(c.ai_tool), MAX(c.committed_at)"
+GITHUB_AUTHOR_SUMS = (
+    "c.author_id, COUNT(*), MIN(c.author_raw_email), MIN(c.author_login), MIN(c.committed_at), MAX(c.committed_at)"
+)
+GITHUB_COMMITS = "commits c JOIN repositories r ON r.id = c.repo_id AND r.source = 'github'"
+COMMIT_REFRESH = (
+    text(f"DELETE FROM commit_daily d USING {COMMIT_SLICES} WHERE d.day = s.day AND d.repo_id = s.repo_id"),
+    text(
+        f"INSERT INTO commit_daily ({COMMIT_DAILY_COLUMNS}) "
+        f"SELECT s.day, s.repo_id, COALESCE(c.ai_tool, ''), {COMMIT_DAILY_SUMS} "
+        f"FROM {COMMIT_SLICES} JOIN commits c ON {IN_SLICE} GROUP BY s.day, s.repo_id, COALESCE(c.ai_tool, '')"
+    ),
+    text(f"DELETE FROM commit_author_daily d USING {COMMIT_SLICES} WHERE d.day = s.day AND d.repo_id = s.repo_id"),
+    text(
+        "INSERT INTO commit_author_daily (day, repo_id, author, commits, ai_commits, last_at) "
+        f"SELECT s.day, s.repo_id, {COMMIT_AUTHOR}, {AUTHOR_DAILY_SUMS} "
+        f"FROM {COMMIT_SLICES} JOIN commits c ON {IN_SLICE} GROUP BY s.day, s.repo_id, {COMMIT_AUTHOR}"
+    ),
+)
+AUTHORS_REFRESH = (
+    text("DELETE FROM commit_authors WHERE author_id = ANY(CAST(:ids AS text[]))"),
+    text(
+        "INSERT INTO commit_authors (author_id, commits, sample_email, login, first_at, last_at) "
+        f"SELECT {GITHUB_AUTHOR_SUMS} FROM {GITHUB_COMMITS} "
+        "WHERE c.author_id = ANY(CAST(:ids AS text[])) GROUP BY c.author_id"
+    ),
+)
+COMMIT_REBUILD = (
+    text("DELETE FROM commit_daily"),
+    text(
+        f"INSERT INTO commit_daily ({COMMIT_DAILY_COLUMNS}) SELECT {COMMIT_DAY}, c.repo_id, COALESCE(c.ai_tool, ''), "
+        f"{COMMIT_DAILY_SUMS} FROM commits c GROUP BY 1, 2, 3"
+    ),
+    text("DELETE FROM commit_author_daily"),
+    text(
+        "INSERT INTO commit_author_daily (day, repo_id, author, commits, ai_commits, last_at) "
+        f"SELECT {COMMIT_DAY}, c.repo_id, {COMMIT_AUTHOR}, {AUTHOR_DAILY_SUMS} FROM commits c GROUP BY 1, 2, 3"
+    ),
+    text("DELETE FROM commit_authors"),
+    text(
+        "INSERT INTO commit_authors (author_id, commits, sample_email, login, first_at, last_at) "
+        f"SELECT {GITHUB_AUTHOR_SUMS} FROM {GITHUB_COMMITS} WHERE c.author_id IS NOT NULL GROUP BY c.author_id"
+    ),
+)
+
+
+async def refresh_commit_rollup(
+    db: AsyncSession, slices: Iterable[CommitSlice], author_ids: Iterable[str | None] = ()
+) -> None:
+    """Recompute the commit levels for the (UTC day, repo_id) slices and the GitHub author ids given, in the caller's
+    transaction."""
+    ordered = sorted(set(slices))
+    for start in range(0, len(ordered), BATCH):
+        chunk = ordered[start : start + BATCH]
+        params = {"days": [d for d, _ in chunk], "repos": [r for _, r in chunk]}
+        for statement in COMMIT_REFRESH:
+            await db.execute(statement, params)
+    ids = sorted({a for a in author_ids if a})
+    for start in range(0, len(ids), BATCH):
+        for statement in AUTHORS_REFRESH:
+            await db.execute(statement, {"ids": ids[start : start + BATCH]})
+
+
+async def rebuild_commit_rollup(db: AsyncSession | AsyncConnection) -> None:
+    """Every commit level summed afresh from `commits` (`abacus db rebuild-rollups`, raw-SQL writers: bench, tests)."""
+    for statement in COMMIT_REBUILD:
+        await db.execute(statement)
+
+
+COMMIT_VERIFY_SQL = text(f"""
+SELECT
+  (SELECT COUNT(*) FROM (SELECT {COMMIT_DAY}, c.repo_id, COALESCE(c.ai_tool, ''),
+                                {COMMIT_DAILY_SUMS}
+                         FROM commits c GROUP BY 1, 2, 3) AS t(day, repo_id, ai_tool, n, a, d, w, f, l)
+   FULL OUTER JOIN commit_daily x USING (day, repo_id, ai_tool)
+   WHERE t.n IS DISTINCT FROM x.commits OR t.a IS DISTINCT FROM x.additions OR t.d IS DISTINCT FROM x.deletions
+      OR t.w IS DISTINCT FROM x.without_stats OR t.f IS DISTINCT FROM x.first_at OR t.l IS DISTINCT FROM x.last_at)
++ (SELECT COUNT(*) FROM (SELECT {COMMIT_DAY}, c.repo_id, {COMMIT_AUTHOR}, {AUTHOR_DAILY_SUMS}
+                         FROM commits c GROUP BY 1, 2, 3) AS t(day, repo_id, author, n, ai, l)
+   FULL OUTER JOIN commit_author_daily x USING (day, repo_id, author)
+   WHERE t.n IS DISTINCT FROM x.commits OR t.ai IS DISTINCT FROM x.ai_commits OR t.l IS DISTINCT FROM x.last_at)
++ (SELECT COUNT(*) FROM (SELECT {GITHUB_AUTHOR_SUMS} FROM {GITHUB_COMMITS} WHERE c.author_id IS NOT NULL
+                         GROUP BY c.author_id) AS t(author_id, n, e, g, f, l)
+   FULL OUTER JOIN commit_authors x USING (author_id)
+   WHERE t.n IS DISTINCT FROM x.commits OR t.e IS DISTINCT FROM x.sample_email OR t.g IS DISTINCT FROM x.login
+      OR t.f IS DISTINCT FROM x.first_at OR t.l IS DISTINCT FROM x.last_at)
+""")

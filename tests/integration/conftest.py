@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from abacus.emulators.server import EmulatorServer
+from abacus.rollups import rebuild_commit_rollup
 from abacus.sync.context import SyncContext
 from tests import seed
 from tests.integration.commits_truth import EDGE_REPO, MAPPED_AUTHOR_ID, MAPPED_EMAIL, WEIRD_REPO
@@ -112,6 +113,7 @@ def edge_rows(page_client: TestClient, database_url: str) -> None:
         async with engine.begin() as conn:
             for statement, params in statements:
                 await conn.execute(text(statement), params)
+            await rebuild_commit_rollup(conn)  # the commits above were written with plain SQL
         await engine.dispose()
 
     asyncio.run(run())

@@ -23,6 +23,8 @@ from abacus.emulators.dataset import (
 from abacus.emulators.server import EmulatorServer
 from abacus.models import IdentityMapping, SyncState
 from abacus.providers import github
+from abacus.rollups import rollup_mismatches
+from abacus.services.mappings import delete_mapping
 from abacus.settings import GitHubSettings, Settings, SignInSettings
 from abacus.sync.context import SyncContext
 
@@ -153,6 +155,12 @@ async def full_sync(ctx: SyncContext) -> None:
     raise AssertionError("backfill never completed")
 
 
+async def commit_rollups_exact(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+    """The commit rollup levels equal fresh sums of `commits` (refreshed by every writer in its transaction)."""
+    async with sessionmaker() as db:
+        return await rollup_mismatches(db) == 0
+
+
 async def test_backfill_and_incremental_reproduce_the_ground_truth(
     fresh_emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -163,6 +171,7 @@ async def test_backfill_and_incremental_reproduce_the_ground_truth(
     expected = truth(emulator)
     assert expected["total"] > 200 and expected["bot"] > 0 and len(expected["by_tool"]) >= 4
     assert await stored(sessionmaker) == expected
+    assert await commit_rollups_exact(sessionmaker)
 
     dataset = emulator.state.dataset
     async with sessionmaker() as db:
@@ -190,6 +199,7 @@ async def test_backfill_and_incremental_reproduce_the_ground_truth(
     await full_sync(ctx)
     assert await table_snapshot(sessionmaker) == before
     assert emulator.state.requests("github", "commit") == []
+    assert await commit_rollups_exact(sessionmaker)
 
 
 async def test_author_emails_resolve_through_mappings(
@@ -214,6 +224,7 @@ async def test_author_emails_resolve_through_mappings(
 
     ctx = context(emulator, services, sessionmaker)
     await full_sync(ctx)
+    assert await commit_rollups_exact(sessionmaker)
 
     async def emails_of(person_id: int) -> set[str]:
         async with sessionmaker() as db:
@@ -246,6 +257,13 @@ async def test_author_emails_resolve_through_mappings(
     assert await emails_of(manual.github_id) == {"boss@example.com"}
     emulator.state.clear_requests()
     assert await github.sync_mappings(ctx) == 0
+    assert await commit_rollups_exact(sessionmaker), "re-pointed authors moved in the rollups too"
+
+    async with sessionmaker() as db, db.begin():
+        change = await delete_mapping(db, "github", str(manual.github_id))
+    assert change.commits > 0
+    assert await emails_of(manual.github_id) != {"boss@example.com"}
+    assert await commit_rollups_exact(sessionmaker), "a removed mapping re-points commits and their rollups"
 
 
 async def test_rate_limit_stops_the_backfill_without_completing(

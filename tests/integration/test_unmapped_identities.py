@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from abacus.queries.identities import github_authors, unattributed, unmapped_github, unmapped_usage
 from abacus.queries.mappings import mappings_view
+from abacus.rollups import rebuild_commit_rollup
 
 ROWS = [
     "INSERT INTO repositories (id, source, full_name) VALUES (1, 'github', 'acme/web')",
@@ -57,6 +58,7 @@ def identities(clean_db: None, database_url: str) -> str:
     async def write(db: AsyncSession) -> None:
         for statement in ROWS:
             await db.execute(text(statement))
+        await rebuild_commit_rollup(db)
         await db.commit()
 
     run(database_url, write)

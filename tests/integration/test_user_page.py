@@ -214,6 +214,7 @@ def extra_rows(seeded_module, database_url):
     """A person with 11 (model, tool) pairs, and one with only commits at the UTC day edges; removed afterwards."""
     from abacus.db import create_engine, session_factory
     from abacus.records import UsageRow
+    from abacus.rollups import rebuild_commit_rollup
     from abacus.sync.usage_store import store_usage
 
     many = "many@example.com"
@@ -252,6 +253,7 @@ def extra_rows(seeded_module, database_url):
                     ),
                     {"sha": sha, "email": edge, "at": when, "tool": tool},
                 )
+            await rebuild_commit_rollup(db)
         await engine.dispose()
 
     async def remove() -> None:
@@ -260,6 +262,7 @@ def extra_rows(seeded_module, database_url):
             for table in ("usage_records", "usage_daily", "usage_user_daily"):
                 await conn.execute(text(f"DELETE FROM {table} WHERE email = :e"), {"e": many})
             await conn.execute(text("DELETE FROM commits WHERE author_email = :e"), {"e": edge})
+            await rebuild_commit_rollup(conn)
         await engine.dispose()
 
     asyncio.run(add())

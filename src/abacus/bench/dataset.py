@@ -4,7 +4,8 @@ Cursor's shape (many events per person-day, a long tail of ~40 models) plus Clau
 
 The secondary indexes and unique constraints of the two big tables are dropped while rows are inserted and built
 again afterwards (from their own definitions in the catalog, so a migration's new index is kept); every rollup
-level is then built by `abacus.rollups.refresh_rollup`, the same function every writer of usage rows calls.
+level is then built by `abacus.rollups.refresh_rollup`, the same function every writer of usage rows calls, and the
+commit levels by `abacus.rollups.rebuild_commit_rollup`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from abacus.bench_ingest import MODELS as CURSOR_MODELS
 from abacus.domain.modelnames import normalize_model_name
 from abacus.domain.tools import CLAUDE_CODE, CODEX, CURSOR, GITHUB_COPILOT, WINDSURF
-from abacus.rollups import refresh_rollup
+from abacus.rollups import rebuild_commit_rollup, refresh_rollup
 
 DOMAIN = "bench.example"
 REPOSITORIES = 40
@@ -237,6 +238,7 @@ async def build(engine: AsyncEngine, *, events: int, people: int, days: int, see
         await db.execute(text("SET LOCAL work_mem = '256MB'"))
         slices = [(r.date, r.tool) for r in await db.execute(text("SELECT DISTINCT date, tool FROM usage_records"))]
         await refresh_rollup(db, slices)
+        await rebuild_commit_rollup(db)  # the commits were written with plain SQL
     step("VACUUM ANALYZE")
     async with engine.connect() as conn:
         await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text("VACUUM ANALYZE"))

@@ -51,7 +51,7 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g.
 
 @app.command("verify-rollups")
 def verify_rollups() -> None:
-    """Prove usage_daily equals the SQL sums of usage_records (exit 1 when not)."""
+    """Prove the usage and commit rollups equal the SQL sums of usage_records and commits (exit 1 when not)."""
     from abacus.rollups import rollup_mismatches
 
     async def work(ctx: SyncContext) -> int:
@@ -66,8 +66,8 @@ def verify_rollups() -> None:
 
 @app.command("rebuild-rollups")
 def rebuild_rollups() -> None:
-    """Recompute every usage_daily row from usage_records (one transaction)."""
-    from abacus.rollups import rebuild_derived, refresh_rollup
+    """Recompute every usage rollup from usage_records and every commit rollup from commits (one transaction)."""
+    from abacus.rollups import rebuild_commit_rollup, rebuild_derived, refresh_rollup
 
     async def work(ctx: SyncContext) -> int:
         async with ctx.sessionmaker() as db, db.begin():
@@ -82,6 +82,7 @@ def rebuild_rollups() -> None:
             ]
             await refresh_rollup(db, slices)
             await rebuild_derived(db)
+            await rebuild_commit_rollup(db)
             return len(slices)
 
     console.print(f"rebuilt {run_with_context(work, progress=False):,} (date, tool) slices")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -10,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.identities import own_email, unmapped_email
 from abacus.models import Commit, IdentityMapping, UsageRecord
-from abacus.rollups import refresh_rollup
+from abacus.rollups import CommitSlice, refresh_commit_rollup, refresh_rollup
 
 SOURCES = ("claude_code", "cursor", "github")
 
@@ -44,6 +47,11 @@ def normalise_external_id(source: str, external_id: str) -> str:
     return external_id if source == "github" else external_id.lower()
 
 
+def _commit_slices(rows: Iterable[Any]) -> set[CommitSlice]:
+    """(UTC day, repo_id) of re-pointed commits."""
+    return {(r.committed_at.astimezone(UTC).date(), r.repo_id) for r in rows}
+
+
 async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) -> MappingChange:
     usage_rows = 0
     if source in ("claude_code", "cursor"):
@@ -60,13 +68,16 @@ async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) 
         await refresh_rollup(db, {(r.date, r.tool) for r in result})
     commits = 0
     if source == "github":
-        relinked = await db.execute(
-            update(Commit)
-            .where(Commit.author_id == external_id, Commit.author_email.is_distinct_from(email))
-            .values(author_email=email)
-            .returning(Commit.id)
-        )
-        commits = len(relinked.all())
+        relinked = (
+            await db.execute(
+                update(Commit)
+                .where(Commit.author_id == external_id, Commit.author_email.is_distinct_from(email))
+                .values(author_email=email)
+                .returning(Commit.committed_at, Commit.repo_id)
+            )
+        ).all()
+        commits = len(relinked)
+        await refresh_commit_rollup(db, _commit_slices(relinked))
     return MappingChange(usage_rows=usage_rows, commits=commits)
 
 
@@ -116,13 +127,17 @@ async def delete_mapping(db: AsyncSession, source: str, external_id: str) -> Map
         delete(IdentityMapping).where(IdentityMapping.source == source, IdentityMapping.external_id == external_id)
     )
     if source == "github":
-        result = await db.execute(
-            text(
-                "UPDATE commits SET author_email = author_raw_email WHERE author_id = :id "
-                "AND author_email IS DISTINCT FROM author_raw_email RETURNING id"
-            ),
-            {"id": external_id},
-        )
-        return MappingChange(usage_rows=0, commits=len(result.all()))
+        result = (
+            await db.execute(
+                text(
+                    "UPDATE commits SET author_email = author_raw_email WHERE author_id = :id "
+                    "AND author_email IS DISTINCT FROM author_raw_email "
+                    "RETURNING (committed_at AT TIME ZONE 'UTC')::date AS day, repo_id"
+                ),
+                {"id": external_id},
+            )
+        ).all()
+        await refresh_commit_rollup(db, {(r.day, r.repo_id) for r in result})
+        return MappingChange(usage_rows=0, commits=len(result))
     identity = f"{source}:{external_id}"
     return await _repoint(db, source, external_id, own_email(identity) or unmapped_email(identity))

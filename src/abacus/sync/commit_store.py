@@ -7,6 +7,7 @@ webhook delivery update, so a window is either stored whole or not at all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
@@ -15,11 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.attribution import is_work_email
 from abacus.models import Commit, CommitAttribution, IdentityMapping, Repository
 from abacus.records import CommitRecord
+from abacus.rollups import refresh_commit_rollup
 from abacus.services.mappings import MappingError, set_mapping
 
 SOURCE = "github"
 BATCH = 1000
 UPDATED_BY = "sync:github"
+
+
+def _utc_day(moment: datetime) -> date:
+    """The UTC day of a commit time (a naive time is UTC already)."""
+    return moment.astimezone(UTC).date() if moment.tzinfo is not None else moment.date()
 
 
 def _cut(value: str | None, length: int) -> str | None:
@@ -57,18 +64,22 @@ async def shas_with_stats(db: AsyncSession, full_name: str, shas: Iterable[str],
     return found
 
 
-async def _stored_author_ids(db: AsyncSession, repo_id: int, shas: Sequence[str]) -> dict[str, str]:
+async def _stored(db: AsyncSession, repo_id: int, shas: Sequence[str]) -> tuple[dict[str, str], set[datetime]]:
+    """The stored author id of each of `shas` that has one, and the commit times of those already stored (their
+    rollup days are touched too when an upsert moves them)."""
     out: dict[str, str] = {}
+    times: set[datetime] = set()
     for start in range(0, len(shas), BATCH):
         rows = await db.execute(
-            select(Commit.commit_id, Commit.author_id).where(
-                Commit.repo_id == repo_id,
-                Commit.commit_id.in_(shas[start : start + BATCH]),
-                Commit.author_id.is_not(None),
+            select(Commit.commit_id, Commit.author_id, Commit.committed_at).where(
+                Commit.repo_id == repo_id, Commit.commit_id.in_(shas[start : start + BATCH])
             )
         )
-        out.update({r.commit_id: r.author_id for r in rows})
-    return out
+        for r in rows:
+            times.add(r.committed_at)
+            if r.author_id is not None:
+                out[r.commit_id] = r.author_id
+    return out, times
 
 
 async def github_mappings(db: AsyncSession, author_ids: Iterable[str]) -> dict[str, str]:
@@ -99,7 +110,7 @@ async def store_commits(
     if not unique:
         return 0
     shas = [r.sha for r in unique]
-    stored_ids = await _stored_author_ids(db, repo_id, shas)
+    stored_ids, stored_times = await _stored(db, repo_id, shas)
     author_of = {r.sha: r.author_id or stored_ids.get(r.sha) for r in unique}
 
     claimed: set[str] = set()
@@ -160,6 +171,10 @@ async def store_commits(
             },
         ).returning(Commit.id, Commit.commit_id)
         commit_ids.update({row.commit_id: row.id for row in await db.execute(upsert)})
+    days = {_utc_day(t) for t in stored_times} | {_utc_day(r.committed_at) for r in unique}
+    await refresh_commit_rollup(
+        db, ((day, repo_id) for day in days), [*stored_ids.values(), *(r.author_id for r in unique)]
+    )
 
     attributions = [
         {
