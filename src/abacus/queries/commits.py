@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -51,13 +51,18 @@ def _pages(total: int, per_page: int) -> int:
     return max(1, -(-total // per_page))
 
 
-def _repo_clause(repo_id: int | None) -> str:
-    return "AND c.repo_id = :repo_id" if repo_id is not None else ""
+def _repo_clause(repo_id: int | None, alias: str = "c") -> str:
+    return f"AND {alias}.repo_id = :repo_id" if repo_id is not None else ""
 
 
 def _window(rng: DateRange) -> dict[str, datetime]:
     lower, upper = rng.commit_bounds()
     return {"lower": lower, "upper": upper}
+
+
+def _days(rng: DateRange) -> dict[str, date]:
+    """The range as rollup days: `day >= :lo AND day < :hi` is the UTC commit window of `commit_bounds`."""
+    return {"lo": rng.start, "hi": rng.end + timedelta(days=1)}
 
 
 # --- range totals (M-COMMITS, M-AI-COMMITS, M-AI-RATE, M-REPOS, lines, authors) --------------------------------
@@ -125,25 +130,30 @@ class CommitOverview:
 
 
 def _stats_sql(repo_id: int | None) -> Any:
-    def period(flag: str) -> str:
+    def period(flag: str, when: str) -> str:
+        ai = f"{when} AND d.ai_tool <> ''"
         return f"""
-  COUNT(*) FILTER (WHERE {flag}) AS {flag}_commits,
-  COUNT(*) FILTER (WHERE {flag} AND c.ai_tool IS NOT NULL) AS {flag}_ai_commits,
-  COALESCE(SUM(c.additions) FILTER (WHERE {flag}), 0) AS {flag}_additions,
-  COALESCE(SUM(c.deletions) FILTER (WHERE {flag}), 0) AS {flag}_deletions,
-  COALESCE(SUM(c.additions) FILTER (WHERE {flag} AND c.ai_tool IS NOT NULL), 0) AS {flag}_ai_additions,
-  COALESCE(SUM(c.deletions) FILTER (WHERE {flag} AND c.ai_tool IS NOT NULL), 0) AS {flag}_ai_deletions,
-  COUNT(DISTINCT c.repo_id) FILTER (WHERE {flag}) AS {flag}_repos,
-  COUNT(DISTINCT {AUTHOR_KEY}) FILTER (WHERE {flag}) AS {flag}_contributors,
-  COUNT(*) FILTER (WHERE {flag} AND (c.additions IS NULL OR c.deletions IS NULL)) AS {flag}_without_stats,
-  MIN(c.committed_at) FILTER (WHERE {flag}) AS {flag}_first_commit,
-  MAX(c.committed_at) FILTER (WHERE {flag}) AS {flag}_last_commit"""
+  COALESCE(SUM(d.commits) FILTER (WHERE {when}), 0) AS {flag}_commits,
+  COALESCE(SUM(d.commits) FILTER (WHERE {ai}), 0) AS {flag}_ai_commits,
+  COALESCE(SUM(d.additions) FILTER (WHERE {when}), 0) AS {flag}_additions,
+  COALESCE(SUM(d.deletions) FILTER (WHERE {when}), 0) AS {flag}_deletions,
+  COALESCE(SUM(d.additions) FILTER (WHERE {ai}), 0) AS {flag}_ai_additions,
+  COALESCE(SUM(d.deletions) FILTER (WHERE {ai}), 0) AS {flag}_ai_deletions,
+  COUNT(DISTINCT d.repo_id) FILTER (WHERE {when}) AS {flag}_repos,
+  COALESCE(SUM(d.without_stats) FILTER (WHERE {when}), 0) AS {flag}_without_stats,
+  MIN(d.first_at) FILTER (WHERE {when}) AS {flag}_first_commit,
+  MAX(d.last_at) FILTER (WHERE {when}) AS {flag}_last_commit"""
 
     return text(f"""
-SELECT {period("cur")},{period("prev")}
-FROM (SELECT c.*, c.committed_at >= :lower AS cur, c.committed_at < :lower AS prev
-      FROM commits c
-      WHERE c.committed_at >= :prev_lower AND c.committed_at < :upper {_repo_clause(repo_id)}) c
+SELECT sums.*, authors.*
+FROM (SELECT {period("cur", "d.day >= :lo")},{period("prev", "d.day < :lo")}
+      FROM commit_daily d
+      WHERE d.day >= :prev_lo AND d.day < :hi {_repo_clause(repo_id, "d")}) AS sums,
+     (SELECT COUNT(*) FILTER (WHERE g.cur) AS cur_contributors, COUNT(*) FILTER (WHERE g.prev) AS prev_contributors
+      FROM (SELECT a.author, bool_or(a.day >= :lo) AS cur, bool_or(a.day < :lo) AS prev
+            FROM commit_author_daily a
+            WHERE a.day >= :prev_lo AND a.day < :hi AND a.author <> '' {_repo_clause(repo_id, "a")}
+            GROUP BY a.author) AS g) AS authors
 """)
 
 
@@ -165,12 +175,11 @@ def _stats_from_row(row: RowMapping, flag: str) -> CommitStats:
 
 def _tools_sql(repo_id: int | None) -> Any:
     return text(f"""
-SELECT c.ai_tool AS tool, COUNT(*) AS commits,
-       COALESCE(SUM(c.additions), 0) AS additions, COALESCE(SUM(c.deletions), 0) AS deletions
-FROM commits c
-WHERE c.committed_at >= :lower AND c.committed_at < :upper AND c.ai_tool IS NOT NULL {_repo_clause(repo_id)}
-GROUP BY c.ai_tool
-ORDER BY commits DESC, tool ASC
+SELECT d.ai_tool AS tool, SUM(d.commits) AS commits, SUM(d.additions) AS additions, SUM(d.deletions) AS deletions
+FROM commit_daily d
+WHERE d.day >= :lo AND d.day < :hi AND d.ai_tool <> '' {_repo_clause(repo_id, "d")}
+GROUP BY d.ai_tool
+ORDER BY 2 DESC, 1 ASC
 """)
 
 
@@ -179,9 +188,7 @@ async def commit_overview(db: AsyncSession, rng: DateRange, repo_id: int | None 
 
     With `repo_id` everything is restricted to that repository.
     """
-    lower, upper = rng.commit_bounds()
-    prev_lower, _ = rng.previous().commit_bounds()
-    params: dict[str, Any] = {"lower": lower, "upper": upper, "prev_lower": prev_lower}
+    params: dict[str, Any] = {**_days(rng), "prev_lo": rng.previous().start}
     if repo_id is not None:
         params["repo_id"] = repo_id
     row = (await db.execute(_stats_sql(repo_id), params)).mappings().one()
@@ -222,17 +229,17 @@ class DailyCommits:
 
 def _daily_sql(repo_id: int | None) -> Any:
     return text(f"""
-SELECT (c.committed_at AT TIME ZONE 'UTC')::date AS day, c.ai_tool AS tool, COUNT(*) AS commits,
-       COALESCE(SUM(c.additions), 0) AS additions, COALESCE(SUM(c.deletions), 0) AS deletions
-FROM commits c
-WHERE c.committed_at >= :lower AND c.committed_at < :upper {_repo_clause(repo_id)}
-GROUP BY 1, 2
+SELECT d.day, NULLIF(d.ai_tool, '') AS tool, SUM(d.commits) AS commits,
+       SUM(d.additions) AS additions, SUM(d.deletions) AS deletions
+FROM commit_daily d
+WHERE d.day >= :lo AND d.day < :hi {_repo_clause(repo_id, "d")}
+GROUP BY d.day, d.ai_tool
 """)
 
 
 async def daily_commits(db: AsyncSession, rng: DateRange, repo_id: int | None = None) -> list[DailyCommits]:
     """One point per day of the range (zero-filled): total, AI, per tool, additions, deletions."""
-    params: dict[str, Any] = _window(rng)
+    params: dict[str, Any] = _days(rng)
     if repo_id is not None:
         params["repo_id"] = repo_id
     acc: dict[date, dict[str, Any]] = {
@@ -294,32 +301,41 @@ class RepoPage:
 def _pivot_sql(pattern: str | None, order_by: str, limited: bool) -> Any:
     search_clause = "AND r.full_name ILIKE :pattern ESCAPE '\\'" if pattern else ""
     limit_clause = "LIMIT :limit OFFSET :offset" if limited else ""
+    ai = "s.ai_tool <> ''"
     return text(f"""
 WITH scoped AS (
-  SELECT c.repo_id, c.ai_tool, c.additions, c.deletions, c.committed_at, {AUTHOR_KEY} AS author
-  FROM commits c
-  WHERE c.committed_at >= :lower AND c.committed_at < :upper
+  SELECT d.repo_id, d.ai_tool, d.commits, d.additions, d.deletions, d.without_stats, d.first_at, d.last_at
+  FROM commit_daily d
+  WHERE d.day >= :lo AND d.day < :hi
 ),
-per_repo AS (
+authors AS (
+  SELECT x.repo_id, COUNT(*) AS unique_authors
+  FROM (SELECT DISTINCT a.repo_id, a.author FROM commit_author_daily a
+        WHERE a.day >= :lo AND a.day < :hi AND a.author <> '') x
+  GROUP BY x.repo_id
+),
+sums AS (
   SELECT r.id, r.source, r.full_name,
-         COUNT(*) AS total_commits,
-         COUNT(*) FILTER (WHERE s.ai_tool IS NOT NULL) AS ai_commits,
-         COALESCE(SUM(s.additions), 0) AS total_additions,
-         COALESCE(SUM(s.deletions), 0) AS total_deletions,
-         COALESCE(SUM(s.additions) FILTER (WHERE s.ai_tool IS NOT NULL), 0) AS ai_additions,
-         COALESCE(SUM(s.deletions) FILTER (WHERE s.ai_tool IS NOT NULL), 0) AS ai_deletions,
-         COUNT(DISTINCT s.author) AS unique_authors,
-         MIN(s.committed_at) AS first_commit,
-         MAX(s.committed_at) AS last_commit,
-         COUNT(*) FILTER (WHERE s.additions IS NULL OR s.deletions IS NULL) AS without_stats,
-         (COUNT(*) FILTER (WHERE s.ai_tool IS NOT NULL) * 200 + COUNT(*)) / (2 * COUNT(*)) AS ai_rate
+         SUM(s.commits) AS total_commits,
+         COALESCE(SUM(s.commits) FILTER (WHERE {ai}), 0) AS ai_commits,
+         SUM(s.additions) AS total_additions,
+         SUM(s.deletions) AS total_deletions,
+         COALESCE(SUM(s.additions) FILTER (WHERE {ai}), 0) AS ai_additions,
+         COALESCE(SUM(s.deletions) FILTER (WHERE {ai}), 0) AS ai_deletions,
+         MIN(s.first_at) AS first_commit,
+         MAX(s.last_at) AS last_commit,
+         SUM(s.without_stats) AS without_stats,
+         (COALESCE(SUM(s.commits) FILTER (WHERE {ai}), 0) * 200 + SUM(s.commits)) / (2 * SUM(s.commits)) AS ai_rate
   FROM scoped s JOIN repositories r ON r.id = s.repo_id
   WHERE TRUE {search_clause}
   GROUP BY r.id, r.source, r.full_name
 ),
+per_repo AS (
+  SELECT s.*, COALESCE(a.unique_authors, 0) AS unique_authors FROM sums s LEFT JOIN authors a ON a.repo_id = s.id
+),
 tools AS (
   SELECT t.repo_id, jsonb_agg(jsonb_build_array(t.ai_tool, t.n) ORDER BY t.n DESC, t.ai_tool) AS tool_commits
-  FROM (SELECT repo_id, ai_tool, COUNT(*) AS n FROM scoped WHERE ai_tool IS NOT NULL GROUP BY repo_id, ai_tool) t
+  FROM (SELECT repo_id, ai_tool, SUM(commits) AS n FROM scoped WHERE ai_tool <> '' GROUP BY repo_id, ai_tool) t
   GROUP BY t.repo_id
 )
 SELECT p.*,
@@ -342,7 +358,7 @@ def _order_by(sort: str, direction: str) -> str:
 
 
 def _pivot_params(rng: DateRange, pattern: str | None) -> dict[str, Any]:
-    params: dict[str, Any] = _window(rng)
+    params: dict[str, Any] = _days(rng)
     if pattern:
         params["pattern"] = pattern
     return params
@@ -462,7 +478,7 @@ FIND_REPO_SQL = text("""
 SELECT r.id, r.source, r.full_name,
        (SELECT MIN(committed_at) FROM commits WHERE repo_id = r.id) AS first_commit,
        (SELECT MAX(committed_at) FROM commits WHERE repo_id = r.id) AS last_commit,
-       (SELECT COUNT(*) FROM commits WHERE repo_id = r.id) AS total_commits
+       (SELECT COALESCE(SUM(commits), 0) FROM commit_daily WHERE repo_id = r.id) AS total_commits
 FROM repositories r
 WHERE r.source = 'github' AND lower(r.full_name) = lower(:full_name)
 ORDER BY (r.full_name = :full_name) DESC, r.id
@@ -498,13 +514,13 @@ class Contributor:
         return rate_percent(self.ai_commits, self.commits)
 
 
-CONTRIBUTORS_SQL = text(f"""
-SELECT {AUTHOR_KEY} AS author, COUNT(*) AS commits, COUNT(*) FILTER (WHERE c.ai_tool IS NOT NULL) AS ai_commits,
-       MAX(c.committed_at) AS last_commit
-FROM commits c
-WHERE c.repo_id = :repo_id AND c.committed_at >= :lower AND c.committed_at < :upper
-GROUP BY 1
-ORDER BY commits DESC, author ASC NULLS LAST
+CONTRIBUTORS_SQL = text("""
+SELECT NULLIF(a.author, '') AS author, SUM(a.commits) AS commits, SUM(a.ai_commits) AS ai_commits,
+       MAX(a.last_at) AS last_commit
+FROM commit_author_daily a
+WHERE a.repo_id = :repo_id AND a.day >= :lo AND a.day < :hi
+GROUP BY a.author
+ORDER BY 2 DESC, 1 ASC NULLS LAST
 LIMIT :limit
 """)
 
@@ -513,7 +529,7 @@ async def repository_contributors(
     db: AsyncSession, repo_id: int, rng: DateRange, limit: int = TOP_CONTRIBUTORS
 ) -> list[Contributor]:
     """Top authors of the repository in range by commits (ties by email)."""
-    params = {**_window(rng), "repo_id": repo_id, "limit": limit}
+    params = {**_days(rng), "repo_id": repo_id, "limit": limit}
     return [
         Contributor(author=r.author, commits=int(r.commits), ai_commits=int(r.ai_commits), last_commit=r.last_commit)
         for r in (await db.execute(CONTRIBUTORS_SQL, params)).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -50,23 +51,23 @@ class CommitSummary:
 
 COMMIT_SUMMARY_SQL = text("""
 SELECT
-  ai_tool,
+  NULLIF(ai_tool, '') AS ai_tool,
   GROUPING(ai_tool) AS is_total,
-  COUNT(*) FILTER (WHERE committed_at >= :lower) AS total,
-  COUNT(*) FILTER (WHERE committed_at >= :lower AND ai_tool IS NOT NULL) AS ai,
-  COUNT(*) FILTER (WHERE committed_at < :lower) AS prev_total,
-  COUNT(*) FILTER (WHERE committed_at < :lower AND ai_tool IS NOT NULL) AS prev_ai
-FROM commits
-WHERE committed_at >= :prev_lower AND committed_at < :upper
+  COALESCE(SUM(commits) FILTER (WHERE day >= :lo), 0) AS total,
+  COALESCE(SUM(commits) FILTER (WHERE day >= :lo AND ai_tool <> ''), 0) AS ai,
+  COALESCE(SUM(commits) FILTER (WHERE day < :lo), 0) AS prev_total,
+  COALESCE(SUM(commits) FILTER (WHERE day < :lo AND ai_tool <> ''), 0) AS prev_ai
+FROM commit_daily
+WHERE day >= :prev_lo AND day < :hi
 GROUP BY GROUPING SETS ((ai_tool), ())
 """)
+"""From the (day, repository, tool) commit rollup: `day >= S AND day < E + 1` is the UTC commit window."""
 
 
 async def commit_summary(db: AsyncSession, rng: DateRange) -> CommitSummary:
     """Commit counts of the range (UTC half-open window) and of the previous period, one statement."""
-    lower, upper = rng.commit_bounds()
-    prev_lower, _ = rng.previous().commit_bounds()
-    rows = (await db.execute(COMMIT_SUMMARY_SQL, {"lower": lower, "upper": upper, "prev_lower": prev_lower})).all()
+    params = {"lo": rng.start, "hi": rng.end + timedelta(days=1), "prev_lo": rng.previous().start}
+    rows = (await db.execute(COMMIT_SUMMARY_SQL, params)).all()
     summary = CommitSummary()
     tools: list[tuple[str, int]] = []
     for row in rows:

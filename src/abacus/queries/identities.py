@@ -88,13 +88,13 @@ class GitHubAuthor:
     """The identity mapping's email; None for an unmapped author."""
 
 
+# one row per author id from the lifetime level `commit_authors` (commits of `github` repositories), never raw commits
 GITHUB_AUTHORS = """
-SELECT c.author_id, MIN(c.author_login) AS login, MIN(c.author_raw_email) AS email, COUNT(*) AS n, m.email AS mapped
-FROM commits c
-JOIN repositories r ON r.id = c.repo_id AND r.source = 'github'
-LEFT JOIN identity_mappings m ON m.source = 'github' AND m.external_id = c.author_id
-WHERE c.author_id IS NOT NULL {unmapped}
-GROUP BY c.author_id, m.email ORDER BY n DESC, c.author_id
+SELECT a.author_id, a.login, a.sample_email AS email, a.commits AS n, m.email AS mapped
+FROM commit_authors a
+LEFT JOIN identity_mappings m ON m.source = 'github' AND m.external_id = a.author_id
+WHERE TRUE {unmapped}
+ORDER BY a.commits DESC, a.author_id
 """
 ALL_GITHUB_AUTHORS = text(GITHUB_AUTHORS.format(unmapped=""))
 UNMAPPED_GITHUB_AUTHORS = text(GITHUB_AUTHORS.format(unmapped="AND m.email IS NULL"))

@@ -30,12 +30,14 @@ SELECT
   commit_counts.commits,
   commit_counts.ai_commits,
   (SELECT COUNT(*) FROM repositories) AS repos
-FROM (SELECT COUNT(*) AS commits, COUNT(ai_tool) AS ai_commits FROM commits) AS commit_counts  -- one scan for both
+FROM (SELECT COALESCE(SUM(commits), 0) AS commits,
+             COALESCE(SUM(commits) FILTER (WHERE ai_tool <> ''), 0) AS ai_commits
+      FROM commit_daily) AS commit_counts  -- the (day, repository, tool) commit rollup: one small scan for both
 """)
 
 
 async def lifetime_stats(db: AsyncSession) -> Lifetime:
-    """M-LIFE-* figures from the (date, tool) rollup, the (email, tool) spans and commits, one round trip."""
+    """M-LIFE-* figures from the (date, tool) rollup, the (email, tool) spans and the commit rollup, one round trip."""
     row = (await db.execute(LIFETIME_SQL)).one()
     return Lifetime(
         int(row.tokens),
