@@ -363,18 +363,27 @@ COMMIT_REBUILD = (
 )
 
 
+COMMIT_ROLLUP_LOCK = text("SELECT pg_advisory_xact_lock(4207090001)")
+"""Held until the writer's transaction ends: two writers of the same (day, repo) slice or author (a webhook follow-up
+and a repository sync, a mapping change) recompute one after the other, the second seeing the first's commits and
+rows, instead of colliding on the rollup keys."""
+
+
 async def refresh_commit_rollup(
     db: AsyncSession, slices: Iterable[CommitSlice], author_ids: Iterable[str | None] = ()
 ) -> None:
     """Recompute the commit levels for the (UTC day, repo_id) slices and the GitHub author ids given, in the caller's
-    transaction."""
+    transaction (serialised with other commit writers by `COMMIT_ROLLUP_LOCK`)."""
     ordered = sorted(set(slices))
+    ids = sorted({a for a in author_ids if a})
+    if not ordered and not ids:
+        return
+    await db.execute(COMMIT_ROLLUP_LOCK)
     for start in range(0, len(ordered), BATCH):
         chunk = ordered[start : start + BATCH]
         params = {"days": [d for d, _ in chunk], "repos": [r for _, r in chunk]}
         for statement in COMMIT_REFRESH:
             await db.execute(statement, params)
-    ids = sorted({a for a in author_ids if a})
     for start in range(0, len(ids), BATCH):
         for statement in AUTHORS_REFRESH:
             await db.execute(statement, {"ids": ids[start : start + BATCH]})

@@ -171,10 +171,6 @@ async def store_commits(
             },
         ).returning(Commit.id, Commit.commit_id)
         commit_ids.update({row.commit_id: row.id for row in await db.execute(upsert)})
-    days = {_utc_day(t) for t in stored_times} | {_utc_day(r.committed_at) for r in unique}
-    await refresh_commit_rollup(
-        db, ((day, repo_id) for day in days), [*stored_ids.values(), *(r.author_id for r in unique)]
-    )
 
     attributions = [
         {
@@ -196,6 +192,11 @@ async def store_commits(
                 set_={"ai_model": new.ai_model, "source": new.source, "confidence": new.confidence},
             )
         )
+    # last, so the rollup lock is held only from here to the caller's commit
+    days = {_utc_day(t) for t in stored_times} | {_utc_day(r.committed_at) for r in unique}
+    await refresh_commit_rollup(
+        db, ((day, repo_id) for day in days), [*stored_ids.values(), *(r.author_id for r in unique)]
+    )
     return len(unique)
 
 
