@@ -170,7 +170,20 @@ class UsageToolWeeklyUsers(Base):
     users: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
-class UsageUserMonthly(Base):
+class PersonPeriodSums:
+    """What the per-person period levels (monthly, weekly) keep per (period, email, tool): the sums the people
+    queries read and the first day of the period with usage."""
+
+    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False, server_default="0")
+    thinking_records: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    first_date: Mapped[date] = mapped_column(Date, nullable=False)
+
+
+class UsageUserMonthly(PersonPeriodSums, Base):
     """Per (calendar month, email, tool) sums of usage_user_daily, with the first day of the month with usage: long
     ranges read their whole months here and only the days at either end from usage_user_daily."""
 
@@ -179,13 +192,6 @@ class UsageUserMonthly(Base):
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     email: Mapped[str] = mapped_column(String(255), primary_key=True)
     tool: Mapped[str] = mapped_column(String(64), primary_key=True)
-    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False, server_default="0")
-    thinking_records: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    first_date: Mapped[date] = mapped_column(Date, nullable=False)
 
 
 class UsagePersonMonthly(Base):
@@ -198,7 +204,7 @@ class UsagePersonMonthly(Base):
     days: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
-class UsageUserWeekly(Base):
+class UsageUserWeekly(PersonPeriodSums, Base):
     """Per (Monday-start week, email, tool) sums of usage_user_daily, with the first day of the week with usage: the
     whole weeks of a range outside its whole months."""
 
@@ -207,13 +213,6 @@ class UsageUserWeekly(Base):
     week: Mapped[date] = mapped_column(Date, primary_key=True)
     email: Mapped[str] = mapped_column(String(255), primary_key=True)
     tool: Mapped[str] = mapped_column(String(64), primary_key=True)
-    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    cost: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False, server_default="0")
-    thinking_records: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-    first_date: Mapped[date] = mapped_column(Date, nullable=False)
 
 
 class UsagePersonWeekly(Base):
