@@ -154,9 +154,20 @@ SPANS_DATES = text(
 Pair = tuple[str, str]
 
 
+USAGE_ROLLUP_LOCK = text("SELECT pg_advisory_xact_lock(4207090002)")
+"""Held until the writer's transaction ends. The per-person levels (weekly and monthly active days, lifetime spans)
+span tools, so writers of different (date, tool) slices — a Claude Code and a Cursor sync of the same people, a CSV
+import during a sync — share rollup rows: they recompute one after the other, each statement of the second seeing
+the first's committed rows, instead of colliding on the rollup keys or losing an update."""
+
+
 async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
-    """Recompute every rollup level for the given (date, tool) slices, in the caller's transaction."""
+    """Recompute every rollup level for the given (date, tool) slices, in the caller's transaction (serialised with
+    other usage writers by `USAGE_ROLLUP_LOCK`)."""
     ordered = sorted(set(slices))
+    if not ordered:
+        return
+    await db.execute(USAGE_ROLLUP_LOCK)
     # (email, tool) pairs that lost a row on their first or last day: their span is re-read unless rows came back on
     # both days (a re-sync of the same day keeps every span)
     edges: set[Pair] = set()
@@ -218,6 +229,7 @@ async def rebuild_derived(db: AsyncSession) -> None:
     """After `refresh_rollup` over every slice (`abacus db rebuild-rollups`): sum the lifetime (email, tool) level
     afresh (its refresh moves sums, so it would keep an earlier error) and drop rows of the other levels that no slice
     holds any more."""
+    await db.execute(USAGE_ROLLUP_LOCK)
     for statement in REBUILD_LIFETIME:
         await db.execute(statement)
 
