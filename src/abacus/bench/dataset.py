@@ -171,6 +171,24 @@ async def _scalar(conn: AsyncConnection, sql: str) -> int:
     return int((await conn.execute(text(sql))).scalar_one() or 0)
 
 
+TOP_USER = text(
+    "SELECT email FROM usage_user_daily WHERE email NOT LIKE 'unmapped:%' GROUP BY email "
+    "ORDER BY SUM(total_tokens) DESC, email LIMIT 1"
+)
+TOP_REPO = text(
+    "SELECT r.full_name FROM repositories r JOIN commits c ON c.repo_id = r.id "
+    "GROUP BY r.full_name ORDER BY COUNT(*) DESC, r.full_name LIMIT 1"
+)
+
+
+async def top_user_and_repo(conn: AsyncConnection) -> tuple[str | None, str | None]:
+    """The person with the most tokens and the repository with the most commits (None when there is none): the
+    person and repository pages are timed on them."""
+    top_user = (await conn.execute(TOP_USER)).scalar_one_or_none()
+    top_repo = (await conn.execute(TOP_REPO)).scalar_one_or_none()
+    return top_user, top_repo
+
+
 async def build(engine: AsyncEngine, *, events: int, people: int, days: int, seed: int, step: Step) -> Dataset:
     """Fill an empty, migrated database: `events` usage rows in total for `people` people over the last `days` days
     (today included), ~250 commits per person, mappings; then indexes, every rollup level and statistics."""
@@ -243,22 +261,8 @@ async def build(engine: AsyncEngine, *, events: int, people: int, days: int, see
     async with engine.connect() as conn:
         await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text("VACUUM ANALYZE"))
     async with engine.connect() as conn:
-        top_user = (
-            await conn.execute(
-                text(
-                    "SELECT email FROM usage_user_daily WHERE email NOT LIKE 'unmapped:%' GROUP BY email "
-                    "ORDER BY SUM(total_tokens) DESC, email LIMIT 1"
-                )
-            )
-        ).scalar_one()
-        top_repo = (
-            await conn.execute(
-                text(
-                    "SELECT r.full_name FROM repositories r JOIN commits c ON c.repo_id = r.id "
-                    "GROUP BY r.full_name ORDER BY COUNT(*) DESC, r.full_name LIMIT 1"
-                )
-            )
-        ).scalar_one()
+        top_user, top_repo = await top_user_and_repo(conn)
+    assert top_user is not None and top_repo is not None
     return Dataset(
         usage_rows=claude_rows + cursor_rows,
         claude_rows=claude_rows,

@@ -1,6 +1,8 @@
 """One bench run: a fresh database, the data set, ingest through the real store path, every page through the real
 app (cold and warm), the original's way on the same data, concurrent load, a streamed export's memory, EXPLAIN of
 the slowest page, then the database dropped. Each step advances one progress bar; the figures come back as a list.
+`run_existing` times the same pages (and the original's way, load, export, EXPLAIN) on a database as it is: nothing
+created, written or dropped.
 
 Pages are timed by the app's own Server-Timing `app` (the wall time of the request in the web process, HTML
 rendering included): `cold` is a page's first request after the web process started (pages are visited in order,
@@ -63,6 +65,8 @@ EXPORT = "/export/usage.csv?range=1y"
 LOAD_PAGE = "/"
 STEPS = 15
 """Progress steps of a run (the data set reports six of them)."""
+EXISTING_STEPS = 7
+"""Progress steps of `run_existing`."""
 
 
 @dataclass(frozen=True)
@@ -92,14 +96,15 @@ class Outcome:
 Step = Callable[[str], None]
 
 
-def api_paths(settings_env: dict[str, str], user: str, repo: str) -> dict[str, str]:
-    """Every GET route under /api/v1 of the app (CSV exports aside), path parameters filled from the data."""
+def api_paths(settings_env: dict[str, str], user: str | None, repo: str | None) -> dict[str, str]:
+    """Every GET route under /api/v1 of the app (CSV exports aside), path parameters filled from the data (a route
+    whose parameter has no value, e.g. a repository's on a database without commits, is left out)."""
     from abacus.app import create_app
     from abacus.settings import load_settings
 
     app = create_app(load_settings(settings_env))
     quiet_logs()
-    owner, name = repo.split("/", 1)
+    owner, name = repo.split("/", 1) if repo else (None, None)
     values = {"email": user, "owner": owner, "repo": name}
     found = {}
     for route in app.routes:
@@ -107,7 +112,9 @@ def api_paths(settings_env: dict[str, str], user: str, repo: str) -> dict[str, s
             continue
         if route.path.endswith(".csv"):
             continue
-        path = re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: values[m.group(1)], route.path)
+        if any(values[m.group(1)] is None for m in re.finditer(r"\{(\w+)(:[^}]*)?\}", route.path)):
+            continue
+        path = re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: values[m.group(1)] or "", route.path)
         label = re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: m.group(1), route.path.removeprefix("/api/v1/"))
         found["api_" + re.sub(r"\W+", "_", label).strip("_")] = path
     return found
@@ -190,29 +197,7 @@ def run(services: BackingServices, database: str, options: Options, step: Step) 
         outcome.add("ingest_events_per_s", ingested.rows_per_second, "rows/s")
         outcome.add("ingest_peak_rss_mb", ingested.peak_rss_mb, "MB")
 
-        timings, slowest = _measure_web(services, url, options, data, outcome, step)
-
-        step("the original's way: raw SQL per request")
-        today = datetime.now(UTC).date()
-
-        async def references() -> dict[str, list[float]]:
-            try:
-                return {
-                    page.name: await reference.time_reference(
-                        engine,
-                        page,
-                        today=today,
-                        email=data.top_user,
-                        repo=data.top_repo,
-                        repeats=options.reference_repeats,
-                    )
-                    for page in reference.PAGES
-                }
-            finally:
-                await engine.dispose()
-
-        _pages(outcome, timings, asyncio.run(references()))
-        _explain(services, url, slowest, outcome, step, engine)
+        _measure(services, url, options, data.top_user, data.top_repo, outcome, step, engine)
         outcome.add("pages_failed", len(outcome.failures), "pages")
     finally:
         if not options.keep:
@@ -222,8 +207,114 @@ def run(services: BackingServices, database: str, options: Options, step: Step) 
     return outcome
 
 
+async def existing_problem(services: BackingServices, database: str) -> str | None:
+    """Why `database` cannot be timed as it is (missing, not migrated, behind the code's migrations), or None."""
+    from abacus import migrate
+
+    admin = create_engine(services.with_database("postgres"))
+    try:
+        async with admin.connect() as conn:
+            found = (await conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database})).first()
+    finally:
+        await admin.dispose()
+    if found is None:
+        return f"there is no database `{database}` on this server: `--existing` times a database that exists"
+    revision = await migrate.current_revision_async(services.with_database(database))
+    if revision is None:
+        return f"the database `{database}` is not migrated: run `abacus db upgrade` first"
+    if revision != migrate.HEAD_REVISION:
+        return (
+            f"the database `{database}` is at migration {revision}, this code needs {migrate.HEAD_REVISION}: "
+            "run `abacus db upgrade` first"
+        )
+    return None
+
+
+def run_existing(services: BackingServices, database: str, options: Options, step: Step) -> Outcome:
+    """Every page, the original's way, load, export and EXPLAIN on `database` as it is: no data generated, no ingest
+    measured (it writes), nothing dropped. Raises ValueError when the database is missing or not migrated."""
+    began = time.perf_counter()
+    outcome = Outcome(
+        params={
+            "existing": True,
+            "database": database,
+            "requests": options.requests,
+            "clients": options.clients,
+            "load_seconds": options.load_seconds,
+            "reference_repeats": options.reference_repeats,
+        }
+    )
+    url = services.with_database(database)
+    step(f"checking the database `{database}`")
+    problem = asyncio.run(existing_problem(services, database))
+    if problem is not None:
+        raise ValueError(problem)
+    engine = create_engine(url, pool_size=10)
+
+    async def survey() -> tuple[int, int, str | None, str | None]:
+        try:
+            async with engine.connect() as conn:
+                usage = int((await conn.execute(text("SELECT COUNT(*) FROM usage_records"))).scalar_one())
+                commits = int((await conn.execute(text("SELECT COUNT(*) FROM commits"))).scalar_one())
+                return usage, commits, *await dataset.top_user_and_repo(conn)
+        finally:
+            await engine.dispose()
+
+    usage_rows, commits, top_user, top_repo = asyncio.run(survey())
+    outcome.add("dataset_usage_rows", usage_rows, "rows")
+    outcome.add("dataset_commits", commits, "rows")
+    outcome.params.update(top_user=top_user, top_repo=top_repo)
+    _measure(services, url, options, top_user, top_repo, outcome, step, engine)
+    outcome.add("pages_failed", len(outcome.failures), "pages")
+    outcome.add("bench_s", time.perf_counter() - began, "s")
+    return outcome
+
+
+def _measure(
+    services: BackingServices,
+    url: str,
+    options: Options,
+    top_user: str | None,
+    top_repo: str | None,
+    outcome: Outcome,
+    step: Step,
+    engine: Any,
+) -> None:
+    """The web process's pages, load and export; the original's way on the same pages; EXPLAIN of the slowest."""
+    timings, slowest = _measure_web(services, url, options, top_user, top_repo, outcome, step)
+    timed = {timing.name for timing in timings}
+    step("the original's way: raw SQL per request")
+    today = datetime.now(UTC).date()
+
+    async def references() -> dict[str, list[float]]:
+        try:
+            return {
+                page.name: await reference.time_reference(
+                    engine,
+                    page,
+                    today=today,
+                    email=top_user or "",
+                    repo=top_repo or "",
+                    repeats=options.reference_repeats,
+                )
+                for page in reference.PAGES
+                if page.name in timed
+            }
+        finally:
+            await engine.dispose()
+
+    _pages(outcome, timings, asyncio.run(references()))
+    _explain(services, url, slowest, outcome, step, engine)
+
+
 def _measure_web(
-    services: BackingServices, url: str, options: Options, data: dataset.Dataset, outcome: Outcome, step: Step
+    services: BackingServices,
+    url: str,
+    options: Options,
+    top_user: str | None,
+    top_repo: str | None,
+    outcome: Outcome,
+    step: Step,
 ) -> tuple[list[PageTiming], PageTiming]:
     year = datetime.now(UTC).year
     with identity_provider() as idp:
@@ -235,9 +326,11 @@ def _measure_web(
             outcome.add("web_rss_start_mb", web.rss_mb(), "MB")
             client = sign_in(web.url, ADMIN)
             pages = {
-                name: path.format(year=year, user=data.top_user, repo=data.top_repo) for name, path in PAGES.items()
-            }
-            pages.update(api_paths(env, data.top_user, data.top_repo))
+                name: path.format(year=year, user=top_user, repo=top_repo)
+                for name, path in PAGES.items()
+                if not (("{user}" in path and top_user is None) or ("{repo}" in path and top_repo is None))
+            }  # a database without usage or commits has no person's or repository's page to time
+            pages.update(api_paths(env, top_user, top_repo))
             step(f"timing {len(pages)} pages and API routes: cold + {options.requests} warm each")
             timings = [time_page(client, name, path, options.requests) for name, path in pages.items()]
             outcome.add("web_rss_mb", web.rss_mb(), "MB")

@@ -80,15 +80,17 @@ def settings_or_exit(*, web: bool = False, demo_env: bool = True) -> Settings:
     return cache[key]
 
 
-def runtime_or_exit(database_name: str = "abacus", *, web: bool = False, settings: Settings | None = None) -> Runtime:
-    """Settings with resolved servers (configured, machine or embedded; the database created when missing).
-    The caller stops the servers this started with `runtime.stop()`."""
+def runtime_or_exit(
+    database_name: str = "abacus", *, web: bool = False, settings: Settings | None = None, create_database: bool = True
+) -> Runtime:
+    """Settings with resolved servers (configured, machine or embedded; the database created when missing unless
+    `create_database=False`). The caller stops the servers this started with `runtime.stop()`."""
     from abacus.embedded import BackingServiceError
     from abacus.runtime import resolve_runtime_settings
 
     settings = settings or settings_or_exit(web=web)
     try:
-        return resolve_runtime_settings(settings, database_name=database_name, create_database=True)
+        return resolve_runtime_settings(settings, database_name=database_name, create_database=create_database)
     except BackingServiceError as exc:
         fail(str(exc))
 
