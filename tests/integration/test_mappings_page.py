@@ -173,3 +173,56 @@ def test_team_page_says_how_much_usage_is_not_listed(signed_in, seeded, database
     from abacus.domain.formatting import format_tokens
 
     assert f"Not listed: {format_tokens(tokens)} tokens" in page.text
+
+
+def test_accept_all_applies_every_suggestion_in_one_go(signed_in, seeded, database_url):
+    """An API key named after a person is suggested as that person; "Accept all" maps it and re-points its rows."""
+    from decimal import Decimal
+
+    from abacus.db import session_factory
+    from abacus.records import UsageRow
+    from abacus.sync.usage_store import store_usage
+    from tests.seed import TODAY
+
+    async def add_key_usage():
+        engine = create_engine(database_url)
+        row = UsageRow(
+            date=TODAY,
+            identity="claude_code:grace-laptop",
+            tool="claude_code",
+            model="claude-sonnet-4",
+            raw_model="claude-sonnet-4",
+            input_tokens=500,
+            cost=Decimal("0.5"),
+            tool_record_id="grace-laptop-1",
+            organization_id="claude_code:default",
+        )
+        async with session_factory(engine)() as db, db.begin():
+            await store_usage(db, [row])
+        await engine.dispose()
+
+    run_async(add_key_usage())
+    ada = signed_in("ada@example.com")
+    page = dom.parse(ada.get("/mappings").text)
+    assert "grace@example.com" in dom.text(page), "the key name suggests Grace"
+    token = _csrf(ada)
+    before = _scalar(database_url, "SELECT COUNT(*) FROM identity_mappings")
+    response = ada.post("/mappings/accept-all", data={"_csrf_token": token}, headers={"HX-Request": "true"})
+    assert response.status_code == 200, response.text[:500]
+    accepted = _scalar(database_url, "SELECT COUNT(*) FROM identity_mappings") - before
+    assert accepted >= 1
+    assert f"Accepted {accepted} suggested mapping(s)." in response.text
+    mapped = _scalar(
+        database_url,
+        "SELECT email FROM identity_mappings WHERE source = 'claude_code' AND external_id = 'grace-laptop'",
+    )
+    assert mapped == "grace@example.com"
+    assert (
+        _scalar(
+            database_url,
+            "SELECT COUNT(*) FROM usage_records WHERE identity = 'claude_code:grace-laptop' "
+            "AND email = 'grace@example.com'",
+        )
+        == 1
+    )
+    assert _consistent(database_url)

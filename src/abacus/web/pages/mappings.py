@@ -111,20 +111,25 @@ async def accept_all(
     request: Request[Any, Any, Any], db: AsyncSession, mappings_filter: NamedDependency[MappingsFilter]
 ) -> Template | Redirect:
     admin = session_user(request)["email"]  # type: ignore[index]
-    view = await mappings_view(
-        db,
-        source=None,
-        status="unmapped",
-        search=None,
-        page=1,
-        allowed_domains=request.app.state.settings.sign_in.allowed_domains,
-    )
-    accepted = 0
+    accepted, refused = 0, 0
+    # the suggestions are read in the transaction that applies them: what is accepted is what was suggested
     async with db.begin():
+        view = await mappings_view(
+            db,
+            source=None,
+            status="unmapped",
+            search=None,
+            page=1,
+            allowed_domains=request.app.state.settings.sign_in.allowed_domains,
+        )
         for item in view.suggested:
-            await set_mapping(db, item.source, item.external_id, item.suggestion or "", updated_by=admin)
+            try:
+                await set_mapping(db, item.source, item.external_id, item.suggestion or "", updated_by=admin)
+            except MappingError:  # checked before any write: the other suggestions still apply
+                refused += 1
+                continue
             accepted += 1
-    notice = f"Accepted {accepted} suggested mapping(s)."
+    notice = f"Accepted {accepted} suggested mapping(s)." + (f" {refused} could not be applied." if refused else "")
     if not _after_write(request):
         return Redirect("/mappings", status_code=303)
     return await _page(request, db, mappings_filter, notice=notice)
