@@ -34,6 +34,8 @@ from abacus.web.csv_download import csv_filename, csv_line
         ("+1", "'+1"),
         ("-tool", "'-tool"),
         ("@cmd", "'@cmd"),
+        ("\t=1+1", "'\t=1+1"),  # tab and CR lead a formula in some spreadsheets too (OWASP)
+        ("\r=1+1", '"\'\r=1+1"'),  # guarded, then quoted for the CR
         ("a=b", "a=b"),
     ],
 )

@@ -18,7 +18,8 @@ from abacus.domain.periods import DateRange
 
 CSV_MEDIA_TYPE = "text/csv"
 """Litestar appends `; charset=utf-8` to text types (the response encoding)."""
-FORMULA_PREFIXES = ("=", "+", "-", "@")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""Leading characters a spreadsheet may read as a formula (OWASP CSV injection: tab and carriage return included)."""
 COST_PLACES = Decimal("0.000001")
 CHUNK_LINES = 500
 """Lines buffered per body chunk: few ASGI events without holding the whole file."""
@@ -63,7 +64,7 @@ def _quote(cell: str) -> str:
 
 
 def csv_line(values: Sequence[Any]) -> str:
-    """One RFC 4180 record ending in "\\n"; text (str) fields starting with = + - @ get a leading "'"."""
+    """One RFC 4180 record ending in "\\n"; text (str) fields starting with = + - @ tab or CR get a leading "'"."""
     return ",".join(_quote(csv_cell(v)) for v in values) + "\n"
 
 
