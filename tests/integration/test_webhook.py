@@ -214,6 +214,8 @@ async def test_unparsable_json_is_400(
 ) -> None:
     _, response = deliver(webhook_app, "push", b"{not json")
     assert response.status_code == 400 and response.json() == {"error": "Invalid JSON"}
+    _, response = deliver(webhook_app, "push", b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    assert response.status_code == 400 and response.json() == {"error": "Invalid JSON: nested too deeply"}
     assert await deliveries(sessionmaker) == []
 
 

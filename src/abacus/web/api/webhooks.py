@@ -88,6 +88,8 @@ async def github_webhook(request: Request[Any, Any, Any]) -> Response[dict[str, 
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return _error("Invalid JSON", 400)
+    except RecursionError:  # a validly signed body of 100,000 nested `[` must not become a 500
+        return _error("Invalid JSON: nested too deeply", 400)
     if not isinstance(payload, dict):
         return _error("Invalid JSON", 400)
     event = request.headers.get("x-github-event", "").strip()
