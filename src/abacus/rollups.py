@@ -242,7 +242,7 @@ def _pair_params(pairs: list[Pair]) -> dict[str, list[str]]:
     return {"emails": [e for e, _ in pairs], "pair_tools": [t for _, t in pairs]}
 
 
-VERIFY_SQL = text("""
+_VERIFY_DAILY = """
 WITH truth AS (
   SELECT date, email, tool, model, SUM(input_tokens + cache_write_tokens + cache_read_tokens + output_tokens) t,
          SUM(cost) c, COUNT(*) n
@@ -279,27 +279,25 @@ SELECT
                          FROM by_user WHERE email NOT LIKE 'unmapped:%' GROUP BY 1, tool) AS weekly
    FULL OUTER JOIN usage_tool_weekly_users d USING (week, tool)
    WHERE weekly.users IS DISTINCT FROM d.users)
-+ (SELECT COUNT(*) FROM (SELECT date_trunc('month', date)::date AS month, email, tool, SUM(t) t, SUM(c) c,
+"""
+
+
+def _period_checks(unit: str) -> str:
+    """The mismatch counts of the (period, email, tool) sums and (period, email) active days of `unit` (month, week)."""
+    return f"""
++ (SELECT COUNT(*) FROM (SELECT date_trunc('{unit}', date)::date AS {unit}, email, tool, SUM(t) t, SUM(c) c,
                                 MIN(date) f
-                         FROM by_user GROUP BY 1, email, tool) AS monthly
-   FULL OUTER JOIN usage_user_monthly d USING (month, email, tool)
-   WHERE monthly.t IS DISTINCT FROM d.total_tokens OR monthly.c IS DISTINCT FROM d.cost
-      OR monthly.f IS DISTINCT FROM d.first_date)
-+ (SELECT COUNT(*) FROM (SELECT date_trunc('month', date)::date AS month, email, COUNT(DISTINCT date) AS days
+                         FROM by_user GROUP BY 1, email, tool) AS sums
+   FULL OUTER JOIN usage_user_{unit}ly d USING ({unit}, email, tool)
+   WHERE sums.t IS DISTINCT FROM d.total_tokens OR sums.c IS DISTINCT FROM d.cost
+      OR sums.f IS DISTINCT FROM d.first_date)
++ (SELECT COUNT(*) FROM (SELECT date_trunc('{unit}', date)::date AS {unit}, email, COUNT(DISTINCT date) AS days
                          FROM by_user GROUP BY 1, email) AS person
-   FULL OUTER JOIN usage_person_monthly d USING (month, email)
-   WHERE person.days IS DISTINCT FROM d.days)
-+ (SELECT COUNT(*) FROM (SELECT date_trunc('week', date)::date AS week, email, tool, SUM(t) t, SUM(c) c,
-                                MIN(date) f
-                         FROM by_user GROUP BY 1, email, tool) AS weekly
-   FULL OUTER JOIN usage_user_weekly d USING (week, email, tool)
-   WHERE weekly.t IS DISTINCT FROM d.total_tokens OR weekly.c IS DISTINCT FROM d.cost
-      OR weekly.f IS DISTINCT FROM d.first_date)
-+ (SELECT COUNT(*) FROM (SELECT date_trunc('week', date)::date AS week, email, COUNT(DISTINCT date) AS days
-                         FROM by_user GROUP BY 1, email) AS person
-   FULL OUTER JOIN usage_person_weekly d USING (week, email)
-   WHERE person.days IS DISTINCT FROM d.days)
-""")
+   FULL OUTER JOIN usage_person_{unit}ly d USING ({unit}, email)
+   WHERE person.days IS DISTINCT FROM d.days)"""
+
+
+VERIFY_SQL = text(_VERIFY_DAILY + _period_checks("month") + _period_checks("week"))
 
 
 async def rollup_mismatches(db: AsyncSession) -> int:
