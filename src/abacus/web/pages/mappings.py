@@ -79,8 +79,13 @@ async def mappings_page(
     return await _page(request, db, mappings_filter)
 
 
-def _after_write(request: Request[Any, Any, Any]) -> bool:
-    return is_htmx(request)
+async def _after_write(
+    request: Request[Any, Any, Any], db: AsyncSession, mappings_filter: MappingsFilter, notice: str
+) -> Template | Redirect:
+    """An htmx write gets the page with its notice; a plain form post is redirected back (post/redirect/get)."""
+    if not is_htmx(request):
+        return Redirect("/mappings", status_code=303)
+    return await _page(request, db, mappings_filter, notice=notice)
 
 
 @post("/mappings", guards=[require_admin], status_code=200, dependencies=MAPPINGS_FILTER)
@@ -101,9 +106,7 @@ async def save_mapping(
         f"Mapped {source} {external_id} → {email.strip().lower()} ({change.usage_rows} usage rows, "
         f"{change.commits} commits re-pointed)."
     )
-    if not _after_write(request):
-        return Redirect("/mappings", status_code=303)
-    return await _page(request, db, mappings_filter, notice=notice)
+    return await _after_write(request, db, mappings_filter, notice)
 
 
 @post("/mappings/accept-all", guards=[require_admin], status_code=200, dependencies=MAPPINGS_FILTER)
@@ -130,9 +133,7 @@ async def accept_all(
                 continue
             accepted += 1
     notice = f"Accepted {accepted} suggested mapping(s)." + (f" {refused} could not be applied." if refused else "")
-    if not _after_write(request):
-        return Redirect("/mappings", status_code=303)
-    return await _page(request, db, mappings_filter, notice=notice)
+    return await _after_write(request, db, mappings_filter, notice)
 
 
 @post("/mappings/delete", guards=[require_admin], status_code=200, dependencies=MAPPINGS_FILTER)
@@ -149,9 +150,7 @@ async def remove_mapping(
     except MappingError as exc:
         return await _page(request, db, mappings_filter, error={"key": f"{source}:{external_id}", "message": str(exc)})
     notice = f"Removed {source} {external_id} ({change.usage_rows} usage rows, {change.commits} commits re-pointed)."
-    if not _after_write(request):
-        return Redirect("/mappings", status_code=303)
-    return await _page(request, db, mappings_filter, notice=notice)
+    return await _after_write(request, db, mappings_filter, notice)
 
 
 @post("/mappings/import", guards=[require_admin], status_code=200, dependencies=MAPPINGS_FILTER)
