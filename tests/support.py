@@ -123,11 +123,9 @@ async def truncate_tables(database_url: str) -> None:
         await engine.dispose()
 
 
-def app_settings(services: BackingServices, issuer: str, **overrides: Any) -> Settings:
-    """Settings of a dev app signing in at `issuer`; `overrides` as `Settings.replace()` takes them."""
-    from abacus.settings import load_settings
-
-    env = {
+def dev_env(issuer: str) -> dict[str, str]:
+    """The variables of a dev app of this test run signing in at `issuer` (example.com people, Ada an admin)."""
+    return {
         "ABACUS_ENV": "dev",
         "OIDC_ISSUER": issuer,
         "OIDC_CLIENT_ID": "abacus",
@@ -136,7 +134,13 @@ def app_settings(services: BackingServices, issuer: str, **overrides: Any) -> Se
         "ABACUS_ADMIN_EMAILS": "ada@example.com",
         "ABACUS_QUEUE": QUEUE,
     }
-    settings = load_settings(env).with_services(services.database_url, services.redis_url)
+
+
+def app_settings(services: BackingServices, issuer: str, **overrides: Any) -> Settings:
+    """Settings of a dev app signing in at `issuer`; `overrides` as `Settings.replace()` takes them."""
+    from abacus.settings import load_settings
+
+    settings = load_settings(dev_env(issuer)).with_services(services.database_url, services.redis_url)
     return settings.replace(**overrides)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from abacus.emulators.dataset import EmulatorConfig, demo_environment
 from abacus.emulators.server import EmulatorServer
 from abacus.settings import Settings, load_settings
-from tests.support import QUEUE
+from tests.support import dev_env
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 ADMIN = "ada@example.com"
@@ -32,16 +32,7 @@ class DemoApp:
 
 
 def demo_settings(database_url: str, redis_url: str, issuer: str, emulator_url: str, base_url: str) -> Settings:
-    env = {
-        "ABACUS_ENV": "dev",
-        "OIDC_ISSUER": issuer,
-        "OIDC_CLIENT_ID": "abacus",
-        "OIDC_CLIENT_SECRET": "dev",
-        "ABACUS_ALLOWED_DOMAINS": "example.com",
-        "ABACUS_ADMIN_EMAILS": ADMIN,
-        "ABACUS_QUEUE": QUEUE,
-        **demo_environment(emulator_url),
-    }
+    env = {**dev_env(issuer), **demo_environment(emulator_url)}
     return load_settings(env).with_services(database_url, redis_url).replace(base_url=base_url)
 
 
