@@ -532,6 +532,8 @@ def _let_system_user_run(pgdata: Path, user: str) -> None:
     readable = stat.S_IRGRP | stat.S_IROTH
     ensure_user_exists(user)
     ensure_prefix_permissions(pgdata)  # o+rx on every parent directory, so keep pgdata inside the project
+    # the binaries live in the venv, which may sit in a private (0700) directory, e.g. a `mktemp -d` clone
+    ensure_prefix_permissions(POSTGRES_BIN_PATH)
     ensure_folder_permissions(POSTGRES_BIN_PATH, readable | stat.S_IXGRP | stat.S_IXOTH)
     ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", readable)
     entry = pwd.getpwnam(user)
