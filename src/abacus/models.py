@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -368,3 +369,19 @@ class WebhookDelivery(Base):
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(32), nullable=False, server_default="received")
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEvent(Base):
+    """One admin change: who did what to which target, with the state before and after (services/audit.py)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", text("at DESC"), text("id DESC")),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = _now()
+    actor: Mapped[str] = mapped_column(String(320), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    target: Mapped[str] = mapped_column(String(512), nullable=False)
+    before: Mapped[object | None] = mapped_column(JSONB)
+    after: Mapped[object | None] = mapped_column(JSONB)
+    request_id: Mapped[str | None] = mapped_column(String(64))
