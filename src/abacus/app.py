@@ -13,7 +13,6 @@ from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException, ValidationException
-from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.htmx import HTMXPlugin
@@ -153,10 +152,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[static, *ROUTE_HANDLERS],
         guards=[require_session],
         dependencies={"db": Provide(provide_db), **PARAM_DEPENDENCIES},
-        middleware=[
-            DefineMiddleware(RequestMiddleware, https=settings.is_https, issuer=settings.sign_in.issuer),
-            session_config.middleware,
-        ],
+        middleware=[session_config.middleware],
         stores={"sessions": session_store},
         csrf_config=csrf,
         template_config=template_config,
@@ -182,6 +178,9 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
     )
     app.state.settings = settings
+    # Outside Litestar's own exception handling, not as route middleware: the router's 404 and 405 and the CSRF
+    # middleware's 403 never pass through a route's middleware stack, yet need the same headers and log line.
+    app.asgi_handler = RequestMiddleware(app.asgi_handler, https=settings.is_https, issuer=settings.sign_in.issuer)
     return app
 
 

@@ -1,0 +1,68 @@
+"""Responses Litestar makes outside a route (router 404/405, the CSRF 403) carry the security headers of every other
+response and are logged with their real status (issue 10 B4)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+import httpx
+import pytest
+from structlog.testing import capture_logs
+
+from tests.support import ThreadedServer
+
+CSP = "default-src 'self'; frame-ancestors 'none'"
+
+
+def _assert_security_headers(response: httpx.Response) -> None:
+    assert CSP in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "same-origin"
+    assert response.headers["server-timing"].startswith("app;dur=")
+
+
+def _request_log(logs: list[MutableMapping[str, Any]], path: str) -> MutableMapping[str, Any]:
+    deadline = time.time() + 5
+    while time.time() < deadline:  # the server thread logs after the last body byte is sent
+        lines = [e for e in logs if e.get("event") == "request" and e.get("path") == path]
+        if lines:
+            return lines[-1]
+        time.sleep(0.02)
+    pytest.fail(f"no request log line for {path}")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/no-such-page", 404),
+        ("GET", "/api/v1/no-such-route", 404),
+        ("POST", "/healthz", 405),
+        ("DELETE", "/team", 405),
+    ],
+)
+def test_router_404_and_405_carry_security_headers_and_are_logged(
+    live_app: ThreadedServer, method: str, path: str, status: int
+) -> None:
+    with capture_logs() as logs:
+        response = httpx.request(method, f"{live_app.url}{path}")
+        line = _request_log(logs, path)
+    assert response.status_code == status
+    _assert_security_headers(response)
+    assert line["status"] == status and line["method"] == method
+
+
+def test_csrf_refusal_is_a_403_with_security_headers_logged_as_403(
+    live_app: ThreadedServer, signed_in: Callable[..., httpx.Client]
+) -> None:
+    client = signed_in()
+    with capture_logs() as logs:
+        response = client.post("/auth/logout")
+        line = _request_log(logs, "/auth/logout")
+    assert response.status_code == 403
+    _assert_security_headers(response)
+    assert line["status"] == 403
+    assert not [e for e in logs if e.get("log_level") == "error"]
+    assert client.get("/").status_code == 200  # the refused post changed nothing
