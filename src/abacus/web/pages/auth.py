@@ -28,6 +28,16 @@ def _issuer_name(issuer: str) -> str:
     return "Google" if "accounts.google.com" in issuer else "your identity provider"
 
 
+def _end_pending_sign_in(request: Request[Any, Any, Any]) -> None:
+    """Forget the sign-in under way (its state and code are used up); anything else in the session stays."""
+    session = request.scope.get("session")
+    rest = {k: v for k, v in session.items() if k != PENDING} if isinstance(session, dict) else {}
+    if rest:
+        request.set_session(rest)
+    else:
+        request.clear_session()
+
+
 @get("/sign-in", opt={"public": True}, name="sign_in")
 async def sign_in_page(request: Request[Any, Any, Any], next: str | None = None, error: str | None = None) -> Template:
     if session_user(request):
@@ -48,6 +58,9 @@ async def sign_in_page(request: Request[Any, Any, Any], next: str | None = None,
 
 @get("/auth/login", opt={"public": True})
 async def login(request: Request[Any, Any, Any], next: str | None = None, login_hint: str | None = None) -> Redirect:
+    if session_user(request):
+        # Already signed in: a link from elsewhere must not replace (and so end) the session.
+        return Redirect(safe_next(next), status_code=303)
     oidc: OIDCClient = request.app.state.oidc
     try:
         login_request = await oidc.login_request(login_hint=login_hint)
@@ -77,13 +90,13 @@ async def callback(
 ) -> Redirect | Template:
     session = request.scope.get("session")
     pending = session.get(PENDING) if isinstance(session, dict) else None
+    if not pending or not oauth_state or oauth_state != pending.get("state"):
+        # Not the answer to this browser's sign-in: refuse it and leave the session as it is (a signed-in person
+        # stays signed in, a sign-in under way can still complete), so a link from another site changes nothing.
+        log.warning("sign-in refused", reason="state missing or mismatched", status=400)
+        reason = "Sign-in could not be verified (missing or mismatched state). Please start again."
+        return render(request, "pages/sign_in_refused.html", {"reason": reason}, status_code=400)
     try:
-        if not pending or not oauth_state or oauth_state != pending.get("state"):
-            raise SignInError(
-                "Sign-in could not be verified (missing or mismatched state). Please start again.",
-                status=400,
-                log_detail="state missing or mismatched",
-            )
         if time.time() - float(pending.get("at", 0)) > 600:
             raise SignInError(
                 "Sign-in took too long. Please start again.", status=400, log_detail="pending sign-in expired"
@@ -100,7 +113,7 @@ async def callback(
         user = oidc.authorize_user(claims)
     except SignInError as exc:
         log.warning("sign-in refused", reason=exc.log_detail, status=exc.status)
-        request.clear_session()
+        _end_pending_sign_in(request)
         return render(request, "pages/sign_in_refused.html", {"reason": exc.reason}, status_code=exc.status)
     rotate_session_id(request)
     request.set_session({"user": {"email": user.email, "name": user.name, "signed_in_at": time.time()}})
