@@ -156,6 +156,7 @@ class OIDCClient:
                 nonce={"essential": True, "value": nonce},
             )
             registry.validate(token.claims)
+            _check_authorized_party(token.claims, client_id)
         except (JoseError, ValueError) as exc:
             raise SignInError(
                 "Authentication failed. Please try again.", status=400, log_detail=f"ID token rejected: {exc}"
@@ -165,6 +166,18 @@ class OIDCClient:
     def authorize_user(self, claims: dict[str, Any]) -> VerifiedUser:
         """Apply the email / email_verified / domain / hd rules of docs/security.md §1."""
         return authorize_claims(claims, self.settings)
+
+
+def _check_authorized_party(claims: dict[str, Any], client_id: str) -> None:
+    """OIDC Core 3.1.3.7: a token for several audiences must name this client as `azp`; an `azp` present must be
+    this client. (A token minted for another client that merely lists this one is not ours.)"""
+    audiences = claims.get("aud")
+    count = len(audiences) if isinstance(audiences, list) else 1
+    azp = claims.get("azp")
+    if count > 1 and azp is None:
+        raise ValueError(f"aud lists {count} clients and there is no azp claim")
+    if azp is not None and azp != client_id:
+        raise ValueError(f"azp {azp!r} is not this client")
 
 
 def authorize_claims(claims: dict[str, Any], settings: Settings) -> VerifiedUser:

@@ -2,13 +2,18 @@
 
 `login_hint=EMAIL` on the authorize URL approves that email at once. Per-login switches on the same URL make the
 next ID token misbehave so every refusal of the real callback can be tested over HTTP:
-`email_verified=false`, `hd=<domain>` (or `hd=` to omit it), `bad_nonce=1`, `replayable=1` (code redeemable twice).
+`email_verified=false`, `hd=<domain>` (or `hd=` to omit it), `bad_nonce=1`, `replayable=1` (code redeemable twice),
+and `id_token=<attack>` for a hostile ID token (one of `HOSTILE_TOKENS`: unsigned, signed with the wrong key or with
+the public key as an HMAC secret, expired, issued in the future, wrong issuer or audience, audience lists with and
+without `azp`, a claim changed after signing).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -24,6 +29,25 @@ from markupsafe import escape
 
 DEMO_CLIENT_ID = "abacus"
 DEMO_CLIENT_SECRET = "dev"
+OTHER_CLIENT_ID = "someone-else"
+# Switch value → what the minted ID token does wrong (`aud_list_azp` is the one a relying party must accept).
+HOSTILE_TOKENS = {
+    "alg_none": "unsigned (alg none)",
+    "hs256_public_key": "HS256 with the provider's public key as the HMAC secret",
+    "wrong_key": "RS256 by another key under the provider's kid",
+    "unknown_kid": "RS256 by another key with a kid the JWKS does not list",
+    "expired": "expired an hour ago",
+    "future_iat": "issued an hour in the future",
+    "future_nbf": "not valid before an hour from now",
+    "no_exp": "no exp claim",
+    "no_iat": "no iat claim",
+    "wrong_iss": "another issuer",
+    "wrong_aud": "another audience",
+    "aud_list_no_azp": "audience list with another client and no azp",
+    "aud_list_wrong_azp": "audience list with azp naming another client",
+    "aud_list_azp": "audience list with azp naming this client",
+    "tampered": "email changed after signing",
+}
 
 
 @dataclass
@@ -34,6 +58,7 @@ class _Grant:
     code_challenge: str | None
     replayable: bool
     uses: int = 0
+    attack: str = ""
 
 
 @dataclass
@@ -107,9 +132,17 @@ def create_oidc_router(state: OIDCState | None = None) -> Router:
             claims["hd"] = hd
         if q.get("bad_nonce"):
             claims["nonce"] = "not-the-nonce-you-sent"
+        attack = q.get("id_token") or ""
+        if attack and attack not in HOSTILE_TOKENS:
+            raise HTTPException(status_code=400, detail=f"unknown id_token switch; one of {', '.join(HOSTILE_TOKENS)}")
         code = secrets.token_urlsafe(24)
         state.codes[code] = _Grant(
-            claims, state.client_id, redirect_uri, q.get("code_challenge"), replayable=bool(q.get("replayable"))
+            claims,
+            state.client_id,
+            redirect_uri,
+            q.get("code_challenge"),
+            replayable=bool(q.get("replayable")),
+            attack=attack,
         )
         params = {"code": code}
         if (client_state := q.get("state")) is not None:
@@ -142,7 +175,7 @@ def create_oidc_router(state: OIDCState | None = None) -> Router:
         grant.uses += 1
         now = int(time.time())
         claims = {**grant.claims, "iss": _issuer(request), "aud": grant.client_id, "iat": now, "exp": now + 600}
-        id_token = jwt.encode({"alg": "RS256", "kid": state.key.kid}, claims, state.key)
+        id_token = _mint_id_token(state, claims, grant.attack)
         access_token = secrets.token_urlsafe(24)
         state.access_tokens[access_token] = claims
         return Response(
@@ -165,6 +198,55 @@ def create_oidc_router(state: OIDCState | None = None) -> Router:
         return Response({k: claims[k] for k in keys if k in claims})
 
     return Router(path="/oidc", route_handlers=[discovery, jwks, authorize, token, userinfo])
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _compact(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+
+
+def _mint_id_token(state: OIDCState, claims: dict[str, Any], attack: str) -> str:
+    """The ID token of one grant: RS256 by the provider's key, or the hostile variant `attack` names."""
+    now = int(claims["iat"])
+    header = {"alg": "RS256", "kid": state.key.kid}
+    key = state.key
+    if attack == "expired":
+        claims.update(iat=now - 7200, exp=now - 3600)
+    elif attack == "future_iat":
+        claims.update(iat=now + 3600, exp=now + 7200)
+    elif attack == "future_nbf":
+        claims["nbf"] = now + 3600
+    elif attack in ("no_exp", "no_iat"):
+        claims.pop(attack.removeprefix("no_"))
+    elif attack == "wrong_iss":
+        claims["iss"] = "https://issuer.evil.example/oidc"
+    elif attack == "wrong_aud":
+        claims["aud"] = OTHER_CLIENT_ID
+    elif attack.startswith("aud_list"):
+        claims["aud"] = [claims["aud"], OTHER_CLIENT_ID]
+        if attack == "aud_list_wrong_azp":
+            claims["azp"] = OTHER_CLIENT_ID
+        elif attack == "aud_list_azp":
+            claims["azp"] = state.client_id
+    elif attack in ("wrong_key", "unknown_kid"):
+        kid = str(state.key.kid) if attack == "wrong_key" else "unknown"
+        key = RSAKey.generate_key(2048, {"kid": kid})
+        header["kid"] = key.kid
+    if attack == "alg_none":
+        return _compact({"alg": "none", "typ": "JWT"}, claims) + "."
+    if attack == "hs256_public_key":
+        signing_input = _compact({"alg": "HS256", "kid": state.key.kid}, claims)
+        secret = state.key.as_pem(private=False)
+        return f"{signing_input}.{_b64(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())}"
+    token = jwt.encode(header, claims, key)
+    if attack == "tampered":
+        head, _, rest = token.partition(".")
+        signature = rest.rpartition(".")[2]
+        return f"{head}.{_b64(json.dumps({**claims, 'email': 'mallory@example.com'}).encode())}.{signature}"
+    return token
 
 
 def _chooser_page(request: Request, state: OIDCState) -> Response:
