@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -16,9 +18,11 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
+    Uuid,
     func,
     text,
 )
@@ -385,3 +389,18 @@ class AuditEvent(Base):
     before: Mapped[object | None] = mapped_column(JSONB)
     after: Mapped[object | None] = mapped_column(JSONB)
     request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class DataVersion(Base):
+    """The single row every writer of page data moves in its own transaction (statement triggers of migration
+    0013), so the page cache (queries/cache.py) never serves figures older than the committed data."""
+
+    __tablename__ = "data_version"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    epoch: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False, server_default=text("gen_random_uuid()"))
+    """Random per database: a database dropped and made again never reads the old one's cache entries."""
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    bumped_by: Mapped[int | None] = mapped_column(BigInteger)
+    """The transaction that moved `version` last (it moves once per writing transaction)."""
