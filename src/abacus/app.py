@@ -33,6 +33,7 @@ from abacus.web import templating
 from abacus.web.errors import BadParameter
 from abacus.web.middleware import RequestMiddleware
 from abacus.web.params import DEPENDENCIES as PARAM_DEPENDENCIES
+from abacus.web.params import refuse_nul_input
 from abacus.web.routes import ROUTE_HANDLERS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -152,6 +153,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[static, *ROUTE_HANDLERS],
         guards=[require_session],
         dependencies={"db": Provide(provide_db), **PARAM_DEPENDENCIES},
+        before_request=refuse_nul_input,
         middleware=[session_config.middleware],
         stores={"sessions": session_store},
         csrf_config=csrf,

@@ -106,7 +106,7 @@ JSON_400 = [
     ("/api/v1/users/" + "a" * 256, "email", "longer than 255 characters"),
     ("/api/v1/repositories/acme%00/web", "owner", "contains a NUL character"),
     ("/api/v1/repositories/acme/web%00", "repo", "contains a NUL character"),
-    ("/api/v1/commits/pivot?sort_dir=%00", "sort_dir", "'\\x00' is not one of asc, desc"),
+    ("/api/v1/commits/pivot?sort_dir=%00", "sort_dir", "contains a NUL character"),
 ]
 
 

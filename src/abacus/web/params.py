@@ -133,6 +133,32 @@ def like_pattern(search: str | None) -> str | None:
     return f"%{escaped}%"
 
 
+NUL = "\x00"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _nul_free(place: str, name: str, value: Any) -> None:
+    if NUL in name:
+        raise BadParameter(name.replace(NUL, "\\x00"), f"{place} name contains a NUL character")
+    if isinstance(value, str) and NUL in value:
+        raise BadParameter(name, "contains a NUL character")
+
+
+async def refuse_nul_input(request: Request[Any, Any, Any]) -> None:
+    """App-wide `before_request`: a NUL in a path segment, a query parameter or a form's text field → 400 naming it.
+
+    PostgreSQL text cannot hold NUL, so such a value must never reach a query; checking here, before any handler or
+    dependency runs, covers every route and form the app has or will have. Uploaded files are left to their parser.
+    """
+    for name, value in request.path_params.items():
+        _nul_free("path parameter", name, value)
+    for name, value in request.query_params.multi_items():
+        _nul_free("query parameter", name, value)
+    if request.headers.get("content-type", "").split(";", 1)[0].strip().lower() in FORM_TYPES:
+        for name, value in (await request.form()).multi_items():
+            _nul_free("form field", name, value)
+
+
 # --- dependencies ---------------------------------------------------------------------------------------------
 
 
