@@ -34,6 +34,7 @@ class Rec:
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int
+    cache_write_tokens: int = 0
 
     @property
     def mapped(self) -> bool:
@@ -68,6 +69,7 @@ def load_records(database_url: str) -> list[Rec]:
             r.input_tokens,
             r.output_tokens,
             r.cache_read_tokens,
+            r.cache_write_tokens,
         )
         for r in rows
     ]
@@ -107,6 +109,7 @@ def team(records: list[Rec], start: date, end: date, today: date, search: str | 
                 "input_tokens": 0,
                 "output_tokens": 0,
                 "cache_read_tokens": 0,
+                "cache_write_tokens": 0,
                 "days": set(),
                 "thinking": False,
             },
@@ -117,6 +120,7 @@ def team(records: list[Rec], start: date, end: date, today: date, search: str | 
         p["input_tokens"] += r.input_tokens
         p["output_tokens"] += r.output_tokens
         p["cache_read_tokens"] += r.cache_read_tokens
+        p["cache_write_tokens"] += r.cache_write_tokens
         p["days"].add(r.date)
         p["thinking"] = p["thinking"] or bool(r.raw_model and r.raw_model.lower().endswith(THINKING_ENDINGS))
     for email, p in people.items():

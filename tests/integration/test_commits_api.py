@@ -359,9 +359,11 @@ def test_export_rows_match_sql(client, database_url):
         == f'attachment; filename="commits_{D30[0].isoformat()}_to_{D30[1].isoformat()}.csv"'
     )
     rows = read_csv(response)
-    assert rows[0] == CSV_HEADER
-    assert "\r\n" not in response.text
     repos = truth.per_repo(database_url, *D30)
+    others = sorted({t for f in repos.values() for t in f.tools} - {"claude_code", "cursor", "github_copilot"})
+    assert others == ["codex", "windsurf"]  # every other tool present gets its own column
+    assert rows[0] == [*CSV_HEADER, "codex_commits", "windsurf_commits"]
+    assert "\r\n" not in response.text
     order = sorted_repos(database_url, repos)
     assert [r[0].lstrip("'") for r in rows[1:]] == order
     for row in rows[1:]:
@@ -379,7 +381,10 @@ def test_export_rows_match_sql(client, database_url):
             str(f.tools.get("claude_code", 0)),
             str(f.tools.get("cursor", 0)),
             str(f.tools.get("github_copilot", 0)),
+            str(f.tools.get("codex", 0)),
+            str(f.tools.get("windsurf", 0)),
         ]
+        assert sum(int(n) for n in row[10:]) == f.ai  # every AI commit is in exactly one tool column
 
 
 def test_export_quoting_and_formula_guard(client):

@@ -297,6 +297,7 @@ CSV_HEADER = [
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",
+    "cache_write_tokens",
     "first_active",
     "last_active",
     "days_active",
@@ -319,7 +320,7 @@ def test_team_csv_matches_the_raw_rows(page_client, records):
     assert response.headers["content-disposition"] == f'attachment; filename="team_{start}_to_{TODAY}.csv"'
     assert "\r\n" not in response.text
     rows = list(csv.reader(io.StringIO(response.text)))
-    assert rows[0] == CSV_HEADER
+    assert rows[0] == [*CSV_HEADER[:5], "codex_tokens", *CSV_HEADER[5:]]  # a column per other tool present
     people = truth.team(records, start, TODAY, TODAY)
     assert [r[0] for r in rows[1:]] == truth.sorted_emails(people, "totalTokens", True)
     for r in rows[1:]:
@@ -329,9 +330,11 @@ def test_team_csv_matches_the_raw_rows(page_client, records):
             csv_cost(p["total_cost"]),
             str(p["claude_code_tokens"]),
             str(p["cursor_tokens"]),
+            str(p["tools"].get("codex", 0)),
             str(p["input_tokens"]),
             str(p["output_tokens"]),
             str(p["cache_read_tokens"]),
+            str(p["cache_write_tokens"]),
             p["first_active"].isoformat(),
             p["last_active"].isoformat(),
             str(p["days_active"]),

@@ -257,11 +257,15 @@ def test_export_models_csv(page_client, database_url):
     assert response.headers["content-disposition"] == f'attachment; filename="usage_models_{s}_to_{e}.csv"'
     assert "\r\n" not in response.text
     rows = _csv(response)
-    assert rows[0] == ["date", "model", "tokens", "input_tokens", "output_tokens", "cost", "tool"]
+    assert rows[0] == [
+        "date", "model", "tokens", "input_tokens", "output_tokens", "cost", "tool", "cache_read_tokens",
+        "cache_write_tokens",
+    ]  # fmt: skip
     expected = sql_rows(
         database_url,
         f"""
-        SELECT date, model, SUM({truth.TOK}) AS t, SUM(input_tokens), SUM(output_tokens), SUM(cost), tool
+        SELECT date, model, SUM({truth.TOK}) AS t, SUM(input_tokens), SUM(output_tokens), SUM(cost), tool,
+               SUM(cache_read_tokens), SUM(cache_write_tokens)
         FROM usage_records WHERE date BETWEEN :s AND :e GROUP BY date, model, tool""",
         s=s,
         e=e,
@@ -269,7 +273,8 @@ def test_export_models_csv(page_client, database_url):
     body = rows[1:]
     assert len(body) == len(expected)
     assert sorted(tuple(r) for r in body) == sorted(
-        (d.isoformat(), m, str(t), str(i), str(o), _decimal_text(c), tool) for d, m, t, i, o, c, tool in expected
+        (d.isoformat(), m, str(t), str(i), str(o), _decimal_text(c), tool, str(cr), str(cw))
+        for d, m, t, i, o, c, tool, cr, cw in expected
     )
     keys = [(r[0], -int(r[2])) for r in body]
     assert keys == sorted(keys)  # date asc, then tokens desc
@@ -305,9 +310,9 @@ def test_export_default_is_30_days_and_empty_has_header(page_client):
     s, e = D30
     assert response.headers["content-disposition"] == f'attachment; filename="usage_models_{s}_to_{e}.csv"'
     empty = page_client.get("/export/usage.csv", params={"start": "2025-01-01", "end": "2025-01-02"})
-    assert empty.text == "date,model,tokens,input_tokens,output_tokens,cost,tool\n"
+    assert empty.text == "date,model,tokens,input_tokens,output_tokens,cost,tool,cache_read_tokens,cache_write_tokens\n"
     leap = page_client.get("/export/usage.csv", params={"start": "2024-02-29", "end": "2024-02-29"})
-    assert _csv(leap)[1:] == [["2024-02-29", "gpt-5", "31", "29", "2", "0.01", "cursor"]]
+    assert _csv(leap)[1:] == [["2024-02-29", "gpt-5", "31", "29", "2", "0.01", "cursor", "0", "0"]]
 
 
 def test_export_bad_parameters(page_client):
@@ -342,7 +347,7 @@ def test_export_guards_formula_text_but_not_numbers(page_client, database_url):
         for statement in statements:
             truth.sql_exec(database_url, statement, d=day, m=model)
         text = page_client.get("/export/usage.csv", params={"start": "2021-06-01", "end": "2021-06-01"}).text
-        assert text.split("\n")[1] == '2021-06-01,"\'=HYPERLINK(""http://x.example"",""a,b"")",5,5,0,-1.5,\'-tool'
+        assert text.split("\n")[1] == '2021-06-01,"\'=HYPERLINK(""http://x.example"",""a,b"")",5,5,0,-1.5,\'-tool,0,0'
     finally:
         for table in ("usage_records", "usage_daily", "usage_tool_daily", "usage_user_daily"):
             truth.sql_exec(database_url, f"DELETE FROM {table} WHERE date = :d", d=day)

@@ -77,6 +77,7 @@ def test_pivot_every_field(page_client, records):
             "input_tokens": p["input_tokens"],
             "output_tokens": p["output_tokens"],
             "cache_read_tokens": p["cache_read_tokens"],
+            "cache_write_tokens": p["cache_write_tokens"],
             "first_active": p["first_active"].isoformat(),
             "last_active": p["last_active"].isoformat(),
             "days_active": p["days_active"],

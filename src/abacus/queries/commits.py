@@ -451,6 +451,12 @@ async def stream_repo_rows(conn: AsyncConnection, rng: DateRange, pattern: str |
         yield _repo_row(row)
 
 
+async def ai_tools_in_range(conn: AsyncConnection, rng: DateRange) -> list[str]:
+    """Primary tools of the range's AI commits (all repositories), most commits first (ties by key)."""
+    result = await conn.execute(_tools_sql(None), _days(rng))
+    return [str(row.tool) for row in result]
+
+
 # --- repository detail ---------------------------------------------------------------------------------------------
 
 

@@ -128,6 +128,12 @@ class TeamMember:
     days_since_last_active: int
 
     @property
+    def cache_write_tokens(self) -> int:
+        """What the total holds beyond input, output and cache reads: every rollup's total is the sum of the four
+        token kinds, so this is exactly the cache-write (cache creation) tokens of the same rows."""
+        return self.total_tokens - self.input_tokens - self.output_tokens - self.cache_read_tokens
+
+    @property
     def claude_code_tokens(self) -> int:
         return self.tool_tokens.get(CLAUDE_CODE, 0)
 

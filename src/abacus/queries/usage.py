@@ -634,7 +634,8 @@ async def top_users(db: AsyncSession, rng: DateRange, limit: int = 10) -> list[T
 
 USAGE_MODELS_ROWS_SQL = text("""
 SELECT date, model, SUM(total_tokens) AS tokens, SUM(input_tokens) AS input_tokens,
-       SUM(output_tokens) AS output_tokens, SUM(cost) AS cost, tool
+       SUM(output_tokens) AS output_tokens, SUM(cost) AS cost, tool,
+       SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens
 FROM usage_tool_daily
 WHERE date BETWEEN :start AND :end
 GROUP BY date, model, tool
@@ -650,7 +651,12 @@ GROUP BY date, tool
 ORDER BY date ASC, tokens DESC, tool ASC
 """)
 
-USAGE_MODEL_COLUMNS = ("date", "model", "tokens", "input_tokens", "output_tokens", "cost", "tool")
+USAGE_MODEL_COLUMNS = (
+    "date", "model", "tokens", "input_tokens", "output_tokens", "cost", "tool", "cache_read_tokens",
+    "cache_write_tokens",
+)  # fmt: skip
+"""The cache columns come last (after the columns the export has always had); the four token kinds add up to
+`tokens`."""
 USAGE_TOOL_COLUMNS = ("date", "tool", "tokens", "cost", "users")
 
 

@@ -7,6 +7,7 @@ pre-formatted strings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,6 +16,7 @@ from typing import Any
 from litestar.response import Stream
 
 from abacus.domain.periods import DateRange
+from abacus.domain.tools import GITHUB_COPILOT
 
 CSV_MEDIA_TYPE = "text/csv"
 """Litestar appends `; charset=utf-8` to text types (the response encoding)."""
@@ -23,6 +25,14 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 COST_PLACES = Decimal("0.000001")
 CHUNK_LINES = 500
 """Lines buffered per body chunk: few ASGI events without holding the whole file."""
+_COLUMN_UNSAFE = re.compile(r"[^a-z0-9]+")
+
+
+def tool_column(tool: str, suffix: str) -> str:
+    """A per-tool CSV column: `claude_code_tokens`, `codex_commits`; GitHub Copilot is `copilot_…` (the name the
+    exports have always used)."""
+    key = "copilot" if tool == GITHUB_COPILOT else _COLUMN_UNSAFE.sub("_", tool.lower()).strip("_")
+    return f"{key}_{suffix}"
 
 
 def _number(value: Decimal) -> str:

@@ -248,6 +248,9 @@ class ModelTrendRow:
     tokens: int
     input_tokens: int
     output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    """input + output + cache_read + cache_write = tokens."""
     cost: float
 
 
@@ -289,6 +292,8 @@ async def api_models_trends(
                 int(r["tokens"]),
                 int(r["input_tokens"]),
                 int(r["output_tokens"]),
+                int(r["cache_read_tokens"]),
+                int(r["cache_write_tokens"]),
                 _money(r["cost"]),
             )
             for r in rows

@@ -132,6 +132,8 @@ class PivotUser:
     input_tokens: int
     output_tokens: int
     cache_read_tokens: int
+    cache_write_tokens: int
+    """input + output + cache_read + cache_write = total_tokens."""
     first_active: date
     last_active: date
     """All time, not range-bound."""
@@ -169,6 +171,7 @@ def _pivot_user(m: TeamMember) -> PivotUser:
         input_tokens=m.input_tokens,
         output_tokens=m.output_tokens,
         cache_read_tokens=m.cache_read_tokens,
+        cache_write_tokens=m.cache_write_tokens,
         first_active=m.first_active,
         last_active=m.last_active,
         days_active=m.days_active,

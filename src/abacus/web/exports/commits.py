@@ -1,4 +1,7 @@
-"""GET /export/commits.csv (alias /api/v1/export/commits.csv): the per-repository pivot as CSV (docs/pages.md §12)."""
+"""GET /export/commits.csv (alias /api/v1/export/commits.csv): the per-repository pivot as CSV (docs/pages.md §12).
+
+One `<tool>_commits` column per AI tool: Claude Code, Cursor and Copilot always, then every other tool with AI commits
+in the range, so the tool columns of a row add up to its `ai_assisted_commits`."""
 
 from __future__ import annotations
 
@@ -10,19 +13,27 @@ from litestar.di import NamedDependency
 from litestar.response import Stream
 
 from abacus.domain.periods import DateRange
-from abacus.domain.tools import CLAUDE_CODE, CURSOR, GITHUB_COPILOT
-from abacus.queries.commits import RepoRow, stream_repo_rows
-from abacus.web.csv_download import csv_filename, csv_response
+from abacus.domain.tools import CLAUDE_CODE, CURSOR, GITHUB_COPILOT, KNOWN_TOOLS
+from abacus.queries.commits import RepoRow, ai_tools_in_range, stream_repo_rows
+from abacus.web.csv_download import csv_filename, csv_response, tool_column
 from abacus.web.params import SearchText
 
 COMMIT_COLUMNS = (
     "repository", "source", "total_commits", "ai_assisted_commits", "ai_assistance_rate", "total_additions",
-    "total_deletions", "unique_authors", "first_commit", "last_commit", "claude_code_commits", "cursor_commits",
-    "copilot_commits",
+    "total_deletions", "unique_authors", "first_commit", "last_commit",
 )  # fmt: skip
+ALWAYS_TOOLS = (CLAUDE_CODE, CURSOR, GITHUB_COPILOT)
+"""Tools whose column is there even without commits (the columns every export has had)."""
 
 
-def commit_csv_row(row: RepoRow) -> tuple[Any, ...]:
+def commit_tools(present: Sequence[str]) -> list[str]:
+    """The tools that get a column: the always-present three, then the other known tools present in their usual
+    order, then unknown tools present by key."""
+    known = [t for t in KNOWN_TOOLS if t in ALWAYS_TOOLS or t in present]
+    return known + sorted(t for t in set(present) if t not in KNOWN_TOOLS)
+
+
+def commit_csv_row(row: RepoRow, tools: Sequence[str]) -> tuple[Any, ...]:
     """One CSV record; numbers stay numbers, timestamps are written ISO-8601 UTC by `csv_line`."""
     return (
         row.full_name,
@@ -35,16 +46,16 @@ def commit_csv_row(row: RepoRow) -> tuple[Any, ...]:
         row.unique_authors,
         row.first_commit,
         row.last_commit,
-        row.tool(CLAUDE_CODE),
-        row.tool(CURSOR),
-        row.tool(GITHUB_COPILOT),
+        *(row.tool(t) for t in tools),
     )
 
 
-async def _rows(request: Request[Any, Any, Any], rng: DateRange, pattern: str | None) -> AsyncIterator[Sequence[Any]]:
+async def _rows(
+    request: Request[Any, Any, Any], rng: DateRange, pattern: str | None, tools: Sequence[str]
+) -> AsyncIterator[Sequence[Any]]:
     async with request.app.state.engine.connect() as conn:
         async for row in stream_repo_rows(conn, rng, pattern):
-            yield commit_csv_row(row)
+            yield commit_csv_row(row, tools)
 
 
 @get(["/export/commits.csv", "/api/v1/export/commits.csv"], name="export_commits", include_in_schema=False)
@@ -52,4 +63,7 @@ async def export_commits(
     request: Request[Any, Any, Any], rng: NamedDependency[DateRange], query_text: NamedDependency[SearchText]
 ) -> Stream:
     """Every repository with ≥1 commit in the range (optionally filtered by name), commits desc, streamed."""
-    return csv_response(csv_filename("commits", rng), COMMIT_COLUMNS, _rows(request, rng, query_text.pattern))
+    async with request.app.state.engine.connect() as conn:
+        tools = commit_tools(await ai_tools_in_range(conn, rng))
+    header = (*COMMIT_COLUMNS, *(tool_column(t, "commits") for t in tools))
+    return csv_response(csv_filename("commits", rng), header, _rows(request, rng, query_text.pattern, tools))

@@ -8,17 +8,24 @@ from typing import Any
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.response import Stream
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
-from abacus.queries.team import TeamQuery, stream_team_members
-from abacus.web.csv_download import csv_filename, csv_response
+from abacus.queries.team import TeamQuery, stream_team_members, team_tools
+from abacus.web.csv_download import csv_filename, csv_response, tool_column
 from abacus.web.params import SearchText, today_utc
 
-TEAM_COLUMNS = (
-    "email", "total_tokens", "total_cost", "claude_code_tokens", "cursor_tokens", "input_tokens", "output_tokens",
-    "cache_read_tokens", "first_active", "last_active", "days_active", "avg_tokens_per_day", "tool_count",
-    "has_thinking_models",
+HEAD_COLUMNS = ("email", "total_tokens", "total_cost", "claude_code_tokens", "cursor_tokens")
+TAIL_COLUMNS = (
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "first_active", "last_active",
+    "days_active", "avg_tokens_per_day", "tool_count", "has_thinking_models",
 )  # fmt: skip
+"""Between the two: a `<tool>_tokens` column for every other tool with usage in the range (the Team page's tool
+columns), so the tool columns add up to `total_tokens`, as do input + output + cache read + cache write."""
+
+
+def team_columns(other_tools: Sequence[str]) -> tuple[str, ...]:
+    return (*HEAD_COLUMNS, *(tool_column(t, "tokens") for t in other_tools), *TAIL_COLUMNS)
 
 
 async def _team_rows(request: Request[Any, Any, Any], query: TeamQuery) -> AsyncIterator[Sequence[Any]]:
@@ -31,9 +38,11 @@ async def _team_rows(request: Request[Any, Any, Any], query: TeamQuery) -> Async
                 m.total_cost,
                 m.claude_code_tokens,
                 m.cursor_tokens,
+                *(m.tool_tokens.get(t, 0) for t in query.tools),
                 m.input_tokens,
                 m.output_tokens,
                 m.cache_read_tokens,
+                m.cache_write_tokens,
                 m.first_active,
                 m.last_active,
                 m.days_active,
@@ -45,8 +54,12 @@ async def _team_rows(request: Request[Any, Any, Any], query: TeamQuery) -> Async
 
 @get(["/export/team.csv", "/api/v1/export/team.csv"], name="export_team", include_in_schema=False)
 async def export_team(
-    request: Request[Any, Any, Any], rng: NamedDependency[DateRange], query_text: NamedDependency[SearchText]
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    rng: NamedDependency[DateRange],
+    query_text: NamedDependency[SearchText],
 ) -> Stream:
     """The Team table as CSV for the range and search: one line per person, tokens desc (ties by email)."""
-    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=query_text.pattern)
-    return csv_response(csv_filename("team", rng), TEAM_COLUMNS, _team_rows(request, query))
+    tools = (await team_tools(db, rng)).other_present
+    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=query_text.pattern, tools=tools)
+    return csv_response(csv_filename("team", rng), team_columns(tools), _team_rows(request, query))
