@@ -211,12 +211,20 @@ def test_columns_toggle(client):
     for label in ("AI Attributed", "AI %", "Tool Split", "Authors", "Last Commit"):
         assert label in dom.text(head)
     assert "Additions" not in dom.text(head)
-    # a chip link toggles its column; returning to the default drops the parameter
-    assert "/commits?cols=fullName%2CtotalCommits%2CaiAssistedCommits" in [a.get("href") for a in dom.select(page, "a")]
+    # a chip (a toggle button in a GET form) toggles its column; returning to the default drops the parameter
+    chips = dom.select(page, "button.chip")
+    assert "/commits?cols=fullName%2CtotalCommits%2CaiAssistedCommits" in [b.get("hx-get") for b in chips]
+    assert [b.get("aria-pressed") for b in chips if dom.text(b) == "Commits"] == ["true"]
     every_default = get_ok(
         client, "/commits?cols=fullName,totalCommits,aiAssistedCommits,aiAssistanceRate,toolSplit,uniqueAuthors"
     )
-    assert "/commits" in [a.get("href") for a in dom.select(every_default, "a.chip") if a.get("class") == "chip"]
+    unpressed = [b for b in dom.select(every_default, "button.chip") if b.get("aria-pressed") == "false"]
+    back_to_default = [b for b in unpressed if b.get("hx-get") == "/commits"]
+    assert len(back_to_default) == 1
+    # without JS the same chip submits its form to the same URL (no hidden fields: the default columns)
+    form = back_to_default[0].getparent()
+    assert (form.tag, form.get("method"), form.get("action")) == ("form", "get", "/commits")
+    assert dom.select(form, "input") == []
 
 
 def test_day_edges_are_utc(client, database_url):

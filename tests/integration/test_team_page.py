@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from html.parser import HTMLParser
@@ -125,7 +126,7 @@ def test_every_column_including_other_tools(page_client, records):
     for index, tool in ((4, "claude_code"), (5, "cursor"), (6, "codex")):
         assert foot[index][1] == tokens_title(sum(p["tools"].get(tool, 0) for p in people.values()))
     assert [foot[7][0], foot[8][0], foot[9][0]] == ["-", "-", "-"]
-    assert "Codex" in page.text and 'aria-pressed="true">Codex</a>' in page.text
+    assert "Codex" in page.text and re.search(r'aria-pressed="true"[^>]*>Codex</button>', page.text)
 
 
 @pytest.mark.parametrize(
@@ -236,7 +237,7 @@ def test_header_search_filters_in_place_and_chips_toggle_columns(page_client):
     assert '<input type="hidden" name="sort" value="totalCost" form="team-search">' in html
     assert '<span class="chip on disabled" aria-disabled="true" title="Always shown">User</span>' in html
     assert (
-        'href="/team?range=7d&amp;sort=totalCost&amp;cols=email%2CtotalTokens%2CtotalCost%2Csplit%2CcursorTokens'
+        'hx-get="/team?range=7d&amp;sort=totalCost&amp;cols=email%2CtotalTokens%2CtotalCost%2Csplit%2CcursorTokens'
         '%2ClastActive"' in html
     )
     assert 'href="/export/team.csv?range=7d"' in html

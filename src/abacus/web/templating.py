@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from jinja2 import Environment
 from litestar import Request
@@ -25,10 +25,18 @@ def query(params: dict[str, Any] | None = None, **changes: Any) -> str:
     return ("?" + urlencode(clean)) if clean else ""
 
 
+def form_fields(href: str) -> tuple[str, list[tuple[str, str]]]:
+    """`/team?cols=a%2Cb&range=7d` → ("/team", [("cols", "a,b"), ("range", "7d")]): a link as a GET form's action
+    and hidden fields, so a toggle button submits to the same URL without JS."""
+    parts = urlsplit(href)
+    return parts.path, parse_qsl(parts.query, keep_blank_values=True)
+
+
 def configure_environment(engine: JinjaTemplateEngine) -> None:
     env: Environment = engine.engine
     env.globals.update(
         query=query,
+        form_fields=form_fields,
         tool_name=tools.tool_name,
         tool_color=tools.tool_color,
         tool_class=tools.tool_css_class,
