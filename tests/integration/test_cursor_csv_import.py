@@ -11,7 +11,13 @@ from decimal import Decimal
 import pytest
 
 from abacus.providers import cursor
-from abacus.providers.cursor_csv import REQUIRED_COLUMNS, CsvImportError, csv_organization_id, import_cursor_csv
+from abacus.providers.cursor_csv import (
+    REQUIRED_COLUMNS,
+    CsvImportError,
+    csv_organization_id,
+    describe_import,
+    import_cursor_csv,
+)
 from tests.integration.provider_support import (
     CORE,
     TODAY,
@@ -87,14 +93,15 @@ async def test_a_bad_file_writes_nothing_and_names_every_bad_row_then_the_fixed_
     assert await data_snapshot(sessionmaker) == empty
 
     result = await import_cursor_csv(sessionmaker, export_csv(emulator), organization_id=org)
-    assert result.records == sum(1 for e in events if e.token_total)
+    assert (result.new, result.already_present) == (sum(1 for e in events if e.token_total), 0)
     assert result.skipped_zero == sum(1 for e in events if not e.token_total) > 0
     assert (result.first_date, result.last_date) == (DAY, DAY)
     assert await rollup_mismatches(sessionmaker) == 0
 
     imported = await data_snapshot(sessionmaker)
     again = await import_cursor_csv(sessionmaker, export_csv(emulator), organization_id=org)
-    assert again.records == result.records
+    assert (again.new, again.already_present, again.other_team) == (0, result.new, 0)
+    assert describe_import(again).startswith(f"0 new, {result.new:,} already present; ")
     assert await data_snapshot(sessionmaker) == imported  # idempotent
 
 
@@ -128,3 +135,69 @@ async def test_cost_in_dollars_is_stored_exactly(emulator, sessionmaker):
     await import_cursor_csv(sessionmaker, data, organization_id="cursor:core")
     rows = (await data_snapshot(sessionmaker))["usage_records"]
     assert Decimal("1.234567") in {row[10] for row in rows}
+
+
+async def test_the_same_file_under_another_team_is_reported_as_duplicates_and_not_written(emulator, ctx, sessionmaker):
+    """Issue 11: importing one export under two labels used to store every event twice (a person's total doubled)."""
+    first = await import_cursor_csv(sessionmaker, export_csv(emulator), organization_id="cursor:core")
+    before = await data_snapshot(sessionmaker)
+    totals = await stored_totals(sessionmaker, TOOL, DAY, DAY)
+    second = await import_cursor_csv(sessionmaker, export_csv(emulator), organization_id="cursor:mobile")
+    assert (second.new, second.already_present, second.other_team) == (0, first.new, first.new)
+    assert "under another team, not written again" in describe_import(second)
+    assert await data_snapshot(sessionmaker) == before
+    assert await stored_totals(sessionmaker, TOOL, DAY, DAY) == totals
+    assert await rollup_mismatches(sessionmaker) == 0
+
+
+async def test_api_rows_of_one_team_make_a_csv_under_another_team_a_duplicate(emulator, ctx, sessionmaker):
+    assert (await cursor.sync_range(ctx, CORE, DAY, DAY)).ok
+    before = await data_snapshot(sessionmaker)
+    result = await import_cursor_csv(sessionmaker, export_csv(emulator), organization_id="cursor:mobile")
+    assert result.new == 0 and result.other_team == result.already_present > 0
+    assert await data_snapshot(sessionmaker) == before
+
+
+async def test_a_file_half_new_half_present_writes_only_the_new_half(emulator, sessionmaker):
+    whole = export_csv(emulator)
+    header, *lines = whole.decode("utf-8-sig").split("\r\n")
+    lines = [line for line in lines if line]
+    half = ("\r\n".join([header, *lines[: len(lines) // 2]]) + "\r\n").encode()
+    first = await import_cursor_csv(sessionmaker, half, organization_id="cursor:core")
+    result = await import_cursor_csv(sessionmaker, whole, organization_id="cursor:mobile")
+    assert result.already_present == result.other_team == first.new
+    assert result.new > 0
+    rows = (await data_snapshot(sessionmaker))["usage_records"]
+    assert len(rows) == first.new + result.new
+    assert await rollup_mismatches(sessionmaker) == 0
+
+
+async def test_a_nul_byte_in_a_cell_is_a_line_and_column_error_and_nothing_is_written(emulator, sessionmaker):
+    data = export_csv(emulator, break_rows={3: {"Model": "gpt-5\x00"}, 5: {"User": "ana\x00@example.com"}})
+    with pytest.raises(CsvImportError) as caught:
+        await import_cursor_csv(sessionmaker, data, organization_id="cursor:core")
+    assert caught.value.errors == [
+        'line 5: column "Model": contains a NUL byte; only printable text is accepted',
+        'line 7: column "User": contains a NUL byte; only printable text is accepted',
+    ]
+    assert (await data_snapshot(sessionmaker))["usage_records"] == []
+
+
+async def test_progress_is_reported_stage_by_stage_up_to_every_row(emulator, sessionmaker, monkeypatch):
+    from abacus.providers import cursor_csv
+
+    monkeypatch.setattr(cursor_csv, "WRITE_CHUNK", 3)
+    seen: list[tuple[str, int, int]] = []
+
+    async def progress(stage: str, done: int, total: int) -> None:
+        seen.append((stage, done, total))
+
+    result = await import_cursor_csv(
+        sessionmaker, export_csv(emulator), organization_id="cursor:core", progress=progress
+    )
+    stages = [stage for stage, _, _ in seen]
+    assert stages[0] == "validating" and stages[-1] == "summing"
+    writes = [(done, total) for stage, done, total in seen if stage == "writing"]
+    assert writes[0] == (0, result.new) and writes[-1] == (result.new, result.new)
+    assert len(writes) == 1 + -(-result.new // 3)  # one report per chunk of the one transaction
+    assert await rollup_mismatches(sessionmaker) == 0

@@ -7,7 +7,7 @@ import pytest
 
 from abacus.domain.modelnames import MODEL_DEFAULT
 from abacus.providers.cursor import epoch_ms, parse_usage_events
-from abacus.providers.cursor_csv import REQUIRED_COLUMNS, csv_organization_id, parse_cursor_csv
+from abacus.providers.cursor_csv import REQUIRED_COLUMNS, CsvImportError, csv_organization_id, parse_cursor_csv
 from abacus.settings import CursorSettings, ProviderKey, Settings
 
 ORG = "cursor:core"
@@ -203,9 +203,10 @@ def test_a_duplicated_required_header_is_refused():
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        (b"", "the file is empty"),
-        (b"\xef\xbb\xbf\r\n", "the file is empty"),
-        (b"\xff\xfeD\x00a\x00", "the file is not UTF-8 text"),
+        (b"", "line 1: the file is empty"),
+        (b"\xef\xbb\xbf\r\n", "line 1: the file is empty"),
+        (b"\xff\xfeD\x00a\x00", "line 1: byte 1 of the line (offset 0) is not UTF-8 text"),
+        (b"Date,User\nok,\xe9t\xe9\n", "line 2: byte 4 of the line (offset 13) is not UTF-8 text"),
     ],
 )
 def test_empty_and_non_utf8_files(data, error):
@@ -218,12 +219,14 @@ def test_malformed_quoting_is_reported_with_its_line():
     assert errors[0].startswith("line 3: malformed CSV (")
 
 
-def test_only_the_first_50_errors_are_listed_plus_a_count_of_the_rest():
-    errors = parse(csv_bytes(*[line(date="bad")] * 60)).errors
-    assert len(errors) == 51
-    assert errors[0] == 'line 2: column "Date": "bad" is not an ISO 8601 timestamp'
-    assert errors[49].startswith("line 51: ")
-    assert errors[50] == "… and 10 more error(s) not shown"
+def test_only_the_first_50_errors_are_listed_and_all_are_counted():
+    result = parse(csv_bytes(*[line(date="bad")] * 200))
+    assert (len(result.errors), result.error_count) == (50, 200)
+    assert result.errors[0] == 'line 2: column "Date": "bad" is not an ISO 8601 timestamp'
+    assert result.errors[49].startswith("line 51: ")
+    assert CsvImportError(result.errors, result.error_count).summary == "200 problems; the first 50 are listed"
+    assert CsvImportError(["one"]).summary == "1 problem"
+    assert CsvImportError(["a", "b", "c"], 3).summary == "3 problems"
 
 
 def test_blank_lines_are_ignored():
@@ -236,12 +239,79 @@ def test_blank_lines_are_ignored():
     [
         ((), None, "cursor:default"),
         ((ProviderKey("core", "k"),), None, "cursor:core"),
-        ((ProviderKey("core", "k"), ProviderKey("mobile", "k2")), None, "cursor:default"),
+        ((), "lab", "cursor:lab"),
         ((ProviderKey("core", "k"), ProviderKey("mobile", "k2")), "mobile", "cursor:mobile"),
+        ((ProviderKey("core", "k"), ProviderKey("mobile", "k2")), " core ", "cursor:core"),
     ],
 )
 def test_the_organization_defaults_to_the_only_configured_team(keys, label, expected):
     assert csv_organization_id(Settings(cursor=CursorSettings(keys=keys)), label) == expected
+
+
+TWO_TEAMS = Settings(cursor=CursorSettings(keys=(ProviderKey("core", "k"), ProviderKey("mobile", "k2"))))
+
+
+@pytest.mark.parametrize(
+    ("label", "error"),
+    [
+        (None, "2 Cursor teams are configured (core, mobile): say which one the file belongs to"),
+        ("", "2 Cursor teams are configured (core, mobile)"),
+        ("  ", "2 Cursor teams are configured (core, mobile)"),
+        ("lab", 'team "lab" is not a configured Cursor team (configured: core, mobile)'),
+        ("co\x00re", 'team "co\\x00re" is not a configured Cursor team'),
+    ],
+)
+def test_with_several_teams_the_team_is_required_and_must_be_one_of_them(label, error):
+    with pytest.raises(CsvImportError) as caught:
+        csv_organization_id(TWO_TEAMS, label)
+    assert caught.value.errors[0].startswith(error)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"user": "ana\x00@example.com"}, 'line 2: column "User": contains a NUL byte'),
+        ({"model": "gpt-5\x00"}, 'line 2: column "Model": contains a NUL byte'),
+        ({"kind": "Usage\x00"}, 'line 2: column "Kind": contains a NUL byte'),
+        ({"date": "\x002025-11-20T18:23:45Z"}, 'line 2: column "Date": contains a NUL byte'),
+        ({"input_": "1\x000"}, 'line 2: column "Input (w/o Cache Write)": contains a NUL byte'),
+        ({"cost": "\x07"}, 'line 2: column "Cost": contains the control character U+0007'),
+        ({"model": '"gpt\n5"'}, 'line 2: column "Model": contains the control character U+000A'),
+        ({"model": "gpt\x85"}, 'line 2: column "Model": contains the control character U+0085'),
+        ({"date": "0001-01-01T00:00:00+01:00"}, 'line 2: column "Date": "0001-01-01T00:00:00+01:00" is not an ISO'),
+        ({"date": "1999-12-31T23:59:59Z"}, 'line 2: column "Date": "1999-12-31T23:59:59Z" is outside the years'),
+        ({"output": "1" + "0" * 12}, None),
+        (
+            {"output": "1" + "0" * 12 + "1"},
+            'line 2: column "Output Tokens": "10000000000001" is more than 1,000,000,000,000 tokens',
+        ),
+        ({"output": "9" * 5000}, 'line 2: column "Output Tokens": "99999'),
+        ({"cost": "100000.01"}, 'line 2: column "Cost": "100000.01" is more than $100,000'),
+        ({"cost": "1" * 5000}, 'line 2: column "Cost": "1111'),
+    ],
+)
+def test_control_characters_and_out_of_range_values_are_named_with_line_and_column(kwargs, error):
+    result = parse(csv_bytes(line(**kwargs)))
+    if error is None:
+        assert result.errors == [] and len(result.rows) == 1
+        return
+    assert len(result.errors) == 1, result.errors
+    assert result.errors[0].startswith(error)
+    assert "\x00" not in result.errors[0], "a NUL byte is never echoed back"
+
+
+def test_a_tab_in_an_ignored_column_is_accepted():
+    assert parse(csv_bytes(line(kind="Included\tin Business"))).errors == []
+
+
+def test_the_size_guard_refuses_a_file_before_reading_it(monkeypatch):
+    from abacus.providers import cursor_csv
+
+    monkeypatch.setattr(cursor_csv, "MAX_FILE_BYTES", 1000)
+    result = parse(csv_bytes(*[line()] * 20))
+    assert result.rows == []
+    assert result.errors[0].startswith("line 1: the file is ")
+    assert "the limit is 1,000 bytes" in result.errors[0]
 
 
 @pytest.mark.parametrize("organization", ["core", "cursor:", "cursor:has space", "cursor:" + "x" * 60])

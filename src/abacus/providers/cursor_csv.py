@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from abacus.domain.modelnames import normalize_model_name
@@ -22,11 +24,21 @@ from abacus.providers.cursor import TOOL, assign_same_millisecond_ordinals, epoc
 from abacus.providers.cursor import organization_id as team_organization_id
 from abacus.providers.wire import MAX_IDENTITY_ID
 from abacus.records import UsageRow
+from abacus.rollups import refresh_rollup
 from abacus.settings import Settings
-from abacus.sync.usage_store import store_usage
+from abacus.sync.usage_store import upsert_usage
 
 MAX_ERRORS = 50
 MAX_MODEL = 128  # usage_records.raw_model
+MAX_FILE_BYTES = 25 * 1024 * 1024
+"""The size guard: a bigger file is refused before it is read (the web app caps request bodies at 30 MiB)."""
+MAX_TOKENS = 10**12
+"""Per row and column: far above any real request, far below what a bigint rollup sum could overflow on."""
+MAX_COST = Decimal(100_000)
+"""Dollars per row; usage_records.cost is numeric(14, 6)."""
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+WRITE_CHUNK = 5000
+"""Rows per upsert inside the import's single transaction (progress is reported after each)."""
 
 COL_DATE = "Date"
 COL_USER = "User"
@@ -53,44 +65,96 @@ TOKEN_COLUMNS = (COL_INPUT, COL_CACHE_WRITE, COL_CACHE_READ, COL_OUTPUT)
 FREE_COST_WORDS = frozenset({"", "-", "included"})
 _ORGANIZATION = re.compile(r"cursor:[A-Za-z0-9][A-Za-z0-9_.-]{0,40}")  # cursor:<label>, labels as in settings
 _DOLLARS = re.compile(r"\d+(?:\.\d*)?|\.\d+", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # in any cell (tab and line breaks may be quoted)
+_STORED_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # in a cell whose text is stored (User, Model)
+STORED_TEXT_COLUMNS = (COL_USER, COL_MODEL)
 
 
 @dataclass(frozen=True)
 class CsvParseResult:
-    """Rows ready to store, every error found (at most 50, then one summary line), zero-token rows skipped."""
+    """Rows ready to store, the first 50 errors found and how many there were in all, zero-token rows skipped."""
 
     rows: list[UsageRow]
     errors: list[str]
     skipped_zero: int
+    error_count: int = 0
+
+    def __post_init__(self) -> None:
+        if self.error_count < len(self.errors):
+            object.__setattr__(self, "error_count", len(self.errors))
 
 
 @dataclass(frozen=True)
 class CsvImportResult:
-    records: int
+    """What an import did: rows written for the first time, rows that were already stored (under this team, or
+    under another one and therefore not written again), zero-token rows skipped, and the days covered."""
+
+    new: int
+    already_present: int
+    other_team: int
     skipped_zero: int
     first_date: date | None
     last_date: date | None
 
 
 class CsvImportError(ValueError):
-    """The file is invalid; nothing was written. `errors` name line numbers and columns."""
+    """The file (or the team chosen for it) is invalid; nothing was written. `errors` are the first 50 problems,
+    each naming its line and column; `count` is how many there were in all."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], count: int | None = None) -> None:
         super().__init__("; ".join(errors[:3]) + (" …" if len(errors) > 3 else ""))
         self.errors = errors
+        self.count = max(count or 0, len(errors))
+
+    @property
+    def summary(self) -> str:
+        """`200 problems; the first 50 are listed` (or `3 problems`)."""
+        noun = "problem" if self.count == 1 else "problems"
+        listed = f"; the first {len(self.errors)} are listed" if self.count > len(self.errors) else ""
+        return f"{self.count:,} {noun}{listed}"
+
+
+ProgressCallback = Callable[[str, int, int], Awaitable[None]]
+"""`await progress(stage, done, total)`: stage is "validating", "checking", "writing" or "summing"."""
 
 
 def csv_organization_id(settings: Settings, label: str | None = None) -> str:
-    """`cursor:<label>`: the given label, else the only configured Cursor key's label, else `default`."""
-    if label:
-        return team_organization_id(label.strip())
-    if len(settings.cursor.keys) == 1:
-        return team_organization_id(settings.cursor.keys[0].label)
-    return team_organization_id("default")
+    """`cursor:<label>` for an import: the given label (one of the configured Cursor teams when there are any),
+    else the only configured team's label, else `default`.
+
+    Raises CsvImportError when several teams are configured and none is given (the rows would otherwise land
+    under a label the API never uses, and count twice), or when the label is not a configured team.
+    """
+    labels = [key.label for key in settings.cursor.keys]
+    chosen = (label or "").strip()
+    listed = ", ".join(labels)
+    if chosen:
+        if labels and chosen not in labels:
+            raise CsvImportError([f'team "{_shown(chosen)}" is not a configured Cursor team (configured: {listed})'])
+        return team_organization_id(chosen)
+    if len(labels) > 1:
+        raise CsvImportError(
+            [
+                f"{len(labels)} Cursor teams are configured ({listed}): say which one the file belongs to "
+                "(--org LABEL on the command line, the team field of the upload form)"
+            ]
+        )
+    return team_organization_id(labels[0] if labels else "default")
 
 
 def _shown(value: str) -> str:
-    return value if len(value) <= 60 else value[:57] + "..."
+    """A cell as an error message quotes it: at most 60 characters, control characters written as escapes."""
+    value = value if len(value) <= 60 else value[:57] + "..."
+    return _STORED_CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), value)
+
+
+def _control_problem(value: str, pattern: re.Pattern[str]) -> str | None:
+    found = pattern.search(value)
+    if found is None:
+        return None
+    char = found.group()
+    name = "a NUL byte" if char == "\x00" else f"the control character U+{ord(char):04X}"
+    return f"contains {name}; only printable text is accepted"
 
 
 class _Errors:
@@ -103,25 +167,26 @@ class _Errors:
         if len(self.lines) < MAX_ERRORS:
             self.lines.append(message)
 
-    def report(self) -> list[str]:
-        hidden = self.total - len(self.lines)
-        return self.lines + ([f"… and {hidden} more error(s) not shown"] if hidden else [])
+    def result(self, skipped: int = 0) -> CsvParseResult:
+        return CsvParseResult([], self.lines, skipped, self.total)
 
 
 def _timestamp(value: str) -> datetime | None:
     """An ISO 8601 timestamp (a naive one is UTC); None when it is not one."""
     try:
         moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves year 1 or 9999 out of range
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _integer(value: str) -> int | None:
     text = value.strip()
     if text == "":
         return 0
-    return int(text) if text.isascii() and text.isdigit() else None
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if len(text) <= 30 else MAX_TOKENS + 1  # no 5,000-digit int(): it is too big either way
 
 
 def _dollars(value: str) -> Decimal | None:
@@ -129,7 +194,7 @@ def _dollars(value: str) -> Decimal | None:
     if text.lower() in FREE_COST_WORDS:
         return Decimal(0)
     text = text.removeprefix("$").strip()
-    return Decimal(text) if _DOLLARS.fullmatch(text) else None
+    return Decimal(text) if len(text) <= 40 and _DOLLARS.fullmatch(text) else None
 
 
 def _is_email(value: str) -> bool:
@@ -141,36 +206,43 @@ def parse_cursor_csv(data: bytes, *, organization_id: str) -> CsvParseResult:
     """Validate and parse a Cursor usage export (RFC 4180; BOM and CRLF accepted); pure.
 
     Errors read like `line 17: column "Date": "2025-13-01T10:00" is not an ISO 8601 timestamp`; a file with any
-    error yields no rows.
+    error yields no rows. Never raises on any input bytes.
     """
     errors = _Errors()
     if not _ORGANIZATION.fullmatch(organization_id):
-        return CsvParseResult(
-            [],
-            [
-                f'team "{_shown(organization_id)}" is not cursor:<label> with a Cursor team label '
-                '(letters, digits, "_", "." or "-")'
-            ],
-            0,
+        errors.add(
+            f'team "{_shown(organization_id)}" is not cursor:<label> with a Cursor team label '
+            '(letters, digits, "_", "." or "-")'
         )
+        return errors.result()
+    if len(data) > MAX_FILE_BYTES:
+        errors.add(
+            f"line 1: the file is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,} bytes "
+            "(split the export by date range)"
+        )
+        return errors.result()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return CsvParseResult([], [f"the file is not UTF-8 text (invalid byte at offset {exc.start})"], 0)
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        errors.add(
+            f"line {line}: byte {column} of the line (offset {exc.start}) is not UTF-8 text; "
+            "export the file as UTF-8 CSV"
+        )
+        return errors.result()
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        return CsvParseResult([], [f"line 1: malformed CSV header ({exc})"], 0)
+        errors.add(f"line 1: malformed CSV header ({exc})")
+        return errors.result()
     if header is None or not any(cell.strip() for cell in header):
-        return CsvParseResult(
-            [],
-            [
-                "the file is empty: expected a header row with the columns "
-                + ", ".join(f'"{c}"' for c in REQUIRED_COLUMNS)
-            ],
-            0,
+        errors.add(
+            "line 1: the file is empty: expected a header row with the columns "
+            + ", ".join(f'"{c}"' for c in REQUIRED_COLUMNS)
         )
+        return errors.result()
     names = [cell.strip() for cell in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     duplicated = sorted({c for c in REQUIRED_COLUMNS if names.count(c) > 1})
@@ -179,7 +251,7 @@ def parse_cursor_csv(data: bytes, *, organization_id: str) -> CsvParseResult:
     if duplicated:
         errors.add("line 1: column(s) appear more than once: " + ", ".join(f'"{c}"' for c in duplicated))
     if missing or duplicated:
-        return CsvParseResult([], errors.report(), 0)
+        return errors.result()
     position = {name: names.index(name) for name in REQUIRED_COLUMNS}
 
     rows: list[UsageRow] = []
@@ -199,7 +271,7 @@ def parse_cursor_csv(data: bytes, *, organization_id: str) -> CsvParseResult:
         if len(record) != len(names):
             errors.add(f"line {start_line}: expected {len(names)} fields like the header, found {len(record)}")
             continue
-        row = _parse_row(record, position, start_line, errors, organization_id)
+        row = _parse_row(record, names, position, start_line, errors, organization_id)
         if row is None:
             continue
         if not (row.input_tokens or row.cache_write_tokens or row.cache_read_tokens or row.output_tokens):
@@ -207,38 +279,60 @@ def parse_cursor_csv(data: bytes, *, organization_id: str) -> CsvParseResult:
             continue
         rows.append(row)
     if errors.total:
-        return CsvParseResult([], errors.report(), skipped)
+        return errors.result(skipped)
     return CsvParseResult(assign_same_millisecond_ordinals(rows), [], skipped)
 
 
 def _parse_row(
-    record: list[str], position: dict[str, int], line: int, errors: _Errors, organization: str
+    record: list[str], names: list[str], position: dict[str, int], line: int, errors: _Errors, organization: str
 ) -> UsageRow | None:
     before = errors.total
+    unreadable: set[int] = set()
+    for index, content in enumerate(record):
+        stored = names[index] in STORED_TEXT_COLUMNS and position[names[index]] == index
+        problem = _control_problem(content, _STORED_CONTROL if stored else _CONTROL)
+        if problem:
+            unreadable.add(index)
+            errors.add(f'line {line}: column "{_shown(names[index] or str(index + 1))}": {problem}')
 
     def bad(column: str, problem: str) -> None:
         errors.add(f'line {line}: column "{column}": "{_shown(record[position[column]])}" {problem}')
 
-    moment = _timestamp(record[position[COL_DATE]])
-    if moment is None:
-        bad(COL_DATE, "is not an ISO 8601 timestamp")
-    user = record[position[COL_USER]].strip().lower()
-    if not _is_email(user):
+    def cell(column: str) -> str | None:
+        return None if position[column] in unreadable else record[position[column]]
+
+    moment = None
+    if (date_text := cell(COL_DATE)) is not None:
+        moment = _timestamp(date_text)
+        if moment is None:
+            bad(COL_DATE, "is not an ISO 8601 timestamp")
+        elif not FIRST_YEAR <= moment.year <= LAST_YEAR:
+            bad(COL_DATE, f"is outside the years {FIRST_YEAR}–{LAST_YEAR}")
+    user = (cell(COL_USER) or "").strip().lower()
+    if cell(COL_USER) is None:
+        pass
+    elif not _is_email(user):
         bad(COL_USER, "is not an email address")
     elif len(user) > MAX_IDENTITY_ID:
         bad(COL_USER, f"is longer than {MAX_IDENTITY_ID} characters")
-    model = record[position[COL_MODEL]].strip()
+    model = (cell(COL_MODEL) or "").strip()
     if len(model) > MAX_MODEL:
         bad(COL_MODEL, f"is longer than {MAX_MODEL} characters")
     counts: dict[str, int] = {}
     for column in TOKEN_COLUMNS:
-        value = _integer(record[position[column]])
-        if value is None:
+        given = cell(column)
+        value = None if given is None else _integer(given)
+        if given is not None and value is None:
             bad(column, "is not a whole number of tokens")
+        elif value is not None and value > MAX_TOKENS:
+            bad(column, f"is more than {MAX_TOKENS:,} tokens")
         counts[column] = value or 0
-    cost = _dollars(record[position[COL_COST]])
-    if cost is None:
+    cost_text = cell(COL_COST)
+    cost = None if cost_text is None else _dollars(cost_text)
+    if cost_text is not None and cost is None:
         bad(COL_COST, 'is not a dollar amount (e.g. "0.12", "$0.12", "Included", "-")')
+    elif cost is not None and cost > MAX_COST:
+        bad(COL_COST, f"is more than ${MAX_COST:,} for one request")
     if errors.total > before or moment is None or cost is None:
         return None
     raw_model = stored_raw_model(model)
@@ -258,21 +352,82 @@ def _parse_row(
     )
 
 
+# Rows of the file already stored under any team: same event key except the team (`organization_id`).
+STORED_ELSEWHERE = sql_text("""
+SELECT k.n, u.organization_id
+FROM unnest(CAST(:dates AS date[]), CAST(:identities AS text[]), CAST(:models AS text[]),
+            CAST(:records AS text[]), CAST(:ms AS bigint[]), CAST(:ns AS int[]))
+     AS k(date, identity, raw_model, tool_record_id, timestamp_ms, n)
+JOIN usage_records u
+  ON u.date = k.date AND u.identity = k.identity AND u.tool = 'cursor'
+ AND u.raw_model IS NOT DISTINCT FROM k.raw_model AND u.tool_record_id IS NOT DISTINCT FROM k.tool_record_id
+ AND u.timestamp_ms = k.timestamp_ms
+""")
+IMPORT_LOCK = sql_text("SELECT pg_advisory_xact_lock(hashtext('abacus:cursor-csv-import'))")
+
+
+async def _stored_teams(db: AsyncSession, rows: list[UsageRow]) -> dict[int, set[str | None]]:
+    """Row index → the teams (`organization_id`) under which that event is stored already."""
+    found: dict[int, set[str | None]] = {}
+    for start in range(0, len(rows), WRITE_CHUNK):
+        chunk = rows[start : start + WRITE_CHUNK]
+        result = await db.execute(
+            STORED_ELSEWHERE,
+            {
+                "dates": [r.date for r in chunk],
+                "identities": [r.identity for r in chunk],
+                "models": [r.raw_model for r in chunk],
+                "records": [r.tool_record_id for r in chunk],
+                "ms": [r.timestamp_ms for r in chunk],
+                "ns": list(range(start, start + len(chunk))),
+            },
+        )
+        for n, organization in result:
+            found.setdefault(n, set()).add(organization)
+    return found
+
+
+async def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
 async def import_cursor_csv(
-    sessionmaker: async_sessionmaker[AsyncSession], data: bytes, *, organization_id: str
+    sessionmaker: async_sessionmaker[AsyncSession],
+    data: bytes,
+    *,
+    organization_id: str,
+    progress: ProgressCallback = _no_progress,
 ) -> CsvImportResult:
     """Import a Cursor usage CSV all-or-nothing in one transaction; idempotent (re-import adds nothing).
 
-    Raises CsvImportError (nothing written) when the file has any error.
+    An event already stored under another team label is a duplicate: counted, never written a second time.
+    Imports are serialised (a transaction-level advisory lock), so two uploads of one file cannot both see it as
+    new. Raises CsvImportError (nothing written) when the file has any error.
     """
+    await progress("validating", 0, 1)
     parsed = parse_cursor_csv(data, organization_id=organization_id)
     if parsed.errors:
-        raise CsvImportError(parsed.errors)
+        raise CsvImportError(parsed.errors, parsed.error_count)
+    rows = parsed.rows
+    await progress("validating", 1, 1)
     async with sessionmaker() as db, db.begin():
-        records = await store_usage(db, parsed.rows)
-    days = [row.date for row in parsed.rows]
+        await db.execute(IMPORT_LOCK)
+        await progress("checking", 0, len(rows))
+        stored = await _stored_teams(db, rows)
+        elsewhere = {n for n, teams in stored.items() if organization_id not in teams}
+        writes = [row for n, row in enumerate(rows) if n not in elsewhere]
+        await progress("writing", 0, len(writes))
+        for start in range(0, len(writes), WRITE_CHUNK):
+            await upsert_usage(db, writes[start : start + WRITE_CHUNK])
+            await progress("writing", min(start + WRITE_CHUNK, len(writes)), len(writes))
+        await progress("summing", 0, 1)
+        await refresh_rollup(db, {(r.date, r.tool) for r in writes})
+    await progress("summing", 1, 1)
+    days = [row.date for row in rows]
     return CsvImportResult(
-        records=records,
+        new=len(rows) - len(stored),
+        already_present=len(stored),
+        other_team=len(elsewhere),
         skipped_zero=parsed.skipped_zero,
         first_date=min(days) if days else None,
         last_date=max(days) if days else None,
@@ -280,7 +435,8 @@ async def import_cursor_csv(
 
 
 def describe_import(result: CsvImportResult) -> str:
-    """One line for people: how many records, which days, what was skipped."""
-    span = f", {result.first_date} → {result.last_date}" if result.first_date else ""
-    skipped = f" ({result.skipped_zero} zero-token rows skipped)" if result.skipped_zero else ""
-    return f"{result.records:,} records{span}{skipped}"
+    """One line for people: `3 new, 2 already present (1 under another team, not written again), days, skipped`."""
+    elsewhere = f" ({result.other_team:,} of them under another team, not written again)" if result.other_team else ""
+    span = f"; {result.first_date} → {result.last_date}" if result.first_date else ""
+    skipped = f"; {result.skipped_zero:,} zero-token rows skipped" if result.skipped_zero else ""
+    return f"{result.new:,} new, {result.already_present:,} already present{elsewhere}{span}{skipped}"

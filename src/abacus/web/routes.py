@@ -33,6 +33,7 @@ ROUTE_HANDLERS = [
     mappings.accept_all,
     mappings.remove_mapping,
     mappings.import_csv,
+    mappings.import_progress,
     tips.tip_guide,
     usage_exports.export_usage,
     usage_pages.usage_page,

@@ -18,6 +18,7 @@ from abacus.providers import registry, runner
 from abacus.providers.provider import Job, Provider
 from abacus.queue_keys import job_id
 from abacus.sync.context import SyncContext, SyncResult
+from abacus.worker.csv_import_jobs import IMPORT_JOB, import_cursor_csv_file
 from abacus.worker.locks import job_lock
 from abacus.worker.webhook_jobs import FOLLOWUP_JOB, github_webhook_followup
 
@@ -86,7 +87,10 @@ JOB_FUNCTIONS: dict[str, JobFunction] = {job.name: job_function(p, job) for p, j
 FUNCTIONS: list[Function] = [
     func(JOB_FUNCTIONS[job.name], name=job.name, keep_result=0 if job.kind == "backfill" else None)
     for _, job in registry.all_jobs()
-] + [func(github_webhook_followup, name=FOLLOWUP_JOB)]
+] + [
+    func(github_webhook_followup, name=FOLLOWUP_JOB),
+    func(import_cursor_csv_file, name=IMPORT_JOB, timeout=1800, max_tries=1),
+]
 CRON_JOBS: list[CronJob] = [
     cron(
         JOB_FUNCTIONS[job.name],

@@ -9,6 +9,7 @@ from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,8 +20,10 @@ from abacus.queries.mappings import mappings_view
 from abacus.services.mappings import SOURCES, MappingError, delete_mapping, set_mapping
 from abacus.web.params import SearchText, one_of
 from abacus.web.rendering import is_htmx, render
+from abacus.worker.csv_import_jobs import INLINE_BYTES, read_import, start_import
+from abacus.worker.enqueue import arq_pool
 
-FRAGMENTS = {"mapping-tables": "fragments/mapping_tables.html"}
+FRAGMENTS = {"mapping-tables": "fragments/mapping_tables.html", "import-progress": "fragments/import_progress.html"}
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
@@ -159,14 +162,56 @@ async def import_csv(
     db: AsyncSession,
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
     mappings_filter: NamedDependency[MappingsFilter],
-) -> Template:
+) -> Template | Redirect:
+    """Small files are imported here; bigger ones become a job whose progress the page polls."""
     upload = data.get("file")
-    organization_id = csv_organization_id(request.app.state.settings, str(data.get("organization_id") or ""))
+    name = upload.filename if isinstance(upload, UploadFile) else None
+    try:
+        organization_id = csv_organization_id(request.app.state.settings, _form_text(data.get("organization_id")))
+    except CsvImportError as exc:
+        return await _page(request, db, mappings_filter, import_errors=exc.errors, import_name=name)
     if not isinstance(upload, UploadFile):
         return await _page(request, db, mappings_filter, import_errors=["Choose a Cursor usage CSV file to import."])
     content = await upload.read()
+    if len(content) > INLINE_BYTES:
+        state = request.app.state
+        if state.arq is None:
+            state.arq = await arq_pool(state.settings)
+        job = await start_import(
+            state.redis,
+            state.arq,
+            state.settings.jobs.queue,
+            content,
+            filename=upload.filename or "upload.csv",
+            organization_id=organization_id,
+        )
+        if not is_htmx(request):
+            return Redirect(f"/mappings/imports/{job.import_id}", status_code=303)
+        return await _page(request, db, mappings_filter, import_job=job)
     try:
         result = await import_cursor_csv(request.app.state.sessionmaker, content, organization_id=organization_id)
     except CsvImportError as exc:
-        return await _page(request, db, mappings_filter, import_errors=exc.errors, import_name=upload.filename)
+        return await _page(
+            request, db, mappings_filter, import_errors=exc.errors, import_summary=exc.summary, import_name=name
+        )
     return await _page(request, db, mappings_filter, notice=f"Imported {upload.filename}: {describe_import(result)}.")
+
+
+@get("/mappings/imports/{import_id:str}", name="mapping_import", guards=[require_admin], dependencies=MAPPINGS_FILTER)
+async def import_progress(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    import_id: str,
+    mappings_filter: NamedDependency[MappingsFilter],
+) -> Template:
+    """A queued import's progress: the polled panel (htmx) or the whole page with it (a refresh link, no JS)."""
+    state = request.app.state
+    job = await read_import(state.redis, state.settings.jobs.queue, import_id)
+    if job is None:
+        raise NotFoundException("No such import (imports are kept for a day)")
+    return await _page(request, db, mappings_filter, import_job=job)
+
+
+def _form_text(value: Any) -> str:
+    """A text field of a multipart form (a file where text is expected counts as empty)."""
+    return value if isinstance(value, str) else ""
