@@ -5,6 +5,7 @@ attacker could change (every table of the database and this run's job queue)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,3 +162,13 @@ def state_fingerprint(database_url: str, redis_url: str) -> dict[str, Any]:
     finally:
         redis.close()
     return {"tables": asyncio.run(tables()), "queue_keys": queue, "queued": sorted(queued)}
+
+
+# ---- fuzzing budget -----------------------------------------------------------------------------------------------
+
+
+def fuzz_examples(default: int) -> int:
+    """Examples per fuzz test: `default` in the normal run, ABACUS_FUZZ_EXAMPLES to choose, ×25 with
+    ABACUS_FUZZ_LONG=1 (the long run)."""
+    chosen = int(os.environ.get("ABACUS_FUZZ_EXAMPLES") or default)
+    return chosen * 25 if os.environ.get("ABACUS_FUZZ_LONG") == "1" else chosen
