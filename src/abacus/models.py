@@ -243,6 +243,34 @@ class IdentityMapping(Base):
     updated_by: Mapped[str | None] = mapped_column(String(255))
 
 
+class ActivityDaily(Base):
+    """What the AI produced (beyond.md §1): one vendor daily aggregate per (tool, organization, identity, date),
+    replaced whole for the days a sync re-reads, in the transaction that advances its sync state."""
+
+    __tablename__ = "activity_daily"
+    __table_args__ = (
+        Index("ix_activity_daily_email_date", "email", "date"),
+        Index("ix_activity_daily_date_tool", "date", "tool"),
+    )
+
+    tool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(64), primary_key=True, server_default="")
+    identity: Mapped[str] = mapped_column(String(320), primary_key=True)
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), nullable=False)
+    sessions: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    lines_added: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    lines_removed: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    suggested: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    accepted: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    requests: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    commits: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    pull_requests: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    details: Mapped[dict[str, object] | None] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = _now()
+
+
 class SyncState(Base):
     __tablename__ = "sync_state"
 

@@ -45,6 +45,36 @@ class UsageRow:
 
 
 @dataclass(frozen=True)
+class ActivityRow:
+    """One activity_daily row before email resolution: what a tool produced for one identity on one UTC day
+    (docs/schema.md, activity_daily). Counts are the vendor's daily aggregates, replaced whole on a re-read."""
+
+    date: date
+    identity: str  # `<source>:<external id>`, lower-cased like usage identities
+    sessions: int = 0
+    lines_added: int = 0
+    lines_removed: int = 0
+    suggested: int = 0
+    accepted: int = 0
+    requests: int = 0
+    commits: int = 0
+    pull_requests: int = 0
+    active: bool = False
+    details: dict[str, object] | None = None  # vendor breakdowns kept raw (Copilot), not shown yet
+
+
+@dataclass(frozen=True)
+class ActivityBatch:
+    """The activity of one (tool, organization) over whole UTC days: storing it replaces every stored row of
+    those days, so a person the vendor no longer reports for a day disappears with the re-read."""
+
+    tool: str
+    organization_id: str
+    days: tuple[date, ...]
+    rows: tuple[ActivityRow, ...]
+
+
+@dataclass(frozen=True)
 class CommitAttributionRecord:
     tool: str
     model: str | None

@@ -6,8 +6,7 @@ import base64
 import binascii
 import json
 import math
-from collections import Counter
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
@@ -17,6 +16,7 @@ from abacus.emulators.faults import EmulatorState, Reply
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 1000
+MAX_DAILY_USAGE_DAYS = 90
 
 
 class _BadRequest(Exception):
@@ -117,45 +117,11 @@ def create_router(state: EmulatorState) -> Router:
 
     def daily_usage(team: CursorTeam, body: dict[str, Any]) -> Reply:
         start_ms, end_ms = _epoch_ms(body, "startDate"), _epoch_ms(body, "endDate")
-        rows = []
         first = datetime.fromtimestamp(start_ms / 1000, UTC).date()
         last = datetime.fromtimestamp(end_ms / 1000, UTC).date()
-        for day in dataset.days(first, last):
-            day_ms = int(datetime.combine(day, time(0), tzinfo=UTC).timestamp() * 1000)
-            next_ms = int(datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC).timestamp() * 1000) - 1
-            events = dataset.cursor_events(team.label, day_ms, next_ms)
-            for person in team.people:
-                mine = [e for e in events if e.email == person.email]
-                models = Counter(e.model for e in mine)
-                lines = sum(e.output_tokens for e in mine) // 40
-                rows.append(
-                    {
-                        "date": day_ms,
-                        "email": person.email,
-                        "isActive": bool(mine),
-                        "totalLinesAdded": lines,
-                        "totalLinesDeleted": lines // 3,
-                        "acceptedLinesAdded": lines * 2 // 3,
-                        "acceptedLinesDeleted": lines // 5,
-                        "totalApplies": len(mine),
-                        "totalAccepts": len(mine) * 3 // 4,
-                        "totalRejects": len(mine) // 4,
-                        "totalTabsShown": len(mine) * 9,
-                        "totalTabsAccepted": len(mine) * 3,
-                        "composerRequests": len(mine) // 2,
-                        "chatRequests": len(mine) // 3,
-                        "agentRequests": len(mine) - len(mine) // 2 - len(mine) // 3,
-                        "cmdkUsages": len(mine) // 5,
-                        "subscriptionIncludedReqs": len(mine),
-                        "apiKeyReqs": 0,
-                        "usageBasedReqs": sum(e.total_cents is not None for e in mine),
-                        "bugbotUsages": 0,
-                        "mostUsedModel": models.most_common(1)[0][0] if models else None,
-                        "applyMostUsedExtension": ".py" if mine else None,
-                        "tabMostUsedExtension": ".ts" if mine else None,
-                        "clientVersion": "2.0.77" if mine else None,
-                    }
-                )
+        if (last - first).days >= MAX_DAILY_USAGE_DAYS:
+            raise _BadRequest(f"Date range cannot exceed {MAX_DAILY_USAGE_DAYS} days")
+        rows = [row for day in dataset.days(first, last) for row in dataset.cursor_daily_usage(team.label, day)]
         return Reply(200, {"data": rows, "period": {"startDate": start_ms, "endDate": end_ms}})
 
     @post("/teams/filtered-usage-events")

@@ -13,6 +13,7 @@ import hashlib
 import random
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -127,6 +128,16 @@ class EmulatorConfig:
 
 TOOL_CLAUDE_CODE = "claude_code"
 TOOL_CURSOR = "cursor"
+ACTIVITY_COUNTS = (
+    "sessions",
+    "lines_added",
+    "lines_removed",
+    "suggested",
+    "accepted",
+    "requests",
+    "commits",
+    "pull_requests",
+)
 ANTHROPIC_REPORT_LAG = timedelta(hours=1)
 CENT = Decimal("0.01")
 
@@ -1244,6 +1255,49 @@ class EmulatorDataset:
         out.reverse()
         return out
 
+    def cursor_daily_usage(self, team_label: str, day: date) -> list[dict[str, Any]]:
+        """C3 `data[]` of one team and UTC day as visible at `now`: a row per team member, derived from the
+        member's visible events of that day (inactive members get zeros)."""
+        team = self.cursor_teams.get(team_label)
+        if team is None:
+            return []
+        day_ms = int(datetime.combine(day, time(0), tzinfo=UTC).timestamp() * 1000)
+        events = self.cursor_events(team_label, day_ms, day_ms + 86_400_000 - 1)
+        rows = []
+        for person in team.people:
+            mine = [e for e in events if e.email == person.email]
+            models = Counter(e.model for e in mine)
+            lines = sum(e.output_tokens for e in mine) // 40
+            rows.append(
+                {
+                    "date": day_ms,
+                    "email": person.email,
+                    "isActive": bool(mine),
+                    "totalLinesAdded": lines,
+                    "totalLinesDeleted": lines // 3,
+                    "acceptedLinesAdded": lines * 2 // 3,
+                    "acceptedLinesDeleted": lines // 5,
+                    "totalApplies": len(mine),
+                    "totalAccepts": len(mine) * 3 // 4,
+                    "totalRejects": len(mine) // 4,
+                    "totalTabsShown": len(mine) * 9,
+                    "totalTabsAccepted": len(mine) * 3,
+                    "composerRequests": len(mine) // 2,
+                    "chatRequests": len(mine) // 3,
+                    "agentRequests": len(mine) - len(mine) // 2 - len(mine) // 3,
+                    "cmdkUsages": len(mine) // 5,
+                    "subscriptionIncludedReqs": len(mine),
+                    "apiKeyReqs": 0,
+                    "usageBasedReqs": sum(e.total_cents is not None for e in mine),
+                    "bugbotUsages": 0,
+                    "mostUsedModel": models.most_common(1)[0][0] if models else None,
+                    "applyMostUsedExtension": ".py" if mine else None,
+                    "tabMostUsedExtension": ".ts" if mine else None,
+                    "clientVersion": "2.0.77" if mine else None,
+                }
+            )
+        return rows
+
     # ---- GitHub -----------------------------------------------------------------------------------------------
 
     def _place_examples(self) -> dict[tuple[str, date], list[tuple[int, AttributionExample]]]:
@@ -1575,6 +1629,66 @@ class EmulatorDataset:
             )
             rows.append(row)
         return rows
+
+    def truth_activity(
+        self, start: date, end: date, *, tool: str | None = None, org_label: str | None = None
+    ) -> list[dict[str, Any]]:
+        """What the activity sync must store for [start, end] as visible at `now` (beyond.md §1), one row per
+        (tool, organization, identity, date), sorted; `organization` is `anthropic:<org>` / `cursor:<team>`.
+
+        Claude Code: every A1 record summed per (day, actor) — sessions, lines, Σ tool decisions, commits, PRs; active
+        when any is above 0. Cursor: every C3 row (inactive members too) with the spec's column sums.
+        """
+        rows: dict[tuple[str, str, str, date], dict[str, Any]] = {}
+
+        def row(tool_name: str, organization: str, identity: str, day: date) -> dict[str, Any]:
+            key = (tool_name, organization, identity, day)
+            if key not in rows:
+                rows[key] = {
+                    "tool": tool_name,
+                    "organization": organization,
+                    "identity": identity,
+                    "date": day,
+                    **dict.fromkeys(ACTIVITY_COUNTS, 0),
+                    "active": False,
+                }
+            return rows[key]
+
+        if tool in (None, TOOL_CLAUDE_CODE):
+            for label in self.anthropic_orgs:
+                if org_label not in (None, label):
+                    continue
+                for day in self.days(start, end):
+                    for record in self.claude_code_report(label, day):
+                        actor = record["actor"]
+                        name = actor.get("email_address") or actor.get("api_key_name")
+                        out = row(TOOL_CLAUDE_CODE, f"anthropic:{label}", f"claude_code:{name.lower()}", day)
+                        core = record["core_metrics"]
+                        decisions = record["tool_actions"].values()
+                        out["sessions"] += core["num_sessions"]
+                        out["lines_added"] += core["lines_of_code"]["added"]
+                        out["lines_removed"] += core["lines_of_code"]["removed"]
+                        out["suggested"] += sum(d["accepted"] + d["rejected"] for d in decisions)
+                        out["accepted"] += sum(d["accepted"] for d in decisions)
+                        out["commits"] += core["commits_by_claude_code"]
+                        out["pull_requests"] += core["pull_requests_by_claude_code"]
+                        out["active"] = any(out[name] for name in ACTIVITY_COUNTS)
+        if tool in (None, TOOL_CURSOR):
+            for label in self.cursor_teams:
+                if org_label not in (None, label):
+                    continue
+                for day in self.days(start, end):
+                    for wire in self.cursor_daily_usage(label, day):
+                        out = row(TOOL_CURSOR, f"cursor:{label}", f"cursor:{wire['email'].lower()}", day)
+                        out["lines_added"] = wire["acceptedLinesAdded"]
+                        out["lines_removed"] = wire["acceptedLinesDeleted"]
+                        out["suggested"] = wire["totalTabsShown"] + wire["totalApplies"]
+                        out["accepted"] = wire["totalTabsAccepted"] + wire["totalAccepts"]
+                        out["requests"] = (
+                            wire["composerRequests"] + wire["chatRequests"] + wire["agentRequests"] + wire["cmdkUsages"]
+                        )
+                        out["active"] = wire["isActive"]
+        return [rows[key] for key in sorted(rows)]
 
     def truth_commits(self, start: date, end: date) -> dict[str, Any]:
         """Commits the sync stores for [start, end] by author date: non-merge, non-archived repos, default branch.

@@ -7,6 +7,7 @@ Control endpoints (no auth), all under `/_emulator`:
   GET    /clock     {"now","today"};  POST /clock {"now": "2026-01-10T18:00:00Z" | null}
   POST   /reset     faults, log, clock, issued tokens and rate-limit usage back to the start
   GET    /truth/usage?start=&end=&tool=&org=   GET /truth/commits?start=&end=   (Decimal as string)
+  GET    /truth/activity?start=&end=&tool=&org=   (beyond.md §1 rows per tool, organization, identity, date)
   GET    /health
 """
 
@@ -123,6 +124,18 @@ def create_control_router(state: EmulatorState) -> Router:
         )
         return _json(rows)
 
+    @get("/truth/activity")
+    async def truth_activity(request: Request[Any, Any, Any]) -> Response[bytes]:
+        params = query_params(request)
+        try:
+            start, end = _range(request)
+        except (KeyError, ValueError):
+            return _json({"error": "start and end (YYYY-MM-DD) are required"}, 400)
+        rows = state.dataset.truth_activity(
+            start, end, tool=params.get("tool") or None, org_label=params.get("org") or None
+        )
+        return _json(rows)
+
     @get("/truth/commits")
     async def truth_commits(request: Request[Any, Any, Any]) -> Response[bytes]:
         try:
@@ -147,6 +160,7 @@ def create_control_router(state: EmulatorState) -> Router:
             set_clock,
             reset,
             truth_usage,
+            truth_activity,
             truth_commits,
             health,
         ],

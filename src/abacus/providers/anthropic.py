@@ -25,12 +25,12 @@ from abacus.models import IdentityMapping
 from abacus.providers.http import TIMEOUT, ProviderClient, require
 from abacus.providers.provider import Job, Provider
 from abacus.providers.wire import MAX_IDENTITY_ID, cents_to_dollars, optional_text, token_count
-from abacus.records import ProviderError, UsageRow
+from abacus.records import ActivityBatch, ActivityRow, ProviderError, UsageRow
 from abacus.services.mappings import MappingError, set_mapping
 from abacus.settings import ProviderKey
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.state import read_state
-from abacus.sync.windows import run_windows, start_backfill, walk_back
+from abacus.sync.windows import WindowRead, run_windows, start_backfill, walk_back
 
 log = get_logger(__name__)
 
@@ -249,6 +249,72 @@ def parse_usage_records(records: Sequence[Any], *, where: str = "anthropic usage
     ]
 
 
+def activity_organization(label: str) -> str:
+    """`organization_id` of an org key's activity rows, `anthropic:<label>`: the scope a re-read day replaces."""
+    return f"{PROVIDER}:{label}"
+
+
+def parse_activity_records(records: Sequence[Any], *, where: str = "anthropic usage_report") -> list[ActivityRow]:
+    """A1 records → one activity row per (date, identity) (beyond.md §1), summed over the person's records of the
+    day (one per terminal): sessions = `core_metrics.num_sessions`, lines = `lines_of_code.added/removed`,
+    suggested = Σ `tool_actions.*.accepted + rejected`, accepted = Σ `.accepted`, commits and pull requests by Claude
+    Code; active when any of them is above 0. Missing metrics count 0; a present one of the wrong type raises
+    ProviderError naming it (the whole day fails, never a partial day)."""
+    totals: dict[tuple[date, str], list[int]] = {}
+    for index, record in enumerate(records):
+        at = f"{where}: data[{index}]"
+        if not isinstance(record, dict):
+            raise ProviderError(f"{at}: is not an object")
+        day = _record_day(_field(record, "date", where=where, index=index), at)
+        identity = _identity(_field(record, "actor", where=where, index=index), at)
+        core = record.get("core_metrics") or {}
+        if not isinstance(core, dict):
+            raise ProviderError(f"{at}.core_metrics: is not an object")
+        lines = core.get("lines_of_code") or {}
+        if not isinstance(lines, dict):
+            raise ProviderError(f"{at}.core_metrics.lines_of_code: is not an object")
+        actions = record.get("tool_actions") or {}
+        if not isinstance(actions, dict):
+            raise ProviderError(f"{at}.tool_actions: is not an object")
+        suggested = accepted = 0
+        for tool_name, decisions in sorted(actions.items()):
+            if decisions is None:
+                continue
+            if not isinstance(decisions, dict):
+                raise ProviderError(f"{at}.tool_actions.{tool_name}: is not an object")
+            yes = token_count(decisions.get("accepted"), f"{at}.tool_actions.{tool_name}.accepted")
+            no = token_count(decisions.get("rejected"), f"{at}.tool_actions.{tool_name}.rejected")
+            accepted += yes
+            suggested += yes + no
+        counts = [
+            token_count(core.get("num_sessions"), f"{at}.core_metrics.num_sessions"),
+            token_count(lines.get("added"), f"{at}.core_metrics.lines_of_code.added"),
+            token_count(lines.get("removed"), f"{at}.core_metrics.lines_of_code.removed"),
+            suggested,
+            accepted,
+            token_count(core.get("commits_by_claude_code"), f"{at}.core_metrics.commits_by_claude_code"),
+            token_count(core.get("pull_requests_by_claude_code"), f"{at}.core_metrics.pull_requests_by_claude_code"),
+        ]
+        total = totals.setdefault((day, identity), [0] * len(counts))
+        for position, value in enumerate(counts):
+            total[position] += value
+    return [
+        ActivityRow(
+            date=day,
+            identity=identity,
+            sessions=sessions,
+            lines_added=added,
+            lines_removed=removed,
+            suggested=suggested,
+            accepted=accepted,
+            commits=commits,
+            pull_requests=pull_requests,
+            active=any((sessions, added, removed, suggested, accepted, commits, pull_requests)),
+        )
+        for (day, identity), (sessions, added, removed, suggested, accepted, commits, pull_requests) in totals.items()
+    ]
+
+
 def build_key_name_emails(
     users: Iterable[dict[str, Any]], keys_by_status: dict[str, list[dict[str, Any]]]
 ) -> tuple[dict[str, str], list[str]]:
@@ -333,10 +399,17 @@ async def _refresh_mappings(ctx: SyncContext, key: ProviderKey, result: SyncResu
 # store + runs
 
 
-async def _read_day(client: ProviderClient, day: date) -> tuple[list[UsageRow], int]:
-    """All rows of one day (fetch every page, then parse) and the number of raw records."""
+async def _read_day(client: ProviderClient, day: date) -> WindowRead:
+    """All usage rows of one day (fetch every page, then parse), the number of raw records, and the day's activity
+    from the same records (beyond.md §1), which replaces what was stored for that day and org key."""
     records = await fetch_usage_day(client, day)
-    return parse_usage_records(records, where=_where("usage_report", client.label)), len(records)
+    where = _where("usage_report", client.label)
+    rows = parse_activity_records(records, where=where)
+    strays = sorted({row.date.isoformat() for row in rows if row.date != day})
+    if strays:
+        raise ProviderError(f"{where}: the report of {day.isoformat()} has records dated {', '.join(strays)}")
+    activity = ActivityBatch(TOOL, activity_organization(client.label), (day,), tuple(rows))
+    return WindowRead(parse_usage_records(records, where=where), len(records), activity)
 
 
 async def _run_days(

@@ -23,18 +23,19 @@ import httpx
 from abacus.domain.modelnames import normalize_model_name
 from abacus.domain.periods import day_start
 from abacus.providers.http import TIMEOUT, ProviderClient, require
-from abacus.providers.provider import Job, Provider
+from abacus.providers.provider import Job, Provider, StatusRow
 from abacus.providers.wire import MAX_IDENTITY_ID, cents_to_dollars, optional_text, token_count
-from abacus.records import ProviderError, UsageRow
-from abacus.settings import ProviderKey
+from abacus.records import ActivityBatch, ActivityRow, ProviderError, UsageRow
+from abacus.settings import ProviderKey, Settings
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.state import read_state
-from abacus.sync.windows import run_windows, start_backfill, walk_back
+from abacus.sync.windows import WindowRead, run_windows, start_backfill, walk_back
 
 PROVIDER = "cursor"
 TOOL = "cursor"
 EVENTS_PATH = "/teams/filtered-usage-events"
 MEMBERS_PATH = "/teams/members"
+DAILY_USAGE_PATH = "/teams/daily-usage-data"
 PAGE_SIZE = 1000
 MAX_PAGES = 10_000
 
@@ -45,6 +46,8 @@ FIRST_RUN = timedelta(hours=24)  # never synced → the last 24 h
 BACKFILL_EMPTY_DAYS = 7
 BACKFILL_HORIZON_DAYS = 365
 UNKNOWN_USER = "unknown"
+ACTIVITY_TRAILING_DAYS = 3  # C3 forward runs re-read [today − 3, today]: the daily figures settle late
+ACTIVITY_MAX_DAYS = 90  # one C3 call covers at most 90 days
 
 # Per-request timeout of the HTTP client; a module setting so tests can shorten it.
 REQUEST_TIMEOUT: httpx.Timeout | float = TIMEOUT
@@ -53,6 +56,11 @@ REQUEST_TIMEOUT: httpx.Timeout | float = TIMEOUT
 def state_id(key: ProviderKey) -> str:
     """The `sync_state` row of one team key: `cursor:<label>`."""
     return f"{PROVIDER}:{key.label}"
+
+
+def activity_state_id(key: ProviderKey) -> str:
+    """The `sync_state` row of one team key's C3 daily activity: `cursor-activity:<label>`."""
+    return f"{PROVIDER}-activity:{key.label}"
 
 
 def organization_id(label: str) -> str:
@@ -151,6 +159,23 @@ async def fetch_members(ctx: SyncContext, key: ProviderKey) -> list[dict[str, An
                 {"name": member.get("name"), "email": member["email"].strip().lower(), "role": member.get("role")}
             )
     return out
+
+
+async def fetch_daily_usage(client: ProviderClient, first: date, last: date) -> list[Any]:
+    """C3 daily usage rows of the UTC days first … last (one call, ≤ 90 days); raises ProviderError on failure."""
+    if (last - first).days + 1 > ACTIVITY_MAX_DAYS:
+        raise ValueError(f"a C3 call covers at most {ACTIVITY_MAX_DAYS} days ({first} … {last} asked)")
+    where = _where("daily_usage", client.label)
+    body = await client.json(
+        "POST",
+        DAILY_USAGE_PATH,
+        endpoint="daily_usage",
+        json={"startDate": epoch_ms(day_start(first)), "endDate": epoch_ms(day_start(last + timedelta(days=1))) - 1},
+    )
+    data = require(body, "data", where=where)
+    if not isinstance(data, list):
+        raise ProviderError(f"{where}: field 'data' is not a list")
+    return data
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -310,6 +335,65 @@ def parse_usage_events(
     return assign_same_millisecond_ordinals(rows), skipped
 
 
+_DAILY_COUNTS = (
+    "acceptedLinesAdded",
+    "acceptedLinesDeleted",
+    "totalTabsShown",
+    "totalApplies",
+    "totalTabsAccepted",
+    "totalAccepts",
+    "composerRequests",
+    "chatRequests",
+    "agentRequests",
+    "cmdkUsages",
+)
+
+
+def _daily_count(row: dict[str, Any], name: str, at: str) -> int:
+    return token_count(row.get(name), f"{at}.{name}")
+
+
+def parse_daily_usage(
+    data: Sequence[Any], *, first: date, last: date, where: str = "cursor daily_usage"
+) -> list[ActivityRow]:
+    """C3 rows → one activity row per (date, email) (beyond.md §1): lines = accepted lines added / deleted,
+    suggested = tabs shown + applies, accepted = tabs accepted + accepts, requests = composer + chat + agent + cmd-K,
+    active = `isActive`. Missing counts are 0; a malformed one, a date that is not a UTC midnight inside first … last,
+    a missing email or the same person twice on one day raises ProviderError naming the row (never a partial day)."""
+    rows: dict[tuple[date, str], ActivityRow] = {}
+    for index, row in enumerate(data):
+        at = f"{where}: data[{index}]"
+        if not isinstance(row, dict):
+            raise ProviderError(f"{at}: is not an object")
+        stamp = row.get("date")
+        if isinstance(stamp, bool) or not isinstance(stamp, int) or stamp < 0 or stamp % _MS_PER_DAY:
+            raise ProviderError(f"{at}.date: {stamp!r} is not epoch milliseconds of a UTC midnight")
+        day = utc_day_of_ms(stamp)
+        if not first <= day <= last:
+            raise ProviderError(f"{at}.date: {day.isoformat()} is outside the requested {first} … {last}")
+        email = optional_text(row.get("email"), f"{at}.email", max_length=MAX_IDENTITY_ID)
+        if not email or not email.strip():
+            raise ProviderError(f"{at}: response is missing field 'email'")
+        identity = f"{TOOL}:{email.strip().lower()}"
+        if (day, identity) in rows:
+            raise ProviderError(f"{at}: {email} appears twice on {day.isoformat()}")
+        active = row.get("isActive", False)
+        if not isinstance(active, bool):
+            raise ProviderError(f"{at}.isActive: {active!r} is not a boolean")
+        count = {name: _daily_count(row, name, at) for name in _DAILY_COUNTS}
+        rows[(day, identity)] = ActivityRow(
+            date=day,
+            identity=identity,
+            lines_added=count["acceptedLinesAdded"],
+            lines_removed=count["acceptedLinesDeleted"],
+            suggested=count["totalTabsShown"] + count["totalApplies"],
+            accepted=count["totalTabsAccepted"] + count["totalAccepts"],
+            requests=count["composerRequests"] + count["chatRequests"] + count["agentRequests"] + count["cmdkUsages"],
+            active=active,
+        )
+    return list(rows.values())
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # store + runs
 
@@ -413,6 +497,147 @@ async def backfill_step(
     return result
 
 
+# C3 daily activity: its own state per key (`cursor-activity:<label>`), whole UTC days per window.
+
+
+def day_windows(first: date, last: date) -> list[tuple[date, date]]:
+    """The days first … last cut into consecutive windows of at most 90 days (one C3 call each)."""
+    windows = []
+    while first <= last:
+        stop = min(first + timedelta(days=ACTIVITY_MAX_DAYS - 1), last)
+        windows.append((first, stop))
+        first = stop + timedelta(days=1)
+    return windows
+
+
+async def _read_activity(client: ProviderClient, window: tuple[date, date]) -> WindowRead:
+    """The activity of the window's days (one C3 call, then parse); the raw count is the active person-days, so a
+    run of days nobody was active counts as empty for the backfill."""
+    first, last = window
+    data = await fetch_daily_usage(client, first, last)
+    rows = parse_daily_usage(data, first=first, last=last, where=_where("daily_usage", client.label))
+    days = tuple(first + timedelta(days=n) for n in range((last - first).days + 1))
+    batch = ActivityBatch(TOOL, organization_id(client.label), days, tuple(rows))
+    return WindowRead([], sum(row.active for row in rows), batch)
+
+
+def _days_name(window: tuple[date, date]) -> str:
+    first, last = window
+    return first.isoformat() if first == last else f"{first.isoformat()}–{last.isoformat()}"
+
+
+async def _run_activity_windows(
+    ctx: SyncContext, key: ProviderKey, windows: list[tuple[date, date]], result: SyncResult, *, advance: bool
+) -> None:
+    async with _client(ctx, key) as client:
+        await run_windows(
+            ctx,
+            activity_state_id(key),
+            windows,
+            result,
+            read=lambda w: _read_activity(client, w),
+            name=_days_name,
+            synced_until=(lambda w: day_start(w[1])) if advance else None,
+            provider=PROVIDER,
+            unit="window",
+            label=key.label,
+            title=f"Cursor activity {key.label}",
+        )
+
+
+async def sync_activity_incremental(ctx: SyncContext, key: ProviderKey) -> SyncResult:
+    """Re-read the C3 days min(last day read, today − 3) … today, one transaction per ≤ 90-day window replacing
+    those days' activity and advancing `last_synced_hour_end` to the start of its last day. Idempotent."""
+    result = SyncResult(provider=PROVIDER, label=key.label)
+    today = ctx.today()
+    async with ctx.sessionmaker() as db:
+        state = await read_state(db, activity_state_id(key))
+    start = today - timedelta(days=ACTIVITY_TRAILING_DAYS)
+    if state is not None and state.last_synced_hour_end is not None:
+        start = min(start, state.last_synced_hour_end.astimezone(UTC).date())
+    await _run_activity_windows(ctx, key, day_windows(start, today), result, advance=True)
+    return result
+
+
+async def sync_activity_range(ctx: SyncContext, key: ProviderKey, start: date, end: date) -> SyncResult:
+    """Re-read the C3 days start … end (≤ 90-day windows); no incremental or backfill state changes."""
+    if end < start:
+        raise ValueError(f"range end {end.isoformat()} is before its start {start.isoformat()}")
+    result = SyncResult(provider=PROVIDER, label=key.label)
+    await _run_activity_windows(ctx, key, day_windows(start, end), result, advance=False)
+    return result
+
+
+async def activity_backfill_step(
+    ctx: SyncContext, key: ProviderKey, *, target: date | None = None, max_days: int = 14
+) -> SyncResult:
+    """Walk the C3 days backwards like C1's backfill: at most `max_days` days below the oldest read (unset: the
+    day before the forward window, today − 4), one transaction per day; complete after 7 consecutive days without
+    an active person or when `target` (default today − 365) is read."""
+    result = SyncResult(provider=PROVIDER, label=key.label, complete=False)
+    today = ctx.today()
+    walk = await start_backfill(
+        ctx,
+        activity_state_id(key),
+        result,
+        first_day=today - timedelta(days=ACTIVITY_TRAILING_DAYS + 1),
+        target=target or today - timedelta(days=BACKFILL_HORIZON_DAYS),
+    )
+    if walk is None:
+        return result
+    async with _client(ctx, key) as client:
+        await walk_back(
+            ctx,
+            walk,
+            result,
+            max_days=max_days,
+            read_day=lambda day: _read_activity(client, (day, day)),
+            empty_days_to_stop=BACKFILL_EMPTY_DAYS,
+            provider=PROVIDER,
+            label=key.label,
+            title=f"Cursor activity backfill {key.label}",
+        )
+    return result
+
+
+def combined(usage: SyncResult, activity: SyncResult) -> SyncResult:
+    """One key's usage (C1) and activity (C3) runs as one result: complete only when both are."""
+    both = SyncResult(
+        provider=PROVIDER,
+        label=usage.label,
+        records=usage.records + activity.records,
+        windows=usage.windows + activity.windows,
+        errors=[*usage.errors, *(f"activity {error}" for error in activity.errors)],
+        complete=None if usage.complete is None else bool(usage.complete and activity.complete),
+        detail=usage.detail,
+    )
+    if activity.detail:
+        both.add_detail(f"activity: {activity.detail}")
+    return both
+
+
+async def sync_usage_and_activity(ctx: SyncContext, key: ProviderKey) -> SyncResult:
+    """The forward job: C1 usage, then C3 activity (each with its own state; one failing does not stop the other)."""
+    return combined(await sync_incremental(ctx, key), await sync_activity_incremental(ctx, key))
+
+
+async def sync_range_usage_and_activity(ctx: SyncContext, key: ProviderKey, start: date, end: date) -> SyncResult:
+    return combined(await sync_range(ctx, key, start, end), await sync_activity_range(ctx, key, start, end))
+
+
+async def backfill_usage_and_activity(ctx: SyncContext, key: ProviderKey, target: date | None) -> SyncResult:
+    return combined(await backfill_step(ctx, key, target=target), await activity_backfill_step(ctx, key, target=target))
+
+
+def status_rows(settings: Settings, state_ids: Iterable[str]) -> list[StatusRow]:
+    """Per team key: its usage row and its daily-activity row."""
+    rows = []
+    for key in settings.cursor.keys:
+        rows.append(StatusRow(state_id(key), key.label))
+        rows.append(StatusRow(activity_state_id(key), f"{key.label} · daily activity"))
+    return rows
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Registration (providers/registry.py lists this)
 
@@ -423,9 +648,10 @@ DESCRIPTION = Provider(
     key_noun="Team",
     keys=lambda settings: settings.cursor.keys,
     state_id=state_id,
-    sync_incremental=sync_incremental,
-    sync_range=sync_range,
-    backfill_step=lambda ctx, key, target: backfill_step(ctx, key, target=target),
+    sync_incremental=sync_usage_and_activity,
+    sync_range=sync_range_usage_and_activity,
+    backfill_step=backfill_usage_and_activity,
+    status_rows=status_rows,
     jobs=(
         Job("sync_cursor", "forward", "Hourly", minute=0),
         Job("backfill_cursor", "backfill", "Every 6 hours until complete", minute=25, hours=frozenset({3, 9, 15, 21})),

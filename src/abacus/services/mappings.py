@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.identities import own_email, unmapped_email
-from abacus.models import Commit, IdentityMapping, UsageRecord
+from abacus.models import ActivityDaily, Commit, IdentityMapping, UsageRecord
 from abacus.rollups import CommitSlice, refresh_commit_rollup, refresh_rollup
 
 SOURCES = ("claude_code", "cursor", "github")
@@ -66,6 +66,11 @@ async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) 
         ).all()
         usage_rows = len(result)
         await refresh_rollup(db, {(r.date, r.tool) for r in result})
+        await db.execute(  # activity rows of the identity follow its usage (beyond.md §1)
+            update(ActivityDaily)
+            .where(ActivityDaily.identity == identity, ActivityDaily.email != email)
+            .values(email=email, updated_at=func.now())
+        )
     commits = 0
     if source == "github":
         relinked = (

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from abacus.logging_setup import get_logger
 from abacus.models import SyncState
-from abacus.records import ProviderError, UsageRow
+from abacus.records import ActivityBatch, ProviderError, UsageRow
+from abacus.sync.activity_store import store_activity
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.state import lock_state, read_state, record_error, record_success
 from abacus.sync.usage_store import store_usage
@@ -22,8 +25,32 @@ from abacus.sync.usage_store import store_usage
 log = get_logger(__name__)
 
 W = TypeVar("W")
+
+
+@dataclass(frozen=True)
+class WindowRead:
+    """What one window read gave: usage rows, the number of raw records the provider returned, and the activity of
+    the window's days (None: the read brings no activity, so stored activity is left alone)."""
+
+    usage: list[UsageRow]
+    raw_records: int
+    activity: ActivityBatch | None = None
+
+
 # Rows of one window (every page fetched, then parsed) and the number of raw records the provider returned.
-ReadWindow = Callable[[W], Awaitable[tuple[list[UsageRow], int]]]
+ReadWindow = Callable[[W], Awaitable[tuple[list[UsageRow], int] | WindowRead]]
+
+
+def _unpack(read: tuple[list[UsageRow], int] | WindowRead) -> WindowRead:
+    return read if isinstance(read, WindowRead) else WindowRead(read[0], read[1])
+
+
+async def _store(db: AsyncSession, read: WindowRead) -> int:
+    """Usage and activity of one window, in the caller's transaction; returns the rows written."""
+    written = await store_usage(db, read.usage)
+    if read.activity is not None:
+        written += await store_activity(db, read.activity)
+    return written
 
 
 def later(stored: datetime | None, candidate: datetime) -> datetime:
@@ -68,7 +95,7 @@ async def run_windows(
     ctx.progress.start(title, len(windows))
     for window in windows:
         try:
-            rows, _ = await read(window)
+            got = _unpack(await read(window))
         except ProviderError as exc:
             await _fail(
                 ctx,
@@ -83,7 +110,7 @@ async def run_windows(
             return
         async with ctx.sessionmaker() as db, db.begin():
             state = await lock_state(db, sid)
-            written = await store_usage(db, rows)
+            written = await _store(db, got)
             if synced_until is not None:
                 state.last_synced_hour_end = later(state.last_synced_hour_end, synced_until(window))
             result.records += written
@@ -145,7 +172,7 @@ async def walk_back(
     for _ in range(max_days):
         day = walk.next_day()
         try:
-            rows, raw_records = await read_day(day)
+            got = _unpack(await read_day(day))
         except ProviderError as exc:
             await _fail(
                 ctx,
@@ -163,8 +190,8 @@ async def walk_back(
             if state.backfill_oldest_date != walk.oldest or state.backfill_complete:
                 result.add_detail("another run moved the backfill cursor; stopped")
                 return
-            written = await store_usage(db, rows)
-            empty = 0 if raw_records else empty_days(state) + 1
+            written = await _store(db, got)
+            empty = 0 if got.raw_records else empty_days(state) + 1
             state.backfill_oldest_date = day
             state.last_cursor = str(empty)
             done = empty >= empty_days_to_stop or day <= walk.target
