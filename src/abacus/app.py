@@ -30,7 +30,8 @@ from abacus.db import create_engine, session_factory
 from abacus.logging_setup import configure_logging, get_logger
 from abacus.settings import Settings
 from abacus.web import templating
-from abacus.web.errors import BadParameter
+from abacus.web.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, BadParameter, unavailable_service
+from abacus.web.fallback import FirstByteGuard
 from abacus.web.middleware import RequestMiddleware
 from abacus.web.params import DEPENDENCIES as PARAM_DEPENDENCIES
 from abacus.web.params import refuse_nul_input
@@ -108,7 +109,21 @@ def validation_handler(request: Request[Any, Any, Any], exc: ValidationException
     return templating.error_page(request, 400, message)
 
 
+def unavailable_response(request: Request[Any, Any, Any], service: str, exc: Exception) -> Response[Any]:
+    """503 with Retry-After: a page (or JSON under /api) saying Abacus is temporarily unavailable, never a stack."""
+    log.warning("backing service unavailable", service=service, path=request.url.path, error=repr(exc))
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _wants_json(request):
+        return Response({"error": UNAVAILABLE_MESSAGE}, status_code=503, headers=headers)
+    page = templating.error_page(request, 503, UNAVAILABLE_MESSAGE)
+    page.context["title"] = "Temporarily unavailable"
+    page.headers.update(headers)
+    return page
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if service := unavailable_service(exc):
+        return unavailable_response(request, service, exc)
     log.exception("unhandled error", path=request.url.path, error=repr(exc))
     if _wants_json(request):
         return Response({"error": "Internal server error"}, status_code=500)
@@ -182,7 +197,9 @@ def create_app(settings: Settings) -> Litestar:
     app.state.settings = settings
     # Outside Litestar's own exception handling, not as route middleware: the router's 404 and 405 and the CSRF
     # middleware's 403 never pass through a route's middleware stack, yet need the same headers and log line.
-    app.asgi_handler = RequestMiddleware(app.asgi_handler, https=settings.is_https, issuer=settings.sign_in.issuer)
+    # FirstByteGuard answers a streamed download that fails before its first byte (Litestar's handlers cannot).
+    guarded = FirstByteGuard(app.asgi_handler)
+    app.asgi_handler = RequestMiddleware(guarded, https=settings.is_https, issuer=settings.sign_in.issuer)
     return app
 
 
