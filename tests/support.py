@@ -7,11 +7,13 @@ Importing this module contacts no server; everything that does is a function cal
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +50,7 @@ TABLES = (
     "commits",
     "repositories",
     "webhook_deliveries",
+    "audit_events",
 )
 
 
@@ -157,3 +160,28 @@ def sign_in(base_url: str, email: str, **switches: str) -> httpx.Client:
     final = client.get(to_callback.headers["location"])
     client.last_response = final  # type: ignore[attr-defined]
     return client
+
+
+@contextlib.contextmanager
+def captured_log_lines() -> Iterator[list[dict[str, Any]]]:
+    """Every log line written while the block runs (any logger, any thread), as the production JSON formatter
+    renders it, parsed: the list fills as lines are written."""
+    import json
+    import logging
+
+    from abacus.logging_setup import log_formatter
+
+    lines: list[dict[str, Any]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(self.format(record)))
+
+    handler = Collect(level=logging.DEBUG)
+    handler.setFormatter(log_formatter("production"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        root.removeHandler(handler)

@@ -7,30 +7,34 @@ import sys
 
 import structlog
 
+PROCESSORS: list[structlog.types.Processor] = [
+    structlog.contextvars.merge_contextvars,  # request_id (web/middleware.py), job_id (worker/settings.py)
+    structlog.processors.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
 
-def configure_logging(env: str = "production", level: str = "INFO") -> None:
+
+def log_formatter(env: str = "production") -> logging.Formatter:
+    """The formatter of every log line, ours and libraries': JSON in production, key=value otherwise."""
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if env == "production"
         else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
-    processors: list[structlog.types.Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=PROCESSORS,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+
+
+def configure_logging(env: str = "production", level: str = "INFO") -> None:
     structlog.configure(
-        processors=[*processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=processors,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-        )
-    )
+    handler.setFormatter(log_formatter(env))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -40,3 +44,11 @@ def configure_logging(env: str = "production", level: str = "INFO") -> None:
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(name)
+
+
+def current_request_id() -> str | None:
+    """The id of the HTTP request (or worker job) whose context this code runs in, bound by the request middleware
+    (`request_id`) or the worker (`job_id`); None outside both (the CLI)."""
+    bound = structlog.contextvars.get_contextvars()
+    value = bound.get("request_id") or bound.get("job_id")
+    return str(value) if value is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from abacus.cli import bench, db, demo, github, imports, mappings, reports, server, sync
+from abacus.cli import audit, bench, db, demo, github, imports, mappings, reports, server, sync
 
 app = typer.Typer(help="Abacus — how your engineers use AI coding tools.", no_args_is_help=True, add_completion=False)
 for commands in (server.app, demo.app, sync.app, reports.app, bench.app):
@@ -13,6 +13,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(mappings.app, name="mappings")
 app.add_typer(github.app, name="github")
 app.add_typer(imports.app, name="import")
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

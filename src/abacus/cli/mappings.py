@@ -37,11 +37,12 @@ def mappings_list(source: str = typer.Option(None, help="claude_code, cursor or 
 
 def _set_mapping(source: str, external_id: str, email: str) -> Any:
     """set_mapping by the CLI in its own transaction: the MappingChange, or MappingError raised."""
-    from abacus.services.mappings import set_mapping
+    from abacus.services.audit import cli_actor
+    from abacus.services.mappings import admin_set_mapping
 
     async def work(ctx: SyncContext) -> Any:
         async with ctx.sessionmaker() as db, db.begin():
-            return await set_mapping(db, source, external_id, email, updated_by="cli")
+            return await admin_set_mapping(db, source, external_id, email, actor=cli_actor())
 
     return run_with_context(work, progress=False)
 
@@ -63,11 +64,12 @@ def mappings_set(source: str, external_id: str, email: str) -> None:
 @app.command("delete")
 def mappings_delete(source: str, external_id: str) -> None:
     """Remove a mapping; its rows fall back to unmapped."""
-    from abacus.services.mappings import MappingError, delete_mapping
+    from abacus.services.audit import cli_actor
+    from abacus.services.mappings import MappingError, admin_delete_mapping
 
     async def work(ctx: SyncContext) -> Any:
         async with ctx.sessionmaker() as db, db.begin():
-            return await delete_mapping(db, source, external_id)
+            return await admin_delete_mapping(db, source, external_id, actor=cli_actor())
 
     try:
         change = run_with_context(work, progress=False)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import typer
 from sqlalchemy import text
@@ -17,9 +19,9 @@ from abacus.cli.common import (
     parse_day,
     report_results,
     run_with_context,
-    services_running,
 )
 from abacus.providers import registry, runner
+from abacus.services.audit import cli_actor, record_audit, sync_state_snapshot
 from abacus.sync.context import SyncContext, SyncResult
 
 PROVIDER_NAMES_HELP = ", ".join(registry.NAMES)
@@ -56,8 +58,16 @@ def sync(
         from abacus.worker.enqueue import enqueue_jobs
 
         jobs = [job.name for p in providers if (job := p.job("forward")) is not None]
-        with services_running() as runtime:
-            names = asyncio.run(enqueue_jobs(runtime.settings, jobs))
+
+        async def enqueue_and_record(ctx: SyncContext) -> list[str]:
+            async with ctx.sessionmaker() as db, db.begin():  # the audit row commits only if the jobs are queued
+                queued = await enqueue_jobs(ctx.settings, jobs)
+                target = ",".join(p.name for p in providers)
+                after = {"jobs": jobs, "queued": queued}
+                await record_audit(db, actor=cli_actor(), action="sync.enqueue", target=target, after=after)
+            return queued
+
+        names = run_with_context(enqueue_and_record, progress=False)
         console.print(f"enqueued: {', '.join(names) or 'nothing (already queued)'}")
         return
 
@@ -68,12 +78,16 @@ def sync(
                 console.print(f"[yellow]{chosen.name}: not configured — skipped[/]")
                 continue
             try:
-                if chosen.mappings_before_sync:
-                    await runner.run_mappings(ctx, chosen, org)
-                if start and end:
-                    results += await runner.run_range(ctx, chosen, start, end, org)
-                else:
-                    results += await runner.run_incremental(ctx, chosen, org)
+                async with _audited(
+                    ctx, "sync.run", chosen.name, range=[start, end] if start else None, org=org
+                ) as out:
+                    if chosen.mappings_before_sync:
+                        await runner.run_mappings(ctx, chosen, org)
+                    if start and end:
+                        out += await runner.run_range(ctx, chosen, start, end, org)
+                    else:
+                        out += await runner.run_incremental(ctx, chosen, org)
+                results += out
             except registry.UnknownProvider as exc:
                 fail(str(exc))
         return results
@@ -95,12 +109,14 @@ def backfill_run(
     async def work(ctx: SyncContext) -> list[SyncResult]:
         last: list[SyncResult] = []
         try:
-            if chosen.mappings_before_sync:
-                await runner.run_mappings(ctx, chosen, org)
-            for _ in range(steps):
-                last = await runner.run_backfill_step(ctx, chosen, org, target=target)
-                if any(not r.ok for r in last) or all(r.complete for r in last):
-                    break
+            async with _audited(ctx, "backfill.run", chosen.name, target=target, org=org) as out:
+                if chosen.mappings_before_sync:
+                    await runner.run_mappings(ctx, chosen, org)
+                for _ in range(steps):
+                    last = await runner.run_backfill_step(ctx, chosen, org, target=target)
+                    out[:] = last
+                    if any(not r.ok for r in last) or all(r.complete for r in last):
+                        break
         except registry.UnknownProvider as exc:
             fail(str(exc))
         return last
@@ -112,7 +128,9 @@ def backfill_run(
 def backfill_complete(provider: str = typer.Argument(..., help=PROVIDER_NAMES_HELP)) -> None:
     """Mark the provider's backfill complete (all its keys / repositories)."""
     one_provider(provider)
-    count = run_with_context(lambda ctx: _update_state(ctx, provider, "backfill_complete = true"), progress=False)
+    count = run_with_context(
+        lambda ctx: _update_state(ctx, provider, "backfill_complete = true", "backfill.complete"), progress=False
+    )
     console.print(f"{provider}: {count} state row(s) marked complete")
 
 
@@ -122,18 +140,45 @@ def backfill_reset(provider: str = typer.Argument(..., help=PROVIDER_NAMES_HELP)
     one_provider(provider)
     count = run_with_context(
         lambda ctx: _update_state(
-            ctx, provider, "backfill_complete = false, backfill_oldest_date = NULL, last_cursor = NULL"
+            ctx,
+            provider,
+            "backfill_complete = false, backfill_oldest_date = NULL, last_cursor = NULL",
+            "backfill.reset",
         ),
         progress=False,
     )
     console.print(f"{provider}: {count} state row(s) reset")
 
 
-async def _update_state(ctx: SyncContext, provider: str, assignment: str) -> int:
+async def _update_state(ctx: SyncContext, provider: str, assignment: str, action: str) -> int:
     async with ctx.sessionmaker() as db, db.begin():
+        before = await sync_state_snapshot(db, provider)
         conn = await db.connection()  # a connection's execute() is typed CursorResult, which has rowcount
         result = await conn.execute(
             text(f"UPDATE sync_state SET {assignment} WHERE id = :p OR id LIKE :prefix"),
             {"p": provider, "prefix": f"{provider}:%"},
         )
+        if result.rowcount:
+            after = await sync_state_snapshot(db, provider)
+            await record_audit(db, actor=cli_actor(), action=action, target=provider, before=before, after=after)
         return result.rowcount or 0
+
+
+@asynccontextmanager
+async def _audited(ctx: SyncContext, action: str, provider: str, **options: Any) -> AsyncIterator[list[SyncResult]]:
+    """Run a manual sync or backfill and then record it: the provider's sync state before and after, with what the
+    run did. A run spans many window transactions (each commits on its own), so the event is written when it ends;
+    a run that raised (nothing of it to show) records nothing."""
+    async with ctx.sessionmaker() as db:
+        before = await sync_state_snapshot(db, provider)
+    results: list[SyncResult] = []
+    yield results
+    async with ctx.sessionmaker() as db, db.begin():
+        after = {
+            "state": await sync_state_snapshot(db, provider),
+            "options": {k: v for k, v in options.items() if v},
+            "records": sum(r.records for r in results),
+            "windows": sum(r.windows for r in results),
+            "failed_windows": sum(len(r.errors) for r in results),
+        }
+        await record_audit(db, actor=cli_actor(), action=action, target=provider, before=before, after=after)

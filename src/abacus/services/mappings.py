@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.identities import own_email, unmapped_email
 from abacus.models import ActivityDaily, Commit, IdentityMapping, UsageRecord
 from abacus.rollups import CommitSlice, refresh_commit_rollup, refresh_rollup
+from abacus.services.audit import record_audit
 
 SOURCES = ("claude_code", "cursor", "github")
 
@@ -26,6 +27,8 @@ class MappingError(ValueError):
 class MappingChange:
     usage_rows: int
     commits: int
+    before: str | None = None  # the email the mapping pointed to before (None: there was no mapping)
+    after: str | None = None  # the email it points to now (None: removed)
 
 
 def validate_email(email: str) -> str:
@@ -99,6 +102,13 @@ async def set_mapping(
     """Upsert (source, external_id) → email and re-point that identity's rows (caller commits)."""
     external_id = normalise_external_id(source, external_id)
     email = validate_email(email)
+    before = (
+        await db.execute(
+            select(IdentityMapping.email).where(
+                IdentityMapping.source == source, IdentityMapping.external_id == external_id
+            )
+        )
+    ).scalar_one_or_none()
     stmt = insert(IdentityMapping).values(
         source=source, external_id=external_id, email=email, display_name=display_name, updated_by=updated_by
     )
@@ -122,15 +132,20 @@ async def set_mapping(
             )
         )
     ).scalar_one()
-    return await _repoint(db, source, external_id, current)
+    change = await _repoint(db, source, external_id, current)
+    return MappingChange(change.usage_rows, change.commits, before=before, after=current)
 
 
 async def delete_mapping(db: AsyncSession, source: str, external_id: str) -> MappingChange:
     """Remove a mapping; usage rows fall back to the identity's own email or `unmapped:<identity>`."""
     external_id = normalise_external_id(source, external_id)
-    await db.execute(
-        delete(IdentityMapping).where(IdentityMapping.source == source, IdentityMapping.external_id == external_id)
-    )
+    before = (
+        await db.execute(
+            delete(IdentityMapping)
+            .where(IdentityMapping.source == source, IdentityMapping.external_id == external_id)
+            .returning(IdentityMapping.email)
+        )
+    ).scalar_one_or_none()
     if source == "github":
         result = (
             await db.execute(
@@ -143,6 +158,37 @@ async def delete_mapping(db: AsyncSession, source: str, external_id: str) -> Map
             )
         ).all()
         await refresh_commit_rollup(db, {(r.day, r.repo_id) for r in result})
-        return MappingChange(usage_rows=0, commits=len(result))
+        return MappingChange(usage_rows=0, commits=len(result), before=before)
     identity = f"{source}:{external_id}"
-    return await _repoint(db, source, external_id, own_email(identity) or unmapped_email(identity))
+    change = await _repoint(db, source, external_id, own_email(identity) or unmapped_email(identity))
+    return MappingChange(change.usage_rows, change.commits, before=before)
+
+
+async def admin_set_mapping(
+    db: AsyncSession, source: str, external_id: str, email: str, *, actor: str
+) -> MappingChange:
+    """set_mapping made by a person (web admin or CLI) with its audit event, in the caller's transaction."""
+    change = await set_mapping(db, source, external_id, email, updated_by=actor)
+    await record_audit(
+        db,
+        actor=actor,
+        action="mapping.set",
+        target=f"{source}:{normalise_external_id(source, external_id)}",
+        before={"email": change.before},
+        after={"email": change.after},
+    )
+    return change
+
+
+async def admin_delete_mapping(db: AsyncSession, source: str, external_id: str, *, actor: str) -> MappingChange:
+    """delete_mapping made by a person with its audit event, in the caller's transaction."""
+    change = await delete_mapping(db, source, external_id)
+    await record_audit(
+        db,
+        actor=actor,
+        action="mapping.delete",
+        target=f"{source}:{normalise_external_id(source, external_id)}",
+        before={"email": change.before},
+        after={"email": None},
+    )
+    return change

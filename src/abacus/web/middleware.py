@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from typing import Any
 
+import structlog
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,6 +17,21 @@ from abacus.logging_setup import get_logger
 log = get_logger("abacus.request")
 
 CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self' {issuer}; base-uri 'self'; object-src 'none'"
+
+
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+"""A client's or proxy's X-Request-ID is kept only when it is short, printable and safe in a log line."""
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's id: its X-Request-ID header when sane (a proxy's id ties both logs together), else a new one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _SANE_REQUEST_ID.fullmatch(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
 
 
 def server_timing(app_ms: float, timer: SqlTimer) -> str:
@@ -36,9 +54,10 @@ class RequestMiddleware:
         self.https = https
         self.csp = CSP.format(issuer=issuer).strip()
 
-    def _add_headers(self, message: Message, timing: str) -> None:
+    def _add_headers(self, message: Message, timing: str, request_id: str) -> None:
         headers = MutableScopeHeaders.from_message(message)
         headers["Server-Timing"] = timing
+        headers["X-Request-ID"] = request_id
         headers.setdefault("Content-Security-Policy", self.csp)
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "same-origin"
@@ -53,6 +72,8 @@ class RequestMiddleware:
         started = time.perf_counter()
         timer = SqlTimer()
         token = sql_timer.set(timer)
+        request_id = request_id_of(scope)
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)  # every log line of this request
         status = 500
         pending: Message | None = None
         first_byte_ms: float | None = None
@@ -67,7 +88,7 @@ class RequestMiddleware:
             if message["type"] == "http.response.body" and pending is not None:
                 first_byte_ms = (time.perf_counter() - started) * 1000
                 streamed = bool(message.get("more_body", False))
-                self._add_headers(pending, server_timing(first_byte_ms, timer))
+                self._add_headers(pending, server_timing(first_byte_ms, timer), request_id)
                 start, pending = pending, None
                 await send(start)
             await send(message)
@@ -75,7 +96,8 @@ class RequestMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
             if pending is not None:  # a response start without a body message (should not happen in ASGI)
-                self._add_headers(pending, server_timing((time.perf_counter() - started) * 1000, timer))
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                self._add_headers(pending, server_timing(elapsed_ms, timer), request_id)
                 await send(pending)
         finally:
             app_ms = (time.perf_counter() - started) * 1000
@@ -96,3 +118,4 @@ class RequestMiddleware:
                     streamed=streamed,
                     **extra,
                 )
+            structlog.contextvars.reset_contextvars(**bound)

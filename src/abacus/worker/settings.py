@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from arq import cron
 from arq.connections import RedisSettings
 
@@ -37,6 +38,15 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
     log.info("worker stopped")
 
 
+async def on_job_start(ctx: dict[str, Any]) -> None:
+    """Every log line of a job carries its id (arq runs each job in its own task, so the binding stays with it)."""
+    structlog.contextvars.bind_contextvars(job_id=ctx["job_id"], job_try=ctx.get("job_try"))
+
+
+async def on_job_end(ctx: dict[str, Any]) -> None:
+    structlog.contextvars.unbind_contextvars("job_id", "job_try")
+
+
 def worker_settings(settings: Settings) -> dict[str, Any]:
     """arq Worker arguments for `settings`, whose database and Redis URLs are resolved."""
     if not settings.database.url or not settings.redis.url:
@@ -48,6 +58,8 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "cron_jobs": [cron(heartbeat, second={0, 30}, run_at_startup=True, unique=True, timeout=10), *CRON_JOBS],
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
+        "on_job_start": on_job_start,
+        "on_job_end": on_job_end,
         "ctx": {"settings": settings},
         "max_jobs": 4,
         "job_timeout": 900,

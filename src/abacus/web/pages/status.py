@@ -5,17 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
 
-from abacus.auth.guards import require_admin
+from abacus.auth.guards import require_admin, session_user
 from abacus.db import concurrently
 from abacus.providers import registry
 from abacus.queries import identities
 from abacus.queries import status as queries
+from abacus.queries.audit import latest_audit_events
 from abacus.queries.lifetime import lifetime_stats
 from abacus.queue_keys import job_id
+from abacus.services.audit import record_audit
 from abacus.web.errors import BadParameter
 from abacus.web.params import now_utc
 from abacus.web.rendering import render
@@ -24,15 +27,16 @@ from abacus.worker.enqueue import arq_pool
 FRAGMENTS = {"status-panel": "fragments/status_panel.html"}
 
 
-async def status_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def status_context(request: Request[Any, Any, Any], audit_page: int = 1) -> dict[str, Any]:
     settings = request.app.state.settings
     now = now_utc(request)
-    lifetime, providers, unattributed, unmapped_github = await concurrently(
+    lifetime, providers, unattributed, unmapped_github, audit = await concurrently(
         request.app.state.sessionmaker,
         lifetime_stats,
         lambda db: queries.provider_statuses(db, settings, now),
         identities.unattributed,
         identities.unmapped_github,
+        lambda db: latest_audit_events(db, page=audit_page),
     )
     return {
         "nav": "status",
@@ -41,14 +45,15 @@ async def status_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "providers": providers,
         "unattributed": unattributed,
         "unmapped_github": unmapped_github,
+        "audit": audit,
         "worker": await queries.worker_status(request.app.state.redis, settings.jobs.queue),
         "schedule": queries.schedule_rows(settings),
     }
 
 
 @get("/status", name="status")
-async def status_page(request: Request[Any, Any, Any]) -> Template:
-    return render(request, "pages/status.html", await status_context(request), fragments=FRAGMENTS)
+async def status_page(request: Request[Any, Any, Any], page_number: NamedDependency[int]) -> Template:
+    return render(request, "pages/status.html", await status_context(request, page_number), fragments=FRAGMENTS)
 
 
 @post("/status/sync", guards=[require_admin], status_code=200)
@@ -70,7 +75,17 @@ async def sync_now(
     if request.app.state.arq is None:
         request.app.state.arq = await arq_pool(settings)
     name = job.name
-    await request.app.state.arq.enqueue_job(name, _job_id=job_id(name, "manual"))
+    admin = session_user(request)["email"]  # type: ignore[index]
+    async with request.app.state.sessionmaker() as db, db.begin():  # the audit row commits only if the job is queued
+        queued = await request.app.state.arq.enqueue_job(name, _job_id=job_id(name, "manual"))
+        await record_audit(
+            db,
+            actor=admin,
+            action=f"{kind}.enqueue",
+            target=provider,
+            before=None,
+            after={"job": name, "queued": queued is not None},
+        )
     context = await status_context(request)
     context["notice"] = f"Queued {name.replace('_', ' ')} — the panel updates when the worker picks it up."
     return render(request, "pages/status.html", context, fragments=FRAGMENTS)

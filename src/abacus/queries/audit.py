@@ -1,0 +1,56 @@
+"""The audit log's read side: the latest admin changes, newest first (written by services/audit.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from abacus.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    before: Any
+    after: Any
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[AuditRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+async def latest_audit_events(db: AsyncSession, *, page: int = 1, per_page: int = 50) -> AuditPage:
+    """One page of audit events, newest first (index ix_audit_events_at), and how many there are in all."""
+    page = max(1, page)
+    rows = (
+        await db.execute(
+            select(AuditEvent)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    ).scalars()
+    total = (await db.execute(select(func.count()).select_from(AuditEvent))).scalar_one()
+    return AuditPage(
+        rows=[AuditRow(r.id, r.at, r.actor, r.action, r.target, r.before, r.after, r.request_id) for r in rows],
+        total=total,
+        page=page,
+        per_page=per_page,
+    )

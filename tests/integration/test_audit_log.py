@@ -1,0 +1,227 @@
+"""Audit log: every admin change (web and CLI) writes exactly one audit_events row in its own transaction, with the
+right actor, before and after; a refused or failed change writes none; /status and `abacus audit list` show them."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from redis import Redis
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from abacus.cli import app as cli
+from abacus.db import create_engine, session_factory
+from abacus.services.audit import cli_actor
+from tests import dom
+from tests.support import QUEUE, run_async, sign_in
+
+
+def _events(database_url: str) -> list[dict]:
+    async def run() -> list[dict]:
+        engine = create_engine(database_url)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT actor, action, target, before, after, request_id FROM audit_events ORDER BY id")
+            )
+            found = [dict(r._mapping) for r in rows]
+        await engine.dispose()
+        return found
+
+    return run_async(run())
+
+
+def _execute(database_url: str, sql: str) -> None:
+    async def run() -> None:
+        engine = create_engine(database_url)
+        async with engine.begin() as conn:
+            await conn.execute(text(sql))
+        await engine.dispose()
+
+    run_async(run())
+
+
+def _csrf(client, page: str = "/mappings") -> str:
+    client.get(page)
+    return client.cookies.get("abacus_csrf")
+
+
+def _cli(database_url: str, *args: str):
+    env = {"DATABASE_URL": database_url, "ABACUS_ENV": "dev"}
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def test_web_mapping_set_change_and_delete_each_write_one_event(signed_in, seeded, database_url):
+    ada = signed_in("ada@example.com")
+    token = _csrf(ada)
+    form = {"source": "claude_code", "external_id": "CI-Deploy-Key", "_csrf_token": token}
+    assert ada.post("/mappings", data={**form, "email": "Ken@Example.com"}).status_code in (200, 303)
+    events = _events(database_url)
+    assert len(events) == 1
+    first = events[0]
+    assert (first["actor"], first["action"], first["target"]) == (
+        "ada@example.com",
+        "mapping.set",
+        "claude_code:ci-deploy-key",
+    )
+    assert first["before"] == {"email": None} and first["after"] == {"email": "ken@example.com"}
+    assert first["request_id"]
+
+    ada.post("/mappings", data={**form, "email": "grace@example.com"})
+    ada.post("/mappings/delete", data=form)
+    events = _events(database_url)
+    assert [(e["action"], e["before"], e["after"]) for e in events[1:]] == [
+        ("mapping.set", {"email": "ken@example.com"}, {"email": "grace@example.com"}),
+        ("mapping.delete", {"email": "grace@example.com"}, {"email": None}),
+    ]
+
+
+def test_failed_or_refused_mapping_changes_write_no_event(signed_in, seeded, database_url):
+    ada = signed_in("ada@example.com")
+    token = _csrf(ada)
+    bad = ada.post(
+        "/mappings", data={"source": "claude_code", "external_id": "x", "email": "not-an-email", "_csrf_token": token}
+    )
+    assert bad.status_code == 200 and "not an email address" in bad.text
+    unknown = ada.post("/mappings/delete", data={"source": "nope", "external_id": "x", "_csrf_token": token})
+    assert unknown.status_code == 200 and "unknown source" in unknown.text
+    grace = signed_in("grace@example.com")
+    refused = grace.post(
+        "/mappings",
+        data={"source": "claude_code", "external_id": "x", "email": "x@example.com", "_csrf_token": _csrf(grace)},
+    )
+    assert refused.status_code == 403
+    assert _events(database_url) == []
+
+
+def test_accept_all_writes_one_event_listing_every_accepted_mapping(signed_in, seeded, database_url):
+    from abacus.records import UsageRow
+    from abacus.sync.usage_store import store_usage
+    from tests.seed import TODAY
+
+    async def add_key_usage() -> None:
+        engine = create_engine(database_url)
+        row = UsageRow(
+            date=TODAY,
+            identity="claude_code:grace-laptop",
+            tool="claude_code",
+            model="claude-sonnet-4",
+            raw_model="claude-sonnet-4",
+            input_tokens=500,
+            cost=Decimal("0.5"),
+            tool_record_id="grace-laptop-1",
+            organization_id="claude_code:default",
+        )
+        async with session_factory(engine)() as db, db.begin():
+            await store_usage(db, [row])
+        await engine.dispose()
+
+    run_async(add_key_usage())
+    ada = signed_in("ada@example.com")
+    token = _csrf(ada)
+    assert (
+        ada.post("/mappings/accept-all", data={"_csrf_token": token}, headers={"HX-Request": "true"}).status_code == 200
+    )
+    events = _events(database_url)
+    assert len(events) == 1
+    (event,) = events
+    assert event["action"] == "mapping.accept_all" and event["actor"] == "ada@example.com"
+    assert event["after"]["claude_code:grace-laptop"] == "grace@example.com"
+    assert event["before"]["claude_code:grace-laptop"] is None
+    assert set(event["before"]) == set(event["after"])
+
+
+@pytest.fixture(scope="module")
+def configured_app(services, oidc_server):
+    from abacus.app import create_app
+    from abacus.settings import CursorSettings, ProviderKey
+    from tests.support import ThreadedServer, app_settings, free_port
+
+    port = free_port()
+    settings = app_settings(
+        services,
+        f"{oidc_server.url}/oidc",
+        base_url=f"http://127.0.0.1:{port}",
+        cursor=CursorSettings(keys=(ProviderKey("core", "key_x"),)),
+    )
+    with ThreadedServer(create_app(settings), health_path="/healthz", port=port) as server:
+        yield server
+
+
+def test_sync_now_and_backfill_buttons_write_one_event_each(configured_app, services, clean_db, database_url):
+    redis = Redis.from_url(services.redis_url)
+    ada = sign_in(configured_app.url, "ada@example.com")
+    token = _csrf(ada, "/status")
+    for kind in ("sync", "backfill"):
+        done = ada.post("/status/sync", data={"provider": "cursor", "kind": kind, "_csrf_token": token})
+        assert done.status_code == 200
+    assert (
+        ada.post("/status/sync", data={"provider": "anthropic", "kind": "sync", "_csrf_token": token}).status_code
+        == 400
+    )
+    grace = sign_in(configured_app.url, "grace@example.com")
+    assert (
+        grace.post("/status/sync", data={"provider": "cursor", "_csrf_token": _csrf(grace, "/status")}).status_code
+        == 403
+    )
+    events = _events(database_url)
+    assert [(e["actor"], e["action"], e["target"]) for e in events] == [
+        ("ada@example.com", "sync.enqueue", "cursor"),
+        ("ada@example.com", "backfill.enqueue", "cursor"),
+    ]
+    assert events[0]["after"]["queued"] is True and "cursor" in events[0]["after"]["job"]
+    redis.delete(QUEUE)
+
+    page = ada.get("/status")
+    rows = dom.texts(dom.one(dom.parse(page.text), "#audit-log"), "tbody tr")
+    assert len(rows) == 2
+    assert "backfill.enqueue" in rows[0] and "ada@example.com" in rows[0] and "cursor" in rows[0]  # newest first
+    assert "sync.enqueue" in rows[1] and '"queued": true' in rows[1]
+    ada.close()
+    grace.close()
+
+
+def test_cli_mapping_commands_write_events_as_the_cli_user(seeded, database_url):
+    done = _cli(database_url, "mappings", "set", "claude_code", "ci-deploy-key", "ken@example.com")
+    assert done.exit_code == 0, done.output
+    failed = _cli(database_url, "mappings", "set", "claude_code", "ci-deploy-key", "nope")
+    assert failed.exit_code == 1
+    removed = _cli(database_url, "mappings", "delete", "claude_code", "ci-deploy-key")
+    assert removed.exit_code == 0, removed.output
+    events = _events(database_url)
+    assert [(e["actor"], e["action"], e["before"], e["after"]) for e in events] == [
+        (cli_actor(), "mapping.set", {"email": None}, {"email": "ken@example.com"}),
+        (cli_actor(), "mapping.delete", {"email": "ken@example.com"}, {"email": None}),
+    ]
+    assert all(e["request_id"] is None for e in events)
+    assert cli_actor().startswith("cli:")
+
+    listed = _cli(database_url, "audit", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    lines = [json.loads(line) for line in listed.output.splitlines() if line.startswith("{")]
+    assert [line["action"] for line in lines] == ["mapping.delete", "mapping.set"]  # newest first
+
+
+def test_cli_backfill_state_changes_record_before_and_after(clean_db, database_url):
+    _execute(
+        database_url,
+        "INSERT INTO sync_state (id, backfill_oldest_date, backfill_complete) "
+        "VALUES ('cursor:core', '2026-01-01', false)",
+    )
+    assert _cli(database_url, "backfill", "complete", "cursor").exit_code == 0
+    assert _cli(database_url, "backfill", "reset", "cursor").exit_code == 0
+    assert _cli(database_url, "backfill", "reset", "anthropic").exit_code == 0  # no state rows: nothing changed
+    events = _events(database_url)
+    assert [(e["action"], e["target"]) for e in events] == [
+        ("backfill.complete", "cursor"),
+        ("backfill.reset", "cursor"),
+    ]
+    complete, reset = events
+    assert complete["before"]["cursor:core"]["backfill_complete"] is False
+    assert complete["after"]["cursor:core"]["backfill_complete"] is True
+    assert reset["after"]["cursor:core"] == {
+        **reset["before"]["cursor:core"],
+        "backfill_complete": False,
+        "backfill_oldest_date": None,
+    }
