@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.auth.guards import require_admin, session_user
 from abacus.providers.cursor_csv import CsvImportError, csv_organization_id, describe_import, import_cursor_csv
 from abacus.queries.mappings import mappings_view
-from abacus.services.mappings import SOURCES, MappingError, delete_mapping, set_mapping
+from abacus.services.audit import record_audit
+from abacus.services.mappings import (
+    SOURCES,
+    MappingError,
+    admin_delete_mapping,
+    admin_set_mapping,
+    normalise_external_id,
+    set_mapping,
+)
 from abacus.web.params import SearchText, one_of
 from abacus.web.rendering import is_htmx, render
 from abacus.worker.csv_import_jobs import INLINE_BYTES, read_import, start_import
@@ -102,7 +110,7 @@ async def save_mapping(
     source, external_id, email = data.get("source", ""), data.get("external_id", ""), data.get("email", "")
     try:
         async with db.begin():
-            change = await set_mapping(db, source, external_id, email, updated_by=admin)
+            change = await admin_set_mapping(db, source, external_id, email, actor=admin)
     except MappingError as exc:
         return await _page(request, db, mappings_filter, error={"key": f"{source}:{external_id}", "message": str(exc)})
     notice = (
@@ -128,13 +136,26 @@ async def accept_all(
             page=1,
             allowed_domains=request.app.state.settings.sign_in.allowed_domains,
         )
+        before: dict[str, str | None] = {}
+        after: dict[str, str | None] = {}
         for item in view.suggested:
             try:
-                await set_mapping(db, item.source, item.external_id, item.suggestion or "", updated_by=admin)
+                change = await set_mapping(db, item.source, item.external_id, item.suggestion or "", updated_by=admin)
             except MappingError:  # checked before any write: the other suggestions still apply
                 refused += 1
                 continue
             accepted += 1
+            key = f"{item.source}:{normalise_external_id(item.source, item.external_id)}"
+            before[key], after[key] = change.before, change.after
+        if accepted:
+            await record_audit(
+                db,
+                actor=admin,
+                action="mapping.accept_all",
+                target=f"{accepted} suggestion(s)",
+                before=before,
+                after=after,
+            )
     notice = f"Accepted {accepted} suggested mapping(s)." + (f" {refused} could not be applied." if refused else "")
     return await _after_write(request, db, mappings_filter, notice)
 
@@ -146,10 +167,11 @@ async def remove_mapping(
     data: FormData,
     mappings_filter: NamedDependency[MappingsFilter],
 ) -> Template | Redirect:
+    admin = session_user(request)["email"]  # type: ignore[index]
     source, external_id = data.get("source", ""), data.get("external_id", "")
     try:
         async with db.begin():
-            change = await delete_mapping(db, source, external_id)
+            change = await admin_delete_mapping(db, source, external_id, actor=admin)
     except MappingError as exc:
         return await _page(request, db, mappings_filter, error={"key": f"{source}:{external_id}", "message": str(exc)})
     notice = f"Removed {source} {external_id} ({change.usage_rows} usage rows, {change.commits} commits re-pointed)."

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.formatting import fmt_day, format_money_exact, format_tokens, format_tokens_exact
 from abacus.domain.periods import DateRange, delta, should_bucket_weekly, weekly_buckets
 from abacus.domain.tools import tool_color, tool_name
+from abacus.queries.activity import activity_by_tool
 from abacus.queries.users import (
     MODELS_SHOWN,
     RAW_PAGE_SIZE,
@@ -191,4 +192,5 @@ async def user_detail(
         context.update(await raw_context(db, who, rng, page_number, tool, model))
     else:
         context.update(overview_context(await user_overview(db, who, rng), rng))
+        context["activity"] = await activity_by_tool(db, rng, email=who)
     return render(request, "pages/user.html", context, fragments=USER_FRAGMENTS)
