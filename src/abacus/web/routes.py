@@ -11,7 +11,7 @@ from abacus.web.api import users as users_api
 from abacus.web.exports import commits as export_commits
 from abacus.web.exports import team as team_export
 from abacus.web.exports import usage as usage_exports
-from abacus.web.pages import auth, dashboard, mappings, repositories, status, tips
+from abacus.web.pages import auth, dashboard, definitions, mappings, repositories, status, tips
 from abacus.web.pages import commits as commits_pages
 from abacus.web.pages import team as team_pages
 from abacus.web.pages import usage as usage_pages
@@ -26,6 +26,7 @@ ROUTE_HANDLERS = [
     auth.logout,
     dashboard.dashboard,
     tips.tips_index,
+    definitions.definitions_page,
     status.status_page,
     status.sync_now,
     mappings.mappings_page,

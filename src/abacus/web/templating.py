@@ -11,6 +11,7 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.response import Template
 
 from abacus.domain import formatting, modelnames, tools
+from abacus.web.definitions import definition
 
 
 def sign_in_url(next_path: str) -> str:
@@ -42,6 +43,7 @@ def configure_environment(engine: JinjaTemplateEngine) -> None:
         tool_class=tools.tool_css_class,
         model_color=tools.model_color,
         model_name=modelnames.display_model_name,
+        definition=definition,
     )
     env.filters.update(
         tokens=formatting.format_tokens,
