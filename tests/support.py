@@ -31,6 +31,7 @@ QUEUE = os.environ["ABACUS_QUEUE"]  # app_settings() and the CLI/worker processe
 DEMO_USERS = [("ada@example.com", "Ada Lovelace"), ("grace@example.com", "Grace Hopper")]
 TABLES = (
     "usage_records",
+    "activity_daily",
     "usage_daily",
     "usage_tool_daily",
     "usage_user_daily",

@@ -244,7 +244,7 @@ class IdentityMapping(Base):
 
 
 class ActivityDaily(Base):
-    """What the AI produced (beyond.md §1): one vendor daily aggregate per (tool, organization, identity, date),
+    """What the AI produced (docs/providers.md §8): one vendor daily aggregate per (tool, organization, identity, date),
     replaced whole for the days a sync re-reads, in the transaction that advances its sync state."""
 
     __tablename__ = "activity_daily"

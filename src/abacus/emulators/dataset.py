@@ -1633,7 +1633,7 @@ class EmulatorDataset:
     def truth_activity(
         self, start: date, end: date, *, tool: str | None = None, org_label: str | None = None
     ) -> list[dict[str, Any]]:
-        """What the activity sync must store for [start, end] as visible at `now` (beyond.md §1), one row per
+        """What the activity sync must store for [start, end] as visible at `now` (docs/providers.md §8), one row per
         (tool, organization, identity, date), sorted; `organization` is `anthropic:<org>` / `cursor:<team>`.
 
         Claude Code: every A1 record summed per (day, actor) — sessions, lines, Σ tool decisions, commits, PRs; active

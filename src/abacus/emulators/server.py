@@ -7,7 +7,7 @@ Control endpoints (no auth), all under `/_emulator`:
   GET    /clock     {"now","today"};  POST /clock {"now": "2026-01-10T18:00:00Z" | null}
   POST   /reset     faults, log, clock, issued tokens and rate-limit usage back to the start
   GET    /truth/usage?start=&end=&tool=&org=   GET /truth/commits?start=&end=   (Decimal as string)
-  GET    /truth/activity?start=&end=&tool=&org=   (beyond.md §1 rows per tool, organization, identity, date)
+  GET    /truth/activity?start=&end=&tool=&org=   (docs/providers.md §8 rows per tool, organization, identity, date)
   GET    /health
 """
 

@@ -255,7 +255,7 @@ def activity_organization(label: str) -> str:
 
 
 def parse_activity_records(records: Sequence[Any], *, where: str = "anthropic usage_report") -> list[ActivityRow]:
-    """A1 records → one activity row per (date, identity) (beyond.md §1), summed over the person's records of the
+    """A1 records → one activity row per (date, identity) (docs/providers.md §8), summed over the person's records of the
     day (one per terminal): sessions = `core_metrics.num_sessions`, lines = `lines_of_code.added/removed`,
     suggested = Σ `tool_actions.*.accepted + rejected`, accepted = Σ `.accepted`, commits and pull requests by Claude
     Code; active when any of them is above 0. Missing metrics count 0; a present one of the wrong type raises
@@ -401,7 +401,7 @@ async def _refresh_mappings(ctx: SyncContext, key: ProviderKey, result: SyncResu
 
 async def _read_day(client: ProviderClient, day: date) -> WindowRead:
     """All usage rows of one day (fetch every page, then parse), the number of raw records, and the day's activity
-    from the same records (beyond.md §1), which replaces what was stored for that day and org key."""
+    from the same records (docs/providers.md §8), which replaces what was stored for that day and org key."""
     records = await fetch_usage_day(client, day)
     where = _where("usage_report", client.label)
     rows = parse_activity_records(records, where=where)

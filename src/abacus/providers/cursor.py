@@ -356,7 +356,7 @@ def _daily_count(row: dict[str, Any], name: str, at: str) -> int:
 def parse_daily_usage(
     data: Sequence[Any], *, first: date, last: date, where: str = "cursor daily_usage"
 ) -> list[ActivityRow]:
-    """C3 rows → one activity row per (date, email) (beyond.md §1): lines = accepted lines added / deleted,
+    """C3 rows → one activity row per (date, email) (docs/providers.md §8): lines = accepted lines added / deleted,
     suggested = tabs shown + applies, accepted = tabs accepted + accepts, requests = composer + chat + agent + cmd-K,
     active = `isActive`. Missing counts are 0; a malformed one, a date that is not a UTC midnight inside first … last,
     a missing email or the same person twice on one day raises ProviderError naming the row (never a partial day)."""

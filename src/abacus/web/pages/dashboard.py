@@ -12,6 +12,7 @@ from litestar.response import Template
 from abacus.db import concurrently
 from abacus.domain.periods import DateRange
 from abacus.providers.registry import configured_tools
+from abacus.queries.activity import activity_by_tool
 from abacus.queries.dashboard import dashboard_data
 from abacus.queries.lifetime import lifetime_stats
 from abacus.web.params import now_utc, range_query, today_utc
@@ -27,8 +28,9 @@ async def dashboard(
 ) -> Template:
     trend = show_trend
     sessionmaker = request.app.state.sessionmaker
-    (lifetime,), data = await asyncio.gather(
-        concurrently(sessionmaker, lifetime_stats), dashboard_data(sessionmaker, rng)
+    (lifetime, activity), data = await asyncio.gather(
+        concurrently(sessionmaker, lifetime_stats, lambda db: activity_by_tool(db, rng)),
+        dashboard_data(sessionmaker, rng),
     )
     keep = {**range_query(rng), "trend": None if trend else "0"}
     chart = usage_chart(
@@ -53,5 +55,7 @@ async def dashboard(
         "tool_bars": tools_card(data.totals, data.commits.tools, data.commits.ai),
         "model_dist": model_rows(data.models.distribution(6), data.models.total_tokens, relative_to_top=True),
         "split": tool_split_bar,
+        "activity": activity,
+        "activity_title": f"What the AI produced ({rng.tag})",
     }
     return render(request, "pages/dashboard.html", context, fragments=FRAGMENTS)

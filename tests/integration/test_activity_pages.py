@@ -1,0 +1,143 @@
+"""Activity on the pages (docs/metrics.md §10): the Overview's and a person's "What the AI produced" card equal
+independent SQL over the raw activity_daily rows."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from fractions import Fraction
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests import dom, seed
+from tests.integration.pages_support import card_titled
+
+TODAY = seed.TODAY
+ADA = "ada@example.com"
+
+ROWS = [
+    # tool, organization, identity, email, days ago, sessions, added, removed, suggested, accepted, requests, commits,
+    # pull requests, active
+    ("claude_code", "anthropic:acme", "claude_code:ada@example.com", ADA, 1, 3, 120, 30, 50, 40, 0, 2, 1, True),
+    ("claude_code", "anthropic:acme", "claude_code:ada@example.com", ADA, 2, 1, 80, 5, 50, 50, 0, 0, 0, True),
+    (
+        "claude_code",
+        "anthropic:acme",
+        "claude_code:ci-bot",
+        "unmapped:claude_code:ci-bot",
+        1,
+        1,
+        10,
+        0,
+        4,
+        1,
+        0,
+        0,
+        0,
+        True,
+    ),
+    ("cursor", "cursor:core", "cursor:ada@example.com", ADA, 1, 0, 300, 20, 900, 310, 12, 0, 0, True),
+    ("cursor", "cursor:core", "cursor:grace@example.com", "grace@example.com", 3, 0, 0, 0, 0, 0, 0, 0, 0, False),
+    ("cursor", "cursor:core", "cursor:grace@example.com", "grace@example.com", 2, 0, 40, 1, 100, 30, 5, 0, 0, True),
+    # outside a 7-day range
+    ("cursor", "cursor:core", "cursor:ada@example.com", ADA, 20, 0, 999, 9, 999, 999, 9, 0, 0, True),
+]
+
+
+@pytest.fixture(scope="module")
+def activity_rows(seeded_module, database_url):
+    async def run() -> None:
+        engine = create_async_engine(database_url)
+        async with engine.begin() as conn:
+            await conn.execute(text("TRUNCATE activity_daily"))
+            for tool, org, identity, email, ago, *counts, active in ROWS:
+                await conn.execute(
+                    text(
+                        "INSERT INTO activity_daily (tool, organization_id, identity, date, email, sessions, "
+                        "lines_added, lines_removed, suggested, accepted, requests, commits, pull_requests, active) "
+                        "VALUES (:tool, :org, :identity, :date, :email, :s, :la, :lr, :sg, :ac, :rq, :cm, :pr, :active)"
+                    ),
+                    dict(
+                        tool=tool,
+                        org=org,
+                        identity=identity,
+                        date=TODAY - timedelta(days=ago),
+                        email=email,
+                        s=counts[0],
+                        la=counts[1],
+                        lr=counts[2],
+                        sg=counts[3],
+                        ac=counts[4],
+                        rq=counts[5],
+                        cm=counts[6],
+                        pr=counts[7],
+                        active=active,
+                    ),
+                )
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+def expected_rows(database_url: str, email: str | None) -> list[list[str]]:
+    """The card's rows computed with plain SQL over activity_daily (7-day range ending today)."""
+
+    async def run():
+        engine = create_async_engine(database_url)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT tool, SUM(lines_added), SUM(lines_removed), SUM(accepted), SUM(suggested), "
+                        "SUM(sessions), SUM(requests), SUM(commits), SUM(pull_requests), "
+                        "COUNT(*) FILTER (WHERE active) FROM activity_daily WHERE date > :start "
+                        "AND (CAST(:email AS text) IS NULL OR email = :email) GROUP BY tool ORDER BY tool"
+                    ),
+                    {"start": TODAY - timedelta(days=7), "email": email},
+                )
+            ).all()
+        await engine.dispose()
+        return rows
+
+    names = {"claude_code": "Claude Code", "cursor": "Cursor"}
+    out = []
+    for tool, added, removed, accepted, suggested, sessions, requests, commits, prs, days in asyncio.run(run()):
+        rate = Fraction(int(accepted) * 1000, int(suggested))
+        tenths = int(rate + Fraction(1, 2))
+        out.append(
+            [
+                names[tool],
+                f"{int(added):,}",
+                f"{int(removed):,}",
+                f"{int(accepted):,} / {int(suggested):,}",
+                f"{tenths // 10}.{tenths % 10}%",
+                f"{int(sessions):,}" if sessions else "—",
+                f"{int(requests):,}" if requests else "—",
+                f"{int(commits):,} · {int(prs):,}",
+                f"{int(days):,}",
+            ]
+        )
+    return out
+
+
+def card_rows(html: str) -> list[list[str]]:
+    card = card_titled(dom.parse(html), "What the AI produced (7d)")
+    return [[dom.text(td) for td in dom.select(tr, "td")] for tr in dom.select(card, "tbody tr")]
+
+
+def test_a_persons_page_shows_their_activity_by_tool(page_client, activity_rows, database_url):
+    response = page_client.get("/users/ada%40example.com", params={"range": "7d"})
+    assert response.status_code == 200
+    rows = card_rows(response.text)
+    assert rows == expected_rows(database_url, ADA)
+    assert rows[0][:5] == ["Claude Code", "200", "35", "90 / 100", "90.0%"]
+
+
+def test_the_overview_shows_what_the_ai_produced_for_everyone(page_client, activity_rows, database_url):
+    response = page_client.get("/", params={"range": "7d"})
+    assert response.status_code == 200
+    rows = card_rows(response.text)
+    assert rows == expected_rows(database_url, None)
+    assert rows[1][-1] == "2"  # Ada's and Grace's active Cursor days; Grace's inactive day does not count
