@@ -225,3 +225,49 @@ def test_cli_backfill_state_changes_record_before_and_after(clean_db, database_u
         "backfill_complete": False,
         "backfill_oldest_date": None,
     }
+
+
+CSV_HEADER = (
+    "Date,User,Kind,Model,Max Mode,Input (w/ Cache Write),Input (w/o Cache Write),Cache Read,Output Tokens,"
+    "Total Tokens,Cost\n"
+)
+CSV_ROW = "2025-11-20T18:23:45.123Z,ana@example.com,Usage-based,gpt-5,No,10,20,30,40,100,$0.12\n"
+
+
+def test_csv_imports_web_and_cli_write_one_event_each_and_a_refused_file_none(
+    signed_in, clean_db, database_url, tmp_path
+):
+    ada = signed_in("ada@example.com")
+    token = _csrf(ada)
+    bad = CSV_HEADER + "2025-13-01T10:00,ana@example.com,Usage-based,gpt-5,No,10,20,30,40,100,0.12\n"
+    refused = ada.post(
+        "/mappings/import", files={"file": ("bad.csv", bad.encode(), "text/csv")}, data={"_csrf_token": token}
+    )
+    assert refused.status_code == 200 and "line 2" in refused.text
+    assert _events(database_url) == []
+
+    done = ada.post(
+        "/mappings/import",
+        files={"file": ("usage.csv", (CSV_HEADER + CSV_ROW).encode(), "text/csv")},
+        data={"_csrf_token": token},
+    )
+    assert done.status_code == 200 and "1 new" in done.text
+    (web,) = _events(database_url)
+    assert (web["actor"], web["action"], web["target"], web["before"]) == (
+        "ada@example.com",
+        "import.cursor_csv",
+        "usage.csv",
+        None,
+    )
+    assert web["after"]["new"] == 1 and web["after"]["rows"] == 1 and web["request_id"]
+
+    (tmp_path / "bad.csv").write_text(bad)
+    assert _cli(database_url, "import", "cursor-csv", str(tmp_path / "bad.csv")).exit_code == 1
+    (tmp_path / "again.csv").write_text(CSV_HEADER + CSV_ROW)
+    again = _cli(database_url, "import", "cursor-csv", str(tmp_path / "again.csv"))
+    assert again.exit_code == 0, again.output
+    events = _events(database_url)
+    assert len(events) == 2
+    cli_event = events[1]
+    assert (cli_event["actor"], cli_event["target"]) == (cli_actor(), "again.csv")
+    assert cli_event["after"]["new"] == 0 and cli_event["after"]["already_present"] == 1

@@ -49,6 +49,7 @@ def import_cursor_csv(
     """Import a Cursor usage CSV export: whole-file validation first, all-or-nothing, idempotent."""
     from abacus.providers.cursor_csv import CsvImportError, csv_organization_id, describe_import
     from abacus.providers.cursor_csv import import_cursor_csv as run_import
+    from abacus.services.audit import cli_actor
 
     try:
         organization_id = csv_organization_id(settings_or_exit(), org)
@@ -58,7 +59,12 @@ def import_cursor_csv(
 
     async def work(ctx: SyncContext) -> Any:
         return await run_import(
-            ctx.sessionmaker, data, organization_id=organization_id, progress=StageBar(ctx.progress)
+            ctx.sessionmaker,
+            data,
+            organization_id=organization_id,
+            progress=StageBar(ctx.progress),
+            actor=cli_actor(),
+            file_name=file.name,
         )
 
     try:

@@ -9,6 +9,7 @@ changes nothing.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from abacus.providers.cursor import organization_id as team_organization_id
 from abacus.providers.wire import MAX_IDENTITY_ID
 from abacus.records import UsageRow
 from abacus.rollups import refresh_rollup
+from abacus.services.audit import record_audit
 from abacus.settings import Settings
 from abacus.sync.usage_store import upsert_usage
 
@@ -397,8 +399,12 @@ async def import_cursor_csv(
     *,
     organization_id: str,
     progress: ProgressCallback = _no_progress,
+    actor: str | None = None,
+    file_name: str = "",
 ) -> CsvImportResult:
     """Import a Cursor usage CSV all-or-nothing in one transaction; idempotent (re-import adds nothing).
+
+    A person's import (`actor`: the admin's email, `cli:<user>`) records its audit event in that same transaction.
 
     An event already stored under another team label is a duplicate: counted, never written a second time.
     Imports are serialised (a transaction-level advisory lock), so two uploads of one file cannot both see it as
@@ -422,16 +428,20 @@ async def import_cursor_csv(
             await progress("writing", min(start + WRITE_CHUNK, len(writes)), len(writes))
         await progress("summing", 0, 1)
         await refresh_rollup(db, {(r.date, r.tool) for r in writes})
+        days = [row.date for row in rows]
+        result = CsvImportResult(
+            new=len(rows) - len(stored),
+            already_present=len(stored),
+            other_team=len(elsewhere),
+            skipped_zero=parsed.skipped_zero,
+            first_date=min(days) if days else None,
+            last_date=max(days) if days else None,
+        )
+        if actor is not None:
+            after = {"organization_id": organization_id, "rows": len(rows), **dataclasses.asdict(result)}
+            await record_audit(db, actor=actor, action="import.cursor_csv", target=file_name or "CSV", after=after)
     await progress("summing", 1, 1)
-    days = [row.date for row in rows]
-    return CsvImportResult(
-        new=len(rows) - len(stored),
-        already_present=len(stored),
-        other_team=len(elsewhere),
-        skipped_zero=parsed.skipped_zero,
-        first_date=min(days) if days else None,
-        last_date=max(days) if days else None,
-    )
+    return result
 
 
 def describe_import(result: CsvImportResult) -> str:

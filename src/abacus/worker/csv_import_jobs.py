@@ -66,6 +66,7 @@ class ImportStatus:
     notice: str | None = None
     errors: list[str] = field(default_factory=list)
     summary: str | None = None
+    actor: str | None = None  # who uploaded it (the audit event's actor)
 
     @property
     def finished(self) -> bool:
@@ -98,10 +99,12 @@ async def read_import(redis: Redis, queue: str, import_id: str) -> ImportStatus 
 
 
 async def start_import(
-    redis: Redis, arq: Any, queue: str, data: bytes, *, filename: str, organization_id: str
+    redis: Redis, arq: Any, queue: str, data: bytes, *, filename: str, organization_id: str, actor: str | None = None
 ) -> ImportStatus:
     """Park the file, record a queued status and enqueue the job; returns the status to show."""
-    status = ImportStatus(import_id=secrets.token_hex(16), filename=filename, organization_id=organization_id)
+    status = ImportStatus(
+        import_id=secrets.token_hex(16), filename=filename, organization_id=organization_id, actor=actor
+    )
     await redis.set(file_key(queue, status.import_id), data, ex=TTL_SECONDS)
     await _save(redis, queue, status)
     await arq.enqueue_job(IMPORT_JOB, status.import_id, _job_id=job_id(status.import_id))
@@ -131,7 +134,12 @@ async def import_cursor_csv_file(ctx: dict[str, Any], import_id: str) -> dict[st
 
     try:
         result = await import_cursor_csv(
-            ctx["sessionmaker"], data, organization_id=status.organization_id, progress=progress
+            ctx["sessionmaker"],
+            data,
+            organization_id=status.organization_id,
+            progress=progress,
+            actor=status.actor,
+            file_name=status.filename,
         )
     except CsvImportError as exc:
         await _save(redis, queue, replace(current, state="failed", errors=exc.errors, summary=exc.summary))

@@ -15,7 +15,13 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.auth.guards import require_admin, session_user
-from abacus.providers.cursor_csv import CsvImportError, csv_organization_id, describe_import, import_cursor_csv
+from abacus.providers.cursor_csv import (
+    MAX_FILE_BYTES,
+    CsvImportError,
+    csv_organization_id,
+    describe_import,
+    import_cursor_csv,
+)
 from abacus.queries.mappings import mappings_view
 from abacus.services.audit import record_audit
 from abacus.services.mappings import (
@@ -195,7 +201,7 @@ async def import_csv(
     if not isinstance(upload, UploadFile):
         return await _page(request, db, mappings_filter, import_errors=["Choose a Cursor usage CSV file to import."])
     content = await upload.read()
-    if len(content) > INLINE_BYTES:
+    if INLINE_BYTES < len(content) <= MAX_FILE_BYTES:  # a bigger file is refused at once by the size guard
         state = request.app.state
         if state.arq is None:
             state.arq = await arq_pool(state.settings)
@@ -206,12 +212,19 @@ async def import_csv(
             content,
             filename=upload.filename or "upload.csv",
             organization_id=organization_id,
+            actor=session_user(request)["email"],  # type: ignore[index]
         )
         if not is_htmx(request):
             return Redirect(f"/mappings/imports/{job.import_id}", status_code=303)
         return await _page(request, db, mappings_filter, import_job=job)
     try:
-        result = await import_cursor_csv(request.app.state.sessionmaker, content, organization_id=organization_id)
+        result = await import_cursor_csv(
+            request.app.state.sessionmaker,
+            content,
+            organization_id=organization_id,
+            actor=session_user(request)["email"],  # type: ignore[index]
+            file_name=upload.filename or "upload.csv",
+        )
     except CsvImportError as exc:
         return await _page(
             request, db, mappings_filter, import_errors=exc.errors, import_summary=exc.summary, import_name=name
