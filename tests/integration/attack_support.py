@@ -37,6 +37,7 @@ class Route:
     method: str
     path: str
     handler: Any
+    query_names: tuple[str, ...] = ()  # every query parameter the handler and its dependencies read
 
     @property
     def admin_only(self) -> bool:
@@ -61,7 +62,9 @@ def app_routes(app: Any) -> list[Route]:
         for method, entry in getattr(route, "route_handler_map", {}).items():
             if method in ("HEAD", "OPTIONS"):
                 continue
-            found.append(Route(method, route.path, entry[0] if isinstance(entry, tuple) else entry))
+            handler, kwargs_model = entry if isinstance(entry, tuple) else (entry, None)
+            names = sorted(p.field_alias for p in kwargs_model.expected_query_params) if kwargs_model else []
+            found.append(Route(method, route.path, handler, tuple(names)))
     return sorted(found, key=lambda r: (r.path, r.method))
 
 
