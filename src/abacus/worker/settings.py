@@ -6,6 +6,8 @@ the project root) gets the same through `WorkerSettings`, resolved when first lo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import structlog
@@ -16,6 +18,7 @@ from abacus.db import create_engine, session_factory
 from abacus.logging_setup import configure_logging, get_logger
 from abacus.settings import Settings
 from abacus.worker.heartbeat import heartbeat
+from abacus.worker.locks import JobLeases, lease_seconds
 from abacus.worker.tasks import CRON_JOBS, FUNCTIONS
 
 log = get_logger("abacus.worker")
@@ -28,10 +31,17 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     ctx["engine"] = engine
     ctx["sessionmaker"] = session_factory(engine)
     await heartbeat(ctx)
+    leases = JobLeases(ctx["redis"], lease_seconds(settings.jobs))
+    ctx["leases"], ctx["lease_refresher"] = leases, asyncio.create_task(leases.keep_alive())
     log.info("worker started", queue=settings.jobs.queue)
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
+    refresher = ctx.get("lease_refresher")
+    if refresher is not None:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
     engine = ctx.get("engine")
     if engine is not None:
         await engine.dispose()
@@ -39,11 +49,14 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
 
 
 async def on_job_start(ctx: dict[str, Any]) -> None:
-    """Every log line of a job carries its id (arq runs each job in its own task, so the binding stays with it)."""
+    """Every log line of a job carries its id (arq runs each job in its own task, so the binding stays with it);
+    the job's in-progress marker goes on a short lease, so a killed worker's job runs again soon (worker/locks.py)."""
     structlog.contextvars.bind_contextvars(job_id=ctx["job_id"], job_try=ctx.get("job_try"))
+    await ctx["leases"].start(ctx["job_id"])
 
 
 async def on_job_end(ctx: dict[str, Any]) -> None:
+    ctx["leases"].end(ctx["job_id"])
     structlog.contextvars.unbind_contextvars("job_id", "job_try")
 
 
