@@ -291,6 +291,19 @@ class CursorSettings(_Group):
     api_url: HttpUrl = Field("https://api.cursor.com", validation_alias="CURSOR_API_URL")
 
 
+class CopilotSettings(_Group):
+    """GitHub Copilot metrics and seats (docs/providers.md §9): off unless COPILOT_ENABLED; the organisation, token
+    and API URL default to GitHub's (GITHUB_ORG, GITHUB_TOKEN or the GitHub App, GITHUB_API_URL)."""
+
+    enabled: bool = Field(False, validation_alias="COPILOT_ENABLED")
+    org: str | None = Field(None, validation_alias="COPILOT_ORG")
+    token: str | None = Field(None, validation_alias="COPILOT_TOKEN", repr=False)
+    api_url: Annotated[str | None, _optional(_http_url)] = Field(None, validation_alias="COPILOT_API_URL")
+    seat_prices: Annotated[str, AfterValidator(lambda v: v.strip())] = Field(
+        "business=19,enterprise=39", validation_alias="COPILOT_SEAT_PRICE_USD"
+    )
+
+
 class GitHubSettings(_Group):
     """GitHub: a token or a GitHub App (all three GITHUB_APP_* variables), the org, and the push webhook."""
 
@@ -356,6 +369,7 @@ class Settings(BaseModel):
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
     cursor: CursorSettings = Field(default_factory=CursorSettings)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
+    copilot: CopilotSettings = Field(default_factory=CopilotSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
 
     @property
@@ -400,6 +414,7 @@ GROUPS: dict[str, type[_Group]] = {
     "anthropic": AnthropicSettings,
     "cursor": CursorSettings,
     "github": GitHubSettings,
+    "copilot": CopilotSettings,
     "jobs": JobSettings,
 }
 

@@ -65,13 +65,16 @@ def app_page(signed_in: Any, request: Any) -> Any:
 
 
 def pages_to_check(page: Any, base: str) -> list[str]:
-    """Every page the main nav links to, plus the first person of the Team table and the first repository."""
+    """Every page the main nav links to, plus the first person of the Team table, the first repository, a tip guide,
+    the metric definitions and the API docs."""
     page.goto(f"{base}/team")
     person = page.locator("#team-table tbody td.email a").first.get_attribute("href")
     nav = [a.get_attribute("href") for a in page.locator("#mainnav a").all()]
     page.goto(f"{base}/commits")
     repository = page.locator("#repo-table a[href^='/repositories/']").first.get_attribute("href")
-    paths = [*nav, person, repository]
+    page.goto(f"{base}/tips")
+    guide = page.locator("main a[href^='/tips/']").first.get_attribute("href")
+    paths = [*nav, person, repository, guide, "/definitions", "/api/docs"]
     assert len(nav) >= 7 and all(paths), paths  # Overview, Team, Usage, Commits, Tips, Status, Mappings
     return [p for p in paths if p]
 
