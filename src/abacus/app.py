@@ -28,6 +28,7 @@ from abacus.auth.oidc import OIDCClient
 from abacus.auth.sessions import RotatingSessionConfig
 from abacus.db import create_engine, session_factory
 from abacus.logging_setup import configure_logging, get_logger
+from abacus.queries import cache as page_cache
 from abacus.settings import Settings
 from abacus.web import templating
 from abacus.web.errors import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, BadParameter, unavailable_service
@@ -48,6 +49,7 @@ def _lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextMa
         app.state.engine = engine
         app.state.sessionmaker = session_factory(engine)
         app.state.redis = Redis.from_url(settings.redis.url or "")
+        page_cache.attach(engine, app.state.redis, settings.redis.page_cache_seconds)
         app.state.oidc = OIDCClient(settings)
         app.state.arq = None
         try:
@@ -56,6 +58,7 @@ def _lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextMa
             await app.state.oidc.aclose()
             if app.state.arq is not None:
                 await app.state.arq.aclose()
+            page_cache.detach(engine)
             await app.state.redis.aclose()
             await engine.dispose()
 

@@ -256,6 +256,9 @@ class RedisSettings(_Group):
     """Redis/Valkey of the arq queue and the sessions. `url` None: found or started like the database."""
 
     url: Annotated[str | None, _optional(_redis_url)] = Field(None, validation_alias="REDIS_URL")
+    page_cache_seconds: Annotated[int, _bounded(0, 86_400)] = Field(3600, validation_alias="ABACUS_PAGE_CACHE_SECONDS")
+    """How long a page's query results stay in Redis (0: no page cache). They are keyed on the data version, so a
+    sync, import or mapping change shows at once whatever this is; it only bounds the memory of old versions."""
 
 
 class SignInSettings(_Group):

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from abacus.db import concurrently
 from abacus.domain.periods import DateRange, Delta, delta, rate_delta
 from abacus.domain.usage import rate_percent
+from abacus.queries.cache import cached
 
 REPO_PAGE_SIZE = 100
 COMMIT_PAGE_SIZE = 50
@@ -183,6 +184,7 @@ ORDER BY 2 DESC, 1 ASC
 """)
 
 
+@cached
 async def commit_overview(db: AsyncSession, rng: DateRange, repo_id: int | None = None) -> CommitOverview:
     """Totals of the range and of the previous period, plus the per-tool split (2 statements).
 
@@ -237,6 +239,7 @@ GROUP BY d.day, d.ai_tool
 """)
 
 
+@cached
 async def daily_commits(db: AsyncSession, rng: DateRange, repo_id: int | None = None) -> list[DailyCommits]:
     """One point per day of the range (zero-filled): total, AI, per tool, additions, deletions."""
     params: dict[str, Any] = _days(rng)
@@ -384,6 +387,7 @@ def _repo_row(row: Any) -> RepoRow:
     )
 
 
+@cached
 async def repo_pivot_slice(
     db: AsyncSession,
     rng: DateRange,
@@ -492,6 +496,7 @@ LIMIT 1
 """)
 
 
+@cached
 async def find_repository(db: AsyncSession, full_name: str) -> RepositoryInfo | None:
     """The GitHub repository named `owner/repo` (exact name preferred, else case-insensitive), or None."""
     row = (await db.execute(FIND_REPO_SQL, {"full_name": full_name})).one_or_none()
@@ -708,6 +713,7 @@ class RepositoryDetail:
         return [t.tool for t in self.overview.tools]
 
 
+@cached
 async def repository_detail(
     db: AsyncSession,
     repo: RepositoryInfo,
@@ -738,6 +744,7 @@ class CommitsPage:
     table: RepoPage
 
 
+@cached
 async def commits_page(
     sessionmaker: async_sessionmaker[AsyncSession],
     rng: DateRange,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from abacus.db import concurrently
 from abacus.domain.periods import DateRange, Delta, rate_delta
 from abacus.domain.usage import rate_percent
+from abacus.queries.cache import cached
 from abacus.queries.usage import (
     DailyUsage,
     ModelBreakdown,
@@ -90,6 +91,7 @@ class DashboardData:
     commits: CommitSummary
 
 
+@cached
 async def dashboard_data(sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange) -> DashboardData:
     """Everything sections 2–7 of the dashboard show for `rng`: five aggregate statements, run concurrently."""
     totals, daily, models, users, commits = await concurrently(

@@ -16,6 +16,8 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.queries.cache import cached
+
 SHOWN = 50
 """Rows the status page and the CLI list (the counts cover them all)."""
 
@@ -64,6 +66,7 @@ class Unattributed:
     identities: list[tuple[str, int, int]]  # identity, records, tokens
 
 
+@cached
 async def unattributed(db: AsyncSession) -> Unattributed:
     rows = await unmapped_usage(db)
     return Unattributed(
@@ -116,6 +119,7 @@ class UnmappedGitHub:
     rows: list[tuple[str, str | None, str | None, int]]  # author id, login, sample email, commits
 
 
+@cached
 async def unmapped_github(db: AsyncSession) -> UnmappedGitHub:
     authors = await github_authors(db)
     return UnmappedGitHub(

@@ -9,6 +9,8 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.queries.cache import cached
+
 
 @dataclass(frozen=True)
 class Lifetime:
@@ -36,6 +38,7 @@ FROM (SELECT COALESCE(SUM(commits), 0) AS commits,
 """)
 
 
+@cached
 async def lifetime_stats(db: AsyncSession) -> Lifetime:
     """M-LIFE-* figures from the (date, tool) rollup, the (email, tool) spans and the commit rollup, one round trip."""
     row = (await db.execute(LIFETIME_SQL)).one()

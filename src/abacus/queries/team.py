@@ -42,6 +42,7 @@ from abacus.models import (
     UsageUserTool,
     UsageUserWeekly,
 )
+from abacus.queries.cache import cached
 from abacus.queries.usage import PeriodSplit, period_split
 
 PAGE_SIZE = 100
@@ -188,6 +189,7 @@ FROM known LEFT JOIN in_range USING (tool) LEFT JOIN unmapped USING (tool)
 """Mapped tokens per tool = all tokens (the people-less rollup, small) minus the unmapped ones (few emails)."""
 
 
+@cached
 async def team_tools(db: AsyncSession, rng: DateRange) -> TeamTools:
     """All tools ever seen and those with mapped usage in the range, tokens desc (one statement over the rollups)."""
     rows = (await db.execute(KNOWN_TOOLS_SQL, {"start": rng.start, "end": rng.end})).all()
@@ -408,6 +410,7 @@ async def team_totals(db: AsyncSession, query: TeamQuery) -> TeamTotals:
     )
 
 
+@cached
 async def team_members(
     db: AsyncSession, query: TeamQuery, *, limit: int | None = None, offset: int = 0
 ) -> list[TeamMember]:
@@ -449,6 +452,7 @@ def _team_totals_of(row: Any, query: TeamQuery) -> TeamTotals:
     )
 
 
+@cached
 async def team_page(db: AsyncSession, query: TeamQuery, page: int, *, page_size: int = PAGE_SIZE) -> TeamPage:
     """Totals over the whole population plus one page of rows, in one statement; `page` is clamped to the last."""
     rows = (await db.execute(_team_statement(query, page_size, None, page))).all()
@@ -464,6 +468,7 @@ async def team_page(db: AsyncSession, query: TeamQuery, page: int, *, page_size:
     )
 
 
+@cached
 async def team_slice(
     db: AsyncSession, query: TeamQuery, *, limit: int, offset: int = 0
 ) -> tuple[TeamTotals, list[TeamMember]]:
@@ -497,6 +502,7 @@ ORDER BY email, tokens DESC, model COLLATE "C" ASC
 UNKNOWN_MODEL = "unknown"
 
 
+@cached
 async def favorite_models(db: AsyncSession, emails: Sequence[str], rng: DateRange) -> dict[str, str]:
     """M-FAV-MODEL for each email: the model with most tokens in the range, ties alphabetical; "unknown" if none."""
     if not emails:
@@ -512,6 +518,7 @@ FROM usage_user_daily WHERE date BETWEEN :start AND :end AND email LIKE 'unmappe
 """)
 
 
+@cached
 async def unattributed_in_range(db: AsyncSession, rng: DateRange) -> tuple[int, Decimal]:
     """Tokens and cost in range that belong to no person (kept out of the team table, counted in totals)."""
     row = (await db.execute(UNATTRIBUTED_IN_RANGE, {"start": rng.start, "end": rng.end})).one()

@@ -30,6 +30,7 @@ from abacus.domain.periods import (
     weekly_buckets,
 )
 from abacus.domain.usage import average_per_user
+from abacus.queries.cache import cached
 
 ZERO = Decimal(0)
 
@@ -208,6 +209,7 @@ def _period(get: RowMapping, prefix: str) -> PeriodTotals:
     )
 
 
+@cached
 async def usage_totals(db: AsyncSession, rng: DateRange) -> UsageTotals:
     """Range and previous-period totals plus per-tool figures, in one grouping-sets statement.
 
@@ -292,6 +294,7 @@ SELECT tool, MAX(date) AS last_date FROM usage_tool_totals_daily GROUP BY tool
 """)
 
 
+@cached
 async def daily_usage_by_tool(db: AsyncSession, rng: DateRange) -> DailyUsage:
     """M-DAILY for `rng` (zero-filled) plus the 28 days of history and per-tool last data dates (two statements)."""
     history_start = rng.start - timedelta(days=HISTORY_DAYS)
@@ -378,6 +381,7 @@ ORDER BY tokens DESC, model ASC, tool ASC
 """)
 
 
+@cached
 async def model_breakdown(db: AsyncSession, rng: DateRange) -> ModelBreakdown:
     """M-MODEL-TOOL pairs (tokens desc) and per-model rows summed over tools (tokens desc, ties by name)."""
     rows = (await db.execute(MODEL_TOOL_SQL, {"start": rng.start, "end": rng.end})).all()
@@ -694,6 +698,7 @@ class UsagePageData:
     tool_users: ToolUsersSeries | None = None
 
 
+@cached
 async def usage_page_data(sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange, view: str) -> UsagePageData:
     """Usage page data (docs/pages.md §3) for `view` (`models`/`tools`): a few aggregate statements, concurrently."""
     if view == "tools":

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.periods import DateRange, percentile, round_half_up
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
 from abacus.domain.usage import rate_percent
+from abacus.queries.cache import cached
 from abacus.queries.usage import ModelToolRow
 
 MODELS_SHOWN = 9
@@ -123,6 +124,7 @@ class UserMatch:
         return self.lifetime is not None and self.lifetime.known
 
 
+@cached
 async def find_user(db: AsyncSession, segment: str) -> UserMatch:
     """The person a user page or `/api/v1/users/{email}` segment names: a full email (any case, trimmed), or a bare
     local part that exactly one known email has."""
@@ -359,6 +361,7 @@ class UserOverview:
     commits: UserCommits
 
 
+@cached
 async def user_overview(db: AsyncSession, email: str, rng: DateRange) -> UserOverview:
     """Everything the Overview tab shows for the range (four aggregate statements)."""
     summary = await user_summary(db, email, rng)
@@ -400,6 +403,7 @@ SELECT DISTINCT tool, model FROM usage_daily WHERE email = :email AND date BETWE
 """)
 
 
+@cached
 async def raw_usage_filters(db: AsyncSession, email: str, rng: DateRange) -> RawUsageFilters:
     rows = (await db.execute(FILTERS_SQL, {"email": email, "start": rng.start, "end": rng.end})).all()
     return RawUsageFilters(tools=sorted({r.tool for r in rows}), models=sorted({r.model for r in rows}))
@@ -419,6 +423,7 @@ def _raw_where(tool: str | None, model: str | None) -> str:
     return " WHERE " + " AND ".join(clauses)
 
 
+@cached
 async def raw_usage(
     db: AsyncSession,
     email: str,
@@ -459,6 +464,7 @@ HAVING COUNT(DISTINCT date) >= 2
 """)
 
 
+@cached
 async def user_percentile(db: AsyncSession, email: str, rng: DateRange) -> int:
     """M-PERCENTILE: the person's rank by tokens per active day among mapped users with ≥ 2 active days."""
     rows = (await db.execute(SCORES_SQL, {"start": rng.start, "end": rng.end})).all()

@@ -1,0 +1,191 @@
+"""Read-through cache of page query results in Redis, keyed on the database's data version.
+
+Every table a page reads carries a statement trigger (migration 0013) that moves `data_version.version` once per
+writing transaction — sync stores, CSV imports, identity mappings, rollup rebuilds, TRUNCATE — and the new version
+commits together with the data. A cached query first reads (epoch, version) from PostgreSQL, then looks for
+`<epoch>:<version>:<function>:<arguments>` in Redis: a reader that sees the new version can only find entries computed
+after that version committed, so a page never shows figures older than what it could read from the tables itself.
+Entries of older versions are never read again and expire (`ttl_seconds`).
+
+Not cached: a call inside a transaction that has written (its uncommitted rows must not reach other readers), a call
+made while another cached call computes (its own result holds it), and anything when no cache is attached to the
+engine (CLI, tests of the queries) or Redis fails (the query runs as if there were no cache).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import pickle
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar, cast
+from weakref import WeakKeyDictionary
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from abacus.logging_setup import get_logger
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+log = get_logger("abacus.queries.cache")
+
+VERSION_SQL = text(
+    "SELECT epoch::text AS epoch, version, pg_current_xact_id_if_assigned() IS NULL AS clean "
+    "FROM data_version WHERE id = 1"
+)
+"""`clean`: this transaction has written nothing (no transaction id assigned yet)."""
+
+KEY_PREFIX = "abacus:page-cache"
+
+
+def _code_fingerprint() -> str:
+    """Short hash of the read side's source: a deploy that changes a query or a result's shape never reads the
+    entries an older release wrote (they would be other figures, or unpickle into other classes)."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parents[1]
+    for folder in ("queries", "domain"):
+        for path in sorted((root / folder).glob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    digest.update((root / "models.py").read_bytes())
+    return digest.hexdigest()[:12]
+
+
+CODE = _code_fingerprint()
+
+
+@dataclass
+class PageCache:
+    """The Redis client and lifetime of one app's cache; `inflight` joins concurrent misses of one key in a process
+    (a burst after a sync computes each page once, not once per request)."""
+
+    redis: Redis
+    ttl_seconds: int
+    inflight: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
+    hits: int = 0
+    misses: int = 0
+
+
+_caches: WeakKeyDictionary[Engine, PageCache] = WeakKeyDictionary()
+_computing: ContextVar[bool] = ContextVar("page_cache_computing", default=False)
+
+
+def attach(engine: AsyncEngine, redis: Redis, ttl_seconds: int) -> PageCache | None:
+    """Cache the decorated queries run on `engine` in `redis` for `ttl_seconds` (0: no cache)."""
+    if ttl_seconds <= 0:
+        _caches.pop(engine.sync_engine, None)
+        return None
+    cache = PageCache(redis, ttl_seconds)
+    _caches[engine.sync_engine] = cache
+    return cache
+
+
+def detach(engine: AsyncEngine) -> None:
+    _caches.pop(engine.sync_engine, None)
+
+
+def cache_of(engine: AsyncEngine) -> PageCache | None:
+    return _caches.get(engine.sync_engine)
+
+
+def _engine_of(source: Any) -> AsyncEngine | None:
+    if isinstance(source, AsyncSession):
+        bind = source.bind
+    elif isinstance(source, async_sessionmaker):
+        bind = source.kw.get("bind")
+    else:
+        return None
+    return bind if isinstance(bind, AsyncEngine) else None
+
+
+async def _version(source: AsyncSession | async_sessionmaker[AsyncSession]) -> tuple[str, int] | None:
+    """(epoch, version) as this reader sees it, or None when its transaction has written (then nothing is cached)."""
+    if isinstance(source, AsyncSession):
+        row = (await source.execute(VERSION_SQL)).one()
+    else:
+        async with source() as db:
+            row = (await db.execute(VERSION_SQL)).one()
+    return (row.epoch, int(row.version)) if row.clean else None
+
+
+def _key(name: str, version: tuple[str, int], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """The arguments by their repr: the query functions take dates, strings, numbers and frozen dataclasses of
+    them, whose reprs name every field."""
+    described = repr((args, sorted(kwargs.items())))
+    digest = hashlib.sha256(described.encode()).hexdigest()[:32]
+    return f"{KEY_PREFIX}:{version[0]}:{version[1]}:{CODE}:{name}:{digest}"
+
+
+def cached(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Serve `function` (first argument an AsyncSession or async_sessionmaker, the others plain values) from the
+    page cache of its engine when there is one; the result must pickle."""
+    name = f"{function.__module__}.{function.__qualname__}"
+
+    @functools.wraps(function)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        source = args[0] if args else None
+        engine = _engine_of(source)
+        cache = _caches.get(engine.sync_engine) if engine is not None else None
+        if cache is None or _computing.get():
+            return await function(*args, **kwargs)
+        version = await _version(cast(Any, source))
+        if version is None:
+            return await function(*args, **kwargs)
+        key = _key(name, version, args[1:], kwargs)
+        found = await _read(cache, key)
+        if found is not None:
+            cache.hits += 1
+            return cast(R, found[0])
+        cache.misses += 1
+        waiting = cache.inflight.get(key)
+        if waiting is not None:  # each joiner gets its own copy, as from Redis
+            return cast(R, pickle.loads(await asyncio.shield(waiting)))
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        cache.inflight[key] = future
+        token = _computing.set(True)
+        try:
+            result = await function(*args, **kwargs)
+            blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a miss nobody joined does not log "never retrieved"
+            raise
+        finally:
+            _computing.reset(token)
+            cache.inflight.pop(key, None)
+        future.set_result(blob)
+        await _write(cache, key, blob)
+        return result
+
+    return wrapper
+
+
+async def _read(cache: PageCache, key: str) -> tuple[Any] | None:
+    try:
+        blob = await cache.redis.get(key)
+    except RedisError as exc:
+        log.warning("page cache read failed", error=str(exc))
+        return None
+    if blob is None:
+        return None
+    try:
+        return (pickle.loads(blob),)
+    except Exception as exc:  # an entry that no longer unpickles is a miss
+        log.warning("page cache entry unreadable", key=key, error=str(exc))
+        return None
+
+
+async def _write(cache: PageCache, key: str, blob: bytes) -> None:
+    try:
+        await cache.redis.set(key, blob, ex=cache.ttl_seconds)
+    except RedisError as exc:
+        log.warning("page cache write failed", key=key, error=str(exc))
