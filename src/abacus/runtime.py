@@ -174,3 +174,9 @@ def _shown(path: Path, cwd: Path | None) -> str:
         return str(path.relative_to(cwd or Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def default_web_workers() -> int:
+    """Web worker processes of `abacus serve` when none are asked for: 2 × CPU cores (a worker waits on the database
+    about half the time), at most 8 (each keeps a pool of up to 10 connections)."""
+    return min(8, 2 * (os.cpu_count() or 1))

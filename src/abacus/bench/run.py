@@ -39,6 +39,7 @@ from abacus.bench.web import (
 )
 from abacus.db import create_engine
 from abacus.embedded import BackingServices, ensure_database_exists
+from abacus.runtime import default_web_workers
 
 ADMIN = f"user1@{dataset.DOMAIN}"
 PAGES = {
@@ -320,9 +321,11 @@ def _measure_web(
     with identity_provider() as idp:
         port = free_port()
         env = app_environment(url, services.redis_url, f"{idp.url}/oidc", f"http://127.0.0.1:{port}", ADMIN)
-        outcome.params["web_process"] = "uvicorn subprocess, one worker (RSS by psutil)"
-        step("starting the web process (uvicorn, one worker)")
-        with WebProcess(env, port) as web:
+        workers = default_web_workers()
+        outcome.params["web_process"] = f"abacus serve: uvicorn, {workers} worker processes (RSS by psutil)"
+        outcome.params["web_workers"] = workers
+        step(f"starting the web process (abacus serve, {workers} workers)")
+        with WebProcess(env, port, workers) as web:
             outcome.add("web_rss_start_mb", web.rss_mb(), "MB")
             client = sign_in(web.url, ADMIN)
             pages = {
@@ -334,6 +337,7 @@ def _measure_web(
             step(f"timing {len(pages)} pages and API routes: cold + {options.requests} warm each")
             timings = [time_page(client, name, path, options.requests) for name, path in pages.items()]
             outcome.add("web_rss_mb", web.rss_mb(), "MB")
+            outcome.add("web_rss_all_workers_mb", web.rss_total_mb(), "MB")
             step(f"{options.clients} concurrent clients on the Overview for {options.load_seconds:g} s")
             loaded = load(web, client.cookies, LOAD_PAGE, clients=options.clients, seconds=options.load_seconds)
             outcome.add("load_overview_p50_ms", loaded.p50_ms, "ms")

@@ -1,11 +1,13 @@
-"""The app under measurement: `uvicorn abacus.app:create_app_from_env` in a subprocess (one worker, so its RSS is
-the web process's), the OIDC emulator in a thread of the bench, a signed-in client, and the measurements made
-over loopback HTTP: per-page cold/warm times from the app's own Server-Timing, concurrent load, a streamed export.
+"""The app under measurement: `abacus serve` in a subprocess, as production runs it (uvicorn with its default
+number of worker processes, 2 × CPU cores), the OIDC emulator in a thread of the bench, a signed-in client, and the
+measurements made over loopback HTTP: per-page cold/warm times from the app's own Server-Timing, concurrent load, a
+streamed export. Memory is the RSS of each worker process (the largest is reported) and of all of them together.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -102,19 +104,20 @@ def app_environment(database_url: str, redis_url: str, issuer: str, base_url: st
 
 
 class WebProcess:
-    """`uvicorn --factory abacus.app:create_app_from_env` as a child process on a free loopback port."""
+    """`abacus serve --no-migrate` (uvicorn, `workers` worker processes) as a child process on a free loopback port."""
 
-    def __init__(self, settings: dict[str, str], port: int) -> None:
+    def __init__(self, settings: dict[str, str], port: int, workers: int) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.settings = settings
+        self.workers = workers
         self.process: subprocess.Popen[bytes] | None = None
         self.cwd = tempfile.TemporaryDirectory(prefix="abacus-bench-")  # no .env of the project is read
 
     def __enter__(self) -> WebProcess:
         command = [
-            sys.executable, "-m", "uvicorn", "abacus.app:create_app_from_env", "--factory",
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", "--no-access-log",
+            sys.executable, "-m", "abacus", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            "--workers", str(self.workers), "--no-migrate",
         ]  # fmt: skip
         env = {**os.environ, **self.settings}
         self.process = subprocess.Popen(
@@ -132,9 +135,23 @@ class WebProcess:
             time.sleep(0.1)
         raise RuntimeError("the web process did not answer /healthz within 60 s")
 
-    def rss_mb(self) -> float:
+    def _rss(self) -> list[float]:
+        """RSS of each process serving requests: the workers (or the one process when uvicorn runs a single one)."""
         assert self.process is not None
-        return float(psutil.Process(self.process.pid).memory_info().rss) / MB
+        parent = psutil.Process(self.process.pid)
+        sizes = []
+        for process in [parent, *parent.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                sizes.append(float(process.memory_info().rss) / MB)
+        return sizes
+
+    def rss_mb(self) -> float:
+        """The largest process's RSS (a worker; each is one web process of the figure's target)."""
+        return max(self._rss())
+
+    def rss_total_mb(self) -> float:
+        """All the serving processes together (supervisor and workers)."""
+        return sum(self._rss())
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from abacus.cli.common import runtime_or_exit
+from abacus.runtime import default_web_workers
 
 app = typer.Typer()
 
@@ -24,7 +23,7 @@ def serve(
     from abacus import migrate as migrations
 
     runtime = runtime_or_exit(web=True)  # each uvicorn worker resolves the same settings and servers again
-    count = workers or min(8, 2 * (os.cpu_count() or 1))
+    count = workers or default_web_workers()
     try:
         if migrate:
             migrations.upgrade(runtime.settings.database.url or "")
