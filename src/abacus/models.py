@@ -243,6 +243,19 @@ class IdentityMapping(Base):
     updated_by: Mapped[str | None] = mapped_column(String(255))
 
 
+class BotIdentity(Base):
+    """An admin's word on whether an identity is a bot: `is_bot` true ("ignore as bot") or false ("not a bot",
+    overriding the default rule of `domain/identities.is_default_bot`)."""
+
+    __tablename__ = "bot_identities"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(320), primary_key=True)
+    is_bot: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = _now()
+
+
 class ActivityDaily(Base):
     """What the AI produced (docs/providers.md §8): one vendor daily aggregate per (tool, organization, identity, date),
     replaced whole for the days a sync re-reads, in the transaction that advances its sync state."""

@@ -317,6 +317,10 @@ CommitSlice = tuple[date, int]
 
 COMMIT_DAY = "(c.committed_at AT TIME ZONE 'UTC')::date"
 COMMIT_AUTHOR = "COALESCE(c.author_email, 'github:' || c.author_id, '')"
+COUNTED = "NOT (c.is_bot AND c.ai_tool IS NULL)"
+"""Commits of the day and author levels: a bot's commit counts only when a rule attributes it to an AI tool (the
+Copilot agent); other bot commits are neither human commits nor in any AI-share denominator (`commits.is_bot` is
+the effective flag: the sync's rule or an admin's "ignore as bot", docs/schema.md)."""
 COMMIT_SLICES = "unnest(CAST(:days AS date[]), CAST(:repos AS bigint[])) AS s(day, repo_id)"
 IN_SLICE = (
     "c.repo_id = s.repo_id AND c.committed_at >= s.day::timestamp AT TIME ZONE 'UTC' "
@@ -337,13 +341,14 @@ COMMIT_REFRESH = (
     text(
         f"INSERT INTO commit_daily ({COMMIT_DAILY_COLUMNS}) "
         f"SELECT s.day, s.repo_id, COALESCE(c.ai_tool, ''), {COMMIT_DAILY_SUMS} "
-        f"FROM {COMMIT_SLICES} JOIN commits c ON {IN_SLICE} GROUP BY s.day, s.repo_id, COALESCE(c.ai_tool, '')"
+        f"FROM {COMMIT_SLICES} JOIN commits c ON {IN_SLICE} AND {COUNTED} "
+        "GROUP BY s.day, s.repo_id, COALESCE(c.ai_tool, '')"
     ),
     text(f"DELETE FROM commit_author_daily d USING {COMMIT_SLICES} WHERE d.day = s.day AND d.repo_id = s.repo_id"),
     text(
         "INSERT INTO commit_author_daily (day, repo_id, author, commits, ai_commits, last_at) "
         f"SELECT s.day, s.repo_id, {COMMIT_AUTHOR}, {AUTHOR_DAILY_SUMS} "
-        f"FROM {COMMIT_SLICES} JOIN commits c ON {IN_SLICE} GROUP BY s.day, s.repo_id, {COMMIT_AUTHOR}"
+        f"FROM {COMMIT_SLICES} JOIN commits c ON {IN_SLICE} AND {COUNTED} GROUP BY s.day, s.repo_id, {COMMIT_AUTHOR}"
     ),
 )
 AUTHORS_REFRESH = (
@@ -358,12 +363,13 @@ COMMIT_REBUILD = (
     text("DELETE FROM commit_daily"),
     text(
         f"INSERT INTO commit_daily ({COMMIT_DAILY_COLUMNS}) SELECT {COMMIT_DAY}, c.repo_id, COALESCE(c.ai_tool, ''), "
-        f"{COMMIT_DAILY_SUMS} FROM commits c GROUP BY 1, 2, 3"
+        f"{COMMIT_DAILY_SUMS} FROM commits c WHERE {COUNTED} GROUP BY 1, 2, 3"
     ),
     text("DELETE FROM commit_author_daily"),
     text(
         "INSERT INTO commit_author_daily (day, repo_id, author, commits, ai_commits, last_at) "
-        f"SELECT {COMMIT_DAY}, c.repo_id, {COMMIT_AUTHOR}, {AUTHOR_DAILY_SUMS} FROM commits c GROUP BY 1, 2, 3"
+        f"SELECT {COMMIT_DAY}, c.repo_id, {COMMIT_AUTHOR}, {AUTHOR_DAILY_SUMS} FROM commits c WHERE {COUNTED} "
+        "GROUP BY 1, 2, 3"
     ),
     text("DELETE FROM commit_authors"),
     text(
@@ -409,12 +415,12 @@ COMMIT_VERIFY_SQL = text(f"""
 SELECT
   (SELECT COUNT(*) FROM (SELECT {COMMIT_DAY}, c.repo_id, COALESCE(c.ai_tool, ''),
                                 {COMMIT_DAILY_SUMS}
-                         FROM commits c GROUP BY 1, 2, 3) AS t(day, repo_id, ai_tool, n, a, d, w, f, l)
+                         FROM commits c WHERE {COUNTED} GROUP BY 1, 2, 3) AS t(day, repo_id, ai_tool, n, a, d, w, f, l)
    FULL OUTER JOIN commit_daily x USING (day, repo_id, ai_tool)
    WHERE t.n IS DISTINCT FROM x.commits OR t.a IS DISTINCT FROM x.additions OR t.d IS DISTINCT FROM x.deletions
       OR t.w IS DISTINCT FROM x.without_stats OR t.f IS DISTINCT FROM x.first_at OR t.l IS DISTINCT FROM x.last_at)
 + (SELECT COUNT(*) FROM (SELECT {COMMIT_DAY}, c.repo_id, {COMMIT_AUTHOR}, {AUTHOR_DAILY_SUMS}
-                         FROM commits c GROUP BY 1, 2, 3) AS t(day, repo_id, author, n, ai, l)
+                         FROM commits c WHERE {COUNTED} GROUP BY 1, 2, 3) AS t(day, repo_id, author, n, ai, l)
    FULL OUTER JOIN commit_author_daily x USING (day, repo_id, author)
    WHERE t.n IS DISTINCT FROM x.commits OR t.ai IS DISTINCT FROM x.ai_commits OR t.l IS DISTINCT FROM x.last_at)
 + (SELECT COUNT(*) FROM (SELECT {GITHUB_AUTHOR_SUMS} FROM {GITHUB_COMMITS} WHERE c.author_id IS NOT NULL

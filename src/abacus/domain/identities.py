@@ -18,3 +18,17 @@ def own_email(identity: str) -> str | None:
 
 def unmapped_email(identity: str) -> str:
     return f"{UNMAPPED_PREFIX}{identity}"
+
+
+GITHUB_NOREPLY_BOT_SUFFIX = "[bot]@users.noreply.github.com"
+
+
+def is_default_bot(source: str, login: str | None, email: str | None) -> bool:
+    """A bot without anyone saying so: a GitHub `…[bot]` login or a `…[bot]@users.noreply.github.com` address
+    (dependabot, renovate, github-actions); an admin's "not a bot" overrides it."""
+    if source != "github":
+        return False
+    return bool(
+        (login and login.strip().lower().endswith("[bot]"))
+        or (email and email.strip().lower().endswith(GITHUB_NOREPLY_BOT_SUFFIX))
+    )

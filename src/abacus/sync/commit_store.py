@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.attribution import is_work_email
+from abacus.domain.identities import is_default_bot
 from abacus.models import Commit, CommitAttribution, IdentityMapping, Repository
 from abacus.records import CommitRecord
 from abacus.rollups import refresh_commit_rollup
@@ -142,7 +143,7 @@ async def store_commits(
                 "message": r.message,
                 "author_login": _cut(r.author_login, 255),
                 "author_raw_email": _cut(raw or None, 255),
-                "is_bot": r.is_bot,
+                "is_bot": r.is_bot or is_default_bot(SOURCE, None, raw),
                 "ai_tool": _cut(r.ai_tool, 64),
                 "ai_model": _cut(r.ai_model, 128),
                 "additions": r.additions,
@@ -172,6 +173,7 @@ async def store_commits(
         ).returning(Commit.id, Commit.commit_id)
         commit_ids.update({row.commit_id: row.id for row in await db.execute(upsert)})
 
+    await apply_bot_flags(db, list(commit_ids.values()))
     attributions = [
         {
             "commit_id": commit_ids[r.sha],
@@ -198,6 +200,19 @@ async def store_commits(
         db, ((day, repo_id) for day in days), [*stored_ids.values(), *(r.author_id for r in unique)]
     )
     return len(unique)
+
+
+APPLY_BOT_FLAGS = text(
+    "UPDATE commits c SET is_bot = b.is_bot FROM bot_identities b "
+    "WHERE b.source = 'github' AND b.external_id = c.author_id AND c.id = ANY(CAST(:ids AS bigint[])) "
+    "AND c.is_bot <> b.is_bot"
+)
+
+
+async def apply_bot_flags(db: AsyncSession, commit_ids: Sequence[int]) -> None:
+    """An admin's "ignore as bot" / "not a bot" on an author id wins over the sync's rule for these commits."""
+    for start in range(0, len(commit_ids), BATCH):
+        await db.execute(APPLY_BOT_FLAGS, {"ids": list(commit_ids[start : start + BATCH])})
 
 
 async def author_ids_without_mapping(db: AsyncSession) -> int:

@@ -36,7 +36,7 @@ from sqlalchemy import select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.identities import own_email, split_identity, unmapped_email
-from abacus.models import USAGE_KEY, IdentityMapping
+from abacus.models import USAGE_KEY, BotIdentity, IdentityMapping
 from abacus.records import UsageRow
 from abacus.rollups import Slice, refresh_rollup
 
@@ -92,10 +92,12 @@ UPSERT_STAGED = text(
 
 
 async def resolve_emails(db: AsyncSession, identities: Iterable[str]) -> dict[str, str]:
-    """identity → email: an identity mapping wins, else the identity's own email, else `unmapped:<identity>`."""
+    """identity → email: an identity mapping wins, else `unmapped:<identity>` for an identity an admin marked as a
+    bot (bots are nobody's usage), else the identity's own email, else `unmapped:<identity>`."""
     wanted = sorted(set(identities))
     pairs = [split_identity(i) for i in wanted]
     mapped: dict[tuple[str, str], str] = {}
+    bots: set[tuple[str, str]] = set()
     for start in range(0, len(pairs), BATCH):
         chunk = pairs[start : start + BATCH]
         rows = await db.execute(
@@ -104,7 +106,20 @@ async def resolve_emails(db: AsyncSession, identities: Iterable[str]) -> dict[st
             )
         )
         mapped.update({(r.source, r.external_id): r.email for r in rows})
-    return {i: mapped.get(split_identity(i)) or own_email(i) or unmapped_email(i) for i in wanted}
+        flagged = await db.execute(
+            select(BotIdentity.source, BotIdentity.external_id).where(
+                tuple_(BotIdentity.source, BotIdentity.external_id).in_(chunk), BotIdentity.is_bot
+            )
+        )
+        bots.update((r.source, r.external_id) for r in flagged)
+
+    def email(identity: str) -> str:
+        key = split_identity(identity)
+        if key in mapped:
+            return mapped[key]
+        return (None if key in bots else own_email(identity)) or unmapped_email(identity)
+
+    return {i: email(i) for i in wanted}
 
 
 def last_of_each_key(rows: Sequence[UsageRow]) -> Sequence[UsageRow]:
