@@ -823,7 +823,10 @@ async def set_delivery_status(db: AsyncSession, delivery_id: str, status: str, e
 
 async def process_push(ctx: SyncContext, delivery_id: str, payload: dict[str, Any]) -> SyncResult:
     """Webhook follow-up: parse the push, G4 per commit (stats, parents, author link), drop merges, store; the
-    delivery is marked `processed` in the same transaction, or `failed` with the error (nothing stored)."""
+    delivery is marked `processed` in the same transaction, or `failed` with the error (nothing stored).
+
+    A rate limit is raised as RateLimited with nothing stored and the delivery left as it was: the caller (the
+    follow-up job) retries later."""
     result = SyncResult(PROVIDER, "webhook", detail=delivery_id)
     try:
         records = parse_push(payload)
@@ -835,6 +838,8 @@ async def process_push(ctx: SyncContext, delivery_id: str, payload: dict[str, An
                     if is_api_merge(detail):
                         continue
                     detailed.append(with_commit_detail(record, detail))
+    except RateLimited:
+        raise
     except ProviderError as exc:
         result.errors.append(str(exc))
         log.warning("github push follow-up failed", delivery=delivery_id, error=str(exc))

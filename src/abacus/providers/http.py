@@ -27,7 +27,11 @@ RETRIES = 3
 
 
 class RateLimited(ProviderError):
-    """The provider asked us to wait longer than we are willing to inside one run."""
+    """The provider asked us to wait longer than we are willing to inside one run; `retry_after` is how long (s)."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -106,8 +110,9 @@ class ProviderClient:
             wait = self._rate_limit_wait(response)
             if wait is not None:
                 if wait > MAX_WAIT_SECONDS or rate_limit_retries >= RETRIES:
+                    where, status = self._where(endpoint), response.status_code
                     raise RateLimited(
-                        f"{self._where(endpoint)}: rate limited (HTTP {response.status_code}); retry after {wait:.0f} s"
+                        f"{where}: rate limited (HTTP {status}); retry after {wait:.0f} s", retry_after=wait
                     )
                 rate_limit_retries += 1
                 await asyncio.sleep(wait)

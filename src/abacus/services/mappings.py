@@ -86,7 +86,20 @@ async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) 
         ).all()
         commits = len(relinked)
         await refresh_commit_rollup(db, _commit_slices(relinked))
+        await _repoint_copilot(db, external_id, email)
     return MappingChange(usage_rows=usage_rows, commits=commits)
+
+
+async def _repoint_copilot(db: AsyncSession, github_id: str, email: str | None) -> None:
+    """Copilot activity rows of that GitHub user id follow its mapping (None: back to `unmapped:<identity>`)."""
+    await db.execute(
+        text(
+            "UPDATE activity_daily SET email = COALESCE(CAST(:email AS text), 'unmapped:' || identity), "
+            "updated_at = now() WHERE organization_id LIKE 'copilot:%' AND details->>'user_id' = :id "
+            "AND email IS DISTINCT FROM COALESCE(CAST(:email AS text), 'unmapped:' || identity)"
+        ),
+        {"id": github_id, "email": email},
+    )
 
 
 async def set_mapping(
@@ -158,6 +171,7 @@ async def delete_mapping(db: AsyncSession, source: str, external_id: str) -> Map
             )
         ).all()
         await refresh_commit_rollup(db, {(r.day, r.repo_id) for r in result})
+        await _repoint_copilot(db, external_id, None)
         return MappingChange(usage_rows=0, commits=len(result), before=before)
     identity = f"{source}:{external_id}"
     change = await _repoint(db, source, external_id, own_email(identity) or unmapped_email(identity))

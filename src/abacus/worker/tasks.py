@@ -20,7 +20,7 @@ from abacus.queue_keys import job_id
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.worker.csv_import_jobs import IMPORT_JOB, import_cursor_csv_file
 from abacus.worker.locks import job_lock
-from abacus.worker.webhook_jobs import FOLLOWUP_JOB, github_webhook_followup
+from abacus.worker.webhook_jobs import FOLLOWUP_JOB, FOLLOWUP_TRIES, github_webhook_followup
 
 log = get_logger("abacus.worker")
 BACKFILL_PAUSE_SECONDS = 1
@@ -88,7 +88,7 @@ FUNCTIONS: list[Function] = [
     func(JOB_FUNCTIONS[job.name], name=job.name, keep_result=0 if job.kind == "backfill" else None)
     for _, job in registry.all_jobs()
 ] + [
-    func(github_webhook_followup, name=FOLLOWUP_JOB),
+    func(github_webhook_followup, name=FOLLOWUP_JOB, max_tries=FOLLOWUP_TRIES),
     func(import_cursor_csv_file, name=IMPORT_JOB, timeout=1800, max_tries=1),
 ]
 CRON_JOBS: list[CronJob] = [

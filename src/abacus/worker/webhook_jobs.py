@@ -9,18 +9,32 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from arq.worker import Retry
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.logging_setup import get_logger
 from abacus.models import WebhookDelivery
 from abacus.providers import github
+from abacus.providers.http import RateLimited
 from abacus.sync.context import SyncContext
 
 log = get_logger("abacus.webhooks")
 
 FOLLOWUP_JOB = "github_webhook_followup"
 PAYLOAD_TTL_SECONDS = 7 * 24 * 3600
+FOLLOWUP_TRIES = 8
+"""arq tries of one follow-up: rate-limited ones wait for GitHub's reset (hours in all); a killed worker's counts."""
+RETRY_BASE_SECONDS = 60.0
+RETRY_CAP_SECONDS = 3600.0
+"""The backoff doubles from a minute up to an hour (GitHub's primary rate limit resets hourly)."""
+
+
+def rate_limit_retry_delay(retry_after: float, job_try: int) -> float:
+    """Seconds before try `job_try + 1` of a rate-limited follow-up: an exponential backoff (60 s, 120 s, … capped at
+    an hour), but never before the provider's reset time (`retry_after`, plus a second)."""
+    backoff = min(RETRY_BASE_SECONDS * 2 ** max(job_try - 1, 0), RETRY_CAP_SECONDS)
+    return max(retry_after + 1.0, backoff)
 
 
 def payload_key(delivery_id: str) -> str:
@@ -47,8 +61,10 @@ async def record_delivery(db: AsyncSession, delivery_id: str, event: str, status
 async def github_webhook_followup(ctx: dict[str, Any], delivery_id: str) -> dict[str, Any]:
     """arq job: store the commits of push `delivery_id` (G4 stats, merges dropped) and mark the delivery.
 
-    Needs `ctx["redis"]`, `ctx["settings"]`, `ctx["sessionmaker"]` (optional `ctx["backoff_base"]`). The payload
-    is deleted from Redis once processed; a failed delivery keeps it for a retry until its TTL.
+    Needs `ctx["redis"]`, `ctx["settings"]`, `ctx["sessionmaker"]` (optional `ctx["backoff_base"]`, `ctx["job_try"]`).
+    The payload is deleted from Redis once processed; a failed delivery keeps it for a retry until its TTL. A GitHub
+    rate limit raises arq's Retry, deferred by `rate_limit_retry_delay` (the delivery stays `received`), until the
+    last of FOLLOWUP_TRIES marks it `failed`.
     """
     sync_ctx = SyncContext(
         settings=ctx["settings"], sessionmaker=ctx["sessionmaker"], backoff_base=float(ctx.get("backoff_base", 1.0))
@@ -70,7 +86,21 @@ async def github_webhook_followup(ctx: dict[str, Any], delivery_id: str) -> dict
         async with sync_ctx.sessionmaker() as db, db.begin():
             await github.set_delivery_status(db, delivery_id, "failed", error)
         return {"delivery_id": delivery_id, "commits": 0, "errors": [error]}
-    result = await github.process_push(sync_ctx, delivery_id, payload)
+    try:
+        result = await github.process_push(sync_ctx, delivery_id, payload)
+    except RateLimited as exc:
+        job_try = int(ctx.get("job_try") or 1)
+        if job_try >= FOLLOWUP_TRIES:
+            error = f"{exc} (gave up after {job_try} tries)"
+            async with sync_ctx.sessionmaker() as db, db.begin():
+                await github.set_delivery_status(db, delivery_id, "failed", error[:2000])
+            log.warning("github push follow-up rate limited; giving up", delivery=delivery_id, tries=job_try)
+            return {"delivery_id": delivery_id, "commits": 0, "errors": [error]}
+        delay = rate_limit_retry_delay(exc.retry_after, job_try)
+        log.warning(
+            "github push follow-up rate limited; retrying", delivery=delivery_id, job_try=job_try, retry_in_s=delay
+        )
+        raise Retry(defer=delay) from exc
     if result.ok:
         await redis.delete(payload_key(delivery_id))
     log.info("github push processed", delivery=delivery_id, commits=result.records, errors=len(result.errors))
