@@ -77,21 +77,32 @@ def card_value_title(card: HtmlElement) -> tuple[str, str | None]:
 
 
 def card_delta(card: HtmlElement) -> str | None:
-    """The text of the card's up/down change badge, None when it shows none."""
-    found = dom.select(card, "span.delta.up, span.delta.down")
+    """The text of the card's change badge (up, down or neutral), None when it shows none."""
+    found = dom.select(card, "span.delta.up, span.delta.down, span.delta.neutral")
     return found[0].text_content() if found else None
 
 
 def svg_titles(node: dom.Node) -> list[str]:
-    """The tooltip texts of every SVG element inside, in document order, lines kept."""
-    return [title.text_content() for title in dom.select(node, "svg title")]
+    """The tooltip texts of the parts of every SVG inside (bars, segments, lines), in document order, lines kept;
+    each chart's own summary title (`svg > title`) is left out (see `svg_summaries`)."""
+    return [title.text_content() for title in dom.select(node, "svg title") if title.getparent().tag != "svg"]
+
+
+def svg_summaries(node: dom.Node) -> list[str]:
+    """The accessible summary of every chart inside: its `<title>`, which must equal its `aria-label`."""
+    found = []
+    for svg in dom.select(node, "svg[role=img]"):
+        title = dom.first(svg, "title")
+        assert title.getparent() is svg and title.text_content() == svg.get("aria-label"), svg.get("aria-label")
+        found.append(title.text_content())
+    return found
 
 
 def card_titled(page: dom.Node, heading: str) -> HtmlElement:
     """The card (`.card`) whose heading (`.card-head h2`) reads exactly `heading`."""
     found = []
     for h2 in dom.select(page, ".card-head h2"):
-        if dom.text(h2) == heading:
+        if dom.text(h2).replace("ⓘ", "").strip() == heading:  # the heading's definition link left out
             found += [a for a in h2.iterancestors() if "card" in (a.get("class") or "").split()][:1]
     assert len(found) == 1, f"expected one card headed {heading!r}, found {len(found)}"
     return found[0]

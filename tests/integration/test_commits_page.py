@@ -76,8 +76,10 @@ def test_tool_split_section(client, database_url):
     cur = truth.figures(database_url, *D30)
     ordered = sorted(cur.tools.items(), key=lambda kv: (-kv[1], kv[0]))
     assert dom.texts(section, ".legend > span") == [f"{tool_name(t)} {truth.rate(n, cur.ai)}%" for t, n in ordered]
-    bars = [title.text_content() for title in dom.select(section, "svg.hbar title")]
-    assert bars == [f"{tool_name(t)}: {n:,} ({truth.rate(n, cur.ai)}%)" for t, n in ordered]
+    parts = [f"{tool_name(t)}: {n:,} ({truth.rate(n, cur.ai)}%)" for t, n in ordered]
+    bars = [title.text_content() for title in dom.select(section, "svg.hbar rect title")]
+    assert bars == parts
+    assert dom.attr(section, "svg.hbar", "aria-label") == "AI commits by tool: " + "; ".join(parts)
 
 
 def test_tool_section_hidden_without_ai_commits(client):

@@ -19,7 +19,7 @@ from abacus.domain.formatting import (
 )
 from abacus.domain.modelnames import display_model_name
 from abacus.domain.periods import delta, rate_delta, round_half_up
-from abacus.domain.tools import tool_name
+from abacus.domain.tools import tool_color, tool_name
 from tests import dom, seed
 from tests.integration import usage_truth as truth
 from tests.integration.pages_support import card_delta, card_value_title, get_ok, hrefs, stat_card, svg_titles
@@ -42,7 +42,7 @@ def test_stat_cards_match_sql(overview, database_url):
     assert card_value_title(card) == (format_tokens(cur.tokens), format_tokens_exact(cur.tokens))
     assert card_delta(card) == delta(cur.tokens, prev.tokens).text
     avg_user = round_half_up(Fraction(cur.mapped_tokens, cur.users))
-    assert f"{format_tokens(avg_user)} avg per user" in dom.text(card)
+    assert f"{format_tokens(avg_user)} tokens avg per user" in dom.text(card)
 
     card = stat_card(overview, "Estimated Cost (30d)")
     assert card_value_title(card) == (format_money(cur.cost), format_money_exact(cur.cost))
@@ -79,14 +79,35 @@ def test_tools_card_shares(overview, database_url):
     for tool, (tokens, _cost, users, _mapped) in tools.items():
         token_share = format_percent_int(Fraction(tokens * 100, cur.tokens))
         user_share = format_percent_int(Fraction(users * 100, cur.users))
-        assert f"{tool_name(tool)}: {format_tokens(tokens)} ({token_share})" in bars
-        assert f"{tool_name(tool)}: {format_count(users)} users ({user_share})" in bars
+        assert f"{tool_name(tool)}: {format_tokens(tokens)} tokens ({token_share})" in bars
+        assert f"{tool_name(tool)}: {format_count(users)} of {format_count(cur.users)} people ({user_share})" in bars
     for tool, commits in per_tool.items():
         assert f"{tool_name(tool)}: {commits} commits ({format_percent_int(Fraction(commits * 100, ai))})" in bars
     # the tools appear by tokens desc
     tokens_bar = dom.first(card, ".share-bar", has_text="Tokens")
     order = [legend.rsplit(" ", 1)[0] for legend in dom.texts(tokens_bar, ".legend > span")]
     assert order == [tool_name(t) for t, _ in sorted(tools.items(), key=lambda kv: (-kv[1][0], kv[0]))]
+
+
+def test_tools_card_counts_people_per_tool_not_as_one_split(overview, database_url):
+    """Shares of people overlap (one person, two tools), so each tool has its own "x of N people" row and bar
+    filled to x / N, never one 100 % bar split between tools."""
+    s, e = D30
+    cur = truth.totals(database_url, s, e)
+    tools = truth.tool_totals(database_url, s, e)
+    people = dom.first(dom.one(overview, ".tools-card"), ".share-bar", has_text="People")
+    rows = dom.select(people, ".people-row")
+    assert len(rows) == len([t for t, v in tools.items() if v[2] > 0])
+    assert sum(v[2] for v in tools.values()) > cur.users  # the seed's people use several tools
+    for row in rows:
+        name, text = dom.texts(row, ".row-line > span")
+        tool = next(t for t in tools if tool_name(t) == name)
+        users = tools[tool][2]
+        assert text == f"{format_count(users)} of {format_count(cur.users)} people"
+        fill = [r for r in dom.select(row, "svg.hbar rect") if r.get("class") != "bar-track"]
+        assert len(fill) == 1 and float(fill[0].get("width")) == pytest.approx(100 * users / cur.users, abs=0.01)
+        assert fill[0].get("fill") == tool_color(tool)
+    assert "ⓘ" in dom.text(people) and dom.attr(people, "a.info", "href") == "/definitions#M-USERS-TOOL"
 
 
 def test_commits_card_rate_and_delta(overview, database_url):

@@ -110,6 +110,8 @@ def test_status_page_shows_each_key_and_errors(configured_app, seeded, database_
     assert "HTTP 500 after 3 tries" in body
     assert "Unattributed Usage" in body and "claude_code:ci-deploy-key" in body
     assert "Sync now" not in body  # grace is not an admin
+    # "Records" says what it counts: the key's last run (a key with 0 there may hold plenty from earlier runs)
+    assert body.count('<th class="num">Records (last run)<a class="info" href="/definitions#records"') == 2
     fragment = client.get("/status", headers={"HX-Request": "true", "HX-Target": "status-panel"})
     assert fragment.text.lstrip().startswith('<div id="status-panel"')
     assert "<html" not in fragment.text

@@ -163,7 +163,9 @@ def test_tool_breakdown_and_active_users(tools_view, database_url):
     ]
     users_card = card_titled(tools_view, "Active Users by Tool (30d)")
     for tool, (_tokens, _cost, users, _mapped) in tools:
-        assert f"{tool_name(tool)}: {format_count(users)} users" in dom.texts(users_card, ".legend > span")
+        assert f"{tool_name(tool)}: {format_count(users)} people in the range" in dom.texts(
+            users_card, ".legend > span"
+        )
     rows = [
         (dom.text(name), dom.text(users), average.get("title"))
         for name, users, average, *_rest in (
@@ -171,7 +173,11 @@ def test_tool_breakdown_and_active_users(tools_view, database_url):
         )
     ]
     assert rows == [
-        (tool_name(t), format_count(v[2]), format_tokens_exact(round_half_up(Fraction(v[3], v[2]))))
+        (
+            tool_name(t),
+            f"{format_count(v[2])} of {format_count(cur.users)} people",
+            format_tokens_exact(round_half_up(Fraction(v[3], v[2]))),
+        )
         for t, v in tools
         if v[2] > 0
     ]
@@ -200,7 +206,7 @@ def test_tool_users_chart_is_distinct_per_week(page_client, database_url):
     )
     assert daily_sum > expected  # the seed makes the difference visible
     title = next(t for t in titles if t.split("\n")[0] == f"Week of {fmt_day(monday)}")
-    assert f"Cursor: {expected} users" in title.split("\n")
+    assert f"Cursor: {expected} people" in title.split("\n")
 
 
 def test_view_toggle_is_an_htmx_body_swap(page_client):

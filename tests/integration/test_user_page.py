@@ -103,7 +103,7 @@ def test_overview_cards_match_the_raw_rows(page_client, records, commits, params
     ai_card = card(page.text, f"AI Attributed ({n}d)")
     if total_commits:
         assert ai_card["value"] == f"{math.floor(Fraction(ai_commits * 100, total_commits) + Fraction(1, 2))}%"
-        assert ai_card["sub"] == f"{ai_commits} of {total_commits}"
+        assert ai_card["sub"] == f"{ai_commits} of {total_commits} commits"
     else:
         assert ai_card == {}
 
@@ -282,7 +282,7 @@ def test_commit_window_is_utc_and_inclusive(page_client, extra_rows):
     page = page_client.get("/users/edge%40example.com", params={"start": "2026-03-04", "end": "2026-03-04"})
     assert page.status_code == 200  # known through commits only: zeroed cards, no usage
     ai = card(page.text, "AI Attributed (1d)")
-    assert ai["value"] == "50%" and ai["sub"] == "1 of 2"  # 00:00:00 and 23:59:59 in, next 00:00:00 out
+    assert ai["value"] == "50%" and ai["sub"] == "1 of 2 commits"  # 00:00:00 and 23:59:59 in, next 00:00:00 out
     assert "No usage in this range" in page.text and "Lifetime Tokens" not in page.text
 
 

@@ -365,11 +365,11 @@ def test_unknown_tools_get_a_stable_grey(tool):
 
 def test_model_palette_by_rank():
     assert [model_color(rank) for rank in range(6)] == [
-        "#f59e0b",  # amber
-        "#8b5cf6",  # violet
-        "#06b6d4",  # cyan
-        "#10b981",  # emerald
-        "#f97316",  # orange
         "#ec4899",  # pink
+        "#84cc16",  # lime
+        "#ef4444",  # red
+        "#d946ef",  # fuchsia
+        "#2563eb",  # blue
+        "#fda4af",  # light rose
     ]
     assert model_color(len(MODEL_PALETTE)) == model_color(0)

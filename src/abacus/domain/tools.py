@@ -46,18 +46,16 @@ UNKNOWN_TOOL_GREYS: tuple[str, ...] = (
 HUMAN_NAME = "Human"
 HUMAN_COLOR = "#d4d4d8"
 
-# Model colours by rank in a chart (top model first).
+# Model colours by rank in a chart (top model first): hues no tool uses, so amber always means Claude Code and never
+# "the top model" (tests/unit/test_chart_colors.py keeps every model hue at least 20° from every tool hue).
 MODEL_PALETTE: tuple[str, ...] = (
-    "#f59e0b",  # amber
-    "#8b5cf6",  # violet
-    "#06b6d4",  # cyan
-    "#10b981",  # emerald
-    "#f97316",  # orange
     "#ec4899",  # pink
-    "#3b82f6",  # blue
     "#84cc16",  # lime
-    "#f43f5e",  # rose
-    "#14b8a6",  # teal
+    "#ef4444",  # red
+    "#d946ef",  # fuchsia
+    "#2563eb",  # blue
+    "#fda4af",  # light rose
+    "#bef264",  # light lime
 )
 
 _CSS_UNSAFE = re.compile(r"[^a-z0-9_-]+")

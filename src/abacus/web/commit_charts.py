@@ -23,7 +23,8 @@ def tool_split_bar(tool_commits: dict[str, int], ai_commits: int, *, css_class: 
         BarPart(n, tool_color(tool), f"{tool_name(tool)}: {n:,} ({rate_percent(n, ai_commits)}%)")
         for tool, n in tool_commits.items()
     ]
-    return split_bar(parts, css_class=css_class)
+    label = "AI commits by tool: " + "; ".join(p.title for p in parts) if parts else "No AI commits"
+    return split_bar(parts, css_class=css_class, label=label)
 
 
 def overall_split_bar(tools: list[ToolCommits], ai_commits: int) -> Markup:
@@ -62,7 +63,14 @@ def commit_chart(daily: Sequence[DailyCommits], tools: Sequence[str]) -> CommitC
     svg = stacked_columns(
         columns,
         ChartOptions(
-            height=200, width=WIDE, y_format=_axis_count, aria_label="Weekly commits" if weekly else "Daily commits"
+            height=200,
+            width=WIDE,
+            y_format=_axis_count,
+            integer_axis=True,
+            aria_label="Weekly commits, human and by AI tool" if weekly else "Daily commits, human and by AI tool",
+            series_names={HUMAN_KEY: HUMAN_NAME, **{t: tool_name(t) for t in tools}},
+            x_name="Week of" if weekly else "Day",
+            empty_text="No commits in this range",
         ),
     )
     humans = sum(d.human for d in daily)

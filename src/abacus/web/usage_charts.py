@@ -66,6 +66,10 @@ def _users(n: int) -> str:
     return f"{format_count(n)} user" if n == 1 else f"{format_count(n)} users"
 
 
+def _people(n: int) -> str:
+    return f"{format_count(n)} person" if n == 1 else f"{format_count(n)} people"
+
+
 def _tool_legend(daily: DailyUsage) -> list[LegendItem]:
     return [
         LegendItem(
@@ -75,6 +79,15 @@ def _tool_legend(daily: DailyUsage) -> list[LegendItem]:
         )
         for t in daily.tools
     ]
+
+
+def tool_legend(tools: Sequence[str]) -> list[tuple[str, str, str | None]]:
+    """The legend of the tool colours under split bars (Top Users, Model Distribution, Team "Tools")."""
+    return [(tool_name(t), tool_color(t), None) for t in tools]
+
+
+def _tool_names(tools: Sequence[str]) -> dict[str, str]:
+    return {t: tool_name(t) for t in tools}
 
 
 def _cost_line(cost: Decimal) -> str:
@@ -99,7 +112,16 @@ def usage_chart(
                     segments=[Segment(t, tokens[t], tool_color(t)) for t in daily.tools],
                 )
             )
-        svg = stacked_columns(columns, ChartOptions(trend=trend, width=width, aria_label="Weekly usage by tool"))
+        svg = stacked_columns(
+            columns,
+            ChartOptions(
+                trend=trend,
+                width=width,
+                aria_label="Weekly tokens by tool",
+                series_names=_tool_names(daily.tools),
+                x_name="Week of",
+            ),
+        )
         return ChartView("Weekly Usage", svg, legend, weekly=True, empty=not daily.tools)
 
     series = projected_days(daily, today, now, configured)
@@ -127,7 +149,12 @@ def usage_chart(
         legend.append(
             LegendItem("Projected", OTHER_COLOR, "Projected / estimated, not included in totals", hatched=True)
         )
-    svg = stacked_columns(columns, ChartOptions(trend=trend, width=width, aria_label="Daily usage by tool"))
+    svg = stacked_columns(
+        columns,
+        ChartOptions(
+            trend=trend, width=width, aria_label="Daily tokens by tool", series_names=_tool_names(daily.tools)
+        ),
+    )
     return ChartView("Daily Usage", svg, legend, projected=projected, empty=not daily.tools)
 
 
@@ -157,7 +184,16 @@ def model_chart(models: ModelDaily, totals: dict[str, int], *, trend: bool) -> C
     ]
     if other_total:
         legend_all.append(LegendItem("Other models", OTHER_COLOR, f"Other models: {format_tokens_exact(other_total)}"))
-    svg = stacked_columns(columns, ChartOptions(trend=trend, width=WIDE, aria_label="Usage by model"))
+    svg = stacked_columns(
+        columns,
+        ChartOptions(
+            trend=trend,
+            width=WIDE,
+            aria_label="Weekly tokens by model" if models.weekly else "Daily tokens by model",
+            series_names={**names, "__other": "Other models"},
+            x_name="Week of" if models.weekly else "Day",
+        ),
+    )
     return ChartView(
         "Model Usage",
         svg,
@@ -169,13 +205,16 @@ def model_chart(models: ModelDaily, totals: dict[str, int], *, trend: bool) -> C
 
 
 def tool_users_chart(series: ToolUsersSeries, tools: Sequence[ToolTotals]) -> ChartView:
-    """M-TOOL-USERS-DAILY stacked per tool; the legend is M-USERS-TOOL over the whole range."""
+    """M-TOOL-USERS-DAILY as grouped columns, one bar per tool side by side: a person using two tools is in two
+    bars, so the bars are never stacked into a sum that counts people twice. The legend is M-USERS-TOOL over the
+    whole range."""
     keys = [t.tool for t in tools if t.users > 0]
+    unit = "week" if series.weekly else "day"
     columns = []
     for i, point in enumerate(series.points):
         head = f"Week of {fmt_day(point)}" if series.weekly else fmt_day(point)
         counts = {k: series.users.get(k, [0] * len(series.points))[i] for k in keys}
-        lines = [head] + [f"{tool_name(k)}: {_users(counts[k])}" for k in keys if counts[k]]
+        lines = [head] + [f"{tool_name(k)}: {_people(counts[k])}" for k in keys if counts[k]]
         columns.append(
             Column(
                 label=fmt_day(point),
@@ -183,9 +222,34 @@ def tool_users_chart(series: ToolUsersSeries, tools: Sequence[ToolTotals]) -> Ch
                 segments=[Segment(k, counts[k], tool_color(k)) for k in keys],
             )
         )
-    legend = [LegendItem(f"{tool_name(t.tool)}: {_users(t.users)}", tool_color(t.tool)) for t in tools if t.users > 0]
+    summary = f"People active per {unit} by tool"
+    if columns:
+        summary += f", {columns[0].label}–{columns[-1].label}"
+    peaks = []
+    for k in keys:
+        values: list[int] = series.users.get(k, [])
+        top = max(values, default=0)
+        if top > 0:
+            peaks.append(f"{tool_name(k)} peak {_people(top)} on {columns[values.index(top)].label}")
+    summary += ": " + ("; ".join(peaks) if peaks else "no data")
+    legend = [
+        LegendItem(f"{tool_name(t.tool)}: {_people(t.users)} in the range", tool_color(t.tool))
+        for t in tools
+        if t.users > 0
+    ]
     svg = stacked_columns(
-        columns, ChartOptions(height=180, width=WIDE, y_format=format_count, aria_label="Active users by tool")
+        columns,
+        ChartOptions(
+            height=180,
+            width=WIDE,
+            y_format=format_count,
+            aria_label=f"People active per {unit} by tool",
+            grouped=True,
+            integer_axis=True,
+            summary=summary,
+            series_names=_tool_names(keys),
+            x_name="Week of" if series.weekly else "Day",
+        ),
     )
     return ChartView("Active Users by Tool", svg, legend, weekly=series.weekly, empty=not keys)
 
@@ -214,30 +278,53 @@ def share_bar(value: int, whole: int, color: str, title: str) -> Markup:
 
 
 @dataclass(frozen=True)
+class PeopleRow:
+    """One tool's line of the Tools card's People section: "Cursor · 26 of 37 people" and a bar filled to that
+    share of everyone active."""
+
+    tool: str
+    name: str
+    color: str
+    text: str
+    svg: Markup
+
+
+@dataclass(frozen=True)
 class ToolsCardBar:
     label: str
     svg: Markup
     items: list[LegendItem]
+    rows: list[PeopleRow] = field(default_factory=list)
+    """People: one row per tool (shares of people overlap, so they are never one split bar)."""
+
+
+def people_rows(tools: Sequence[ToolTotals], users_total: int) -> list[PeopleRow]:
+    """M-USERS-TOOL per tool as "x of N people" with its own bar (a person using two tools counts in both)."""
+    rows = []
+    for t in tools:
+        if t.users <= 0:
+            continue
+        name = tool_name(t.tool)
+        text = f"{format_count(t.users)} of {_people(users_total)}"
+        title = f"{name}: {text} ({_pct(t.users, users_total)})"
+        rows.append(
+            PeopleRow(
+                t.tool, name, tool_color(t.tool), text, share_bar(t.users, users_total, tool_color(t.tool), title)
+            )
+        )
+    return rows
 
 
 def tools_card(totals: UsageTotals, commits: Sequence[tuple[str, int]], ai_commits: int) -> list[ToolsCardBar]:
-    """Dashboard "Tools" card: Tokens (M-TOOL-SHARE), Users (tool users / M-USERS) and, when there are AI commits,
-    Commits (M-COMMIT-TOOLS shares)."""
+    """Dashboard "Tools" card: Tokens (M-TOOL-SHARE, one split bar: shares of tokens add up to 100 %), People
+    (M-USERS-TOOL of M-USERS per tool, one bar each) and, when there are AI commits, Commits (M-COMMIT-TOOLS)."""
     tokens_total, users_total = totals.current.tokens, totals.current.users
     shown = [t for t in totals.tools if t.tokens > 0 or t.users > 0]
     token_items = [
         LegendItem(
             f"{tool_name(t.tool)} {_pct(t.tokens, tokens_total)}",
             tool_color(t.tool),
-            f"{format_tokens(t.tokens)} ({_pct(t.tokens, tokens_total)})",
-        )
-        for t in shown
-    ]
-    user_items = [
-        LegendItem(
-            f"{tool_name(t.tool)} {_pct(t.users, users_total)}",
-            tool_color(t.tool),
-            f"{_users(t.users)} ({_pct(t.users, users_total)})",
+            f"{format_tokens(t.tokens)} tokens ({_pct(t.tokens, tokens_total)})",
         )
         for t in shown
     ]
@@ -250,20 +337,12 @@ def tools_card(totals: UsageTotals, commits: Sequence[tuple[str, int]], ai_commi
                     for t, i in zip(shown, token_items, strict=True)
                 ],
                 css_class="hbar hbar-lg",
+                label="Share of tokens by tool: "
+                + "; ".join(f"{tool_name(t.tool)} {i.title}" for t, i in zip(shown, token_items, strict=True)),
             ),
             token_items,
         ),
-        ToolsCardBar(
-            "Users",
-            split_bar(
-                [
-                    BarPart(t.users, tool_color(t.tool), f"{tool_name(t.tool)}: {i.title}")
-                    for t, i in zip(shown, user_items, strict=True)
-                ],
-                css_class="hbar hbar-lg",
-            ),
-            user_items,
-        ),
+        ToolsCardBar("People", Markup(""), [], rows=people_rows(shown, users_total)),
     ]
     if ai_commits > 0:
         commit_items = [
@@ -276,13 +355,17 @@ def tools_card(totals: UsageTotals, commits: Sequence[tuple[str, int]], ai_commi
         ]
         bars.append(
             ToolsCardBar(
-                "Commits",
+                "AI commits",
                 split_bar(
                     [
                         BarPart(n, tool_color(tool), f"{tool_name(tool)}: {i.title}")
                         for (tool, n), i in zip(commits, commit_items, strict=True)
                     ],
                     css_class="hbar hbar-lg",
+                    label="Share of AI commits by tool: "
+                    + "; ".join(
+                        f"{tool_name(tool)} {i.title}" for (tool, _), i in zip(commits, commit_items, strict=True)
+                    ),
                 ),
                 commit_items,
             )

@@ -17,7 +17,7 @@ from abacus.queries.dashboard import dashboard_data
 from abacus.queries.lifetime import lifetime_stats
 from abacus.web.params import now_utc, range_query, today_utc
 from abacus.web.rendering import range_context, render
-from abacus.web.usage_charts import model_rows, tool_split_bar, tools_card, usage_chart
+from abacus.web.usage_charts import model_rows, tool_legend, tool_split_bar, tools_card, usage_chart
 
 FRAGMENTS = {"page-body": "fragments/dashboard_body.html", "usage-chart": "fragments/usage_chart.html"}
 
@@ -55,6 +55,7 @@ async def dashboard(
         "tool_bars": tools_card(data.totals, data.commits.tools, data.commits.ai),
         "model_dist": model_rows(data.models.distribution(6), data.models.total_tokens, relative_to_top=True),
         "split": tool_split_bar,
+        "tool_legend": tool_legend([t.tool for t in data.totals.tools if t.tokens > 0]),
         "activity": activity,
         "activity_title": f"What the AI produced ({rng.tag})",
     }

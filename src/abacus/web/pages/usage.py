@@ -18,6 +18,7 @@ from abacus.web.usage_charts import (
     model_chart,
     model_rows,
     share_bar,
+    tool_legend,
     tool_split_bar,
     tool_users_chart,
     usage_chart,
@@ -48,6 +49,7 @@ async def usage_page(
         "chart_more": None,
         "split": tool_split_bar,
         "share_bar": share_bar,
+        "tool_legend": tool_legend([t.tool for t in data.totals.tools if t.tokens > 0]),
     }
     if view == "tools" and data.daily is not None and data.tool_users is not None:
         context["chart"] = usage_chart(

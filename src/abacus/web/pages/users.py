@@ -66,8 +66,14 @@ def _daily_chart(series: list[DailyUsage], tools: list[str]) -> tuple[Markup, bo
                 title=title,
             )
         )
-    label = "Weekly usage by tool" if weekly else "Daily usage by tool"
-    return stacked_columns(columns, ChartOptions(trend=True, aria_label=label)), weekly
+    label = "Weekly tokens by tool" if weekly else "Daily tokens by tool"
+    options = ChartOptions(
+        trend=True,
+        aria_label=label,
+        series_names={t: tool_name(t) for t in tools},
+        x_name="Week of" if weekly else "Day",
+    )
+    return stacked_columns(columns, options), weekly
 
 
 def _pattern_chart(series: list[DailyUsage]) -> Markup:
@@ -80,7 +86,15 @@ def _pattern_chart(series: list[DailyUsage]) -> Markup:
         )
         for name, tokens in weekly_pattern(series)
     ]
-    return stacked_columns(columns, ChartOptions(height=170, width=NARROW, aria_label="Tokens by weekday (UTC)"))
+    options = ChartOptions(
+        height=170,
+        width=NARROW,
+        aria_label="Tokens by weekday (UTC)",
+        series_names={"tokens": "Tokens"},
+        x_name="Weekday",
+        summary_total=False,
+    )
+    return stacked_columns(columns, options)
 
 
 def overview_context(overview: UserOverview, rng: DateRange) -> dict[str, Any]:
@@ -93,7 +107,11 @@ def overview_context(overview: UserOverview, rng: DateRange) -> dict[str, Any]:
         {
             "usage": m,
             "share": Fraction(m.tokens * 100, total) if total else Fraction(0),
-            "bar": split_bar([BarPart(m.tokens, tool_color(m.tool))], scale=m.tokens / total if total else 0),
+            "bar": split_bar(
+                [BarPart(m.tokens, tool_color(m.tool))],
+                scale=m.tokens / total if total else 0,
+                label=f"{tool_name(m.tool)}: {format_tokens(m.tokens)} tokens of {format_tokens(total)}",
+            ),
         }
         for m in overview.models[:MODELS_SHOWN]
     ]
@@ -112,6 +130,8 @@ def overview_context(overview: UserOverview, rng: DateRange) -> dict[str, Any]:
                 for t in overview.tools
             ],
             css_class="hbar hbar-lg",
+            label="Tokens by tool: "
+            + "; ".join(f"{tool_name(t.tool)} {format_tokens(t.tokens)}" for t in overview.tools),
         ),
         "daily_chart": chart,
         "weekly": weekly,
