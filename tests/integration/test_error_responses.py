@@ -66,3 +66,16 @@ def test_csrf_refusal_is_a_403_with_security_headers_logged_as_403(
     assert line["status"] == 403
     assert not [e for e in logs if e.get("log_level") == "error"]
     assert client.get("/").status_code == 200  # the refused post changed nothing
+
+
+def test_hsts_on_every_response_when_the_base_url_is_https(services: Any, oidc_server: ThreadedServer) -> None:
+    from abacus.app import create_app
+    from tests.support import app_settings
+
+    settings = app_settings(services, f"{oidc_server.url}/oidc", base_url="https://abacus.example")
+    with ThreadedServer(create_app(settings), health_path="/healthz") as server:
+        for method, path, status in (("GET", "/no-such-page", 404), ("POST", "/healthz", 405), ("GET", "/", 303)):
+            response = httpx.request(method, server.url + path)
+            assert response.status_code == status
+            assert response.headers["strict-transport-security"] == "max-age=63072000; includeSubDomains"
+            _assert_security_headers(response)
