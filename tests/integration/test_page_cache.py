@@ -20,7 +20,8 @@ from abacus.queries.lifetime import lifetime_stats
 from abacus.records import UsageRow
 from abacus.services.mappings import set_mapping
 from abacus.sync.usage_store import store_usage
-from tests.integration.pages_support import sign_in_test_client
+from tests import dom
+from tests.integration.pages_support import card_value_title, sign_in_test_client, stat_card
 from tests.support import app_settings, run_async, truncate_tables
 
 DAY = date(2026, 3, 4)
@@ -114,6 +115,24 @@ def test_sync_mapping_and_truncate_show_at_once(client: TestClient, database_url
     run_async(truncate_tables(database_url))  # what tests do between cases: TRUNCATE moves the version too
     assert _lifetime(client)["total_tokens"] == 0
     assert _users(client) == {}
+
+
+def _overview_tokens(client: TestClient) -> str:
+    response = client.get("/", params={"start": DAY.isoformat(), "end": DAY.isoformat()})
+    assert response.status_code == 200, response.text
+    return card_value_title(stat_card(dom.parse(response.text), "Total Tokens"))[0]
+
+
+def test_the_overview_body_is_rendered_again_after_a_sync(client: TestClient, database_url: str) -> None:
+    run_async(_store(database_url, usage("cursor:ada@example.com", 100, "a1")))
+    assert _overview_tokens(client) == "100"
+    assert _overview_tokens(client) == "100"  # the rendered body of this worker
+    run_async(_store(database_url, usage("cursor:ada@example.com", 40, "a2")))
+    assert _overview_tokens(client) == "140"
+    run_async(_map(database_url, "ada@example.com", "ada@example.com"))  # a mapping write alone moves it too
+    run_async(truncate_tables(database_url))
+    empty = client.get("/", params={"start": DAY.isoformat(), "end": DAY.isoformat()}).text
+    assert "No usage data yet" in empty and "140" not in empty
 
 
 def test_a_transaction_that_wrote_never_fills_the_cache(services: Any, database_url: str, clean_db: None) -> None:

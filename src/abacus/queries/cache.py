@@ -189,3 +189,12 @@ async def _write(cache: PageCache, key: str, blob: bytes) -> None:
         await cache.redis.set(key, blob, ex=cache.ttl_seconds)
     except RedisError as exc:
         log.warning("page cache write failed", key=key, error=str(exc))
+
+
+async def data_version(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[str, int] | None:
+    """(epoch, version) of the data as a new session sees it, when a page cache is attached to the engine (else
+    None): what a cache of something derived from the cached queries — a rendered page body — is keyed on."""
+    engine = _engine_of(sessionmaker)
+    if engine is None or engine.sync_engine not in _caches:
+        return None
+    return await _version(sessionmaker)

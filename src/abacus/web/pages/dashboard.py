@@ -16,7 +16,7 @@ from abacus.queries.activity import activity_by_tool
 from abacus.queries.dashboard import dashboard_data
 from abacus.queries.lifetime import lifetime_stats
 from abacus.web.params import now_utc, range_query, today_utc
-from abacus.web.rendering import range_context, render
+from abacus.web.rendering import page_body_key, range_context, render
 from abacus.web.usage_charts import model_rows, tool_legend, tool_split_bar, tools_card, usage_chart
 
 FRAGMENTS = {"page-body": "fragments/dashboard_body.html", "usage-chart": "fragments/usage_chart.html"}
@@ -28,6 +28,8 @@ async def dashboard(
 ) -> Template:
     trend = show_trend
     sessionmaker = request.app.state.sessionmaker
+    today, now = today_utc(request), now_utc(request)
+    body_key = await page_body_key(request, rng, trend, today, now.hour, now.minute)  # the chart projects by minute
     (lifetime, activity), data = await asyncio.gather(
         concurrently(sessionmaker, lifetime_stats, lambda db: activity_by_tool(db, rng)),
         dashboard_data(sessionmaker, rng),
@@ -35,8 +37,8 @@ async def dashboard(
     keep = {**range_query(rng), "trend": None if trend else "0"}
     chart = usage_chart(
         data.daily,
-        today=today_utc(request),
-        now=now_utc(request),
+        today=today,
+        now=now,
         configured=configured_tools(request.app.state.settings),
         trend=trend,
     )
@@ -59,4 +61,4 @@ async def dashboard(
         "activity": activity,
         "activity_title": f"What the AI produced ({rng.tag})",
     }
-    return render(request, "pages/dashboard.html", context, fragments=FRAGMENTS)
+    return render(request, "pages/dashboard.html", context, fragments=FRAGMENTS, body_key=body_key)
