@@ -115,6 +115,22 @@ def test_split_bars_have_legends(client):
     assert dom.select(dom.one(models, "table.model-table").getparent().getparent(), ".legend > span")
 
 
+def test_team_headers_link_their_definitions_and_the_split_has_a_legend(client):
+    page = get_ok(client, "/team?range=90d&cols=email,totalTokens,totalCost,split,avgTokensPerDay")
+    table = dom.one(page, "table.team")
+    links = {dom.text(th).replace("ⓘ", "").strip(): th for th in dom.select(table, "thead th")}
+    assert dom.attr(links["Cost"], "a.info", "href") == "/definitions#M-COST"
+    assert dom.attr(links["Avg/Day"], "a.info", "href") == "/definitions#M-AVG-DAY"
+    assert dom.attr(links["Tools"], "a.info", "href") == "/definitions#M-TOOL-SHARE"
+    assert not dom.select(links["User"], "a.info")
+    legend = dom.texts(dom.one(page, "#team-table"), ".legend > span")
+    assert legend[:2] == ["Claude Code", "Cursor"] and "Codex" in legend
+    for span in dom.select(dom.one(page, "#team-table"), ".legend > span"):
+        assert dom.attr(span, "svg rect", "fill") == tool_color(
+            {"Claude Code": "claude_code", "Cursor": "cursor", "Codex": "codex"}[dom.text(span)]
+        )
+
+
 def test_cost_changes_are_neutral_not_green(client):
     page = get_ok(client, "/")
     cost = stat_card(page, "Estimated Cost")

@@ -68,7 +68,7 @@ class TableParser(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self._cell is not None and not self._svg:
-            self._cell.append(data)
+            self._cell.append(data.replace("ⓘ", ""))  # a header's definition link is not part of its label
 
 
 def parse_table(html: str) -> TableParser:

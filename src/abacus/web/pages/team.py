@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Annotated, Any
 
@@ -31,6 +31,7 @@ from abacus.web.charts import BarPart, split_bar
 from abacus.web.params import SearchText, column_keys, one_of, range_query, today_utc
 from abacus.web.rendering import range_context, render
 from abacus.web.templating import query
+from abacus.web.usage_charts import tool_legend
 
 DEFAULT_SORT = "totalTokens"
 DEFAULT_DIR = "desc"
@@ -59,6 +60,16 @@ class TeamColumn:
     tool: str | None = None
     """The tool whose tokens the column shows (Claude Code, Cursor and `tool_<tool>` columns)."""
     title: str | None = None
+    info: str | None = None
+    """The definition (web/definitions.py) the header's ⓘ links to, for columns whose meaning is not obvious."""
+
+
+COLUMN_INFO = {
+    "totalTokens": "M-TOKENS",
+    "totalCost": "M-COST",
+    "split": "M-TOOL-SHARE",
+    "avgTokensPerDay": "M-AVG-DAY",
+}
 
 
 def _columns(other_tools: tuple[str, ...]) -> list[TeamColumn]:
@@ -79,7 +90,7 @@ def _columns(other_tools: tuple[str, ...]) -> list[TeamColumn]:
             columns.append(TeamColumn(key, label))
         if key == TOOL_COLUMNS_AFTER:
             columns += [TeamColumn(tool_sort_key(t), tool_name(t), tool=t) for t in other_tools]
-    return columns
+    return [replace(c, info=COLUMN_INFO.get(c.key)) for c in columns]
 
 
 def team_request_state(
@@ -139,6 +150,7 @@ def team_context(rng: DateRange, state: dict[str, Any], tools: TeamTools, page: 
         "chips": chips,
         "team": page,
         "splits": {m.email: _split(m, split_tools) for m in page.members},
+        "split_legend": tool_legend([t for t in split_tools if t in tools.present]),
         "keep": keep,
         "state_params": {k: v for k, v in keep.items() if k != "search" and v},
         "search": state["search"],
