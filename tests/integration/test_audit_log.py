@@ -69,7 +69,7 @@ def test_web_mapping_set_change_and_delete_each_write_one_event(signed_in, seede
     assert first["request_id"]
 
     ada.post("/mappings", data={**form, "email": "grace@example.com"})
-    ada.post("/mappings/delete", data=form)
+    ada.post("/mappings/delete", data={**form, "confirm": "yes"})  # the first step only asks
     events = _events(database_url)
     assert [(e["action"], e["before"], e["after"]) for e in events[1:]] == [
         ("mapping.set", {"email": "ken@example.com"}, {"email": "grace@example.com"}),
@@ -83,9 +83,11 @@ def test_failed_or_refused_mapping_changes_write_no_event(signed_in, seeded, dat
     bad = ada.post(
         "/mappings", data={"source": "claude_code", "external_id": "x", "email": "not-an-email", "_csrf_token": token}
     )
-    assert bad.status_code == 200 and "not an email address" in bad.text
-    unknown = ada.post("/mappings/delete", data={"source": "nope", "external_id": "x", "_csrf_token": token})
-    assert unknown.status_code == 200 and "unknown source" in unknown.text
+    assert bad.status_code == 400 and "not an email address" in bad.text
+    unknown = ada.post(
+        "/mappings/delete", data={"source": "nope", "external_id": "x", "confirm": "yes", "_csrf_token": token}
+    )
+    assert unknown.status_code == 400 and "unknown source" in unknown.text
     grace = signed_in("grace@example.com")
     refused = grace.post(
         "/mappings",
@@ -120,9 +122,11 @@ def test_accept_all_writes_one_event_listing_every_accepted_mapping(signed_in, s
     run_async(add_key_usage())
     ada = signed_in("ada@example.com")
     token = _csrf(ada)
-    assert (
-        ada.post("/mappings/accept-all", data={"_csrf_token": token}, headers={"HX-Request": "true"}).status_code == 200
-    )
+    asked = ada.post("/mappings/accept-all", data={"_csrf_token": token}, headers={"HX-Request": "true"})
+    assert asked.status_code == 200 and _events(database_url) == [], "the first step only asks"
+    confirm = dom.one(dom.parse(asked.text), ".confirm-step form")
+    fields = {i.get("name"): i.get("value") for i in confirm.cssselect("input[type=hidden]")}
+    assert ada.post("/mappings/accept-all", data=fields, headers={"HX-Request": "true"}).status_code == 200
     events = _events(database_url)
     assert len(events) == 1
     (event,) = events

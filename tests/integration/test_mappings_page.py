@@ -85,9 +85,12 @@ def test_unmapped_identity_is_listed_and_mapping_repoints_it(signed_in, seeded, 
         existing.drop_tree()
     assert "ci-deploy-key" not in dom.markup(listed)  # no longer offered anywhere as unmapped
 
-    removed = ada.post(
-        "/mappings/delete", data={"source": "claude_code", "external_id": "ci-deploy-key", "_csrf_token": token}
-    )
+    remove = {"source": "claude_code", "external_id": "ci-deploy-key", "_csrf_token": token}
+    asked = ada.post("/mappings/delete", data=remove)
+    assert asked.status_code == 200, "the first click asks, on the page (no JavaScript needed)"
+    assert "Remove the mapping of claude_code ci-deploy-key?" in dom.text(dom.parse(asked.text))
+    assert _scalar(database_url, UNMAPPED_ROWS) == 0, "nothing removed yet"
+    removed = ada.post("/mappings/delete", data={**remove, "confirm": "yes"})
     assert removed.status_code == 303
     assert _scalar(database_url, UNMAPPED_ROWS) == unmapped_rows
     assert _consistent(database_url)
@@ -100,7 +103,7 @@ def test_bad_email_is_refused_inline_and_nothing_changes(signed_in, seeded, data
         "/mappings",
         data={"source": "claude_code", "external_id": "ci-deploy-key", "email": "not-an-email", "_csrf_token": token},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "is not an email address" in response.text
     assert _scalar(database_url, "SELECT COUNT(*) FROM identity_mappings") == 0
     unknown = ada.post(
@@ -207,7 +210,14 @@ def test_accept_all_applies_every_suggestion_in_one_go(signed_in, seeded, databa
     assert "grace@example.com" in dom.text(page), "the key name suggests Grace"
     token = _csrf(ada)
     before = _scalar(database_url, "SELECT COUNT(*) FROM identity_mappings")
-    response = ada.post("/mappings/accept-all", data={"_csrf_token": token}, headers={"HX-Request": "true"})
+    asked = ada.post("/mappings/accept-all", data={"_csrf_token": token}, headers={"HX-Request": "true"})
+    assert asked.status_code == 200, asked.text[:500]
+    assert _scalar(database_url, "SELECT COUNT(*) FROM identity_mappings") == before, "the first click only asks"
+    confirm = dom.one(dom.parse(asked.text), ".confirm-step form")
+    assert "grace-laptop → grace@example.com" in dom.text(dom.parse(asked.text))
+    fields = {i.get("name"): i.get("value") for i in confirm.cssselect("input[type=hidden]")}
+    assert fields["confirm"] == "yes" and fields["suggestions"]
+    response = ada.post("/mappings/accept-all", data=fields, headers={"HX-Request": "true"})
     assert response.status_code == 200, response.text[:500]
     accepted = _scalar(database_url, "SELECT COUNT(*) FROM identity_mappings") - before
     assert accepted >= 1

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.attribution import is_work_email
+from abacus.domain.identities import is_default_bot
 from abacus.queries.identities import github_authors, unmapped_usage
 
 PAGE_SIZE = 50
@@ -24,6 +26,17 @@ class UnmappedIdentity:
     usage: int  # usage records or commits
     usage_kind: str
     suggestion: str | None
+    cost: Decimal | None = None
+    """Unmapped usage in dollars, all time (None for GitHub authors, who have commits instead)."""
+    bot: str | None = None
+    """Why this identity is a bot ("marked by an admin", "a [bot] login", …); None for a person."""
+    suggestion_outside: bool = False
+    """The suggested email is outside ABACUS_ALLOWED_DOMAINS."""
+
+    @property
+    def sort_key(self) -> tuple[Decimal, int, str, str]:
+        """Most unmapped dollars first, then GitHub authors by commits."""
+        return (-(self.cost if self.cost is not None else Decimal(-1)), -self.usage, self.source, self.external_id)
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,8 @@ class MappingRow:
     display_name: str | None
     updated_by: str | None
     updated_at: datetime
+    outside: bool = False
+    """The email is outside ABACUS_ALLOWED_DOMAINS."""
 
 
 @dataclass(frozen=True)
@@ -44,10 +59,16 @@ class MappingsView:
     total: int
     page: int
     pages: int
+    bots: list[UnmappedIdentity] = field(default_factory=list)
+    """Identities ignored as bots (by an admin or by default), matching the filters; not paged."""
+    suggested_all: list[UnmappedIdentity] = field(default_factory=list)
+    """Every suggestion over all pages inside the allowed domains (what "Accept all" offers)."""
+    unmapped_cost: Decimal = Decimal(0)
+    """Dollars of usage not linked to a person, over every listed identity (bots excluded)."""
 
     @property
     def suggested(self) -> list[UnmappedIdentity]:
-        return [u for u in self.unmapped if u.suggestion]
+        return self.suggested_all
 
 
 # usage emails from the (email, tool) spans (a few rows per person); commit authors by a skip scan (one index probe
@@ -68,6 +89,9 @@ SELECT email FROM (
   UNION SELECT email FROM author_emails WHERE email LIKE '%@%.%' AND email NOT LIKE '%noreply%'
 ) e ORDER BY email
 """)
+
+
+BOT_FLAGS = text("SELECT source, external_id, is_bot FROM bot_identities")
 
 
 def _squash(value: str) -> str:
@@ -116,15 +140,40 @@ async def mappings_view(
     allowed_domains: tuple[str, ...],
     page_size: int | None = PAGE_SIZE,
 ) -> MappingsView:
-    """Unmapped identities (usage desc) and/or existing mappings, filtered, one page of `page_size` (None: all)."""
+    """Unmapped identities (most unmapped dollars first, then GitHub authors by commits) and/or existing mappings,
+    filtered, one page of `page_size` (None: all); bots are listed apart and never suggested."""
     known = [r.email for r in await db.execute(KNOWN_EMAILS)]
     people = people_index([k for k in known if is_work_email(k, allowed_domains)])
-    unmapped: list[UnmappedIdentity] = []
+    flags = {(r.source, r.external_id): r.is_bot for r in await db.execute(BOT_FLAGS)}
+
+    def outside(email: str | None) -> bool:
+        return bool(email and allowed_domains and not is_work_email(email, allowed_domains))
+
+    def bot_reason(source: str, external_id: str, login: str | None, email: str | None) -> str | None:
+        flag = flags.get((source, external_id))
+        if flag is not None:
+            return "marked by an admin" if flag else None
+        return "GitHub bot account (default)" if is_default_bot(source, login, email) else None
+
+    candidates: list[UnmappedIdentity] = []
     if status in ("unmapped", "all"):
         for usage in await unmapped_usage(db):
             src, external = usage.source, usage.external_id
             suggestion = suggest_for_key_name(external, known) if src == "claude_code" else None
-            unmapped.append(UnmappedIdentity(src, external, external, None, usage.records, "records", suggestion))
+            candidates.append(
+                UnmappedIdentity(
+                    src,
+                    external,
+                    external,
+                    None,
+                    usage.records,
+                    "records",
+                    suggestion,
+                    cost=usage.cost,
+                    bot=bot_reason(src, external, None, None),
+                    suggestion_outside=outside(suggestion),
+                )
+            )
         for author in await github_authors(db):
             email = author.sample_email
             suggestion = (
@@ -133,22 +182,33 @@ async def mappings_view(
                 else suggest_for_github(author.login, email, people)
             )
             label = f"{author.author_id} (@{author.login})" if author.login else author.author_id
-            unmapped.append(
-                UnmappedIdentity("github", author.author_id, label, email, author.commits, "commits", suggestion)
+            candidates.append(
+                UnmappedIdentity(
+                    "github",
+                    author.author_id,
+                    label,
+                    email,
+                    author.commits,
+                    "commits",
+                    suggestion,
+                    bot=bot_reason("github", author.author_id, author.login, email),
+                    suggestion_outside=outside(suggestion),
+                )
             )
+    unmapped = [u for u in candidates if not u.bot]
+    bots = [replace(u, suggestion=None) for u in candidates if u.bot]
     needle = (search or "").lower()
-    unmapped = [
-        u
-        for u in unmapped
-        if (source is None or u.source == source)
-        and (
+
+    def wanted(u: UnmappedIdentity) -> bool:
+        return (source is None or u.source == source) and (
             not needle
             or needle in u.external_id.lower()
             or needle in (u.sample_email or "").lower()
             or needle in u.label.lower()
         )
-    ]
-    unmapped.sort(key=lambda u: (-u.usage, u.source, u.external_id))
+
+    unmapped = sorted(filter(wanted, unmapped), key=lambda u: u.sort_key)
+    bots = sorted(filter(wanted, bots), key=lambda u: u.sort_key)
     mappings: list[MappingRow] = []
     if status in ("mapped", "all"):
         rows = await db.execute(
@@ -159,7 +219,10 @@ async def mappings_view(
             {"s": source, "q": f"%{needle}%" if needle else None},
         )
         mappings = [
-            MappingRow(r.source, r.external_id, r.email, r.display_name, r.updated_by, r.updated_at) for r in rows
+            MappingRow(
+                r.source, r.external_id, r.email, r.display_name, r.updated_by, r.updated_at, outside=outside(r.email)
+            )
+            for r in rows
         ]
     total = (
         len(unmapped)
@@ -172,5 +235,13 @@ async def mappings_view(
     pages = max(1, -(-total // size))
     start = (min(page, pages) - 1) * size
     return MappingsView(
-        unmapped[start : start + size], mappings[start : start + size], known, total, min(page, pages), pages
+        unmapped[start : start + size],
+        mappings[start : start + size],
+        known,
+        total,
+        min(page, pages),
+        pages,
+        bots=bots,
+        suggested_all=[u for u in unmapped if u.suggestion and not u.suggestion_outside],
+        unmapped_cost=sum((u.cost or Decimal(0) for u in unmapped), Decimal(0)),
     )

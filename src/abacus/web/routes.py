@@ -33,6 +33,7 @@ ROUTE_HANDLERS = [
     mappings.save_mapping,
     mappings.accept_all,
     mappings.remove_mapping,
+    mappings.mark_bot,
     mappings.import_csv,
     mappings.import_progress,
     tips.tip_guide,

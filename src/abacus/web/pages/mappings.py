@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -15,6 +17,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.auth.guards import require_admin, session_user
+from abacus.domain.attribution import is_work_email
 from abacus.providers.cursor_csv import (
     MAX_FILE_BYTES,
     CsvImportError,
@@ -22,8 +25,9 @@ from abacus.providers.cursor_csv import (
     describe_import,
     import_cursor_csv,
 )
-from abacus.queries.mappings import mappings_view
+from abacus.queries.mappings import UnmappedIdentity, mappings_view
 from abacus.services.audit import record_audit
+from abacus.services.bots import set_bot
 from abacus.services.mappings import (
     SOURCES,
     MappingError,
@@ -31,6 +35,7 @@ from abacus.services.mappings import (
     admin_set_mapping,
     normalise_external_id,
     set_mapping,
+    validate_email,
 )
 from abacus.web.params import SearchText, one_of
 from abacus.web.rendering import is_htmx, render
@@ -65,7 +70,9 @@ MAPPINGS_FILTER = {"mappings_filter": Provide(provide_mappings_filter, sync_to_t
 """The writes re-render the page with the filters of the address they were posted to."""
 
 
-async def _page(request: Request[Any, Any, Any], db: AsyncSession, chosen: MappingsFilter, **extra: Any) -> Template:
+async def _page(
+    request: Request[Any, Any, Any], db: AsyncSession, chosen: MappingsFilter, *, status_code: int = 200, **extra: Any
+) -> Template:
     source, status, search, page = chosen.source, chosen.status, chosen.search, chosen.page
     view = await mappings_view(
         db,
@@ -85,8 +92,10 @@ async def _page(request: Request[Any, Any, Any], db: AsyncSession, chosen: Mappi
         "keep": keep,
         "sources": SOURCES,
         "cursor_labels": [k.label for k in request.app.state.settings.cursor.keys],
+        "allowed_domains": request.app.state.settings.sign_in.allowed_domains,
+        "suggestions_key": suggestions_fingerprint(view.suggested),
     }
-    return render(request, "pages/mappings.html", {**context, **extra}, fragments=FRAGMENTS)
+    return render(request, "pages/mappings.html", {**context, **extra}, fragments=FRAGMENTS, status_code=status_code)
 
 
 @get("/mappings", name="mappings", dependencies=MAPPINGS_FILTER)
@@ -105,6 +114,19 @@ async def _after_write(
     return await _page(request, db, mappings_filter, notice=notice)
 
 
+async def _refused(
+    request: Request[Any, Any, Any], db: AsyncSession, mappings_filter: MappingsFilter, key: str, message: str
+) -> Template:
+    """A write the form's values cannot make: the page with the reason next to the row, status 400."""
+    return await _page(request, db, mappings_filter, status_code=400, error={"key": key, "message": message})
+
+
+def suggestions_fingerprint(items: Sequence[UnmappedIdentity]) -> str:
+    """A short digest of the suggestions a confirmation showed: "Accept all" applies them only if they still hold."""
+    text = "\n".join(f"{u.source}\t{u.external_id}\t{u.suggestion}" for u in items)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 @post("/mappings", guards=[require_admin], status_code=200, dependencies=MAPPINGS_FILTER)
 async def save_mapping(
     request: Request[Any, Any, Any],
@@ -112,15 +134,30 @@ async def save_mapping(
     data: FormData,
     mappings_filter: NamedDependency[MappingsFilter],
 ) -> Template | Redirect:
+    """Map an identity to a person; an email outside ABACUS_ALLOWED_DOMAINS needs a second, explicit "save anyway"."""
     admin = session_user(request)["email"]  # type: ignore[index]
     source, external_id, email = data.get("source", ""), data.get("external_id", ""), data.get("email", "")
+    allowed = request.app.state.settings.sign_in.allowed_domains
+    try:
+        normalise_external_id(source, external_id)
+        address = validate_email(email)
+    except MappingError as exc:
+        return await _refused(request, db, mappings_filter, f"{source}:{external_id}", str(exc))
+    if allowed and not is_work_email(address, allowed) and data.get("confirm") != "outside":
+        warning = {
+            "source": source,
+            "external_id": external_id,
+            "email": address,
+            "domains": ", ".join(allowed),
+        }
+        return await _page(request, db, mappings_filter, confirm_outside=warning)
     try:
         async with db.begin():
-            change = await admin_set_mapping(db, source, external_id, email, actor=admin)
+            change = await admin_set_mapping(db, source, external_id, address, actor=admin)
     except MappingError as exc:
-        return await _page(request, db, mappings_filter, error={"key": f"{source}:{external_id}", "message": str(exc)})
+        return await _refused(request, db, mappings_filter, f"{source}:{external_id}", str(exc))
     notice = (
-        f"Mapped {source} {external_id} → {email.strip().lower()} ({change.usage_rows} usage rows, "
+        f"Mapped {source} {external_id} → {address} ({change.usage_rows} usage rows, "
         f"{change.commits} commits re-pointed)."
     )
     return await _after_write(request, db, mappings_filter, notice)
@@ -128,40 +165,55 @@ async def save_mapping(
 
 @post("/mappings/accept-all", guards=[require_admin], status_code=200, dependencies=MAPPINGS_FILTER)
 async def accept_all(
-    request: Request[Any, Any, Any], db: AsyncSession, mappings_filter: NamedDependency[MappingsFilter]
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    data: FormData,
+    mappings_filter: NamedDependency[MappingsFilter],
 ) -> Template | Redirect:
+    """Two steps, both plain forms: the first shows what would be accepted; the confirmation applies exactly that
+    (if the suggestions changed in between, it asks again)."""
     admin = session_user(request)["email"]  # type: ignore[index]
+    allowed = request.app.state.settings.sign_in.allowed_domains
+    if data.get("confirm") != "yes":
+        return await _page(request, db, mappings_filter, confirm_accept=True)
     accepted, refused = 0, 0
     # the suggestions are read in the transaction that applies them: what is accepted is what was suggested
     async with db.begin():
-        view = await mappings_view(
+        view = await mappings_view(db, source=None, status="unmapped", search=None, page=1, allowed_domains=allowed)
+        if suggestions_fingerprint(view.suggested) != data.get("suggestions", ""):
+            stale = True
+        else:
+            stale = False
+            before: dict[str, str | None] = {}
+            after: dict[str, str | None] = {}
+            for item in view.suggested:
+                try:
+                    change = await set_mapping(
+                        db, item.source, item.external_id, item.suggestion or "", updated_by=admin
+                    )
+                except MappingError:  # checked before any write: the other suggestions still apply
+                    refused += 1
+                    continue
+                accepted += 1
+                key = f"{item.source}:{normalise_external_id(item.source, item.external_id)}"
+                before[key], after[key] = change.before, change.after
+            if accepted:
+                await record_audit(
+                    db,
+                    actor=admin,
+                    action="mapping.accept_all",
+                    target=f"{accepted} suggestion(s)",
+                    before=before,
+                    after=after,
+                )
+    if stale:
+        return await _page(
+            request,
             db,
-            source=None,
-            status="unmapped",
-            search=None,
-            page=1,
-            allowed_domains=request.app.state.settings.sign_in.allowed_domains,
+            mappings_filter,
+            confirm_accept=True,
+            notice="The suggestions changed since they were shown; nothing was saved. Check them and confirm again.",
         )
-        before: dict[str, str | None] = {}
-        after: dict[str, str | None] = {}
-        for item in view.suggested:
-            try:
-                change = await set_mapping(db, item.source, item.external_id, item.suggestion or "", updated_by=admin)
-            except MappingError:  # checked before any write: the other suggestions still apply
-                refused += 1
-                continue
-            accepted += 1
-            key = f"{item.source}:{normalise_external_id(item.source, item.external_id)}"
-            before[key], after[key] = change.before, change.after
-        if accepted:
-            await record_audit(
-                db,
-                actor=admin,
-                action="mapping.accept_all",
-                target=f"{accepted} suggestion(s)",
-                before=before,
-                after=after,
-            )
     notice = f"Accepted {accepted} suggested mapping(s)." + (f" {refused} could not be applied." if refused else "")
     return await _after_write(request, db, mappings_filter, notice)
 
@@ -173,14 +225,55 @@ async def remove_mapping(
     data: FormData,
     mappings_filter: NamedDependency[MappingsFilter],
 ) -> Template | Redirect:
+    """Two steps, both plain forms: "Remove" asks once on the page, "Yes, remove" removes."""
     admin = session_user(request)["email"]  # type: ignore[index]
     source, external_id = data.get("source", ""), data.get("external_id", "")
+    try:
+        normalise_external_id(source, external_id)
+    except MappingError as exc:
+        return await _refused(request, db, mappings_filter, f"{source}:{external_id}", str(exc))
+    if data.get("confirm") != "yes":
+        return await _page(request, db, mappings_filter, confirm_remove={"source": source, "external_id": external_id})
     try:
         async with db.begin():
             change = await admin_delete_mapping(db, source, external_id, actor=admin)
     except MappingError as exc:
-        return await _page(request, db, mappings_filter, error={"key": f"{source}:{external_id}", "message": str(exc)})
+        return await _refused(request, db, mappings_filter, f"{source}:{external_id}", str(exc))
     notice = f"Removed {source} {external_id} ({change.usage_rows} usage rows, {change.commits} commits re-pointed)."
+    return await _after_write(request, db, mappings_filter, notice)
+
+
+@post("/mappings/bots", guards=[require_admin], status_code=200, dependencies=MAPPINGS_FILTER)
+async def mark_bot(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    data: FormData,
+    mappings_filter: NamedDependency[MappingsFilter],
+) -> Template | Redirect:
+    """ "Ignore as bot" (bot=yes) or "not a bot" (bot=no) for one identity; reversible, so no confirmation step."""
+    admin = session_user(request)["email"]  # type: ignore[index]
+    source, external_id, choice = data.get("source", ""), data.get("external_id", ""), data.get("bot", "")
+    if choice not in ("yes", "no"):
+        return await _refused(request, db, mappings_filter, f"{source}:{external_id}", 'bot must be "yes" or "no"')
+    try:
+        async with db.begin():
+            change = await set_bot(db, source, external_id, choice == "yes", updated_by=admin)
+            await record_audit(
+                db,
+                actor=admin,
+                action="identity.bot" if change.is_bot else "identity.not_bot",
+                target=f"{change.source}:{change.external_id}",
+                before={"is_bot": change.before},
+                after={"is_bot": change.is_bot},
+            )
+    except MappingError as exc:
+        return await _refused(request, db, mappings_filter, f"{source}:{external_id}", str(exc))
+    moved = f"{change.commits} commits" if source == "github" else f"{change.usage_rows} usage rows"
+    notice = (
+        f"Ignored {change.source} {change.external_id} as a bot ({moved} no longer count for people)."
+        if change.is_bot
+        else f"{change.source} {change.external_id} is not a bot any more ({moved} count again)."
+    )
     return await _after_write(request, db, mappings_filter, notice)
 
 
