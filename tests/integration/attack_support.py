@@ -175,3 +175,8 @@ def fuzz_examples(default: int) -> int:
     ABACUS_FUZZ_LONG=1 (the long run)."""
     chosen = int(os.environ.get("ABACUS_FUZZ_EXAMPLES") or default)
     return chosen * 25 if os.environ.get("ABACUS_FUZZ_LONG") == "1" else chosen
+
+
+def long_run() -> bool:
+    """ABACUS_FUZZ_LONG=1: the long fuzz and fault runs (every combination instead of a covering sample)."""
+    return os.environ.get("ABACUS_FUZZ_LONG") == "1"
