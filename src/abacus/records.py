@@ -12,6 +12,11 @@ class ProviderError(RuntimeError):
     """A provider call failed for good (after retries); the run for that key stops, state is not advanced."""
 
 
+class NotPublished(ProviderError):
+    """The provider has no data for this window yet (Copilot's 404 for a day without a report): a forward run stops
+    there without an error and without advancing; a backfill counts the day as empty."""
+
+
 @dataclass(frozen=True)
 class UsageRow:
     """One usage_records row before email resolution (identity is `<source>:<external id>`, lower-cased)."""
@@ -61,6 +66,9 @@ class ActivityRow:
     pull_requests: int = 0
     active: bool = False
     details: dict[str, object] | None = None  # vendor breakdowns kept raw (Copilot), not shown yet
+    # The (source, external id) whose identity mapping names the email, when it is not the identity itself
+    # (Copilot rows carry a login but map through the GitHub mapping of the user's numeric id).
+    mapping: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import httpx
 
 def test_status_json(signed_in, seeded):
     data = signed_in("grace@example.com").get("/api/v1/status").json()
-    assert {p["id"] for p in data["providers"]} == {"anthropic", "cursor", "github"}
+    assert {p["id"] for p in data["providers"]} == {"anthropic", "cursor", "github", "copilot"}
     assert all(p["configured"] is False for p in data["providers"])
     assert data["unattributed_api_keys"] == 1
     assert data["unattributed"][0]["identity"] == "claude_code:ci-deploy-key"

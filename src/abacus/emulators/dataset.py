@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -128,6 +128,12 @@ class EmulatorConfig:
 
 TOOL_CLAUDE_CODE = "claude_code"
 TOOL_CURSOR = "cursor"
+TOOL_COPILOT = "github_copilot"
+COPILOT_FIRST_REPORT_DAY = date(2025, 10, 10)  # GitHub's per-user reports exist from this day
+COPILOT_REPORT_DELAY = timedelta(hours=2)  # a day's report is published this long after the day ends
+_COPILOT_IDES = ("vscode", "jetbrains", "visualstudio", "neovim")
+_COPILOT_FEATURES = ("code_completion", "chat_panel_ask_mode", "chat_panel_agent_mode", "chat_inline")
+_COPILOT_MODELS = ("gpt-4.1", "claude-sonnet-4.5", "gpt-5-mini")
 ACTIVITY_COUNTS = (
     "sessions",
     "lines_added",
@@ -359,6 +365,36 @@ class GitHubMember:
     login: str
     id: int
     verified_emails: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CopilotSeat:
+    """A Copilot seat of the demo org: its holder's GitHub account, plan and dates. `person` is None for an
+    account that is no employee (the contractor, whose login maps to nobody); `idle` holders never use it."""
+
+    login: str
+    user_id: int
+    person: Person | None
+    plan_type: str
+    team_slug: str | None
+    created_at: datetime
+    idle: bool
+    intensity: float
+
+    def wire(self, last_activity_at: datetime | None) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+        return {
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.created_at),
+            "pending_cancellation_date": None,
+            "last_activity_at": iso(last_activity_at),
+            "last_activity_editor": "vscode/1.106.0/copilot-chat/0.33.0" if last_activity_at else None,
+            "plan_type": self.plan_type,
+            "assignee": {"login": self.login, "id": self.user_id, "type": "User", "site_admin": False},
+            "assigning_team": {"slug": self.team_slug, "name": self.team_slug.title()} if self.team_slug else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -654,6 +690,8 @@ class EmulatorDataset:
         self.github_org_id = 90210
         self.repos: list[Repo] = self._build_repos()
         self.github_members: list[GitHubMember] = self._build_members()
+        self.copilot_seats: list[CopilotSeat] = self._build_copilot_seats()
+        self._copilot_days: dict[date, list[dict[str, Any]]] = {}
         self._examples_by_day: dict[tuple[str, date], list[tuple[int, AttributionExample]]] = self._place_examples()
         self._commit_authors = [p for p in self.people if p.github_login]
         self._commit_rate = self._base_commit_rate()
@@ -1298,6 +1336,127 @@ class EmulatorDataset:
             )
         return rows
 
+    # ---- GitHub Copilot ---------------------------------------------------------------------------------------
+
+    def _build_copilot_seats(self) -> list[CopilotSeat]:
+        """About half the people with a GitHub account hold a seat (Cursor users too), a few of them idle, plus the
+        contractor's seat (a login no mapping names)."""
+        rng = self._rng("copilot", "seats")
+        seats: list[CopilotSeat] = []
+        for person in self.people:
+            if not (person.github_login and person.github_id) or rng.random() >= 0.6:
+                continue
+            seats.append(
+                CopilotSeat(
+                    login=person.github_login,
+                    user_id=person.github_id,
+                    person=person,
+                    plan_type="enterprise" if rng.random() < 0.25 else "business",
+                    team_slug=rng.choice(("platform", "mobile", None)),
+                    created_at=datetime.combine(
+                        self.first_day - timedelta(days=rng.randint(5, 200)), time(9, rng.randint(0, 59)), tzinfo=UTC
+                    ),
+                    idle=False,
+                    intensity=person.intensity,
+                )
+            )
+        # every third seat's holder never uses it (at least one idle seat, at least two used ones)
+        for position in range(2, len(seats), 3):
+            seats[position] = replace(seats[position], idle=True)
+        seats.append(
+            CopilotSeat(
+                "acme-contractor",
+                31337001,
+                None,
+                "business",
+                None,
+                datetime.combine(self.first_day - timedelta(days=30), time(12), tzinfo=UTC),
+                False,
+                0.6,
+            )
+        )
+        return sorted(seats, key=lambda seat: seat.user_id)
+
+    def copilot_report_published(self, day: date) -> bool:
+        """A day's per-user report exists once the day is over (+ 2 h with lag) and within the data set's days."""
+        if day < max(self.first_day, COPILOT_FIRST_REPORT_DAY) or day > self.last_day:
+            return False
+        delay = COPILOT_REPORT_DELAY if self.config.lag else timedelta(0)
+        return self.now() >= datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC) + delay
+
+    def copilot_report(self, day: date) -> list[dict[str, Any]]:
+        """P1 NDJSON records of one day (one per active seat holder), whatever the clock (see `published`)."""
+        cached = self._copilot_days.get(day)
+        if cached is not None:
+            return cached
+        rng = self._rng("copilot", day.isoformat())
+        factor = self._weekday_factor(day)
+        records = []
+        for seat in self.copilot_seats:
+            if seat.idle or day < seat.created_at.date():
+                continue
+            if rng.random() >= min(0.95, (0.3 + 0.45 * seat.intensity) * factor):
+                continue
+            interactions = rng.randint(1, 40)
+            generated = int(seat.intensity * rng.uniform(20, 400))
+            accepted = int(generated * rng.uniform(0.2, 0.4))
+            suggested_lines = int(generated * rng.uniform(1.5, 3.0))
+            added = int(suggested_lines * rng.uniform(0.25, 0.45))
+            ide = rng.choice(_COPILOT_IDES)
+            records.append(
+                {
+                    "report_day": day.isoformat(),
+                    "day": day.isoformat(),
+                    "user_id": seat.user_id,
+                    "user_login": seat.login,
+                    "user_initiated_interaction_count": interactions,
+                    "code_generation_activity_count": generated,
+                    "code_acceptance_activity_count": accepted,
+                    "loc_suggested_to_add_sum": suggested_lines,
+                    "loc_suggested_to_delete_sum": suggested_lines // 8,
+                    "loc_added_sum": added,
+                    "loc_deleted_sum": added // 4,
+                    "used_agent": rng.random() < 0.4,
+                    "used_chat": rng.random() < 0.7,
+                    "totals_by_ide": [
+                        {
+                            "ide": ide,
+                            "user_initiated_interaction_count": interactions,
+                            "code_generation_activity_count": generated,
+                            "code_acceptance_activity_count": accepted,
+                        }
+                    ],
+                    "totals_by_feature": [
+                        {"feature": rng.choice(_COPILOT_FEATURES), "code_generation_activity_count": generated}
+                    ],
+                    "totals_by_model_feature": [
+                        {
+                            "model": rng.choice(_COPILOT_MODELS),
+                            "feature": "code_completion",
+                            "code_generation_activity_count": generated,
+                        }
+                    ],
+                }
+            )
+        with self._lock:
+            self._copilot_days[day] = records
+        return records
+
+    def copilot_last_activity(self, seat: CopilotSeat) -> datetime | None:
+        """P2 `last_activity_at`: an afternoon moment of the holder's last active day that has passed by `now`."""
+        now = self.now()
+        for day in sorted(self.days(), reverse=True):
+            if any(r["user_login"] == seat.login for r in self.copilot_report(day)):
+                moment = datetime.combine(day, time(15, seat.user_id % 60), tzinfo=UTC)
+                if moment <= now:
+                    return moment
+        return None
+
+    def copilot_seat_list(self) -> list[dict[str, Any]]:
+        """P2 `seats[]` at `now`: every seat created by then, by assignee id."""
+        now = self.now()
+        return [seat.wire(self.copilot_last_activity(seat)) for seat in self.copilot_seats if seat.created_at <= now]
+
     # ---- GitHub -----------------------------------------------------------------------------------------------
 
     def _place_examples(self) -> dict[tuple[str, date], list[tuple[int, AttributionExample]]]:
@@ -1688,6 +1847,20 @@ class EmulatorDataset:
                             wire["composerRequests"] + wire["chatRequests"] + wire["agentRequests"] + wire["cmdkUsages"]
                         )
                         out["active"] = wire["isActive"]
+        if tool in (None, TOOL_COPILOT) and org_label in (None, self.github_org):
+            for day in self.days(start, end):
+                if not self.copilot_report_published(day):
+                    continue
+                for record in self.copilot_report(day):
+                    out = row(
+                        TOOL_COPILOT, f"copilot:{self.github_org}", f"copilot:{record['user_login'].lower()}", day
+                    )
+                    out["sessions"] = record["user_initiated_interaction_count"]
+                    out["lines_added"] = record["loc_added_sum"]
+                    out["lines_removed"] = record["loc_deleted_sum"]
+                    out["suggested"] = record["code_generation_activity_count"]
+                    out["accepted"] = record["code_acceptance_activity_count"]
+                    out["active"] = True
         return [rows[key] for key in sorted(rows)]
 
     def truth_commits(self, start: date, end: date) -> dict[str, Any]:

@@ -6,7 +6,8 @@ optionally after letting `after` matching requests through ("fail the Nth reques
 
 Endpoint names: anthropic `usage_report`, `users`, `user`, `api_keys`, `api_key`; cursor `usage_events`,
 `members`, `daily_usage`; github `repos`, `repo`, `commits`, `commit`, `members`, `user`, `graphql`,
-`access_tokens`. `"*"` matches every endpoint of the provider.
+`access_tokens`; copilot `report`, `download` (NDJSON: `malformed` cuts it mid-line), `seats`. `"*"` matches every
+endpoint of the provider.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from litestar import Request, Response
 
 from abacus.emulators.dataset import EmulatorConfig, EmulatorDataset
 
-PROVIDERS = ("anthropic", "cursor", "github")
-FAULT_KINDS = ("429", "403", "500", "malformed", "slow", "missing_field")
+PROVIDERS = ("anthropic", "cursor", "github", "copilot")
+# `expired`: a signed download link answers 403 "Request has expired" (Copilot report downloads).
+FAULT_KINDS = ("429", "403", "500", "malformed", "slow", "missing_field", "expired")
+COPILOT_LINK_TTL = 300.0
 GITHUB_RATE_LIMIT_DOCS = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"
 
 # The field a `missing_field` fault removes when none is given: dotted path, numeric parts index lists.
@@ -49,16 +52,20 @@ DEFAULT_MISSING_FIELDS: dict[tuple[str, str], str] = {
     ("github", "user"): "id",
     ("github", "graphql"): "data.organization",
     ("github", "access_tokens"): "token",
+    ("copilot", "report"): "download_links",
+    ("copilot", "seats"): "seats",
 }
 
 
 @dataclass
 class Reply:
-    """A provider answer before serialisation: status, JSON-able body (None → empty), extra headers."""
+    """A provider answer before serialisation: status, JSON-able body (None → empty; bytes are sent as they are,
+    with `media_type`), extra headers."""
 
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
 
 
 @dataclass
@@ -168,6 +175,8 @@ class EmulatorState:
         # GitHub runtime: issued installation tokens (token → wall-clock expiry) and primary-rate-limit usage.
         self.github_tokens: dict[str, float] = {}
         self.github_usage: dict[tuple[str, str, int], int] = {}
+        # Copilot report download links: lifetime in wall-clock seconds (tests set it ≤ 0 to hand out expired ones)
+        self.copilot_link_ttl: float = COPILOT_LINK_TTL
 
     # ---- clock -------------------------------------------------------------------------------------------------
 
@@ -277,6 +286,7 @@ class EmulatorState:
             self._log.clear()
             self.github_tokens.clear()
             self.github_usage.clear()
+            self.copilot_link_ttl = COPILOT_LINK_TTL
         self.set_clock(None)
 
     # ---- the reply path ----------------------------------------------------------------------------------------
@@ -308,11 +318,17 @@ class EmulatorState:
             fault = self.take_fault(provider, endpoint)
             if fault is not None and fault.kind in ("429", "403", "500"):
                 reply = fault_reply(provider, fault, self.config.github_rate_limit)
+            elif fault is not None and fault.kind == "expired":
+                reply = Reply(403, {"message": "Request has expired"})
             else:
                 if fault is not None and fault.kind == "slow":
                     await asyncio.sleep(fault.delay)
                 reply = await produce()
-                if fault is not None and reply.status < 300 and reply.body is not None:
+                if fault is not None and reply.status < 300 and isinstance(reply.body, bytes):
+                    if fault.kind == "malformed":  # NDJSON: its first line cut in half, the others intact
+                        first, newline, rest = reply.body.partition(b"\n")
+                        payload = (first[: len(first) // 2] or b"{") + newline + rest
+                elif fault is not None and reply.status < 300 and reply.body is not None:
                     if fault.kind == "missing_field":
                         path = fault.field or DEFAULT_MISSING_FIELDS.get((provider, endpoint), "data")
                         reply.body = _remove_path(reply.body, path)
@@ -322,7 +338,10 @@ class EmulatorState:
         if decorate is not None:
             decorate(reply)
         if payload is None:
-            payload = b"" if reply.body is None else _json_bytes(reply.body)
+            if isinstance(reply.body, bytes):
+                payload = reply.body
+            else:
+                payload = b"" if reply.body is None else _json_bytes(reply.body)
         self._record(
             {
                 "provider": provider,
@@ -336,7 +355,7 @@ class EmulatorState:
                 "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             }
         )
-        return Response(content=payload, status_code=reply.status, headers=reply.headers, media_type="application/json")
+        return Response(content=payload, status_code=reply.status, headers=reply.headers, media_type=reply.media_type)
 
 
 def _query_dict(query: str) -> dict[str, Any]:

@@ -91,8 +91,11 @@ class ProviderClient:
                 await asyncio.sleep(wait)
         self._last_request = time.monotonic()
 
-    async def request(self, method: str, path: str, *, endpoint: str, **kwargs: Any) -> httpx.Response:
-        """Send with retries; returns a 2xx response or raises ProviderError / RateLimited."""
+    async def request(
+        self, method: str, path: str, *, endpoint: str, accept: frozenset[int] = frozenset(), **kwargs: Any
+    ) -> httpx.Response:
+        """Send with retries; returns a 2xx response (or one whose status is in `accept`, for a caller that gives
+        that status a meaning, e.g. 404 "not published yet") or raises ProviderError / RateLimited."""
         rate_limit_retries = 0
         failures = 0
         while True:
@@ -117,6 +120,8 @@ class ProviderClient:
                 rate_limit_retries += 1
                 await asyncio.sleep(wait)
                 continue
+            if response.status_code in accept:
+                return response
             if response.status_code >= 500:
                 failures += 1
                 if failures >= RETRIES:

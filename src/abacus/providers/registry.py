@@ -6,11 +6,16 @@ job functions and cron table, the status page, and the rule for which tools coun
 
 from __future__ import annotations
 
-from abacus.providers import anthropic, cursor, github
+from abacus.providers import anthropic, copilot, cursor, github
 from abacus.providers.provider import Job, Provider
 from abacus.settings import ProviderKey, Settings
 
-PROVIDERS: tuple[Provider, ...] = (anthropic.DESCRIPTION, cursor.DESCRIPTION, github.DESCRIPTION)
+PROVIDERS: tuple[Provider, ...] = (
+    anthropic.DESCRIPTION,
+    cursor.DESCRIPTION,
+    github.DESCRIPTION,
+    copilot.DESCRIPTION,
+)
 NAMES: tuple[str, ...] = tuple(provider.name for provider in PROVIDERS)
 _BY_NAME = {provider.name: provider for provider in PROVIDERS}
 

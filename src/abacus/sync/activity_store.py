@@ -9,14 +9,38 @@ so a failed window leaves the stored activity as it was.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from abacus.models import ActivityDaily
+from abacus.domain.identities import unmapped_email
+from abacus.models import ActivityDaily, IdentityMapping
 from abacus.records import ActivityBatch, ActivityRow
 from abacus.sync.usage_store import resolve_emails
 
 BATCH = 2000
+
+
+async def _emails(db: AsyncSession, rows: list[ActivityRow]) -> dict[tuple[str, tuple[str, str] | None], str]:
+    """(identity, mapping key) → email: rows resolve like usage, or through the mapping their `mapping` names
+    (a Copilot login through its GitHub id), falling back to `unmapped:<identity>`."""
+    plain = await resolve_emails(db, {row.identity for row in rows if row.mapping is None})
+    keys = sorted({row.mapping for row in rows if row.mapping is not None})
+    mapped: dict[tuple[str, str], str] = {}
+    for start in range(0, len(keys), BATCH):
+        chunk = keys[start : start + BATCH]
+        found = await db.execute(
+            select(IdentityMapping.source, IdentityMapping.external_id, IdentityMapping.email).where(
+                tuple_(IdentityMapping.source, IdentityMapping.external_id).in_(chunk)
+            )
+        )
+        mapped.update({(r.source, r.external_id): r.email for r in found})
+    out: dict[tuple[str, tuple[str, str] | None], str] = {}
+    for row in rows:
+        if row.mapping is None:
+            out[(row.identity, None)] = plain[row.identity]
+        else:
+            out[(row.identity, row.mapping)] = mapped.get(row.mapping) or unmapped_email(row.identity)
+    return out
 
 
 def merge_same_key(rows: tuple[ActivityRow, ...]) -> list[ActivityRow]:
@@ -41,14 +65,14 @@ async def store_activity(db: AsyncSession, batch: ActivityBatch) -> int:
     outside = sorted({row.date for row in rows} - set(batch.days))
     if outside:
         raise ValueError(f"activity rows for days the batch does not replace: {', '.join(map(str, outside))}")
-    emails = await resolve_emails(db, {row.identity for row in rows})
+    emails = await _emails(db, rows)
     values = [
         {
             "tool": batch.tool,
             "organization_id": batch.organization_id,
             "identity": row.identity,
             "date": row.date,
-            "email": emails[row.identity],
+            "email": emails[(row.identity, row.mapping)],
             "sessions": row.sessions,
             "lines_added": row.lines_added,
             "lines_removed": row.lines_removed,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.logging_setup import get_logger
 from abacus.models import SyncState
-from abacus.records import ActivityBatch, ProviderError, UsageRow
+from abacus.records import ActivityBatch, NotPublished, ProviderError, UsageRow
 from abacus.sync.activity_store import store_activity
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.state import lock_state, read_state, record_error, record_success
@@ -96,6 +96,10 @@ async def run_windows(
     for window in windows:
         try:
             got = _unpack(await read(window))
+        except NotPublished as exc:
+            result.add_detail(f"{name(window)}: not published yet ({exc}); stopped there")
+            log.info(f"{provider} {unit} not published yet", key=label, **{unit: name(window)})
+            return
         except ProviderError as exc:
             await _fail(
                 ctx,
@@ -173,6 +177,8 @@ async def walk_back(
         day = walk.next_day()
         try:
             got = _unpack(await read_day(day))
+        except NotPublished:
+            got = WindowRead([], 0)  # no report for that day: an empty day of the walk, nothing stored
         except ProviderError as exc:
             await _fail(
                 ctx,
