@@ -246,3 +246,54 @@ async def run_job(settings: Settings, sessionmaker: async_sessionmaker[AsyncSess
         )
     finally:
         await client.aclose()
+
+
+def test_a_real_worker_runs_the_queued_import_while_the_page_polls(admin, services, database_url, redis):
+    """`abacus worker` (a real process on the app's queue) picks the job up; the upload itself answers at once."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": services.redis_url,
+        "ABACUS_ENV": "dev",
+        "ABACUS_QUEUE": QUEUE,
+        "OIDC_CLIENT_ID": "abacus",
+        "OIDC_CLIENT_SECRET": "dev",
+    }
+    for name in ("CURSOR_ADMIN_KEYS", "CURSOR_ADMIN_KEY", "ANTHROPIC_ADMIN_KEYS", "ANTHROPIC_ADMIN_KEY"):
+        env.pop(name, None)
+    env.pop("GITHUB_TOKEN", None)
+    data = csv_file([row(n, user=f"dev{n % 50}@example.com") for n in range(20_000)])
+    started = time.monotonic()
+    response = upload(admin, data)
+    answered = time.monotonic() - started
+    assert response.status_code == 200 and answered < 10, f"the upload answered in {answered:.1f} s"
+    url = dom.parse(response.text).cssselect("#import-progress")[0].get("hx-get")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "abacus", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        seen: list[str] = []
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            panel = dom.parse(admin.get(url, headers={"HX-Request": "true", "HX-Target": "import-progress"}).text)
+            node = panel.cssselect("#import-progress")[0]
+            seen.append(node.cssselect("progress")[0].get("value") if node.cssselect("progress") else "done")
+            if node.get("hx-trigger") is None:
+                break
+            time.sleep(0.5)
+        text = dom.text(node)
+        assert "Imported usage.csv: 20,000 new, 0 already present" in text, text
+        assert usage_rows(database_url) == 20_000
+        assert seen[-1] == "done" and len(seen) >= 2
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(30)
