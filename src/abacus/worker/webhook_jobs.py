@@ -30,6 +30,23 @@ RETRY_CAP_SECONDS = 3600.0
 """The backoff doubles from a minute up to an hour (GitHub's primary rate limit resets hourly)."""
 
 
+def nul_location(payload: Any) -> str | None:
+    """Where a string holding a NUL sits in decoded JSON (`commits[2].message`), or None."""
+    stack: list[tuple[str, Any]] = [("payload", payload)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return path
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    return f"{path} key"
+                stack.append((f"{key}" if path == "payload" else f"{path}.{key}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+    return None
+
+
 def rate_limit_retry_delay(retry_after: float, job_try: int) -> float:
     """Seconds before try `job_try + 1` of a rate-limited follow-up: an exponential backoff (60 s, 120 s, … capped at
     an hour), but never before the provider's reset time (`retry_after`, plus a second)."""
@@ -81,11 +98,17 @@ async def github_webhook_followup(ctx: dict[str, Any], delivery_id: str) -> dict
         payload = json.loads(raw)
     except ValueError:
         payload = None
+    refusal: str | None = None
     if not isinstance(payload, dict):
-        error = "stored payload is not a JSON object"
+        refusal = "stored payload is not a JSON object"
+    elif where := nul_location(payload):  # PostgreSQL text cannot hold NUL: refuse precisely, store nothing
+        refusal = f"push payload: {where} contains a NUL character"
+    if refusal is not None or not isinstance(payload, dict):
+        refusal = refusal or "stored payload is not a JSON object"
         async with sync_ctx.sessionmaker() as db, db.begin():
-            await github.set_delivery_status(db, delivery_id, "failed", error)
-        return {"delivery_id": delivery_id, "commits": 0, "errors": [error]}
+            await github.set_delivery_status(db, delivery_id, "failed", refusal)
+        log.warning("github push follow-up refused", delivery=delivery_id, error=refusal)
+        return {"delivery_id": delivery_id, "commits": 0, "errors": [refusal]}
     try:
         result = await github.process_push(sync_ctx, delivery_id, payload)
     except RateLimited as exc:
