@@ -135,6 +135,21 @@ def test_the_overview_body_is_rendered_again_after_a_sync(client: TestClient, da
     assert "No usage data yet" in empty and "140" not in empty
 
 
+def _without_tip(html: str) -> str:
+    return "\n".join(line for line in html.splitlines() if 'class="tipbar"' not in line)
+
+
+@pytest.mark.parametrize("query", ["", "?range=7d&trend=0", f"?start={DAY.isoformat()}&end={DAY.isoformat()}"])
+def test_a_rendered_body_makes_the_same_page(client: TestClient, database_url: str, query: str) -> None:
+    """The second request takes the body rendered by the first and renders only the shell: the same HTML (but for
+    the random tip)."""
+    run_async(_store(database_url, usage("cursor:ada@example.com", 100, "a1")))
+    first, second = client.get("/" + query), client.get("/" + query)
+    assert first.status_code == second.status_code == 200
+    assert any(template == "pages/dashboard.html" for template, _ in client.app.state.rendered_bodies.items)
+    assert _without_tip(first.text) == _without_tip(second.text)
+
+
 def test_a_transaction_that_wrote_never_fills_the_cache(services: Any, database_url: str, clean_db: None) -> None:
     async def run() -> tuple[int, int, int]:
         engine = create_engine(database_url)

@@ -71,6 +71,12 @@ async def page_body_key(request: Request[Any, Any, Any], *inputs: Hashable) -> H
     return (version, user["email"] if user else None, request.url.path, inputs)
 
 
+def has_page_body(request: Request[Any, Any, Any], template: str, body_key: Hashable | None) -> bool:
+    """Whether `render` will take `template`'s body from this worker's rendered bodies (a full-page request whose
+    body was rendered with this key): then the controller needs only what the shell shows."""
+    return body_key is not None and not is_htmx(request) and (template, body_key) in _bodies(request).items
+
+
 def _bodies(request: Request[Any, Any, Any]) -> RenderedBodies:
     state = request.app.state
     if getattr(state, "rendered_bodies", None) is None:

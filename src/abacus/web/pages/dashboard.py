@@ -16,9 +16,10 @@ from abacus.queries.activity import activity_by_tool
 from abacus.queries.dashboard import dashboard_data
 from abacus.queries.lifetime import lifetime_stats
 from abacus.web.params import now_utc, range_query, today_utc
-from abacus.web.rendering import page_body_key, range_context, render
+from abacus.web.rendering import has_page_body, page_body_key, range_context, render
 from abacus.web.usage_charts import model_rows, tool_legend, tool_split_bar, tools_card, usage_chart
 
+PAGE = "pages/dashboard.html"
 FRAGMENTS = {"page-body": "fragments/dashboard_body.html", "usage-chart": "fragments/usage_chart.html"}
 
 
@@ -30,6 +31,10 @@ async def dashboard(
     sessionmaker = request.app.state.sessionmaker
     today, now = today_utc(request), now_utc(request)
     body_key = await page_body_key(request, rng, trend, today, now.hour, now.minute)  # the chart projects by minute
+    if has_page_body(request, PAGE, body_key):  # the body is rendered already: the shell needs the lifetime strip
+        (lifetime,) = await concurrently(sessionmaker, lifetime_stats)
+        shell = {**range_context(request, rng), "nav": "overview", "lifetime": lifetime}
+        return render(request, PAGE, shell, fragments=FRAGMENTS, body_key=body_key)
     (lifetime, activity), data = await asyncio.gather(
         concurrently(sessionmaker, lifetime_stats, lambda db: activity_by_tool(db, rng)),
         dashboard_data(sessionmaker, rng),
@@ -61,4 +66,4 @@ async def dashboard(
         "activity": activity,
         "activity_title": f"What the AI produced ({rng.tag})",
     }
-    return render(request, "pages/dashboard.html", context, fragments=FRAGMENTS, body_key=body_key)
+    return render(request, PAGE, context, fragments=FRAGMENTS, body_key=body_key)
