@@ -104,8 +104,9 @@ def test_unmapped_usage_is_listed_once_for_everyone(identities):
         identities,
         lambda db: mappings_view(db, source=None, status="unmapped", search=None, page=1, allowed_domains=()),
     )
-    assert [(u.source, u.external_id, u.usage, u.usage_kind) for u in view.unmapped] == [
-        ("claude_code", "ci-key", 5, "records"),
-        ("github", "101", 2, "commits"),
-        ("cursor", "team-x", 1, "records"),
+    # the assistant orders by unmapped dollars (issue 11), then GitHub authors (no cost) by commits
+    assert [(u.source, u.external_id, u.usage, u.usage_kind, u.cost) for u in view.unmapped] == [
+        ("cursor", "team-x", 1, "records", Decimal("4.000000")),
+        ("claude_code", "ci-key", 5, "records", Decimal("2.000000")),
+        ("github", "101", 2, "commits", None),
     ]
