@@ -131,6 +131,18 @@ def test_team_headers_link_their_definitions_and_the_split_has_a_legend(client):
         )
 
 
+def test_commits_tool_split_column_has_a_legend(client, database_url):
+    page = get_ok(client, "/commits")
+    legend = dom.select(dom.one(page, "#repo-table"), ".legend > span")
+    names = [dom.text(span) for span in legend]
+    assert {"Claude Code", "Cursor", "Codex"} <= set(names)
+    for span in legend:
+        swatch = dom.attr(span, "svg rect", "fill")
+        assert swatch == tool_color(
+            {"Copilot": "github_copilot"}.get(dom.text(span), dom.text(span).lower().replace(" ", "_"))
+        )
+
+
 def test_cost_changes_are_neutral_not_green(client):
     page = get_ok(client, "/")
     cost = stat_card(page, "Estimated Cost")

@@ -12,11 +12,12 @@ from litestar.response import Template
 from markupsafe import Markup
 
 from abacus.domain.periods import DateRange
-from abacus.queries.commits import REPO_SORTS, RepoRow, commits_page
+from abacus.queries.commits import REPO_SORTS, RepoRow, commits_page, tools_in
 from abacus.web.commit_charts import overall_split_bar, tool_split_bar
 from abacus.web.params import SearchText, column_keys, one_of
 from abacus.web.rendering import is_htmx, range_context, render
 from abacus.web.templating import query
+from abacus.web.usage_charts import tool_legend
 
 COLUMNS: dict[str, str] = {
     "fullName": "Repository",
@@ -126,6 +127,7 @@ async def commits(
         "tool_bar": overall_split_bar(overview.tools, overview.current.ai_commits) if overview else None,
         "table": data.table,
         "rows": _split_rows(data.table.rows),
+        "split_legend": tool_legend(tools_in(data.table.rows)),
         "oob": table_only,
     }
     return render(request, "pages/commits.html", context, fragments=FRAGMENTS)
