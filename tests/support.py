@@ -52,6 +52,7 @@ TABLES = (
     "repositories",
     "webhook_deliveries",
     "audit_events",
+    "seats",
 )
 
 

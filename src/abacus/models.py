@@ -284,6 +284,37 @@ class ActivityDaily(Base):
     updated_at: Mapped[datetime] = _now()
 
 
+class Seat(Base):
+    """A paid licence of one identity for one tool (Cursor member, Copilot seat): one open row per (tool,
+    organization, identity); a seat the vendor no longer lists gets `ended_at`, so history stays true."""
+
+    __tablename__ = "seats"
+    __table_args__ = (
+        Index(
+            "uq_seats_open",
+            "tool",
+            "organization_id",
+            "identity",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_seats_email", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tool: Mapped[str] = mapped_column(String(64), nullable=False)
+    organization_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    identity: Mapped[str] = mapped_column(String(320), nullable=False)
+    email: Mapped[str] = mapped_column(String(255), nullable=False)
+    plan: Mapped[str | None] = mapped_column(String(32))
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    price_usd: Mapped[Decimal] = mapped_column(Numeric(10, 2), nullable=False)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    details: Mapped[dict[str, object] | None] = mapped_column(JSONB)
+
+
 class SyncState(Base):
     __tablename__ = "sync_state"
 

@@ -83,6 +83,19 @@ class ActivityBatch:
 
 
 @dataclass(frozen=True)
+class SeatRow:
+    """One seat as a vendor lists it now, before email resolution (docs/schema.md §10)."""
+
+    identity: str
+    plan: str | None
+    since: datetime | None  # the vendor's start of the seat; None: first seen
+    last_activity_at: datetime | None
+    price_usd: Decimal
+    details: dict[str, object] | None = None
+    mapping: tuple[str, str] | None = None  # as ActivityRow.mapping
+
+
+@dataclass(frozen=True)
 class CommitAttributionRecord:
     tool: str
     model: str | None

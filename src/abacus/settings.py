@@ -17,6 +17,7 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlparse
@@ -183,6 +184,19 @@ def _provider_keys(value: Any) -> Any:
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _price_list(value: str) -> str:
+    from abacus.domain.seats import parse_plan_prices
+
+    parse_plan_prices(value)  # PriceListError (a ValueError) names the bad entry
+    return value.strip()
+
+
+def _price(value: Decimal) -> Decimal:
+    if not value.is_finite() or value < 0:
+        raise ValueError("must be a price in USD, 0 or more")
+    return value
 LowercaseList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_lowercase_list)]
 ProviderKeys = Annotated[tuple[ProviderKey, ...], NoDecode, BeforeValidator(_provider_keys)]
 Environment = Annotated[str, AfterValidator(_environment)]
@@ -292,6 +306,9 @@ class CursorSettings(_Group):
 
     keys: ProviderKeys = Field((), validation_alias=AliasChoices("CURSOR_ADMIN_KEYS", "CURSOR_ADMIN_KEY"))
     api_url: HttpUrl = Field("https://api.cursor.com", validation_alias="CURSOR_API_URL")
+    seat_price_usd: Annotated[Decimal, AfterValidator(_price)] = Field(
+        Decimal(40), validation_alias="CURSOR_SEAT_PRICE_USD"
+    )
 
 
 class CopilotSettings(_Group):
@@ -304,7 +321,7 @@ class CopilotSettings(_Group):
     org: str | None = Field(None, validation_alias="COPILOT_ORG")
     token: str | None = Field(None, validation_alias="COPILOT_TOKEN", repr=False)
     api_url: Annotated[str | None, _optional(_http_url)] = Field(None, validation_alias="COPILOT_API_URL")
-    seat_prices: Annotated[str, AfterValidator(lambda v: v.strip())] = Field(
+    seat_prices: Annotated[str, AfterValidator(_price_list)] = Field(
         "business=19,enterprise=39", validation_alias="COPILOT_SEAT_PRICE_USD"
     )
 

@@ -245,7 +245,7 @@ async def test_the_runner_records_the_forward_run(emulator, cctx, sessionmaker):
     [result] = await run_incremental(cctx, copilot.DESCRIPTION)
     assert result.ok and result.windows == 3
     rows = copilot.DESCRIPTION.rows_for_status(cctx.settings, [])
-    assert [r.state_id for r in rows] == [f"copilot:{DEMO_GITHUB_ORG}"]
+    assert [r.state_id for r in rows] == [f"copilot:{DEMO_GITHUB_ORG}", f"copilot-seats:{DEMO_GITHUB_ORG}"]
 
 
 # ---- P2 seats ------------------------------------------------------------------------------------------------------

@@ -15,20 +15,23 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from abacus.domain.periods import day_start
+from abacus.domain.seats import parse_plan_prices, plan_price
 from abacus.domain.tools import GITHUB_COPILOT
 from abacus.logging_setup import get_logger
 from abacus.providers.github import InstallationAuth
 from abacus.providers.http import TIMEOUT, ProviderClient, require
 from abacus.providers.provider import Job, Provider, StatusRow
 from abacus.providers.wire import MAX_IDENTITY_ID, optional_text, token_count
-from abacus.records import ActivityBatch, ActivityRow, NotPublished, ProviderError
+from abacus.records import ActivityBatch, ActivityRow, NotPublished, ProviderError, SeatRow
 from abacus.settings import ProviderKey, Settings
 from abacus.sync.context import SyncContext, SyncResult
+from abacus.sync.seat_store import sync_seat_list
 from abacus.sync.state import read_state
 from abacus.sync.windows import WindowRead, run_windows, start_backfill, walk_back
 
@@ -443,8 +446,70 @@ async def backfill_step(
     return result
 
 
+def seat_rows(seats: Sequence[SeatRecord], prices: dict[str, Decimal]) -> list[SeatRow]:
+    """P2 seats → stored seats: identity `copilot:<login>`, email through the GitHub mapping of the user id, price
+    by `plan_type` (COPILOT_SEAT_PRICE_USD)."""
+    return [
+        SeatRow(
+            identity=f"{IDENTITY_SOURCE}:{seat.login}",
+            plan=seat.plan,
+            since=seat.created_at,
+            last_activity_at=seat.last_activity_at,
+            price_usd=plan_price(seat.plan, prices),
+            details={
+                "user_id": seat.user_id,
+                "team": seat.team,
+                "last_activity_editor": seat.last_activity_editor,
+                "pending_cancellation_date": seat.pending_cancellation.isoformat()
+                if seat.pending_cancellation
+                else None,
+            },
+            mapping=("github", seat.user_id) if seat.user_id is not None else None,
+        )
+        for seat in seats
+    ]
+
+
+async def sync_seats(ctx: SyncContext, key: ProviderKey) -> SyncResult:
+    """Replace the org's stored Copilot seats with P2's list (one transaction with `copilot-seats:<org>`)."""
+    result = SyncResult(provider=PROVIDER, label=key.label)
+
+    async def read() -> list[SeatRow]:
+        async with _client(ctx, key) as client:
+            seats = parse_seats(await fetch_seats(client), where=_where("seats", key.label))
+        return seat_rows(seats, parse_plan_prices(ctx.settings.copilot.seat_prices))
+
+    await sync_seat_list(
+        ctx,
+        seats_state_id(key),
+        result,
+        read=read,
+        tool=TOOL,
+        organization_id=organization_id(key.label),
+        provider=PROVIDER,
+        label=key.label,
+    )
+    return result
+
+
+async def sync_reports_and_seats(ctx: SyncContext, key: ProviderKey) -> SyncResult:
+    """The forward job (hourly): the seat list, then the daily reports (their own states; one failing does not stop
+    the other)."""
+    seats = await sync_seats(ctx, key)
+    result = await sync_incremental(ctx, key)
+    result.records += seats.records
+    result.errors.extend(seats.errors)
+    if seats.detail:
+        result.add_detail(seats.detail)
+    return result
+
+
 def status_rows(settings: Settings, state_ids: Any) -> list[StatusRow]:
-    return [StatusRow(state_id(key), f"{key.label} · daily reports") for key in configured_keys(settings)]
+    rows = []
+    for key in configured_keys(settings):
+        rows.append(StatusRow(state_id(key), f"{key.label} · daily reports"))
+        rows.append(StatusRow(seats_state_id(key), f"{key.label} · seats"))
+    return rows
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -457,14 +522,14 @@ DESCRIPTION = Provider(
     key_noun="Organization",
     keys=configured_keys,
     state_id=state_id,
-    sync_incremental=sync_incremental,
+    sync_incremental=sync_reports_and_seats,
     sync_range=sync_range,
     backfill_step=lambda ctx, key, target: backfill_step(ctx, key, target=target),
     jobs=(
-        Job("sync_copilot", "forward", "Every 6 hours", minute=40, hours=frozenset({2, 8, 14, 20})),
+        Job("sync_copilot", "forward", "Hourly", minute=40),
         Job("backfill_copilot", "backfill", "Every 6 hours until complete", minute=50, hours=frozenset({3, 9, 15, 21})),
     ),
-    fresh_within=timedelta(hours=12),
+    fresh_within=timedelta(hours=2),
     status_rows=status_rows,
     emulator_module="abacus.emulators.copilot",
 )

@@ -25,9 +25,10 @@ from abacus.domain.periods import day_start
 from abacus.providers.http import TIMEOUT, ProviderClient, require
 from abacus.providers.provider import Job, Provider, StatusRow
 from abacus.providers.wire import MAX_IDENTITY_ID, cents_to_dollars, optional_text, token_count
-from abacus.records import ActivityBatch, ActivityRow, ProviderError, UsageRow
+from abacus.records import ActivityBatch, ActivityRow, ProviderError, SeatRow, UsageRow
 from abacus.settings import ProviderKey, Settings
 from abacus.sync.context import SyncContext, SyncResult
+from abacus.sync.seat_store import sync_seat_list
 from abacus.sync.state import read_state
 from abacus.sync.windows import WindowRead, run_windows, start_backfill, walk_back
 
@@ -61,6 +62,11 @@ def state_id(key: ProviderKey) -> str:
 def activity_state_id(key: ProviderKey) -> str:
     """The `sync_state` row of one team key's C3 daily activity: `cursor-activity:<label>`."""
     return f"{PROVIDER}-activity:{key.label}"
+
+
+def seats_state_id(key: ProviderKey) -> str:
+    """The `sync_state` row of one team key's seat list (C2 members): `cursor-seats:<label>`."""
+    return f"{PROVIDER}-seats:{key.label}"
 
 
 def organization_id(label: str) -> str:
@@ -616,9 +622,50 @@ def combined(usage: SyncResult, activity: SyncResult) -> SyncResult:
     return both
 
 
+def seat_rows(members: Sequence[dict[str, Any]], price: Decimal) -> list[SeatRow]:
+    """C2 members → seats: every member holds one at the team's seat price (plan = their role; C2 gives no dates)."""
+    return [
+        SeatRow(
+            identity=f"{TOOL}:{member['email']}",
+            plan=optional_text(member.get("role"), "cursor members: role", max_length=32),
+            since=None,
+            last_activity_at=None,
+            price_usd=price,
+        )
+        for member in members
+    ]
+
+
+async def sync_seats(ctx: SyncContext, key: ProviderKey) -> SyncResult:
+    """Replace the team's stored seats with its C2 member list (one transaction with `cursor-seats:<label>`)."""
+    result = SyncResult(provider=PROVIDER, label=key.label)
+
+    async def read() -> list[SeatRow]:
+        return seat_rows(await fetch_members(ctx, key), ctx.settings.cursor.seat_price_usd)
+
+    await sync_seat_list(
+        ctx,
+        seats_state_id(key),
+        result,
+        read=read,
+        tool=TOOL,
+        organization_id=organization_id(key.label),
+        provider=PROVIDER,
+        label=key.label,
+    )
+    return result
+
+
 async def sync_usage_and_activity(ctx: SyncContext, key: ProviderKey) -> SyncResult:
-    """The forward job: C1 usage, then C3 activity (each with its own state; one failing does not stop the other)."""
-    return combined(await sync_incremental(ctx, key), await sync_activity_incremental(ctx, key))
+    """The forward job: C1 usage, C3 activity, then C2 seats (each with its own state; one failing does not stop
+    the others)."""
+    both = combined(await sync_incremental(ctx, key), await sync_activity_incremental(ctx, key))
+    seats = await sync_seats(ctx, key)
+    both.records += seats.records
+    both.errors.extend(seats.errors)
+    if seats.detail:
+        both.add_detail(seats.detail)
+    return both
 
 
 async def sync_range_usage_and_activity(ctx: SyncContext, key: ProviderKey, start: date, end: date) -> SyncResult:
@@ -630,11 +677,12 @@ async def backfill_usage_and_activity(ctx: SyncContext, key: ProviderKey, target
 
 
 def status_rows(settings: Settings, state_ids: Iterable[str]) -> list[StatusRow]:
-    """Per team key: its usage row and its daily-activity row."""
+    """Per team key: its usage row, its daily-activity row and its seat-list row."""
     rows = []
     for key in settings.cursor.keys:
         rows.append(StatusRow(state_id(key), key.label))
         rows.append(StatusRow(activity_state_id(key), f"{key.label} · daily activity"))
+        rows.append(StatusRow(seats_state_id(key), f"{key.label} · seats"))
     return rows
 
 

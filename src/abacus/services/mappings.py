@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.identities import own_email, unmapped_email
-from abacus.models import ActivityDaily, Commit, IdentityMapping, UsageRecord
+from abacus.models import ActivityDaily, Commit, IdentityMapping, Seat, UsageRecord
 from abacus.rollups import CommitSlice, refresh_commit_rollup, refresh_rollup
 from abacus.services.audit import record_audit
 
@@ -74,6 +74,7 @@ async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) 
             .where(ActivityDaily.identity == identity, ActivityDaily.email != email)
             .values(email=email, updated_at=func.now())
         )
+        await db.execute(update(Seat).where(Seat.identity == identity, Seat.email != email).values(email=email))
     commits = 0
     if source == "github":
         relinked = (
@@ -96,6 +97,14 @@ async def _repoint_copilot(db: AsyncSession, github_id: str, email: str | None) 
         text(
             "UPDATE activity_daily SET email = COALESCE(CAST(:email AS text), 'unmapped:' || identity), "
             "updated_at = now() WHERE organization_id LIKE 'copilot:%' AND details->>'user_id' = :id "
+            "AND email IS DISTINCT FROM COALESCE(CAST(:email AS text), 'unmapped:' || identity)"
+        ),
+        {"id": github_id, "email": email},
+    )
+    await db.execute(  # and so do their Copilot seats
+        text(
+            "UPDATE seats SET email = COALESCE(CAST(:email AS text), 'unmapped:' || identity) "
+            "WHERE organization_id LIKE 'copilot:%' AND details->>'user_id' = :id "
             "AND email IS DISTINCT FROM COALESCE(CAST(:email AS text), 'unmapped:' || identity)"
         ),
         {"id": github_id, "email": email},

@@ -20,11 +20,16 @@ from abacus.sync.usage_store import resolve_emails
 BATCH = 2000
 
 
-async def _emails(db: AsyncSession, rows: list[ActivityRow]) -> dict[tuple[str, tuple[str, str] | None], str]:
-    """(identity, mapping key) → email: rows resolve like usage, or through the mapping their `mapping` names
-    (a Copilot login through its GitHub id), falling back to `unmapped:<identity>`."""
-    plain = await resolve_emails(db, {row.identity for row in rows if row.mapping is None})
-    keys = sorted({row.mapping for row in rows if row.mapping is not None})
+MappingKey = tuple[str, str] | None
+
+
+async def resolve_mapped_emails(
+    db: AsyncSession, pairs: set[tuple[str, MappingKey]]
+) -> dict[tuple[str, MappingKey], str]:
+    """(identity, mapping key) → email: a pair without a key resolves like usage; one with a key through the
+    mapping it names (a Copilot login through its GitHub id), else `unmapped:<identity>`."""
+    plain = await resolve_emails(db, {identity for identity, key in pairs if key is None})
+    keys = sorted({key for _, key in pairs if key is not None})
     mapped: dict[tuple[str, str], str] = {}
     for start in range(0, len(keys), BATCH):
         chunk = keys[start : start + BATCH]
@@ -34,13 +39,10 @@ async def _emails(db: AsyncSession, rows: list[ActivityRow]) -> dict[tuple[str, 
             )
         )
         mapped.update({(r.source, r.external_id): r.email for r in found})
-    out: dict[tuple[str, tuple[str, str] | None], str] = {}
-    for row in rows:
-        if row.mapping is None:
-            out[(row.identity, None)] = plain[row.identity]
-        else:
-            out[(row.identity, row.mapping)] = mapped.get(row.mapping) or unmapped_email(row.identity)
-    return out
+    return {
+        (identity, key): plain[identity] if key is None else mapped.get(key) or unmapped_email(identity)
+        for identity, key in pairs
+    }
 
 
 def merge_same_key(rows: tuple[ActivityRow, ...]) -> list[ActivityRow]:
@@ -65,7 +67,7 @@ async def store_activity(db: AsyncSession, batch: ActivityBatch) -> int:
     outside = sorted({row.date for row in rows} - set(batch.days))
     if outside:
         raise ValueError(f"activity rows for days the batch does not replace: {', '.join(map(str, outside))}")
-    emails = await _emails(db, rows)
+    emails = await resolve_mapped_emails(db, {(row.identity, row.mapping) for row in rows})
     values = [
         {
             "tool": batch.tool,
