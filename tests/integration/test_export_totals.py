@@ -100,6 +100,8 @@ def test_usage_csv_token_kinds_add_up_and_both_views_match_the_stats(client, ran
     assert sum(int(r["input_tokens"]) for r in models) == stats["total_input_tokens"]
     assert sum(int(r["output_tokens"]) for r in models) == stats["total_output_tokens"]
     assert sum(int(r["cache_read_tokens"]) for r in models) == stats["total_cache_read_tokens"]
+    assert sum(int(r["cache_write_tokens"]) for r in models) == stats["total_cache_write_tokens"]
+    assert sum(stats[f"total_{k}"] for k in TOKEN_KINDS) == stats["total_tokens"]
     per_tool = {t["tool"]: t["tokens"] for t in stats["tools"]}
     for tool, tokens in per_tool.items():
         assert sum(int(r["tokens"]) for r in tools if r["tool"] == tool) == tokens, tool

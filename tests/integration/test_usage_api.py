@@ -41,6 +41,13 @@ def test_stats_default_30_days_with_comparison(page_client, database_url):
     assert body["total_input_tokens"] == cur.input_tokens
     assert body["total_output_tokens"] == cur.output_tokens
     assert body["total_cache_read_tokens"] == cur.cache_read_tokens
+    cache_write = truth.sql_value(
+        database_url,
+        "SELECT COALESCE(SUM(cache_write_tokens), 0) FROM usage_records WHERE date BETWEEN :s AND :e",
+        s=s,
+        e=e,
+    )
+    assert body["total_cache_write_tokens"] == cache_write
     assert body["active_users"] == cur.users
     assert body["claude_code_tokens"] == tools["claude_code"][0] and body["cursor_tokens"] == tools["cursor"][0]
     assert body["claude_code_users"] == tools["claude_code"][2] and body["cursor_users"] == tools["cursor"][2]

@@ -76,6 +76,8 @@ class Stats:
     total_input_tokens: int
     total_output_tokens: int
     total_cache_read_tokens: int
+    total_cache_write_tokens: int
+    """input + output + cache read + cache write = total_tokens."""
     active_users: int
     claude_code_tokens: int
     cursor_tokens: int
@@ -119,6 +121,8 @@ def _stats(totals: UsageTotals, comparison: bool) -> Stats:
         total_input_tokens=cur.input_tokens,
         total_output_tokens=cur.output_tokens,
         total_cache_read_tokens=cur.cache_read_tokens,
+        # the total is the sum of the four kinds over the same rows, so cache writes are exactly what is left
+        total_cache_write_tokens=cur.tokens - cur.input_tokens - cur.output_tokens - cur.cache_read_tokens,
         active_users=cur.users,
         claude_code_tokens=_tool_figure(totals, CLAUDE_CODE, "tokens"),
         cursor_tokens=_tool_figure(totals, CURSOR, "tokens"),
