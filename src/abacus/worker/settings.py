@@ -52,11 +52,13 @@ async def on_job_start(ctx: dict[str, Any]) -> None:
     """Every log line of a job carries its id (arq runs each job in its own task, so the binding stays with it);
     the job's in-progress marker goes on a short lease, so a killed worker's job runs again soon (worker/locks.py)."""
     structlog.contextvars.bind_contextvars(job_id=ctx["job_id"], job_try=ctx.get("job_try"))
-    await ctx["leases"].start(ctx["job_id"])
+    if (leases := ctx.get("leases")) is not None:  # (set by on_startup; absent for a Worker built without it)
+        await leases.start(ctx["job_id"])
 
 
 async def on_job_end(ctx: dict[str, Any]) -> None:
-    ctx["leases"].end(ctx["job_id"])
+    if (leases := ctx.get("leases")) is not None:
+        leases.end(ctx["job_id"])
     structlog.contextvars.unbind_contextvars("job_id", "job_try")
 
 
