@@ -276,3 +276,30 @@ def test_a_malformed_seat_names_itself(seat, message):
     with pytest.raises(Exception, match="seats") as failure:
         copilot.parse_seats([good, seat])
     assert message in str(failure.value)
+
+
+async def test_unmapped_copilot_users_are_listed_on_the_mappings_page_until_mapped(emulator, cctx, sessionmaker):
+    from abacus.queries.activity import unmapped_copilot_users
+    from abacus.queries.mappings import mappings_view
+
+    assert (await copilot.DESCRIPTION.sync_incremental(cctx, KEY)).ok
+    async with sessionmaker() as db:
+        users = await unmapped_copilot_users(db)
+        view = await mappings_view(
+            db, source="github", status="unmapped", search="copilot", page=1, allowed_domains=("example.com",)
+        )
+    contractor = next(u for u in users if u.login == "acme-contractor")
+    assert contractor.user_id == "31337001" and contractor.seats == 1
+    seat_holders = {s.login for s in emulator.state.dataset.copilot_seats}
+    assert {u.login for u in users} == seat_holders  # every seat holder, used or idle, until mapped
+    listed = {u.external_id: u for u in view.unmapped}
+    assert listed["31337001"].label == "31337001 (@acme-contractor) · Copilot"
+
+    async with sessionmaker() as db, db.begin():
+        await set_mapping(db, "github", "31337001", "contractor@example.com", updated_by="test")
+    async with sessionmaker() as db:
+        assert "31337001" not in {u.user_id for u in await unmapped_copilot_users(db)}
+        emails = set(
+            (await db.execute(text("SELECT email FROM seats WHERE identity = 'copilot:acme-contractor'"))).scalars()
+        )
+    assert emails == {"contractor@example.com"}

@@ -107,17 +107,35 @@ async def daily_activity(
 
 
 @dataclass(frozen=True)
-class UnmappedActivity:
-    identity: str
-    days: int
+class UnmappedCopilotUser:
+    """A Copilot user whose GitHub id no mapping names yet: shown on the Mappings page under source `github`."""
+
+    user_id: str
+    login: str
+    active_days: int
+    seats: int
 
 
-UNMAPPED = text("""
-SELECT identity, COUNT(*) AS days FROM activity_daily WHERE email LIKE 'unmapped:%'
-GROUP BY identity ORDER BY days DESC, identity
+UNMAPPED_COPILOT = text("""
+WITH people AS (
+  SELECT details->>'user_id' AS user_id, substr(identity, 9) AS login, COUNT(*) FILTER (WHERE active) AS days,
+         0 AS seats
+  FROM activity_daily
+  WHERE organization_id LIKE 'copilot:%' AND email LIKE 'unmapped:%' AND details ? 'user_id'
+  GROUP BY 1, 2
+  UNION ALL
+  SELECT details->>'user_id', substr(identity, 9), 0, COUNT(*)
+  FROM seats
+  WHERE organization_id LIKE 'copilot:%' AND email LIKE 'unmapped:%' AND ended_at IS NULL AND details ? 'user_id'
+  GROUP BY 1, 2
+)
+SELECT user_id, MIN(login) AS login, SUM(days) AS days, SUM(seats) AS seats
+FROM people WHERE user_id IS NOT NULL GROUP BY user_id ORDER BY SUM(days) DESC, MIN(login)
 """)
 
 
-async def unmapped_activity(db: AsyncSession) -> list[UnmappedActivity]:
-    """Identities with activity rows and no mapping (kept, shown on the Mappings page), most days first."""
-    return [UnmappedActivity(r.identity, int(r.days)) for r in await db.execute(UNMAPPED)]
+async def unmapped_copilot_users(db: AsyncSession) -> list[UnmappedCopilotUser]:
+    """Copilot logins (activity or an open seat) whose GitHub user id has no mapping, most active days first."""
+    return [
+        UnmappedCopilotUser(r.user_id, r.login, int(r.days), int(r.seats)) for r in await db.execute(UNMAPPED_COPILOT)
+    ]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.attribution import is_work_email
 from abacus.domain.identities import is_default_bot
+from abacus.queries.activity import unmapped_copilot_users
 from abacus.queries.identities import github_authors, unmapped_usage
 
 PAGE_SIZE = 50
@@ -192,6 +193,24 @@ async def mappings_view(
                     "commits",
                     suggestion,
                     bot=bot_reason("github", author.author_id, author.login, email),
+                    suggestion_outside=outside(suggestion),
+                )
+            )
+        listed = {u.external_id for u in candidates if u.source == "github"}
+        for user in await unmapped_copilot_users(db):  # Copilot rows map through the GitHub id (docs/providers.md §9)
+            if user.user_id in listed:
+                continue
+            suggestion = suggest_for_github(user.login, None, people)
+            candidates.append(
+                UnmappedIdentity(
+                    "github",
+                    user.user_id,
+                    f"{user.user_id} (@{user.login}) · Copilot",
+                    None,
+                    user.active_days,
+                    "Copilot days",
+                    suggestion,
+                    bot=bot_reason("github", user.user_id, user.login, None),
                     suggestion_outside=outside(suggestion),
                 )
             )
