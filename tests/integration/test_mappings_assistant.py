@@ -184,6 +184,8 @@ def test_github_bots_are_ignored_by_default_and_leave_the_ai_share(ada, db):
     assert sql_value(db, "SELECT SUM(commits) FROM commit_daily WHERE ai_tool = ''") == 1
     assert sql_value(db, "SELECT COUNT(*) FROM commit_author_daily WHERE author LIKE '%bot%'") == 0
     assert consistent(db)
+    status = ada.get("/api/v1/status").json()
+    assert [a["author_id"] for a in status["unmapped_github"]] == [LIN[0]], "the status page lists people only"
 
     post(ada, "/mappings/bots", source="github", external_id=RENOVATE[0], bot="no")
     assert sql_value(db, "SELECT SUM(commits) FROM commit_daily WHERE ai_tool = ''") == 2

@@ -101,18 +101,29 @@ ORDER BY a.commits DESC, a.author_id
 """
 ALL_GITHUB_AUTHORS = text(GITHUB_AUTHORS.format(unmapped=""))
 UNMAPPED_GITHUB_AUTHORS = text(GITHUB_AUTHORS.format(unmapped="AND m.email IS NULL"))
+# a bot (docs/schema.md §3.1): an admin's word, else a [bot] login or a noreply bot address
+AUTHOR_IS_BOT = (
+    "COALESCE((SELECT b.is_bot FROM bot_identities b WHERE b.source = 'github' AND b.external_id = a.author_id), "
+    "a.login ILIKE '%[bot]' OR a.sample_email ILIKE '%[bot]@users.noreply.github.com', false)"
+)
+UNMAPPED_GITHUB_PEOPLE = text(GITHUB_AUTHORS.format(unmapped=f"AND m.email IS NULL AND NOT {AUTHOR_IS_BOT}"))
 
 
-async def github_authors(db: AsyncSession, *, unmapped_only: bool = True) -> list[GitHubAuthor]:
+async def github_authors(
+    db: AsyncSession, *, unmapped_only: bool = True, people_only: bool = False
+) -> list[GitHubAuthor]:
     """Commit authors of GitHub repositories with a GitHub user id, most commits first (ties by id): only those
-    without an identity mapping (M-UNMAPPED-GH), or all of them with their mapping."""
-    rows = await db.execute(UNMAPPED_GITHUB_AUTHORS if unmapped_only else ALL_GITHUB_AUTHORS)
+    without an identity mapping (with `people_only`, bots left out: M-UNMAPPED-GH), or all of them with their
+    mapping."""
+    statement = UNMAPPED_GITHUB_PEOPLE if people_only else UNMAPPED_GITHUB_AUTHORS
+    rows = await db.execute(statement if unmapped_only else ALL_GITHUB_AUTHORS)
     return [GitHubAuthor(r.author_id, r.login, r.email, int(r.n), r.mapped) for r in rows]
 
 
 @dataclass(frozen=True)
 class UnmappedGitHub:
-    """M-UNMAPPED-GH for the status page: Users and Commits over every unmapped author, the first `SHOWN` listed."""
+    """M-UNMAPPED-GH for the status page: Users and Commits over every unmapped author who is not a bot, the first
+    `SHOWN` listed."""
 
     users: int
     commits: int
@@ -121,7 +132,7 @@ class UnmappedGitHub:
 
 @cached
 async def unmapped_github(db: AsyncSession) -> UnmappedGitHub:
-    authors = await github_authors(db)
+    authors = await github_authors(db, people_only=True)
     return UnmappedGitHub(
         users=len(authors),
         commits=sum(a.commits for a in authors),
