@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.activity import acceptance_rate
 from abacus.domain.periods import DateRange
+from abacus.queries.cache import cached
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def _params(rng: DateRange, tool: str | None, email: str | None) -> dict[str, ob
     return {"start": rng.start, "end": rng.end, "tool": tool, "email": email}
 
 
+@cached
 async def activity_by_tool(
     db: AsyncSession, rng: DateRange, *, tool: str | None = None, email: str | None = None
 ) -> list[ToolActivity]:
@@ -98,6 +100,7 @@ async def activity_by_tool(
     ]
 
 
+@cached
 async def daily_activity(
     db: AsyncSession, rng: DateRange, *, tool: str | None = None, email: str | None = None
 ) -> list[DailyActivity]:

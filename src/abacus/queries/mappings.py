@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.attribution import is_work_email
 from abacus.domain.identities import is_default_bot
 from abacus.queries.activity import unmapped_copilot_users
+from abacus.queries.cache import cached
 from abacus.queries.identities import github_authors, unmapped_usage
 
 PAGE_SIZE = 50
@@ -131,6 +132,7 @@ def suggest_for_github(login: str | None, email: str | None, people: dict[str, s
     return matches.pop() if len(matches) == 1 else None
 
 
+@cached
 async def mappings_view(
     db: AsyncSession,
     *,
@@ -150,11 +152,13 @@ async def mappings_view(
     def outside(email: str | None) -> bool:
         return bool(email and allowed_domains and not is_work_email(email, allowed_domains))
 
-    def bot_reason(source: str, external_id: str, login: str | None, email: str | None) -> str | None:
+    def bot_reason(
+        source: str, external_id: str, login: str | None, email: str | None, flagged: bool = False
+    ) -> str | None:
         flag = flags.get((source, external_id))
         if flag is not None:
             return "marked by an admin" if flag else None
-        return "GitHub bot account (default)" if is_default_bot(source, login, email) else None
+        return "GitHub bot account (default)" if flagged or is_default_bot(source, login, email) else None
 
     candidates: list[UnmappedIdentity] = []
     if status in ("unmapped", "all"):
@@ -192,7 +196,7 @@ async def mappings_view(
                     author.commits,
                     "commits",
                     suggestion,
-                    bot=bot_reason("github", author.author_id, author.login, email),
+                    bot=bot_reason("github", author.author_id, author.login, email, author.is_bot),
                     suggestion_outside=outside(suggestion),
                 )
             )
