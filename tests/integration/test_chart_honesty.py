@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from abacus.domain.formatting import format_count
-from abacus.domain.tools import KNOWN_TOOLS, MODEL_PALETTE, tool_color
+from abacus.domain.tools import KNOWN_TOOLS, MODEL_PALETTE, TOTAL_COLOR, tool_color
 from abacus.web.definitions import DEFINITIONS
 from tests import dom, seed
 from tests.integration import usage_truth as truth
@@ -102,6 +102,14 @@ def test_one_colour_per_tool_and_other_colours_for_models(client):
             sp for sp in dom.select(dom.one(tools_page, "#usage-chart"), ".legend > span") if name in dom.text(sp)
         ]
         assert legend and dom.attr(legend[0], "svg rect", "fill") == swatch
+
+
+def test_a_persons_weekday_pattern_is_not_drawn_in_a_tool_colour(client):
+    page = get_ok(client, "/users/ada%40example.com")
+    chart = next(c for c in dom.select(page, "svg.chart") if c.get("aria-label").startswith("Tokens by weekday"))
+    fills = {r.get("fill") for r in dom.select(chart, "g > rect") if r.get("fill")}
+    assert fills == {TOTAL_COLOR}
+    assert not fills & {tool_color(t) for t in KNOWN_TOOLS}
 
 
 def test_split_bars_have_legends(client):

@@ -45,6 +45,9 @@ UNKNOWN_TOOL_GREYS: tuple[str, ...] = (
 
 HUMAN_NAME = "Human"
 HUMAN_COLOR = "#d4d4d8"
+TOTAL_COLOR = "#cbd5e1"
+"""Series that add up every tool (e.g. a person's tokens by weekday): a neutral light slate, so that no tool's colour
+ever stands for "all tools"."""
 
 # Model colours by rank in a chart (top model first): hues no tool uses, so amber always means Claude Code and never
 # "the top model" (tests/unit/test_chart_colors.py keeps every model hue at least 20° from every tool hue).

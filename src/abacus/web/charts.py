@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 
 from abacus.domain.formatting import format_count, format_tokens
 from abacus.domain.periods import trend_line
+from abacus.domain.tools import TOTAL_COLOR
 
 WIDTH = 800  # viewBox units; text scales with the card, so wide cards get a wider viewBox (ChartOptions.width)
 WIDE = 1200
@@ -310,7 +311,7 @@ def split_bar(parts: Sequence[BarPart], *, scale: float = 1.0, css_class: str = 
     return Markup("".join(out))
 
 
-def sparkline(values: Sequence[float], *, color: str = "#f59e0b", title: str = "") -> Markup:
+def sparkline(values: Sequence[float], *, color: str = TOTAL_COLOR, title: str = "") -> Markup:
     """A small polyline of a daily series (table cells), named by `title` (or its peak)."""
     n = len(values)
     top = max(values, default=0) or 1

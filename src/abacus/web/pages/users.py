@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.formatting import fmt_day, format_money_exact, format_tokens, format_tokens_exact
 from abacus.domain.periods import DateRange, delta, should_bucket_weekly, weekly_buckets
-from abacus.domain.tools import tool_color, tool_name
+from abacus.domain.tools import TOTAL_COLOR, tool_color, tool_name
 from abacus.queries.activity import activity_by_tool
 from abacus.queries.users import (
     MODELS_SHOWN,
@@ -34,7 +34,7 @@ from abacus.web.params import one_of, range_query, raw_usage_filter
 from abacus.web.rendering import range_context, render
 
 WEEKEND = ("Sun", "Sat")
-PATTERN_COLOR = "#f59e0b"
+PATTERN_COLOR = TOTAL_COLOR  # all tools together: not any one tool's colour
 USER_FRAGMENTS = {
     "page-body": "fragments/user_body.html",
     "user-tab": "fragments/user_tab.html",
