@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,6 +214,94 @@ def time_page(client: httpx.Client, name: str, path: str, requests: int) -> Page
 
 
 @dataclass(frozen=True)
+class LoadRoute:
+    """One thing a load client does: `send(client)` makes the request; `ok(response)` says whether it succeeded
+    (default: 200)."""
+
+    name: str
+    send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+    ok: Callable[[httpx.Response], bool] = lambda response: response.status_code == 200
+
+
+def get_route(name: str, path: str) -> LoadRoute:
+    return LoadRoute(name, lambda client: client.get(path))
+
+
+@dataclass
+class RouteLoad:
+    """What the clients saw on one route: every latency (ms), the failures and the first few failure reasons."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies)
+
+    def percentile(self, q: float) -> float:
+        return percentile(self.latencies, q) if self.latencies else 0.0
+
+    def failed(self, reason: str) -> None:
+        self.errors += 1
+        if len(self.error_samples) < 5:
+            self.error_samples.append(reason)
+
+
+@dataclass(frozen=True)
+class MixedLoadResult:
+    clients: int
+    seconds: float
+    routes: list[RouteLoad]
+
+
+def run_load(
+    base_url: str,
+    cookies: httpx.Cookies,
+    routes: list[LoadRoute],
+    *,
+    clients: int,
+    seconds: float,
+    sample: Callable[[], None] | None = None,
+) -> MixedLoadResult:
+    """`clients` concurrent clients (one httpx.AsyncClient each, the signed-in session's cookies) going round the
+    `routes` back to back for `seconds` (client i starts at route i, so every route is busy at once); latency as
+    each client saw it; `sample()` is called every 100 ms meanwhile."""
+    seen = {route.name: RouteLoad(route.name) for route in routes}
+
+    async def client_loop(index: int, deadline: float) -> None:
+        async with httpx.AsyncClient(base_url=base_url, cookies=cookies, timeout=60) as client:
+            turn = index
+            while time.monotonic() < deadline:
+                route = routes[turn % len(routes)]
+                turn += 1
+                started = time.perf_counter()
+                try:
+                    response = await route.send(client)
+                    if not route.ok(response):
+                        shown = " ".join(response.text.split())[:160]
+                        seen[route.name].failed(f"HTTP {response.status_code}: {shown}")
+                except httpx.HTTPError as exc:
+                    seen[route.name].failed(f"{type(exc).__name__}: {exc}")
+                seen[route.name].latencies.append((time.perf_counter() - started) * 1000)
+
+    async def sampler(deadline: float) -> None:
+        while sample is not None and time.monotonic() < deadline:
+            sample()
+            await asyncio.sleep(0.1)
+
+    async def main() -> float:
+        started = time.monotonic()
+        deadline = started + seconds
+        await asyncio.gather(sampler(deadline), *(client_loop(i, deadline) for i in range(clients)))
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(main())
+    return MixedLoadResult(clients=clients, seconds=elapsed, routes=list(seen.values()))
+
+
+@dataclass(frozen=True)
 class LoadResult:
     clients: int
     seconds: float
@@ -224,45 +313,23 @@ class LoadResult:
 
 
 def load(web: WebProcess, cookies: httpx.Cookies, path: str, *, clients: int, seconds: float) -> LoadResult:
-    """`clients` concurrent clients (one httpx.AsyncClient each, the signed-in session's cookies) requesting `path`
-    back to back for `seconds`; latency as each client saw it; the web process's RSS sampled meanwhile."""
-    latencies: list[float] = []
-    errors = 0
+    """`clients` concurrent clients requesting `path` back to back for `seconds` (run_load with one route); the web
+    process's RSS sampled meanwhile."""
     peak = web.rss_mb()
 
-    async def client_loop(deadline: float) -> None:
-        nonlocal errors
-        async with httpx.AsyncClient(base_url=web.url, cookies=cookies, timeout=60) as client:
-            while time.monotonic() < deadline:
-                started = time.perf_counter()
-                try:
-                    response = await client.get(path)
-                    if response.status_code != 200:
-                        errors += 1
-                except httpx.HTTPError:
-                    errors += 1
-                latencies.append((time.perf_counter() - started) * 1000)
-
-    async def sample(deadline: float) -> None:
+    def sample() -> None:
         nonlocal peak
-        while time.monotonic() < deadline:
-            peak = max(peak, web.rss_mb())
-            await asyncio.sleep(0.1)
+        peak = max(peak, web.rss_mb())
 
-    async def main() -> float:
-        started = time.monotonic()
-        deadline = started + seconds
-        await asyncio.gather(sample(deadline), *(client_loop(deadline) for _ in range(clients)))
-        return time.monotonic() - started
-
-    elapsed = asyncio.run(main())
+    result = run_load(web.url, cookies, [get_route(path, path)], clients=clients, seconds=seconds, sample=sample)
+    (route,) = result.routes
     return LoadResult(
         clients=clients,
-        seconds=elapsed,
-        requests=len(latencies),
-        errors=errors,
-        p50_ms=statistics.median(latencies) if latencies else 0.0,
-        p99_ms=percentile(latencies, 0.99) if latencies else 0.0,
+        seconds=result.seconds,
+        requests=route.requests,
+        errors=route.errors,
+        p50_ms=statistics.median(route.latencies) if route.latencies else 0.0,
+        p99_ms=route.percentile(0.99),
         rss_peak_mb=peak,
     )
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from abacus.cli import audit, bench, db, demo, github, imports, mappings, reports, server, sync
+from abacus.cli import audit, bench, db, demo, github, imports, loadtest, mappings, reports, server, sync
 
 app = typer.Typer(help="Abacus — how your engineers use AI coding tools.", no_args_is_help=True, add_completion=False)
-for commands in (server.app, demo.app, sync.app, reports.app, bench.app):
+for commands in (server.app, demo.app, sync.app, reports.app, bench.app, loadtest.app):
     app.add_typer(commands)  # top-level commands
 app.add_typer(db.app, name="db")
 app.add_typer(mappings.app, name="mappings")
