@@ -4,7 +4,7 @@ independent SQL over the raw activity_daily rows."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 from fractions import Fraction
 
 import pytest
@@ -141,3 +141,62 @@ def test_the_overview_shows_what_the_ai_produced_for_everyone(page_client, activ
     rows = card_rows(response.text)
     assert rows == expected_rows(database_url, None)
     assert rows[1][-1] == "2"  # Ada's and Grace's active Cursor days; Grace's inactive day does not count
+
+
+def sql_totals(database_url: str, email: str | None, tool: str | None) -> dict[str, dict[str, object]]:
+    async def run():
+        engine = create_async_engine(database_url)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT tool, SUM(sessions) s, SUM(lines_added) la, SUM(lines_removed) lr, SUM(suggested) sg, "
+                        "SUM(accepted) ac, SUM(requests) rq, SUM(commits) cm, SUM(pull_requests) pr, "
+                        "COUNT(DISTINCT email) FILTER (WHERE active) people, COUNT(*) FILTER (WHERE active) days "
+                        "FROM activity_daily WHERE date > :start AND (CAST(:email AS text) IS NULL OR email = :email) "
+                        "AND (CAST(:tool AS text) IS NULL OR tool = :tool) GROUP BY tool"
+                    ),
+                    {"start": TODAY - timedelta(days=7), "email": email, "tool": tool},
+                )
+            ).all()
+        await engine.dispose()
+        return rows
+
+    return {
+        r.tool: {
+            "sessions": int(r.s),
+            "lines_added": int(r.la),
+            "lines_removed": int(r.lr),
+            "suggested": int(r.sg),
+            "accepted": int(r.ac),
+            "acceptance_rate": int(r.ac) / int(r.sg) if r.sg else None,
+            "requests": int(r.rq),
+            "commits": int(r.cm),
+            "pull_requests": int(r.pr),
+            "active_people": int(r.people),
+            "active_days": int(r.days),
+        }
+        for r in asyncio.run(run())
+    }
+
+
+@pytest.mark.parametrize(
+    ("email", "tool"), [(None, None), (ADA, None), (None, "cursor"), ("grace@example.com", "cursor")]
+)
+def test_api_activity_equals_sql_over_the_raw_rows(page_client, activity_rows, database_url, email, tool):
+    params = {"range": "7d", **({"email": email} if email else {}), **({"tool": tool} if tool else {})}
+    response = page_client.get("/api/v1/activity", params=params)
+    assert response.status_code == 200
+    body = response.json()
+    got = {t.pop("tool"): t for t in body["tools"]}
+    assert got == sql_totals(database_url, email, tool)
+    assert sum(d["lines_added"] for d in body["daily"]) == sum(t["lines_added"] for t in got.values())
+    assert all(TODAY - timedelta(days=6) <= date.fromisoformat(d["date"]) <= TODAY for d in body["daily"])
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"), [({"tool": "notepad"}, "tool"), ({"email": "nobody"}, "email"), ({"range": "x"}, "range")]
+)
+def test_api_activity_refuses_bad_parameters(page_client, activity_rows, params, parameter):
+    response = page_client.get("/api/v1/activity", params=params)
+    assert response.status_code == 400 and response.json()["parameter"] == parameter

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abacus.web.api import activity as activity_api
 from abacus.web.api import commits as commits_api
 from abacus.web.api import docs as api_docs
 from abacus.web.api import health, webhooks
@@ -40,6 +41,7 @@ ROUTE_HANDLERS = [
     usage_exports.export_usage,
     usage_pages.usage_page,
     usage_api.api_stats,
+    activity_api.api_activity,
     usage_api.api_stats_lifetime,
     usage_api.api_trends,
     usage_api.api_models,
