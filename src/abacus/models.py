@@ -421,6 +421,8 @@ class CommitAuthor(Base):
     login: Mapped[str | None] = mapped_column(String(255))
     first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    is_bot: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    """bool_or of `commits.is_bot`: this author's commits are a bot's."""
 
 
 class CommitAttribution(Base):

@@ -333,7 +333,8 @@ COMMIT_DAILY_SUMS = (
 )
 AUTHOR_DAILY_SUMS = "COUNT(*), COUNT(c.ai_tool), MAX(c.committed_at)"
 GITHUB_AUTHOR_SUMS = (
-    "c.author_id, COUNT(*), MIN(c.author_raw_email), MIN(c.author_login), MIN(c.committed_at), MAX(c.committed_at)"
+    "c.author_id, COUNT(*), MIN(c.author_raw_email), MIN(c.author_login), MIN(c.committed_at), MAX(c.committed_at), "
+    "bool_or(c.is_bot)"
 )
 GITHUB_COMMITS = "commits c JOIN repositories r ON r.id = c.repo_id AND r.source = 'github'"
 COMMIT_REFRESH = (
@@ -354,7 +355,7 @@ COMMIT_REFRESH = (
 AUTHORS_REFRESH = (
     text("DELETE FROM commit_authors WHERE author_id = ANY(CAST(:ids AS text[]))"),
     text(
-        "INSERT INTO commit_authors (author_id, commits, sample_email, login, first_at, last_at) "
+        "INSERT INTO commit_authors (author_id, commits, sample_email, login, first_at, last_at, is_bot) "
         f"SELECT {GITHUB_AUTHOR_SUMS} FROM {GITHUB_COMMITS} "
         "WHERE c.author_id = ANY(CAST(:ids AS text[])) GROUP BY c.author_id"
     ),
@@ -373,7 +374,7 @@ COMMIT_REBUILD = (
     ),
     text("DELETE FROM commit_authors"),
     text(
-        "INSERT INTO commit_authors (author_id, commits, sample_email, login, first_at, last_at) "
+        "INSERT INTO commit_authors (author_id, commits, sample_email, login, first_at, last_at, is_bot) "
         f"SELECT {GITHUB_AUTHOR_SUMS} FROM {GITHUB_COMMITS} WHERE c.author_id IS NOT NULL GROUP BY c.author_id"
     ),
 )
@@ -424,8 +425,8 @@ SELECT
    FULL OUTER JOIN commit_author_daily x USING (day, repo_id, author)
    WHERE t.n IS DISTINCT FROM x.commits OR t.ai IS DISTINCT FROM x.ai_commits OR t.l IS DISTINCT FROM x.last_at)
 + (SELECT COUNT(*) FROM (SELECT {GITHUB_AUTHOR_SUMS} FROM {GITHUB_COMMITS} WHERE c.author_id IS NOT NULL
-                         GROUP BY c.author_id) AS t(author_id, n, e, g, f, l)
+                         GROUP BY c.author_id) AS t(author_id, n, e, g, f, l, b)
    FULL OUTER JOIN commit_authors x USING (author_id)
    WHERE t.n IS DISTINCT FROM x.commits OR t.e IS DISTINCT FROM x.sample_email OR t.g IS DISTINCT FROM x.login
-      OR t.f IS DISTINCT FROM x.first_at OR t.l IS DISTINCT FROM x.last_at)
+      OR t.f IS DISTINCT FROM x.first_at OR t.l IS DISTINCT FROM x.last_at OR t.b IS DISTINCT FROM x.is_bot)
 """)

@@ -66,7 +66,9 @@ def commit(sha: str, author_id: str, login: str, email: str, *, is_bot: bool, to
 DEPENDABOT = ("49699333", "dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")
 RENOVATE = ("2740337", "renovate-helper", "2740337+renovate[bot]@users.noreply.github.com")  # bot by its address
 LIN = ("7", "lin", "lin@home.example")
+COPILOT = ("198982749", "Copilot", "198982749+Copilot@users.noreply.github.com")  # type Bot, no [bot] in the login
 COMMITS = [
+    commit("c1", *COPILOT, is_bot=True, tool="github_copilot"),
     commit("d1", *DEPENDABOT, is_bot=True),
     commit("d2", *DEPENDABOT, is_bot=True),
     commit("r1", *RENOVATE, is_bot=False),
@@ -178,11 +180,13 @@ def test_github_bots_are_ignored_by_default_and_leave_the_ai_share(ada, db):
     page = dom.parse(ada.get("/mappings").text)
     bots = dom.text(dom.one(page, "section.card", has_text="Ignored as bots"))
     assert "dependabot[bot]" in bots and "renovate-helper" in bots and "GitHub bot account (default)" in bots
-    assert all("bot" not in r[1] for r in unmapped_rows(ada.get("/mappings").text))
-    # the day's commits: Lin's two (one AI); the bots' three count nowhere
-    assert sql_value(db, "SELECT SUM(commits) FROM commit_daily") == 2
+    assert "@Copilot" in bots, "the Copilot coding agent is a bot too (account type Bot)"
+    assert [r[1] for r in unmapped_rows(ada.get("/mappings").text)] == ["7 (@lin)"]
+    # the day's commits: Lin's two (one AI) and the Copilot agent's (AI); dependabot's and renovate's count nowhere
+    assert sql_value(db, "SELECT SUM(commits) FROM commit_daily") == 3
+    assert sql_value(db, "SELECT SUM(commits) FROM commit_daily WHERE ai_tool = 'github_copilot'") == 1
     assert sql_value(db, "SELECT SUM(commits) FROM commit_daily WHERE ai_tool = ''") == 1
-    assert sql_value(db, "SELECT COUNT(*) FROM commit_author_daily WHERE author LIKE '%bot%'") == 0
+    assert sql_value(db, "SELECT COUNT(*) FROM commit_author_daily WHERE author LIKE '%[bot]%'") == 0
     assert consistent(db)
     status = ada.get("/api/v1/status").json()
     assert [a["author_id"] for a in status["unmapped_github"]] == [LIN[0]], "the status page lists people only"
@@ -195,7 +199,7 @@ def test_github_bots_are_ignored_by_default_and_leave_the_ai_share(ada, db):
     assert sql_value(db, "SELECT SUM(commits) FROM commit_daily WHERE ai_tool = ''") == 2
 
     post(ada, "/mappings/bots", source="github", external_id=LIN[0], bot="yes")
-    assert sql_value(db, "SELECT SUM(commits) FROM commit_daily") == 2, "Lin's AI commit still counts, as AI"
+    assert sql_value(db, "SELECT SUM(commits) FROM commit_daily") == 3, "Lin's AI commit still counts, as AI"
     assert sql_value(db, "SELECT SUM(commits) FROM commit_daily WHERE ai_tool = ''") == 1
     assert consistent(db)
 

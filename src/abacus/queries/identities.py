@@ -89,11 +89,13 @@ class GitHubAuthor:
     commits: int
     mapped_email: str | None
     """The identity mapping's email; None for an unmapped author."""
+    is_bot: bool = False
+    """Its commits are a bot's (docs/schema.md §3.1)."""
 
 
 # one row per author id from the lifetime level `commit_authors` (commits of `github` repositories), never raw commits
 GITHUB_AUTHORS = """
-SELECT a.author_id, a.login, a.sample_email AS email, a.commits AS n, m.email AS mapped
+SELECT a.author_id, a.login, a.sample_email AS email, a.commits AS n, m.email AS mapped, a.is_bot
 FROM commit_authors a
 LEFT JOIN identity_mappings m ON m.source = 'github' AND m.external_id = a.author_id
 WHERE TRUE {unmapped}
@@ -102,10 +104,7 @@ ORDER BY a.commits DESC, a.author_id
 ALL_GITHUB_AUTHORS = text(GITHUB_AUTHORS.format(unmapped=""))
 UNMAPPED_GITHUB_AUTHORS = text(GITHUB_AUTHORS.format(unmapped="AND m.email IS NULL"))
 # a bot (docs/schema.md §3.1): an admin's word, else a [bot] login or a noreply bot address
-AUTHOR_IS_BOT = (
-    "COALESCE((SELECT b.is_bot FROM bot_identities b WHERE b.source = 'github' AND b.external_id = a.author_id), "
-    "a.login ILIKE '%[bot]' OR a.sample_email ILIKE '%[bot]@users.noreply.github.com', false)"
-)
+AUTHOR_IS_BOT = "a.is_bot"  # commits.is_bot is the effective flag (the sync's rule or an admin's word)
 UNMAPPED_GITHUB_PEOPLE = text(GITHUB_AUTHORS.format(unmapped=f"AND m.email IS NULL AND NOT {AUTHOR_IS_BOT}"))
 
 
@@ -117,7 +116,7 @@ async def github_authors(
     mapping."""
     statement = UNMAPPED_GITHUB_PEOPLE if people_only else UNMAPPED_GITHUB_AUTHORS
     rows = await db.execute(statement if unmapped_only else ALL_GITHUB_AUTHORS)
-    return [GitHubAuthor(r.author_id, r.login, r.email, int(r.n), r.mapped) for r in rows]
+    return [GitHubAuthor(r.author_id, r.login, r.email, int(r.n), r.mapped, bool(r.is_bot)) for r in rows]
 
 
 @dataclass(frozen=True)

@@ -152,11 +152,13 @@ async def mappings_view(
     def outside(email: str | None) -> bool:
         return bool(email and allowed_domains and not is_work_email(email, allowed_domains))
 
-    def bot_reason(source: str, external_id: str, login: str | None, email: str | None) -> str | None:
+    def bot_reason(
+        source: str, external_id: str, login: str | None, email: str | None, flagged: bool = False
+    ) -> str | None:
         flag = flags.get((source, external_id))
         if flag is not None:
             return "marked by an admin" if flag else None
-        return "GitHub bot account (default)" if is_default_bot(source, login, email) else None
+        return "GitHub bot account (default)" if flagged or is_default_bot(source, login, email) else None
 
     candidates: list[UnmappedIdentity] = []
     if status in ("unmapped", "all"):
@@ -194,7 +196,7 @@ async def mappings_view(
                     author.commits,
                     "commits",
                     suggestion,
-                    bot=bot_reason("github", author.author_id, author.login, email),
+                    bot=bot_reason("github", author.author_id, author.login, email, author.is_bot),
                     suggestion_outside=outside(suggestion),
                 )
             )
