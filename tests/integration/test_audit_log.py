@@ -275,3 +275,45 @@ def test_csv_imports_web_and_cli_write_one_event_each_and_a_refused_file_none(
     cli_event = events[1]
     assert (cli_event["actor"], cli_event["target"]) == (cli_actor(), "again.csv")
     assert cli_event["after"]["new"] == 0 and cli_event["after"]["already_present"] == 1
+
+
+def test_a_csv_import_run_as_a_job_records_the_uploader(services, clean_db, database_url):
+    """Big uploads are imported by the worker: the event is still the uploader's, written in the import's
+    transaction (the job function run here as the worker runs it)."""
+    import uuid
+
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    from abacus.settings import load_settings
+    from abacus.worker.csv_import_jobs import import_cursor_csv_file, start_import
+
+    queue = f"abacus:test:audit:{uuid.uuid4().hex[:8]}"
+    settings = load_settings(
+        {"DATABASE_URL": database_url, "REDIS_URL": services.redis_url, "ABACUS_QUEUE": queue}, web=False
+    )
+
+    async def run() -> dict:
+        pool = await create_pool(RedisSettings.from_dsn(services.redis_url), default_queue_name=queue)
+        engine = create_engine(database_url)
+        try:
+            job = await start_import(
+                pool,
+                pool,
+                queue,
+                (CSV_HEADER + CSV_ROW).encode(),
+                filename="big.csv",
+                organization_id="cursor:default",
+                actor="ada@example.com",
+            )
+            ctx = {"redis": pool, "settings": settings, "sessionmaker": session_factory(engine)}
+            return await import_cursor_csv_file(ctx, job.import_id)
+        finally:
+            await pool.delete(queue)
+            await pool.aclose()
+            await engine.dispose()
+
+    assert run_async(run())["state"] == "done"
+    (event,) = _events(database_url)
+    assert (event["actor"], event["action"], event["target"]) == ("ada@example.com", "import.cursor_csv", "big.csv")
+    assert event["after"]["new"] == 1
