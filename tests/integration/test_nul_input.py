@@ -61,6 +61,15 @@ def admin(live_app: ThreadedServer) -> Iterator[httpx.Client]:
     client.close()
 
 
+def test_every_route_runs_the_nul_check() -> None:
+    """A route (or router) with a before_request of its own would replace the app's check: there is none."""
+    from abacus.web.params import refuse_nul_input
+
+    for route in ROUTES:
+        for handler in route.route_handlers:
+            assert handler.resolve_before_request() is refuse_nul_input, (route.path, handler)
+
+
 def test_the_app_has_forms_and_parameterised_routes() -> None:
     assert {"/mappings", "/mappings/delete", "/mappings/import", "/status/sync"} <= set(POST_PATHS)
     assert ("/users/{email}", "email") in WITH_PATH_PARAMS
