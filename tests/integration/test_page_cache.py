@@ -139,14 +139,24 @@ def _without_tip(html: str) -> str:
     return "\n".join(line for line in html.splitlines() if 'class="tipbar"' not in line)
 
 
-@pytest.mark.parametrize("query", ["", "?range=7d&trend=0", f"?start={DAY.isoformat()}&end={DAY.isoformat()}"])
-def test_a_rendered_body_makes_the_same_page(client: TestClient, database_url: str, query: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "template"),
+    [
+        ("/", "pages/dashboard.html"),
+        ("/?range=7d&trend=0", "pages/dashboard.html"),
+        (f"/?start={DAY.isoformat()}&end={DAY.isoformat()}", "pages/dashboard.html"),
+        ("/team", "pages/team.html"),
+        ("/team?sort=cursorTokens&dir=asc&cols=email,totalTokens,daysActive", "pages/team.html"),
+        (f"/team?search=ada&start={DAY.isoformat()}&end={DAY.isoformat()}", "pages/team.html"),
+    ],
+)
+def test_a_rendered_body_makes_the_same_page(client: TestClient, database_url: str, path: str, template: str) -> None:
     """The second request takes the body rendered by the first and renders only the shell: the same HTML (but for
     the random tip)."""
     run_async(_store(database_url, usage("cursor:ada@example.com", 100, "a1")))
-    first, second = client.get("/" + query), client.get("/" + query)
+    first, second = client.get(path), client.get(path)
     assert first.status_code == second.status_code == 200
-    assert any(template == "pages/dashboard.html" for template, _ in client.app.state.rendered_bodies.items)
+    assert any(name == template for name, _ in client.app.state.rendered_bodies.items)
     assert _without_tip(first.text) == _without_tip(second.text)
 
 

@@ -29,10 +29,12 @@ from abacus.queries.team import (
 )
 from abacus.web.charts import BarPart, split_bar
 from abacus.web.params import SearchText, column_keys, one_of, range_query, today_utc
-from abacus.web.rendering import range_context, render
+from abacus.web.rendering import has_page_body, page_body_key, range_context, render
 from abacus.web.templating import query
 from abacus.web.usage_charts import tool_legend
 
+PAGE = "pages/team.html"
+FRAGMENTS = {"page-body": "fragments/team_body.html", "team-table": "fragments/team_table.html"}
 DEFAULT_SORT = "totalTokens"
 DEFAULT_DIR = "desc"
 DEFAULT_COLUMNS = ("email", "totalTokens", "totalCost", "split", "lastActive")
@@ -184,6 +186,11 @@ async def team(
     dir_: Annotated[str | None, Parameter(query="dir")] = None,
     cols: str | None = None,
 ) -> Template:
+    inputs = (rng, query_text.text, query_text.pattern, sort, dir_, cols, page_number, today_utc(request))
+    body_key = await page_body_key(request, *inputs)
+    if has_page_body(request, PAGE, body_key):  # rendered (and its parameters found valid) for this key already
+        shell = {**range_context(request, rng), "nav": "team", "search": query_text.text}
+        return render(request, PAGE, shell, fragments=FRAGMENTS, body_key=body_key)
     tools = await team_tools(db, rng)
     state = team_request_state(tools, query_text.text, sort, dir_, cols)
     page = await team_page(db, team_query(request, rng, state, tools, query_text.pattern), page_number)
@@ -193,15 +200,7 @@ async def team(
         "nav": "team",
         "unattributed": await unattributed_in_range(db, rng),
     }
-    return render(
-        request,
-        "pages/team.html",
-        context,
-        fragments={
-            "page-body": "fragments/team_body.html",
-            "team-table": "fragments/team_table.html",
-        },
-    )
+    return render(request, PAGE, context, fragments=FRAGMENTS, body_key=body_key)
 
 
 @get("/users", name="users_redirect", include_in_schema=False)
