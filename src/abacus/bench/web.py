@@ -27,6 +27,8 @@ import psutil
 import uvicorn
 
 MB = 1024 * 1024
+STARTUP_SECONDS = 180
+"""Workers import the app in parallel: on a busy 2-core machine the first answers can take a minute or more."""
 TIMING = re.compile(r"(?P<name>[\w-]+);dur=(?P<dur>[\d.]+)(?:;desc=\"(?P<count>\d+) quer)?")
 
 
@@ -124,7 +126,7 @@ class WebProcess:
         self.process = subprocess.Popen(
             command, env=env, cwd=self.cwd.name, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the web process exited with {self.process.returncode}")
@@ -134,7 +136,7 @@ class WebProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError("the web process did not answer /healthz within 60 s")
+        raise RuntimeError(f"the web process did not answer /healthz within {STARTUP_SECONDS} s")
 
     def _rss(self) -> list[float]:
         """RSS of each process serving requests: the workers (or the one process when uvicorn runs a single one)."""
