@@ -311,6 +311,12 @@ class CursorSettings(_Group):
     )
 
 
+class SeatSettings(_Group):
+    """Seats (docs/metrics.md §11): how many days without activity make a seat idle."""
+
+    idle_days: Annotated[int, _bounded(1, 3650)] = Field(30, validation_alias="ABACUS_IDLE_DAYS")
+
+
 class CopilotSettings(_Group):
     """GitHub Copilot metrics and seats (docs/providers.md §9): off unless COPILOT_ENABLED; the organisation, token
     and API URL default to GitHub's (GITHUB_ORG, GITHUB_TOKEN or the GitHub App, GITHUB_API_URL)."""
@@ -392,6 +398,7 @@ class Settings(BaseModel):
     cursor: CursorSettings = Field(default_factory=CursorSettings)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     copilot: CopilotSettings = Field(default_factory=CopilotSettings)
+    seats: SeatSettings = Field(default_factory=SeatSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
 
     @property
@@ -437,6 +444,7 @@ GROUPS: dict[str, type[_Group]] = {
     "cursor": CursorSettings,
     "github": GitHubSettings,
     "copilot": CopilotSettings,
+    "seats": SeatSettings,
     "jobs": JobSettings,
 }
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from abacus.domain.seats import PriceListError, parse_plan_prices, plan_price
+from abacus.domain.seats import (
+    PriceListError,
+    idle_days,
+    is_idle,
+    last_active,
+    parse_plan_prices,
+    plan_price,
+    seat_cost,
+)
 
 
 @pytest.mark.parametrize(
@@ -39,3 +48,53 @@ def test_bad_price_lists_name_the_entry(text, message):
     with pytest.raises(PriceListError) as failure:
         parse_plan_prices(text)
     assert message in str(failure.value)
+
+
+# --- M-SEAT-COST, M-IDLE-SEAT, M-SEAT-LAST-ACTIVE (docs/metrics.md §11 worked examples) --------------------------
+
+D = date.fromisoformat
+
+
+@pytest.mark.parametrize(
+    ("price", "held_from", "held_until", "start", "end", "cost"),
+    [
+        # a whole calendar month costs the monthly price
+        ("40", "2025-01-01", None, "2025-11-01", "2025-11-30", Decimal(40)),
+        # 15 of November's 30 days
+        ("40", "2025-11-16", None, "2025-11-01", "2025-11-30", Decimal(20)),
+        # 30 days across two months: 20/30 × 19 + 10/31 × 19 (November 11 – December 10)
+        ("19", "2024-06-01", None, "2025-11-11", "2025-12-10", Decimal(19) * 20 / 30 + Decimal(19) * 10 / 31),
+        # ended after 10 days of the range
+        ("39", "2025-01-01", "2025-12-10", "2025-12-01", "2025-12-31", Decimal(39) * 10 / 31),
+        # held entirely outside the range
+        ("39", "2025-01-01", "2025-06-30", "2025-12-01", "2025-12-31", Decimal(0)),
+        # February of a leap year: 29 days make the month
+        ("29", "2024-01-01", None, "2024-02-01", "2024-02-29", Decimal(29)),
+    ],
+)
+def test_seat_cost_is_pro_rata_by_day(price, held_from, held_until, start, end, cost):
+    until = D(held_until) if held_until else None
+    assert seat_cost(Decimal(price), D(held_from), until, D(start), D(end)) == cost
+
+
+@pytest.mark.parametrize(
+    ("last", "since", "today", "idle", "days"),
+    [
+        (None, "2025-11-01", "2025-12-10", True, 39),  # never active: idle since the seat began
+        ("2025-10-01", "2025-11-01", "2025-12-10", True, 39),  # active only before this seat began
+        ("2025-11-10", "2025-01-01", "2025-12-10", True, 30),  # 30 days without activity
+        ("2025-11-11", "2025-01-01", "2025-12-10", False, 29),
+        ("2025-12-10", "2025-01-01", "2025-12-10", False, 0),
+        (None, "2025-12-09", "2025-12-10", True, 1),  # a day-old seat nobody used yet
+    ],
+)
+def test_idle_seats(last, since, today, idle, days):
+    last_day = D(last) if last else None
+    assert is_idle(last_day, D(since), D(today), 30) is idle
+    assert idle_days(last_day, D(since), D(today)) == days
+
+
+def test_last_active_is_the_latest_known_day():
+    assert last_active(D("2025-12-01"), D("2025-12-03"), None) == D("2025-12-03")
+    assert last_active(None, None) is None
+    assert last_active(D("2025-12-05"), D("2025-12-03")) == D("2025-12-05")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 
@@ -34,3 +35,37 @@ def plan_price(plan: str | None, prices: dict[str, Decimal]) -> Decimal:
     if plan is not None and plan.lower() in prices:
         return prices[plan.lower()]
     return prices.get("*", Decimal(0))
+
+
+def last_active(vendor: date | None, *reported: date | None) -> date | None:
+    """M-SEAT-LAST-ACTIVE: the latest of the vendor's last activity and the last days with usage or activity."""
+    days = [day for day in (vendor, *reported) if day is not None]
+    return max(days) if days else None
+
+
+def idle_days(last: date | None, since: date, today: date) -> int:
+    """Days since the seat was last used (since it began when never used), never negative."""
+    start = last if last is not None and last >= since else since
+    return max((today - start).days, 0)
+
+
+def is_idle(last: date | None, since: date, today: date, threshold_days: int) -> bool:
+    """M-IDLE-SEAT: never active since the seat began, or no activity for `threshold_days` days."""
+    if last is None or last < since:
+        return True
+    return (today - last).days >= threshold_days
+
+
+def seat_cost(monthly_price: Decimal, held_from: date, held_until: date | None, start: date, end: date) -> Decimal:
+    """M-SEAT-COST: the price × the months of [start, end] the seat was held, pro rata by day (each held day costs
+    price / days in its calendar month); `held_until` None = still held (ended seats count up to their last day)."""
+    first = max(held_from, start)
+    last = min(held_until, end) if held_until is not None else end
+    total = Decimal(0)
+    day = first
+    while day <= last:
+        month_end = date(day.year + day.month // 12, day.month % 12 + 1, 1) - timedelta(days=1)
+        stop = min(month_end, last)
+        total += monthly_price * ((stop - day).days + 1) / month_end.day
+        day = stop + timedelta(days=1)
+    return total

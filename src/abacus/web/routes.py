@@ -6,14 +6,17 @@ from abacus.web.api import activity as activity_api
 from abacus.web.api import commits as commits_api
 from abacus.web.api import docs as api_docs
 from abacus.web.api import health, webhooks
+from abacus.web.api import seats as seats_api
 from abacus.web.api import status as api_status
 from abacus.web.api import usage as usage_api
 from abacus.web.api import users as users_api
 from abacus.web.exports import commits as export_commits
+from abacus.web.exports import seats as seats_export
 from abacus.web.exports import team as team_export
 from abacus.web.exports import usage as usage_exports
 from abacus.web.pages import auth, dashboard, definitions, mappings, repositories, status, tips
 from abacus.web.pages import commits as commits_pages
+from abacus.web.pages import seats as seats_pages
 from abacus.web.pages import team as team_pages
 from abacus.web.pages import usage as usage_pages
 from abacus.web.pages import users as user_pages
@@ -42,6 +45,9 @@ ROUTE_HANDLERS = [
     usage_pages.usage_page,
     usage_api.api_stats,
     activity_api.api_activity,
+    seats_api.api_seats,
+    seats_pages.seats_page,
+    seats_export.export_seats,
     usage_api.api_stats_lifetime,
     usage_api.api_trends,
     usage_api.api_models,

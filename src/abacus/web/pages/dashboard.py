@@ -15,6 +15,7 @@ from abacus.providers.registry import configured_tools
 from abacus.queries.activity import activity_by_tool
 from abacus.queries.dashboard import dashboard_data
 from abacus.queries.lifetime import lifetime_stats
+from abacus.queries.seats import seats_view
 from abacus.web.params import now_utc, range_query, today_utc
 from abacus.web.rendering import has_page_body, page_body_key, range_context, render
 from abacus.web.usage_charts import model_rows, tool_legend, tool_split_bar, tools_card, usage_chart
@@ -35,8 +36,14 @@ async def dashboard(
         (lifetime,) = await concurrently(sessionmaker, lifetime_stats)
         shell = {**range_context(request, rng), "nav": "overview", "lifetime": lifetime}
         return render(request, PAGE, shell, fragments=FRAGMENTS, body_key=body_key)
-    (lifetime, activity), data = await asyncio.gather(
-        concurrently(sessionmaker, lifetime_stats, lambda db: activity_by_tool(db, rng)),
+    idle_after = request.app.state.settings.seats.idle_days
+    (lifetime, activity, seats), data = await asyncio.gather(
+        concurrently(
+            sessionmaker,
+            lifetime_stats,
+            lambda db: activity_by_tool(db, rng),
+            lambda db: seats_view(db, rng, idle_after_days=idle_after),
+        ),
         dashboard_data(sessionmaker, rng),
     )
     keep = {**range_query(rng), "trend": None if trend else "0"}
@@ -64,6 +71,8 @@ async def dashboard(
         "split": tool_split_bar,
         "tool_legend": tool_legend([t.tool for t in data.totals.tools if t.tokens > 0]),
         "activity": activity,
+        "seats": seats,
+        "settings_idle_days": idle_after,
         "activity_title": f"What the AI produced ({rng.tag})",
     }
     return render(request, PAGE, context, fragments=FRAGMENTS, body_key=body_key)
