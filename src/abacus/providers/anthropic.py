@@ -255,8 +255,8 @@ def activity_organization(label: str) -> str:
 
 
 def parse_activity_records(records: Sequence[Any], *, where: str = "anthropic usage_report") -> list[ActivityRow]:
-    """A1 records → one activity row per (date, identity) (docs/providers.md §8), summed over the person's records of the
-    day (one per terminal): sessions = `core_metrics.num_sessions`, lines = `lines_of_code.added/removed`,
+    """A1 records → one activity row per (date, identity) (docs/providers.md §8), summed over the person's records
+    of the day (one per terminal): sessions = `core_metrics.num_sessions`, lines = `lines_of_code.added/removed`,
     suggested = Σ `tool_actions.*.accepted + rejected`, accepted = Σ `.accepted`, commits and pull requests by Claude
     Code; active when any of them is above 0. Missing metrics count 0; a present one of the wrong type raises
     ProviderError naming it (the whole day fails, never a partial day)."""
