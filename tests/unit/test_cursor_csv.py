@@ -186,7 +186,9 @@ def test_bad_values_are_named(kwargs, error):
     errors = parse(csv_bytes(line(**kwargs))).errors
     assert len(errors) == 1
     if error is None:
-        assert errors == ["line 2: expected 11 fields like the header, found 12"]
+        assert errors == [
+            "line 2: expected 11 fields like the header, found 12: column 12 onwards has no header (an unquoted comma?)"
+        ]
     else:
         assert errors[0].startswith(f"line 2: {error}")
 
@@ -216,7 +218,7 @@ def test_empty_and_non_utf8_files(data, error):
 def test_malformed_quoting_is_reported_with_its_line():
     errors = parse(csv_bytes(line(), line(kind='"Included" in Business'))).errors
     assert len(errors) == 1
-    assert errors[0].startswith("line 3: malformed CSV (")
+    assert errors[0].startswith('line 3: column "Kind": malformed CSV (')
 
 
 def test_only_the_first_50_errors_are_listed_and_all_are_counted():
@@ -318,3 +320,15 @@ def test_the_size_guard_refuses_a_file_before_reading_it(monkeypatch):
 def test_an_invalid_team_is_refused_before_reading_the_file(organization):
     [error] = parse_cursor_csv(csv_bytes(line()), organization_id=organization).errors
     assert error.startswith("team ")
+
+
+def test_a_short_row_names_the_first_missing_column():
+    short = ",".join(line().split(",")[:9])
+    assert parse(csv_bytes(short)).errors == [
+        'line 2: expected 11 fields like the header, found 9: column "Total Tokens" onwards is missing'
+    ]
+
+
+def test_an_unterminated_quote_names_its_column():
+    [error] = parse(csv_bytes(line(model='"gpt-5'))).errors
+    assert error.startswith('line 2: column "Model": malformed CSV (')

@@ -265,13 +265,14 @@ def parse_cursor_csv(data: bytes, *, organization_id: str) -> CsvParseResult:
         except StopIteration:
             break
         except csv.Error as exc:
-            errors.add(f"line {line}: malformed CSV ({exc}); the rest of the file was not read")
+            where = _quote_problem_column(text, line, names)
+            errors.add(f"line {line}:{where} malformed CSV ({exc}); the rest of the file was not read")
             break
         start_line, line = line, reader.line_num + 1
         if not record or (len(record) == 1 and not record[0].strip()):
             continue  # blank line
         if len(record) != len(names):
-            errors.add(f"line {start_line}: expected {len(names)} fields like the header, found {len(record)}")
+            errors.add(f"line {start_line}: {_field_count_problem(names, record)}")
             continue
         row = _parse_row(record, names, position, start_line, errors, organization_id)
         if row is None:
@@ -283,6 +284,37 @@ def parse_cursor_csv(data: bytes, *, organization_id: str) -> CsvParseResult:
     if errors.total:
         return errors.result(skipped)
     return CsvParseResult(assign_same_millisecond_ordinals(rows), [], skipped)
+
+
+def _field_count_problem(names: list[str], record: list[str]) -> str:
+    """`expected 11 fields …, found 9: column "Total Tokens" onwards is missing` (or where the extra ones start)."""
+    found = f"expected {len(names)} fields like the header, found {len(record)}"
+    if len(record) < len(names):
+        return f'{found}: column "{_shown(names[len(record)] or str(len(record) + 1))}" onwards is missing'
+    return f"{found}: column {len(names) + 1} onwards has no header (an unquoted comma?)"
+
+
+def _quote_problem_column(text: str, line: int, names: list[str]) -> str:
+    """` column "Kind":` for the field of physical line `line` whose quoting is broken, or "" when not found."""
+    lines = text.splitlines()
+    if not 0 < line <= len(lines):
+        return ""
+    row, field, i = lines[line - 1], 0, 0
+    while i < len(row):
+        if row[i] == '"':
+            i += 1
+            while i < len(row) and not (row[i] == '"' and row[i + 1 : i + 2] != '"'):
+                i += 2 if row[i] == '"' else 1
+            i += 1  # past the closing quote
+            if i > len(row) or (i < len(row) and row[i] != ","):
+                break
+        while i < len(row) and row[i] != ",":
+            i += 1
+        if i >= len(row):
+            break
+        field, i = field + 1, i + 1
+    name = names[field] if field < len(names) and names[field] else str(field + 1)
+    return f' column "{_shown(name)}":'
 
 
 def _parse_row(
