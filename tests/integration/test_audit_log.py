@@ -175,6 +175,7 @@ def test_sync_now_and_backfill_buttons_write_one_event_each(configured_app, serv
         ("ada@example.com", "backfill.enqueue", "cursor"),
     ]
     assert events[0]["after"]["queued"] is True and "cursor" in events[0]["after"]["job"]
+    assert events[0]["before"] == {}  # the provider's sync state when the job was queued: none yet
     redis.delete(QUEUE)
 
     page = ada.get("/status")

@@ -18,7 +18,7 @@ from abacus.queries import status as queries
 from abacus.queries.audit import latest_audit_events
 from abacus.queries.lifetime import lifetime_stats
 from abacus.queue_keys import job_id
-from abacus.services.audit import record_audit
+from abacus.services.audit import record_audit, sync_state_snapshot
 from abacus.web.errors import BadParameter
 from abacus.web.params import now_utc
 from abacus.web.rendering import render
@@ -77,13 +77,14 @@ async def sync_now(
     name = job.name
     admin = session_user(request)["email"]  # type: ignore[index]
     async with request.app.state.sessionmaker() as db, db.begin():  # the audit row commits only if the job is queued
+        state = await sync_state_snapshot(db, provider)
         queued = await request.app.state.arq.enqueue_job(name, _job_id=job_id(name, "manual"))
         await record_audit(
             db,
             actor=admin,
             action=f"{kind}.enqueue",
             target=provider,
-            before=None,
+            before=state,
             after={"job": name, "queued": queued is not None},
         )
     context = await status_context(request)
