@@ -151,3 +151,9 @@ def test_overview_shows_the_idle_spend_card(page_client, seat_rows, database_url
     value = dom.select(card, ".stat-value")[0]
     assert value.get("title") == f"${cents(total):,.2f}"
     assert card.get("href").startswith("/seats")
+
+
+def test_a_persons_page_lists_their_seats(page_client, seat_rows):
+    page = dom.parse(page_client.get("/users/ada%40example.com", params={"range": "30d"}).text)
+    rows = [[dom.text(td) for td in dom.select(tr, "td")] for tr in dom.select(card_titled(page, "Seats"), "tbody tr")]
+    assert rows == [["Cursor", "owner", "Jan 1, 2025", "Mar 10, 2026", "0", "$40.00"]]

@@ -18,6 +18,7 @@ from abacus.domain.formatting import fmt_day, format_money_exact, format_tokens,
 from abacus.domain.periods import DateRange, delta, should_bucket_weekly, weekly_buckets
 from abacus.domain.tools import TOTAL_COLOR, tool_color, tool_name
 from abacus.queries.activity import activity_by_tool
+from abacus.queries.seats import seats_view
 from abacus.queries.users import (
     MODELS_SHOWN,
     RAW_PAGE_SIZE,
@@ -213,4 +214,6 @@ async def user_detail(
     else:
         context.update(overview_context(await user_overview(db, who, rng), rng))
         context["activity"] = await activity_by_tool(db, rng, email=who)
+        idle_after = request.app.state.settings.seats.idle_days
+        context["seats"] = (await seats_view(db, rng, idle_after_days=idle_after, email=who)).seats
     return render(request, "pages/user.html", context, fragments=USER_FRAGMENTS)
