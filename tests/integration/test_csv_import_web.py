@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from abacus.db import create_engine, session_factory
 from abacus.providers.cursor_csv import REQUIRED_COLUMNS
+from abacus.queue_keys import heartbeat_key
 from abacus.settings import ProviderKey, Settings
 from abacus.worker.csv_import_jobs import (
     INLINE_BYTES,
@@ -156,12 +157,14 @@ async def test_a_big_file_becomes_a_job_with_a_polled_progress_bar(admin, redis,
     rows = [row(n, user=f"dev{n % 40}@example.com") for n in range(4000)]
     data = csv_file(rows)
     assert len(data) > INLINE_BYTES
+    redis.delete(heartbeat_key(QUEUE))  # no worker alive on this queue: the panel says why nothing moves
     response = upload(admin, data)
     assert response.status_code == 200
     panel = dom.parse(response.text).cssselect("#import-progress")[0]
     import_id = panel.get("hx-get").rsplit("/", 1)[1]
     assert panel.get("hx-trigger") == "every 1s" and panel.get("data-poll") is not None
     assert panel.cssselect("progress")[0].get("value") == "0"
+    assert "No worker is running for this queue, so the import waits." in dom.text(panel)
     assert f'href="/mappings/imports/{import_id}"' in response.text  # the no-JS refresh link
     assert redis.zscore(QUEUE, job_id(import_id)) is not None, "queued on the app's arq queue"
     assert redis.get(file_key(QUEUE, import_id)) == data

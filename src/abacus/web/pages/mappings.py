@@ -26,6 +26,7 @@ from abacus.providers.cursor_csv import (
     import_cursor_csv,
 )
 from abacus.queries.mappings import UnmappedIdentity, mappings_view
+from abacus.queue_keys import last_heartbeat
 from abacus.services.audit import record_audit
 from abacus.services.bots import set_bot
 from abacus.services.mappings import (
@@ -309,7 +310,7 @@ async def import_csv(
         )
         if not is_htmx(request):
             return Redirect(f"/mappings/imports/{job.import_id}", status_code=303)
-        return await _page(request, db, mappings_filter, import_job=job)
+        return await _page(request, db, mappings_filter, import_job=job, worker_missing=await _no_worker(request))
     try:
         result = await import_cursor_csv(
             request.app.state.sessionmaker,
@@ -337,7 +338,14 @@ async def import_progress(
     job = await read_import(state.redis, state.settings.jobs.queue, import_id)
     if job is None:
         raise NotFoundException("No such import (imports are kept for a day)")
-    return await _page(request, db, mappings_filter, import_job=job)
+    missing = not job.finished and await _no_worker(request)
+    return await _page(request, db, mappings_filter, import_job=job, worker_missing=missing)
+
+
+async def _no_worker(request: Request[Any, Any, Any]) -> bool:
+    """No worker of this queue said it was alive lately: a queued import would wait for ever, so the page says so."""
+    state = request.app.state
+    return await last_heartbeat(state.redis, state.settings.jobs.queue) is None
 
 
 def _form_text(value: Any) -> str:
