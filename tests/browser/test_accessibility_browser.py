@@ -111,6 +111,20 @@ def test_every_page_passes_axe_and_fits_the_screen(app_page: Any, demo_app: Any,
     assert not failures, "\n".join(failures)
 
 
+def test_no_page_is_wider_than_a_tablet_or_a_small_laptop(signed_in: Any, demo_app: Any) -> None:
+    """Between the phone and the desktop sizes the header wraps; nothing may widen the page there either."""
+    page = signed_in
+    paths = pages_to_check(page, demo_app.url)
+    failures = []
+    for width, height in ((768, 1024), (1024, 768)):
+        page.set_viewport_size({"width": width, "height": height})
+        for path in paths:
+            page.goto(demo_app.url + path)
+            if (overflow := sideways_overflow(page)) > 0:
+                failures.append(f"{path}: the page is {overflow}px wider than a {width}px screen")
+    assert not failures, "\n".join(failures)
+
+
 def custom_range_reachable(page: Any, path: str) -> list[str]:
     """Open the page's Custom range with a real click; its date inputs and Apply must be the topmost element where
     a mouse would click them (a trial click runs Playwright's hit test without acting); Escape closes it."""
