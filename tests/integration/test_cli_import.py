@@ -1,6 +1,6 @@
-"""`abacus import cursor-csv` on the real database: with two Cursor teams `--org` is required and must be one of them,
-a refused file is counted right and writes nothing, a re-import under any team says "0 new, N already present",
-and the progress bar names each stage."""
+"""`abacus import cursor-csv` (and `abacus mappings fix`) on the real database: with two Cursor teams `--org` is
+required and must be one of them, a refused file is counted right and writes nothing, a re-import under any team
+says "0 new, N already present", and the progress bar names each stage; `mappings fix` skips ignored bots."""
 
 from __future__ import annotations
 
@@ -73,3 +73,40 @@ def test_a_refused_file_counts_every_problem_and_writes_nothing(env, tmp_path, d
     assert "usage.csv: 121 problems; the first 50 are listed; nothing was imported" in result.output
     assert 'line 2: column "Date": "soon" is not an ISO 8601 timestamp' in result.output
     assert sql_value(database_url, "SELECT COUNT(*) FROM usage_records") == 0
+
+
+def test_mappings_fix_does_not_ask_about_identities_ignored_as_bots(env, database_url):
+    from datetime import date
+    from decimal import Decimal
+
+    from abacus.db import create_engine, session_factory
+    from abacus.records import UsageRow
+    from abacus.services.bots import set_bot
+    from abacus.sync.usage_store import store_usage
+    from tests.support import run_async
+
+    async def write() -> None:
+        engine = create_engine(database_url)
+        rows = [
+            UsageRow(
+                date=date(2026, 3, 4),
+                identity=f"claude_code:{key}",
+                tool="claude_code",
+                model="sonnet-4",
+                raw_model="claude-sonnet-4",
+                input_tokens=10,
+                cost=Decimal(1),
+                tool_record_id=key,
+                organization_id="claude_code:default",
+            )
+            for key in ("ci-bot", "ci-key")
+        ]
+        async with session_factory(engine)() as db, db.begin():
+            await store_usage(db, rows)
+            await set_bot(db, "claude_code", "ci-bot", True, updated_by="ada@example.com")
+        await engine.dispose()
+
+    run_async(write())
+    result = CliRunner().invoke(app, ["mappings", "fix"], env=env, input="\n")
+    assert result.exit_code == 0, result.output
+    assert "claude_code:ci-key" in result.output and "ci-bot" not in result.output

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from sqlalchemy import text
 
 from abacus.cli.common import (
     console,
@@ -20,6 +21,8 @@ from abacus.queries.identities import SHOWN, UnmappedUsage, unmapped_usage
 from abacus.sync.context import SyncContext, SyncResult
 
 app = typer.Typer(help="Identity mappings: provider identity → work email.", no_args_is_help=True)
+IGNORED_BOTS = text("SELECT source, external_id FROM bot_identities WHERE is_bot")
+"""Identities an admin ignored as bots on the Mappings page: `mappings fix` does not ask about them."""
 
 
 @app.command("list")
@@ -99,7 +102,8 @@ def mappings_fix() -> None:
 
     async def work(ctx: SyncContext) -> list[UnmappedUsage]:
         async with ctx.sessionmaker() as db:
-            return await unmapped_usage(db)
+            bots = {tuple(r) for r in await db.execute(IGNORED_BOTS)}
+            return [u for u in await unmapped_usage(db) if (u.source, u.external_id) not in bots]
 
     rows = run_with_context(work, progress=False)[:SHOWN]
     if not rows:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from redis.asyncio import Redis
@@ -95,7 +95,8 @@ async def read_import(redis: Redis, queue: str, import_id: str) -> ImportStatus 
     raw = await redis.get(status_key(queue, import_id))
     if raw is None:
         return None
-    return ImportStatus(**json.loads(raw))
+    known = {f.name for f in fields(ImportStatus)}
+    return ImportStatus(**{k: v for k, v in json.loads(raw).items() if k in known})  # written by another version
 
 
 async def start_import(
