@@ -53,6 +53,9 @@ TABLES = (
     "webhook_deliveries",
     "audit_events",
     "seats",
+    "team_unmapped_members",
+    "team_members",
+    "teams",
 )
 
 

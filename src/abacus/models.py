@@ -315,6 +315,53 @@ class Seat(Base):
     details: Mapped[dict[str, object] | None] = mapped_column(JSONB)
 
 
+class Team(Base):
+    """A team of people: from a GitHub org team (`source` github, owned by the hourly sync), a CSV import or an
+    admin's edit; `removed_at` is an admin's removal of a synced team, kept so the next sync does not revive it."""
+
+    __tablename__ = "teams"
+    __table_args__ = (CheckConstraint("source IN ('github', 'import', 'manual')", name="source"),)
+
+    slug: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TeamMember(Base):
+    """One person (by email) in one team, as `lead` or `member`; a person may be in several teams. Rows of source
+    `github` belong to the sync; `import` and `manual` rows are never changed by it (manual edits win)."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (
+        CheckConstraint("role IN ('lead', 'member')", name="role"),
+        CheckConstraint("source IN ('github', 'import', 'manual')", name="source"),
+        Index("ix_team_members_email", "email"),
+    )
+
+    team_slug: Mapped[str] = mapped_column(ForeignKey("teams.slug", ondelete="CASCADE"), primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)
+    github_login: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = _now()
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TeamUnmappedMember(Base):
+    """A GitHub team member whose login maps to no email yet: listed on /teams, resolved by a later sync."""
+
+    __tablename__ = "team_unmapped_members"
+    __table_args__ = (CheckConstraint("role IN ('lead', 'member')", name="role"),)
+
+    team_slug: Mapped[str] = mapped_column(ForeignKey("teams.slug", ondelete="CASCADE"), primary_key=True)
+    login: Mapped[str] = mapped_column(String(100), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    seen_at: Mapped[datetime] = _now()
+
+
 class SyncState(Base):
     __tablename__ = "sync_state"
 

@@ -368,6 +368,20 @@ class GitHubMember:
 
 
 @dataclass(frozen=True)
+class GitHubTeam:
+    """A team of the demo org: members are (login, id); `maintainers` (logins) are its leads."""
+
+    id: int
+    slug: str
+    name: str
+    members: tuple[tuple[str, int], ...]
+    maintainers: frozenset[str]
+
+
+DEMO_TEAMS = (("platform", "Platform"), ("mobile", "Mobile"), ("data", "Data"), ("web", "Web"))
+
+
+@dataclass(frozen=True)
 class CopilotSeat:
     """A Copilot seat of the demo org: its holder's GitHub account, plan and dates. `person` is None for an
     account that is no employee (the contractor, whose login maps to nobody); `idle` holders never use it."""
@@ -690,6 +704,7 @@ class EmulatorDataset:
         self.github_org_id = 90210
         self.repos: list[Repo] = self._build_repos()
         self.github_members: list[GitHubMember] = self._build_members()
+        self.github_teams: list[GitHubTeam] = self._build_teams()
         self.copilot_seats: list[CopilotSeat] = self._build_copilot_seats()
         self._copilot_days: dict[date, list[dict[str, Any]]] = {}
         self._examples_by_day: dict[tuple[str, date], list[tuple[int, AttributionExample]]] = self._place_examples()
@@ -978,6 +993,29 @@ class EmulatorDataset:
         ]
         members.append(GitHubMember("acme-contractor", 31337001, ()))
         return sorted(members, key=lambda m: m.id)
+
+    def _build_teams(self) -> list[GitHubTeam]:
+        """Four teams over the org members, round robin; every fifth person is also in the next team (people in two
+        teams), each team's first member is its maintainer (lead), and the contractor (no email) is in Platform."""
+        people = [m for m in self.github_members if m.login != "acme-contractor"]
+        rosters: list[list[tuple[str, int]]] = [[] for _ in DEMO_TEAMS]
+        for i, member in enumerate(people):
+            rosters[i % len(DEMO_TEAMS)].append((member.login, member.id))
+            if i % 5 == 0:
+                rosters[(i + 1) % len(DEMO_TEAMS)].append((member.login, member.id))
+        contractor = next((m for m in self.github_members if m.login == "acme-contractor"), None)
+        if contractor is not None:
+            rosters[0].append((contractor.login, contractor.id))
+        return [
+            GitHubTeam(
+                id=4200 + n,
+                slug=slug,
+                name=name,
+                members=tuple(roster),
+                maintainers=frozenset({roster[0][0]}) if roster else frozenset(),
+            )
+            for n, ((slug, name), roster) in enumerate(zip(DEMO_TEAMS, rosters, strict=True))
+        ]
 
     def repo(self, full_name: str) -> Repo | None:
         return next((r for r in self.repos if r.full_name.lower() == full_name.lower()), None)

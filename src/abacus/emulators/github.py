@@ -122,7 +122,8 @@ def _int_param(params: dict[str, str], name: str, default: int) -> int:
 
 
 def create_router(state: EmulatorState) -> Router:
-    """The `/github` router: org repos, repo, commits (list/detail), members, users, GraphQL, App tokens."""
+    """The `/github` router: org repos, repo, commits (list/detail), members, teams and their members, users,
+    GraphQL, App tokens."""
     dataset = state.dataset
     org_login = dataset.github_org
 
@@ -388,6 +389,55 @@ def create_router(state: EmulatorState) -> Router:
 
         return await answer(request, "members", build)
 
+    def team_or_refuse(slug: str) -> Any:
+        team = next((t for t in dataset.github_teams if t.slug == slug.lower()), None)
+        if team is None:
+            raise _Refusal(_not_found())
+        return team
+
+    @get("/orgs/{org:str}/teams")
+    async def org_teams(request: Request[Any, Any, Any], org: str) -> Response[bytes]:
+        async def build(req: Request[Any, Any, Any]) -> Reply:
+            check_org(org)
+            base = api_base(req)
+            wire = [
+                {
+                    "id": t.id,
+                    "node_id": f"T_{t.id}",
+                    "slug": t.slug,
+                    "name": t.name,
+                    "description": f"The {t.name} team",
+                    "privacy": "closed",
+                    "permission": "pull",
+                    "url": f"{base}/organizations/{dataset.github_org_id}/team/{t.id}",
+                    "members_url": f"{base}/organizations/{dataset.github_org_id}/team/{t.id}/members{{/member}}",
+                    "parent": None,
+                }
+                for t in dataset.github_teams
+            ]
+            chunk, headers = paginate(req, wire)
+            return Reply(200, chunk, headers)
+
+        return await answer(request, "teams", build)
+
+    @get("/orgs/{org:str}/teams/{slug:str}/members")
+    async def team_members(request: Request[Any, Any, Any], org: str, slug: str) -> Response[bytes]:
+        async def build(req: Request[Any, Any, Any]) -> Reply:
+            check_org(org)
+            team = team_or_refuse(slug)
+            role = query_params(req).get("role", "all")
+            if role not in ("all", "maintainer", "member"):
+                return _message(422, f"role {role!r} is not one of all, maintainer, member")
+            chosen = [
+                (login, user_id)
+                for login, user_id in team.members
+                if role == "all" or (login in team.maintainers) == (role == "maintainer")
+            ]
+            chunk, headers = paginate(req, [user_wire(api_base(req), login, user_id) for login, user_id in chosen])
+            return Reply(200, chunk, headers)
+
+        return await answer(request, "team members", build)
+
     @get("/user/{user_id:int}")
     async def get_user(request: Request[Any, Any, Any], user_id: int) -> Response[bytes]:
         async def build(req: Request[Any, Any, Any]) -> Reply:
@@ -541,6 +591,8 @@ def create_router(state: EmulatorState) -> Router:
             list_commits,
             get_commit,
             org_members,
+            org_teams,
+            team_members,
             get_user,
             rate_limit,
             graphql,

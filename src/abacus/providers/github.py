@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.attribution import attribute_commit, is_bot_author, is_merge_commit, noreply_user_id
 from abacus.domain.periods import day_start
+from abacus.domain.teams import TEAMS_STATE_ID, TeamError, validate_slug
 from abacus.logging_setup import get_logger
 from abacus.models import SyncState, WebhookDelivery
 from abacus.providers.http import ProviderClient, RateLimited, require
@@ -45,6 +46,7 @@ from abacus.sync.commit_store import (
 )
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.state import lock_state, read_state, record_error
+from abacus.sync.team_store import FetchedMember, FetchedTeam, store_github_teams
 
 log = get_logger("abacus.github")
 
@@ -280,6 +282,21 @@ class GitHubAPI:
         """G5: org members `{id, login, …}`."""
         members: list[dict[str, Any]] = []
         async for page in self._pages(f"/orgs/{self.org}/members", {}, endpoint="members", stop_when_short=False):
+            members.extend(page)
+        return members
+
+    async def teams(self) -> list[dict[str, Any]]:
+        """G9: the org's teams `{id, slug, name, …}`."""
+        teams: list[dict[str, Any]] = []
+        async for page in self._pages(f"/orgs/{self.org}/teams", {}, endpoint="teams", stop_when_short=False):
+            teams.extend(page)
+        return teams
+
+    async def team_members(self, slug: str, role: str = "all") -> list[dict[str, Any]]:
+        """G10: members of one team (`role` all, maintainer or member), `{id, login, …}` each."""
+        members: list[dict[str, Any]] = []
+        path = f"/orgs/{self.org}/teams/{slug}/members"
+        async for page in self._pages(path, {"role": role}, endpoint="team members", stop_when_short=False):
             members.extend(page)
         return members
 
@@ -796,6 +813,81 @@ async def sync_mappings(ctx: SyncContext, *, force: bool = False) -> int:
     return created
 
 
+def parse_team(item: Any) -> tuple[str, str]:
+    """(slug, name) of one G9 team; a team without a usable slug is a ProviderError naming the field."""
+    where = "github teams"
+    if not isinstance(item, dict):
+        raise ProviderError(f"{where}: expected a JSON object per team")
+    slug = require(item, "slug", where=where)
+    if not isinstance(slug, str):
+        raise ProviderError(f"{where}: slug is not a string")
+    try:
+        slug = validate_slug(slug)
+    except TeamError as exc:
+        raise ProviderError(f"{where}: {exc}") from exc
+    name = item.get("name")
+    return slug, name.strip()[:200] if isinstance(name, str) and name.strip() else slug
+
+
+def parse_team_members(slug: str, members: list[Any], maintainers: list[Any]) -> tuple[FetchedMember, ...]:
+    """G10 answers → members with role `lead` for GitHub maintainers, `member` otherwise (pure)."""
+    where = f"github team {slug} members"
+
+    def key(item: Any) -> tuple[str, str]:
+        if not isinstance(item, dict):
+            raise ProviderError(f"{where}: expected a JSON object per member")
+        login, user_id = require(item, "login", where=where), require(item, "id", where=where)
+        if not isinstance(login, str) or not login or isinstance(user_id, bool) or not isinstance(user_id, int):
+            raise ProviderError(f"{where}: login must be a string and id an integer")
+        return login, str(user_id)
+
+    leads = {key(m) for m in maintainers}
+    out: dict[tuple[str, str], FetchedMember] = {}
+    for item in members:
+        login, user_id = key(item)
+        out[(login, user_id)] = FetchedMember(login, user_id, "lead" if (login, user_id) in leads else "member")
+    for login, user_id in leads - out.keys():  # a maintainer missing from role=all (listed between the two reads)
+        out[(login, user_id)] = FetchedMember(login, user_id, "lead")
+    return tuple(sorted(out.values(), key=lambda m: m.login.lower()))
+
+
+async def sync_teams(ctx: SyncContext) -> int:
+    """G9 + G10 → teams and memberships (maintainers are leads), logins → emails by the github identity mappings;
+    unmapped logins are kept and listed. Everything is fetched first, then stored in one transaction with the
+    `github-teams` state: a failed fetch stores nothing. Idempotent; never touches an admin's rows.
+    Returns the rows changed."""
+    try:
+        async with github_api(ctx) as api:
+            fetched: list[FetchedTeam] = []
+            for item in await api.teams():
+                slug, name = parse_team(item)
+                members = await api.team_members(slug)
+                maintainers = await api.team_members(slug, "maintainer")
+                fetched.append(FetchedTeam(slug, name, parse_team_members(slug, members, maintainers)))
+    except ProviderError as exc:
+        await record_error(ctx.sessionmaker, org_state_id, f"teams: {exc}")
+        await record_error(ctx.sessionmaker, TEAMS_STATE_ID, str(exc))
+        raise
+    async with ctx.sessionmaker() as db, db.begin():
+        counts = await store_github_teams(db, fetched)
+        state = await lock_state(db, TEAMS_STATE_ID)
+        stamp = datetime.now(UTC)
+        state.last_success_at = stamp
+        state.last_sync_at = stamp
+        state.last_error = None
+        state.records_last_run = counts.changes
+    log.info(
+        "github teams synced",
+        teams=len(fetched),
+        teams_added=counts.teams_added,
+        teams_removed=counts.teams_removed,
+        members_written=counts.members_written,
+        members_removed=counts.members_removed,
+        unmapped=counts.unmapped[:20],
+    )
+    return counts.changes
+
+
 async def list_org_members(ctx: SyncContext) -> list[dict[str, Any]]:
     """G5 (CLI listing): org members with `id` and `login`."""
     async with github_api(ctx) as api:
@@ -888,9 +980,11 @@ DESCRIPTION = Provider(
     sync_range=lambda ctx, _key, start, end: sync_range(ctx, start, end),
     backfill_step=lambda ctx, _key, _target: backfill_step(ctx),
     sync_mappings=lambda ctx, _key: sync_mappings(ctx),
+    sync_teams=lambda ctx, _key: sync_teams(ctx),
     jobs=(
         Job("sync_github", "forward", "Hourly (last 48 h)", minute=15),
         Job("sync_github_mappings", "mappings", "Hourly", minute=30, run_at_startup=False, timeout_seconds=600),
+        Job("sync_github_teams", "teams", "Hourly", minute=40, timeout_seconds=600),
         Job("backfill_github", "backfill", "Every 6 hours until complete", minute=35, hours=frozenset({3, 9, 15, 21})),
     ),
     fresh_within=timedelta(hours=2),

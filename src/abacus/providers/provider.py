@@ -16,7 +16,7 @@ from typing import Literal
 from abacus.settings import ProviderKey, Settings
 from abacus.sync.context import SyncContext, SyncResult
 
-JobKind = Literal["forward", "backfill", "mappings"]
+JobKind = Literal["forward", "backfill", "mappings", "teams"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class Provider:
     fresh_within: timedelta  # M-SYNC-STATUS: "up to date" when the last success is at most this old
     emulator_module: str  # its loopback emulator: a module with `create_router(state)`, mounted by the emulator server
     sync_mappings: Callable[[SyncContext, ProviderKey], Awaitable[int]] | None = None
+    sync_teams: Callable[[SyncContext, ProviderKey], Awaitable[int]] | None = None  # org teams → teams tables
     mappings_before_sync: bool = False  # refresh identity mappings once before each forward sync / backfill run
     hourly_progress: bool = False  # status shows sync_state.last_synced_hour_end rather than last_success_at
     status_rows: Callable[[Settings, Iterable[str]], list[StatusRow]] | None = None  # default: one row per key

@@ -56,6 +56,7 @@ def all_jobs() -> list[tuple[Provider, Job]]:
 
 
 def initial_jobs() -> list[str]:
-    """What a first start (the demo) enqueues: mappings first, then forward syncs, then backfills."""
-    order = {"mappings": 0, "forward": 1, "backfill": 2}
+    """What a first start (the demo) enqueues: mappings first, then forward syncs, teams (whose logins need the
+    mappings the forward sync brings), then backfills."""
+    order = {"mappings": 0, "forward": 1, "teams": 2, "backfill": 3}
     return [job.name for _, job in sorted(all_jobs(), key=lambda pair: order[pair[1].kind])]

@@ -76,3 +76,15 @@ async def run_mappings(ctx: SyncContext, provider: Provider, label: str | None =
         return SyncResult(provider=provider.name, label=key.label, records=await sync_mappings(ctx, key))
 
     return await _each_key(ctx, provider, label, call)
+
+
+async def run_teams(ctx: SyncContext, provider: Provider, label: str | None = None) -> list[SyncResult]:
+    """Sync the provider's teams into the teams tables for each key (nothing for a provider without teams)."""
+    sync_teams = provider.sync_teams
+    if sync_teams is None:
+        return []
+
+    async def call(key: ProviderKey) -> SyncResult:
+        return SyncResult(provider=provider.name, label=key.label, records=await sync_teams(ctx, key))
+
+    return await _each_key(ctx, provider, label, call)

@@ -66,7 +66,14 @@ async def _backfill(ctx: dict[str, Any], provider: Provider, name: str) -> dict[
     return _summary(results)
 
 
-RUNS = {"forward": _forward, "mappings": _mappings, "backfill": _backfill}
+async def _teams(ctx: dict[str, Any], provider: Provider, name: str) -> dict[str, Any]:
+    async with job_lock(ctx["redis"], ctx["settings"].jobs, name) as held:
+        if not held:
+            return {"skipped": "already running"}
+        return _summary(await runner.run_teams(_sync_context(ctx), provider))
+
+
+RUNS = {"forward": _forward, "mappings": _mappings, "teams": _teams, "backfill": _backfill}
 
 
 def job_function(provider: Provider, job: Job) -> JobFunction:

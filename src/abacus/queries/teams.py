@@ -1,0 +1,77 @@
+"""The /teams page's read side: every team with its members and its GitHub members not yet mapped to an email."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from abacus.domain.teams import TEAMS_STATE_ID
+from abacus.models import SyncState, Team, TeamMember, TeamUnmappedMember
+
+
+@dataclass(frozen=True)
+class TeamMemberRow:
+    email: str
+    role: str
+    source: str
+    github_login: str | None
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    slug: str
+    name: str
+    source: str
+    members: tuple[TeamMemberRow, ...]
+    unmapped: tuple[tuple[str, str], ...]  # (GitHub login, role)
+
+    @property
+    def leads(self) -> tuple[TeamMemberRow, ...]:
+        return tuple(m for m in self.members if m.role == "lead")
+
+
+@dataclass(frozen=True)
+class TeamsView:
+    teams: tuple[TeamRow, ...]
+    last_sync_at: datetime | None
+    last_sync_error: str | None
+
+    @property
+    def people(self) -> int:
+        """People in at least one team (a person in two teams counts once)."""
+        return len({m.email for t in self.teams for m in t.members})
+
+    def team(self, slug: str) -> TeamRow | None:
+        return next((t for t in self.teams if t.slug == slug), None)
+
+
+async def teams_view(db: AsyncSession) -> TeamsView:
+    """Live teams (an admin's removals left out) by name, members leads first then by email."""
+    teams = (await db.execute(select(Team).where(Team.removed_at.is_(None)).order_by(Team.name, Team.slug))).scalars()
+    members: dict[str, list[TeamMemberRow]] = {}
+    for r in await db.execute(
+        select(TeamMember)
+        .where(TeamMember.removed_at.is_(None))
+        .order_by(TeamMember.team_slug, TeamMember.role, TeamMember.email)
+    ):
+        m = r[0]
+        members.setdefault(m.team_slug, []).append(TeamMemberRow(m.email, m.role, m.source, m.github_login))
+    unmapped: dict[str, list[tuple[str, str]]] = {}
+    for u in (await db.execute(select(TeamUnmappedMember).order_by(TeamUnmappedMember.login))).scalars():
+        unmapped.setdefault(u.team_slug, []).append((u.login, u.role))
+    state = (await db.execute(select(SyncState).where(SyncState.id == TEAMS_STATE_ID))).scalar_one_or_none()
+    rows = tuple(
+        TeamRow(t.slug, t.name, t.source, tuple(members.get(t.slug, ())), tuple(unmapped.get(t.slug, ())))
+        for t in teams
+    )
+    error = state.last_error if state is not None else None
+    return TeamsView(rows, state.last_success_at if state is not None else None, error)
+
+
+async def team_slugs(db: AsyncSession) -> list[tuple[str, str]]:
+    """(slug, name) of every live team, by name: the choices of a team filter."""
+    rows = await db.execute(select(Team.slug, Team.name).where(Team.removed_at.is_(None)).order_by(Team.name))
+    return [(r.slug, r.name) for r in rows]
