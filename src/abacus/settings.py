@@ -197,6 +197,8 @@ def _price(value: Decimal) -> Decimal:
     if not value.is_finite() or value < 0:
         raise ValueError("must be a price in USD, 0 or more")
     return value
+
+
 LowercaseList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_lowercase_list)]
 ProviderKeys = Annotated[tuple[ProviderKey, ...], NoDecode, BeforeValidator(_provider_keys)]
 Environment = Annotated[str, AfterValidator(_environment)]
@@ -299,6 +301,10 @@ class AnthropicSettings(_Group):
 
     keys: ProviderKeys = Field((), validation_alias=AliasChoices("ANTHROPIC_ADMIN_KEYS", "ANTHROPIC_ADMIN_KEY"))
     api_url: HttpUrl = Field("https://api.anthropic.com", validation_alias="ANTHROPIC_API_URL")
+    # Monthly price of a Claude Code seat; unset: Claude Code seats are not tracked
+    seat_price_usd: Annotated[Decimal | None, _optional(_price)] = Field(
+        None, validation_alias="ANTHROPIC_SEAT_PRICE_USD"
+    )
 
 
 class CursorSettings(_Group):

@@ -155,3 +155,43 @@ async def test_a_dropped_seat_is_ended_and_a_returning_one_starts_a_new_row(emul
         ("cursor:bob@example.com", "business", first, later),
         ("cursor:bob@example.com", "business", later + timedelta(days=1), None),
     ]
+
+
+async def test_claude_code_seats_are_the_org_users_other_than_admins_when_priced(emulator, ctx, sessionmaker):
+    from abacus.providers import anthropic
+    from tests.integration.provider_support import ACME
+
+    assert (await anthropic.sync_seats(ctx, ACME)).records == 0  # no ANTHROPIC_SEAT_PRICE_USD: not tracked
+    assert await seats(sessionmaker) == [] and await sync_state(sessionmaker, anthropic.seats_state_id(ACME)) is None
+
+    priced = SyncContext(
+        settings=ctx.settings.replace(anthropic={"seat_price_usd": Decimal(25)}),
+        sessionmaker=sessionmaker,
+        now=ctx.now,
+        backoff_base=0.01,
+    )
+    result = await anthropic.DESCRIPTION.sync_incremental(priced, ACME)
+    assert result.ok, result.errors
+    users = emulator.state.dataset.anthropic_orgs["acme"].users
+    expected = sorted(
+        (
+            "claude_code",
+            "anthropic:acme",
+            f"claude_code:{u.email}",
+            u.email,
+            u.role,
+            parse_time(u.added_at),
+            None,
+            Decimal("25.00"),
+            None,
+        )
+        for u in users
+        if u.role != "admin"
+    )
+    assert await seats(sessionmaker, "claude_code") == expected
+    assert any(u.role == "admin" for u in users)
+    rows = anthropic.DESCRIPTION.rows_for_status(priced.settings, [])
+    assert anthropic.seats_state_id(ACME) in [r.state_id for r in rows]
+    assert anthropic.seats_state_id(ACME) not in [
+        r.state_id for r in anthropic.DESCRIPTION.rows_for_status(ctx.settings, [])
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,12 +23,13 @@ from abacus.domain.periods import day_start
 from abacus.logging_setup import get_logger
 from abacus.models import IdentityMapping
 from abacus.providers.http import TIMEOUT, ProviderClient, require
-from abacus.providers.provider import Job, Provider
+from abacus.providers.provider import Job, Provider, StatusRow
 from abacus.providers.wire import MAX_IDENTITY_ID, cents_to_dollars, optional_text, token_count
-from abacus.records import ActivityBatch, ActivityRow, ProviderError, UsageRow
+from abacus.records import ActivityBatch, ActivityRow, ProviderError, SeatRow, UsageRow
 from abacus.services.mappings import MappingError, set_mapping
-from abacus.settings import ProviderKey
+from abacus.settings import ProviderKey, Settings
 from abacus.sync.context import SyncContext, SyncResult
+from abacus.sync.seat_store import sync_seat_list
 from abacus.sync.state import read_state
 from abacus.sync.windows import WindowRead, run_windows, start_backfill, walk_back
 
@@ -501,6 +502,80 @@ async def backfill_step(
 
 
 # --------------------------------------------------------------------------------------------------------------
+# seats (docs/schema.md §10): org users other than admins, when ANTHROPIC_SEAT_PRICE_USD is set
+
+SEAT_EXCLUDED_ROLES = frozenset({"admin"})  # admins manage the org and its API keys; they hold no Claude Code seat
+
+
+def seats_state_id(key: ProviderKey) -> str:
+    """The `sync_state` row of one org key's seat list (A2 users): `anthropic-seats:<label>`."""
+    return f"{PROVIDER}-seats:{key.label}"
+
+
+def seat_rows(users: Iterable[dict[str, Any]], price: Decimal, *, where: str = "anthropic users") -> list[SeatRow]:
+    """A2 users → Claude Code seats: every user whose role is not `admin`, since `added_at`, at `price` a month."""
+    rows = []
+    for index, user in enumerate(users):
+        at = f"{where}: data[{index}]"
+        email = optional_text(user.get("email"), f"{at}.email", max_length=MAX_IDENTITY_ID)
+        role = optional_text(user.get("role"), f"{at}.role", max_length=32)
+        if not email or not email.strip() or role in SEAT_EXCLUDED_ROLES:
+            continue
+        added = user.get("added_at")
+        try:
+            since = datetime.fromisoformat(added.replace("Z", "+00:00")) if isinstance(added, str) else None
+        except ValueError:
+            raise ProviderError(f"{at}.added_at: {added!r} is not a timestamp") from None
+        rows.append(SeatRow(f"{TOOL}:{email.strip().lower()}", role, since, None, price))
+    return rows
+
+
+async def sync_seats(ctx: SyncContext, key: ProviderKey) -> SyncResult:
+    """Replace the org's stored Claude Code seats with its A2 users (nothing when no seat price is set)."""
+    result = SyncResult(provider=PROVIDER, label=key.label)
+    price = ctx.settings.anthropic.seat_price_usd
+    if price is None:
+        return result
+
+    async def read() -> list[SeatRow]:
+        async with _client(ctx, key) as client:
+            return seat_rows(await fetch_users(client), price, where=_where("users", key.label))
+
+    await sync_seat_list(
+        ctx,
+        seats_state_id(key),
+        result,
+        read=read,
+        tool=TOOL,
+        organization_id=activity_organization(key.label),
+        provider=PROVIDER,
+        label=key.label,
+    )
+    return result
+
+
+async def sync_usage_and_seats(ctx: SyncContext, key: ProviderKey) -> SyncResult:
+    """The forward job: the usage days (with their activity), then the seat list when a seat price is set."""
+    result = await sync_incremental(ctx, key, with_mappings=False)
+    seats = await sync_seats(ctx, key)
+    result.records += seats.records
+    result.errors.extend(seats.errors)
+    if seats.detail:
+        result.add_detail(seats.detail)
+    return result
+
+
+def status_rows(settings: Settings, state_ids: Iterable[str]) -> list[StatusRow]:
+    """Per org key: its usage row, and its seat-list row when Claude Code seats are tracked."""
+    rows = []
+    for key in settings.anthropic.keys:
+        rows.append(StatusRow(state_id(key), key.label))
+        if settings.anthropic.seat_price_usd is not None:
+            rows.append(StatusRow(seats_state_id(key), f"{key.label} · seats"))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Registration (providers/registry.py lists this)
 
 EVERY_6_HOURS = frozenset({0, 6, 12, 18})
@@ -514,7 +589,7 @@ DESCRIPTION = Provider(
     keys=lambda settings: settings.anthropic.keys,
     state_id=state_id,
     # API-key mappings are refreshed once per job / CLI run (mappings_before_sync), not inside every window walk
-    sync_incremental=lambda ctx, key: sync_incremental(ctx, key, with_mappings=False),
+    sync_incremental=sync_usage_and_seats,
     sync_range=lambda ctx, key, start, end: sync_range(ctx, key, start, end, with_mappings=False),
     backfill_step=lambda ctx, key, target: backfill_step(ctx, key, target=target, with_mappings=False),
     sync_mappings=sync_mappings,
@@ -524,5 +599,6 @@ DESCRIPTION = Provider(
         Job("backfill_anthropic", "backfill", "Every 6 hours until complete", minute=20, hours=BACKFILL_HOURS),
     ),
     fresh_within=timedelta(hours=12),
+    status_rows=status_rows,
     emulator_module="abacus.emulators.anthropic",
 )
