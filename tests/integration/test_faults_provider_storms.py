@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from abacus.emulators.dataset import demo_environment
+from abacus.emulators.dataset import EmulatorConfig, demo_environment
 from abacus.emulators.server import EmulatorServer
 from abacus.providers import registry
 from abacus.providers.http import ProviderClient
@@ -33,6 +33,8 @@ from abacus.sync.context import SyncContext
 from tests.integration.attack_support import long_run
 from tests.integration.provider_support import (
     FIRST_DAY,
+    HISTORY_DAYS,
+    NOW,
     TODAY,
     data_snapshot,
     rollup_mismatches,
@@ -68,14 +70,29 @@ TRIED: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")
-def proxy_server(emulator_server: EmulatorServer) -> Iterator[tuple[StormProxy, str]]:
-    storm = StormProxy(emulator_server.base_url)
+def storm_emulator() -> Iterator[EmulatorServer]:
+    """A small company on the provider tests' clock, with ordinary page sizes: a storm case is a few syncs."""
+    config = EmulatorConfig(seed=7, users=6, days=HISTORY_DAYS, today=TODAY, now=lambda: NOW, repos=2, commits=30)
+    with EmulatorServer(config) as server:
+        yield server
+
+
+@pytest.fixture()
+def emulator(storm_emulator: EmulatorServer, clean_db: None) -> Iterator[EmulatorServer]:
+    storm_emulator.state.reset()
+    yield storm_emulator
+    storm_emulator.state.reset()
+
+
+@pytest.fixture(scope="module")
+def proxy_server(storm_emulator: EmulatorServer) -> Iterator[tuple[StormProxy, str]]:
+    storm = StormProxy(storm_emulator.base_url)
     with ThreadedServer(storm, health_path="/") as server:
         yield storm, server.url
 
 
 @pytest.fixture()
-def storm_ctx(emulator, proxy_server, sessionmaker, clock, monkeypatch) -> SyncContext:
+def storm_ctx(emulator, proxy_server, sessionmaker, clock) -> SyncContext:
     storm, url = proxy_server
     storm.disarm()
     env = {k: v for k, v in demo_environment(url).items() if k != "GITHUB_WEBHOOK_SECRET"}

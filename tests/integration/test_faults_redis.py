@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from arq.jobs import Job, JobStatus
 from redis import Redis
 
 from abacus.emulators.dataset import DEMO_ANTHROPIC_KEYS, EmulatorConfig
@@ -161,22 +160,6 @@ def _worker(env: dict[str, str], log_path: str) -> subprocess.Popen[bytes]:
         stderr=open(log_path, "ab"),
         start_new_session=True,
     )
-
-
-async def _results(redis_url: str, queue: str, job_ids: list[str]) -> dict[str, Any]:
-    from arq import create_pool
-    from arq.connections import RedisSettings
-
-    pool = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=queue)
-    try:
-        out = {}
-        for job_id in job_ids:
-            job = Job(job_id, pool, _queue_name=queue)
-            status = await job.status()
-            out[job_id] = (status, await job.result_info() if status == JobStatus.complete else None)
-        return out
-    finally:
-        await pool.aclose()
 
 
 async def _enqueue(redis_url: str, queue: str, function: str, job_id: str) -> bool:

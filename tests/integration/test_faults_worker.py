@@ -1,0 +1,206 @@
+"""Process and database faults during ingest, on real PostgreSQL, Redis and the emulators: a real worker SIGKILLed at
+random points of a backfill five times in a row and then left to finish, and the PostgreSQL backends of a running
+backfill terminated (pg_terminate_backend) again and again, then the backfill re-run. After every fault the rows are
+exactly the emulator's ground truth for the days the sync state claims, nothing older is written, rollups agree; the
+finished run equals the ground truth. (test_worker_resilience.py has the single-kill case.)"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from abacus.db import session_factory
+from abacus.emulators.dataset import DEMO_ANTHROPIC_KEYS, EmulatorConfig
+from abacus.emulators.server import EmulatorServer
+from abacus.providers import anthropic
+from abacus.sync.context import SyncContext
+from tests.integration.attack_support import long_run
+from tests.integration.provider_support import (
+    ACME,
+    FIRST_DAY,
+    TODAY,
+    rollup_mismatches,
+    stored_totals,
+    sync_settings,
+    sync_state,
+    truth_totals,
+)
+from tests.integration.test_worker_resilience import ROOT, _snapshot, _truth, _wait
+from tests.support import run_async
+
+KILLS = 5
+TOOL = "claude_code"
+
+
+def _check_claimed_days_equal_truth(database_url: str, emulator: EmulatorServer) -> tuple[object, int]:
+    """After a fault: rollups agree and every day the backfill claims equals the provider exactly."""
+    state, rows, mismatches = run_async(_snapshot(database_url))
+    assert mismatches == 0
+    if state is None or state.backfill_oldest_date is None:
+        return state, 0
+    done_to = datetime.now(UTC).date() - timedelta(days=3)
+    claimed = {k: v for k, v in rows.items() if k[0] <= done_to}
+    assert claimed == _truth(emulator, state.backfill_oldest_date, done_to)
+    return state, len(claimed)
+
+
+def _worker(env: dict[str, str], log_path: str) -> subprocess.Popen[bytes]:
+    """`abacus worker` in its own process group, its log appended to `log_path` (shown when the test fails)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "abacus", "worker"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log_path, "ab"),
+        start_new_session=True,
+    )
+
+
+def _log_tail(log_path: str, lines: int = 40) -> str:
+    with open(log_path, encoding="utf-8", errors="replace") as handle:
+        return "".join(line for line in handle.readlines() if "heartbeat" not in line)[-6000:]
+
+
+def _backfill_reading(emulator: EmulatorServer, served: int) -> bool:
+    """A backfill day (older than the forward sync's three days) was requested since request number `served`."""
+    oldest_forward = (datetime.now(UTC).date() - timedelta(days=2)).isoformat()
+    return any(
+        str(r["query"].get("starting_at", ""))[:10] < oldest_forward
+        for r in emulator.state.requests("anthropic", "usage_report")[served:]
+    )
+
+
+def test_worker_sigkilled_at_random_points_five_times_then_finishes(services, database_url, clean_db):
+    seed = int(os.environ.get("ABACUS_FAULT_SEED") or random.randrange(1_000_000))
+    rng = random.Random(seed)
+    print(f"sigkill run: ABACUS_FAULT_SEED={seed}")
+    kills = KILLS * (4 if long_run() else 1)
+    with EmulatorServer(EmulatorConfig(days=12, lag=False)) as emulator:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": services.redis_url,
+            "ABACUS_ENV": "dev",
+            "ABACUS_QUEUE": f"abacus:test:kill5:{uuid.uuid4().hex[:6]}",
+            "ABACUS_JOB_LOCK_SECONDS": "2",
+            "OIDC_CLIENT_ID": "abacus",
+            "OIDC_CLIENT_SECRET": "dev",
+            "ANTHROPIC_ADMIN_KEYS": f"acme={DEMO_ANTHROPIC_KEYS['acme']}",
+            "ANTHROPIC_API_URL": f"{emulator.base_url}/anthropic",
+            "ABACUS_PROVIDER_PACING_MS": "0",
+        }
+        for name in ("CURSOR_ADMIN_KEYS", "CURSOR_ADMIN_KEY", "GITHUB_TOKEN", "GITHUB_APP_ID", "ANTHROPIC_ADMIN_KEY"):
+            env.pop(name, None)
+        emulator.state.add_fault("anthropic", "usage_report", "slow", count=1_000_000, delay=0.15)
+        progress = []
+        log_path = os.path.join(tempfile.gettempdir(), f"abacus-kill5-{uuid.uuid4().hex[:8]}.log")
+        for _ in range(kills):
+            served = len(emulator.state.requests("anthropic", "usage_report"))
+            worker = _worker(env, log_path)
+            try:
+                # a random point of the backfill: once this worker reads usage, mid-day or between days
+                _wait(lambda served=served: _backfill_reading(emulator, served), 60, "the backfill to read a day")
+                time.sleep(rng.uniform(0.0, 1.5))
+            finally:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(10)
+            state, days = _check_claimed_days_equal_truth(database_url, emulator)
+            progress.append(days)
+            if state is not None and state.backfill_complete:
+                break
+        emulator.state.clear_faults()
+        worker = _worker(env, log_path)
+        try:
+            deadline = time.time() + 120
+            while not ((s := run_async(_snapshot(database_url))[0]) and s.backfill_complete):
+                if time.time() > deadline:
+                    pytest.fail(f"the backfill did not complete after {len(progress)} kills:\n{_log_tail(log_path)}")
+                time.sleep(0.3)
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(20)
+        state, rows, mismatches = run_async(_snapshot(database_url))
+        assert mismatches == 0
+        today = datetime.now(UTC).date()
+        truth = _truth(emulator, today - timedelta(days=400), today - timedelta(days=3))
+        assert {k: v for k, v in rows.items() if k[0] <= today - timedelta(days=3)} == truth
+        print(f"sigkill: seed {seed}, {len(progress)} kills, claimed days after each: {progress}")
+
+
+# ---- PostgreSQL backends terminated mid-ingest --------------------------------------------------------------------
+
+APP_NAME = "abacus-fault-ingest"
+
+
+async def _terminate_ingest_backends(database_url: str) -> int:
+    admin = create_async_engine(database_url)
+    try:
+        async with admin.connect() as conn:
+            result = await conn.execute(
+                text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :name"),
+                {"name": APP_NAME},
+            )
+            return int(result.scalar() or 0)
+    finally:
+        await admin.dispose()
+
+
+async def test_postgres_backend_terminated_mid_ingest_then_rerun(emulator, database_url, clock):
+    engine = create_async_engine(
+        database_url, pool_pre_ping=True, connect_args={"server_settings": {"application_name": APP_NAME}}
+    )
+    maker = session_factory(engine)
+    ctx = SyncContext(settings=sync_settings(emulator.base_url), sessionmaker=maker, now=clock, backoff_base=0.01)
+    emulator.state.add_fault("anthropic", "usage_report", "slow", count=1_000_000, delay=0.03)
+    terminated, failures, steps = 0, 0, 0
+    rng = random.Random(int(os.environ.get("ABACUS_FAULT_SEED") or 10))
+    try:
+        for _ in range(40):  # backfill steps, each killed part-way, until the history is complete
+            steps += 1
+            task = asyncio.create_task(anthropic.backfill_step(ctx, ACME, with_mappings=False))
+            await asyncio.sleep(rng.uniform(0.05, 0.4))
+            terminated += await _terminate_ingest_backends(database_url)
+            try:
+                result = await task
+                failures += 0 if result.ok else 1
+                complete = result.complete
+            except Exception:  # the connection died under the step: it must have written all or nothing
+                failures += 1
+                complete = False
+            # every fault leaves: rollups consistent, the claimed days equal to the provider, nothing older
+            state = await sync_state(maker, anthropic.state_id(ACME))
+            assert await rollup_mismatches(maker) == 0
+            if state and state["backfill_oldest_date"]:
+                oldest, newest = state["backfill_oldest_date"], TODAY - timedelta(days=3)
+                stored = await stored_totals(maker, TOOL, FIRST_DAY - timedelta(days=30), newest)
+                assert stored == truth_totals(emulator, TOOL, oldest, newest, org="acme")
+            if complete:
+                break
+        assert terminated > 0 and failures > 0, "no backend was terminated mid-step: the test proved nothing"
+        emulator.state.clear_faults()
+        # the re-run (fresh connections) finishes and equals the ground truth, whatever the faults left
+        for _ in range(20):
+            result = await anthropic.backfill_step(ctx, ACME, with_mappings=False)
+            assert result.ok, result.errors
+            if result.complete:
+                break
+        newest = TODAY - timedelta(days=3)
+        assert await stored_totals(maker, TOOL, FIRST_DAY - timedelta(days=30), newest) == truth_totals(
+            emulator, TOOL, FIRST_DAY, newest, org="acme"
+        )
+        assert await rollup_mismatches(maker) == 0
+        print(f"pg_terminate_backend: {terminated} backends over {steps} steps, {failures} failed steps")
+    finally:
+        await engine.dispose()
