@@ -200,3 +200,14 @@ def test_api_activity_equals_sql_over_the_raw_rows(page_client, activity_rows, d
 def test_api_activity_refuses_bad_parameters(page_client, activity_rows, params, parameter):
     response = page_client.get("/api/v1/activity", params=params)
     assert response.status_code == 400 and response.json()["parameter"] == parameter
+
+
+def test_the_usage_tools_view_shows_lines_per_day_and_activity_by_tool(page_client, activity_rows, database_url):
+    page = dom.parse(page_client.get("/usage", params={"range": "7d", "view": "tools"}).text)
+    chart = card_titled(page, "Lines added per day (7d)")
+    titles = [t.text_content() for t in dom.select(chart, "svg title")]
+    day = TODAY - timedelta(days=1)
+    assert any(t.startswith(f"{day:%b} {day.day} — ") and "Cursor: 300 lines, 34.4% accepted" in t for t in titles)
+    rows = [[dom.text(td) for td in dom.select(tr, "td")] for tr in dom.select(
+        card_titled(page, "Activity by tool (7d)"), "tbody tr")]  # fmt: skip
+    assert rows == expected_rows(database_url, None)

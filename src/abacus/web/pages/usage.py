@@ -10,7 +10,9 @@ from litestar.response import Template
 
 from abacus.domain.periods import DateRange
 from abacus.providers.registry import configured_tools
+from abacus.queries.activity import activity_by_tool, daily_activity
 from abacus.queries.usage import usage_page_data
+from abacus.web.activity_charts import activity_chart
 from abacus.web.charts import WIDE
 from abacus.web.params import now_utc, range_query, today_utc
 from abacus.web.rendering import range_context, render
@@ -61,6 +63,10 @@ async def usage_page(
             width=WIDE,
         )
         context["users_chart"] = tool_users_chart(data.tool_users, data.totals.tools)
+        async with request.app.state.sessionmaker() as db:
+            context["activity"] = await activity_by_tool(db, rng)
+            context["activity_daily_chart"] = activity_chart(await daily_activity(db, rng), rng, width=WIDE)
+        context["activity_title"] = f"Activity by tool ({rng.tag})"
     elif data.model_series is not None:
         totals = {m.model: m.tokens for m in data.models.models}
         context["chart"] = model_chart(data.model_series, totals, trend=trend)
