@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.teams import TEAMS_STATE_ID
-from abacus.models import SyncState, Team, TeamMember, TeamUnmappedMember
+from abacus.models import AuditEvent, SyncState, Team, TeamMember, TeamUnmappedMember
 
 
 @dataclass(frozen=True)
@@ -75,3 +75,26 @@ async def team_slugs(db: AsyncSession) -> list[tuple[str, str]]:
     """(slug, name) of every live team, by name: the choices of a team filter."""
     rows = await db.execute(select(Team.slug, Team.name).where(Team.removed_at.is_(None)).order_by(Team.name))
     return [(r.slug, r.name) for r in rows]
+
+
+@dataclass(frozen=True)
+class TeamChange:
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    before: object
+    after: object
+
+
+async def recent_team_changes(db: AsyncSession, limit: int = 20) -> list[TeamChange]:
+    """The latest audited team edits (page, CLI and imports), newest first: who, when, before → after."""
+    rows = (
+        await db.execute(
+            select(AuditEvent)
+            .where(AuditEvent.action.like("team.%"))
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+    ).scalars()
+    return [TeamChange(r.at, r.actor, r.action, r.target, r.before, r.after) for r in rows]

@@ -18,6 +18,7 @@ from abacus.web.pages import auth, dashboard, definitions, mappings, repositorie
 from abacus.web.pages import commits as commits_pages
 from abacus.web.pages import seats as seats_pages
 from abacus.web.pages import team as team_pages
+from abacus.web.pages import teams as teams_pages
 from abacus.web.pages import usage as usage_pages
 from abacus.web.pages import users as user_pages
 
@@ -40,6 +41,12 @@ ROUTE_HANDLERS = [
     mappings.mark_bot,
     mappings.import_csv,
     mappings.import_progress,
+    teams_pages.teams_page,
+    teams_pages.add_team,
+    teams_pages.remove_team,
+    teams_pages.save_member,
+    teams_pages.remove_team_member,
+    teams_pages.import_teams,
     tips.tip_guide,
     usage_exports.export_usage,
     usage_pages.usage_page,
