@@ -49,6 +49,7 @@ TIMEOUT = 0.3
 # kind → (how it is armed, what the error must say). "emulator" kinds are the emulator's own fault switches.
 STORMS: dict[str, tuple[str, dict[str, Any], str]] = {
     "429_retry_after_too_long": ("emulator", {"kind": "429", "retry_after": 61}, "rate limited"),
+    "empty_page_has_more": ("proxy", {}, ""),  # the message is the provider's own: checked to name the page
     "429_no_retry_after": ("proxy", {}, "rate limited"),
     "500": ("emulator", {"kind": "500"}, "HTTP 500 after 3 tries"),
     "502": ("proxy", {}, "HTTP 502 after 3 tries"),
@@ -56,7 +57,6 @@ STORMS: dict[str, tuple[str, dict[str, Any], str]] = {
     "truncated_json": ("emulator", {"kind": "malformed"}, "malformed JSON"),
     "html_instead_of_json": ("proxy", {}, "malformed JSON"),
     "missing_field": ("emulator", {"kind": "missing_field"}, "missing field"),
-    "empty_page_has_more": ("proxy", {}, ""),  # the message is the provider's own: checked to name the page
 }
 PROVIDERS = [p.name for p in registry.PROVIDERS]
 # The default run storms every kind once and every provider about equally (kinds dealt round-robin over the
@@ -196,7 +196,8 @@ async def test_a_storm_fails_precisely_moves_nothing_and_a_clean_run_reaches_the
     assert all(message in error for error in errors), errors
     assert all(provider in error.lower() or "key" in error for error in errors), errors
     assert await _snapshot(sessionmaker) == empty
-    assert _progress(await state_snapshot(sessionmaker)) == {}
+    if kind != "empty_page_has_more":  # that storm only touches paged answers: an unpaged sync may succeed
+        assert _progress(await state_snapshot(sessionmaker)) == {}
     _clear(emulator, storm)
 
     # 2. a storm after a few good requests: what completed may stay, nothing half-written
@@ -221,3 +222,26 @@ async def test_a_storm_fails_precisely_moves_nothing_and_a_clean_run_reaches_the
         truth = truth_totals(emulator, tool, first + timedelta(days=1), TODAY, org=label)
         assert {k: v for k, v in stored.items() if k[0] > first} == truth
     TRIED[f"{provider}:{kind}"] = 1
+
+
+async def test_cursor_empty_page_flagged_as_having_more_fails_at_once():
+    """Regression: Cursor kept asking for the next page up to MAX_PAGES (10,000 requests) when pages came back
+    empty with hasNextPage true; now the window fails on the first such page."""
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from abacus.providers import cursor
+    from abacus.records import ProviderError
+
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, json={"usageEvents": [], "pagination": {"hasNextPage": True, "numPages": 9}})
+
+    client = ProviderClient("cursor", "http://cursor.test", label="core", transport=httpx.MockTransport(handler))
+    async with client:
+        with pytest.raises(ProviderError, match="page 1 is empty but hasNextPage is true"):
+            await cursor.fetch_usage_events(client, datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC))
+    assert len(calls) == 1

@@ -147,6 +147,8 @@ async def fetch_usage_events(client: ProviderClient, start: datetime, end: datet
         has_next = require(body, "pagination", "hasNextPage", where=where)
         if not has_next:
             return events
+        if not chunk:  # would otherwise page on to MAX_PAGES: the window is incomplete, say so at once
+            raise ProviderError(f"{where}: page {page} is empty but hasNextPage is true (the window is incomplete)")
     raise ProviderError(f"{where}: more than {MAX_PAGES} pages")
 
 
