@@ -43,6 +43,7 @@ TABLES = (
     "usage_user_weekly",
     "usage_person_weekly",
     "identity_mappings",
+    "bot_identities",
     "sync_state",
     "commit_attributions",
     "commit_daily",
