@@ -57,6 +57,9 @@ TABLES = (
     "team_unmapped_members",
     "team_members",
     "teams",
+    "alert_deliveries",
+    "alerts",
+    "budgets",
 )
 
 

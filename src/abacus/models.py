@@ -26,7 +26,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -510,6 +510,83 @@ class AuditEvent(Base):
     before: Mapped[object | None] = mapped_column(JSONB)
     after: Mapped[object | None] = mapped_column(JSONB)
     request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Budget(Base):
+    """A monthly spending cap of one scope (org, a team or a person) for one tool or `all` (docs/metrics.md §12)."""
+
+    __tablename__ = "budgets"
+    __table_args__ = (
+        CheckConstraint("scope IN ('org', 'team', 'person')", name="scope"),
+        CheckConstraint("amount_usd > 0", name="amount_positive"),
+        CheckConstraint("scope <> 'org' OR scope_id = ''", name="org_has_no_scope_id"),
+        UniqueConstraint("scope", "scope_id", "tool", name="uq_budgets_scope"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), nullable=False)
+    scope_id: Mapped[str] = mapped_column(String(320), nullable=False)
+    """'' for org, a team slug, or a person's email."""
+    tool: Mapped[str] = mapped_column(String(64), nullable=False)
+    """A tool key, or `all`."""
+    amount_usd: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
+    thresholds: Mapped[list[int]] = mapped_column(
+        ARRAY(SmallInteger), nullable=False, server_default=text("'{50,80,100}'")
+    )
+    include_seats: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    channels: Mapped[list[str]] = mapped_column(ARRAY(String(16)), nullable=False, server_default=text("'{}'"))
+    created_by: Mapped[str] = mapped_column(String(320), nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(320), nullable=False)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class Alert(Base):
+    """One threshold crossing (or the first at-risk forecast) of a budget in one month: created once, ever."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint("extract(day FROM month) = 1", name="month_first_day"),
+        UniqueConstraint("budget_id", "month", "kind", name="uq_alerts_budget_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    budget_id: Mapped[int] = mapped_column(ForeignKey("budgets.id", ondelete="CASCADE"), nullable=False)
+    month: Mapped[date] = mapped_column(Date, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    spent_usd: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
+    forecast_usd: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
+    amount_usd: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
+    channels: Mapped[list[str]] = mapped_column(ARRAY(String(16)), nullable=False, server_default=text("'{}'"))
+    """The budget's channels when the alert fired: where it is delivered."""
+    created_at: Mapped[datetime] = _now()
+
+
+class AlertDelivery(Base):
+    """One attempt to deliver an alert to one channel; at most one `sent` row per (alert, channel)."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('sent', 'failed')", name="status"),
+        Index("ix_alert_deliveries_alert", "alert_id", "channel"),
+        Index("ix_alert_deliveries_channel_at", "channel", "at"),
+        Index(
+            "uq_alert_deliveries_sent",
+            "alert_id",
+            "channel",
+            unique=True,
+            postgresql_where=text("status = 'sent'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    attempt: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    http_status: Mapped[int | None] = mapped_column(SmallInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = _now()
 
 
 class DataVersion(Base):

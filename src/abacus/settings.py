@@ -100,6 +100,14 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _secret_http_url(value: str) -> str:
+    """An http(s) URL that is itself a secret (a Slack incoming webhook): the error does not repeat it."""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("not an http(s) URL")
+    return value
+
+
 def _database_url(value: str) -> str:
     if not value.startswith(("postgresql+asyncpg://", "postgresql://", "postgres://")):
         raise ValueError("must be a postgresql+asyncpg:// URL")
@@ -380,6 +388,26 @@ class GitHubSettings(_Group):
         return self
 
 
+class AlertSettings(_Group):
+    """Budget alerts (docs/operations.md §12): where they are delivered and how deliveries retry."""
+
+    slack_url: Annotated[str | None, _optional(_secret_http_url)] = Field(
+        None, validation_alias="ABACUS_ALERT_SLACK_URL", repr=False
+    )
+    webhook_url: Annotated[str | None, _optional(_secret_http_url)] = Field(
+        None, validation_alias="ABACUS_ALERT_WEBHOOK_URL", repr=False
+    )
+    webhook_secret: str | None = Field(None, validation_alias="ABACUS_ALERT_WEBHOOK_SECRET", repr=False)
+    retry_seconds: Annotated[float, _bounded(0.01, 3600, float)] = Field(
+        30.0, validation_alias="ABACUS_ALERT_RETRY_SECONDS"
+    )
+    """The first retry's delay; each next one doubles (capped at an hour)."""
+    max_tries: Annotated[int, _bounded(1, 20)] = Field(8, validation_alias="ABACUS_ALERT_MAX_TRIES")
+
+    def url(self, channel: str) -> str | None:
+        return {"slack": self.slack_url, "webhook": self.webhook_url}.get(channel)
+
+
 class JobSettings(_Group):
     """The arq queue. Every Redis name of the worker carries the queue name, so installs can share a Redis."""
 
@@ -405,6 +433,7 @@ class Settings(BaseModel):
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     copilot: CopilotSettings = Field(default_factory=CopilotSettings)
     seats: SeatSettings = Field(default_factory=SeatSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
 
     @property
@@ -451,6 +480,7 @@ GROUPS: dict[str, type[_Group]] = {
     "github": GitHubSettings,
     "copilot": CopilotSettings,
     "seats": SeatSettings,
+    "alerts": AlertSettings,
     "jobs": JobSettings,
 }
 

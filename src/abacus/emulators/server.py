@@ -9,6 +9,7 @@ Control endpoints (no auth), all under `/_emulator`:
   GET    /truth/usage?start=&end=&tool=&org=   GET /truth/commits?start=&end=   (Decimal as string)
   GET    /truth/activity?start=&end=&tool=&org=   (docs/providers.md §8 rows per tool, organization, identity, date)
   GET    /health
+Budget alert receivers under `/hooks` (`/hooks/slack`, `/hooks/generic`; emulators/hooks.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from litestar.datastructures import State
 
 from abacus.emulators.dataset import EmulatorConfig, EmulatorDataset
 from abacus.emulators.faults import EmulatorState, FaultSpecError, query_params
+from abacus.emulators.hooks import create_hooks_router
 from abacus.providers.registry import PROVIDERS
 
 
@@ -183,6 +185,7 @@ def create_emulator_app(config: EmulatorConfig, *, extra_routers: Sequence[Route
         route_handlers=[
             *(provider_emulator(provider.emulator_module).create_router(state) for provider in PROVIDERS),
             create_control_router(state),
+            create_hooks_router(),
             *extra_routers,
         ],
         state=State({"emulator": state}),

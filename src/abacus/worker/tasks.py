@@ -18,6 +18,14 @@ from abacus.providers import registry, runner
 from abacus.providers.provider import Job, Provider
 from abacus.queue_keys import job_id
 from abacus.sync.context import SyncContext, SyncResult
+from abacus.worker.alert_jobs import (
+    DELIVER_JOB,
+    DELIVER_TRIES,
+    EVALUATE_JOB,
+    check_budgets,
+    deliver_budget_alert,
+    evaluate_budgets_job,
+)
 from abacus.worker.csv_import_jobs import IMPORT_JOB, import_cursor_csv_file
 from abacus.worker.locks import job_lock
 from abacus.worker.webhook_jobs import FOLLOWUP_JOB, FOLLOWUP_TRIES, github_webhook_followup
@@ -42,7 +50,10 @@ async def _forward(ctx: dict[str, Any], provider: Provider, name: str) -> dict[s
     async with job_lock(ctx["redis"], ctx["settings"].jobs, name) as held:
         if not held:
             return {"skipped": "already running"}
-        return _summary(await runner.run_incremental(_sync_context(ctx), provider))
+        summary = _summary(await runner.run_incremental(_sync_context(ctx), provider))
+    # new usage can cross a budget's threshold: check budgets after every forward sync (docs/operations.md §12)
+    summary["budgets"] = await check_budgets(ctx)
+    return summary
 
 
 async def _mappings(ctx: dict[str, Any], provider: Provider, name: str) -> dict[str, Any]:
@@ -97,6 +108,8 @@ FUNCTIONS: list[Function] = [
 ] + [
     func(github_webhook_followup, name=FOLLOWUP_JOB, max_tries=FOLLOWUP_TRIES),
     func(import_cursor_csv_file, name=IMPORT_JOB, timeout=1800, max_tries=1),
+    func(evaluate_budgets_job, name=EVALUATE_JOB, timeout=600, max_tries=1),
+    func(deliver_budget_alert, name=DELIVER_JOB, timeout=60, max_tries=DELIVER_TRIES),
 ]
 CRON_JOBS: list[CronJob] = [
     cron(
@@ -109,4 +122,4 @@ CRON_JOBS: list[CronJob] = [
         timeout=job.timeout_seconds,
     )
     for _, job in registry.all_jobs()
-]
+] + [cron(evaluate_budgets_job, name=EVALUATE_JOB, minute=7, second=0, timeout=600, unique=True)]
