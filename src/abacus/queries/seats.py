@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
 from abacus.domain.seats import idle_days, is_idle, last_active, seat_cost
+from abacus.queries.cache import cached
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ USAGE_COST = text(
 )
 
 
+@cached
 async def seats_view(
     db: AsyncSession,
     rng: DateRange,
