@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -587,6 +588,37 @@ class AlertDelivery(Base):
     http_status: Mapped[int | None] = mapped_column(SmallInteger)
     error: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = _now()
+
+
+class OtelPoint(Base):
+    """One OpenTelemetry data point as received over OTLP/HTTP (docs/schema.md), unique per (organisation label,
+    series, start, time) so a repeated export changes nothing. `delta` is what the point adds: its value for delta
+    temporality, the increase since the previous point of the same (series, start) for cumulative (a drop is a
+    restart: the value itself)."""
+
+    __tablename__ = "otel_points"
+    __table_args__ = (
+        UniqueConstraint("organization_label", "series_key", "start_ns", "time_ns", name="uq_otel_points_point"),
+        Index("ix_otel_points_date_identity", "date", "identity"),
+        Index("ix_otel_points_observed_at", "observed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    organization_label: Mapped[str] = mapped_column(String(64), nullable=False)
+    series_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    start_ns: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    time_ns: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    date: Mapped[date] = mapped_column(Date, nullable=False)
+    metric: Mapped[str] = mapped_column(String(128), nullable=False)
+    cumulative: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    value: Mapped[float] = mapped_column(Float, nullable=False)
+    delta: Mapped[float] = mapped_column(Float, nullable=False)
+    identity: Mapped[str | None] = mapped_column(String(320))
+    model: Mapped[str | None] = mapped_column(String(128))
+    kind: Mapped[str | None] = mapped_column(String(64))
+    attributes: Mapped[dict[str, object]] = mapped_column(JSONB, nullable=False)
+    received_at: Mapped[datetime] = _now()
 
 
 class DataVersion(Base):
