@@ -258,7 +258,7 @@ def test_desktop_shows_the_nav_without_a_menu_button(app_page: Any, demo_app: An
     page = app_page
     page.goto(f"{demo_app.url}/")
     expect(page.locator(".navmenu > summary")).to_be_hidden()
-    expect(page.locator("#mainnav").get_by_role("link", name="Team")).to_be_visible()
+    expect(page.locator("#mainnav").get_by_role("link", name="Team", exact=True)).to_be_visible()
     expect(page.get_by_role("searchbox", name="Search users")).to_be_visible()
     # The skip link is off-screen until focused.
     box = page.get_by_role("link", name="Skip to main content").bounding_box()
