@@ -181,6 +181,27 @@ async def test_a_failing_endpoint_stores_nothing_and_is_recorded(
     assert state is not None and state.last_error is None and state.last_success_at is not None
 
 
+async def test_a_first_sync_resolves_verified_emails_itself(
+    emulator: EmulatorServer, services: Any, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """No mapping exists yet (no commit was synced): the team sync asks G7 once for verified emails."""
+    ctx = context(emulator, services, sessionmaker)
+    await github.sync_teams(ctx)
+    assert len(emulator.state.requests("github", "graphql")) >= 1
+    dataset = emulator.state.dataset
+    verified = {str(m.id): m.verified_emails[0] for m in dataset.github_members if m.verified_emails}
+    want, want_unmapped = expected(emulator, verified)
+    got = await memberships(sessionmaker)
+    assert {k: v[0] for k, v in got.items()} == want
+    async with sessionmaker() as db:
+        unmapped = {(u.team_slug, u.login) for u in (await db.execute(select(TeamUnmappedMember))).scalars()}
+    assert unmapped == want_unmapped
+    emulator.state.clear_requests()
+    assert await github.sync_teams(ctx) == 0
+    calls = len(emulator.state.requests("github", "graphql"))
+    assert calls == 0, "G7 is asked again only when the unmapped members changed"
+
+
 def test_the_team_sync_is_an_hourly_registered_job() -> None:
     job = registry.get("github").job("teams")
     assert job is not None and job.name == "sync_github_teams" and job.schedule == "Hourly"

@@ -46,7 +46,7 @@ from abacus.sync.commit_store import (
 )
 from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.state import lock_state, read_state, record_error
-from abacus.sync.team_store import FetchedMember, FetchedTeam, store_github_teams
+from abacus.sync.team_store import FetchedMember, FetchedTeam, emails_for_github_users, store_github_teams
 
 log = get_logger("abacus.github")
 
@@ -855,7 +855,9 @@ async def sync_teams(ctx: SyncContext) -> int:
     """G9 + G10 → teams and memberships (maintainers are leads), logins → emails by the github identity mappings;
     unmapped logins are kept and listed. Everything is fetched first, then stored in one transaction with the
     `github-teams` state: a failed fetch stores nothing. Idempotent; never touches an admin's rows.
-    Returns the rows changed."""
+    When members no mapping knows differ from the last run's, a G7 mapping refresh (verified-domain emails) comes
+    first, so a first run — before any commit brought its authors' mappings — already resolves them, and an
+    unchanged org asks nothing more. Returns the rows changed."""
     try:
         async with github_api(ctx) as api:
             fetched: list[FetchedTeam] = []
@@ -868,6 +870,23 @@ async def sync_teams(ctx: SyncContext) -> int:
         await record_error(ctx.sessionmaker, org_state_id, f"teams: {exc}")
         await record_error(ctx.sessionmaker, TEAMS_STATE_ID, str(exc))
         raise
+    everyone = [m for team in fetched for m in team.members]
+
+    async def unresolved_digest() -> str:
+        async with ctx.sessionmaker() as db:
+            known = await emails_for_github_users(db, everyone)
+        unresolved = sorted({m.user_id for m in everyone if m.user_id not in known and m.login not in known})
+        return hashlib.sha256(",".join(unresolved).encode()).hexdigest()[:32] if unresolved else ""
+
+    digest = await unresolved_digest()
+    async with ctx.sessionmaker() as db:
+        previous = await read_state(db, TEAMS_STATE_ID)
+    if digest and (previous is None or previous.last_cursor != digest):
+        try:
+            await sync_mappings(ctx, force=True)
+            digest = await unresolved_digest()
+        except ProviderError as exc:  # the teams still sync; the unresolved logins are listed as unmapped
+            log.warning("github member emails unavailable for the team sync", error=str(exc))
     async with ctx.sessionmaker() as db, db.begin():
         counts = await store_github_teams(db, fetched)
         state = await lock_state(db, TEAMS_STATE_ID)
@@ -875,6 +894,7 @@ async def sync_teams(ctx: SyncContext) -> int:
         state.last_success_at = stamp
         state.last_sync_at = stamp
         state.last_error = None
+        state.last_cursor = digest  # the unmapped members G7 was last asked about
         state.records_last_run = counts.changes
     log.info(
         "github teams synced",
