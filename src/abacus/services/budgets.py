@@ -192,6 +192,7 @@ async def save_budget(db: AsyncSession, fields: BudgetInput, *, actor: str, budg
         budget = Budget(**values, created_by=actor[:320])
         db.add(budget)
         await db.flush()
+        await db.refresh(budget)  # the stored values (amount as numeric(12,2)) are what the audit records
         await record_audit(
             db, actor=actor, action="budget.create", target=f"budget:{budget.id}", after=budget_json(budget)
         )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abacus.web.api import activity as activity_api
+from abacus.web.api import budgets as budgets_api
 from abacus.web.api import commits as commits_api
 from abacus.web.api import docs as api_docs
-from abacus.web.api import health, webhooks
+from abacus.web.api import health, otlp, webhooks
 from abacus.web.api import seats as seats_api
 from abacus.web.api import status as api_status
 from abacus.web.api import usage as usage_api
@@ -15,6 +16,7 @@ from abacus.web.exports import seats as seats_export
 from abacus.web.exports import team as team_export
 from abacus.web.exports import usage as usage_exports
 from abacus.web.pages import auth, dashboard, definitions, mappings, repositories, status, tips
+from abacus.web.pages import budgets as budgets_pages
 from abacus.web.pages import commits as commits_pages
 from abacus.web.pages import seats as seats_pages
 from abacus.web.pages import team as team_pages
@@ -25,6 +27,7 @@ from abacus.web.pages import users as user_pages
 ROUTE_HANDLERS = [
     health.healthz,
     webhooks.github_webhook,
+    otlp.otlp_metrics,
     auth.sign_in_page,
     auth.login,
     auth.callback,
@@ -47,6 +50,10 @@ ROUTE_HANDLERS = [
     teams_pages.save_member,
     teams_pages.remove_team_member,
     teams_pages.import_teams,
+    budgets_pages.budgets_page,
+    budgets_pages.save_budget_form,
+    budgets_pages.delete_budget_form,
+    budgets_api.api_budgets,
     tips.tip_guide,
     usage_exports.export_usage,
     usage_pages.usage_page,
