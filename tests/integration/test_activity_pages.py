@@ -4,7 +4,10 @@ independent SQL over the raw activity_daily rows."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import date, timedelta
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
@@ -211,3 +214,18 @@ def test_the_usage_tools_view_shows_lines_per_day_and_activity_by_tool(page_clie
     rows = [[dom.text(td) for td in dom.select(tr, "td")] for tr in dom.select(
         card_titled(page, "Activity by tool (7d)"), "tbody tr")]  # fmt: skip
     assert rows == expected_rows(database_url, None)
+
+
+def test_the_team_table_has_sortable_activity_columns_and_exports_them(page_client, activity_rows, database_url):
+    cols = "email,totalCost,linesAdded,acceptanceRate,activityDays,costPer1kLines"
+    page = dom.parse(
+        page_client.get("/team", params={"range": "7d", "cols": cols, "sort": "linesAdded", "dir": "desc"}).text
+    )
+    rows = [[dom.text(td) for td in dom.select(tr, "td")] for tr in dom.select(page, "table.team tbody tr")]
+    # Ada in 7 days: 120 + 80 + 300 lines, 40 + 50 + 310 of 50 + 50 + 900 accepted, active on 2 days
+    assert rows[0][0] == ADA and rows[0][2:5] == ["500", "40.0%", "2"]
+    csv_rows = list(csv.DictReader(io.StringIO(page_client.get("/export/team.csv", params={"range": "7d"}).text)))
+    ada = next(r for r in csv_rows if r["email"] == ADA)
+    assert (ada["lines_added"], ada["acceptance_rate"], ada["ai_active_days"]) == ("500", "0.4", "2")
+    cost = Decimal(ada["total_cost"])
+    assert Decimal(ada["cost_per_1k_lines"]) == round(cost * 1000 / 500, 6)

@@ -305,6 +305,10 @@ CSV_HEADER = [
     "avg_tokens_per_day",
     "tool_count",
     "has_thinking_models",
+    "lines_added",
+    "acceptance_rate",
+    "ai_active_days",
+    "cost_per_1k_lines",
 ]
 
 
@@ -342,6 +346,10 @@ def test_team_csv_matches_the_raw_rows(page_client, records):
             str(p["avg_tokens_per_day"]),
             str(p["tool_count"]),
             "true" if p["has_thinking_models"] else "false",
+            "0",  # the seed has no activity: no lines, no rate, no AI active days, no cost per 1k lines
+            "",
+            "0",
+            "",
         ]
     alias = page_client.get("/api/v1/export/team.csv", params={"range": "90d"})
     assert alias.status_code == 200 and alias.text == response.text

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import (
@@ -31,10 +32,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from abacus.domain.activity import acceptance_rate, cost_per_1k_lines
 from abacus.domain.identities import UNMAPPED_PREFIX
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
 from abacus.models import (
+    ActivityDaily,
     UsagePersonMonthly,
     UsagePersonWeekly,
     UsageUserDaily,
@@ -42,6 +45,7 @@ from abacus.models import (
     UsageUserTool,
     UsageUserWeekly,
 )
+from abacus.models import TeamMember as TeamMembership
 from abacus.queries.cache import cached
 from abacus.queries.usage import PeriodSplit, period_split
 
@@ -52,7 +56,8 @@ DEDICATED_TOOLS = (CLAUDE_CODE, CURSOR)
 
 SORT_COLUMNS = (
     "email", "totalTokens", "totalCost", "claudeCodeTokens", "cursorTokens", "inputTokens", "outputTokens",
-    "firstActive", "lastActive", "daysActive", "avgTokensPerDay",
+    "firstActive", "lastActive", "daysActive", "avgTokensPerDay", "linesAdded", "acceptanceRate", "activityDays",
+    "costPer1kLines",
 )  # fmt: skip
 """Fixed sort keys (docs/pages.md §4); `tool_<tool>` keys are added per tool present."""
 
@@ -93,11 +98,13 @@ class TeamTools:
 @dataclass(frozen=True)
 class TeamQuery:
     """What selects and orders the population. `email_pattern` is an ILIKE pattern with `\\` as escape (or None);
+    `team_slug` keeps only that team's members (or None: everyone);
     `tools` are the tools whose per-tool token sums are computed (Claude Code and Cursor are always added)."""
 
     rng: DateRange
     today: date
     email_pattern: str | None = None
+    team_slug: str | None = None
     sort: str = "totalTokens"
     descending: bool = True
     tools: tuple[str, ...] = ()
@@ -127,6 +134,19 @@ class TeamMember:
     tool_count: int
     has_thinking_models: bool
     days_since_last_active: int
+    lines_added: int = 0
+    """Activity in the range (docs/metrics.md §10): M-LINES, M-ACCEPT's parts and M-ACTIVE-DAYS."""
+    accepted: int = 0
+    suggested: int = 0
+    activity_days: int = 0
+
+    @property
+    def acceptance_rate(self) -> Fraction | None:
+        return acceptance_rate(self.accepted, self.suggested)
+
+    @property
+    def cost_per_1k_lines(self) -> Decimal | None:
+        return cost_per_1k_lines(self.total_cost, self.lines_added)
 
     @property
     def cache_write_tokens(self) -> int:
@@ -202,6 +222,12 @@ def _tool_label(index: int) -> str:
     return f"tool_{index}"
 
 
+def _team_emails(slug: str) -> Select[Any]:
+    """The emails of one team's live members (a person in several teams is in each)."""
+    members = TeamMembership.__table__
+    return select(members.c.email).where(members.c.team_slug == slug, members.c.removed_at.is_(None))
+
+
 def _population(query: TeamQuery) -> Any:
     """Per-user sums over the range (the population), as a subquery."""
     return _population_select(query).subquery("per_user")
@@ -233,6 +259,8 @@ def _population_select(query: TeamQuery) -> Select[Any]:
     )
     if query.email_pattern:
         stmt = stmt.where(_user.c.email.ilike(query.email_pattern, escape="\\"))
+    if query.team_slug is not None:
+        stmt = stmt.where(_user.c.email.in_(_team_emails(query.team_slug)))
     split = period_split(query.rng)
     if not split.coarse:
         return stmt
@@ -307,6 +335,8 @@ def _population_by_periods(query: TeamQuery, split: PeriodSplit) -> Select[Any]:
         )
     if query.email_pattern:
         parts = [part.where(part.selected_columns[0].ilike(query.email_pattern, escape="\\")) for part in parts]
+    if query.team_slug is not None:
+        parts = [part.where(part.selected_columns[0].in_(_team_emails(query.team_slug))) for part in parts]
     src = union_all(*parts).subquery("src")
     tool_sums = [
         func.coalesce(func.sum(src.c.total_tokens).filter(src.c.tool == tool), 0).label(_tool_label(i))
@@ -340,6 +370,13 @@ def _members_select(query: TeamQuery, people: Any = None, team: Any = None) -> S
     avg_per_day = cast(func.round(people.c.total_tokens / people.c.days_active), BigInteger).label("avg_tokens_per_day")
     tool_columns = {tool: people.c[_tool_label(i)] for i, tool in enumerate(query.tool_columns)}
     email_order = people.c.email.collate("C")
+    activity = _activity(query)
+    lines = func.coalesce(activity.c.lines_added, 0).label("lines_added")
+    accepted = func.coalesce(activity.c.accepted, 0).label("accepted")
+    suggested = func.coalesce(activity.c.suggested, 0).label("suggested")
+    activity_days = func.coalesce(activity.c.activity_days, 0).label("activity_days")
+    rate = cast(activity.c.accepted, Numeric) / func.nullif(activity.c.suggested, 0)
+    per_1k = people.c.total_cost * 1000 / func.nullif(activity.c.lines_added, 0)
     sortable: dict[str, Any] = {
         "email": email_order,
         "totalTokens": people.c.total_tokens,
@@ -352,20 +389,39 @@ def _members_select(query: TeamQuery, people: Any = None, team: Any = None) -> S
         "lastActive": last_active,
         "daysActive": people.c.days_active,
         "avgTokensPerDay": avg_per_day,
+        "linesAdded": lines,
+        "acceptanceRate": rate,
+        "activityDays": activity_days,
+        "costPer1kLines": per_1k,
         **{tool_sort_key(tool): column for tool, column in tool_columns.items() if tool not in DEDICATED_TOOLS},
     }
     if query.sort not in sortable:
         raise ValueError(f"unknown sort key {query.sort!r}")
     order = sortable[query.sort]
     # Ties (and everything when sorting by email) fall back to email ascending, byte order.
-    ordering = [order.desc() if query.descending else order.asc()]
+    ordering = [(order.desc() if query.descending else order.asc()).nulls_last()]
     if query.sort != "email":
         ordering.append(email_order.asc())
-    joined = people.join(seen, seen.c.email == people.c.email)
+    joined = people.join(seen, seen.c.email == people.c.email).outerjoin(activity, activity.c.email == people.c.email)
+    columns = (people, last_active, avg_per_day, lines, accepted, suggested, activity_days)
     if team is None:
-        return select(people, last_active, avg_per_day).select_from(joined).order_by(*ordering)
+        return select(*columns).select_from(joined).order_by(*ordering)
+    return select(*columns, team).select_from(joined.join(team, literal(True))).order_by(*ordering)
+
+
+def _activity(query: TeamQuery) -> Any:
+    """Per person: the range's activity sums (docs/metrics.md §10), for the Team table's activity columns."""
     return (
-        select(people, last_active, avg_per_day, team).select_from(joined.join(team, literal(True))).order_by(*ordering)
+        select(
+            ActivityDaily.email,
+            func.sum(ActivityDaily.lines_added).label("lines_added"),
+            func.sum(ActivityDaily.accepted).label("accepted"),
+            func.sum(ActivityDaily.suggested).label("suggested"),
+            func.count(distinct(ActivityDaily.date)).filter(ActivityDaily.active).label("activity_days"),
+        )
+        .where(ActivityDaily.date.between(query.rng.start, query.rng.end))
+        .group_by(ActivityDaily.email)
+        .subquery("activity")
     )
 
 
@@ -385,6 +441,10 @@ def _member(row: Any, query: TeamQuery) -> TeamMember:
         tool_count=int(row.tool_count),
         has_thinking_models=bool(row.has_thinking_models),
         days_since_last_active=(query.today - row.last_active).days,
+        lines_added=int(row.lines_added),
+        accepted=int(row.accepted),
+        suggested=int(row.suggested),
+        activity_days=int(row.activity_days),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 from litestar import Request, get
@@ -18,7 +19,8 @@ from abacus.web.params import SearchText, today_utc
 HEAD_COLUMNS = ("email", "total_tokens", "total_cost", "claude_code_tokens", "cursor_tokens")
 TAIL_COLUMNS = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "first_active", "last_active",
-    "days_active", "avg_tokens_per_day", "tool_count", "has_thinking_models",
+    "days_active", "avg_tokens_per_day", "tool_count", "has_thinking_models", "lines_added", "acceptance_rate",
+    "ai_active_days", "cost_per_1k_lines",
 )  # fmt: skip
 """Between the two: a `<tool>_tokens` column for every other tool with usage in the range (the Team page's tool
 columns), so the tool columns add up to `total_tokens`, as do input + output + cache read + cache write."""
@@ -49,6 +51,12 @@ async def _team_rows(request: Request[Any, Any, Any], query: TeamQuery) -> Async
                 m.avg_tokens_per_day,
                 m.tool_count,
                 m.has_thinking_models,
+                m.lines_added,
+                round(Decimal(m.acceptance_rate.numerator) / m.acceptance_rate.denominator, 4)
+                if m.acceptance_rate is not None
+                else None,
+                m.activity_days,
+                round(m.cost_per_1k_lines, 6) if m.cost_per_1k_lines is not None else None,
             )
 
 
