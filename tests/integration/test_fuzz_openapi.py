@@ -14,7 +14,7 @@ from schemathesis import GenerationMode
 from tests.integration.attack_support import fuzz_examples
 from tests.support import sign_in
 
-EXAMPLES = fuzz_examples(12)
+EXAMPLES = fuzz_examples(10)
 
 
 @pytest.fixture(scope="module")

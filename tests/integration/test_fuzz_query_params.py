@@ -142,7 +142,7 @@ def test_every_get_route_answers_200_or_a_400_naming_a_parameter(page_client, ro
         return route, draw(st.lists(st.tuples(keys, values), max_size=6))
 
     @settings(
-        max_examples=fuzz_examples(150),
+        max_examples=fuzz_examples(100),
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),

@@ -23,7 +23,7 @@ from tests.support import app_settings
 
 SECRET = "whsec_fuzz_" + uuid.uuid4().hex
 FUZZ = settings(
-    max_examples=fuzz_examples(150),
+    max_examples=fuzz_examples(100),
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),
