@@ -197,3 +197,44 @@ def test_api_budgets_equal_sql_and_refuse_a_bad_month(signed_in, clean_db, datab
         response = ada.get("/api/v1/budgets", params={"month": bad})
         assert response.status_code == 400 and "month" in response.text, bad
     assert ada.get("/budgets", params={"month": "nope"}).status_code == 400
+
+
+def test_a_channel_failing_for_a_day_shows_on_status(signed_in, clean_db, database_url) -> None:
+    async def run() -> None:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO budgets (id, scope, scope_id, tool, amount_usd, created_by, updated_by)"
+                        " OVERRIDING SYSTEM VALUE VALUES (1, 'org', '', 'all', 10, 'seed', 'seed')"
+                    )
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO alerts (id, budget_id, month, kind, spent_usd, forecast_usd, amount_usd, channels)"
+                        " OVERRIDING SYSTEM VALUE VALUES (1, 1, date_trunc('month', now())::date, 'threshold_50', 5, 9,"
+                        " 10, '{slack,webhook}')"
+                    )
+                )
+                # slack delivered; the webhook failing since 25 hours ago, still failing an hour ago
+                await conn.execute(
+                    text(
+                        "INSERT INTO alert_deliveries (alert_id, channel, attempt, status, http_status, error, at)"
+                        " VALUES"
+                        " (1, 'slack', 1, 'sent', 200, NULL, now() - interval '25 hours'),"
+                        " (1, 'webhook', 1, 'failed', 500, 'HTTP 500', now() - interval '25 hours'),"
+                        " (1, 'webhook', 2, 'failed', 500, 'HTTP 500', now() - interval '1 hour')"
+                    )
+                )
+        finally:
+            await engine.dispose()
+
+    run_async(run())
+    ada = signed_in("ada@example.com")
+    status = ada.get("/status")
+    assert status.status_code == 200
+    assert "Alert channel webhook failing" in status.text
+    assert "Alert channel slack failing" not in status.text
+    budgets = ada.get("/budgets")
+    assert "webhook: failing" in budgets.text and "slack: sent" in budgets.text and "last: HTTP 500" in budgets.text

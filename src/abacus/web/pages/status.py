@@ -18,6 +18,7 @@ from abacus.queries import status as queries
 from abacus.queries.audit import latest_audit_events
 from abacus.queries.lifetime import lifetime_stats
 from abacus.queue_keys import job_id
+from abacus.services.alert_delivery import channel_health
 from abacus.services.audit import record_audit, sync_state_snapshot
 from abacus.web.errors import BadParameter
 from abacus.web.params import now_utc
@@ -30,13 +31,14 @@ FRAGMENTS = {"status-panel": "fragments/status_panel.html"}
 async def status_context(request: Request[Any, Any, Any], audit_page: int = 1) -> dict[str, Any]:
     settings = request.app.state.settings
     now = now_utc(request)
-    lifetime, providers, unattributed, unmapped_github, audit = await concurrently(
+    lifetime, providers, unattributed, unmapped_github, audit, channels = await concurrently(
         request.app.state.sessionmaker,
         lifetime_stats,
         lambda db: queries.provider_statuses(db, settings, now),
         identities.unattributed,
         identities.unmapped_github,
         lambda db: latest_audit_events(db, page=audit_page),
+        channel_health,
     )
     return {
         "nav": "status",
@@ -46,6 +48,8 @@ async def status_context(request: Request[Any, Any, Any], audit_page: int = 1) -
         "unattributed": unattributed,
         "unmapped_github": unmapped_github,
         "audit": audit,
+        # an alert channel failing for 24 hours (docs/operations.md §12)
+        "failing_channels": [c for c in channels if c.flagged(now)],
         "worker": await queries.worker_status(request.app.state.redis, settings.jobs.queue),
         "schedule": queries.schedule_rows(settings),
     }
