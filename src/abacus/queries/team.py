@@ -45,6 +45,7 @@ from abacus.models import (
     UsageUserTool,
     UsageUserWeekly,
 )
+from abacus.models import TeamMember as TeamMembership
 from abacus.queries.cache import cached
 from abacus.queries.usage import PeriodSplit, period_split
 
@@ -97,11 +98,13 @@ class TeamTools:
 @dataclass(frozen=True)
 class TeamQuery:
     """What selects and orders the population. `email_pattern` is an ILIKE pattern with `\\` as escape (or None);
+    `team_slug` keeps only that team's members (or None: everyone);
     `tools` are the tools whose per-tool token sums are computed (Claude Code and Cursor are always added)."""
 
     rng: DateRange
     today: date
     email_pattern: str | None = None
+    team_slug: str | None = None
     sort: str = "totalTokens"
     descending: bool = True
     tools: tuple[str, ...] = ()
@@ -219,6 +222,12 @@ def _tool_label(index: int) -> str:
     return f"tool_{index}"
 
 
+def _team_emails(slug: str) -> Select[Any]:
+    """The emails of one team's live members (a person in several teams is in each)."""
+    members = TeamMembership.__table__
+    return select(members.c.email).where(members.c.team_slug == slug, members.c.removed_at.is_(None))
+
+
 def _population(query: TeamQuery) -> Any:
     """Per-user sums over the range (the population), as a subquery."""
     return _population_select(query).subquery("per_user")
@@ -250,6 +259,8 @@ def _population_select(query: TeamQuery) -> Select[Any]:
     )
     if query.email_pattern:
         stmt = stmt.where(_user.c.email.ilike(query.email_pattern, escape="\\"))
+    if query.team_slug is not None:
+        stmt = stmt.where(_user.c.email.in_(_team_emails(query.team_slug)))
     split = period_split(query.rng)
     if not split.coarse:
         return stmt
@@ -324,6 +335,8 @@ def _population_by_periods(query: TeamQuery, split: PeriodSplit) -> Select[Any]:
         )
     if query.email_pattern:
         parts = [part.where(part.selected_columns[0].ilike(query.email_pattern, escape="\\")) for part in parts]
+    if query.team_slug is not None:
+        parts = [part.where(part.selected_columns[0].in_(_team_emails(query.team_slug))) for part in parts]
     src = union_all(*parts).subquery("src")
     tool_sums = [
         func.coalesce(func.sum(src.c.total_tokens).filter(src.c.tool == tool), 0).label(_tool_label(i))

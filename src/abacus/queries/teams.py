@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.domain.identities import UNMAPPED_PREFIX
+from abacus.domain.periods import DateRange
 from abacus.domain.teams import TEAMS_STATE_ID
 from abacus.models import AuditEvent, SyncState, Team, TeamMember, TeamUnmappedMember
+from abacus.queries.cache import cached
 
 
 @dataclass(frozen=True)
@@ -98,3 +102,71 @@ async def recent_team_changes(db: AsyncSession, limit: int = 20) -> list[TeamCha
         )
     ).scalars()
     return [TeamChange(r.at, r.actor, r.action, r.target, r.before, r.after) for r in rows]
+
+
+@dataclass(frozen=True)
+class TeamUsageRow:
+    """One team's figures over a range: its members, those with usage (active), their tokens and cost."""
+
+    slug: str
+    name: str
+    members: int
+    active: int
+    total_tokens: int
+    total_cost: Decimal
+
+
+@dataclass(frozen=True)
+class TeamGroups:
+    """The Team page grouped by team. `rows` count a person in two teams in both; `everyone_in_teams` counts each
+    person once (the figure to compare with org totals)."""
+
+    rows: tuple[TeamUsageRow, ...]
+    everyone_in_teams: TeamUsageRow
+
+
+_TEAM_GROUPS = text(
+    """
+    WITH per_person AS (
+      SELECT email, SUM(total_tokens) AS tokens, SUM(cost) AS cost
+      FROM usage_user_daily
+      WHERE date BETWEEN :start AND :end AND email NOT LIKE :unmapped
+      GROUP BY email
+    ), membership AS (
+      SELECT m.team_slug, m.email FROM team_members m
+      JOIN teams t ON t.slug = m.team_slug AND t.removed_at IS NULL
+      WHERE m.removed_at IS NULL
+    )
+    SELECT t.slug, t.name, COUNT(m.email) AS members, COUNT(p.email) AS active,
+           COALESCE(SUM(p.tokens), 0) AS tokens, COALESCE(SUM(p.cost), 0) AS cost
+    FROM teams t
+    LEFT JOIN membership m ON m.team_slug = t.slug
+    LEFT JOIN per_person p ON p.email = m.email
+    WHERE t.removed_at IS NULL
+    GROUP BY t.slug, t.name
+    UNION ALL
+    SELECT NULL, NULL, COUNT(*), COUNT(p.email), COALESCE(SUM(p.tokens), 0), COALESCE(SUM(p.cost), 0)
+    FROM (SELECT DISTINCT email FROM membership) people
+    LEFT JOIN per_person p ON p.email = people.email
+    """
+)
+
+
+@cached
+async def team_groups(db: AsyncSession, rng: DateRange) -> TeamGroups:
+    """One row per live team over `rng` (tokens desc, then slug) and the same figures for everyone in any team,
+    each person once. Reads the (date, email, tool) rollup like the Team page, so a team's row sums that page's rows
+    of its members."""
+    rows = (
+        await db.execute(_TEAM_GROUPS, {"start": rng.start, "end": rng.end, "unmapped": f"{UNMAPPED_PREFIX}%"})
+    ).all()
+    teams = [
+        TeamUsageRow(r.slug, r.name, int(r.members), int(r.active), int(r.tokens), Decimal(r.cost))
+        for r in rows
+        if r.slug is not None
+    ]
+    total = next(r for r in rows if r.slug is None)
+    everyone = TeamUsageRow(
+        "", "In any team", int(total.members), int(total.active), int(total.tokens), Decimal(total.cost)
+    )
+    return TeamGroups(tuple(sorted(teams, key=lambda t: (-t.total_tokens, t.slug))), everyone)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.formatting import format_percent_int, format_tokens
 from abacus.domain.periods import DateRange
+from abacus.domain.teams import TeamError, validate_slug
 from abacus.domain.tools import tool_color, tool_name
 from abacus.queries.team import (
     DEDICATED_TOOLS,
@@ -27,8 +28,9 @@ from abacus.queries.team import (
     tool_sort_key,
     unattributed_in_range,
 )
+from abacus.queries.teams import team_groups, team_slugs
 from abacus.web.charts import BarPart, split_bar
-from abacus.web.params import SearchText, column_keys, one_of, range_query, today_utc
+from abacus.web.params import BadParameter, SearchText, column_keys, one_of, range_query, today_utc
 from abacus.web.rendering import has_page_body, page_body_key, range_context, render
 from abacus.web.templating import query
 from abacus.web.usage_charts import tool_legend
@@ -137,6 +139,7 @@ def team_context(rng: DateRange, state: dict[str, Any], tools: TeamTools, page: 
         "sort": None if state["sort"] == DEFAULT_SORT else state["sort"],
         "dir": None if state["dir"] == DEFAULT_DIR else state["dir"],
         "cols": _cols_param(cols),
+        "team": state.get("team"),
     }
     chips = []
     for column in all_columns:
@@ -173,6 +176,7 @@ def team_query(
         rng=rng,
         today=today_utc(request),
         email_pattern=pattern,
+        team_slug=state.get("team"),
         sort=state["sort"],
         descending=state["dir"] == "desc",
         tools=tools.tool_columns({*state["cols"], state["sort"]}),
@@ -189,22 +193,58 @@ async def team(
     sort: str | None = None,
     dir_: Annotated[str | None, Parameter(query="dir")] = None,
     cols: str | None = None,
+    team_param: Annotated[str | None, Parameter(query="team")] = None,
+    group: str | None = None,
 ) -> Template:
     inputs = (rng, query_text.text, query_text.pattern, sort, dir_, cols, page_number, today_utc(request))
-    body_key = await page_body_key(request, *inputs)
+    body_key = await page_body_key(request, *inputs, team_param, group)
     if has_page_body(request, PAGE, body_key):  # rendered (and its parameters found valid) for this key already
         shell = {**range_context(request, rng), "nav": "team", "search": query_text.text}
         return render(request, PAGE, shell, fragments=FRAGMENTS, body_key=body_key)
+    grouping = one_of("group", group, ("people", "team"), "people")
+    choices = await team_slugs(db)
+    chosen_team = chosen_team_slug(team_param, choices)
+    if grouping == "team":
+        if chosen_team is not None:
+            raise BadParameter("team", "group=team shows every team; leave out team=")
+        keep = {**range_query(rng), "group": "team"}
+        grouped = {
+            **range_context(request, rng),
+            "nav": "team",
+            "group": "team",
+            "groups": await team_groups(db, rng),
+            "team_choices": choices,
+            "team_filter": None,
+            "keep": keep,
+            "state_params": keep,
+        }
+        return render(request, PAGE, grouped, fragments=FRAGMENTS, body_key=body_key)
     tools = await team_tools(db, rng)
-    state = team_request_state(tools, query_text.text, sort, dir_, cols)
+    state = {**team_request_state(tools, query_text.text, sort, dir_, cols), "team": chosen_team}
     page = await team_page(db, team_query(request, rng, state, tools, query_text.pattern), page_number)
     context = {
         **range_context(request, rng),
         **team_context(rng, state, tools, page),
         "nav": "team",
+        "group": "people",
+        "team_choices": choices,
+        "team_filter": chosen_team,
         "unattributed": await unattributed_in_range(db, rng),
     }
     return render(request, PAGE, context, fragments=FRAGMENTS, body_key=body_key)
+
+
+def chosen_team_slug(raw: str | None, choices: list[tuple[str, str]]) -> str | None:
+    """The `team=` filter: None when absent or empty; a malformed or unknown slug → 400 naming the parameter."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        slug = validate_slug(raw)
+    except TeamError as exc:
+        raise BadParameter("team", str(exc)) from None
+    if slug not in {s for s, _ in choices}:
+        raise BadParameter("team", f"no team {slug!r}")
+    return slug
 
 
 @get("/users", name="users_redirect", include_in_schema=False)
