@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from abacus.cli import audit, bench, db, demo, github, imports, loadtest, mappings, reports, server, sync, teams
+from abacus.cli import (
+    audit,
+    bench,
+    budgets,
+    db,
+    demo,
+    github,
+    imports,
+    loadtest,
+    mappings,
+    reports,
+    server,
+    sync,
+    teams,
+)
 
 app = typer.Typer(help="Abacus — how your engineers use AI coding tools.", no_args_is_help=True, add_completion=False)
 for commands in (server.app, demo.app, sync.app, reports.app, bench.app, loadtest.app):
@@ -15,6 +29,8 @@ app.add_typer(github.app, name="github")
 app.add_typer(imports.app, name="import")
 app.add_typer(audit.app, name="audit")
 app.add_typer(teams.app, name="teams")
+app.add_typer(budgets.app, name="budgets")
+app.add_typer(budgets.alerts_app, name="alerts")
 
 
 def main() -> None:

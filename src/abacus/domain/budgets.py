@@ -202,6 +202,8 @@ def alert_label(kind: str) -> str:
     """`threshold_80` → "80 % of the budget spent"; `at_risk` → "forecast over the budget"."""
     if kind == AT_RISK:
         return "forecast over the budget"
+    if kind == "test":
+        return "a test message (abacus alerts test)"
     if kind.startswith(THRESHOLD_PREFIX):
         return f"{kind.removeprefix(THRESHOLD_PREFIX)} % of the budget spent"
     return kind
