@@ -60,6 +60,7 @@ TABLES = (
     "alert_deliveries",
     "alerts",
     "budgets",
+    "otel_points",
 )
 
 

@@ -149,14 +149,14 @@ def create_app(settings: Settings) -> Litestar:
         samesite="lax",
         # routes that never use a session do not even read it: no Redis round trip per static file, health check
         # or webhook, and a health check answers even while Redis is down
-        exclude=["^/static/", "^/healthz$", "^/webhooks/"],
+        exclude=["^/static/", "^/healthz$", "^/webhooks/", "^/otlp/"],
     )
     csrf = CSRFConfig(
         secret=settings.secret_key,
         cookie_name="abacus_csrf",
         header_name="x-csrftoken",
         cookie_secure=settings.is_https,
-        exclude=["/webhooks/github"],
+        exclude=["/webhooks/github", "/otlp/v1/metrics"],
     )
     template_config = TemplateConfig(
         directory=PROJECT_ROOT / "templates",

@@ -408,6 +408,19 @@ class AlertSettings(_Group):
         return {"slack": self.slack_url, "webhook": self.webhook_url}.get(channel)
 
 
+class OtlpSettings(_Group):
+    """The OTLP/HTTP receiver of Claude Code's metrics (docs/operations.md): ingest tokens per organisation label
+    (`label=token,…`; unset = every export is refused with 401), the body cap and the per-token rate limit."""
+
+    tokens: ProviderKeys = Field((), validation_alias="ABACUS_OTLP_TOKENS", repr=False)
+    max_body_bytes: Annotated[int, _bounded(1024, 25 * 1024 * 1024)] = Field(
+        5 * 1024 * 1024, validation_alias="ABACUS_OTLP_MAX_BODY_BYTES"
+    )
+    requests_per_minute: Annotated[int, _bounded(1, 1_000_000)] = Field(
+        600, validation_alias="ABACUS_OTLP_REQUESTS_PER_MINUTE"
+    )
+
+
 class JobSettings(_Group):
     """The arq queue. Every Redis name of the worker carries the queue name, so installs can share a Redis."""
 
@@ -435,6 +448,7 @@ class Settings(BaseModel):
     seats: SeatSettings = Field(default_factory=SeatSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    otlp: OtlpSettings = Field(default_factory=OtlpSettings)
 
     @property
     def is_https(self) -> bool:
@@ -482,6 +496,7 @@ GROUPS: dict[str, type[_Group]] = {
     "seats": SeatSettings,
     "alerts": AlertSettings,
     "jobs": JobSettings,
+    "otlp": OtlpSettings,
 }
 
 

@@ -14,6 +14,7 @@ PUBLIC = {
     ("GET", "/auth/callback"),
     ("GET", "/healthz"),
     ("POST", "/webhooks/github"),
+    ("POST", "/otlp/v1/metrics"),  # beyond.md §7: public but token-gated
 }
 
 

@@ -14,11 +14,13 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.domain.tools import CLAUDE_CODE
 from abacus.logging_setup import get_logger
 from abacus.models import SyncState
 from abacus.records import ActivityBatch, NotPublished, ProviderError, UsageRow
 from abacus.sync.activity_store import store_activity
 from abacus.sync.context import SyncContext, SyncResult
+from abacus.sync.otel_store import lock_provisional, reconcile_provisional
 from abacus.sync.state import lock_state, read_state, record_error, record_success
 from abacus.sync.usage_store import store_usage
 
@@ -47,9 +49,16 @@ def _unpack(read: tuple[list[UsageRow], int] | WindowRead) -> WindowRead:
 
 async def _store(db: AsyncSession, read: WindowRead) -> int:
     """Usage and activity of one window, in the caller's transaction; returns the rows written."""
+    # the Admin API's Claude Code days replace the provisional OTel rows of the people they cover (same transaction)
+    days = {row.date for row in read.usage if row.tool == CLAUDE_CODE}
+    if read.activity is not None and read.activity.tool == CLAUDE_CODE:
+        days.update(read.activity.days)
+    if days:
+        await lock_provisional(db)
     written = await store_usage(db, read.usage)
     if read.activity is not None:
         written += await store_activity(db, read.activity)
+    await reconcile_provisional(db, days)
     return written
 
 

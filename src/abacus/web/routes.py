@@ -6,7 +6,7 @@ from abacus.web.api import activity as activity_api
 from abacus.web.api import budgets as budgets_api
 from abacus.web.api import commits as commits_api
 from abacus.web.api import docs as api_docs
-from abacus.web.api import health, webhooks
+from abacus.web.api import health, otlp, webhooks
 from abacus.web.api import seats as seats_api
 from abacus.web.api import status as api_status
 from abacus.web.api import usage as usage_api
@@ -27,6 +27,7 @@ from abacus.web.pages import users as user_pages
 ROUTE_HANDLERS = [
     health.healthz,
     webhooks.github_webhook,
+    otlp.otlp_metrics,
     auth.sign_in_page,
     auth.login,
     auth.callback,
