@@ -223,8 +223,10 @@ async def test_the_registered_cursor_jobs_run_usage_and_activity(emulator, ctx, 
     assert [r.state_id for r in rows] == [
         "cursor:core",
         "cursor-activity:core",
+        "cursor-seats:core",
         "cursor:mobile",
         "cursor-activity:mobile",
+        "cursor-seats:mobile",
     ]
 
 
