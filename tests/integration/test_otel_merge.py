@@ -1,0 +1,213 @@
+"""Provisional OTel rows against the Admin API's days (beyond.md §7, issue 14 item 2): whatever the order of arrival
+(OTel first, Admin API first, interleaved, re-sent), no (day, person) is counted by both in usage or activity, every
+rollup level agrees with the raw rows, the Admin API's figures win for the days it covers, OTel's stay for the rest
+(the subscription person), and the OTel points themselves are never dropped."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from abacus.db import create_engine, session_factory
+from abacus.domain import otlp
+from abacus.domain.tools import CLAUDE_CODE
+from abacus.emulators.otel import Sample, build_export, encode, ns
+from abacus.records import ActivityBatch, ActivityRow, UsageRow
+from abacus.rollups import rollup_mismatches
+from abacus.sync import windows
+from abacus.sync.otel_store import store_points
+from tests.support import truncate_tables
+
+TODAY = datetime.now(UTC).date()
+D1, D2 = TODAY - timedelta(days=1), TODAY
+MODEL = "claude-sonnet-4-5-20250929"
+
+
+def _at(day: date, minute: int) -> int:
+    return ns(datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC) + timedelta(minutes=minute))
+
+
+def _otel(email: str, day: date, cost: float, tokens: int, lines: int, cumulative: bool) -> list[Sample]:
+    out: list[Sample] = []
+    attrs = {"user.email": email, "model": MODEL}
+    start = _at(day, 0)
+    previous = 0.0
+    for minute, share in ((1, 0.25), (2, 0.75), (3, 1.0)):  # three exports of the same counters
+        at = _at(day, minute)
+        part = share if cumulative else share - previous  # a running total, or what this minute added
+        begin = start if cumulative else _at(day, minute - 1)
+        previous = share
+        out += [
+            Sample(otlp.COST, cost * part, begin, at, attrs, cumulative),
+            Sample(otlp.TOKENS, tokens * part, begin, at, {**attrs, "type": "input"}, cumulative),
+            Sample(otlp.LINES, lines * part, begin, at, {"user.email": email, "type": "added"}, cumulative),
+        ]
+    return out
+
+
+OTEL_D1 = _otel("ada@example.com", D1, 4.0, 40_000, 40, False) + _otel("bo@example.com", D1, 2.0, 8_000, 8, True)
+OTEL_D2 = _otel("ada@example.com", D2, 1.0, 4_000, 4, True)
+ADMIN_D1 = windows.WindowRead(
+    usage=[
+        UsageRow(
+            D1,
+            "claude_code:ada@example.com",
+            CLAUDE_CODE,
+            "claude-sonnet-4-5",
+            MODEL,
+            50_000,
+            0,
+            0,
+            0,
+            Decimal("5.000000"),
+            organization_id="org-1",
+        ),
+        UsageRow(
+            D1,
+            "claude_code:cy@example.com",
+            CLAUDE_CODE,
+            "claude-sonnet-4-5",
+            MODEL,
+            9_000,
+            0,
+            0,
+            0,
+            Decimal("0.900000"),
+            organization_id="org-1",
+        ),
+    ],
+    raw_records=2,
+    activity=ActivityBatch(
+        CLAUDE_CODE,
+        "anthropic:default",
+        (D1,),
+        (
+            ActivityRow(D1, "claude_code:ada@example.com", sessions=2, lines_added=50, active=True),
+            ActivityRow(D1, "claude_code:cy@example.com", sessions=1, lines_added=9, active=True),
+        ),
+    ),
+)
+# What every total must say once everything has arrived, in any order
+EXPECTED_USAGE = {
+    (D1, "ada@example.com"): (Decimal("5.000000"), 50_000),  # the Admin API's day wins
+    (D1, "bo@example.com"): (Decimal("2.000000"), 8_000),  # subscription: OTel only
+    (D1, "cy@example.com"): (Decimal("0.900000"), 9_000),
+    (D2, "ada@example.com"): (Decimal("1.000000"), 4_000),  # not yet in the Admin API: OTel
+}
+EXPECTED_LINES = {
+    (D1, "ada@example.com"): 50,
+    (D1, "bo@example.com"): 8,
+    (D1, "cy@example.com"): 9,
+    (D2, "ada@example.com"): 4,
+}
+
+Step = Callable[[AsyncSession], Awaitable[object]]
+
+
+def _otel_step(samples: list[Sample]) -> Step:
+    body, _ = encode(build_export(samples))
+    points = otlp.parse_export(body, json_body=False, now=datetime.now(UTC)).points
+    assert len(points) == len(samples)
+    return lambda db: store_points(db, "acme", points)
+
+
+STEPS: dict[str, Step] = {
+    "otel_d1": _otel_step(OTEL_D1),
+    "otel_d2": _otel_step(OTEL_D2),
+    "admin_d1": lambda db: windows._store(db, ADMIN_D1),
+}
+ORDERS = [list(order) for order in itertools.permutations(STEPS)] + [
+    ["otel_d1", "admin_d1", "otel_d1", "otel_d2", "admin_d1", "otel_d2"],  # re-sent, interleaved
+    ["admin_d1", "admin_d1", "otel_d2", "otel_d1", "otel_d1"],
+    # a day's OTel points split across exports around the Admin API's arrival
+    ["otel_d2", "otel_d1_first_half", "admin_d1", "otel_d1", "otel_d1_first_half"],
+]
+STEPS["otel_d1_first_half"] = _otel_step(OTEL_D1[: len(OTEL_D1) // 2])
+
+
+@pytest.fixture()
+async def sessionmaker(database_url: str, clean_db: None) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url, pool_size=2)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def _check_never_both(db: AsyncSession) -> None:
+    both_usage = await db.execute(
+        text(
+            "SELECT date, email FROM usage_records WHERE tool = 'claude_code' GROUP BY date, email "
+            "HAVING bool_or(tool_record_id = 'otel') AND bool_or(tool_record_id IS DISTINCT FROM 'otel')"
+        )
+    )
+    assert both_usage.all() == []
+    both_activity = await db.execute(
+        text(
+            "SELECT date, email FROM activity_daily WHERE tool = 'claude_code' GROUP BY date, email "
+            "HAVING bool_or(organization_id LIKE 'otel:%') AND bool_or(organization_id NOT LIKE 'otel:%')"
+        )
+    )
+    assert both_activity.all() == []
+    assert await rollup_mismatches(db) == 0
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["-".join(o) for o in ORDERS])
+async def test_no_figure_counts_both_whatever_the_order(
+    database_url: str, sessionmaker: async_sessionmaker[AsyncSession], order: list[str]
+) -> None:
+    await truncate_tables(database_url)
+    for step in order:
+        async with sessionmaker() as db, db.begin():
+            await STEPS[step](db)
+        async with sessionmaker() as db:
+            await _check_never_both(db)
+    if "otel_d1" not in order:
+        return
+    async with sessionmaker() as db:
+        usage = {
+            (r.date, r.email): (r.cost, r.input_tokens)
+            for r in await db.execute(
+                text(
+                    "SELECT date, email, sum(cost) AS cost, sum(input_tokens) AS input_tokens FROM usage_user_daily "
+                    "WHERE tool = 'claude_code' GROUP BY date, email"
+                )
+            )
+        }
+        lines = {
+            (r.date, r.email): r.lines
+            for r in await db.execute(
+                text("SELECT date, email, sum(lines_added) AS lines FROM activity_daily GROUP BY date, email")
+            )
+        }
+        points = (await db.execute(text("SELECT count(*) FROM otel_points"))).scalar()
+        provisional = (
+            await db.execute(text("SELECT count(*) FROM usage_records WHERE tool_record_id = 'otel'"))
+        ).scalar()
+    expected_usage = dict(EXPECTED_USAGE)
+    expected_lines = dict(EXPECTED_LINES)
+    if "otel_d2" not in order:
+        del expected_usage[(D2, "ada@example.com")]
+        del expected_lines[(D2, "ada@example.com")]
+    if "admin_d1" not in order:
+        return
+    assert usage == expected_usage
+    assert lines == expected_lines
+    assert points == len(OTEL_D1) + (len(OTEL_D2) if "otel_d2" in order else 0)  # points stay stored
+    assert provisional == 1 + (1 if "otel_d2" in order else 0)  # bo on D1 (+ ada on D2)
+
+
+async def test_before_the_admin_api_the_otel_figures_count(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker() as db, db.begin():
+        await STEPS["otel_d1"](db)
+    async with sessionmaker() as db:
+        cost = (
+            await db.execute(
+                text("SELECT sum(cost) FROM usage_daily WHERE date = :d AND email = 'ada@example.com'"), {"d": D1}
+            )
+        ).scalar()
+    assert cost == Decimal("4.000000")
