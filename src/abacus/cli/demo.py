@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -18,8 +19,35 @@ from abacus.cli.common import (
     runtime_or_exit,
     settings_or_exit,
 )
+from abacus.cli.demo_budgets import demo_alert_environment
 
 app = typer.Typer()
+
+
+async def seed_demo_budgets(database_url: str, emulator_url: str) -> str:
+    """Create the demo's three budgets (over, at risk, on track) when there are none yet; say what was made."""
+    from datetime import UTC, datetime
+
+    from abacus.cli.demo_budgets import demo_budgets, emulator_month_usage
+    from abacus.db import create_engine, session_factory
+    from abacus.services.budgets import budget_input, list_budgets, save_budget
+
+    now = datetime.now(UTC)
+    planned = demo_budgets(emulator_month_usage(emulator_url, now.date()), now)
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with session_factory(engine)() as db, db.begin():
+            if await list_budgets(db):
+                return ""
+            for item in planned:
+                fields = budget_input(
+                    scope=item.scope, scope_id="", tool=item.tool, amount_usd=str(item.amount_usd),
+                    channels=("slack", "webhook"),
+                )  # fmt: skip
+                await save_budget(db, fields, actor="demo")
+    finally:
+        await engine.dispose()
+    return ", ".join(f"{b.tool} ${b.amount_usd} ({b.meant.replace('_', ' ')})" for b in planned)
 
 
 @app.command()
@@ -64,6 +92,7 @@ def demo(
     from abacus import migrate as migrations
     from abacus.embedded import port_answers
     from abacus.emulators.dataset import demo_environment
+    from abacus.emulators.otel import demo_otlp_environment, demo_stream, run_stream
     from abacus.runtime import remove_demo_env, write_demo_env
 
     handle_sigterm()
@@ -81,8 +110,10 @@ def demo(
         "OIDC_ISSUER": f"{emulator_url}/oidc",
         "ABACUS_BASE_URL": f"http://{host}:{port}",
         **demo_environment(emulator_url),
+        **demo_otlp_environment(),
     }
     env.update({k: v for k, v in os.environ.items() if k in env or k.startswith(("OIDC_", "ABACUS_"))})
+    env = {**demo_alert_environment(emulator_url), **env}  # budget alerts to the emulator's hooks (unless set)
     env["DATABASE_URL"], env["REDIS_URL"] = services.database_url, services.redis_url
     env["ABACUS_QUEUE"] = runtime.settings.jobs.queue
     child_env = {**os.environ, **env}  # the children's configuration: the servers resolved here, demo keys
@@ -90,9 +121,11 @@ def demo(
         migrations.upgrade(services.database_url)
     exe = [sys.executable, "-m", "abacus"]
     procs: list[subprocess.Popen[bytes]] = []
+    stop_stream = threading.Event()
 
     def shutdown(*_: object) -> None:
         remove_demo_env()  # first: from now on other commands no longer reach for the demo's servers
+        stop_stream.set()
         for proc in procs:
             if proc.poll() is None:
                 proc.terminate()  # uvicorn and arq shut down gracefully on SIGTERM
@@ -115,10 +148,18 @@ def demo(
         procs.append(subprocess.Popen([*exe, "worker"], env=child_env))
         _wait_http(f"http://{host}:{port}/healthz", "web app")
         write_demo_env({k: v for k, v in env.items() if k != "ABACUS_SECRET_KEY"})
+        if env.get("ABACUS_OTLP_TOKENS") == demo_otlp_environment()["ABACUS_OTLP_TOKENS"]:
+            # Claude Code telemetry of the demo people, pushed to /otlp/v1/metrics (the Overview's Today strip)
+            stream = demo_stream(f"http://{host}:{port}")
+            threading.Thread(target=run_stream, args=(stream, stop_stream), name="otel-stream", daemon=True).start()
+            console.print(f"  Live: a Claude Code OTel stream of {len(stream.emails)} people (one on a subscription).")
         if seed:
             from abacus.worker.enqueue import enqueue_initial_sync
 
             asyncio.run(enqueue_initial_sync(runtime.settings))
+            seeded = asyncio.run(seed_demo_budgets(services.database_url, emulator_url))
+            if seeded:
+                console.print(f"  Budgets: {seeded} (their alerts arrive as the first syncs land; see /budgets)")
         console.rule("[bold]Abacus demo is running")
         console.print(
             f"  Open [bold cyan]http://{host}:{port}/[/] and sign in as any [bold]name@example.com[/] "
