@@ -335,9 +335,9 @@ class CopilotSettings(_Group):
     """GitHub Copilot metrics and seats (docs/providers.md §9): off unless COPILOT_ENABLED; the organisation, token
     and API URL default to GitHub's (GITHUB_ORG, GITHUB_TOKEN or the GitHub App, GITHUB_API_URL)."""
 
-    # unset: on whenever GitHub is configured (a missing "Copilot usage metrics" policy only shows as
-    # unpublished reports and a failing seat list on the status page); 0 turns it off
-    enabled: bool | None = Field(None, validation_alias="COPILOT_ENABLED")
+    # opt-in (beyond.md §2): it needs the org's "Copilot usage metrics" policy and a token allowed to read seats,
+    # which a GitHub set up only for commits usually lacks
+    enabled: bool = Field(False, validation_alias="COPILOT_ENABLED")
     org: str | None = Field(None, validation_alias="COPILOT_ORG")
     token: str | None = Field(None, validation_alias="COPILOT_TOKEN", repr=False)
     api_url: Annotated[str | None, _optional(_http_url)] = Field(None, validation_alias="COPILOT_API_URL")

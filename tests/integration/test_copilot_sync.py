@@ -15,7 +15,7 @@ from abacus.emulators.dataset import DEMO_GITHUB_ORG, DEMO_GITHUB_TOKEN
 from abacus.providers import copilot, registry
 from abacus.providers.runner import run_incremental
 from abacus.services.mappings import delete_mapping, set_mapping
-from abacus.settings import CopilotSettings, GitHubSettings, ProviderKey
+from abacus.settings import CopilotSettings, GitHubSettings, ProviderKey, load_settings
 from abacus.sync.context import SyncContext
 from tests.integration.provider_support import FIRST_DAY, NOW, TODAY, state_snapshot, sync_state
 
@@ -30,10 +30,10 @@ COUNTS = ("sessions", "lines_added", "lines_removed", "suggested", "accepted", "
 
 @pytest.fixture()
 def cctx(ctx: SyncContext, emulator: Any) -> SyncContext:
-    """The sync context with GitHub (and so Copilot) pointed at the emulator."""
+    """The sync context with GitHub pointed at the emulator and Copilot turned on (it is opt-in)."""
     settings = ctx.settings.replace(
         github=GitHubSettings(token=DEMO_GITHUB_TOKEN, org=DEMO_GITHUB_ORG, api_url=f"{emulator.base_url}/github"),
-        copilot=CopilotSettings(),
+        copilot=CopilotSettings(enabled=True),
     )
     return SyncContext(settings=settings, sessionmaker=ctx.sessionmaker, now=ctx.now, backoff_base=0.01)
 
@@ -80,6 +80,13 @@ async def test_registered_and_configured_from_the_github_settings(cctx):
     assert copilot.configured_keys(cctx.settings) == (KEY,)
     off = cctx.settings.replace(copilot=CopilotSettings(enabled=False))
     assert copilot.configured_keys(off) == ()
+    # opt-in: GitHub alone (COPILOT_ENABLED unset) does not turn Copilot on
+    assert copilot.configured_keys(cctx.settings.replace(copilot=CopilotSettings())) == ()
+    env = {"ABACUS_ENV": "dev", "GITHUB_TOKEN": "ghp_x", "GITHUB_ORG": "acme"}
+    assert copilot.configured_keys(load_settings(env, web=False)) == ()
+    assert copilot.configured_keys(load_settings({**env, "COPILOT_ENABLED": "1"}, web=False)) == (
+        ProviderKey("acme", "ghp_x"),
+    )
 
 
 async def test_backfill_then_forward_equals_the_ground_truth_and_a_rerun_changes_nothing(emulator, cctx, sessionmaker):

@@ -155,6 +155,7 @@ def test_demo_environment_points_abacus_at_the_emulator() -> None:
     assert env["GITHUB_API_URL"] == "http://127.0.0.1:9999/github"
     assert env["GITHUB_ORG"] == "acme"
     assert env["ABACUS_PROVIDER_PACING_MS"] == "0"
+    assert env["COPILOT_ENABLED"] == "1"  # Copilot is opt-in; the demo turns it on
     assert env["GITHUB_TOKEN"] == DEMO_GITHUB_TOKEN and env["GITHUB_WEBHOOK_SECRET"]
     assert [entry.split("=", 1)[0] for entry in env["ANTHROPIC_ADMIN_KEYS"].split(",")] == ["acme", "labs"]
     cursor_keys = dict(entry.split("=", 1) for entry in env["CURSOR_ADMIN_KEYS"].split(","))

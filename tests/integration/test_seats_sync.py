@@ -28,7 +28,7 @@ COLUMNS = "tool, organization_id, identity, email, plan, since, last_activity_at
 def cctx(ctx: SyncContext, emulator: Any) -> SyncContext:
     settings = ctx.settings.replace(
         github=GitHubSettings(token=DEMO_GITHUB_TOKEN, org=DEMO_GITHUB_ORG, api_url=f"{emulator.base_url}/github"),
-        copilot=CopilotSettings(seat_prices="business=19,enterprise=39"),
+        copilot=CopilotSettings(enabled=True, seat_prices="business=19,enterprise=39"),
     )
     return SyncContext(settings=settings, sessionmaker=ctx.sessionmaker, now=ctx.now, backoff_base=0.01)
 

@@ -21,6 +21,7 @@ EVERY_PROVIDER_CONFIGURED = {
     "CURSOR_ADMIN_KEY": "key_test",
     "GITHUB_TOKEN": "ghp_test",
     "GITHUB_ORG": "acme",
+    "COPILOT_ENABLED": "1",
 }
 NOTHING_CONFIGURED = {"ABACUS_ENV": "dev"}
 by_name = pytest.mark.parametrize("provider", registry.PROVIDERS, ids=registry.NAMES)

@@ -94,6 +94,7 @@ def demo_environment(base_url: str, *, github_app: bool = False) -> dict[str, st
         "GITHUB_ORG": DEMO_GITHUB_ORG,
         "GITHUB_API_URL": f"{base}/github",
         "GITHUB_WEBHOOK_SECRET": DEMO_GITHUB_WEBHOOK_SECRET,
+        "COPILOT_ENABLED": "1",
         "ABACUS_PROVIDER_PACING_MS": "0",
     }
     if github_app:

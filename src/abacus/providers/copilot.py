@@ -76,11 +76,11 @@ REQUEST_TIMEOUT: httpx.Timeout | float = TIMEOUT
 
 
 def configured_keys(settings: Settings) -> tuple[ProviderKey, ...]:
-    """The one organisation key when an org and credentials (token or GitHub App) are set, unless COPILOT_ENABLED=0."""
+    """The one organisation key when COPILOT_ENABLED=1 and an org and credentials (token or GitHub App) are set."""
     copilot, github = settings.copilot, settings.github
     org = copilot.org or github.org
     token = copilot.token or github.token
-    if copilot.enabled is False or not org or not (token or github.uses_app):
+    if not copilot.enabled or not org or not (token or github.uses_app):
         return ()
     return (ProviderKey(org, token or ""),)
 
