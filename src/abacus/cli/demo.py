@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -91,6 +92,7 @@ def demo(
     from abacus import migrate as migrations
     from abacus.embedded import port_answers
     from abacus.emulators.dataset import demo_environment
+    from abacus.emulators.otel import demo_otlp_environment, demo_stream, run_stream
     from abacus.runtime import remove_demo_env, write_demo_env
 
     handle_sigterm()
@@ -108,6 +110,7 @@ def demo(
         "OIDC_ISSUER": f"{emulator_url}/oidc",
         "ABACUS_BASE_URL": f"http://{host}:{port}",
         **demo_environment(emulator_url),
+        **demo_otlp_environment(),
     }
     env.update({k: v for k, v in os.environ.items() if k in env or k.startswith(("OIDC_", "ABACUS_"))})
     env = {**demo_alert_environment(emulator_url), **env}  # budget alerts to the emulator's hooks (unless set)
@@ -118,9 +121,11 @@ def demo(
         migrations.upgrade(services.database_url)
     exe = [sys.executable, "-m", "abacus"]
     procs: list[subprocess.Popen[bytes]] = []
+    stop_stream = threading.Event()
 
     def shutdown(*_: object) -> None:
         remove_demo_env()  # first: from now on other commands no longer reach for the demo's servers
+        stop_stream.set()
         for proc in procs:
             if proc.poll() is None:
                 proc.terminate()  # uvicorn and arq shut down gracefully on SIGTERM
@@ -143,6 +148,11 @@ def demo(
         procs.append(subprocess.Popen([*exe, "worker"], env=child_env))
         _wait_http(f"http://{host}:{port}/healthz", "web app")
         write_demo_env({k: v for k, v in env.items() if k != "ABACUS_SECRET_KEY"})
+        if env.get("ABACUS_OTLP_TOKENS") == demo_otlp_environment()["ABACUS_OTLP_TOKENS"]:
+            # Claude Code telemetry of the demo people, pushed to /otlp/v1/metrics (the Overview's Today strip)
+            stream = demo_stream(f"http://{host}:{port}")
+            threading.Thread(target=run_stream, args=(stream, stop_stream), name="otel-stream", daemon=True).start()
+            console.print(f"  Live: a Claude Code OTel stream of {len(stream.emails)} people (one on a subscription).")
         if seed:
             from abacus.worker.enqueue import enqueue_initial_sync
 

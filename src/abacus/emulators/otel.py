@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import gzip
 import random
+import threading
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 from google.protobuf import json_format
@@ -23,6 +25,10 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
 from abacus.domain import otlp
+from abacus.emulators.dataset import EmulatorConfig, EmulatorDataset
+from abacus.logging_setup import get_logger
+
+log = get_logger("abacus.emulators.otel")
 
 DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -118,6 +124,8 @@ class OtelStream:
     duplicate_share: float = 0.15
     sent: int = 0
     accepted_points: int = 0
+    cost_by_email: dict[str, float] = field(default_factory=dict)
+    """USD the stream has generated per person (what the stored points must add up to)."""
     _rng: random.Random = field(init=False)
     _people: list[_Person] = field(init=False)
     _ticks: int = field(init=False, default=0)
@@ -174,7 +182,8 @@ class OtelStream:
                 increments.append((otlp.SESSIONS, 1.0, {}))
             if self._rng.random() < 0.05:
                 increments.append((otlp.COMMITS, 1.0, {}))
-            if person.cumulative and self._ticks % 30 == 0:  # the CLI restarted: a new series start
+            self.cost_by_email[person.email] = self.cost_by_email.get(person.email, 0.0) + increments[0][1]
+            if person.cumulative and self._ticks % 10 == 0:  # the CLI restarted: a new series start
                 person.start_ns = now_ns - 1_000_000_000
                 person.totals.clear()
             for metric, value, extra in increments:
@@ -195,17 +204,61 @@ class OtelStream:
             return 0
         body, headers = encode(build_export(samples), gzipped=True)
         headers["Authorization"] = f"Bearer {self.token}"
-        sends = 2 if self._rng.random() < self.duplicate_share else 1
+        sends = 2 if self._rng.random() < self.duplicate_share else 1  # an export re-sent after a lost answer
+        accepted = False
         for _ in range(sends):
             for attempt in range(4):
                 try:
                     response = client.post(self.url, content=body, headers=headers, timeout=10)
                 except httpx.HTTPError:
+                    time.sleep(0.5 * (attempt + 1))
                     continue
                 self.sent += 1
                 if response.status_code == 200:
-                    self.accepted_points += len(samples)
+                    accepted = True
                     break
                 if response.status_code not in (429, 502, 503, 504) or attempt == 3:
                     break
+                time.sleep(min(5.0, float(response.headers.get("retry-after", "1") or 1)))
+        if accepted:
+            self.accepted_points += len(samples)  # distinct points, however often they were sent
         return len(samples)
+
+
+DEMO_OTLP_TOKEN = "demo-otlp-ingest-token-not-a-secret"
+DEMO_OTLP_LABEL = "demo"
+DEMO_STREAM_SECONDS = 20.0
+"""How often the demo stream exports (Claude Code's default metric export interval is 60 s; faster here so the
+demo's Today strip moves while someone watches)."""
+
+
+def demo_otlp_environment() -> dict[str, str]:
+    """The receiver's token for the demo stream (`ABACUS_OTLP_TOKENS`)."""
+    return {"ABACUS_OTLP_TOKENS": f"{DEMO_OTLP_LABEL}={DEMO_OTLP_TOKEN}"}
+
+
+def demo_stream(app_url: str, config: EmulatorConfig | None = None, people: int = 8) -> OtelStream:
+    """The demo people's stream: the first `people` Claude Code users of the emulator's data set, and one person
+    the Admin API never reports (a Pro/Max subscription), whose figures stay on OTel."""
+    dataset = EmulatorDataset(config or EmulatorConfig())
+    users = [p.email for p in dataset.people if p.uses_claude][:people]
+    outside = [p.email for p in dataset.people if not p.uses_claude and not p.anthropic_orgs]
+    subscription = outside[0] if outside else None
+    emails = [*users, *([subscription] if subscription else [])]
+    return OtelStream(
+        url=f"{app_url.rstrip('/')}/otlp/v1/metrics",
+        token=DEMO_OTLP_TOKEN,
+        emails=emails,
+        subscription_email=subscription,
+    )
+
+
+def run_stream(stream: OtelStream, stop: threading.Event, interval: float = DEMO_STREAM_SECONDS) -> None:
+    """Export every `interval` seconds until `stop` is set (the first export at once)."""
+    with httpx.Client() as client:
+        while not stop.is_set():
+            try:
+                stream.push(client, datetime.now(UTC))
+            except Exception as exc:  # the demo must not die with its stream; say why and go on
+                log.warning("demo otel stream export failed", error=repr(exc))
+            stop.wait(interval)
