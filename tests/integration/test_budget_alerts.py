@@ -304,3 +304,48 @@ async def test_a_wrong_secret_is_refused_by_the_receiver_and_recorded(
     )  # fmt: skip
     got = received(hooks, "generic")
     assert [(r["status"], r["signature_valid"]) for r in got] == [(401, False), (401, False)]
+
+
+async def test_team_and_person_scopes_sum_their_people(
+    emulator: EmulatorServer, sessionmaker: async_sessionmaker[AsyncSession], budget_tables: None
+):
+    """A team budget sums its current members (a person in two teams counts in each; a removed member not at all);
+    a person budget sums that person; a tool budget only that tool — each equal to SQL over the rollup."""
+    from abacus.services.budgets import budgets_for_month
+    from abacus.services.teams import create_team, remove_member, set_member
+
+    async with sessionmaker() as db, db.begin():
+        await db.execute(text("TRUNCATE usage_user_daily, usage_tool_totals_daily"))
+        await db.execute(text("TRUNCATE teams CASCADE"))
+        for email, tool, cost in (
+            ("ada@example.com", "claude_code", "100"),
+            ("ada@example.com", "cursor", "7"),
+            ("grace@example.com", "cursor", "40"),
+            ("ken@example.com", "claude_code", "900"),
+            ("unmapped:cursor:x", "cursor", "5"),
+        ):
+            await add_usage(db, email, tool, date(2026, 1, 5), cost)
+        await create_team(db, "platform", "Platform", actor="t")
+        await create_team(db, "mobile", "Mobile", actor="t")
+        for slug, email in (("platform", "ada@example.com"), ("platform", "grace@example.com"),
+                            ("platform", "ken@example.com"), ("mobile", "grace@example.com")):  # fmt: skip
+            await set_member(db, slug, email, "member", actor="t")
+        await remove_member(db, "platform", "ken@example.com", actor="t")
+        for scope, scope_id, tool in (
+            ("team", "platform", "all"),
+            ("team", "mobile", "all"),
+            ("team", "platform", "cursor"),
+            ("person", "ada@example.com", "all"),
+            ("org", "", "all"),
+        ):
+            await save_budget(db, budget_input(scope=scope, scope_id=scope_id, tool=tool, amount_usd="5000"), actor="t")
+    async with sessionmaker() as db:
+        figures = await budgets_for_month(db, MONTH, NOW)
+    spent = {(f.budget.scope, f.budget.scope_id, f.budget.tool): f.spent_usd for f in figures}
+    assert spent == {
+        ("org", "", "all"): Decimal("1052"),  # everyone, the unmapped identity included
+        ("team", "mobile", "all"): Decimal("40"),
+        ("team", "platform", "all"): Decimal("147"),  # ada 107 + grace 40; ken was removed
+        ("team", "platform", "cursor"): Decimal("47"),
+        ("person", "ada@example.com", "all"): Decimal("107"),
+    }
