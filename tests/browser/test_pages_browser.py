@@ -220,7 +220,7 @@ def test_admin_sync_now_queues_a_job_and_says_so(admin_page, demo_app):
     page = admin_page
     page.goto(f"{demo_app.url}/status")
     buttons = page.locator("#status-panel").get_by_role("button", name="Sync now")
-    expect(buttons).to_have_count(3)  # Claude Code, Cursor, GitHub
+    expect(buttons).to_have_count(4)  # Claude Code, Cursor, GitHub, GitHub Copilot
     mark_document(page)
     buttons.nth(1).click()
     expect(page.locator("#status-panel [role=status]")).to_contain_text("Queued")
