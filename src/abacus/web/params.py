@@ -62,6 +62,16 @@ def _echo(value: str) -> str:
     return value if len(value) <= ECHO_LIMIT else value[:ECHO_LIMIT] + "…"
 
 
+def email_address(name: str, raw: str | None) -> str | None:
+    """An optional email parameter, lower-cased; 400 (BadParameter) when it is not one address."""
+    if raw is None or raw == "":
+        return None
+    email = raw.strip().lower()
+    if email.count("@") != 1 or len(email) > 255:
+        raise BadParameter(name, f"{_echo(raw[:60])} is not an email address")
+    return email
+
+
 def one_of(name: str, value: str | None, allowed: Sequence[str], default: str) -> str:
     """`value` when it is one of `allowed`, `default` when absent or empty."""
     if value is None or value == "":

@@ -7,6 +7,7 @@ from abacus.web.api import budgets as budgets_api
 from abacus.web.api import commits as commits_api
 from abacus.web.api import docs as api_docs
 from abacus.web.api import health, otlp, webhooks
+from abacus.web.api import live as live_api
 from abacus.web.api import seats as seats_api
 from abacus.web.api import status as api_status
 from abacus.web.api import usage as usage_api
@@ -18,6 +19,7 @@ from abacus.web.exports import usage as usage_exports
 from abacus.web.pages import auth, dashboard, definitions, mappings, repositories, status, tips
 from abacus.web.pages import budgets as budgets_pages
 from abacus.web.pages import commits as commits_pages
+from abacus.web.pages import live as live_pages
 from abacus.web.pages import seats as seats_pages
 from abacus.web.pages import team as team_pages
 from abacus.web.pages import teams as teams_pages
@@ -33,6 +35,8 @@ ROUTE_HANDLERS = [
     auth.callback,
     auth.logout,
     dashboard.dashboard,
+    live_pages.live_today,
+    live_api.api_live,
     tips.tips_index,
     definitions.definitions_page,
     status.status_page,

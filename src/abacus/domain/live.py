@@ -1,0 +1,34 @@
+"""Live figures of today (docs/metrics.md §13): burn rate over the last hour and the projected end-of-day spend.
+
+Pure: amounts and moments in, amounts out. Days are UTC days, like every other day in Abacus.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+BURN_WINDOW = timedelta(minutes=60)
+ACTIVE_WINDOW = timedelta(minutes=15)
+CENT = Decimal("0.01")
+
+
+def burn_rate_per_hour(cost_in_window: Decimal, window: timedelta = BURN_WINDOW) -> Decimal:
+    """M-LIVE-BURN: USD per hour = the cost whose points fall in the last `window`, scaled to one hour."""
+    if window <= timedelta(0):
+        raise ValueError("the burn window must be positive")
+    return (cost_in_window * Decimal(3600) / Decimal(int(window.total_seconds()))).quantize(
+        CENT, rounding=ROUND_HALF_UP
+    )
+
+
+def hours_left_today(now: datetime) -> Decimal:
+    """Hours from `now` to the next UTC midnight (0 < h ≤ 24)."""
+    moment = now.astimezone(UTC)
+    midnight = datetime(moment.year, moment.month, moment.day, tzinfo=UTC) + timedelta(days=1)
+    return Decimal(int((midnight - moment).total_seconds())) / Decimal(3600)
+
+
+def projected_end_of_day(spent_today: Decimal, burn_per_hour: Decimal, now: datetime) -> Decimal:
+    """M-LIVE-EOD: spend so far today plus the burn rate held for the hours left until UTC midnight."""
+    return (spent_today + burn_per_hour * hours_left_today(now)).quantize(CENT, rounding=ROUND_HALF_UP)

@@ -1,0 +1,21 @@
+"""GET /live/today — the Overview's "Today" strip (docs/metrics.md §13), loaded and refreshed by htmx every 30 s
+while the tab is visible (`data-poll`, static/app.js). Optional `email`: one person's today (their page)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from abacus.queries.live import live_figures
+from abacus.web.params import email_address, now_utc
+from abacus.web.rendering import render
+
+
+@get("/live/today", name="live_today")
+async def live_today(request: Request[Any, Any, Any], db: AsyncSession, email: str | None = None) -> Template:
+    person = email_address("email", email)
+    live = await live_figures(db, now_utc(request), person)
+    return render(request, "fragments/live_today.html", {"live": live, "person": person})
