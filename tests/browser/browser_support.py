@@ -52,7 +52,8 @@ async def sync_call(settings: Settings, call: Any, *args: Any, now: Any = None) 
 
 
 async def full_sync(settings: Settings) -> None:
-    """What a fresh deployment does: identities, the whole history, then the forward sync, for every provider."""
+    """What a fresh deployment does: identities, the whole history, the forward sync, then teams, for every
+    provider."""
     from abacus.db import create_engine, session_factory
     from abacus.providers import registry, runner
     from abacus.sync.context import SyncContext
@@ -73,6 +74,9 @@ async def full_sync(settings: Settings) -> None:
                 raise AssertionError(f"{provider.name} backfill not complete after {MAX_BACKFILL_STEPS} steps")
         for provider in registry.PROVIDERS:
             results = await runner.run_incremental(ctx, provider)
+            assert all(r.ok for r in results), results
+        for provider in registry.PROVIDERS:
+            results = await runner.run_teams(ctx, provider)
             assert all(r.ok for r in results), results
     finally:
         await engine.dispose()
