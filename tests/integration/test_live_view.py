@@ -66,6 +66,7 @@ def test_live_api_and_today_strip(signed_in: Callable[..., httpx.Client], databa
     assert 'hx-trigger="every 30s"' in strip and "data-poll" in strip
     assert f"${burn:,.2f}" in strip and "provisional" in strip
     assert 'hx-get="/live/today"' in client.get("/").text
+    assert 'hx-get="/live/today?email=ada%40example.com"' in client.get("/users/ada@example.com").text
     person = client.get("/live/today", params={"email": "ada@example.com"}).text
     assert "$1.80" in person and "email=ada%40example.com" in person
 
