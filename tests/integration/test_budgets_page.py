@@ -238,3 +238,35 @@ def test_a_channel_failing_for_a_day_shows_on_status(signed_in, clean_db, databa
     assert "Alert channel slack failing" not in status.text
     budgets = ada.get("/budgets")
     assert "webhook: failing" in budgets.text and "slack: sent" in budgets.text and "last: HTTP 500" in budgets.text
+
+
+def test_team_filter_keeps_the_team_and_its_members_budgets(signed_in, clean_db, database_url) -> None:
+    from abacus.db import create_engine, session_factory
+    from abacus.services.budgets import budget_input, save_budget
+    from abacus.services.teams import create_team, set_member
+
+    async def run() -> None:
+        engine = create_engine(database_url)
+        async with session_factory(engine)() as db, db.begin():
+            await create_team(db, "platform", "Platform", actor="seed")
+            await set_member(db, "platform", "ada@example.com", "lead", actor="seed")
+            for scope, scope_id in (("org", ""), ("team", "platform"), ("person", "ada@example.com"),
+                                    ("person", "grace@example.com")):  # fmt: skip
+                fields = budget_input(scope=scope, scope_id=scope_id, tool="all", amount_usd="100")
+                await save_budget(db, fields, actor="seed")
+        await engine.dispose()
+
+    run_async(run())
+    ada = signed_in("ada@example.com")
+    body = ada.get("/api/v1/budgets", params={"team": "platform"}).json()
+    assert sorted((b["scope"], b["scope_id"]) for b in body["budgets"]) == [
+        ("person", "ada@example.com"),
+        ("team", "platform"),
+    ]
+    assert len(ada.get("/api/v1/budgets").json()["budgets"]) == 4
+    page = ada.get("/budgets", params={"team": "platform"})
+    assert page.status_code == 200 and "Team platform · all tools" in page.text
+    assert "grace@example.com · all tools" not in page.text
+    for bad in ("nope", "Bad Slug!"):
+        refused = ada.get("/api/v1/budgets", params={"team": bad})
+        assert refused.status_code == 400 and "team" in refused.text, bad

@@ -330,9 +330,26 @@ async def figures_of(
     )
 
 
-async def budgets_for_month(db: AsyncSession, month: date, now: datetime) -> list[BudgetFigures]:
-    """Every budget's figures for `month` (the first of a month) as of `now`."""
+async def budgets_for_month(
+    db: AsyncSession, month: date, now: datetime, *, team: str | None = None
+) -> list[BudgetFigures]:
+    """Every budget's figures for `month` (the first of a month) as of `now`; with `team`, only that team's budgets
+    and those of its current members."""
     budgets = await list_budgets(db)
+    if team is not None:
+        members = set(
+            (
+                await db.execute(
+                    text("SELECT email FROM team_members WHERE team_slug = :team AND removed_at IS NULL"),
+                    {"team": team},
+                )
+            ).scalars()
+        )
+        budgets = [
+            b
+            for b in budgets
+            if (b.scope == "team" and b.scope_id == team) or (b.scope == "person" and b.scope_id in members)
+        ]
     if not budgets:
         return []
     last_data = await last_data_days(db)

@@ -9,6 +9,7 @@ from markupsafe import Markup, escape
 
 from abacus.domain.budgets import STATUS_LABELS, BudgetInputError, month_end, month_of, parse_month
 from abacus.domain.formatting import format_money_exact
+from abacus.domain.teams import TeamError, validate_slug
 from abacus.services.budgets import BudgetFigures
 from abacus.web.charts import data_table
 from abacus.web.errors import BadParameter
@@ -27,6 +28,19 @@ def budget_month(raw: str | None, today: date) -> date:
         return parse_month(raw)
     except BudgetInputError:
         raise BadParameter("month", f"{raw[:20]!r} is not a month (YYYY-MM)") from None
+
+
+def budget_team(raw: str | None, slugs: set[str]) -> str | None:
+    """The `team=` filter: None when absent or empty; a malformed or unknown slug → 400 naming `team`."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        slug = validate_slug(raw)
+    except TeamError as exc:
+        raise BadParameter("team", str(exc)) from None
+    if slug not in slugs:
+        raise BadParameter("team", f"no team {slug!r}")
+    return slug
 
 
 def _money(value: Decimal) -> str:

@@ -10,12 +10,14 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.budgets import cents
+from abacus.queries.teams import team_slugs
 from abacus.services.budgets import budgets_for_month
-from abacus.web.budget_views import budget_month
+from abacus.web.budget_views import budget_month, budget_team
 from abacus.web.params import now_utc
 
 TAGS = ["budgets"]
 Month = Annotated[str | None, Parameter(description="YYYY-MM (default: the current UTC month)")]
+TeamSlug = Annotated[str | None, Parameter(description="Only this team's budgets and its members' (a team slug)")]
 
 
 @dataclass
@@ -37,11 +39,14 @@ class BudgetsJSON:
 
 
 @get("/api/v1/budgets", name="api_budgets", tags=TAGS, summary="Budgets with spent, forecast and status")
-async def api_budgets(request: Request[Any, Any, Any], db: AsyncSession, month: Month = None) -> BudgetsJSON:
+async def api_budgets(
+    request: Request[Any, Any, Any], db: AsyncSession, month: Month = None, team: TeamSlug = None
+) -> BudgetsJSON:
     """M-BUDGET-SPENT, M-BUDGET-FORECAST and M-BUDGET-STATUS (on_track, at_risk, over) of every budget for a month."""
     now = now_utc(request)
     chosen = budget_month(month, now.date())
-    figures = await budgets_for_month(db, chosen, now)
+    slug = budget_team(team, {s for s, _ in await team_slugs(db)})
+    figures = await budgets_for_month(db, chosen, now, team=slug)
     return BudgetsJSON(
         month=f"{chosen:%Y-%m}",
         budgets=[

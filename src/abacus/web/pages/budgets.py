@@ -22,6 +22,7 @@ from abacus.domain.budgets import (
     month_of,
 )
 from abacus.domain.tools import KNOWN_TOOLS, TOOL_NAMES
+from abacus.queries.teams import team_slugs
 from abacus.services.budgets import (
     BudgetNotFound,
     alert_history,
@@ -30,7 +31,7 @@ from abacus.services.budgets import (
     delete_budget,
     save_budget,
 )
-from abacus.web.budget_views import budget_month, burn_chart
+from abacus.web.budget_views import budget_month, budget_team, burn_chart
 from abacus.web.params import now_utc
 from abacus.web.rendering import is_htmx, render
 
@@ -41,16 +42,20 @@ FIELD_LIMIT = 400
 
 async def _page(
     request: Request[Any, Any, Any], db: AsyncSession, month_text: str | None = None, *, status_code: int = 200,
-    **extra: Any,
+    team_text: str | None = None, **extra: Any,
 ) -> Template:  # fmt: skip
     now = now_utc(request)
     month = budget_month(month_text, now.date())
-    figures = await budgets_for_month(db, month, now)
+    teams = await team_slugs(db)
+    team = budget_team(team_text, {s for s, _ in teams})
+    figures = await budgets_for_month(db, month, now, team=team)
     alerts = await alert_history(db)
     settings = request.app.state.settings
     context = {
         "nav": "budgets",
         "month": month,
+        "team": team or "",
+        "teams": teams,
         "current_month": month_of(now.date()),
         "budgets": [(f, burn_chart(f)) for f in figures],
         "names": {f.budget.id: f.name for f in figures},
@@ -68,8 +73,10 @@ async def _page(
 
 
 @get("/budgets", name="budgets")
-async def budgets_page(request: Request[Any, Any, Any], db: AsyncSession, month: str | None = None) -> Template:
-    return await _page(request, db, month)
+async def budgets_page(
+    request: Request[Any, Any, Any], db: AsyncSession, month: str | None = None, team: str | None = None
+) -> Template:
+    return await _page(request, db, month, team_text=team)
 
 
 def _text(data: dict[str, Any], name: str) -> str:
