@@ -335,7 +335,7 @@ class CopilotSettings(_Group):
     """GitHub Copilot metrics and seats (docs/providers.md §9): off unless COPILOT_ENABLED; the organisation, token
     and API URL default to GitHub's (GITHUB_ORG, GITHUB_TOKEN or the GitHub App, GITHUB_API_URL)."""
 
-    # opt-in (beyond.md §2): it needs the org's "Copilot usage metrics" policy and a token allowed to read seats,
+    # opt-in (docs/providers.md §9): it needs the org's "Copilot usage metrics" policy and a token that reads seats,
     # which a GitHub set up only for commits usually lacks
     enabled: bool = Field(False, validation_alias="COPILOT_ENABLED")
     org: str | None = Field(None, validation_alias="COPILOT_ORG")

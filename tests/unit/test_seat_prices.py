@@ -1,4 +1,5 @@
-"""Seat prices (docs/metrics.md §11, M-SEAT-PRICE): the price list setting and the price of a plan."""
+"""Seats (docs/metrics.md §11): the price list setting and the price of a plan (M-SEAT-PRICE), seat cost, idleness,
+adoption (M-ADOPTION) and the /seats table's filters and order."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from abacus.domain.seats import (
     plan_price,
     seat_cost,
 )
+from abacus.queries.seats import SeatLine, ToolSeats
+from abacus.web.pages.seats import seat_rows
 
 
 @pytest.mark.parametrize(
@@ -98,3 +101,50 @@ def test_last_active_is_the_latest_known_day():
     assert last_active(D("2025-12-01"), D("2025-12-03"), None) == D("2025-12-03")
     assert last_active(None, None) is None
     assert last_active(D("2025-12-05"), D("2025-12-03")) == D("2025-12-05")
+
+
+@pytest.mark.parametrize(
+    ("active_holders", "holders", "adoption"),
+    [
+        (7, 10, Decimal("0.7")),  # docs/metrics.md M-ADOPTION's example: 70.0 %
+        (0, 3, Decimal(0)),
+        (3, 3, Decimal(1)),
+        (0, 0, None),  # no seats: no value
+    ],
+)
+def test_adoption_is_active_seat_holders_over_seat_holders(active_holders, holders, adoption):
+    tool = ToolSeats(
+        tool="github_copilot", seats=holders, active_7d=0, active_30d=0, idle=0, idle_monthly_usd=Decimal(0),
+        seat_cost_usd=Decimal(0), idle_spend_usd=Decimal(0), usage_cost_usd=Decimal(0), active_people=active_holders,
+        cost_per_active_user_usd=None, holders=holders, active_holders=active_holders,
+    )  # fmt: skip
+    assert tool.adoption == adoption
+
+
+def _line(email: str, idle_days: int, price: int, *, idle: bool = False, identity: str = "") -> SeatLine:
+    return SeatLine(
+        tool="cursor", identity=identity or f"cursor:{email}", email=email, plan=None, since=date(2026, 1, 1),
+        ended=None, last_active=None, idle_days=idle_days, idle=idle, monthly_price=Decimal(price), cost=Decimal(0),
+    )  # fmt: skip
+
+
+LINES = [_line("b@x.com", 40, 40, idle=True), _line("a@x.com", 3, 19), _line("c@x.com", 40, 40, identity="gh:zed")]
+
+
+@pytest.mark.parametrize(
+    ("idle_only", "search", "sort", "descending", "emails"),
+    [
+        (False, None, "email", False, ["a@x.com", "b@x.com", "c@x.com"]),
+        (False, None, "email", True, ["c@x.com", "b@x.com", "a@x.com"]),
+        (False, None, "idle_days", True, ["c@x.com", "b@x.com", "a@x.com"]),  # ties by person, reversed
+        (False, None, "idle_days", False, ["a@x.com", "b@x.com", "c@x.com"]),
+        (False, None, "price", False, ["a@x.com", "b@x.com", "c@x.com"]),
+        (True, None, "email", False, ["b@x.com"]),
+        (False, "B@X", "email", False, ["b@x.com"]),  # any case
+        (False, "zed", "email", False, ["c@x.com"]),  # the vendor identity matches too
+        (True, "zed", "email", False, []),
+    ],
+)
+def test_seat_rows_filter_and_sort(idle_only, search, sort, descending, emails):
+    rows = seat_rows(LINES, idle_only=idle_only, search=search, sort=sort, descending=descending)
+    assert [r.email for r in rows] == emails

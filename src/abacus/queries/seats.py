@@ -45,6 +45,13 @@ class ToolSeats:
     usage_cost_usd: Decimal
     active_people: int
     cost_per_active_user_usd: Decimal | None
+    holders: int = 0  # distinct people holding a seat of the tool at some point of the range
+    active_holders: int = 0  # of those, the ones active with the tool in the range
+
+    @property
+    def adoption(self) -> Decimal | None:
+        """M-ADOPTION: seat holders active in the range ÷ seat holders; None without seats."""
+        return Decimal(self.active_holders) / self.holders if self.holders else None
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,20 @@ SELECT tool, COUNT(DISTINCT email) AS people FROM (
 GROUP BY tool
 """)
 
+ACTIVE_HOLDERS = text("""
+SELECT s.tool, COUNT(DISTINCT s.email) AS people
+FROM seats s
+WHERE (s.since AT TIME ZONE 'UTC')::date <= :end
+  AND (s.ended_at IS NULL OR (s.ended_at AT TIME ZONE 'UTC')::date >= :start)
+  AND (CAST(:tool AS text) IS NULL OR s.tool = :tool)
+  AND (CAST(:email AS text) IS NULL OR s.email = :email)
+  AND (EXISTS (SELECT 1 FROM activity_daily a
+               WHERE a.email = s.email AND a.tool = s.tool AND a.active AND a.date BETWEEN :start AND :end)
+       OR EXISTS (SELECT 1 FROM usage_user_daily u
+                  WHERE u.email = s.email AND u.tool = s.tool AND u.date BETWEEN :start AND :end))
+GROUP BY s.tool
+""")
+
 USAGE_COST = text(
     "SELECT tool, SUM(cost) AS cost FROM usage_tool_daily WHERE date BETWEEN :start AND :end GROUP BY tool"
 )
@@ -123,6 +144,7 @@ async def seats_view(
         )
     people = {r.tool: int(r.people) for r in await db.execute(ACTIVE_PEOPLE, params)}
     usage = {r.tool: Decimal(r.cost) for r in await db.execute(USAGE_COST, params)}
+    active_holders = {r.tool: int(r.people) for r in await db.execute(ACTIVE_HOLDERS, params)}
     tools = []
     for name in sorted({line.tool for line in lines}):
         mine = [line for line in lines if line.tool == name]
@@ -143,6 +165,8 @@ async def seats_view(
                 usage_cost_usd=usage_cost,
                 active_people=active,
                 cost_per_active_user_usd=(seat_cost_total + usage_cost) / active if active else None,
+                holders=len({line.email for line in mine}),
+                active_holders=active_holders.get(name, 0),
             )
         )
     return SeatsView(rng, tools, lines)

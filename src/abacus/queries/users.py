@@ -43,6 +43,7 @@ SELECT email FROM (
   SELECT email FROM usage_emails
   UNION SELECT email FROM author_emails
   UNION SELECT email FROM identity_mappings
+  UNION SELECT email FROM seats
 ) known
 WHERE email IS NOT NULL AND email NOT LIKE 'unmapped:%' AND split_part(email, '@', 1) = :local
 ORDER BY email COLLATE "C"
@@ -50,7 +51,7 @@ ORDER BY email COLLATE "C"
 
 
 async def emails_with_local_part(db: AsyncSession, local: str) -> list[str]:
-    """Known emails (usage, commit authors, mappings) whose part before `@` is `local` (lower-cased)."""
+    """Known emails (usage, commit authors, mappings, seats) whose part before `@` is `local` (lower-cased)."""
     rows = await db.execute(LOCAL_PART_SQL, {"local": local.lower()})
     return [r.email for r in rows]
 
@@ -60,7 +61,8 @@ async def emails_with_local_part(db: AsyncSession, local: str) -> list[str]:
 
 @dataclass(frozen=True)
 class UserLifetime:
-    """M-USER-LIFE, M-USER-FAV-TOOL and the record day; `known` = the email appears in usage, commits or mappings."""
+    """M-USER-LIFE, M-USER-FAV-TOOL and the record day; `known` = the email appears in usage, commits, mappings,
+    seats or activity (someone known only through Copilot has a page too)."""
 
     known: bool
     tokens: int
@@ -79,7 +81,9 @@ per_tool AS (SELECT tool FROM mine GROUP BY tool ORDER BY SUM(total_tokens) DESC
 SELECT
   EXISTS (SELECT 1 FROM mine)
     OR EXISTS (SELECT 1 FROM commits WHERE author_email = :email)
-    OR EXISTS (SELECT 1 FROM identity_mappings WHERE email = :email) AS known,
+    OR EXISTS (SELECT 1 FROM identity_mappings WHERE email = :email)
+    OR EXISTS (SELECT 1 FROM seats WHERE email = :email)
+    OR EXISTS (SELECT 1 FROM activity_daily WHERE email = :email) AS known,
   (SELECT COALESCE(SUM(total_tokens), 0) FROM mine) AS tokens,
   (SELECT COALESCE(SUM(cost), 0) FROM mine) AS cost,
   (SELECT MIN(date) FROM mine) AS since,

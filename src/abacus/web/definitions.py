@@ -58,8 +58,8 @@ DEFINITIONS: tuple[Definition, ...] = (
         "M-USERS-TOOL",
         "People per tool",
         "Active users counted for one tool only. A person using two tools is counted by both, so the tools' counts "
-        "can add up to more than the number of active users; that is why each tool gets its own bar (\"x of N "
-        "people\") instead of one bar split into shares.",
+        'can add up to more than the number of active users; that is why each tool gets its own bar ("x of N '
+        'people") instead of one bar split into shares.',
         "people",
         "Of 10 active users, 8 use Claude Code and 5 Cursor: 8 of 10 people and 5 of 10 people.",
     ),
@@ -142,6 +142,96 @@ DEFINITIONS: tuple[Definition, ...] = (
         "Usage whose API key, account or identity is not mapped to a work email yet. It counts in the totals but in "
         "no person's figures; map it on the Mappings page.",
         "tokens and US dollars",
+    ),
+    Definition(
+        "M-LINES",
+        "Lines added / removed",
+        "Lines of code the AI tool wrote that the person kept, as the vendor reports them per day: Claude Code's "
+        "lines changed, Cursor's accepted lines, Copilot's lines added and deleted.",
+        "lines",
+        "120 lines on Monday and 80 on Tuesday make 200 lines added for the range.",
+    ),
+    Definition(
+        "M-ACCEPT",
+        "Acceptance rate",
+        "Accepted suggestions divided by suggestions shown (Claude Code edits accepted or rejected, Cursor tabs and "
+        "applies, Copilot code generations). Shown as — when nothing was suggested.",
+        "percent of suggestions",
+        "40 accepted of 50 on one day and 50 of 50 on the next → 90 of 100 = 90.0 %.",
+    ),
+    Definition(
+        "M-COST-1K-LINES",
+        "Cost per 1k lines",
+        "A tool's usage cost divided by the thousands of lines it added, for tools that report cost. No value when "
+        "no line was added.",
+        "US dollars per 1,000 lines",
+        "$12.50 for 2,500 lines added → $5.00 per 1k lines.",
+    ),
+    Definition(
+        "M-ACTIVE-DAYS",
+        "Active days",
+        "Days on which the vendor reports the person as active with the tool; for a group, each person-day counts "
+        "once.",
+        "days",
+        "Two people active on the same 3 days → 6 active days.",
+    ),
+    Definition(
+        "M-SEAT-PRICE",
+        "Seats and their price",
+        "A seat is a paid licence of one person for one tool (Cursor team members, Copilot seats, Claude Code seats "
+        "when priced). Seats counts those held on the range's last day; the monthly price comes from the settings "
+        "by plan.",
+        "seats; US dollars a month",
+        "An enterprise Copilot seat with prices business=19,enterprise=39 → $39.00 a month.",
+    ),
+    Definition(
+        "M-SEAT-LAST-ACTIVE",
+        "Last active",
+        "The latest of the vendor's own last-activity date, the person's last active day and their last day with "
+        "usage of that tool, up to the range's end. Active 7d / 30d count the seats last active fewer than 7 / 30 "
+        "days before the range's end.",
+        "date",
+        "Vendor says 3 Dec, activity until 5 Dec → last active 5 Dec.",
+    ),
+    Definition(
+        "M-IDLE-SEAT",
+        "Idle seat",
+        "A seat nobody used for ABACUS_IDLE_DAYS days (30 by default) up to the range's end, or never used since it "
+        "began. Idle days count from the last active day (or from the seat's start when never used).",
+        "seats; days",
+        "Range ending 10 Dec, last active 10 Nov → 30 idle days: idle.",
+    ),
+    Definition(
+        "M-SEAT-COST",
+        "Seat cost",
+        "What the seats cost over the range: each day a seat was held costs its monthly price divided by the days of "
+        "that calendar month.",
+        "US dollars",
+        "$19 a month held 11 Nov – 10 Dec → 20/30 × 19 + 10/31 × 19 = $18.80.",
+    ),
+    Definition(
+        "M-IDLE-SPEND",
+        "Idle spend",
+        "The seat cost over the range of the seats that are idle at its end: what you pay for seats nobody uses. "
+        "Idle / month is the monthly price of those seats.",
+        "US dollars",
+        "Three idle Cursor seats at $40 held all of a 30-day month → $120.00.",
+    ),
+    Definition(
+        "M-COST-PER-ACTIVE",
+        "Cost per active user",
+        "A tool's seat cost plus its usage cost, divided by the people active with it in the range. No value when "
+        "nobody was active.",
+        "US dollars per person",
+        "$400 of seats + $200 of usage, 12 people active → $50.00.",
+    ),
+    Definition(
+        "M-ADOPTION",
+        "Adoption",
+        "People holding a seat of the tool at some point of the range who were active with it in the range, divided "
+        "by all people holding a seat of it in the range. Shown as — when the tool has no seats.",
+        "percent of seat holders",
+        "10 people hold a Copilot seat, 7 of them used Copilot in the range → 70.0 %.",
     ),
     Definition(
         "records",

@@ -28,6 +28,10 @@ class ToolSeatsJSON:
     idle_spend_usd: float
     usage_cost_usd: float
     cost_per_active_user_usd: float | None
+    active_people: int
+    seat_holders: int
+    active_seat_holders: int
+    adoption: float | None
 
 
 @dataclass
@@ -55,7 +59,8 @@ class SeatsJSON:
 async def api_seats(
     request: Request[Any, Any, Any], db: AsyncSession, rng: NamedDependency[DateRange], tool: str | None = None
 ) -> SeatsJSON:
-    """M-IDLE-SEAT, M-SEAT-COST, M-IDLE-SPEND and M-COST-PER-ACTIVE per tool; every seat held in the range."""
+    """M-IDLE-SEAT, M-SEAT-COST, M-IDLE-SPEND, M-COST-PER-ACTIVE and M-ADOPTION (a 0–1 share) per tool; every seat
+    held in the range."""
     view = await seats_for_request(request, db, rng, tool)
     return SeatsJSON(
         start=rng.start,
@@ -74,6 +79,10 @@ async def api_seats(
                 cost_per_active_user_usd=float(round(t.cost_per_active_user_usd, 2))
                 if t.cost_per_active_user_usd is not None
                 else None,
+                active_people=t.active_people,
+                seat_holders=t.holders,
+                active_seat_holders=t.active_holders,
+                adoption=float(round(t.adoption, 4)) if t.adoption is not None else None,
             )
             for t in view.tools
         ],

@@ -1,50 +1,89 @@
 """GET /seats — seats and licences (docs/metrics.md §11): per tool seats, active, idle seats and what they cost,
-then every seat of the range (filter by tool, sortable)."""
+then every seat of the range: filter by tool, idle only and a search of person or vendor identity; sortable by any
+column both ways (docs/pages.md §16)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from litestar import Request, get
 from litestar.di import NamedDependency
+from litestar.params import Parameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
-from abacus.web.params import one_of, range_query
+from abacus.queries.seats import SeatLine
+from abacus.web.params import SearchText, one_of, range_query, search_text
 from abacus.web.rendering import range_context, render
 from abacus.web.seat_views import seats_for_request
 
 FRAGMENTS = {"page-body": "fragments/seats_body.html"}
-SORTS = ("idle_days", "email", "tool", "since", "last_active", "price")
+SORTS = ("idle_days", "email", "tool", "plan", "since", "last_active", "price")
+DEFAULT_SORT, DEFAULT_DIR = "idle_days", "desc"
+# Ascending order of each column; `dir=desc` reverses it (ties broken by person, then tool, either way).
+SORT_KEYS: dict[str, Callable[[SeatLine], tuple[Any, ...]]] = {
+    "idle_days": lambda s: (s.idle_days, s.email, s.tool),
+    "email": lambda s: (s.email, s.tool),
+    "tool": lambda s: (s.tool, s.email),
+    "plan": lambda s: (s.plan or "", s.email, s.tool),
+    "since": lambda s: (s.since, s.email, s.tool),
+    "last_active": lambda s: (s.last_active is not None, s.last_active or s.since, s.email, s.tool),
+    "price": lambda s: (s.monthly_price, s.email, s.tool),
+}
 
 
-@get("/seats", name="seats_page", include_in_schema=False)
+def seat_rows(
+    seats: list[SeatLine], *, idle_only: bool, search: str | None, sort: str, descending: bool
+) -> list[SeatLine]:
+    """The seat table: idle seats only when asked, those whose email or vendor identity contains `search` (any case),
+    in the chosen order."""
+    needle = (search or "").lower()
+    kept = [
+        s
+        for s in seats
+        if (not idle_only or s.idle) and (not needle or needle in s.email.lower() or needle in s.identity.lower())
+    ]
+    return sorted(kept, key=SORT_KEYS[sort], reverse=descending)
+
+
+@get("/seats", name="seats_page", include_in_schema=False, dependencies={"query_text": search_text()})
 async def seats_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
     rng: NamedDependency[DateRange],
+    query_text: NamedDependency[SearchText],
     tool: str | None = None,
     sort: str | None = None,
+    dir_: Annotated[str | None, Parameter(query="dir")] = None,
+    idle: str | None = None,
 ) -> Template:
     view = await seats_for_request(request, db, rng, tool)
-    order = one_of("sort", sort, SORTS, "idle_days")
-    keys = {
-        "idle_days": lambda s: (-s.idle_days, s.email),
-        "email": lambda s: (s.email, s.tool),
-        "tool": lambda s: (s.tool, s.email),
-        "since": lambda s: (s.since, s.email),
-        "last_active": lambda s: (s.last_active is not None, s.last_active or s.since, s.email),
-        "price": lambda s: (-s.monthly_price, s.email),
+    order = one_of("sort", sort, SORTS, DEFAULT_SORT)
+    direction = one_of("dir", dir_, ("asc", "desc"), DEFAULT_DIR)
+    idle_only = one_of("idle", idle, ("1", "0"), "0") == "1"
+    filters = {
+        "tool": tool or None,
+        "idle": "1" if idle_only else None,
+        "search": query_text.text,
     }
+    keep = {k: v for k, v in {**range_query(rng), **filters}.items() if v}
+    sorted_keep = {**keep, "sort": order, "dir": direction}
     context = {
         **range_context(request, rng),
         "nav": "seats",
         "view": view,
-        "seats": sorted(view.seats, key=keys[order]),
+        "seats": seat_rows(
+            view.seats, idle_only=idle_only, search=query_text.text, sort=order, descending=direction == "desc"
+        ),
         "tool": tool or "",
         "sort": order,
-        "keep": {**range_query(rng), **({"tool": tool} if tool else {})},
+        "dir": direction,
+        "idle_only": idle_only,
+        "search": query_text.text or "",
+        "keep": keep,
+        "sorted_keep": sorted_keep,
         "idle_after": request.app.state.settings.seats.idle_days,
     }
     return render(request, "pages/seats.html", context, fragments=FRAGMENTS)

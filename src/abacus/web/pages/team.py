@@ -77,6 +77,10 @@ COLUMN_INFO = {
     "totalCost": "M-COST",
     "split": "M-TOOL-SHARE",
     "avgTokensPerDay": "M-AVG-DAY",
+    "linesAdded": "M-LINES",
+    "acceptanceRate": "M-ACCEPT",
+    "activityDays": "M-ACTIVE-DAYS",
+    "costPer1kLines": "M-COST-1K-LINES",
 }
 
 
