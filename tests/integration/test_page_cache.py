@@ -160,6 +160,27 @@ def test_a_rendered_body_makes_the_same_page(client: TestClient, database_url: s
     assert _without_tip(first.text) == _without_tip(second.text)
 
 
+async def _sql(database_url: str, statement: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def test_without_a_version_row_nothing_is_cached(client: TestClient, database_url: str) -> None:
+    run_async(_sql(database_url, "DELETE FROM data_version"))
+    try:
+        run_async(_store(database_url, usage("cursor:ada@example.com", 100, "a1")))
+        assert _lifetime(client)["total_tokens"] == 100
+        run_async(_store(database_url, usage("cursor:ada@example.com", 40, "a2")))
+        assert _lifetime(client)["total_tokens"] == 140
+        assert _overview_tokens(client) == "140"
+    finally:  # a new epoch: entries cached before the row went away are never read again
+        run_async(_sql(database_url, "INSERT INTO data_version (id) VALUES (1) ON CONFLICT DO NOTHING"))
+
+
 def test_a_transaction_that_wrote_never_fills_the_cache(services: Any, database_url: str, clean_db: None) -> None:
     async def run() -> tuple[int, int, int]:
         engine = create_engine(database_url)

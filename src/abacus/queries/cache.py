@@ -110,11 +110,11 @@ def _engine_of(source: Any) -> AsyncEngine | None:
 async def _version(source: AsyncSession | async_sessionmaker[AsyncSession]) -> tuple[str, int] | None:
     """(epoch, version) as this reader sees it, or None when its transaction has written (then nothing is cached)."""
     if isinstance(source, AsyncSession):
-        row = (await source.execute(VERSION_SQL)).one()
+        row = (await source.execute(VERSION_SQL)).first()
     else:
         async with source() as db:
-            row = (await db.execute(VERSION_SQL)).one()
-    return (row.epoch, int(row.version)) if row.clean else None
+            row = (await db.execute(VERSION_SQL)).first()
+    return (row.epoch, int(row.version)) if row is not None and row.clean else None  # no row: nothing is cached
 
 
 def _key(name: str, version: tuple[str, int], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
