@@ -208,3 +208,36 @@ def test_the_team_sync_is_an_hourly_registered_job() -> None:
     from abacus.worker.tasks import JOB_FUNCTIONS
 
     assert "sync_github_teams" in JOB_FUNCTIONS
+
+
+def test_cli_teams_sync_runs_the_registered_sync(
+    emulator: EmulatorServer, services: Any, database_url: str, clean_db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from abacus.cli import app, common
+
+    monkeypatch.setattr(common.console, "width", 200)
+    emulator.state.reset()
+    env = {
+        "DATABASE_URL": database_url,
+        "ABACUS_ENV": "dev",
+        "CURSOR_ADMIN_KEYS": "",
+        "ANTHROPIC_ADMIN_KEYS": "",
+        "ANTHROPIC_ADMIN_KEY": "",
+        "GITHUB_ORG": DEMO_GITHUB_ORG,
+        "GITHUB_TOKEN": DEMO_GITHUB_TOKEN,
+        "GITHUB_API_URL": f"{emulator.base_url}/github",
+        "ABACUS_PROVIDER_PACING_MS": "0",
+    }
+    synced = CliRunner().invoke(app, ["teams", "sync"], env=env)
+    assert synced.exit_code == 0, synced.output
+    assert "github" in synced.output
+    listed = CliRunner().invoke(app, ["teams", "list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "4 team(s)" in listed.output and "acme-contractor" in listed.output
+    emulator.state.add_fault("github", "teams", "500", count=20)
+    failed = CliRunner().invoke(app, ["teams", "sync"], env=env)
+    assert failed.exit_code == 1 and "500" in failed.output
+    unconfigured = CliRunner().invoke(app, ["teams", "sync"], env={**env, "GITHUB_TOKEN": "", "GITHUB_ORG": ""})
+    assert unconfigured.exit_code == 1 and "no provider with teams is configured" in unconfigured.output
