@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import text
 
 from abacus.db import create_engine, session_factory
 from abacus.services.teams import create_team, set_member
@@ -32,6 +33,15 @@ def client(page_app: Any, seeded: None, database_url: str) -> Iterator[TestClien
                 for email in emails:
                     await set_member(db, slug, email, "member", actor="test")
             await create_team(db, "empty", "Empty", actor="test")
+            # what the AI produced (activity_daily): ada and grace in the range, linus only before it
+            await db.execute(
+                text(
+                    "INSERT INTO activity_daily (tool, identity, date, email, lines_added, accepted, suggested, active)"
+                    " VALUES ('claude_code', 'claude_code:ada', '2026-03-01', 'ada@example.com', 100, 40, 50, true),"
+                    " ('cursor', 'cursor:grace', '2026-03-02', 'grace@example.com', 30, 9, 10, true),"
+                    " ('cursor', 'cursor:linus', '2026-01-01', 'linus@example.com', 999, 1, 1, true)"
+                )
+            )
         await engine.dispose()
 
     run_async(run())
@@ -87,7 +97,7 @@ def test_group_by_team_counts_a_person_in_each_team_and_once_overall(client: Tes
     page = client.get(f"/team?{RANGE}&group=team")
     assert page.status_code == 200
     table = parse_table(page.text)
-    assert table.head == ["Team", "Members", "Active", "Total Tokens", "Cost"]
+    assert table.head == ["Team", "Members", "Active", "Total Tokens", "Cost", "Lines Added", "Acceptance"]
     rows = {row[0][0]: row for row in table.rows}
     assert set(rows) == {"Core", "Infra", "Empty"}
     for slug, emails in TEAMS.items():
@@ -98,6 +108,11 @@ def test_group_by_team_counts_a_person_in_each_team_and_once_overall(client: Tes
         assert row[3][1] == exact(sum(t for t, _ in people.values()))
         assert row[4][1] == money(sum((c for _, c in people.values()), Decimal(0)))
     assert rows["Empty"][1][0] == "0" and rows["Empty"][3][1] == exact(0)
+    # lines and acceptance (M-LINES, M-ACCEPT) over the members' activity in the range: grace counts in both teams
+    assert [rows["Core"][5][0], rows["Core"][6][0]] == ["130", "81.7%"]  # (40 + 9) / (50 + 10)
+    assert [rows["Infra"][5][0], rows["Infra"][6][0]] == ["30", "90.0%"]  # linus's day is outside the range
+    assert [rows["Empty"][5][0], rows["Empty"][6][0]] == ["0", "—"]
+    assert [table.foot[5][0], table.foot[6][0]] == ["130", "81.7%"], "each person once in the last line"
 
     everyone = raw_people(database_url, ("ada@example.com", "grace@example.com", "linus@example.com"))
     once = sum(t for t, _ in everyone.values())

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.domain.activity import acceptance_rate
 from abacus.domain.identities import UNMAPPED_PREFIX
 from abacus.domain.periods import DateRange
 from abacus.domain.teams import TEAMS_STATE_ID
@@ -106,7 +109,8 @@ async def recent_team_changes(db: AsyncSession, limit: int = 20) -> list[TeamCha
 
 @dataclass(frozen=True)
 class TeamUsageRow:
-    """One team's figures over a range: its members, those with usage (active), their tokens and cost."""
+    """One team's figures over a range: its members, those with usage (active), their tokens and cost, and what
+    the AI produced for them (M-LINES, M-ACCEPT's parts)."""
 
     slug: str
     name: str
@@ -114,6 +118,13 @@ class TeamUsageRow:
     active: int
     total_tokens: int
     total_cost: Decimal
+    lines_added: int = 0
+    accepted: int = 0
+    suggested: int = 0
+
+    @property
+    def acceptance_rate(self) -> Fraction | None:
+        return acceptance_rate(self.accepted, self.suggested)
 
 
 @dataclass(frozen=True)
@@ -132,22 +143,32 @@ _TEAM_GROUPS = text(
       FROM usage_user_daily
       WHERE date BETWEEN :start AND :end AND email NOT LIKE :unmapped
       GROUP BY email
+    ), per_activity AS (
+      SELECT email, SUM(lines_added) AS lines, SUM(accepted) AS accepted, SUM(suggested) AS suggested
+      FROM activity_daily
+      WHERE date BETWEEN :start AND :end AND email NOT LIKE :unmapped
+      GROUP BY email
     ), membership AS (
       SELECT m.team_slug, m.email FROM team_members m
       JOIN teams t ON t.slug = m.team_slug AND t.removed_at IS NULL
       WHERE m.removed_at IS NULL
     )
     SELECT t.slug, t.name, COUNT(m.email) AS members, COUNT(p.email) AS active,
-           COALESCE(SUM(p.tokens), 0) AS tokens, COALESCE(SUM(p.cost), 0) AS cost
+           COALESCE(SUM(p.tokens), 0) AS tokens, COALESCE(SUM(p.cost), 0) AS cost,
+           COALESCE(SUM(a.lines), 0) AS lines, COALESCE(SUM(a.accepted), 0) AS accepted,
+           COALESCE(SUM(a.suggested), 0) AS suggested
     FROM teams t
     LEFT JOIN membership m ON m.team_slug = t.slug
     LEFT JOIN per_person p ON p.email = m.email
+    LEFT JOIN per_activity a ON a.email = m.email
     WHERE t.removed_at IS NULL
     GROUP BY t.slug, t.name
     UNION ALL
-    SELECT NULL, NULL, COUNT(*), COUNT(p.email), COALESCE(SUM(p.tokens), 0), COALESCE(SUM(p.cost), 0)
+    SELECT NULL, NULL, COUNT(*), COUNT(p.email), COALESCE(SUM(p.tokens), 0), COALESCE(SUM(p.cost), 0),
+           COALESCE(SUM(a.lines), 0), COALESCE(SUM(a.accepted), 0), COALESCE(SUM(a.suggested), 0)
     FROM (SELECT DISTINCT email FROM membership) people
     LEFT JOIN per_person p ON p.email = people.email
+    LEFT JOIN per_activity a ON a.email = people.email
     """
 )
 
@@ -155,18 +176,25 @@ _TEAM_GROUPS = text(
 @cached
 async def team_groups(db: AsyncSession, rng: DateRange) -> TeamGroups:
     """One row per live team over `rng` (tokens desc, then slug) and the same figures for everyone in any team,
-    each person once. Reads the (date, email, tool) rollup like the Team page, so a team's row sums that page's rows
-    of its members."""
+    each person once. Reads the (date, email, tool) rollup like the Team page, so a team's tokens and cost sum that
+    page's rows of its members, and `activity_daily` for lines added and acceptance (docs/metrics.md §10)."""
     rows = (
         await db.execute(_TEAM_GROUPS, {"start": rng.start, "end": rng.end, "unmapped": f"{UNMAPPED_PREFIX}%"})
     ).all()
-    teams = [
-        TeamUsageRow(r.slug, r.name, int(r.members), int(r.active), int(r.tokens), Decimal(r.cost))
-        for r in rows
-        if r.slug is not None
-    ]
-    total = next(r for r in rows if r.slug is None)
-    everyone = TeamUsageRow(
-        "", "In any team", int(total.members), int(total.active), int(total.tokens), Decimal(total.cost)
-    )
+
+    def usage_row(r: Any, slug: str, name: str) -> TeamUsageRow:
+        return TeamUsageRow(
+            slug,
+            name,
+            int(r.members),
+            int(r.active),
+            int(r.tokens),
+            Decimal(r.cost),
+            int(r.lines),
+            int(r.accepted),
+            int(r.suggested),
+        )
+
+    teams = [usage_row(r, r.slug, r.name) for r in rows if r.slug is not None]
+    everyone = usage_row(next(r for r in rows if r.slug is None), "", "In any team")
     return TeamGroups(tuple(sorted(teams, key=lambda t: (-t.total_tokens, t.slug))), everyone)
