@@ -117,6 +117,38 @@ def test_sync_mapping_and_truncate_show_at_once(client: TestClient, database_url
     assert _users(client) == {}
 
 
+def test_a_csv_import_shows_at_once(client: TestClient, database_url: str) -> None:
+    from abacus.providers.cursor_csv import REQUIRED_COLUMNS, import_cursor_csv
+
+    run_async(_store(database_url, usage("cursor:ada@example.com", 100, "a1")))
+    assert _lifetime(client)["total_tokens"] == 100
+    assert _lifetime(client)["total_tokens"] == 100  # cached
+    row = {
+        "Date": f"{DAY.isoformat()}T10:00:00.000Z",
+        "User": "ada@example.com",
+        "Kind": "Included in Business",
+        "Model": "gpt-5",
+        "Max Mode": "No",
+        "Input (w/ Cache Write)": "0",
+        "Input (w/o Cache Write)": "50",
+        "Cache Read": "0",
+        "Output Tokens": "0",
+        "Total Tokens": "50",
+        "Cost": "$0.10",
+    }
+    data = (",".join(REQUIRED_COLUMNS) + "\n" + ",".join(row[c] for c in REQUIRED_COLUMNS) + "\n").encode()
+
+    async def run() -> None:
+        engine = create_engine(database_url)
+        try:
+            await import_cursor_csv(session_factory(engine), data, organization_id="cursor:default")
+        finally:
+            await engine.dispose()
+
+    run_async(run())
+    assert _lifetime(client)["total_tokens"] == 150
+
+
 def _overview_tokens(client: TestClient) -> str:
     response = client.get("/", params={"start": DAY.isoformat(), "end": DAY.isoformat()})
     assert response.status_code == 200, response.text
