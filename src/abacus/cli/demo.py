@@ -57,14 +57,26 @@ def emulators(
     seed: int = typer.Option(7, help="Seed of the synthetic data set."),
     users: int = typer.Option(40, help="People in the synthetic company."),
     days: int = typer.Option(90, help="Days of history."),
+    otlp_app: str = typer.Option(
+        "", help="Also push the demo people's Claude Code OTel stream to this Abacus (e.g. http://127.0.0.1:8000)."
+    ),
+    otlp_token: str = typer.Option("", help="Ingest token for --otlp-app (default: the demo's token)."),
 ) -> None:
     """Serve the loopback fakes: /oidc, /anthropic, /cursor, /github (+ /_emulator controls)."""
     import uvicorn
 
+    from abacus.emulators.dataset import EmulatorConfig
+    from abacus.emulators.otel import demo_stream, run_stream
     from abacus.emulators.server import build_emulator_app
 
     application = build_emulator_app(seed=seed, users=users, days=days)
     console.print(f"emulators on http://{host}:{port} — OIDC issuer http://{host}:{port}/oidc")
+    if otlp_app:
+        stream = demo_stream(otlp_app, EmulatorConfig(seed=seed, users=users, days=days))
+        if otlp_token:
+            stream.token = otlp_token
+        threading.Thread(target=run_stream, args=(stream, threading.Event()), name="otel-stream", daemon=True).start()
+        console.print(f"pushing Claude Code OTel metrics of {len(stream.emails)} people to {stream.url}")
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
