@@ -215,5 +215,5 @@ async def test_each_key_has_its_own_state_and_a_failing_key_does_not_block_anoth
 async def test_team_members_for_the_mappings_page(emulator, ctx):
     members = await cursor.fetch_members(ctx, CORE)
     team = emulator.state.dataset.cursor_teams["core"]
-    assert [m["email"] for m in members] == [p.email for p in team.people]
+    assert [m["email"] for m in members] == [p.email for p in team.members]
     assert {m["role"] for m in members} <= {"owner", "member", "free-owner"}

@@ -91,7 +91,7 @@ WITH s AS (
 ), costed AS (
   SELECT s.*,
     (s.ended_at IS NULL OR (s.ended_at AT TIME ZONE 'UTC')::date >= :end) AS held,
-    (s.last_active IS NULL OR s.last_active < (s.since AT TIME ZONE 'UTC')::date OR :end - s.last_active >= 30) AS idle,
+    (s.last_active IS NULL OR :end - s.last_active >= 30) AS idle,
     (SELECT COALESCE(SUM(s.price_usd / EXTRACT(DAY FROM date_trunc('month', d) + interval '1 month - 1 day')), 0)
        FROM generate_series(GREATEST((s.since AT TIME ZONE 'UTC')::date, :start),
                             LEAST(COALESCE((s.ended_at AT TIME ZONE 'UTC')::date, :end), :end), interval '1 day') d

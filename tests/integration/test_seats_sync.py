@@ -65,11 +65,11 @@ async def test_cursor_seats_are_the_team_members_at_the_seat_price(emulator, ctx
             Decimal("40.00"),
             None,
         )
-        for position, person in enumerate(team.people)
+        for position, person in enumerate(team.members)
     )
     assert await seats(sessionmaker, "cursor") == expected
     state = await sync_state(sessionmaker, cursor.seats_state_id(CORE))
-    assert state["last_success_at"] is not None and state["records_last_run"] == len(team.people)
+    assert state["last_success_at"] is not None and state["records_last_run"] == len(team.members)
 
     before = await seats(sessionmaker)
     assert (await cursor.sync_seats(ctx, CORE)).ok

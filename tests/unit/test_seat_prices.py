@@ -84,7 +84,8 @@ def test_seat_cost_is_pro_rata_by_day(price, held_from, held_until, start, end, 
     ("last", "since", "today", "idle", "days"),
     [
         (None, "2025-11-01", "2025-12-10", True, 39),  # never active: idle since the seat began
-        ("2025-10-01", "2025-11-01", "2025-12-10", True, 39),  # active only before this seat began
+        ("2025-10-01", "2025-11-01", "2025-12-10", True, 70),  # last used 70 days ago, before this seat's date
+        ("2025-12-01", "2025-12-05", "2025-12-10", False, 9),  # used before the seat's date (Cursor: first listed)
         ("2025-11-10", "2025-01-01", "2025-12-10", True, 30),  # 30 days without activity
         ("2025-11-11", "2025-01-01", "2025-12-10", False, 29),
         ("2025-12-10", "2025-01-01", "2025-12-10", False, 0),

@@ -44,14 +44,14 @@ def last_active(vendor: date | None, *reported: date | None) -> date | None:
 
 
 def idle_days(last: date | None, since: date, today: date) -> int:
-    """Days since the seat was last used (since it began when never used), never negative."""
-    start = last if last is not None and last >= since else since
-    return max((today - start).days, 0)
+    """Days since the person last used the tool (since the seat began when never used), never negative."""
+    return max((today - (last if last is not None else since)).days, 0)
 
 
 def is_idle(last: date | None, since: date, today: date, threshold_days: int) -> bool:
-    """M-IDLE-SEAT: never active since the seat began, or no activity for `threshold_days` days."""
-    if last is None or last < since:
+    """M-IDLE-SEAT: never active, or no activity with the tool for `threshold_days` days. Activity before the seat's
+    `since` counts: a Cursor seat is dated from the sync that first listed it, not from when it was bought."""
+    if last is None:
         return True
     return (today - last).days >= threshold_days
 

@@ -110,7 +110,7 @@ def create_router(state: EmulatorState) -> Router:
             {
                 "teamMembers": [
                     {"name": p.name, "email": p.email, "role": "owner" if position == 0 else "member"}
-                    for position, p in enumerate(team.people)
+                    for position, p in enumerate(team.members)
                 ]
             },
         )

@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -297,7 +297,13 @@ class CursorTeam:
     label: str
     admin_key: str
     team_id: int
-    people: list[Person]
+    people: list[Person]  # the members who use Cursor
+    idle_members: list[Person] = field(default_factory=list)  # members with a seat who never use it
+
+    @property
+    def members(self) -> list[Person]:
+        """Everyone on the team's member list (C2): the users, then the idle seats."""
+        return [*self.people, *self.idle_members]
 
 
 @dataclass(frozen=True)
@@ -948,12 +954,17 @@ class EmulatorDataset:
         ]
 
     def _build_cursor_teams(self) -> dict[str, CursorTeam]:
+        """Each team's Cursor users, plus a few people who hold a seat and never use it (two on core, one on mobile,
+        taken from the people on no Cursor team) so the seats page has idle Cursor seats to show."""
+        spare = [p for p in self.people if p.cursor_team is None]
+        idle = {"core": spare[:2], "mobile": spare[2:3]}
         return {
             label: CursorTeam(
                 label=label,
                 admin_key=DEMO_CURSOR_KEYS[label],
                 team_id=_CURSOR_TEAM_IDS[label],
                 people=[p for p in self.people if p.cursor_team == label],
+                idle_members=idle[label],
             )
             for label in ("core", "mobile")
         }

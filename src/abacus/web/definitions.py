@@ -196,8 +196,8 @@ DEFINITIONS: tuple[Definition, ...] = (
     Definition(
         "M-IDLE-SEAT",
         "Idle seat",
-        "A seat nobody used for ABACUS_IDLE_DAYS days (30 by default) up to the range's end, or never used since it "
-        "began. Idle days count from the last active day (or from the seat's start when never used).",
+        "A seat whose holder has not used the tool for ABACUS_IDLE_DAYS days (30 by default) up to the range's end, "
+        "or never used it. Idle days count from the last active day (or from the seat's start when never used).",
         "seats; days",
         "Range ending 10 Dec, last active 10 Nov → 30 idle days: idle.",
     ),
