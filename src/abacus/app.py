@@ -214,4 +214,7 @@ def create_app_from_env() -> Litestar:
     the same way `abacus serve` resolved them (a server it started is reused, not started again)."""
     from abacus.runtime import resolve_runtime_settings
 
-    return create_app(resolve_runtime_settings(web=True).settings)
+    app = create_app(resolve_runtime_settings(web=True).settings)
+    assert isinstance(app.template_engine, JinjaTemplateEngine)  # create_app configures Jinja
+    templating.compile_all_templates(app.template_engine)
+    return app
