@@ -211,3 +211,64 @@ async def test_before_the_admin_api_the_otel_figures_count(sessionmaker: async_s
             )
         ).scalar()
     assert cost == Decimal("4.000000")
+
+
+async def test_a_mapping_change_moves_the_provisional_rows_in_the_same_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """An account-only OTel person is unmapped until an admin maps the account: then the person's day is the Admin
+    API's (covered) and the provisional row goes; removing the mapping brings it back. Never both."""
+    from abacus.services.mappings import admin_delete_mapping, admin_set_mapping
+
+    account = {"user.account_uuid": "acct-7", "model": MODEL}
+    at = _at(D1, 5)
+    account_step = _otel_step([Sample(otlp.COST, 3.0, at - 60_000_000_000, at, account)])
+    async with sessionmaker() as db, db.begin():
+        await STEPS["admin_d1"](db)
+        await account_step(db)
+
+    async def cost_by_email() -> dict[str, Decimal]:
+        async with sessionmaker() as db:
+            await _check_never_both(db)
+            rows = await db.execute(
+                text("SELECT email, sum(cost) AS cost FROM usage_user_daily WHERE date = :d GROUP BY email"), {"d": D1}
+            )
+            return {r.email: r.cost for r in rows}
+
+    assert (await cost_by_email())["unmapped:otel:acct-7"] == Decimal("3.000000")
+    async with sessionmaker() as db, db.begin():
+        await admin_set_mapping(db, "otel", "acct-7", "cy@example.com", actor="ada@example.com")
+    after = await cost_by_email()
+    assert "unmapped:otel:acct-7" not in after
+    assert after["cy@example.com"] == Decimal("0.900000")  # the Admin API's day, not 0.90 + 3.00
+    async with sessionmaker() as db, db.begin():
+        await admin_set_mapping(db, "otel", "acct-7", "dee@example.com", actor="ada@example.com")
+    assert (await cost_by_email())["dee@example.com"] == Decimal("3.000000")  # not covered: OTel counts
+    async with sessionmaker() as db, db.begin():
+        await admin_delete_mapping(db, "otel", "acct-7", actor="ada@example.com")
+    assert (await cost_by_email())["unmapped:otel:acct-7"] == Decimal("3.000000")
+
+
+async def test_mapping_an_admin_api_key_to_an_otel_person_covers_their_day(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """bo is on OTel only, until an admin maps the Admin API's key `ci-key` (an api_actor) to bo: from then on the
+    Admin API covers bo's day and the provisional row is gone, in the mapping's own transaction."""
+    from abacus.services.mappings import admin_set_mapping
+
+    key_row = UsageRow(D1, "claude_code:ci-key", CLAUDE_CODE, "claude-sonnet-4-5", MODEL, 7_000, 0, 0, 0,
+                       Decimal("0.700000"), organization_id="org-1")  # fmt: skip
+    async with sessionmaker() as db, db.begin():
+        await STEPS["otel_d1"](db)
+        await windows._store(db, windows.WindowRead(usage=[key_row], raw_records=1))
+
+    async def bo_cost() -> Decimal:
+        async with sessionmaker() as db:
+            await _check_never_both(db)
+            query = "SELECT sum(cost) FROM usage_user_daily WHERE date = :d AND email = 'bo@example.com'"
+            return Decimal((await db.execute(text(query), {"d": D1})).scalar() or 0)
+
+    assert await bo_cost() == Decimal("2.000000")  # OTel
+    async with sessionmaker() as db, db.begin():
+        await admin_set_mapping(db, "claude_code", "ci-key", "bo@example.com", actor="ada@example.com")
+    assert await bo_cost() == Decimal("0.700000")  # the Admin API's, not both

@@ -12,11 +12,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.identities import own_email, unmapped_email
+from abacus.domain.tools import CLAUDE_CODE
 from abacus.models import ActivityDaily, Commit, IdentityMapping, Seat, UsageRecord
+from abacus.provisional import OTEL_SOURCE, lock_provisional, reconcile_provisional
 from abacus.rollups import CommitSlice, refresh_commit_rollup, refresh_rollup
 from abacus.services.audit import record_audit
 
-SOURCES = ("claude_code", "cursor", "github")
+SOURCES = ("claude_code", "cursor", "github", "otel")
 
 
 class MappingError(ValueError):
@@ -57,6 +59,16 @@ def _commit_slices(rows: Iterable[Any]) -> set[CommitSlice]:
 
 async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) -> MappingChange:
     usage_rows = 0
+    if source in (CLAUDE_CODE, OTEL_SOURCE):
+        # who covers a Claude Code day may change: the provisional OTel rows follow in this transaction
+        # (docs/schema.md §13), the lock taken before any row lock as every writer of those days does
+        await lock_provisional(db)
+    if source == OTEL_SOURCE:
+        days = await db.execute(
+            text("SELECT DISTINCT date FROM otel_points WHERE identity = :identity"),
+            {"identity": f"{OTEL_SOURCE}:{external_id}"},
+        )
+        await reconcile_provisional(db, [row.date for row in days])
     if source in ("claude_code", "cursor"):
         identity = f"{source}:{external_id}"
         result = (
@@ -69,6 +81,7 @@ async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) 
         ).all()
         usage_rows = len(result)
         await refresh_rollup(db, {(r.date, r.tool) for r in result})
+        await reconcile_provisional(db, {r.date for r in result if r.tool == CLAUDE_CODE})
         await db.execute(  # activity rows of the identity follow its usage (docs/providers.md §8)
             update(ActivityDaily)
             .where(ActivityDaily.identity == identity, ActivityDaily.email != email)

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.tools import CLAUDE_CODE
 from abacus.logging_setup import get_logger
 from abacus.models import SyncState
+from abacus.provisional import lock_provisional, reconcile_provisional
 from abacus.records import ActivityBatch, NotPublished, ProviderError, UsageRow
 from abacus.sync.activity_store import store_activity
 from abacus.sync.context import SyncContext, SyncResult
-from abacus.sync.otel_store import lock_provisional, reconcile_provisional
 from abacus.sync.state import lock_state, read_state, record_error, record_success
 from abacus.sync.usage_store import store_usage
 
