@@ -272,3 +272,29 @@ async def test_mapping_an_admin_api_key_to_an_otel_person_covers_their_day(
     async with sessionmaker() as db, db.begin():
         await admin_set_mapping(db, "claude_code", "ci-key", "bo@example.com", actor="ada@example.com")
     assert await bo_cost() == Decimal("0.700000")  # the Admin API's, not both
+
+
+async def test_marking_the_admin_api_identity_a_bot_uncovers_the_day(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """ada's D1 is the Admin API's until its identity is marked a bot (its rows become nobody's): then ada's OTel
+    figures count for D1, and unmarking brings the Admin API's back — never both."""
+    from abacus.services.bots import set_bot
+
+    async with sessionmaker() as db, db.begin():
+        await STEPS["otel_d1"](db)
+        await STEPS["admin_d1"](db)
+
+    async def ada_cost() -> Decimal:
+        async with sessionmaker() as db:
+            await _check_never_both(db)
+            query = "SELECT sum(cost) FROM usage_user_daily WHERE date = :d AND email = 'ada@example.com'"
+            return Decimal((await db.execute(text(query), {"d": D1})).scalar() or 0)
+
+    assert await ada_cost() == Decimal("5.000000")
+    async with sessionmaker() as db, db.begin():
+        await set_bot(db, "claude_code", "ada@example.com", True, updated_by="ada@example.com")
+    assert await ada_cost() == Decimal("4.000000")
+    async with sessionmaker() as db, db.begin():
+        await set_bot(db, "claude_code", "ada@example.com", False, updated_by="ada@example.com")
+    assert await ada_cost() == Decimal("5.000000")

@@ -17,7 +17,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.identities import own_email, unmapped_email
+from abacus.domain.tools import CLAUDE_CODE
 from abacus.models import BotIdentity, Commit, IdentityMapping, UsageRecord
+from abacus.provisional import OTEL_SOURCE, lock_provisional, reconcile_provisional
 from abacus.rollups import refresh_commit_rollup, refresh_rollup
 from abacus.services.mappings import MappingError, normalise_external_id
 
@@ -80,6 +82,8 @@ async def set_bot(db: AsyncSession, source: str, external_id: str, is_bot: bool,
         slices = {(r.committed_at.astimezone(UTC).date(), r.repo_id) for r in changed}
         await refresh_commit_rollup(db, slices, [external_id])
     else:
+        if source in (CLAUDE_CODE, OTEL_SOURCE):
+            await lock_provisional(db)  # the provisional OTel rows follow below (docs/schema.md §13)
         identity = f"{source}:{external_id}"
         email = mapping or (unmapped_email(identity) if is_bot else own_email(identity) or unmapped_email(identity))
         moved = (
@@ -92,4 +96,5 @@ async def set_bot(db: AsyncSession, source: str, external_id: str, is_bot: bool,
         ).all()
         usage_rows = len(moved)
         await refresh_rollup(db, {(r.date, r.tool) for r in moved})
+        await reconcile_provisional(db, {r.date for r in moved if r.tool == CLAUDE_CODE})
     return BotChange(source, external_id, is_bot, before, usage_rows, commits)
