@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.providers import registry
 from abacus.providers.provider import Provider
+from abacus.queries.cache import cached
+from abacus.queries.identities import Unattributed, UnmappedGitHub, unattributed, unmapped_github
+from abacus.queries.lifetime import Lifetime, lifetime_stats
 from abacus.queue_keys import last_heartbeat, running_jobs
 from abacus.settings import Settings
 
@@ -102,25 +105,69 @@ def _key_status(provider: Provider, state_id: str, label: str, row: Any, now: da
     )
 
 
-async def provider_statuses(db: AsyncSession, settings: Settings, now: datetime) -> list[ProviderStatus]:
+@dataclass(frozen=True)
+class DataFrom:
+    """The first day of data: per usage tool, and of commits."""
+
+    by_tool: dict[str, date]
+    commits: date | None
+
+
+# one round trip; the commit row has tool NULL (MIN over ix_commits_committed_at reads one index entry)
+DATA_FROM_SQL = text(
+    "SELECT tool, MIN(date) AS d FROM usage_tool_daily GROUP BY tool "
+    "UNION ALL SELECT NULL, ((SELECT MIN(committed_at) FROM commits) AT TIME ZONE 'UTC')::date"
+)
+
+
+async def data_from(db: AsyncSession) -> DataFrom:
+    """The first UTC day of each tool's usage and of commits (None when there are none)."""
+    by_tool: dict[str, date] = {}
+    commits = None
+    for row in await db.execute(DATA_FROM_SQL):
+        if row.tool is None:
+            commits = row.d
+        else:
+            by_tool[row.tool] = row.d
+    return DataFrom(by_tool, commits)
+
+
+@dataclass(frozen=True)
+class StatusFigures:
+    """What the status page shows from the data rather than from the sync state: one cache entry per data version."""
+
+    lifetime: Lifetime
+    unattributed: Unattributed
+    unmapped_github: UnmappedGitHub
+    data_from: DataFrom
+
+
+@cached
+async def status_figures(db: AsyncSession) -> StatusFigures:
+    """The lifetime strip, unmapped identities and first days of data in one cached read (one version check and one
+    Redis read per request; on a miss the parts run here, uncached, on this one connection)."""
+    return StatusFigures(
+        await lifetime_stats(db), await unattributed(db), await unmapped_github(db), await data_from(db)
+    )
+
+
+async def provider_statuses(
+    db: AsyncSession, settings: Settings, now: datetime, first_days: DataFrom | None = None
+) -> list[ProviderStatus]:
+    """Each provider's sync state per key and the first day of its data (`first_days`, read here when not given)."""
     rows = {r.id: r for r in await db.execute(text("SELECT * FROM sync_state"))}
-    oldest = {
-        r.tool: r.d for r in await db.execute(text("SELECT tool, MIN(date) d FROM usage_tool_daily GROUP BY tool"))
-    }
-    oldest_commit = (await db.execute(text("SELECT MIN(committed_at) FROM commits"))).scalar_one()
+    first_days = first_days or await data_from(db)
+    oldest, oldest_commit = first_days.by_tool, first_days.commits
     out = []
     for provider in registry.PROVIDERS:
         statuses = [
             _key_status(provider, row.state_id, row.label, rows.get(row.state_id), now)
             for row in provider.rows_for_status(settings, rows)
         ]
-        if provider.tool is not None:
-            data_from = oldest.get(provider.tool)
-        else:
-            data_from = oldest_commit.date() if oldest_commit else None
+        first_day = oldest.get(provider.tool) if provider.tool is not None else oldest_commit
         out.append(
             ProviderStatus(
-                provider.name, provider.display_name, registry.configured(settings, provider), statuses, data_from
+                provider.name, provider.display_name, registry.configured(settings, provider), statuses, first_day
             )
         )
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -9,14 +10,13 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.auth.guards import require_admin, session_user
 from abacus.db import concurrently
 from abacus.providers import registry
-from abacus.queries import identities
 from abacus.queries import status as queries
 from abacus.queries.audit import latest_audit_events
-from abacus.queries.lifetime import lifetime_stats
 from abacus.queue_keys import job_id
 from abacus.services.alert_delivery import channel_health
 from abacus.services.audit import record_audit, sync_state_snapshot
@@ -31,26 +31,29 @@ FRAGMENTS = {"status-panel": "fragments/status_panel.html"}
 async def status_context(request: Request[Any, Any, Any], audit_page: int = 1) -> dict[str, Any]:
     settings = request.app.state.settings
     now = now_utc(request)
-    lifetime, providers, unattributed, unmapped_github, audit, channels = await concurrently(
-        request.app.state.sessionmaker,
-        lifetime_stats,
-        lambda db: queries.provider_statuses(db, settings, now),
-        identities.unattributed,
-        identities.unmapped_github,
-        lambda db: latest_audit_events(db, page=audit_page),
-        channel_health,
+
+    async def read(db: AsyncSession) -> tuple[Any, ...]:
+        # one connection: the data's figures from the page cache, then what changes without a data version (sync
+        # cursors, audit log, deliveries), each a small read; the worker's state comes from Redis meanwhile
+        figures = await queries.status_figures(db)
+        providers = await queries.provider_statuses(db, settings, now, figures.data_from)
+        return figures, providers, await latest_audit_events(db, page=audit_page), await channel_health(db)
+
+    [(figures, providers, audit, channels)], worker = await asyncio.gather(
+        concurrently(request.app.state.sessionmaker, read),
+        queries.worker_status(request.app.state.redis, settings.jobs.queue),
     )
     return {
         "nav": "status",
         "now": now,
-        "lifetime": lifetime,
+        "lifetime": figures.lifetime,
         "providers": providers,
-        "unattributed": unattributed,
-        "unmapped_github": unmapped_github,
+        "unattributed": figures.unattributed,
+        "unmapped_github": figures.unmapped_github,
         "audit": audit,
         # an alert channel failing for 24 hours (docs/operations.md §12)
         "failing_channels": [c for c in channels if c.flagged(now)],
-        "worker": await queries.worker_status(request.app.state.redis, settings.jobs.queue),
+        "worker": worker,
         "schedule": queries.schedule_rows(settings),
     }
 
