@@ -53,6 +53,8 @@ _FILTER = """
 WHERE date BETWEEN :start AND :end
   AND (CAST(:tool AS text) IS NULL OR tool = :tool)
   AND (CAST(:email AS text) IS NULL OR email = :email)
+  AND (CAST(:team_slug AS text) IS NULL OR email IN (
+       SELECT m.email FROM team_members m WHERE m.team_slug = :team_slug AND m.removed_at IS NULL))
 """
 
 BY_TOOL = text(f"""
@@ -72,16 +74,22 @@ GROUP BY date, tool ORDER BY date, tool
 """)
 
 
-def _params(rng: DateRange, tool: str | None, email: str | None) -> dict[str, object]:
-    return {"start": rng.start, "end": rng.end, "tool": tool, "email": email}
+def _params(rng: DateRange, tool: str | None, email: str | None, team_slug: str | None) -> dict[str, object]:
+    return {"start": rng.start, "end": rng.end, "tool": tool, "email": email, "team_slug": team_slug}
 
 
 @cached
 async def activity_by_tool(
-    db: AsyncSession, rng: DateRange, *, tool: str | None = None, email: str | None = None
+    db: AsyncSession,
+    rng: DateRange,
+    team_slug: str | None = None,
+    *,
+    tool: str | None = None,
+    email: str | None = None,
 ) -> list[ToolActivity]:
-    """Per tool: the sums of the range's activity rows (optionally one tool, one person), tools with rows only."""
-    rows = await db.execute(BY_TOOL, _params(rng, tool, email))
+    """Per tool: the sums of the range's activity rows (optionally one tool, one person, one team's members), tools
+    with rows only."""
+    rows = await db.execute(BY_TOOL, _params(rng, tool, email, team_slug))
     return [
         ToolActivity(
             tool=r.tool,
@@ -102,10 +110,16 @@ async def activity_by_tool(
 
 @cached
 async def daily_activity(
-    db: AsyncSession, rng: DateRange, *, tool: str | None = None, email: str | None = None
+    db: AsyncSession,
+    rng: DateRange,
+    team_slug: str | None = None,
+    *,
+    tool: str | None = None,
+    email: str | None = None,
 ) -> list[DailyActivity]:
-    """Per (day, tool) with rows: lines added, suggested, accepted (days without rows are absent)."""
-    rows = await db.execute(DAILY, _params(rng, tool, email))
+    """Per (day, tool) with rows: lines added, suggested, accepted (days without rows are absent; optionally one
+    team's members only)."""
+    rows = await db.execute(DAILY, _params(rng, tool, email, team_slug))
     return [DailyActivity(r.date, r.tool, int(r.lines_added), int(r.suggested), int(r.accepted)) for r in rows]
 
 

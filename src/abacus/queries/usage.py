@@ -10,11 +10,14 @@ Unmapped rows (`email LIKE 'unmapped:%'`) count in token/cost figures, never in 
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from sqlalchemy import RowMapping, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
@@ -33,6 +36,56 @@ from abacus.domain.usage import average_per_user
 from abacus.queries.cache import cached
 
 ZERO = Decimal(0)
+
+
+# --- team=<slug>: the same statements over one team's members --------------------------------------------------
+
+TEAM_EMAILS = "(SELECT m.email FROM team_members m WHERE m.team_slug = :team_slug AND m.removed_at IS NULL)"
+"""The live members of one team (docs/pages.md §1.3): a person in two teams is in each team's figures."""
+
+_SUMS = (
+    "SUM(input_tokens) AS input_tokens, SUM(cache_write_tokens) AS cache_write_tokens, "
+    "SUM(cache_read_tokens) AS cache_read_tokens, SUM(output_tokens) AS output_tokens, "
+    "SUM(total_tokens) AS total_tokens, SUM(cost) AS cost"
+)
+_TEAM_SOURCES = {
+    # (date, tool) sums of the members only: every member is a person, so all of it is mapped; `users` counts the
+    # members' (date, email, tool) rows of the day as the rollup does
+    "usage_tool_totals_daily": (
+        f"(SELECT date, tool, {_SUMS}, SUM(total_tokens) AS mapped_tokens, SUM(cost) AS mapped_cost, "
+        f"COUNT(*) AS users FROM usage_user_daily WHERE email IN {TEAM_EMAILS} GROUP BY date, tool)"
+    ),
+    "usage_tool_daily": (
+        f"(SELECT date, tool, model, {_SUMS} FROM usage_daily WHERE email IN {TEAM_EMAILS} GROUP BY date, tool, model)"
+    ),
+    "usage_tool_weekly_users": (
+        "(SELECT date_trunc('week', date)::date AS week, tool, COUNT(DISTINCT email) AS users "
+        f"FROM usage_user_daily WHERE email IN {TEAM_EMAILS} GROUP BY 1, tool)"
+    ),
+    "usage_user_tools": f"(SELECT * FROM usage_user_tools WHERE email IN {TEAM_EMAILS})",
+    "usage_user_daily": f"(SELECT * FROM usage_user_daily WHERE email IN {TEAM_EMAILS})",
+}
+_SOURCE_NAME = re.compile(r"\bFROM (" + "|".join(_TEAM_SOURCES) + r")\b(?: ([a-z])\b)?")
+
+
+@functools.cache
+def _for_team(sql: str) -> TextClause:
+    """`sql` with every rollup it reads replaced by the same rows restricted to `:team_slug`'s members (one pass:
+    the replacements are not rewritten again)."""
+
+    def swap(match: re.Match[str]) -> str:
+        return f"FROM {_TEAM_SOURCES[match.group(1)]} AS {match.group(2) or match.group(1)}"
+
+    return text(_SOURCE_NAME.sub(swap, sql))
+
+
+def _statement(statement: TextClause, team_slug: str | None) -> TextClause:
+    """The statement as is (everyone), or over `team_slug`'s members (bind `:team_slug`, see `_team_params`)."""
+    return statement if team_slug is None else _for_team(statement.text)
+
+
+def _team_params(team_slug: str | None, params: dict[str, Any]) -> dict[str, Any]:
+    return params if team_slug is None else {**params, "team_slug": team_slug}
 
 
 def _int(value: int | Decimal | None) -> int:
@@ -210,14 +263,15 @@ def _period(get: RowMapping, prefix: str) -> PeriodTotals:
 
 
 @cached
-async def usage_totals(db: AsyncSession, rng: DateRange) -> UsageTotals:
+async def usage_totals(db: AsyncSession, rng: DateRange, team_slug: str | None = None) -> UsageTotals:
     """Range and previous-period totals plus per-tool figures, in one grouping-sets statement.
 
     Tools are those with tokens > 0 or users > 0 (or any row) in the range, ordered by tokens desc then key.
+    `team_slug` restricts every figure to that team's members (None: everyone).
     """
     prev = rng.previous()
     params = {"start": rng.start, "end": rng.end, "prev_start": prev.start, "prev_end": prev.end}
-    rows = (await db.execute(USAGE_TOTALS_SQL, params)).all()
+    rows = (await db.execute(_statement(USAGE_TOTALS_SQL, team_slug), _team_params(team_slug, params))).all()
     current, previous = PeriodTotals(), PeriodTotals()
     tools: list[ToolTotals] = []
     for row in rows:
@@ -295,10 +349,11 @@ SELECT tool, MAX(date) AS last_date FROM usage_tool_totals_daily GROUP BY tool
 
 
 @cached
-async def daily_usage_by_tool(db: AsyncSession, rng: DateRange) -> DailyUsage:
+async def daily_usage_by_tool(db: AsyncSession, rng: DateRange, team_slug: str | None = None) -> DailyUsage:
     """M-DAILY for `rng` (zero-filled) plus the 28 days of history and per-tool last data dates (two statements)."""
     history_start = rng.start - timedelta(days=HISTORY_DAYS)
-    rows = (await db.execute(DAILY_BY_TOOL_SQL, {"history_start": history_start, "end": rng.end})).all()
+    params = _team_params(team_slug, {"history_start": history_start, "end": rng.end})
+    rows = (await db.execute(_statement(DAILY_BY_TOOL_SQL, team_slug), params)).all()
     last_rows = (await db.execute(LAST_DATA_SQL)).all()
     days = list(rng.iter_days())
     index = {day: i for i, day in enumerate(days)}
@@ -382,9 +437,10 @@ ORDER BY tokens DESC, model ASC, tool ASC
 
 
 @cached
-async def model_breakdown(db: AsyncSession, rng: DateRange) -> ModelBreakdown:
+async def model_breakdown(db: AsyncSession, rng: DateRange, team_slug: str | None = None) -> ModelBreakdown:
     """M-MODEL-TOOL pairs (tokens desc) and per-model rows summed over tools (tokens desc, ties by name)."""
-    rows = (await db.execute(MODEL_TOOL_SQL, {"start": rng.start, "end": rng.end})).all()
+    params = _team_params(team_slug, {"start": rng.start, "end": rng.end})
+    rows = (await db.execute(_statement(MODEL_TOOL_SQL, team_slug), params)).all()
     pairs = [
         ModelToolRow(r.model, r.tool, _int(r.tokens), _int(r.input_tokens), _int(r.output_tokens), _dec(r.cost))
         for r in rows
@@ -446,9 +502,10 @@ GROUP BY date, model
 """)
 
 
-async def model_daily(db: AsyncSession, rng: DateRange, top: Sequence[str]) -> ModelDaily:
+async def model_daily(db: AsyncSession, rng: DateRange, top: Sequence[str], team_slug: str | None = None) -> ModelDaily:
     """M-MODEL-TRENDS: per day and model Σ tok (over tools); models outside `top` are summed into `other`."""
-    rows = (await db.execute(MODEL_DAILY_SQL, {"start": rng.start, "end": rng.end})).all()
+    params = _team_params(team_slug, {"start": rng.start, "end": rng.end})
+    rows = (await db.execute(_statement(MODEL_DAILY_SQL, team_slug), params)).all()
     days = list(rng.iter_days())
     index = {day: i for i, day in enumerate(days)}
     tokens = {model: [0] * len(days) for model in top}
@@ -495,7 +552,7 @@ GROUP BY 1, tool
 """)
 
 
-async def tool_users_series(db: AsyncSession, rng: DateRange) -> ToolUsersSeries:
+async def tool_users_series(db: AsyncSession, rng: DateRange, team_slug: str | None = None) -> ToolUsersSeries:
     """M-TOOL-USERS-DAILY; over 90 days the weekly value is recomputed in SQL (distinct users are not summable)."""
     weekly = should_bucket_weekly(rng.days)
     if weekly:
@@ -504,10 +561,11 @@ async def tool_users_series(db: AsyncSession, rng: DateRange) -> ToolUsersSeries
         whole = [w for w in points if w >= rng.start and w + timedelta(days=6) <= rng.end]
         partial = [day for day in rng.iter_days() if day - timedelta(days=day.weekday()) not in whole]
         params = {"whole_weeks": whole, "partial_days": partial}
-        rows = (await db.execute(TOOL_USERS_WEEKLY_SQL, params)).all()
+        rows = (await db.execute(_statement(TOOL_USERS_WEEKLY_SQL, team_slug), _team_params(team_slug, params))).all()
     else:
         points = list(rng.iter_days())
-        rows = (await db.execute(TOOL_USERS_DAILY_SQL, {"start": rng.start, "end": rng.end})).all()
+        params = _team_params(team_slug, {"start": rng.start, "end": rng.end})
+        rows = (await db.execute(_statement(TOOL_USERS_DAILY_SQL, team_slug), params)).all()
     index = {p: i for i, p in enumerate(points)}
     users: dict[str, list[int]] = {}
     for row in rows:
@@ -664,21 +722,28 @@ USAGE_MODEL_COLUMNS = (
 USAGE_TOOL_COLUMNS = ("date", "tool", "tokens", "cost", "users")
 
 
-def _trend_statement(view: str) -> TextClause:
-    return USAGE_TOOLS_ROWS_SQL if view == "tools" else USAGE_MODELS_ROWS_SQL
+def _trend_statement(view: str, team_slug: str | None) -> TextClause:
+    return _statement(USAGE_TOOLS_ROWS_SQL if view == "tools" else USAGE_MODELS_ROWS_SQL, team_slug)
 
 
-async def stream_usage_rows(conn: AsyncConnection, rng: DateRange, view: str) -> AsyncIterator[tuple[object, ...]]:
+async def stream_usage_rows(
+    conn: AsyncConnection, rng: DateRange, view: str, team_slug: str | None = None
+) -> AsyncIterator[tuple[object, ...]]:
     """Rows of the usage export in column order (USAGE_MODEL_COLUMNS / USAGE_TOOL_COLUMNS), via a server-side
-    cursor: one per (date, model, tool) or (date, tool) with usage, date asc then tokens desc."""
-    result = await conn.stream(_trend_statement(view), {"start": rng.start, "end": rng.end})
+    cursor: one per (date, model, tool) or (date, tool) with usage, date asc then tokens desc; `team_slug` keeps
+    that team's members' usage only."""
+    params = _team_params(team_slug, {"start": rng.start, "end": rng.end})
+    result = await conn.stream(_trend_statement(view, team_slug), params)
     async for row in result:
         yield tuple(row)
 
 
-async def usage_trend_rows(db: AsyncSession, rng: DateRange, view: str) -> list[RowMapping]:
+async def usage_trend_rows(
+    db: AsyncSession, rng: DateRange, view: str, team_slug: str | None = None
+) -> list[RowMapping]:
     """The same rows as the export, as mappings (JSON /api/v1/models/trends)."""
-    result = await db.execute(_trend_statement(view), {"start": rng.start, "end": rng.end})
+    params = _team_params(team_slug, {"start": rng.start, "end": rng.end})
+    result = await db.execute(_trend_statement(view, team_slug), params)
     return list(result.mappings())
 
 
@@ -699,20 +764,24 @@ class UsagePageData:
 
 
 @cached
-async def usage_page_data(sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange, view: str) -> UsagePageData:
-    """Usage page data (docs/pages.md §3) for `view` (`models`/`tools`): a few aggregate statements, concurrently."""
+async def usage_page_data(
+    sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange, view: str, team_slug: str | None = None
+) -> UsagePageData:
+    """Usage page data (docs/pages.md §3) for `view` (`models`/`tools`): a few aggregate statements, concurrently;
+    `team_slug` restricts all of it to that team's members."""
+    team = team_slug
     if view == "tools":
         totals, models, daily, tool_users = await concurrently(
             sessionmaker,
-            lambda db: usage_totals(db, rng),
-            lambda db: model_breakdown(db, rng),
-            lambda db: daily_usage_by_tool(db, rng),
-            lambda db: tool_users_series(db, rng),
+            lambda db: usage_totals(db, rng, team),
+            lambda db: model_breakdown(db, rng, team),
+            lambda db: daily_usage_by_tool(db, rng, team),
+            lambda db: tool_users_series(db, rng, team),
         )
         return UsagePageData(totals, models, daily=daily, tool_users=tool_users)
     totals, models = await concurrently(
-        sessionmaker, lambda db: usage_totals(db, rng), lambda db: model_breakdown(db, rng)
+        sessionmaker, lambda db: usage_totals(db, rng, team), lambda db: model_breakdown(db, rng, team)
     )
     top = [m.model for m in models.distribution(MODEL_CHART_SIZE)]
     async with sessionmaker() as db:
-        return UsagePageData(totals, models, model_series=await model_daily(db, rng, top))
+        return UsagePageData(totals, models, model_series=await model_daily(db, rng, top, team))

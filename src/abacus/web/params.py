@@ -22,6 +22,8 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange, RangeError, parse_range
+from abacus.domain.teams import TeamError, validate_slug
+from abacus.queries.teams import team_slugs
 from abacus.queries.users import RawUsageFilters, UserMatch, find_user
 from abacus.services.mappings import SOURCES
 from abacus.web.errors import BadParameter
@@ -42,6 +44,7 @@ SortDir = Annotated[str | None, Parameter(description="asc or desc (default)")]
 View = Annotated[str | None, Parameter(description="models (default) or tools")]
 Source = Annotated[str | None, Parameter(description="claude_code, cursor or github")]
 PageNumber = Annotated[str | None, Parameter(description="1-based page, default 1")]
+TeamSlug = Annotated[str | None, Parameter(query="team", description="A team's slug: only its members' figures")]
 UserSegment = Annotated[str, Parameter(description="Full email (or a local part that names exactly one person)")]
 
 
@@ -189,6 +192,41 @@ class SearchText:
         return like_pattern(self.text)
 
 
+@dataclass(frozen=True)
+class TeamFilter:
+    """The `team` parameter: the chosen team's slug (None: everyone) and every live team as (slug, name) choices."""
+
+    slug: str | None
+    choices: tuple[tuple[str, str], ...]
+
+    def name(self) -> str | None:
+        return next((name for slug, name in self.choices if slug == self.slug), None)
+
+    @property
+    def query(self) -> dict[str, str]:
+        """What links keep of it (like `range_query`): {"team": slug}, or nothing for everyone."""
+        return {"team": self.slug} if self.slug else {}
+
+
+def chosen_team_slug(raw: str | None, choices: Sequence[tuple[str, str]]) -> str | None:
+    """The `team=` filter: None when absent or empty; a malformed or unknown slug → 400 naming the parameter."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        slug = validate_slug(raw)
+    except TeamError as exc:
+        raise BadParameter("team", str(exc)) from None
+    if slug not in {s for s, _ in choices}:
+        raise BadParameter("team", f"no team {slug!r}")
+    return slug
+
+
+async def provide_team_filter(db: AsyncSession, team: TeamSlug = None) -> TeamFilter:
+    """`team=<slug>` of the pages, exports and JSON routes that sum people (docs/pages.md §1.3)."""
+    choices = tuple(await team_slugs(db))
+    return TeamFilter(chosen_team_slug(team, choices), choices)
+
+
 def provide_date_range(
     request: Request[Any, Any, Any],
     start: Start = None,
@@ -297,6 +335,7 @@ DEPENDENCIES: dict[str, Provide] = {
     "mapping_source": Provide(provide_mapping_source, sync_to_thread=False),
     "query_text": search_text(),
     "user_match": Provide(provide_user_match),
+    "team_filter": Provide(provide_team_filter),
     "repository_name": Provide(provide_repository_name, sync_to_thread=False),
 }
 """Registered on the app: a handler names the ones it needs (routes override `query_text` to describe their search)."""

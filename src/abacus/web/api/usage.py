@@ -27,7 +27,7 @@ from abacus.queries.usage import (
     usage_totals,
     usage_trend_rows,
 )
-from abacus.web.params import now_utc, today_utc
+from abacus.web.params import TeamFilter, now_utc, today_utc
 from abacus.web.usage_charts import projected_days
 
 TAGS = ["usage"]
@@ -135,9 +135,15 @@ def _stats(totals: UsageTotals, comparison: bool) -> Stats:
 
 
 @get("/api/v1/stats", name="api_stats", tags=TAGS, summary="Usage totals for a range")
-async def api_stats(db: AsyncSession, rng: NamedDependency[DateRange], compare: NamedDependency[bool]) -> Stats:
-    """M-TOKENS, M-COST, M-USERS and per-tool figures; `comparison=true` adds the previous period of equal length."""
-    return _stats(await usage_totals(db, rng), compare)
+async def api_stats(
+    db: AsyncSession,
+    rng: NamedDependency[DateRange],
+    compare: NamedDependency[bool],
+    team_filter: NamedDependency[TeamFilter],
+) -> Stats:
+    """M-TOKENS, M-COST, M-USERS and per-tool figures; `comparison=true` adds the previous period of equal length;
+    `team=<slug>` counts that team's members only."""
+    return _stats(await usage_totals(db, rng, team_filter.slug), compare)
 
 
 # --- /api/v1/stats/lifetime -------------------------------------------------------------------------------------
@@ -195,9 +201,15 @@ class Trends:
 
 
 @get("/api/v1/trends", name="api_trends", tags=TAGS, summary="Daily tokens per tool with projection markers")
-async def api_trends(request: Request[Any, Any, Any], db: AsyncSession, rng: NamedDependency[DateRange]) -> Trends:
-    """M-DAILY (zero-filled, daily) with M-PROJ markers for configured providers; `completeness` is M-DATA-COMPLETE."""
-    daily = await daily_usage_by_tool(db, rng)
+async def api_trends(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    rng: NamedDependency[DateRange],
+    team_filter: NamedDependency[TeamFilter],
+) -> Trends:
+    """M-DAILY (zero-filled, daily) with M-PROJ markers for configured providers; `completeness` is M-DATA-COMPLETE;
+    `team=<slug>` sums that team's members only."""
+    daily = await daily_usage_by_tool(db, rng, team_filter.slug)
     series = projected_days(daily, today_utc(request), now_utc(request), configured_tools(request.app.state.settings))
     points = []
     for i, day in enumerate(series):
@@ -234,9 +246,12 @@ class ModelShare:
 
 
 @get("/api/v1/models", name="api_models", tags=TAGS, summary="Top 20 (model, tool) pairs by tokens")
-async def api_models(db: AsyncSession, rng: NamedDependency[DateRange]) -> list[ModelShare]:
-    """M-MODEL-TOOL, first 20 by tokens; `percentage` is of M-TOKENS (all rows, not only these 20)."""
-    breakdown = await model_breakdown(db, rng)
+async def api_models(
+    db: AsyncSession, rng: NamedDependency[DateRange], team_filter: NamedDependency[TeamFilter]
+) -> list[ModelShare]:
+    """M-MODEL-TOOL, first 20 by tokens; `percentage` is of M-TOKENS (all rows, not only these 20); `team=<slug>`
+    sums that team's members only."""
+    breakdown = await model_breakdown(db, rng, team_filter.slug)
     total = breakdown.total_tokens
     return [
         ModelShare(p.model, p.tool, p.tokens, round(p.tokens * 100 / total, 2) if total else 0.0)
@@ -277,11 +292,15 @@ class ModelTrends:
 
 @get("/api/v1/models/trends", name="api_models_trends", tags=TAGS, summary="Daily usage per model or per tool")
 async def api_models_trends(
-    db: AsyncSession, rng: NamedDependency[DateRange], usage_view: NamedDependency[str]
+    db: AsyncSession,
+    rng: NamedDependency[DateRange],
+    usage_view: NamedDependency[str],
+    team_filter: NamedDependency[TeamFilter],
 ) -> ModelTrends:
-    """One row per (date, model, tool) — or per (date, tool) with users for `view=tools` — date asc, tokens desc."""
+    """One row per (date, model, tool) — or per (date, tool) with users for `view=tools` — date asc, tokens desc;
+    `team=<slug>` keeps that team's members' usage."""
     chosen = usage_view
-    rows = await usage_trend_rows(db, rng, chosen)
+    rows = await usage_trend_rows(db, rng, chosen, team_filter.slug)
     trends: list[ModelTrendRow] | list[ToolTrendRow]
     if chosen == "tools":
         trends = [

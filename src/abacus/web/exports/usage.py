@@ -12,19 +12,27 @@ from litestar.response import Stream
 from abacus.domain.periods import DateRange
 from abacus.queries.usage import USAGE_MODEL_COLUMNS, USAGE_TOOL_COLUMNS, stream_usage_rows
 from abacus.web.csv_download import csv_filename, csv_response
+from abacus.web.params import TeamFilter
 
 
-async def _usage_rows(request: Request[Any, Any, Any], rng: DateRange, view: str) -> AsyncIterator[Sequence[Any]]:
+async def _usage_rows(
+    request: Request[Any, Any, Any], rng: DateRange, view: str, team_slug: str | None
+) -> AsyncIterator[Sequence[Any]]:
     async with request.app.state.engine.connect() as conn:
-        async for row in stream_usage_rows(conn, rng, view):
+        async for row in stream_usage_rows(conn, rng, view, team_slug):
             yield row
 
 
 @get(["/export/usage.csv", "/api/v1/export/usage.csv"], name="export_usage", include_in_schema=False)
 async def export_usage(
-    request: Request[Any, Any, Any], rng: NamedDependency[DateRange], usage_view: NamedDependency[str]
+    request: Request[Any, Any, Any],
+    rng: NamedDependency[DateRange],
+    usage_view: NamedDependency[str],
+    team_filter: NamedDependency[TeamFilter],
 ) -> Stream:
-    """Usage per (date, model, tool) — or per (date, tool) with `view=tools` — for the range, as a CSV download."""
-    view = usage_view
+    """Usage per (date, model, tool) — or per (date, tool) with `view=tools` — for the range, as a CSV download;
+    `team=<slug>` keeps that team's members' usage."""
+    view, team = usage_view, team_filter.slug
     columns = USAGE_TOOL_COLUMNS if view == "tools" else USAGE_MODEL_COLUMNS
-    return csv_response(csv_filename(f"usage_{view}", rng), columns, _usage_rows(request, rng, view))
+    name = f"usage_{view}" if team is None else f"usage_{view}_{team}"
+    return csv_response(csv_filename(name, rng), columns, _usage_rows(request, rng, view, team))

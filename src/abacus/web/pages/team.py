@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.formatting import format_percent_int, format_tokens
 from abacus.domain.periods import DateRange
-from abacus.domain.teams import TeamError, validate_slug
 from abacus.domain.tools import tool_color, tool_name
 from abacus.queries.team import (
     DEDICATED_TOOLS,
@@ -30,7 +29,7 @@ from abacus.queries.team import (
 )
 from abacus.queries.teams import team_groups, team_slugs
 from abacus.web.charts import BarPart, split_bar
-from abacus.web.params import BadParameter, SearchText, column_keys, one_of, range_query, today_utc
+from abacus.web.params import BadParameter, SearchText, chosen_team_slug, column_keys, one_of, range_query, today_utc
 from abacus.web.rendering import has_page_body, page_body_key, range_context, render
 from abacus.web.templating import query
 from abacus.web.usage_charts import tool_legend
@@ -233,22 +232,10 @@ async def team(
         "group": "people",
         "team_choices": choices,
         "team_filter": chosen_team,
+        "team_query": {"team": chosen_team} if chosen_team else {},
         "unattributed": await unattributed_in_range(db, rng),
     }
     return render(request, PAGE, context, fragments=FRAGMENTS, body_key=body_key)
-
-
-def chosen_team_slug(raw: str | None, choices: list[tuple[str, str]]) -> str | None:
-    """The `team=` filter: None when absent or empty; a malformed or unknown slug → 400 naming the parameter."""
-    if raw is None or not raw.strip():
-        return None
-    try:
-        slug = validate_slug(raw)
-    except TeamError as exc:
-        raise BadParameter("team", str(exc)) from None
-    if slug not in {s for s, _ in choices}:
-        raise BadParameter("team", f"no team {slug!r}")
-    return slug
 
 
 @get("/users", name="users_redirect", include_in_schema=False)

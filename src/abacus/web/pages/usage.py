@@ -14,7 +14,7 @@ from abacus.queries.activity import activity_by_tool, daily_activity
 from abacus.queries.usage import usage_page_data
 from abacus.web.activity_charts import activity_chart
 from abacus.web.charts import WIDE
-from abacus.web.params import now_utc, range_query, today_utc
+from abacus.web.params import TeamFilter, now_utc, range_query, today_utc
 from abacus.web.rendering import range_context, render
 from abacus.web.usage_charts import (
     model_chart,
@@ -35,13 +35,21 @@ async def usage_page(
     rng: NamedDependency[DateRange],
     usage_view: NamedDependency[str],
     show_trend: NamedDependency[bool],
+    team_filter: NamedDependency[TeamFilter],
 ) -> Template:
-    view, trend = usage_view, show_trend
-    data = await usage_page_data(request.app.state.sessionmaker, rng, view)
-    keep = {**range_query(rng), "view": None if view == "models" else view, "trend": None if trend else "0"}
+    view, trend, team = usage_view, show_trend, team_filter.slug
+    data = await usage_page_data(request.app.state.sessionmaker, rng, view, team)
+    keep = {
+        **range_query(rng),
+        **team_filter.query,
+        "view": None if view == "models" else view,
+        "trend": None if trend else "0",
+    }
     context: dict[str, Any] = {
         **range_context(request, rng),
         "nav": "usage",
+        "team_choice": team_filter,
+        "team_query": team_filter.query,
         "view": view,
         "data": data,
         "keep": keep,
@@ -64,8 +72,8 @@ async def usage_page(
         )
         context["users_chart"] = tool_users_chart(data.tool_users, data.totals.tools)
         async with request.app.state.sessionmaker() as db:
-            context["activity"] = await activity_by_tool(db, rng)
-            context["activity_daily_chart"] = activity_chart(await daily_activity(db, rng), rng, width=WIDE)
+            context["activity"] = await activity_by_tool(db, rng, team)
+            context["activity_daily_chart"] = activity_chart(await daily_activity(db, rng, team), rng, width=WIDE)
         context["activity_title"] = f"Activity by tool ({rng.tag})"
     elif data.model_series is not None:
         totals = {m.model: m.tokens for m in data.models.models}

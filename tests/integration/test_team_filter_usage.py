@@ -1,0 +1,179 @@
+"""`team=<slug>` on the Usage page family (docs/pages.md §1.3): the page, its CSV export and the JSON routes it
+shares rows with count only the team's members, against independent SQL over the raw `usage_records` rows; the
+choice is kept in every link and form of the page and in the nav; a bad slug is a 400 naming `team`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from abacus.db import create_engine, session_factory
+from abacus.services.teams import create_team, set_member
+from tests.integration.pages_support import sign_in_test_client, sql_rows
+from tests.support import run_async
+
+START, END = "2026-02-01", "2026-03-10"
+RANGE = f"start={START}&end={END}"
+TEAMS = {"core": ("ada@example.com", "grace@example.com"), "infra": ("grace@example.com", "linus@example.com")}
+TOKENS = "input_tokens + cache_write_tokens + cache_read_tokens + output_tokens"
+
+
+@pytest.fixture()
+def client(page_app: Any, seeded: None, database_url: str) -> Iterator[TestClient]:
+    async def run() -> None:
+        engine = create_engine(database_url)
+        async with session_factory(engine)() as db, db.begin():
+            for slug, emails in TEAMS.items():
+                await create_team(db, slug, slug.title(), actor="test")
+                for email in emails:
+                    await set_member(db, slug, email, "member", actor="test")
+        await engine.dispose()
+
+    run_async(run())
+    with TestClient(page_app, base_url="http://testserver.local") as test_client:
+        sign_in_test_client(test_client, "grace@example.com")
+        yield test_client
+
+
+def members_where(slug: str | None) -> str:
+    """The raw rows' filter: the team's emails written out (not the app's subquery), or every row."""
+    if slug is None:
+        return "TRUE"
+    return "email IN (" + ", ".join(f"'{e}'" for e in TEAMS[slug]) + ")"
+
+
+def raw_totals(database_url: str, slug: str | None) -> tuple[int, Decimal, int]:
+    row = sql_rows(
+        database_url,
+        f"SELECT COALESCE(SUM({TOKENS}), 0) AS tokens, COALESCE(SUM(cost), 0) AS cost,"
+        " COUNT(DISTINCT email) FILTER (WHERE email NOT LIKE 'unmapped:%') AS people"
+        f" FROM usage_records WHERE date BETWEEN '{START}' AND '{END}' AND {members_where(slug)}",
+    )[0]
+    return int(row.tokens), Decimal(row.cost), int(row.people)
+
+
+@pytest.mark.parametrize("slug", [None, "core", "infra"])
+def test_api_stats_and_models_equal_raw_rows_of_the_members(client: TestClient, database_url, slug) -> None:
+    suffix = f"&team={slug}" if slug else ""
+    stats = client.get(f"/api/v1/stats?{RANGE}{suffix}")
+    assert stats.status_code == 200, stats.text
+    body = stats.json()
+    tokens, cost, people = raw_totals(database_url, slug)
+    assert tokens > 0
+    assert body["total_tokens"] == tokens
+    assert Decimal(str(body["total_cost"])).quantize(Decimal("0.01")) == cost.quantize(Decimal("0.01"))
+    assert body["active_users"] == people
+    per_tool = sql_rows(
+        database_url,
+        f"SELECT tool, SUM({TOKENS}) AS tokens, COUNT(DISTINCT email) FILTER (WHERE email NOT LIKE 'unmapped:%') AS n"
+        f" FROM usage_records WHERE date BETWEEN '{START}' AND '{END}' AND {members_where(slug)} GROUP BY tool",
+    )
+    assert {t["tool"]: (t["tokens"], t["users"]) for t in body["tools"]} == {
+        r.tool: (int(r.tokens), int(r.n)) for r in per_tool
+    }
+
+    models = client.get(f"/api/v1/models?{RANGE}{suffix}").json()
+    pairs = sql_rows(
+        database_url,
+        f"SELECT model, tool, SUM({TOKENS}) AS tokens FROM usage_records"
+        f" WHERE date BETWEEN '{START}' AND '{END}' AND {members_where(slug)} GROUP BY model, tool",
+    )
+    expected = sorted((-int(p.tokens), p.model, p.tool) for p in pairs)[:20]
+    assert [(-m["tokens"], m["model"], m["tool"]) for m in models] == expected
+
+
+def test_a_person_in_two_teams_counts_in_each_and_once_org_wide(client: TestClient, database_url) -> None:
+    figures = {
+        slug: client.get(f"/api/v1/stats?{RANGE}" + (f"&team={slug}" if slug else "")).json()
+        for slug in (None, "core", "infra")
+    }
+    union = sql_rows(
+        database_url,
+        f"SELECT COALESCE(SUM({TOKENS}), 0) AS tokens, COALESCE(SUM({TOKENS}) FILTER"
+        " (WHERE email = 'grace@example.com'), 0) AS grace FROM usage_records"
+        f" WHERE date BETWEEN '{START}' AND '{END}' AND email IN"
+        " ('ada@example.com', 'grace@example.com', 'linus@example.com')",
+    )[0]
+    assert int(union.grace) > 0
+    both = figures["core"]["total_tokens"] + figures["infra"]["total_tokens"]
+    assert both == int(union.tokens) + int(union.grace), "grace counts in each team"
+    assert figures[None]["total_tokens"] == raw_totals(database_url, None)[0], "org-wide never double counts"
+    # the cached org-wide figures are not served for a team (the team is part of the cache key) nor the reverse
+    assert len({figures[s]["total_tokens"] for s in figures}) == 3
+
+
+@pytest.mark.parametrize("view", ["models", "tools"])
+def test_export_and_trends_rows_equal_raw_rows_of_the_members(client: TestClient, database_url, view) -> None:
+    export = client.get(f"/export/usage.csv?{RANGE}&view={view}&team=core")
+    assert export.status_code == 200, export.text
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    trends = client.get(f"/api/v1/models/trends?{RANGE}&view={view}&team=core").json()["trends"]
+    keys = "date, model, tool" if view == "models" else "date, tool"
+    raw = sql_rows(
+        database_url,
+        f"SELECT {keys}, SUM({TOKENS}) AS tokens, COUNT(DISTINCT email) AS users FROM usage_records"
+        f" WHERE date BETWEEN '{START}' AND '{END}' AND {members_where('core')} GROUP BY {keys}",
+    )
+    assert raw
+    if view == "models":
+        expected = {(str(r.date), r.model, r.tool): int(r.tokens) for r in raw}
+        assert {(r["date"], r["model"], r["tool"]): int(r["tokens"]) for r in rows} == expected
+        assert {(t["date"], t["model"], t["tool"]): t["tokens"] for t in trends} == expected
+    else:
+        expected_tools = {(str(r.date), r.tool): (int(r.tokens), int(r.users)) for r in raw}
+        assert {(r["date"], r["tool"]): (int(r["tokens"]), int(r["users"])) for r in rows} == expected_tools
+        assert {(t["date"], t["tool"]): (t["tokens"], t["users"]) for t in trends} == expected_tools
+
+
+@pytest.mark.parametrize("view", ["models", "tools"])
+def test_usage_page_shows_the_team_and_keeps_it_everywhere(client: TestClient, database_url, view) -> None:
+    page = client.get(f"/usage?{RANGE}&view={view}&team=infra")
+    assert page.status_code == 200, page.text[:500]
+    tokens, _, _ = raw_totals(database_url, "infra")
+    assert f'title="{tokens:,} tokens"' in page.text, "the Total Tokens card is the members' raw sum"
+    assert re.search(r'<select name="team">.*<option value="infra" selected>Infra</option>', page.text, re.S)
+    assert '<form class="team-picker" method="get" action="/usage"' in page.text
+    links = re.findall(r'href="(/usage\?[^"]*)"', page.text)
+    assert any("range=7d" in link for link in links)
+    assert all("team=infra" in link for link in links), "range presets, quick ranges and views keep the team"
+    assert re.search(r'href="/export/usage\.csv\?[^"]*team=infra', page.text)
+    assert re.search(r'<input type="hidden" name="team" value="infra">', page.text), "custom range form keeps it"
+    for nav in ("/", "/team", "/commits", "/seats"):
+        assert re.search(rf'href="{re.escape(nav)}\?[^"]*team=infra[^"]*"', page.text), nav
+    everyone = client.get(f"/usage?{RANGE}&view={view}")
+    org_tokens, _, _ = raw_totals(database_url, None)
+    assert f'title="{org_tokens:,} tokens"' in everyone.text and 'href="/team?' in everyone.text
+    assert "team=" not in " ".join(re.findall(r'href="(/[^"]*)"', everyone.text))
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/usage", "/export/usage.csv", "/api/v1/stats", "/api/v1/trends", "/api/v1/models", "/api/v1/models/trends"],
+)
+@pytest.mark.parametrize("slug", ["nope", "<b>", "a" * 300])
+def test_bad_team_is_a_400_naming_team(client: TestClient, url: str, slug: str) -> None:
+    response = client.get(f"{url}?{RANGE}&team={slug}")
+    assert response.status_code == 400
+    if response.headers["content-type"].startswith("application/json"):
+        assert response.json()["parameter"] == "team"
+    else:
+        assert "team" in response.text and "<b>" not in response.text, "named, and never echoed as markup"
+
+
+def test_api_trends_sum_the_members_only(client: TestClient, database_url) -> None:
+    body = client.get(f"/api/v1/trends?{RANGE}&team=infra").json()
+    raw = sql_rows(
+        database_url,
+        f"SELECT date, SUM({TOKENS}) AS tokens FROM usage_records"
+        f" WHERE date BETWEEN '{START}' AND '{END}' AND {members_where('infra')} GROUP BY date",
+    )
+    expected = {str(r.date): int(r.tokens) for r in raw}
+    got = {p["date"]: sum(p["tools"].values()) for p in body["data"] if sum(p["tools"].values())}
+    assert got == expected
