@@ -330,3 +330,14 @@ def test_a_person_known_only_through_copilot_has_a_page(page_client, seat_rows):
     assert row[1] == "42" and row[3] == "6 / 20" and row[4] == "30.0%"
     assert page_client.get("/users/quinn", params={"range": "30d"}).status_code in (200, 301)  # local part finds her
     assert page_client.get("/users/nobody-here%40example.com").status_code == 404
+
+
+def test_seats_csv_takes_the_tables_filters(page_client, seat_rows):
+    page = dom.parse(page_client.get("/seats", params={"range": "30d", "idle": "1", "search": "example"}).text)
+    export = next(a.get("href") for a in dom.select(page, "a") if (a.get("href") or "").startswith("/export/seats"))
+    assert "idle=1" in export and "search=example" in export
+    response = page_client.get(export)
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["email"] for r in rows] == ["bob@example.com", "carol@example.com"]  # idle, matching, by person
+    assert page_client.get("/export/seats.csv", params={"idle": "maybe"}).status_code == 400

@@ -18,7 +18,7 @@ from abacus.domain.seats import (
     seat_cost,
 )
 from abacus.queries.seats import SeatLine, ToolSeats
-from abacus.web.pages.seats import seat_rows
+from abacus.web.seat_views import seat_rows
 
 
 @pytest.mark.parametrize(

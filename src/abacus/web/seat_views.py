@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import KNOWN_TOOLS
-from abacus.queries.seats import SeatsView, seats_view
+from abacus.queries.seats import SeatLine, SeatsView, seats_view
 from abacus.web.params import one_of
 
 
@@ -19,3 +20,29 @@ async def seats_for_request(
     """The seats view of the range, optionally one tool (a bad tool is a 400 naming `tool`)."""
     chosen = one_of("tool", tool, KNOWN_TOOLS, "") or None
     return await seats_view(db, rng, idle_after_days=request.app.state.settings.seats.idle_days, tool=chosen)
+
+
+# Ascending order of each column; `dir=desc` reverses it (ties broken by person, then tool, either way).
+SORT_KEYS: dict[str, Callable[[SeatLine], tuple[Any, ...]]] = {
+    "idle_days": lambda s: (s.idle_days, s.email, s.tool),
+    "email": lambda s: (s.email, s.tool),
+    "tool": lambda s: (s.tool, s.email),
+    "plan": lambda s: (s.plan or "", s.email, s.tool),
+    "since": lambda s: (s.since, s.email, s.tool),
+    "last_active": lambda s: (s.last_active is not None, s.last_active or s.since, s.email, s.tool),
+    "price": lambda s: (s.monthly_price, s.email, s.tool),
+}
+
+
+def seat_rows(
+    seats: list[SeatLine], *, idle_only: bool, search: str | None, sort: str, descending: bool
+) -> list[SeatLine]:
+    """The seat table: idle seats only when asked, those whose email or vendor identity contains `search` (any case),
+    in the chosen order."""
+    needle = (search or "").lower()
+    kept = [
+        s
+        for s in seats
+        if (not idle_only or s.idle) and (not needle or needle in s.email.lower() or needle in s.identity.lower())
+    ]
+    return sorted(kept, key=SORT_KEYS[sort], reverse=descending)

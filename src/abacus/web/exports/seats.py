@@ -1,4 +1,5 @@
-"""GET /export/seats.csv — every seat held in the range with its last activity, idle days and price."""
+"""GET /export/seats.csv — every seat held in the range with its last activity, idle days and price; the /seats
+table's filters (tool, idle=1, search) apply."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.periods import DateRange
 from abacus.queries.seats import SeatLine
 from abacus.web.csv_download import csv_filename, csv_response
-from abacus.web.seat_views import seats_for_request
+from abacus.web.params import SearchText, one_of, search_text
+from abacus.web.seat_views import seat_rows, seats_for_request
 
 COLUMNS = (
     "email", "identity", "tool", "plan", "since", "ended", "last_active", "idle_days", "idle", "monthly_price_usd",
@@ -29,9 +31,22 @@ async def _rows(seats: list[SeatLine]) -> AsyncIterator[Sequence[Any]]:
         )  # fmt: skip
 
 
-@get(["/export/seats.csv", "/api/v1/export/seats.csv"], name="export_seats", include_in_schema=False)
+@get(
+    ["/export/seats.csv", "/api/v1/export/seats.csv"],
+    name="export_seats",
+    include_in_schema=False,
+    dependencies={"query_text": search_text()},
+)
 async def export_seats(
-    request: Request[Any, Any, Any], db: AsyncSession, rng: NamedDependency[DateRange], tool: str | None = None
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    rng: NamedDependency[DateRange],
+    query_text: NamedDependency[SearchText],
+    tool: str | None = None,
+    idle: str | None = None,
 ) -> Stream:
+    """The seats of the /seats table with the same filters (tool, idle=1, search), by person then tool."""
     view = await seats_for_request(request, db, rng, tool)
-    return csv_response(csv_filename("seats", rng), COLUMNS, _rows(view.seats))
+    idle_only = one_of("idle", idle, ("1", "0"), "0") == "1"
+    chosen = seat_rows(view.seats, idle_only=idle_only, search=query_text.text, sort="email", descending=False)
+    return csv_response(csv_filename("seats", rng), COLUMNS, _rows(chosen))

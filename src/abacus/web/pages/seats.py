@@ -4,7 +4,6 @@ column both ways (docs/pages.md §16)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from litestar import Request, get
@@ -14,38 +13,13 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
-from abacus.queries.seats import SeatLine
 from abacus.web.params import SearchText, one_of, range_query, search_text
 from abacus.web.rendering import range_context, render
-from abacus.web.seat_views import seats_for_request
+from abacus.web.seat_views import seat_rows, seats_for_request
 
 FRAGMENTS = {"page-body": "fragments/seats_body.html"}
 SORTS = ("idle_days", "email", "tool", "plan", "since", "last_active", "price")
 DEFAULT_SORT, DEFAULT_DIR = "idle_days", "desc"
-# Ascending order of each column; `dir=desc` reverses it (ties broken by person, then tool, either way).
-SORT_KEYS: dict[str, Callable[[SeatLine], tuple[Any, ...]]] = {
-    "idle_days": lambda s: (s.idle_days, s.email, s.tool),
-    "email": lambda s: (s.email, s.tool),
-    "tool": lambda s: (s.tool, s.email),
-    "plan": lambda s: (s.plan or "", s.email, s.tool),
-    "since": lambda s: (s.since, s.email, s.tool),
-    "last_active": lambda s: (s.last_active is not None, s.last_active or s.since, s.email, s.tool),
-    "price": lambda s: (s.monthly_price, s.email, s.tool),
-}
-
-
-def seat_rows(
-    seats: list[SeatLine], *, idle_only: bool, search: str | None, sort: str, descending: bool
-) -> list[SeatLine]:
-    """The seat table: idle seats only when asked, those whose email or vendor identity contains `search` (any case),
-    in the chosen order."""
-    needle = (search or "").lower()
-    kept = [
-        s
-        for s in seats
-        if (not idle_only or s.idle) and (not needle or needle in s.email.lower() or needle in s.identity.lower())
-    ]
-    return sorted(kept, key=SORT_KEYS[sort], reverse=descending)
 
 
 @get("/seats", name="seats_page", include_in_schema=False, dependencies={"query_text": search_text()})
