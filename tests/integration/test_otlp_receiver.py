@@ -276,3 +276,17 @@ async def _count_points(database_url: str) -> int:
             return int((await conn.execute(text("SELECT count(*) FROM otel_points"))).scalar() or 0)
     finally:
         await engine.dispose()
+
+
+async def test_nul_characters_are_rejected_points_not_a_500(
+    otlp_app: ThreadedServer, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Found by the 10,000-body fuzz: a NUL in an attribute made PostgreSQL refuse the jsonb (a 500)."""
+    at = START + 60_000_000_000
+    bad = Sample(otlp.COST, 1.0, at - 1, at, {"user.email": "ada@example.com", "session.id": "a\x00b"})
+    good = samples(minute=7)
+    for json_body in (False, True):
+        body, headers = encode(build_export([bad, *good]), json_body=json_body)
+        response = post(otlp_app, body, headers)
+        assert response.status_code == 200, response.content
+    assert await scalar(sessionmaker, "SELECT count(*) FROM otel_points") == len(good)

@@ -40,6 +40,8 @@ def one(metric: str, value: float, time_ns: int = AT, **attrs: str) -> otlp.Pars
         (otlp.SESSIONS, 1, ns(NOW) - 401 * DAY_NS, {}, False, "400 days"),
         ("some.other.metric", 7, AT, {}, True, ""),
         (otlp.COST, 1, AT, {"model": "m" * 129}, False, "model longer"),
+        (otlp.COST, 1, AT, {"user.email": "a\x00@b.co"}, False, "NUL"),  # found by the HTTP fuzz (was a 500)
+        (otlp.COST, 1, AT, {"session.id": "\x00"}, False, "NUL"),
     ],
 )
 def test_plausibility(metric: str, value: float, time_ns: int, attrs: dict[str, str], kept: bool, reason: str) -> None:
@@ -140,6 +142,7 @@ def _parses_or_refuses(body: bytes, json_body: bool) -> None:
     for point in parsed.points:  # whatever is kept is plausible
         assert math.isfinite(point.value) and point.value >= 0
         assert point.time_ns <= ns(NOW) + DAY_NS
+        assert "\\u0000" not in json.dumps([point.metric, point.attributes], default=str)  # PostgreSQL can store it
 
 
 @settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)

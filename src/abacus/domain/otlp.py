@@ -117,6 +117,16 @@ def _text(attributes: dict[str, Any], *names: str) -> str | None:
     return None
 
 
+def _storable(name: str, attributes: dict[str, Any]) -> bool:
+    """Text PostgreSQL can store: no NUL character (text and jsonb refuse it) and valid UTF-8 (no lone surrogates)."""
+    try:
+        dumped = json.dumps([name, attributes], ensure_ascii=False, default=str)
+        dumped.encode("utf-8")
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        return False
+    return "\x00" not in dumped and "\\u0000" not in dumped
+
+
 def series_key(metric: str, attributes: dict[str, Any]) -> str:
     canonical = json.dumps([metric, attributes], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -204,6 +214,9 @@ def _flatten_metric(out: ParsedExport, metric: Any, resource: dict[str, Any], no
         ]
         if too_long:
             out.reject(f"{name}: {too_long[0]} longer than {MAX_TEXT[too_long[0]]} characters")
+            continue
+        if not _storable(name, attributes):
+            out.reject("a NUL character or invalid text in a metric name or attribute")
             continue
         time_ns = int(point.time_unix_nano)
         if time_ns <= 0:
