@@ -18,7 +18,8 @@ import asyncio
 import functools
 import hashlib
 import pickle
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,8 +108,48 @@ def _engine_of(source: Any) -> AsyncEngine | None:
     return bind if isinstance(bind, AsyncEngine) else None
 
 
+_request_versions: ContextVar[dict[Engine, asyncio.Future[tuple[str, int] | None]] | None] = ContextVar(
+    "page_cache_request_versions", default=None
+)
+
+
+@contextmanager
+def one_version_per_request() -> Iterator[None]:
+    """Inside: the cached calls that start a fresh transaction share one read of the data version (the first one's),
+    instead of one read each. For requests that do not write (GET): a computation may then see data newer than the
+    version it is filed under, never older, so no reader gets figures older than what it could read itself; a request
+    that wrote and then read would find the version from before its write, so writers keep one read per call."""
+    token = _request_versions.set({})
+    try:
+        yield
+    finally:
+        _request_versions.reset(token)
+
+
 async def _version(source: AsyncSession | async_sessionmaker[AsyncSession]) -> tuple[str, int] | None:
     """(epoch, version) as this reader sees it, or None when its transaction has written (then nothing is cached)."""
+    shared = _request_versions.get()
+    engine = _engine_of(source)
+    fresh = not (isinstance(source, AsyncSession) and source.in_transaction())
+    if shared is None or engine is None or not fresh:
+        return await _read_version(source)
+    pending = shared.get(engine.sync_engine)
+    if pending is not None:
+        return await asyncio.shield(pending)
+    future: asyncio.Future[tuple[str, int] | None] = asyncio.get_running_loop().create_future()
+    shared[engine.sync_engine] = future
+    try:
+        version = await _read_version(source)
+    except BaseException as exc:
+        shared.pop(engine.sync_engine, None)  # the next call reads again
+        future.set_exception(exc)
+        future.exception()  # retrieved: no "never retrieved" log when nobody joined
+        raise
+    future.set_result(version)
+    return version
+
+
+async def _read_version(source: AsyncSession | async_sessionmaker[AsyncSession]) -> tuple[str, int] | None:
     if isinstance(source, AsyncSession):
         row = (await source.execute(VERSION_SQL)).first()
     else:

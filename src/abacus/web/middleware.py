@@ -13,6 +13,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from abacus.db import SqlTimer, sql_timer
 from abacus.logging_setup import get_logger
+from abacus.queries.cache import one_version_per_request
 
 log = get_logger("abacus.request")
 
@@ -94,7 +95,11 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            if scope.get("method") in ("GET", "HEAD"):  # pages read: their cached queries share one version read
+                with one_version_per_request():
+                    await self.app(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
             if pending is not None:  # a response start without a body message (should not happen in ASGI)
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 self._add_headers(pending, server_timing(elapsed_ms, timer), request_id)

@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.db import concurrently
 from abacus.domain.formatting import fmt_day, format_money_exact, format_tokens, format_tokens_exact
 from abacus.domain.periods import DateRange, delta, should_bucket_weekly, weekly_buckets
 from abacus.domain.tools import TOTAL_COLOR, tool_color, tool_name
@@ -212,8 +213,14 @@ async def user_detail(
     if tab_key == "raw":
         context.update(await raw_context(db, who, rng, page_number, tool, model))
     else:
-        context.update(overview_context(await user_overview(db, who, rng), rng))
-        context["activity"] = await activity_by_tool(db, rng, email=who)
         idle_after = request.app.state.settings.seats.idle_days
-        context["seats"] = (await seats_view(db, rng, idle_after_days=idle_after, email=who)).seats
+        overview, activity, seats = await concurrently(  # independent reads, each on its own connection
+            request.app.state.sessionmaker,
+            lambda session: user_overview(session, who, rng),
+            lambda session: activity_by_tool(session, rng, email=who),
+            lambda session: seats_view(session, rng, idle_after_days=idle_after, email=who),
+        )
+        context.update(overview_context(overview, rng))
+        context["activity"] = activity
+        context["seats"] = seats.seats
     return render(request, "pages/user.html", context, fragments=USER_FRAGMENTS)
