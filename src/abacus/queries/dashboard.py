@@ -64,11 +64,37 @@ GROUP BY GROUPING SETS ((ai_tool), ())
 """)
 """From the (day, repository, tool) commit rollup: `day >= S AND day < E + 1` is the UTC commit window."""
 
+TEAM_COMMIT_SUMMARY_SQL = text("""
+WITH c AS (  -- the team's members' commits, counted as the commit rollups count them (a bot's only when AI)
+  SELECT (committed_at AT TIME ZONE 'UTC')::date AS day, COALESCE(ai_tool, '') AS ai_tool
+  FROM commits
+  WHERE NOT (is_bot AND ai_tool IS NULL)
+    AND committed_at >= CAST(:prev_lo AS date) AT TIME ZONE 'UTC'
+    AND committed_at < CAST(:hi AS date) AT TIME ZONE 'UTC'
+    AND author_email IN (
+        SELECT m.email FROM team_members m WHERE m.team_slug = :team_slug AND m.removed_at IS NULL)
+)
+SELECT
+  NULLIF(ai_tool, '') AS ai_tool,
+  GROUPING(ai_tool) AS is_total,
+  COUNT(*) FILTER (WHERE day >= :lo) AS total,
+  COUNT(*) FILTER (WHERE day >= :lo AND ai_tool <> '') AS ai,
+  COUNT(*) FILTER (WHERE day < :lo) AS prev_total,
+  COUNT(*) FILTER (WHERE day < :lo AND ai_tool <> '') AS prev_ai
+FROM c
+GROUP BY GROUPING SETS ((ai_tool), ())
+""")
+"""COMMIT_SUMMARY_SQL over one team's members (docs/pages.md §1.3): commits whose author email is a member's."""
 
-async def commit_summary(db: AsyncSession, rng: DateRange) -> CommitSummary:
-    """Commit counts of the range (UTC half-open window) and of the previous period, one statement."""
+
+async def commit_summary(db: AsyncSession, rng: DateRange, team_slug: str | None = None) -> CommitSummary:
+    """Commit counts of the range (UTC half-open window) and of the previous period, one statement; with
+    `team_slug`, the commits of that team's members only."""
     params = {"lo": rng.start, "hi": rng.end + timedelta(days=1), "prev_lo": rng.previous().start}
-    rows = (await db.execute(COMMIT_SUMMARY_SQL, params)).all()
+    if team_slug is None:
+        rows = (await db.execute(COMMIT_SUMMARY_SQL, params)).all()
+    else:
+        rows = (await db.execute(TEAM_COMMIT_SUMMARY_SQL, {**params, "team_slug": team_slug})).all()
     summary = CommitSummary()
     tools: list[tuple[str, int]] = []
     for row in rows:
@@ -92,14 +118,18 @@ class DashboardData:
 
 
 @cached
-async def dashboard_data(sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange) -> DashboardData:
-    """Everything sections 2–7 of the dashboard show for `rng`: five aggregate statements, run concurrently."""
+async def dashboard_data(
+    sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange, team_slug: str | None = None
+) -> DashboardData:
+    """Everything sections 2–7 of the dashboard show for `rng`: five aggregate statements, run concurrently;
+    `team_slug` restricts each to that team's members."""
+    team = team_slug
     totals, daily, models, users, commits = await concurrently(
         sessionmaker,
-        lambda db: usage_totals(db, rng),
-        lambda db: daily_usage_by_tool(db, rng),
-        lambda db: model_breakdown(db, rng),
-        lambda db: top_users(db, rng, 10),
-        lambda db: commit_summary(db, rng),
+        lambda db: usage_totals(db, rng, team),
+        lambda db: daily_usage_by_tool(db, rng, team),
+        lambda db: model_breakdown(db, rng, team),
+        lambda db: top_users(db, rng, 10, team),
+        lambda db: commit_summary(db, rng, team),
     )
     return DashboardData(totals=totals, daily=daily, models=models, users=users, commits=commits)

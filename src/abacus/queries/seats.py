@@ -82,6 +82,8 @@ WHERE (s.since AT TIME ZONE 'UTC')::date <= :end
   AND (s.ended_at IS NULL OR (s.ended_at AT TIME ZONE 'UTC')::date >= :start)
   AND (CAST(:tool AS text) IS NULL OR s.tool = :tool)
   AND (CAST(:email AS text) IS NULL OR s.email = :email)
+  AND (CAST(:team_slug AS text) IS NULL OR s.email IN (
+       SELECT m.email FROM team_members m WHERE m.team_slug = :team_slug AND m.removed_at IS NULL))
 ORDER BY s.tool, s.email, s.since
 """)
 
@@ -89,7 +91,9 @@ ACTIVE_PEOPLE = text("""
 SELECT tool, COUNT(DISTINCT email) AS people FROM (
   SELECT tool, email FROM activity_daily WHERE active AND date BETWEEN :start AND :end
   UNION SELECT tool, email FROM usage_user_daily WHERE date BETWEEN :start AND :end
-) people WHERE email NOT LIKE 'unmapped:%' OR tool = 'github_copilot'
+) people WHERE (email NOT LIKE 'unmapped:%' OR tool = 'github_copilot')
+  AND (CAST(:team_slug AS text) IS NULL OR email IN (
+       SELECT m.email FROM team_members m WHERE m.team_slug = :team_slug AND m.removed_at IS NULL))
 GROUP BY tool
 """)
 
@@ -100,6 +104,8 @@ WHERE (s.since AT TIME ZONE 'UTC')::date <= :end
   AND (s.ended_at IS NULL OR (s.ended_at AT TIME ZONE 'UTC')::date >= :start)
   AND (CAST(:tool AS text) IS NULL OR s.tool = :tool)
   AND (CAST(:email AS text) IS NULL OR s.email = :email)
+  AND (CAST(:team_slug AS text) IS NULL OR s.email IN (
+       SELECT m.email FROM team_members m WHERE m.team_slug = :team_slug AND m.removed_at IS NULL))
   AND (EXISTS (SELECT 1 FROM activity_daily a
                WHERE a.email = s.email AND a.tool = s.tool AND a.active AND a.date BETWEEN :start AND :end)
        OR EXISTS (SELECT 1 FROM usage_user_daily u
@@ -110,6 +116,13 @@ GROUP BY s.tool
 USAGE_COST = text(
     "SELECT tool, SUM(cost) AS cost FROM usage_tool_daily WHERE date BETWEEN :start AND :end GROUP BY tool"
 )
+TEAM_USAGE_COST = text("""
+SELECT tool, SUM(cost) AS cost FROM usage_user_daily
+WHERE date BETWEEN :start AND :end
+  AND email IN (SELECT m.email FROM team_members m WHERE m.team_slug = :team_slug AND m.removed_at IS NULL)
+GROUP BY tool
+""")
+"""A team's usage cost per tool: its members' rows only (docs/pages.md §1.3)."""
 
 
 @cached
@@ -120,9 +133,11 @@ async def seats_view(
     idle_after_days: int,
     tool: str | None = None,
     email: str | None = None,
+    team_slug: str | None = None,
 ) -> SeatsView:
-    """Every seat held in the range (the last day of the range is "today" for idleness) and the per-tool figures."""
-    params = {"start": rng.start, "end": rng.end, "tool": tool, "email": email}
+    """Every seat held in the range (the last day of the range is "today" for idleness) and the per-tool figures;
+    `team_slug` keeps the seats, people and usage of that team's members only."""
+    params = {"start": rng.start, "end": rng.end, "tool": tool, "email": email, "team_slug": team_slug}
     lines: list[SeatLine] = []
     for r in await db.execute(SEATS, params):
         last = last_active(r.vendor_last, r.activity_last, r.usage_last)
@@ -143,7 +158,8 @@ async def seats_view(
             )
         )
     people = {r.tool: int(r.people) for r in await db.execute(ACTIVE_PEOPLE, params)}
-    usage = {r.tool: Decimal(r.cost) for r in await db.execute(USAGE_COST, params)}
+    usage_sql = USAGE_COST if team_slug is None else TEAM_USAGE_COST
+    usage = {r.tool: Decimal(r.cost) for r in await db.execute(usage_sql, params)}
     active_holders = {r.tool: int(r.people) for r in await db.execute(ACTIVE_HOLDERS, params)}
     tools = []
     for name in sorted({line.tool for line in lines}):

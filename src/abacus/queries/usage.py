@@ -658,7 +658,10 @@ top AS (
   SELECT email, SUM(tokens) AS user_tokens, SUM(cost) AS user_cost,
          array_agg(tool ORDER BY tokens DESC, tool) AS tool_keys,
          array_agg(tokens ORDER BY tokens DESC, tool) AS tool_tokens
-  FROM per_tool GROUP BY email
+  FROM per_tool
+  WHERE CAST(:team_slug AS text) IS NULL OR email IN (
+        SELECT m.email FROM team_members m WHERE m.team_slug = :team_slug AND m.removed_at IS NULL)
+  GROUP BY email
   ORDER BY user_tokens DESC, email ASC
   LIMIT :limit
 ),
@@ -676,9 +679,16 @@ ORDER BY top.user_tokens DESC, top.email ASC
 """)
 
 
-async def top_users(db: AsyncSession, rng: DateRange, limit: int = 10) -> list[TopUser]:
-    """The first `limit` mapped users by tokens (ties by email), with favourite model and per-tool tokens."""
-    params = {"start": rng.start, "end": rng.end, "limit": limit, **period_split(rng).params()}
+async def top_users(db: AsyncSession, rng: DateRange, limit: int = 10, team_slug: str | None = None) -> list[TopUser]:
+    """The first `limit` mapped users by tokens (ties by email), with favourite model and per-tool tokens; with
+    `team_slug`, that team's members only."""
+    params = {
+        "start": rng.start,
+        "end": rng.end,
+        "limit": limit,
+        "team_slug": team_slug,
+        **period_split(rng).params(),
+    }
     rows = (await db.execute(TOP_USERS_SQL, params)).all()
     return [
         TopUser(

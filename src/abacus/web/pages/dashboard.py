@@ -16,7 +16,7 @@ from abacus.queries.activity import activity_by_tool
 from abacus.queries.dashboard import dashboard_data
 from abacus.queries.lifetime import lifetime_stats
 from abacus.queries.seats import seats_view
-from abacus.web.params import now_utc, range_query, today_utc
+from abacus.web.params import TeamFilter, now_utc, range_query, today_utc
 from abacus.web.rendering import has_page_body, page_body_key, range_context, render
 from abacus.web.usage_charts import model_rows, tool_legend, tool_split_bar, tools_card, usage_chart
 
@@ -26,27 +26,32 @@ FRAGMENTS = {"page-body": "fragments/dashboard_body.html", "usage-chart": "fragm
 
 @get("/", name="dashboard")
 async def dashboard(
-    request: Request[Any, Any, Any], rng: NamedDependency[DateRange], show_trend: NamedDependency[bool]
+    request: Request[Any, Any, Any],
+    rng: NamedDependency[DateRange],
+    show_trend: NamedDependency[bool],
+    team_filter: NamedDependency[TeamFilter],
 ) -> Template:
-    trend = show_trend
+    trend, team = show_trend, team_filter.slug
     sessionmaker = request.app.state.sessionmaker
     today, now = today_utc(request), now_utc(request)
-    body_key = await page_body_key(request, rng, trend, today, now.hour, now.minute)  # the chart projects by minute
+    # the chart projects by minute
+    body_key = await page_body_key(request, rng, trend, team, today, now.hour, now.minute)
+    chosen = {"team_choice": team_filter, "team_query": team_filter.query}
     if has_page_body(request, PAGE, body_key):  # the body is rendered already: the shell needs the lifetime strip
         (lifetime,) = await concurrently(sessionmaker, lifetime_stats)
-        shell = {**range_context(request, rng), "nav": "overview", "lifetime": lifetime}
+        shell = {**range_context(request, rng), **chosen, "nav": "overview", "lifetime": lifetime}
         return render(request, PAGE, shell, fragments=FRAGMENTS, body_key=body_key)
     idle_after = request.app.state.settings.seats.idle_days
     (lifetime, activity, seats), data = await asyncio.gather(
         concurrently(
             sessionmaker,
             lifetime_stats,
-            lambda db: activity_by_tool(db, rng),
-            lambda db: seats_view(db, rng, idle_after_days=idle_after),
+            lambda db: activity_by_tool(db, rng, team),
+            lambda db: seats_view(db, rng, idle_after_days=idle_after, team_slug=team),
         ),
-        dashboard_data(sessionmaker, rng),
+        dashboard_data(sessionmaker, rng, team),
     )
-    keep = {**range_query(rng), "trend": None if trend else "0"}
+    keep = {**range_query(rng), **team_filter.query, "trend": None if trend else "0"}
     chart = usage_chart(
         data.daily,
         today=today,
@@ -56,6 +61,7 @@ async def dashboard(
     )
     context = {
         **range_context(request, rng),
+        **chosen,
         "nav": "overview",
         "lifetime": lifetime,
         "data": data,
