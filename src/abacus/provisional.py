@@ -97,8 +97,18 @@ async def lock_provisional(db: AsyncSession) -> None:
     await db.execute(LOCK)
 
 
+MAX_COUNT = 10**15
+MAX_COST = Decimal("99999999.999999")
+"""Bounds of one provisional row (usage_records.cost is numeric(14,6)): each point is plausible, but a hostile token
+could send many; a day beyond them is clamped rather than failing the export."""
+
+
 def _cents(value: float) -> Decimal:
-    return Decimal(str(round(value, 6))).quantize(Decimal("0.000001"))
+    return min(Decimal(str(round(value, 6))).quantize(Decimal("0.000001")), MAX_COST)
+
+
+def _count(value: float) -> int:
+    return min(max(round(value), 0), MAX_COUNT)
 
 
 async def reconcile_provisional(db: AsyncSession, days: Iterable[date], *, known_otel: bool = False) -> None:
@@ -154,10 +164,10 @@ async def reconcile_provisional(db: AsyncSession, days: Iterable[date], *, known
             "tool": CLAUDE_CODE,
             "model": normalize_model_name(raw_model),
             "raw_model": raw_model,
-            "input_tokens": round(sums_["input_tokens"]),
-            "cache_write_tokens": round(sums_["cache_write_tokens"]),
-            "cache_read_tokens": round(sums_["cache_read_tokens"]),
-            "output_tokens": round(sums_["output_tokens"]),
+            "input_tokens": _count(sums_["input_tokens"]),
+            "cache_write_tokens": _count(sums_["cache_write_tokens"]),
+            "cache_read_tokens": _count(sums_["cache_read_tokens"]),
+            "output_tokens": _count(sums_["output_tokens"]),
             "cost": _cents(sums_["cost"]),
             "tool_record_id": OTEL_RECORD,
             "organization_id": OTEL_ORG_PREFIX + label,
@@ -172,14 +182,14 @@ async def reconcile_provisional(db: AsyncSession, days: Iterable[date], *, known
             "identity": identity,
             "date": day,
             "email": emails[identity],
-            "sessions": round(counts["sessions"]),
-            "lines_added": round(counts["lines_added"]),
-            "lines_removed": round(counts["lines_removed"]),
-            "suggested": round(counts["suggested"]),
-            "accepted": round(counts["accepted"]),
+            "sessions": _count(counts["sessions"]),
+            "lines_added": _count(counts["lines_added"]),
+            "lines_removed": _count(counts["lines_removed"]),
+            "suggested": _count(counts["suggested"]),
+            "accepted": _count(counts["accepted"]),
             "requests": 0,
-            "commits": round(counts["commits"]),
-            "pull_requests": round(counts["pull_requests"]),
+            "commits": _count(counts["commits"]),
+            "pull_requests": _count(counts["pull_requests"]),
             "active": True,
             "details": {"source": OTEL_RECORD, "active_seconds": round(counts["active_seconds"], 3)},
         }

@@ -10,6 +10,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -290,3 +291,23 @@ async def test_nul_characters_are_rejected_points_not_a_500(
         response = post(otlp_app, body, headers)
         assert response.status_code == 200, response.content
     assert await scalar(sessionmaker, "SELECT count(*) FROM otel_points") == len(good)
+
+
+async def test_a_hostile_token_cannot_overflow_a_day(
+    otlp_app: ThreadedServer, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Every point plausible ($100,000, 10^10 tokens) but a thousand of them: the day's provisional row is clamped
+    to its column's bounds instead of failing the export with a 500."""
+    at = START + 60_000_000_000
+    attrs = {"user.email": "eve@example.com", "model": "m"}
+    many = [Sample(otlp.COST, 100_000.0, at - 1, at + i, attrs) for i in range(1001)]
+    many += [Sample(otlp.TOKENS, 1e10, at - 1, at + i, {**attrs, "type": "input"}) for i in range(1001)]
+    for start in range(0, len(many), 250):  # under this app's 64 KB cap
+        body, headers = encode(build_export(many[start : start + 250]))
+        assert post(otlp_app, body, headers).status_code == 200
+    cost = await scalar(sessionmaker, "SELECT cost FROM usage_records WHERE email = 'eve@example.com'")
+    assert cost == Decimal("99999999.999999")
+    assert (
+        await scalar(sessionmaker, "SELECT input_tokens FROM usage_records WHERE email = 'eve@example.com'")
+        == 10**13 + 10**10
+    )
