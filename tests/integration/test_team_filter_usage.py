@@ -177,3 +177,22 @@ def test_api_trends_sum_the_members_only(client: TestClient, database_url) -> No
     expected = {str(r.date): int(r.tokens) for r in raw}
     got = {p["date"]: sum(p["tools"].values()) for p in body["data"] if sum(p["tools"].values())}
     assert got == expected
+
+
+def test_team_csv_keeps_only_the_members_and_the_team_page_links_it(client: TestClient, database_url) -> None:
+    export = client.get(f"/export/team.csv?{RANGE}&team=infra")
+    assert export.status_code == 200, export.text
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    raw = sql_rows(
+        database_url,
+        f"SELECT email, SUM({TOKENS}) AS tokens FROM usage_records WHERE date BETWEEN '{START}' AND '{END}'"
+        f" AND {members_where('infra')} GROUP BY email",
+    )
+    assert raw
+    assert {r["email"]: int(r["total_tokens"]) for r in rows} == {r.email: int(r.tokens) for r in raw}
+    assert "team_infra_" in export.headers["content-disposition"]
+    page = client.get(f"/team?{RANGE}&team=infra")
+    assert re.search(r'href="/export/team\.csv\?[^"]*team=infra', page.text)
+    assert re.search(r'href="/usage\?[^"]*team=infra', page.text), "the nav keeps the Team page's team"
+    bad = client.get(f"/export/team.csv?{RANGE}&team=nope")
+    assert bad.status_code == 400 and "team" in bad.text

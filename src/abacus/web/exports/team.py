@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.periods import DateRange
 from abacus.queries.team import TeamQuery, stream_team_members, team_tools
 from abacus.web.csv_download import csv_filename, csv_response, tool_column
-from abacus.web.params import SearchText, today_utc
+from abacus.web.params import SearchText, TeamFilter, today_utc
 
 HEAD_COLUMNS = ("email", "total_tokens", "total_cost", "claude_code_tokens", "cursor_tokens")
 TAIL_COLUMNS = (
@@ -66,8 +66,12 @@ async def export_team(
     db: AsyncSession,
     rng: NamedDependency[DateRange],
     query_text: NamedDependency[SearchText],
+    team_filter: NamedDependency[TeamFilter],
 ) -> Stream:
-    """The Team table as CSV for the range and search: one line per person, tokens desc (ties by email)."""
+    """The Team table as CSV for the range, search and `team=<slug>` (that team's members only): one line per
+    person, tokens desc (ties by email)."""
     tools = (await team_tools(db, rng)).other_present
-    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=query_text.pattern, tools=tools)
-    return csv_response(csv_filename("team", rng), team_columns(tools), _team_rows(request, query))
+    team = team_filter.slug
+    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=query_text.pattern, team_slug=team, tools=tools)
+    name = "team" if team is None else f"team_{team}"
+    return csv_response(csv_filename(name, rng), team_columns(tools), _team_rows(request, query))

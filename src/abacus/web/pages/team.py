@@ -168,7 +168,7 @@ def team_context(rng: DateRange, state: dict[str, Any], tools: TeamTools, page: 
         "search": state["search"],
         "sort": state["sort"],
         "dir": state["dir"],
-        "export_href": "/export/team.csv" + query({**range_q, "search": state["search"]}),
+        "export_href": "/export/team.csv" + query({**range_q, "search": state["search"], "team": state.get("team")}),
     }
 
 
