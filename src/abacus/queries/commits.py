@@ -8,6 +8,7 @@ A commit is in the range `[S, E]` when `committed_at >= S 00:00Z AND committed_a
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -21,6 +22,7 @@ from abacus.db import concurrently
 from abacus.domain.periods import DateRange, Delta, delta, rate_delta
 from abacus.domain.usage import rate_percent
 from abacus.queries.cache import cached
+from abacus.rollups import COMMIT_AUTHOR, COMMIT_DAY, COUNTED
 
 REPO_PAGE_SIZE = 100
 COMMIT_PAGE_SIZE = 50
@@ -64,6 +66,37 @@ def _window(rng: DateRange) -> dict[str, datetime]:
 def _days(rng: DateRange) -> dict[str, date]:
     """The range as rollup days: `day >= :lo AND day < :hi` is the UTC commit window of `commit_bounds`."""
     return {"lo": rng.start, "hi": rng.end + timedelta(days=1)}
+
+
+TEAM_AUTHORS = "(SELECT m.email FROM team_members m WHERE m.team_slug = :team_slug AND m.removed_at IS NULL)"
+_TEAM_ROLLUPS = {
+    # the commit rollups' rows recomputed from the members' commits alone, as abacus.rollups builds them
+    "commit_daily": (
+        f"(SELECT {COMMIT_DAY} AS day, c.repo_id, COALESCE(c.ai_tool, '') AS ai_tool, COUNT(*) AS commits,"
+        " COALESCE(SUM(c.additions), 0) AS additions, COALESCE(SUM(c.deletions), 0) AS deletions,"
+        " COUNT(*) FILTER (WHERE c.additions IS NULL OR c.deletions IS NULL) AS without_stats,"
+        " MIN(c.committed_at) AS first_at, MAX(c.committed_at) AS last_at"
+        f" FROM commits c WHERE {COUNTED} AND c.author_email IN {TEAM_AUTHORS} GROUP BY 1, 2, 3)"
+    ),
+    "commit_author_daily": (
+        f"(SELECT {COMMIT_DAY} AS day, c.repo_id, {COMMIT_AUTHOR} AS author, COUNT(*) AS commits,"
+        " COUNT(c.ai_tool) AS ai_commits, MAX(c.committed_at) AS last_at"
+        f" FROM commits c WHERE {COUNTED} AND c.author_email IN {TEAM_AUTHORS} GROUP BY 1, 2, 3)"
+    ),
+}
+_ROLLUP_NAME = re.compile(r"\bFROM (commit_daily|commit_author_daily) ([a-z])\b")
+
+
+def _for_team(statement: Any, team_slug: str | None) -> Any:
+    """`statement` as is (everyone), or over the commits whose author email is one of `team_slug`'s members
+    (docs/pages.md §1.3; bind `:team_slug`)."""
+    if team_slug is None:
+        return statement
+    return text(_ROLLUP_NAME.sub(lambda m: f"FROM {_TEAM_ROLLUPS[m.group(1)]} AS {m.group(2)}", statement.text))
+
+
+def _with_team(params: dict[str, Any], team_slug: str | None) -> dict[str, Any]:
+    return params if team_slug is None else {**params, "team_slug": team_slug}
 
 
 # --- range totals (M-COMMITS, M-AI-COMMITS, M-AI-RATE, M-REPOS, lines, authors) --------------------------------
@@ -185,17 +218,19 @@ ORDER BY 2 DESC, 1 ASC
 
 
 @cached
-async def commit_overview(db: AsyncSession, rng: DateRange, repo_id: int | None = None) -> CommitOverview:
+async def commit_overview(
+    db: AsyncSession, rng: DateRange, repo_id: int | None = None, team_slug: str | None = None
+) -> CommitOverview:
     """Totals of the range and of the previous period, plus the per-tool split (2 statements).
 
-    With `repo_id` everything is restricted to that repository.
+    With `repo_id` everything is restricted to that repository; with `team_slug`, to that team's members' commits.
     """
-    params: dict[str, Any] = {**_days(rng), "prev_lo": rng.previous().start}
+    params: dict[str, Any] = _with_team({**_days(rng), "prev_lo": rng.previous().start}, team_slug)
     if repo_id is not None:
         params["repo_id"] = repo_id
-    row = (await db.execute(_stats_sql(repo_id), params)).mappings().one()
+    row = (await db.execute(_for_team(_stats_sql(repo_id), team_slug), params)).mappings().one()
     current, previous = _stats_from_row(row, "cur"), _stats_from_row(row, "prev")
-    tool_rows = (await db.execute(_tools_sql(repo_id), params)).all()
+    tool_rows = (await db.execute(_for_team(_tools_sql(repo_id), team_slug), params)).all()
     tools = [
         ToolCommits(
             tool=r.tool,
@@ -240,15 +275,18 @@ GROUP BY d.day, d.ai_tool
 
 
 @cached
-async def daily_commits(db: AsyncSession, rng: DateRange, repo_id: int | None = None) -> list[DailyCommits]:
-    """One point per day of the range (zero-filled): total, AI, per tool, additions, deletions."""
-    params: dict[str, Any] = _days(rng)
+async def daily_commits(
+    db: AsyncSession, rng: DateRange, repo_id: int | None = None, team_slug: str | None = None
+) -> list[DailyCommits]:
+    """One point per day of the range (zero-filled): total, AI, per tool, additions, deletions (optionally one
+    repository, or one team's members' commits)."""
+    params: dict[str, Any] = _with_team(dict(_days(rng)), team_slug)
     if repo_id is not None:
         params["repo_id"] = repo_id
     acc: dict[date, dict[str, Any]] = {
         day: {"total": 0, "ai": 0, "additions": 0, "deletions": 0, "tools": {}} for day in rng.iter_days()
     }
-    for row in (await db.execute(_daily_sql(repo_id), params)).all():
+    for row in (await db.execute(_for_team(_daily_sql(repo_id), team_slug), params)).all():
         point = acc[row.day]
         point["total"] += int(row.commits)
         point["additions"] += int(row.additions)
@@ -397,13 +435,15 @@ async def repo_pivot_slice(
     direction: str = "desc",
     limit: int = REPO_PAGE_SIZE,
     offset: int = 0,
+    team_slug: str | None = None,
 ) -> RepoPage:
     """Repositories with ≥1 commit in range whose full name matches `pattern` (an escaped ILIKE pattern from
     `like_pattern`), sorted by an allow-listed key with ties by full name; footer sums cover the whole population.
     One statement (plus one more when the offset is past the end).
     """
-    params = {**_pivot_params(rng, pattern), "limit": limit, "offset": offset}
-    rows = (await db.execute(_pivot_sql(pattern, _order_by(sort, direction), True), params)).all()
+    params = _with_team({**_pivot_params(rng, pattern), "limit": limit, "offset": offset}, team_slug)
+    statement = _for_team(_pivot_sql(pattern, _order_by(sort, direction), True), team_slug)
+    rows = (await db.execute(statement, params)).all()
     if rows:
         first = rows[0]
         return RepoPage(
@@ -414,7 +454,9 @@ async def repo_pivot_slice(
         )
     if offset == 0:
         return RepoPage(rows=[], total_count=0, sum_commits=0, sum_ai_commits=0)
-    totals = await repo_pivot_slice(db, rng, pattern=pattern, sort=sort, direction=direction, limit=1, offset=0)
+    totals = await repo_pivot_slice(
+        db, rng, pattern=pattern, sort=sort, direction=direction, limit=1, offset=0, team_slug=team_slug
+    )
     return RepoPage(
         rows=[], total_count=totals.total_count, sum_commits=totals.sum_commits, sum_ai_commits=totals.sum_ai_commits
     )
@@ -429,14 +471,18 @@ async def repo_pivot(
     direction: str = "desc",
     page: int = 1,
     per_page: int = REPO_PAGE_SIZE,
+    team_slug: str | None = None,
 ) -> RepoPage:
     """The Commits table's page `page` (a page past the end shows the last page)."""
+    offset = (page - 1) * per_page
     result = await repo_pivot_slice(
-        db, rng, pattern=pattern, sort=sort, direction=direction, limit=per_page, offset=(page - 1) * per_page
+        db, rng, pattern=pattern, sort=sort, direction=direction, limit=per_page, offset=offset, team_slug=team_slug
     )
     pages = _pages(result.total_count, per_page)
     if not result.rows and page > pages and result.total_count:
-        return await repo_pivot(db, rng, pattern=pattern, sort=sort, direction=direction, page=pages, per_page=per_page)
+        return await repo_pivot(
+            db, rng, pattern=pattern, sort=sort, direction=direction, page=pages, per_page=per_page, team_slug=team_slug
+        )
     return RepoPage(
         rows=result.rows,
         total_count=result.total_count,
@@ -447,17 +493,20 @@ async def repo_pivot(
     )
 
 
-async def stream_repo_rows(conn: AsyncConnection, rng: DateRange, pattern: str | None = None) -> AsyncIterator[RepoRow]:
-    """Every repository of the pivot population, commits desc (ties by name), streamed from a server-side cursor."""
-    statement = _pivot_sql(pattern, _order_by("totalCommits", "desc"), False)
-    result = await conn.stream(statement, _pivot_params(rng, pattern))
+async def stream_repo_rows(
+    conn: AsyncConnection, rng: DateRange, pattern: str | None = None, team_slug: str | None = None
+) -> AsyncIterator[RepoRow]:
+    """Every repository of the pivot population, commits desc (ties by name), streamed from a server-side cursor;
+    with `team_slug`, over that team's members' commits."""
+    statement = _for_team(_pivot_sql(pattern, _order_by("totalCommits", "desc"), False), team_slug)
+    result = await conn.stream(statement, _with_team(_pivot_params(rng, pattern), team_slug))
     async for row in result:
         yield _repo_row(row)
 
 
-async def ai_tools_in_range(conn: AsyncConnection, rng: DateRange) -> list[str]:
+async def ai_tools_in_range(conn: AsyncConnection, rng: DateRange, team_slug: str | None = None) -> list[str]:
     """Primary tools of the range's AI commits (all repositories), most commits first (ties by key)."""
-    result = await conn.execute(_tools_sql(None), _days(rng))
+    result = await conn.execute(_for_team(_tools_sql(None), team_slug), _with_team(dict(_days(rng)), team_slug))
     return [str(row.tool) for row in result]
 
 
@@ -754,17 +803,19 @@ async def commits_page(
     direction: str,
     page: int,
     with_overview: bool = True,
+    team_slug: str | None = None,
 ) -> CommitsPage:
     """The Commits page: range totals with previous period and tool split (skipped for a table-only swap), and
-    the requested page of the repository pivot — the two run concurrently."""
+    the requested page of the repository pivot — the two run concurrently; `team_slug` keeps that team's
+    members' commits."""
 
     def table(db: AsyncSession) -> Awaitable[RepoPage]:
-        return repo_pivot(db, rng, pattern=pattern, sort=sort, direction=direction, page=page)
+        return repo_pivot(db, rng, pattern=pattern, sort=sort, direction=direction, page=page, team_slug=team_slug)
 
     if not with_overview:
         (pivot,) = await concurrently(sessionmaker, table)
         return CommitsPage(overview=None, table=pivot)
-    overview, pivot = await concurrently(sessionmaker, lambda db: commit_overview(db, rng), table)
+    overview, pivot = await concurrently(sessionmaker, lambda db: commit_overview(db, rng, team_slug=team_slug), table)
     return CommitsPage(overview=overview, table=pivot)
 
 

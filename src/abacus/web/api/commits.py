@@ -32,7 +32,7 @@ from abacus.queries.commits import (
     repo_pivot_slice,
     repository_detail,
 )
-from abacus.web.params import Paging, SearchText, one_of, paging, search_text
+from abacus.web.params import Paging, SearchText, TeamFilter, one_of, paging, search_text
 
 TAGS = ["commits"]
 
@@ -130,11 +130,14 @@ def _totals(overview: CommitOverview, rng: DateRange, comparison: bool) -> Commi
 
 @get("/api/v1/stats/commits", name="api_stats_commits", tags=TAGS, summary="Commit totals for a range")
 async def api_stats_commits(
-    db: AsyncSession, rng: NamedDependency[DateRange], compare: NamedDependency[bool]
+    db: AsyncSession,
+    rng: NamedDependency[DateRange],
+    compare: NamedDependency[bool],
+    team_filter: NamedDependency[TeamFilter],
 ) -> CommitTotals:
     """M-COMMITS, M-AI-COMMITS, M-AI-RATE, lines, M-COMMIT-TOOLS, M-REPOS; `comparison=true` adds the previous
-    period of equal length."""
-    return _totals(await commit_overview(db, rng), rng, compare)
+    period of equal length; `team=<slug>` counts that team's members' commits."""
+    return _totals(await commit_overview(db, rng, team_slug=team_filter.slug), rng, compare)
 
 
 # --- /api/v1/commits/trends -------------------------------------------------------------------------------------
@@ -172,11 +175,14 @@ def _day(point: DailyCommits) -> CommitDay:
 
 @get("/api/v1/commits/trends", name="api_commit_trends", tags=TAGS, summary="Daily commits for a range")
 async def api_commit_trends(
-    db: AsyncSession, rng: NamedDependency[DateRange], compare: NamedDependency[bool]
+    db: AsyncSession,
+    rng: NamedDependency[DateRange],
+    compare: NamedDependency[bool],
+    team_filter: NamedDependency[TeamFilter],
 ) -> CommitTrends:
-    """One zero-filled point per UTC day of the range, plus the range totals."""
-    overview = await commit_overview(db, rng)
-    series = await daily_commits(db, rng)
+    """One zero-filled point per UTC day of the range, plus the range totals (`team=<slug>`: the members' commits)."""
+    overview = await commit_overview(db, rng, team_slug=team_filter.slug)
+    series = await daily_commits(db, rng, team_slug=team_filter.slug)
     return CommitTrends(daily=[_day(p) for p in series], overall=_totals(overview, rng, compare))
 
 
@@ -253,6 +259,7 @@ async def api_commit_pivot(
     query_text: NamedDependency[SearchText],
     direction: NamedDependency[str],
     paging: NamedDependency[Paging],
+    team_filter: NamedDependency[TeamFilter],
     sort_by: Annotated[str | None, Parameter(description="A page sort key, e.g. totalCommits or total_commits")] = None,
 ) -> RepositoryPivot:
     """The Commits table as JSON: ties broken by full name; totals cover every matching repository."""
@@ -265,6 +272,7 @@ async def api_commit_pivot(
         direction=direction,
         limit=paging.limit,
         offset=paging.offset,
+        team_slug=team_filter.slug,
     )
     return RepositoryPivot(
         repositories=[_repository(r) for r in result.rows],

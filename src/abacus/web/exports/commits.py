@@ -16,7 +16,7 @@ from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR, GITHUB_COPILOT, KNOWN_TOOLS
 from abacus.queries.commits import RepoRow, ai_tools_in_range, stream_repo_rows
 from abacus.web.csv_download import csv_filename, csv_response, tool_column
-from abacus.web.params import SearchText
+from abacus.web.params import SearchText, TeamFilter
 
 COMMIT_COLUMNS = (
     "repository", "source", "total_commits", "ai_assisted_commits", "ai_assistance_rate", "total_additions",
@@ -51,19 +51,26 @@ def commit_csv_row(row: RepoRow, tools: Sequence[str]) -> tuple[Any, ...]:
 
 
 async def _rows(
-    request: Request[Any, Any, Any], rng: DateRange, pattern: str | None, tools: Sequence[str]
+    request: Request[Any, Any, Any], rng: DateRange, pattern: str | None, tools: Sequence[str], team: str | None
 ) -> AsyncIterator[Sequence[Any]]:
     async with request.app.state.engine.connect() as conn:
-        async for row in stream_repo_rows(conn, rng, pattern):
+        async for row in stream_repo_rows(conn, rng, pattern, team):
             yield commit_csv_row(row, tools)
 
 
 @get(["/export/commits.csv", "/api/v1/export/commits.csv"], name="export_commits", include_in_schema=False)
 async def export_commits(
-    request: Request[Any, Any, Any], rng: NamedDependency[DateRange], query_text: NamedDependency[SearchText]
+    request: Request[Any, Any, Any],
+    rng: NamedDependency[DateRange],
+    query_text: NamedDependency[SearchText],
+    team_filter: NamedDependency[TeamFilter],
 ) -> Stream:
-    """Every repository with ≥1 commit in the range (optionally filtered by name), commits desc, streamed."""
+    """Every repository with ≥1 commit in the range (optionally filtered by name; `team=<slug>`: the members'
+    commits only), commits desc, streamed."""
+    team = team_filter.slug
     async with request.app.state.engine.connect() as conn:
-        tools = commit_tools(await ai_tools_in_range(conn, rng))
+        tools = commit_tools(await ai_tools_in_range(conn, rng, team))
     header = (*COMMIT_COLUMNS, *(tool_column(t, "commits") for t in tools))
-    return csv_response(csv_filename("commits", rng), header, _rows(request, rng, query_text.pattern, tools))
+    name = "commits" if team is None else f"commits_{team}"
+    rows = _rows(request, rng, query_text.pattern, tools, team)
+    return csv_response(csv_filename(name, rng), header, rows)

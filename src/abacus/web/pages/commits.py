@@ -14,7 +14,7 @@ from markupsafe import Markup
 from abacus.domain.periods import DateRange
 from abacus.queries.commits import REPO_SORTS, RepoRow, commits_page, tools_in
 from abacus.web.commit_charts import overall_split_bar, tool_split_bar
-from abacus.web.params import SearchText, column_keys, one_of
+from abacus.web.params import SearchText, TeamFilter, column_keys, one_of
 from abacus.web.rendering import is_htmx, range_context, render
 from abacus.web.templating import query
 from abacus.web.usage_charts import tool_legend
@@ -92,6 +92,7 @@ async def commits(
     rng: NamedDependency[DateRange],
     query_text: NamedDependency[SearchText],
     page_number: NamedDependency[int],
+    team_filter: NamedDependency[TeamFilter],
     sort: str | None = None,
     dir_: Annotated[str | None, Parameter(query="dir")] = None,
     cols: str | None = None,
@@ -109,13 +110,16 @@ async def commits(
         direction=direction,
         page=page_number,
         with_overview=not table_only,
+        team_slug=team_filter.slug,
     )
     ranges = range_context(request, rng)
-    keep = _keep(ranges["range_query"], search, sort_key, direction, columns)
+    keep = {**_keep(ranges["range_query"], search, sort_key, direction, columns), **team_filter.query}
     overview = data.overview
     context = {
         **ranges,
         "nav": "commits",
+        "team_choice": team_filter,
+        "team_query": team_filter.query,
         "search": search,
         "sort": sort_key,
         "dir": direction,
