@@ -180,6 +180,9 @@ def _without_tip(html: str) -> str:
         ("/team", "pages/team.html"),
         ("/team?sort=cursorTokens&dir=asc&cols=email,totalTokens,daysActive", "pages/team.html"),
         (f"/team?search=ada&start={DAY.isoformat()}&end={DAY.isoformat()}", "pages/team.html"),
+        ("/usage", "pages/usage.html"),
+        ("/usage?view=tools&trend=0", "pages/usage.html"),
+        (f"/usage?view=tools&start={DAY.isoformat()}&end={DAY.isoformat()}", "pages/usage.html"),
     ],
 )
 def test_a_rendered_body_makes_the_same_page(client: TestClient, database_url: str, path: str, template: str) -> None:

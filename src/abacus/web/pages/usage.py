@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
+from abacus.db import concurrently
 from abacus.domain.periods import DateRange
 from abacus.providers.registry import configured_tools
 from abacus.queries.activity import activity_by_tool, daily_activity
@@ -15,7 +17,7 @@ from abacus.queries.usage import usage_page_data
 from abacus.web.activity_charts import activity_chart
 from abacus.web.charts import WIDE
 from abacus.web.params import TeamFilter, now_utc, range_query, today_utc
-from abacus.web.rendering import range_context, render
+from abacus.web.rendering import has_page_body, page_body_key, range_context, render
 from abacus.web.usage_charts import (
     model_chart,
     model_rows,
@@ -26,6 +28,7 @@ from abacus.web.usage_charts import (
     usage_chart,
 )
 
+PAGE = "pages/usage.html"
 FRAGMENTS = {"page-body": "fragments/usage_body.html", "usage-chart": "fragments/usage_chart.html"}
 
 
@@ -38,7 +41,24 @@ async def usage_page(
     team_filter: NamedDependency[TeamFilter],
 ) -> Template:
     view, trend, team = usage_view, show_trend, team_filter.slug
-    data = await usage_page_data(request.app.state.sessionmaker, rng, view, team)
+    sessionmaker = request.app.state.sessionmaker
+    today, now = today_utc(request), now_utc(request)
+    # the tools view's chart projects the current day by minute
+    body_key = await page_body_key(request, rng, view, trend, team, today, now.hour, now.minute)
+    shell = {**range_context(request, rng), "nav": "usage", "team_choice": team_filter, "team_query": team_filter.query}
+    if has_page_body(request, PAGE, body_key):  # the body is rendered already: the shell needs no query
+        return render(request, PAGE, shell, fragments=FRAGMENTS, body_key=body_key)
+    if view == "tools":
+        data, (activity, daily) = await asyncio.gather(
+            usage_page_data(sessionmaker, rng, view, team),
+            concurrently(
+                sessionmaker,
+                lambda db: activity_by_tool(db, rng, team),
+                lambda db: daily_activity(db, rng, team),
+            ),
+        )
+    else:
+        data = await usage_page_data(sessionmaker, rng, view, team)
     keep = {
         **range_query(rng),
         **team_filter.query,
@@ -46,10 +66,7 @@ async def usage_page(
         "trend": None if trend else "0",
     }
     context: dict[str, Any] = {
-        **range_context(request, rng),
-        "nav": "usage",
-        "team_choice": team_filter,
-        "team_query": team_filter.query,
+        **shell,
         "view": view,
         "data": data,
         "keep": keep,
@@ -64,19 +81,18 @@ async def usage_page(
     if view == "tools" and data.daily is not None and data.tool_users is not None:
         context["chart"] = usage_chart(
             data.daily,
-            today=today_utc(request),
-            now=now_utc(request),
+            today=today,
+            now=now,
             configured=configured_tools(request.app.state.settings),
             trend=trend,
             width=WIDE,
         )
         context["users_chart"] = tool_users_chart(data.tool_users, data.totals.tools)
-        async with request.app.state.sessionmaker() as db:
-            context["activity"] = await activity_by_tool(db, rng, team)
-            context["activity_daily_chart"] = activity_chart(await daily_activity(db, rng, team), rng, width=WIDE)
+        context["activity"] = activity
+        context["activity_daily_chart"] = activity_chart(daily, rng, width=WIDE)
         context["activity_title"] = f"Activity by tool ({rng.tag})"
     elif data.model_series is not None:
         totals = {m.model: m.tokens for m in data.models.models}
         context["chart"] = model_chart(data.model_series, totals, trend=trend)
         context["model_table"] = model_rows(data.models.models, data.models.total_tokens, relative_to_top=False)
-    return render(request, "pages/usage.html", context, fragments=FRAGMENTS)
+    return render(request, PAGE, context, fragments=FRAGMENTS, body_key=body_key)
