@@ -349,3 +349,16 @@ def test_all_time_data_from_uses_every_commit(client, database_url):
     )
     page = get_ok(client, "/repositories/acme/api?range=7d")
     assert f"Data from {MONTHS[first.month - 1]} {first.year}" in page
+
+
+@pytest.mark.parametrize("query", ["", "?range=7d&filter=ai", "?range=90d&page=2"])
+def test_a_repeated_request_takes_the_rendered_body(client, query):
+    """The second full-page request renders only the shell around the body the first one rendered: the same HTML
+    (but for the random tip)."""
+
+    def without_tip(html: str) -> str:
+        return "\n".join(line for line in html.splitlines() if 'class="tipbar"' not in line)
+
+    first, second = get_ok(client, f"/repositories/acme/web{query}"), get_ok(client, f"/repositories/acme/web{query}")
+    assert any(name == "pages/repository.html" for name, _ in client.app.state.rendered_bodies.items)
+    assert without_tip(first) == without_tip(second)

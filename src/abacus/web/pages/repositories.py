@@ -18,8 +18,9 @@ from abacus.domain.periods import MONTH_ABBR, DateRange
 from abacus.queries.commits import COMMIT_FILTERS, RepositoryInfo, find_repository, repository_detail
 from abacus.web.commit_charts import commit_chart, overall_split_bar
 from abacus.web.params import one_of
-from abacus.web.rendering import is_htmx, range_context, render
+from abacus.web.rendering import has_page_body, is_htmx, page_body_key, range_context, render
 
+PAGE = "pages/repository.html"
 FRAGMENTS = {"page-body": "fragments/repository_body.html", "repo-commits": "fragments/repo_commits.html"}
 
 
@@ -51,8 +52,11 @@ async def repository(
     info = await find_repository(db, repository_name)
     if info is None:
         raise NotFoundException("Repository not found")
-    detail = await repository_detail(db, info, rng, filter_key=filter_key, page=page_number)
     ranges = range_context(request, rng)
+    body_key = await page_body_key(request, info.full_name, rng, filter_key, page_number, ranges["today"])
+    if has_page_body(request, PAGE, body_key):  # the body is rendered already: the shell needs only the name
+        return render(request, PAGE, {**ranges, "nav": "commits", "repo": info}, fragments=FRAGMENTS, body_key=body_key)
+    detail = await repository_detail(db, info, rng, filter_key=filter_key, page=page_number)
     keep = {**ranges["range_query"], **({"filter": filter_key} if filter_key != "all" else {})}
     data_from, data_title = _data_from(info)
     overview = detail.overview
@@ -71,7 +75,7 @@ async def repository(
         "data_title": data_title,
         "oob": is_htmx(request) and request.headers.get("hx-target") == "repo-commits",
     }
-    return render(request, "pages/repository.html", context, fragments=FRAGMENTS)
+    return render(request, PAGE, context, fragments=FRAGMENTS, body_key=body_key)
 
 
 @get("/repositories/github/{owner:str}/{repo:str}", name="repository_legacy")
