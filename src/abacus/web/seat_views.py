@@ -15,11 +15,13 @@ from abacus.web.params import one_of
 
 
 async def seats_for_request(
-    request: Request[Any, Any, Any], db: AsyncSession, rng: DateRange, tool: str | None
+    request: Request[Any, Any, Any], db: AsyncSession, rng: DateRange, tool: str | None, team_slug: str | None = None
 ) -> SeatsView:
-    """The seats view of the range, optionally one tool (a bad tool is a 400 naming `tool`)."""
+    """The seats view of the range, optionally one tool (a bad tool is a 400 naming `tool`) and one team's members
+    (`team_slug`, already validated by the team filter)."""
     chosen = one_of("tool", tool, KNOWN_TOOLS, "") or None
-    return await seats_view(db, rng, idle_after_days=request.app.state.settings.seats.idle_days, tool=chosen)
+    idle_after = request.app.state.settings.seats.idle_days
+    return await seats_view(db, rng, idle_after_days=idle_after, tool=chosen, team_slug=team_slug)
 
 
 # Ascending order of each column; `dir=desc` reverses it (ties broken by person, then tool, either way).

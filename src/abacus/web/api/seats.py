@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
+from abacus.web.params import TeamFilter
 from abacus.web.seat_views import seats_for_request
 
 TAGS = ["seats"]
@@ -57,11 +58,15 @@ class SeatsJSON:
 
 @get("/api/v1/seats", name="api_seats", tags=TAGS, summary="Seats, idle seats and seat cost per tool")
 async def api_seats(
-    request: Request[Any, Any, Any], db: AsyncSession, rng: NamedDependency[DateRange], tool: str | None = None
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    rng: NamedDependency[DateRange],
+    team_filter: NamedDependency[TeamFilter],
+    tool: str | None = None,
 ) -> SeatsJSON:
     """M-IDLE-SEAT, M-SEAT-COST, M-IDLE-SPEND, M-COST-PER-ACTIVE and M-ADOPTION (a 0–1 share) per tool; every seat
-    held in the range."""
-    view = await seats_for_request(request, db, rng, tool)
+    held in the range (`team=<slug>`: the members' seats, people and usage only)."""
+    view = await seats_for_request(request, db, rng, tool, team_filter.slug)
     return SeatsJSON(
         start=rng.start,
         end=rng.end,

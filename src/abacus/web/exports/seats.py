@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.periods import DateRange
 from abacus.queries.seats import SeatLine
 from abacus.web.csv_download import csv_filename, csv_response
-from abacus.web.params import SearchText, one_of, search_text
+from abacus.web.params import SearchText, TeamFilter, one_of, search_text
 from abacus.web.seat_views import seat_rows, seats_for_request
 
 COLUMNS = (
@@ -42,11 +42,13 @@ async def export_seats(
     db: AsyncSession,
     rng: NamedDependency[DateRange],
     query_text: NamedDependency[SearchText],
+    team_filter: NamedDependency[TeamFilter],
     tool: str | None = None,
     idle: str | None = None,
 ) -> Stream:
-    """The seats of the /seats table with the same filters (tool, idle=1, search), by person then tool."""
-    view = await seats_for_request(request, db, rng, tool)
+    """The seats of the /seats table with the same filters (tool, idle=1, search, team), by person then tool."""
+    view = await seats_for_request(request, db, rng, tool, team_filter.slug)
     idle_only = one_of("idle", idle, ("1", "0"), "0") == "1"
     chosen = seat_rows(view.seats, idle_only=idle_only, search=query_text.text, sort="email", descending=False)
-    return csv_response(csv_filename("seats", rng), COLUMNS, _rows(chosen))
+    name = "seats" if team_filter.slug is None else f"seats_{team_filter.slug}"
+    return csv_response(csv_filename(name, rng), COLUMNS, _rows(chosen))

@@ -13,7 +13,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
-from abacus.web.params import SearchText, one_of, range_query, search_text
+from abacus.web.params import SearchText, TeamFilter, one_of, range_query, search_text
 from abacus.web.rendering import range_context, render
 from abacus.web.seat_views import seat_rows, seats_for_request
 
@@ -28,12 +28,13 @@ async def seats_page(
     db: AsyncSession,
     rng: NamedDependency[DateRange],
     query_text: NamedDependency[SearchText],
+    team_filter: NamedDependency[TeamFilter],
     tool: str | None = None,
     sort: str | None = None,
     dir_: Annotated[str | None, Parameter(query="dir")] = None,
     idle: str | None = None,
 ) -> Template:
-    view = await seats_for_request(request, db, rng, tool)
+    view = await seats_for_request(request, db, rng, tool, team_filter.slug)
     order = one_of("sort", sort, SORTS, DEFAULT_SORT)
     direction = one_of("dir", dir_, ("asc", "desc"), DEFAULT_DIR)
     idle_only = one_of("idle", idle, ("1", "0"), "0") == "1"
@@ -41,12 +42,15 @@ async def seats_page(
         "tool": tool or None,
         "idle": "1" if idle_only else None,
         "search": query_text.text,
+        "team": team_filter.slug,
     }
     keep = {k: v for k, v in {**range_query(rng), **filters}.items() if v}
     sorted_keep = {**keep, "sort": order, "dir": direction}
     context = {
         **range_context(request, rng),
         "nav": "seats",
+        "team_choice": team_filter,
+        "team_query": team_filter.query,
         "view": view,
         "seats": seat_rows(
             view.seats, idle_only=idle_only, search=query_text.text, sort=order, descending=direction == "desc"
