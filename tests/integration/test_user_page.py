@@ -419,3 +419,17 @@ def test_htmx_requests_get_only_their_fragment(page_client):
     tab = page_client.get(ADA_PATH, params={"tab": "raw"}).text
     assert 'hx-trigger="change"' in tab and 'hx-target="#raw-usage"' in tab
     assert 'href="/users/ada%40example.com" hx-get="/users/ada%40example.com" hx-target="#user-tab"' in tab
+
+
+@pytest.mark.parametrize("params", [{}, {"range": "7d"}, {"tab": "raw", "range": "90d"}])
+def test_a_repeated_request_takes_the_rendered_body(page_client, records, params):
+    """The second full-page request renders only the shell around the body the first one rendered: the same HTML
+    (but for the random tip)."""
+
+    def without_tip(html: str) -> str:
+        return "\n".join(line for line in html.splitlines() if 'class="tipbar"' not in line)
+
+    first, second = page_client.get(ADA_PATH, params=params), page_client.get(ADA_PATH, params=params)
+    assert first.status_code == second.status_code == 200
+    assert any(name == "pages/user.html" for name, _ in page_client.app.state.rendered_bodies.items)
+    assert without_tip(first.text) == without_tip(second.text)

@@ -33,10 +33,11 @@ from abacus.queries.users import (
 )
 from abacus.web.charts import NARROW, BarPart, ChartOptions, Column, Segment, split_bar, stacked_columns
 from abacus.web.params import one_of, range_query, raw_usage_filter
-from abacus.web.rendering import range_context, render
+from abacus.web.rendering import has_page_body, page_body_key, range_context, render
 
 WEEKEND = ("Sun", "Sat")
 PATTERN_COLOR = TOTAL_COLOR  # all tools together: not any one tool's colour
+USER_PAGE = "pages/user.html"
 USER_FRAGMENTS = {
     "page-body": "fragments/user_body.html",
     "user-tab": "fragments/user_tab.html",
@@ -201,15 +202,18 @@ async def user_detail(
     lifetime = user_match.lifetime
     if lifetime is None or not lifetime.known:
         raise NotFoundException("User not found")
-    context: dict[str, Any] = {
-        **range_context(request, rng),
-        "nav": "team",
-        "email": who,
-        "user_path": user_path(who),
-        "tab": tab_key,
-        "lifetime": lifetime,
-        "tab_keep": {"tab": "raw"} if tab_key == "raw" else {},
-    }
+    context: dict[str, Any] = {**range_context(request, rng), "nav": "team", "email": who}
+    body_key = await page_body_key(request, who, rng, tab_key, page_number, tool, model, context["today"])
+    if has_page_body(request, USER_PAGE, body_key):  # the body is rendered already: the shell needs only the email
+        return render(request, USER_PAGE, context, fragments=USER_FRAGMENTS, body_key=body_key)
+    context.update(
+        {
+            "user_path": user_path(who),
+            "tab": tab_key,
+            "lifetime": lifetime,
+            "tab_keep": {"tab": "raw"} if tab_key == "raw" else {},
+        }
+    )
     if tab_key == "raw":
         context.update(await raw_context(db, who, rng, page_number, tool, model))
     else:
@@ -223,4 +227,4 @@ async def user_detail(
         context.update(overview_context(overview, rng))
         context["activity"] = activity
         context["seats"] = seats.seats
-    return render(request, "pages/user.html", context, fragments=USER_FRAGMENTS)
+    return render(request, USER_PAGE, context, fragments=USER_FRAGMENTS, body_key=body_key)
