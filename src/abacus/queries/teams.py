@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -15,8 +15,10 @@ from abacus.domain.activity import acceptance_rate
 from abacus.domain.identities import UNMAPPED_PREFIX
 from abacus.domain.periods import DateRange
 from abacus.domain.teams import TEAMS_STATE_ID
+from abacus.domain.usage import rate_percent
 from abacus.models import AuditEvent, SyncState, Team, TeamMember, TeamUnmappedMember
 from abacus.queries.cache import cached
+from abacus.queries.seats import seats_view
 
 
 @dataclass(frozen=True)
@@ -121,10 +123,19 @@ class TeamUsageRow:
     lines_added: int = 0
     accepted: int = 0
     suggested: int = 0
+    commits: int = 0
+    ai_commits: int = 0
+    idle_spend: Decimal = Decimal(0)
+    """M-IDLE-SPEND of the members' seats: the seat cost over the range of those idle (docs/metrics.md §11)."""
 
     @property
     def acceptance_rate(self) -> Fraction | None:
         return acceptance_rate(self.accepted, self.suggested)
+
+    @property
+    def ai_commit_share(self) -> int | None:
+        """M-AI-RATE over the members' commits (integer %), None without commits."""
+        return rate_percent(self.ai_commits, self.commits) if self.commits else None
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,13 @@ _TEAM_GROUPS = text(
       FROM activity_daily
       WHERE date BETWEEN :start AND :end AND email NOT LIKE :unmapped
       GROUP BY email
+    ), per_author AS (  -- commits as the commit rollups count them (a bot's only when AI), by author email
+      SELECT author_email AS email, COUNT(*) AS commits, COUNT(ai_tool) AS ai_commits
+      FROM commits
+      WHERE NOT (is_bot AND ai_tool IS NULL) AND author_email IS NOT NULL
+        AND committed_at >= CAST(:start AS date) AT TIME ZONE 'UTC'
+        AND committed_at < CAST(:after AS date) AT TIME ZONE 'UTC'
+      GROUP BY author_email
     ), membership AS (
       SELECT m.team_slug, m.email FROM team_members m
       JOIN teams t ON t.slug = m.team_slug AND t.removed_at IS NULL
@@ -156,31 +174,46 @@ _TEAM_GROUPS = text(
     SELECT t.slug, t.name, COUNT(m.email) AS members, COUNT(p.email) AS active,
            COALESCE(SUM(p.tokens), 0) AS tokens, COALESCE(SUM(p.cost), 0) AS cost,
            COALESCE(SUM(a.lines), 0) AS lines, COALESCE(SUM(a.accepted), 0) AS accepted,
-           COALESCE(SUM(a.suggested), 0) AS suggested
+           COALESCE(SUM(a.suggested), 0) AS suggested,
+           COALESCE(SUM(c.commits), 0) AS commits, COALESCE(SUM(c.ai_commits), 0) AS ai_commits,
+           array_remove(array_agg(m.email), NULL) AS emails
     FROM teams t
     LEFT JOIN membership m ON m.team_slug = t.slug
     LEFT JOIN per_person p ON p.email = m.email
     LEFT JOIN per_activity a ON a.email = m.email
+    LEFT JOIN per_author c ON c.email = m.email
     WHERE t.removed_at IS NULL
     GROUP BY t.slug, t.name
     UNION ALL
     SELECT NULL, NULL, COUNT(*), COUNT(p.email), COALESCE(SUM(p.tokens), 0), COALESCE(SUM(p.cost), 0),
-           COALESCE(SUM(a.lines), 0), COALESCE(SUM(a.accepted), 0), COALESCE(SUM(a.suggested), 0)
+           COALESCE(SUM(a.lines), 0), COALESCE(SUM(a.accepted), 0), COALESCE(SUM(a.suggested), 0),
+           COALESCE(SUM(c.commits), 0), COALESCE(SUM(c.ai_commits), 0), array_remove(array_agg(people.email), NULL)
     FROM (SELECT DISTINCT email FROM membership) people
     LEFT JOIN per_person p ON p.email = people.email
     LEFT JOIN per_activity a ON a.email = people.email
+    LEFT JOIN per_author c ON c.email = people.email
     """
 )
 
 
 @cached
-async def team_groups(db: AsyncSession, rng: DateRange) -> TeamGroups:
+async def team_groups(db: AsyncSession, rng: DateRange, idle_after_days: int) -> TeamGroups:
     """One row per live team over `rng` (tokens desc, then slug) and the same figures for everyone in any team,
     each person once. Reads the (date, email, tool) rollup like the Team page, so a team's tokens and cost sum that
-    page's rows of its members, and `activity_daily` for lines added and acceptance (docs/metrics.md §10)."""
-    rows = (
-        await db.execute(_TEAM_GROUPS, {"start": rng.start, "end": rng.end, "unmapped": f"{UNMAPPED_PREFIX}%"})
-    ).all()
+    page's rows of its members, `activity_daily` for lines added and acceptance (docs/metrics.md §10), the members'
+    commits for the AI-commit share, and the Seats page's seat lines (idle after `idle_after_days`) for idle spend."""
+    params = {
+        "start": rng.start,
+        "end": rng.end,
+        "after": rng.end + timedelta(days=1),
+        "unmapped": f"{UNMAPPED_PREFIX}%",
+    }
+    rows = (await db.execute(_TEAM_GROUPS, params)).all()
+    seats = await seats_view(db, rng, idle_after_days=idle_after_days)
+    idle_by_email: dict[str, Decimal] = {}
+    for line in seats.seats:
+        if line.idle:
+            idle_by_email[line.email] = idle_by_email.get(line.email, Decimal(0)) + line.cost
 
     def usage_row(r: Any, slug: str, name: str) -> TeamUsageRow:
         return TeamUsageRow(
@@ -193,6 +226,9 @@ async def team_groups(db: AsyncSession, rng: DateRange) -> TeamGroups:
             int(r.lines),
             int(r.accepted),
             int(r.suggested),
+            int(r.commits),
+            int(r.ai_commits),
+            sum((idle_by_email.get(email, Decimal(0)) for email in set(r.emails or ())), Decimal(0)),
         )
 
     teams = [usage_row(r, r.slug, r.name) for r in rows if r.slug is not None]

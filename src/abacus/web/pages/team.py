@@ -215,7 +215,7 @@ async def team(
             **range_context(request, rng),
             "nav": "team",
             "group": "team",
-            "groups": await team_groups(db, rng),
+            "groups": await team_groups(db, rng, request.app.state.settings.seats.idle_days),
             "team_choices": choices,
             "team_filter": None,
             "keep": keep,
