@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import text
 
 from abacus.db import create_engine, session_factory
 from abacus.services.teams import create_team, set_member
@@ -34,6 +35,16 @@ def client(page_app: Any, seeded: None, database_url: str) -> Iterator[TestClien
                 await create_team(db, slug, slug.title(), actor="test")
                 for email in emails:
                     await set_member(db, slug, email, "member", actor="test")
+            # what the AI produced: ada and grace in the range, linus only before it, someone in no team
+            await db.execute(
+                text(
+                    "INSERT INTO activity_daily (tool, identity, date, email, lines_added, accepted, suggested, active)"
+                    " VALUES ('claude_code', 'claude_code:ada', '2026-03-01', 'ada@example.com', 100, 40, 50, true),"
+                    " ('cursor', 'cursor:grace', '2026-03-02', 'grace@example.com', 30, 9, 10, true),"
+                    " ('cursor', 'cursor:linus', '2026-01-01', 'linus@example.com', 999, 1, 1, true),"
+                    " ('cursor', 'cursor:zed', '2026-03-03', 'zed@example.com', 7, 1, 2, true)"
+                )
+            )
         await engine.dispose()
 
     run_async(run())
@@ -196,3 +207,18 @@ def test_team_csv_keeps_only_the_members_and_the_team_page_links_it(client: Test
     assert re.search(r'href="/usage\?[^"]*team=infra', page.text), "the nav keeps the Team page's team"
     bad = client.get(f"/export/team.csv?{RANGE}&team=nope")
     assert bad.status_code == 400 and "team" in bad.text
+
+
+@pytest.mark.parametrize("slug", [None, "core", "infra"])
+def test_api_activity_sums_the_members_activity(client: TestClient, database_url, slug) -> None:
+    body = client.get(f"/api/v1/activity?{RANGE}" + (f"&team={slug}" if slug else "")).json()
+    raw = sql_rows(
+        database_url,
+        "SELECT tool, SUM(lines_added) AS lines, COUNT(DISTINCT email) FILTER (WHERE active) AS people"
+        f" FROM activity_daily WHERE date BETWEEN '{START}' AND '{END}' AND {members_where(slug)} GROUP BY tool",
+    )
+    assert raw or slug is not None, "the seed has activity in the range"
+    assert {t["tool"]: (t["lines_added"], t["active_people"]) for t in body["tools"]} == {
+        r.tool: (int(r.lines), int(r.people)) for r in raw
+    }
+    assert client.get(f"/api/v1/activity?{RANGE}&team=nope").json()["parameter"] == "team"

@@ -18,7 +18,7 @@ from abacus.domain.periods import DateRange
 from abacus.domain.tools import KNOWN_TOOLS
 from abacus.queries.activity import activity_by_tool, daily_activity
 from abacus.web.errors import BadParameter
-from abacus.web.params import one_of
+from abacus.web.params import TeamFilter, one_of
 
 TAGS = ["activity"]
 
@@ -68,13 +68,18 @@ def _email(raw: str | None) -> str | None:
 
 @get("/api/v1/activity", name="api_activity", tags=TAGS, summary="What the AI produced, per tool and day")
 async def api_activity(
-    db: AsyncSession, rng: NamedDependency[DateRange], tool: str | None = None, email: str | None = None
+    db: AsyncSession,
+    rng: NamedDependency[DateRange],
+    team_filter: NamedDependency[TeamFilter],
+    tool: str | None = None,
+    email: str | None = None,
 ) -> ActivityJSON:
-    """M-LINES, M-ACCEPT, M-ACTIVE-DAYS and the vendor-reported sessions, requests, commits and pull requests."""
+    """M-LINES, M-ACCEPT, M-ACTIVE-DAYS and the vendor-reported sessions, requests, commits and pull requests
+    (`team=<slug>`: that team's members' activity only)."""
     chosen = one_of("tool", tool, KNOWN_TOOLS, "") or None
-    person = _email(email)
-    tools = await activity_by_tool(db, rng, tool=chosen, email=person)
-    daily = await daily_activity(db, rng, tool=chosen, email=person)
+    person, team = _email(email), team_filter.slug
+    tools = await activity_by_tool(db, rng, team, tool=chosen, email=person)
+    daily = await daily_activity(db, rng, team, tool=chosen, email=person)
     return ActivityJSON(
         start=rng.start,
         end=rng.end,
