@@ -222,3 +222,20 @@ def test_api_activity_sums_the_members_activity(client: TestClient, database_url
         r.tool: (int(r.lines), int(r.people)) for r in raw
     }
     assert client.get(f"/api/v1/activity?{RANGE}&team=nope").json()["parameter"] == "team"
+
+
+@pytest.mark.parametrize("slug", [None, "core", "infra"])
+def test_api_users_and_pivot_list_the_members(client: TestClient, database_url, slug) -> None:
+    suffix = f"&team={slug}" if slug else ""
+    raw = sql_rows(
+        database_url,
+        f"SELECT email, SUM({TOKENS}) AS tokens FROM usage_records WHERE date BETWEEN '{START}' AND '{END}'"
+        f" AND email NOT LIKE 'unmapped:%' AND {members_where(slug)} GROUP BY email",
+    )
+    expected = {r.email: int(r.tokens) for r in raw}
+    assert expected
+    users = client.get(f"/api/v1/users?{RANGE}{suffix}&limit=100").json()
+    assert {u["email"]: u["total_tokens"] for u in users} == expected
+    pivot = client.get(f"/api/v1/users/pivot?{RANGE}{suffix}").json()
+    assert {u["email"]: u["total_tokens"] for u in pivot["users"]} == expected
+    assert client.get(f"/api/v1/users/pivot?{RANGE}&team=nope").json()["parameter"] == "team"

@@ -34,6 +34,7 @@ from abacus.queries.users import UserLifetime, UserMatch, raw_usage, raw_usage_f
 from abacus.web.params import (
     Paging,
     SearchText,
+    TeamFilter,
     one_of,
     page_paging,
     paging,
@@ -98,9 +99,10 @@ async def api_users(
     rng: NamedDependency[DateRange],
     query_text: NamedDependency[SearchText],
     paging: NamedDependency[Paging],
+    team_filter: NamedDependency[TeamFilter],
 ) -> list[UserListItem]:
-    """Mapped people with ≥ 1 usage row in the range, by tokens desc (ties by email)."""
-    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=query_text.pattern)
+    """Mapped people with ≥ 1 usage row in the range, by tokens desc (ties by email); `team=<slug>`: its members."""
+    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=query_text.pattern, team_slug=team_filter.slug)
     members = await team_members(db, query, limit=paging.limit, offset=paging.offset)
     favorites = await favorite_models(db, [m.email for m in members], rng)
     return [
@@ -196,12 +198,14 @@ async def api_users_pivot(
     query_text: NamedDependency[SearchText],
     direction: NamedDependency[str],
     paging: NamedDependency[Paging],
+    team_filter: NamedDependency[TeamFilter],
     sort_by: Annotated[
         str | None,
         Parameter(description="A Team sort key (totalTokens, lastActive, tool_codex, …) or its snake_case form"),
     ] = None,
 ) -> UserPivot:
-    """The Team population sorted by `sort_by` (ties by email ascending) with its count and footer totals."""
+    """The Team population sorted by `sort_by` (ties by email ascending) with its count and footer totals;
+    `team=<slug>` keeps that team's members."""
     tools = await team_tools(db, rng)
     allowed = {**{k: k for k in sort_keys(tools.known)}, **SNAKE_SORTS}
     sort = allowed[one_of("sort_by", sort_by, tuple(allowed), SORT_COLUMNS[1])]
@@ -209,6 +213,7 @@ async def api_users_pivot(
         rng=rng,
         today=today_utc(request),
         email_pattern=query_text.pattern,
+        team_slug=team_filter.slug,
         sort=sort,
         descending=direction == "desc",
         tools=tools.tool_columns({sort}),
