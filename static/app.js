@@ -104,12 +104,12 @@
 
   // A table wider than its card scrolls inside it; a keyboard user must be able to reach and scroll it too.
   function markScrollableTables() {
-    document.querySelectorAll(".table-wrap, .table-scroll, .guide-body pre").forEach(function (wrap) {
+    document.querySelectorAll(".table-wrap, .table-scroll, .chart-frame, .guide-body pre").forEach(function (wrap) {
       if (wrap.scrollWidth > wrap.clientWidth + 1) {
         if (!wrap.hasAttribute("tabindex")) {
           var card = wrap.closest(".card, section");
           var heading = card && card.querySelector("h2, h3");
-          var what = wrap.tagName === "PRE" ? "code" : "table";
+          var what = wrap.tagName === "PRE" ? "code" : wrap.classList.contains("chart-frame") ? "chart" : "table";
           wrap.setAttribute("tabindex", "0");
           wrap.setAttribute("role", "region");
           wrap.setAttribute("aria-label", (heading ? heading.textContent.trim() + " " : "") + what + ", scrolls sideways");

@@ -60,7 +60,7 @@ def axis_labels(svg: html.HtmlElement) -> list[str]:
 
 def test_an_empty_chart_has_a_zero_axis_and_says_so():
     tree = parse(stacked_columns(columns((0, 0), (0, 0)), ChartOptions(y_format=format_count, aria_label="People")))
-    svg = tree.find("svg")
+    svg = tree.find(".//svg")
     assert axis_labels(svg) == ["0"]  # never "1, 1, 0"
     assert "No data in this range" in svg.text_content()
     assert svg.get("aria-label") == "People, Nov 1–Nov 2: no data"
@@ -68,13 +68,13 @@ def test_an_empty_chart_has_a_zero_axis_and_says_so():
 
 def test_a_count_axis_falls_on_whole_numbers():
     tree = parse(stacked_columns(columns((1, 0)), ChartOptions(y_format=format_count, integer_axis=True)))
-    assert axis_labels(tree.find("svg")) == ["0", "1", "2"]
+    assert axis_labels(tree.find(".//svg")) == ["0", "1", "2"]
 
 
 def test_summary_title_and_label_agree_and_name_total_and_peak():
     cols = columns((1000, 500), (3000, 0), (0, 0))
     tree = parse(stacked_columns(cols, ChartOptions(aria_label="Daily tokens by tool")))
-    svg = tree.find("svg")
+    svg = tree.find(".//svg")
     assert svg.get("role") == "img"
     assert svg[0].tag == "title" and svg[0].text == svg.get("aria-label")
     assert svg.get("aria-label") == "Daily tokens by tool, Nov 1–Nov 3: total 5K, peak 3K on Nov 2"
@@ -103,7 +103,7 @@ def test_projected_and_estimated_values_are_marked_in_the_table():
 def test_grouped_columns_stand_side_by_side_on_the_baseline_and_scale_to_the_largest_bar():
     cols = [Column("Nov 1", [Segment("a", 30, "#f59e0b"), Segment("b", 20, "#06b6d4")])]
     options = ChartOptions(height=180, grouped=True, integer_axis=True, y_format=format_count, aria_label="People")
-    svg = parse(stacked_columns(cols, options)).find("svg")
+    svg = parse(stacked_columns(cols, options)).find(".//svg")
     bars = [r for r in svg.iter("rect") if r.get("fill") in ("#f59e0b", "#06b6d4")]
     assert len(bars) == 2
     baseline = 180 - 22
@@ -119,15 +119,15 @@ def test_split_bar_is_named_by_its_parts_or_its_label():
         BarPart(1, "#06b6d4", "Cursor: 1 (25%)"),
         BarPart(0, "#000"),
     ]
-    svg = parse(split_bar(parts)).find("svg")
+    svg = parse(split_bar(parts)).find(".//svg")
     assert svg.get("aria-label") == "Claude Code: 3 (75%); Cursor: 1 (25%)" == svg[0].text
-    assert parse(split_bar(parts, label="Tokens by tool")).find("svg").get("aria-label") == "Tokens by tool"
-    assert parse(split_bar([])).find("svg").get("aria-label") == "No data"
+    assert parse(split_bar(parts, label="Tokens by tool")).find(".//svg").get("aria-label") == "Tokens by tool"
+    assert parse(split_bar([])).find(".//svg").get("aria-label") == "No data"
 
 
 def test_sparkline_has_a_name():
-    assert parse(sparkline([1, 5, 2], title="Daily tokens")).find("svg").get("aria-label") == "Daily tokens"
-    assert parse(sparkline([1, 5000, 2])).find("svg").get("aria-label") == "Daily series, peak 5K"
+    assert parse(sparkline([1, 5, 2], title="Daily tokens")).find(".//svg").get("aria-label") == "Daily tokens"
+    assert parse(sparkline([1, 5000, 2])).find(".//svg").get("aria-label") == "Daily series, peak 5K"
 
 
 def test_no_inline_styles():

@@ -10,7 +10,7 @@ import pytest
 
 from abacus.domain.periods import DateRange
 from abacus.queries.usage import DailyUsage, ModelDaily, ToolTotals, ToolUsersSeries, UsageTotals
-from abacus.web.usage_charts import model_chart, tool_users_chart, tools_card, usage_chart
+from abacus.web.usage_charts import model_chart, people_rows, tool_users_chart, tools_card, usage_chart
 
 TODAY = date(2026, 3, 10)  # a Tuesday
 NOW = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
@@ -38,7 +38,11 @@ def daily(
 
 
 def titles(svg: str) -> list[str]:
-    return [t for t in re.findall(r"<title>(.*?)</title>", str(svg), re.S) if not t.startswith("Trend")]
+    """The hover titles of the bars: not the trend line's, nor the chart's own summary (its aria-label)."""
+    own = set(re.findall(r'aria-label="(.*?)"', str(svg), re.S))
+    return [
+        t for t in re.findall(r"<title>(.*?)</title>", str(svg), re.S) if not t.startswith("Trend") and t not in own
+    ]
 
 
 def test_today_is_extrapolated_and_hatched():
@@ -123,8 +127,11 @@ def test_tool_users_chart_legend_counts_whole_range():
         ToolTotals("codex", 0, Decimal(0), 0, 0),
     ]
     chart = tool_users_chart(series, tools)
-    assert [item.label for item in chart.legend] == ["Claude Code: 4 users", "Cursor: 1 user"]
-    assert titles(chart.svg)[0].split("\n") == ["Mar 9", "Claude Code: 2 users", "Cursor: 1 user"]
+    assert [item.label for item in chart.legend] == [
+        "Claude Code: 4 people in the range",
+        "Cursor: 1 person in the range",
+    ]
+    assert titles(chart.svg)[0].split("\n") == ["Mar 9", "Claude Code: 2 people", "Cursor: 1 person"]
 
 
 def test_tools_card_titles_and_commit_bar():
@@ -138,9 +145,16 @@ def test_tools_card_titles_and_commit_bar():
         [ToolTotals("claude_code", 1_500_000, Decimal(1), 4, 0), ToolTotals("cursor", 500_000, Decimal(1), 1, 0)],
     )
     bars = tools_card(totals, [("claude_code", 30), ("cursor", 20)], 50)
-    assert [b.label for b in bars] == ["Tokens", "Users", "Commits"]
-    assert [i.title for i in bars[0].items] == ["1.5M (75%)", "500K (25%)"]
-    assert [i.title for i in bars[1].items] == ["4 users (100%)", "1 user (25%)"]
+    assert [b.label for b in bars] == ["Tokens", "People", "AI commits"]
+    assert [i.title for i in bars[0].items] == ["1.5M tokens (75%)", "500K tokens (25%)"]
+    assert bars[1].items == []  # people are not a share: one "x of N people" row per tool instead (people_rows)
     assert [i.title for i in bars[2].items] == ["30 commits (60%)", "20 commits (40%)"]
-    assert "<title>Claude Code: 1.5M (75%)</title>" in str(bars[0].svg)
+    assert "<title>Claude Code: 1.5M tokens (75%)</title>" in str(bars[0].svg)
     assert len(tools_card(totals, [], 0)) == 2  # no AI commits → no commits bar
+
+
+def test_people_rows_count_each_tool_against_everyone():
+    tools = [ToolTotals("claude_code", 1_500_000, Decimal(1), 4, 0), ToolTotals("cursor", 500_000, Decimal(1), 1, 0)]
+    rows = people_rows(tools, 4)
+    assert [(r.name, r.text) for r in rows] == [("Claude Code", "4 of 4 people"), ("Cursor", "1 of 4 people")]
+    assert 'width="25.00"' in str(rows[1].svg)  # 1 of 4, not Cursor's share of a 100 % bar

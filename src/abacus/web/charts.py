@@ -173,7 +173,9 @@ def columns_table(columns: Sequence[Column], opts: ChartOptions, caption: str) -
 
 def _svg_open(css_class: str, width: int, height: int, summary: str) -> str:
     label = escape(summary)
+    # The frame lets a phone scroll a wide chart sideways at a legible size instead of shrinking its text to ~4 px.
     return (
+        '<div class="chart-frame">'
         f'<svg class="{css_class}" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">'
         f"<title>{label}</title>"
     )
@@ -213,7 +215,7 @@ def stacked_columns(columns: Sequence[Column], options: ChartOptions | None = No
                     parts.append(
                         f'<text x="{cx:.1f}" y="{height - 6}" text-anchor="middle">{escape(column.label)}</text>'
                     )
-        parts.append("</svg>")
+        parts.append("</svg></div>")
         return Markup("".join(parts))
     for i in range(3):
         value = top_value * i / 2
@@ -282,7 +284,7 @@ def stacked_columns(columns: Sequence[Column], options: ChartOptions | None = No
                     f'<line class="trend" x1="{xa:.1f}" y1="{ya:.1f}" x2="{xb:.1f}" y2="{yb:.1f}">'
                     "<title>Trend (linear regression)</title></line>"
                 )
-    parts.append("</svg>")
+    parts.append("</svg></div>")
     if opts.data_table and columns:
         parts.append(columns_table(columns, opts, opts.aria_label))
     return Markup("".join(parts))
