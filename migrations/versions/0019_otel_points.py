@@ -37,9 +37,7 @@ def upgrade() -> None:
         sa.Column("attributes", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_otel_points")),
-        sa.UniqueConstraint(
-            "organization_label", "series_key", "start_ns", "time_ns", name="uq_otel_points_point"
-        ),
+        sa.UniqueConstraint("organization_label", "series_key", "start_ns", "time_ns", name="uq_otel_points_point"),
     )
     op.create_index("ix_otel_points_date_identity", "otel_points", ["date", "identity"])
     op.create_index("ix_otel_points_observed_at", "otel_points", ["observed_at"])
