@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.identities import own_email, unmapped_email
 from abacus.domain.tools import CLAUDE_CODE
-from abacus.models import BotIdentity, Commit, IdentityMapping, UsageRecord
-from abacus.provisional import OTEL_SOURCE, lock_provisional, reconcile_provisional
-from abacus.rollups import refresh_commit_rollup, refresh_rollup
-from abacus.services.mappings import MappingError, normalise_external_id
+from abacus.models import BotIdentity, Commit, IdentityMapping
+from abacus.provisional import OTEL_SOURCE, lock_provisional
+from abacus.rollups import refresh_commit_rollup
+from abacus.services.mappings import MappingError, normalise_external_id, repoint_identity
 
 
 @dataclass(frozen=True)
@@ -86,15 +86,5 @@ async def set_bot(db: AsyncSession, source: str, external_id: str, is_bot: bool,
             await lock_provisional(db)  # the provisional OTel rows follow below (docs/schema.md §13)
         identity = f"{source}:{external_id}"
         email = mapping or (unmapped_email(identity) if is_bot else own_email(identity) or unmapped_email(identity))
-        moved = (
-            await db.execute(
-                update(UsageRecord)
-                .where(UsageRecord.identity == identity, UsageRecord.email != email)
-                .values(email=email, updated_at=func.now())
-                .returning(UsageRecord.date, UsageRecord.tool)
-            )
-        ).all()
-        usage_rows = len(moved)
-        await refresh_rollup(db, {(r.date, r.tool) for r in moved})
-        await reconcile_provisional(db, {r.date for r in moved if r.tool == CLAUDE_CODE})
+        usage_rows = await repoint_identity(db, identity, email)
     return BotChange(source, external_id, is_bot, before, usage_rows, commits)

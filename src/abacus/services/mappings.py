@@ -70,24 +70,7 @@ async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) 
         )
         await reconcile_provisional(db, [row.date for row in days])
     if source in ("claude_code", "cursor"):
-        identity = f"{source}:{external_id}"
-        result = (
-            await db.execute(
-                update(UsageRecord)
-                .where(UsageRecord.identity == identity, UsageRecord.email != email)
-                .values(email=email, updated_at=func.now())
-                .returning(UsageRecord.date, UsageRecord.tool)
-            )
-        ).all()
-        usage_rows = len(result)
-        await refresh_rollup(db, {(r.date, r.tool) for r in result})
-        await reconcile_provisional(db, {r.date for r in result if r.tool == CLAUDE_CODE})
-        await db.execute(  # activity rows of the identity follow its usage (docs/providers.md §8)
-            update(ActivityDaily)
-            .where(ActivityDaily.identity == identity, ActivityDaily.email != email)
-            .values(email=email, updated_at=func.now())
-        )
-        await db.execute(update(Seat).where(Seat.identity == identity, Seat.email != email).values(email=email))
+        usage_rows = await repoint_identity(db, f"{source}:{external_id}", email)
     commits = 0
     if source == "github":
         relinked = (
@@ -228,3 +211,26 @@ async def admin_delete_mapping(db: AsyncSession, source: str, external_id: str, 
         after={"email": None},
     )
     return change
+
+
+async def repoint_identity(db: AsyncSession, identity: str, email: str) -> int:
+    """Point a usage identity's rows (usage, its activity and seats) at `email`, refresh the touched rollup slices and
+    the provisional OTel days, in the caller's transaction; returns how many usage rows moved."""
+    moved = (
+        await db.execute(
+            update(UsageRecord)
+            .where(UsageRecord.identity == identity, UsageRecord.email != email)
+            .values(email=email, updated_at=func.now())
+            .returning(UsageRecord.date, UsageRecord.tool)
+        )
+    ).all()
+    await db.execute(  # activity rows of the identity follow its usage (docs/providers.md §8)
+        update(ActivityDaily)
+        .where(ActivityDaily.identity == identity, ActivityDaily.email != email)
+        .values(email=email, updated_at=func.now())
+    )
+    await db.execute(update(Seat).where(Seat.identity == identity, Seat.email != email).values(email=email))
+    # Rollups and the provisional OTel days last: both read where the rows now point.
+    await refresh_rollup(db, {(r.date, r.tool) for r in moved})
+    await reconcile_provisional(db, {r.date for r in moved if r.tool == CLAUDE_CODE})
+    return len(moved)
