@@ -46,7 +46,9 @@ def test_every_chart_is_a_named_image_with_its_data(client, url):
     for svg in dom.select(page, "svg"):
         assert svg.get("role") == "img" or svg.get("aria-hidden") == "true", dom.markup(svg)[:200]
     for chart in dom.select(page, "svg.chart"):
-        details = chart.getnext()
+        frame = chart.getparent()  # the .chart-frame that scrolls a wide chart on phones
+        assert frame is not None and "chart-frame" in (frame.get("class") or ""), url
+        details = frame.getnext()
         assert details is not None and details.tag == "details" and "chart-data" in details.get("class"), url
         assert dom.text(dom.one(details, "summary")) == "Show data"
         bars = [g for g in chart.findall("g") if g.find("rect") is not None]

@@ -11,19 +11,19 @@ from tests import seed
 
 RANGE = {"start", "end", "range", "days"}
 OPENAPI_PARAMETERS = {
-    "/api/v1/stats": RANGE | {"comparison"},
+    "/api/v1/stats": RANGE | {"comparison", "team"},
     "/api/v1/stats/lifetime": set(),
-    "/api/v1/trends": RANGE,
-    "/api/v1/models": RANGE,
-    "/api/v1/models/trends": RANGE | {"view"},
-    "/api/v1/users": RANGE | {"search", "limit", "offset"},
-    "/api/v1/users/pivot": RANGE | {"search", "sort_by", "sort_dir", "limit", "offset"},
+    "/api/v1/trends": RANGE | {"team"},
+    "/api/v1/models": RANGE | {"team"},
+    "/api/v1/models/trends": RANGE | {"view", "team"},
+    "/api/v1/users": RANGE | {"search", "limit", "offset", "team"},
+    "/api/v1/users/pivot": RANGE | {"search", "sort_by", "sort_dir", "limit", "offset", "team"},
     "/api/v1/users/{email}": RANGE | {"email", "comparison"},
     "/api/v1/users/{email}/raw-usage": RANGE | {"email", "page", "limit", "tool", "model"},
     "/api/v1/users/{email}/percentile": RANGE | {"email"},
-    "/api/v1/stats/commits": RANGE | {"comparison"},
-    "/api/v1/commits/trends": RANGE | {"comparison"},
-    "/api/v1/commits/pivot": RANGE | {"search", "sort_by", "sort_dir", "limit", "offset"},
+    "/api/v1/stats/commits": RANGE | {"comparison", "team"},
+    "/api/v1/commits/trends": RANGE | {"comparison", "team"},
+    "/api/v1/commits/pivot": RANGE | {"search", "sort_by", "sort_dir", "limit", "offset", "team"},
     "/api/v1/repositories/{owner}/{repo}": RANGE
     | {"owner", "repo", "comparison", "commits_limit", "commits_offset", "ai_filter"},
     "/api/v1/status": set(),
@@ -84,7 +84,7 @@ JSON_400 = [
     ("/api/v1/repositories/acme/web?commits_limit=0", "commits_limit", "0 is outside 1–100"),
     (ADA + "/raw-usage?page=-1", "page", "'-1' is not a whole number"),
     (ADA + "/raw-usage?tool=windsurf", "tool", "'windsurf' has no usage for this user in the selected range"),
-    ("/api/v1/mappings?source=gitlab", "source", "'gitlab' is not one of claude_code, cursor, github"),
+    ("/api/v1/mappings?source=gitlab", "source", "'gitlab' is not one of claude_code, cursor, github, otel"),
     ("/api/v1/export/usage.csv?view=people", "view", "'people' is not one of models, tools"),
     # hostile values: 400, never a 500
     ("/api/v1/users?limit=²", "limit", "'²' is not a whole number"),
