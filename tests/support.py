@@ -61,6 +61,7 @@ TABLES = (
     "alerts",
     "budgets",
     "otel_points",
+    "otel_dirty_days",
 )
 
 

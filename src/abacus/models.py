@@ -57,6 +57,7 @@ class UsageRecord(Base):
         UniqueConstraint(*USAGE_KEY, name="uq_usage_records_dedupe", postgresql_nulls_not_distinct=True),
         Index("ix_usage_records_email_date", "email", "date"),
         Index("ix_usage_records_identity", "identity"),
+        Index("ix_usage_records_otel_date", "date", "email", postgresql_where=text("tool_record_id = 'otel'")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -265,6 +266,7 @@ class ActivityDaily(Base):
     __table_args__ = (
         Index("ix_activity_daily_email_date", "email", "date"),
         Index("ix_activity_daily_date_tool", "date", "tool"),
+        Index("ix_activity_daily_otel_date", "date", "email", postgresql_where=text("organization_id LIKE 'otel:%'")),
     )
 
     tool: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -594,13 +596,20 @@ class OtelPoint(Base):
     """One OpenTelemetry data point as received over OTLP/HTTP (docs/schema.md), unique per (organisation label,
     series, start, time) so a repeated export changes nothing. `delta` is what the point adds: its value for delta
     temporality, the increase since the previous point of the same (series, start) for cumulative (a drop is a
-    restart: the value itself)."""
+    restart: the value itself); NULL for a cumulative point until the rebuild job settles it (provisional.py)."""
 
     __tablename__ = "otel_points"
     __table_args__ = (
         UniqueConstraint("organization_label", "series_key", "start_ns", "time_ns", name="uq_otel_points_point"),
         Index("ix_otel_points_date_identity", "date", "identity"),
         Index("ix_otel_points_observed_at", "observed_at"),
+        Index(
+            "ix_otel_points_pending",
+            "organization_label",
+            "series_key",
+            "start_ns",
+            postgresql_where=text("delta IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -613,12 +622,23 @@ class OtelPoint(Base):
     metric: Mapped[str] = mapped_column(String(128), nullable=False)
     cumulative: Mapped[bool] = mapped_column(Boolean, nullable=False)
     value: Mapped[float] = mapped_column(Float, nullable=False)
-    delta: Mapped[float] = mapped_column(Float, nullable=False)
+    delta: Mapped[float | None] = mapped_column(Float)
     identity: Mapped[str | None] = mapped_column(String(320))
     model: Mapped[str | None] = mapped_column(String(128))
     kind: Mapped[str | None] = mapped_column(String(64))
     attributes: Mapped[dict[str, object]] = mapped_column(JSONB, nullable=False)
     received_at: Mapped[datetime] = _now()
+
+
+class OtelDirtyDay(Base):
+    """A day whose provisional OTel rows are stale: one mark per (export, day), written with the points, deleted by
+    the rebuild that read it (provisional.py), so a point is never left out of its day if a worker dies."""
+
+    __tablename__ = "otel_dirty_days"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    date: Mapped[date] = mapped_column(Date, nullable=False)
+    marked_at: Mapped[datetime] = _now()
 
 
 class DataVersion(Base):

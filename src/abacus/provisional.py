@@ -13,6 +13,12 @@ the Anthropic window loop (`sync/windows`) and identity mapping changes (`servic
 `lock_provisional` first, before any row lock, so they queue instead of deadlocking on each other's rollup rows.
 An OTel identity resolves like usage identities (`sync/usage_store.resolve_emails`: a mapping wins, else
 `unmapped:` for a bot, else its own email, else `unmapped:<identity>`), here in SQL.
+
+The receiver does none of this: it stores points (a cumulative point with delta NULL, pending) and one
+`otel_dirty_days` mark per day in the points' transaction, and queues `rebuild_dirty_days` (worker/otel_jobs.py).
+Every reconcile first settles the pending deltas (`settle_deltas`: under the lock, so two exports of one series never
+difference against each other's uncommitted points) and deletes exactly the marks it read before reading any point:
+a mark committed later stays for the next run, so no stored point is ever left out of its day for good.
 """
 
 from __future__ import annotations
@@ -71,6 +77,22 @@ COVERED_ACTIVITY = text(
     "SELECT DISTINCT date, email FROM activity_daily WHERE tool = :tool AND date = ANY(:days) "
     "AND organization_id NOT LIKE :prefix"
 ).bindparams(tool=CLAUDE_CODE, prefix=OTEL_ORG_PREFIX + "%")
+DIRTY_MARKS = text("SELECT id, date FROM otel_dirty_days")
+DIRTY_MARKS_OF = text("SELECT id, date FROM otel_dirty_days WHERE date = ANY(:days)")
+CLEAR_MARKS = text("DELETE FROM otel_dirty_days WHERE id = ANY(:ids)")
+SETTLE_DELTAS = text(
+    # the deltas of every cumulative (series, start) with a pending point, from its values in time order (a drop is a
+    # restart: the value itself); returns the days whose deltas moved
+    "WITH pending AS (SELECT DISTINCT organization_label, series_key, start_ns FROM otel_points WHERE delta IS NULL), "
+    "ordered AS (SELECT p.id, p.value, lag(p.value) OVER (PARTITION BY p.organization_label, p.series_key, "
+    "p.start_ns ORDER BY p.time_ns) AS previous FROM otel_points p "
+    "JOIN pending s USING (organization_label, series_key, start_ns) WHERE p.cumulative) "
+    "UPDATE otel_points p SET delta = CASE WHEN o.previous IS NULL OR o.value < o.previous THEN o.value "
+    "ELSE o.value - o.previous END "
+    "FROM ordered o WHERE p.id = o.id AND p.delta IS DISTINCT FROM "
+    "(CASE WHEN o.previous IS NULL OR o.value < o.previous THEN o.value ELSE o.value - o.previous END) "
+    "RETURNING p.date"
+)
 HAS_OTEL = text(
     "SELECT EXISTS (SELECT 1 FROM otel_points WHERE date = ANY(:days)) "
     "OR EXISTS (SELECT 1 FROM usage_records WHERE tool = :tool AND tool_record_id = :record AND date = ANY(:days)) "
@@ -111,15 +133,40 @@ def _count(value: float) -> int:
     return min(max(round(value), 0), MAX_COUNT)
 
 
-async def reconcile_provisional(db: AsyncSession, days: Iterable[date], *, known_otel: bool = False) -> None:
-    """Rewrite the provisional OTel rows of `days` for the (day, person) pairs the Admin API has not covered, and
-    refresh the days' Claude Code rollups; a no-op for days without any OTel data."""
-    wanted = sorted(set(days))
+async def settle_deltas(db: AsyncSession) -> set[date]:
+    """Give every pending cumulative point its delta (and fix its series' later ones); returns the days whose deltas
+    moved. Call under `lock_provisional`."""
+    return {row.date for row in await db.execute(SETTLE_DELTAS)}
+
+
+async def reconcile_provisional(db: AsyncSession, days: Iterable[date], *, known_otel: bool = False) -> set[date]:
+    """Rewrite the provisional OTel rows of `days` (and of any day whose deltas the settling moved) for the
+    (day, person) pairs the Admin API has not covered, refresh those days' Claude Code rollups and clear their
+    dirty marks; returns the days rewritten (none for days without any OTel data)."""
+    wanted = set(days)
     if not wanted:
-        return
-    if not known_otel and not (await db.execute(HAS_OTEL, {"days": wanted})).scalar():
-        return
+        return set()
+    if not known_otel and not (await db.execute(HAS_OTEL, {"days": sorted(wanted)})).scalar():
+        return set()
     await lock_provisional(db)
+    marks = (await db.execute(DIRTY_MARKS_OF, {"days": sorted(wanted)})).all()
+    return await _rebuild(db, wanted, [m.id for m in marks])
+
+
+async def rebuild_dirty_days(db: AsyncSession) -> set[date]:
+    """The rebuild job's work: settle pending deltas and rewrite every marked day, clearing the marks read, in the
+    caller's transaction; returns the days rewritten."""
+    await lock_provisional(db)
+    marks = (await db.execute(DIRTY_MARKS)).all()
+    return await _rebuild(db, {m.date for m in marks}, [m.id for m in marks])
+
+
+async def _rebuild(db: AsyncSession, days: set[date], mark_ids: list[int]) -> set[date]:
+    wanted = sorted(days | await settle_deltas(db))
+    if mark_ids:
+        await db.execute(CLEAR_MARKS, {"ids": mark_ids})
+    if not wanted:
+        return set()
     await db.execute(DELETE_USAGE, {"days": wanted})
     await db.execute(DELETE_ACTIVITY, {"days": wanted})
     sums = (await db.execute(POINT_SUMS, {"days": wanted})).all()
@@ -200,3 +247,4 @@ async def reconcile_provisional(db: AsyncSession, days: Iterable[date], *, known
     if activity_values:
         await db.execute(insert(ActivityDaily), activity_values)
     await refresh_rollup(db, {(day, CLAUDE_CODE) for day in wanted})
+    return set(wanted)

@@ -13,6 +13,7 @@ from abacus.db import create_engine, session_factory
 from abacus.domain import otlp
 from abacus.domain.live import hours_left_today
 from abacus.emulators.otel import Sample, build_export, encode, ns
+from abacus.provisional import rebuild_dirty_days
 from abacus.sync.otel_store import store_points
 from tests.support import run_async
 
@@ -24,6 +25,8 @@ async def _store(database_url: str, samples: list[Sample]) -> None:
     try:
         async with session_factory(engine)() as db, db.begin():
             await store_points(db, "acme", points)
+        async with session_factory(engine)() as db, db.begin():
+            await rebuild_dirty_days(db)  # the worker's job
     finally:
         await engine.dispose()
 

@@ -1,7 +1,8 @@
 """Provisional OTel rows against the Admin API's days (beyond.md §7, issue 14 item 2): whatever the order of arrival
-(OTel first, Admin API first, interleaved, re-sent), no (day, person) is counted by both in usage or activity, every
-rollup level agrees with the raw rows, the Admin API's figures win for the days it covers, OTel's stay for the rest
-(the subscription person), and the OTel points themselves are never dropped."""
+(OTel first, Admin API first, interleaved, re-sent) and whenever the rebuild job runs (after every export, or only
+after the Admin API's day has arrived), no (day, person) is counted by both in usage or activity, every rollup level
+agrees with the raw rows, the Admin API's figures win for the days it covers, OTel's stay for the rest (the
+subscription person), and the OTel points themselves are never dropped."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from abacus.db import create_engine, session_factory
 from abacus.domain import otlp
 from abacus.domain.tools import CLAUDE_CODE
 from abacus.emulators.otel import Sample, build_export, encode, ns
+from abacus.provisional import rebuild_dirty_days
 from abacus.records import ActivityBatch, ActivityRow, UsageRow
 from abacus.rollups import rollup_mismatches
 from abacus.sync import windows
@@ -156,16 +158,26 @@ async def _check_never_both(db: AsyncSession) -> None:
     assert await rollup_mismatches(db) == 0
 
 
+@pytest.mark.parametrize("rebuild", ["each", "last"])
 @pytest.mark.parametrize("order", ORDERS, ids=["-".join(o) for o in ORDERS])
 async def test_no_figure_counts_both_whatever_the_order(
-    database_url: str, sessionmaker: async_sessionmaker[AsyncSession], order: list[str]
+    database_url: str, sessionmaker: async_sessionmaker[AsyncSession], order: list[str], rebuild: str
 ) -> None:
     await truncate_tables(database_url)
     for step in order:
         async with sessionmaker() as db, db.begin():
             await STEPS[step](db)
+        if rebuild == "each":  # the worker keeps up; with "last" it runs once everything has arrived
+            async with sessionmaker() as db, db.begin():
+                await rebuild_dirty_days(db)
         async with sessionmaker() as db:
             await _check_never_both(db)
+    async with sessionmaker() as db, db.begin():
+        await rebuild_dirty_days(db)
+    async with sessionmaker() as db:
+        await _check_never_both(db)
+        assert (await db.execute(text("SELECT count(*) FROM otel_dirty_days"))).scalar() == 0
+        assert (await db.execute(text("SELECT count(*) FROM otel_points WHERE delta IS NULL"))).scalar() == 0
     if "otel_d1" not in order:
         return
     async with sessionmaker() as db:
@@ -205,11 +217,16 @@ async def test_before_the_admin_api_the_otel_figures_count(sessionmaker: async_s
     async with sessionmaker() as db, db.begin():
         await STEPS["otel_d1"](db)
     async with sessionmaker() as db:
+        before_rebuild = (await db.execute(text("SELECT count(*) FROM usage_records"))).scalar()
+    async with sessionmaker() as db, db.begin():
+        assert await rebuild_dirty_days(db) == {D1}
+    async with sessionmaker() as db:
         cost = (
             await db.execute(
                 text("SELECT sum(cost) FROM usage_daily WHERE date = :d AND email = 'ada@example.com'"), {"d": D1}
             )
         ).scalar()
+    assert before_rebuild == 0  # the export itself writes points and marks only
     assert cost == Decimal("4.000000")
 
 
@@ -226,6 +243,7 @@ async def test_a_mapping_change_moves_the_provisional_rows_in_the_same_transacti
     async with sessionmaker() as db, db.begin():
         await STEPS["admin_d1"](db)
         await account_step(db)
+        await rebuild_dirty_days(db)
 
     async def cost_by_email() -> dict[str, Decimal]:
         async with sessionmaker() as db:
@@ -260,6 +278,7 @@ async def test_mapping_an_admin_api_key_to_an_otel_person_covers_their_day(
                        Decimal("0.700000"), organization_id="org-1")  # fmt: skip
     async with sessionmaker() as db, db.begin():
         await STEPS["otel_d1"](db)
+        await rebuild_dirty_days(db)
         await windows._store(db, windows.WindowRead(usage=[key_row], raw_records=1))
 
     async def bo_cost() -> Decimal:
@@ -283,6 +302,7 @@ async def test_marking_the_admin_api_identity_a_bot_uncovers_the_day(
 
     async with sessionmaker() as db, db.begin():
         await STEPS["otel_d1"](db)
+        await rebuild_dirty_days(db)
         await STEPS["admin_d1"](db)
 
     async def ada_cost() -> Decimal:
@@ -298,3 +318,51 @@ async def test_marking_the_admin_api_identity_a_bot_uncovers_the_day(
     async with sessionmaker() as db, db.begin():
         await set_bot(db, "claude_code", "ada@example.com", False, updated_by="ada@example.com")
     assert await ada_cost() == Decimal("5.000000")
+
+
+async def test_concurrent_exports_of_one_cumulative_series_settle_to_its_deltas(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two exports of the same cumulative series stored in overlapping transactions (neither sees the other's
+    points while it writes): the rebuild settles the series in time order, so the day counts its last value once."""
+    attrs = {"user.email": "bo@example.com", "model": MODEL}
+    start = _at(D1, 0)
+    series = [Sample(otlp.COST, value, start, _at(D1, minute), attrs, True) for minute, value in ((1, 1.0), (2, 2.5),
+              (3, 3.0), (4, 4.5))]  # fmt: skip
+    first, second = _otel_step(series[0::2]), _otel_step(series[1::2])
+    async with sessionmaker() as one, one.begin(), sessionmaker() as two, two.begin():
+        await first(one)
+        await second(two)
+    async with sessionmaker() as db:
+        assert (await db.execute(text("SELECT count(*) FROM otel_points WHERE delta IS NULL"))).scalar() == 4
+    async with sessionmaker() as db, db.begin():
+        await rebuild_dirty_days(db)
+    async with sessionmaker() as db:
+        cost = (await db.execute(text("SELECT sum(cost) FROM usage_daily WHERE date = :d"), {"d": D1})).scalar()
+    assert cost == Decimal("4.500000")
+
+
+async def test_a_rebuild_that_dies_leaves_its_marks_for_the_next(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The worker dies mid-rebuild (its transaction rolls back): the marks and pending deltas are still there, and
+    the next rebuild (the next job, or the sweep) writes the day."""
+    async with sessionmaker() as db, db.begin():
+        await STEPS["otel_d1"](db)
+
+    class WorkerDied(Exception):
+        pass
+
+    with pytest.raises(WorkerDied):
+        async with sessionmaker() as db, db.begin():
+            await rebuild_dirty_days(db)
+            raise WorkerDied
+    async with sessionmaker() as db:
+        assert (await db.execute(text("SELECT count(*) FROM otel_dirty_days"))).scalar() == 1
+        assert (await db.execute(text("SELECT count(*) FROM usage_records"))).scalar() == 0
+    async with sessionmaker() as db, db.begin():
+        assert await rebuild_dirty_days(db) == {D1}
+    async with sessionmaker() as db:
+        await _check_never_both(db)
+        cost = (await db.execute(text("SELECT sum(cost) FROM usage_daily WHERE date = :d"), {"d": D1})).scalar()
+    assert cost == Decimal("6.000000")  # ada 4 + bo 2

@@ -1,8 +1,10 @@
 """POST /otlp/v1/metrics over HTTP against the real app, PostgreSQL and Redis (beyond.md §7): status codes, exactly-once
-storage, delta and cumulative temporality (restarts, out-of-order arrival), partial success, the rate limit."""
+storage, delta and cumulative temporality (restarts, out-of-order arrival), partial success, the rate limit, and the
+rebuild job the receiver queues (a real arq worker turns the stored points into provisional rows)."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import os
@@ -24,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from abacus.db import create_engine, session_factory
 from abacus.domain import otlp
 from abacus.emulators.otel import Sample, build_export, encode, ns
+from abacus.provisional import rebuild_dirty_days
 from abacus.settings import ProviderKey, Settings
-from tests.support import ThreadedServer, app_settings, run_async
+from tests.support import QUEUE, ThreadedServer, app_settings, run_async
 
 TOKEN = "otlp-test-token-0123456789"
 OTHER = "otlp-other-token-9876543210"
@@ -35,15 +38,23 @@ URL = "/otlp/v1/metrics"
 @pytest.fixture(scope="module")
 def otlp_settings(services: Any, oidc_server: ThreadedServer) -> Settings:
     tokens = (ProviderKey("acme", TOKEN), ProviderKey("beta", OTHER))
-    return app_settings(services, f"{oidc_server.url}/oidc", otlp={"tokens": tokens, "max_body_bytes": 64 * 1024})
+    return app_settings(
+        services,
+        f"{oidc_server.url}/oidc",
+        otlp={"tokens": tokens, "max_body_bytes": 64 * 1024},
+        jobs={"queue": f"{QUEUE}:otlp"},  # the rebuild jobs this module's exports queue stay out of other tests' way
+    )
 
 
 @pytest.fixture(scope="module")
-def otlp_app(otlp_settings: Settings) -> Iterator[ThreadedServer]:
+def otlp_app(otlp_settings: Settings, services: Any) -> Iterator[ThreadedServer]:
     from abacus.app import create_app
 
     with ThreadedServer(create_app(otlp_settings), health_path="/healthz") as server:
         yield server
+    client = Redis.from_url(services.redis_url)
+    client.delete(otlp_settings.jobs.queue)
+    client.close()
 
 
 @pytest.fixture()
@@ -88,6 +99,12 @@ async def scalar(sessionmaker: async_sessionmaker[AsyncSession], sql: str, **par
         return (await db.execute(text(sql), params)).scalar()
 
 
+async def rebuild(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """What the queued job does (the worker-driven path has its own test below)."""
+    async with sessionmaker() as db, db.begin():
+        await rebuild_dirty_days(db)
+
+
 async def test_protobuf_export_is_stored_once_and_becomes_provisional_usage(
     otlp_app: ThreadedServer, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -100,6 +117,8 @@ async def test_protobuf_export_is_stored_once_and_becomes_provisional_usage(
     for _ in range(3):  # the exporter retries and duplicates: nothing changes
         assert post(otlp_app, body, headers).status_code == 200
     assert await scalar(sessionmaker, "SELECT count(*) FROM otel_points") == 4
+    assert await scalar(sessionmaker, "SELECT count(*) FROM otel_dirty_days") == 1  # one export stored points
+    await rebuild(sessionmaker)
     assert await scalar(sessionmaker, "SELECT sum(cost) FROM usage_daily WHERE email = 'ada@example.com'") == 0.5
     tokens = await scalar(
         sessionmaker, "SELECT sum(input_tokens + output_tokens) FROM usage_daily WHERE email = 'ada@example.com'"
@@ -139,6 +158,7 @@ async def test_cumulative_series_become_deltas_whatever_the_order_and_restarts_c
     for index in (3, 0, 6, 2, 4, 1, 5, 3, 0):  # out of order, with repeats
         body, headers = encode(build_export([points[index]]))
         assert post(otlp_app, body, headers).status_code == 200
+    await rebuild(sessionmaker)
     cost = await scalar(sessionmaker, "SELECT sum(cost) FROM usage_daily WHERE email = 'bo@example.com'")
     assert float(cost) == pytest.approx(4.0 + 1.25 + 0.5)
     assert await scalar(sessionmaker, "SELECT count(*) FROM otel_points") == 7
@@ -305,9 +325,47 @@ async def test_a_hostile_token_cannot_overflow_a_day(
     for start in range(0, len(many), 250):  # under this app's 64 KB cap
         body, headers = encode(build_export(many[start : start + 250]))
         assert post(otlp_app, body, headers).status_code == 200
+    await rebuild(sessionmaker)
     cost = await scalar(sessionmaker, "SELECT cost FROM usage_records WHERE email = 'eve@example.com'")
     assert cost == Decimal("99999999.999999")
     assert (
         await scalar(sessionmaker, "SELECT input_tokens FROM usage_records WHERE email = 'eve@example.com'")
         == 10**13 + 10**10
     )
+
+
+async def test_the_receiver_queues_one_rebuild_that_a_worker_runs(
+    otlp_app: ThreadedServer, otlp_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A burst of exports within one coalescing window queues one rebuild job; a real arq worker runs it and the
+    provisional rows appear, the marks gone."""
+    from arq.connections import RedisSettings
+    from arq.worker import Worker
+
+    from abacus.worker.otel_jobs import COALESCE_SECONDS
+    from abacus.worker.tasks import FUNCTIONS
+
+    redis = Redis.from_url(otlp_settings.redis.url or "")
+    queue = otlp_settings.jobs.queue
+    redis.delete(queue)  # earlier tests' jobs; and a window of their own, which the app has queued nothing for yet
+    await asyncio.sleep(COALESCE_SECONDS - time.time() % COALESCE_SECONDS + 0.05)
+    for minute in (8, 9, 10):
+        body, headers = encode(build_export(samples(minute=minute)))
+        assert post(otlp_app, body, headers).status_code == 200
+    queued = redis.zcard(queue)
+    redis.close()
+    assert 1 <= queued <= 2  # one per window (the burst may straddle a window's end)
+    assert await scalar(sessionmaker, "SELECT count(*) FROM usage_records") == 0
+    worker = Worker(
+        functions=FUNCTIONS,
+        redis_settings=RedisSettings.from_dsn(otlp_settings.redis.url or ""),
+        queue_name=queue,
+        burst=True,
+        handle_signals=False,
+        poll_delay=0.05,
+        ctx={"settings": otlp_settings, "sessionmaker": sessionmaker},
+    )
+    await worker.async_run()
+    await worker.close()
+    assert await scalar(sessionmaker, "SELECT count(*) FROM otel_dirty_days") == 0
+    assert await scalar(sessionmaker, "SELECT sum(cost) FROM usage_daily WHERE email = 'ada@example.com'") == 1.5

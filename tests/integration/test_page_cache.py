@@ -31,6 +31,8 @@ UNVERSIONED = {
     "sync_state": "the Status page's sync cursors are read uncached",
     "webhook_deliveries": "delivery log, read by no page",
     "audit_events": "the audit log is read uncached",
+    "otel_points": "read uncached (live figures); pages see OTel through the rebuild job's usage rows",
+    "otel_dirty_days": "the OTel rebuild job's bookkeeping",
 }
 """Tables no cached query reads; every other table must carry the bump_data_version trigger."""
 

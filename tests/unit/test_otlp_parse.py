@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -155,3 +156,39 @@ def test_fuzzed_protobuf_bodies_never_raise_anything_else(body: bytes) -> None:
 @given(hostile_json)
 def test_fuzzed_json_bodies_never_raise_anything_else(body: bytes) -> None:
     _parses_or_refuses(body, json_body=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "attributes", "storable"),
+    [
+        (otlp.COST, {"user.email": "ada@example.com", "model": "m"}, True),
+        (otlp.COST, {"user.email": "zoë@example.com"}, True),  # non-ASCII, BMP
+        (otlp.COST, {"terminal.type": "😀"}, True),  # a valid surrogate pair in the ASCII dump: the exact check
+        (otlp.COST, {"terminal.type": "한국"}, True),  # \ud55c…: looks like a surrogate escape, is not one
+        (otlp.COST, {"session.id": "\\u0000"}, False),  # a literal backslash-u0000 is refused, as before
+        (otlp.COST, {"session.id": "a\x00b"}, False),
+        (otlp.COST, {"session.id": "\ud800"}, False),  # a lone surrogate: not UTF-8
+        (otlp.COST, {"nested": {"deep": ["ok", "\udfff"]}}, False),
+        ("claude\x00code", {}, False),
+        ("claude_cöde", {}, True),
+        ("claude\ud800", {}, False),
+    ],
+)
+def test_storable_fast_agrees_with_the_exact_check(name: str, attributes: dict[str, Any], storable: bool) -> None:
+    canonical = otlp.canonical_attributes(attributes)
+    assert otlp._storable(name, attributes) is storable
+    assert otlp._storable_fast(name, attributes, canonical) is storable
+
+
+def test_series_key_from_the_canonical_dump_is_the_key_of_the_pair() -> None:
+    """Points stored before the single-dump parse keep their keys: a re-sent export still changes nothing."""
+    import hashlib
+
+    attributes: dict[str, Any] = {"b": 1, "a": "zoë 😀", "z": [1, {"y": None}], "x": 1.5}
+    before = json.dumps([otlp.COST, attributes], sort_keys=True, separators=(",", ":"), default=str)
+    assert otlp.series_key(otlp.COST, attributes) == hashlib.sha256(before.encode()).hexdigest()
+    sent = {"user.email": "zoë@example.com", "terminal.type": "😀"}
+    body, _ = encode(build_export([Sample(otlp.COST, 1.0, AT - 1, AT, sent)]))
+    [point] = otlp.parse_export(body, json_body=False, now=NOW).points
+    assert point.series_key == otlp.series_key(otlp.COST, point.attributes)
+    assert json.loads(point.attributes_json) == point.attributes

@@ -66,6 +66,8 @@ class OtelPoint:
     model: str | None
     kind: str | None
     attributes: dict[str, Any]
+    attributes_json: str = ""
+    """`attributes` as canonical JSON (sorted keys, ASCII): what is stored, dumped once while parsing."""
 
     @property
     def day(self) -> date:
@@ -105,7 +107,9 @@ def _attributes(pairs: Any, depth: int = 0) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
         assert isinstance(pair, KeyValue)
-        out[pair.key] = _any_value(pair.value, depth)
+        value = pair.value
+        kind = value.WhichOneof("value")
+        out[pair.key] = value.string_value if kind == "string_value" else _any_value(value, depth)
     return out
 
 
@@ -127,9 +131,27 @@ def _storable(name: str, attributes: dict[str, Any]) -> bool:
     return "\x00" not in dumped and "\\u0000" not in dumped
 
 
-def series_key(metric: str, attributes: dict[str, Any]) -> str:
-    canonical = json.dumps([metric, attributes], sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+"""One encoder for every point (`json.dumps` with options builds one per call)."""
+
+
+def canonical_attributes(attributes: dict[str, Any]) -> str:
+    return _CANONICAL.encode(attributes)
+
+
+def series_key(metric: str, attributes: dict[str, Any], canonical: str | None = None) -> str:
+    """sha256 of `[metric, attributes]` as canonical JSON (`canonical`: the attributes already dumped so)."""
+    if canonical is None:
+        canonical = canonical_attributes(attributes)
+    return hashlib.sha256(f"[{_CANONICAL.encode(metric)},{canonical}]".encode()).hexdigest()
+
+
+def _storable_fast(name: str, attributes: dict[str, Any], canonical: str) -> bool:
+    """`_storable` without a second dump for the usual point: ASCII JSON without a `\\u0000` or a `\\ud…` escape
+    (the only way a NUL or a surrogate shows in it) holds neither; anything else takes the exact check."""
+    if "\\u0000" in canonical or "\\ud" in canonical or not name.isascii() or "\x00" in name:
+        return _storable(name, attributes)
+    return True
 
 
 def decode(body: bytes, json_body: bool) -> ExportMetricsServiceRequest:
@@ -189,33 +211,39 @@ def _flatten_metric(out: ParsedExport, metric: Any, resource: dict[str, Any], no
             out.reject(f"{name}: {data} points are not accepted (only sums and gauges)", count)
         return
     body = getattr(metric, data)
+    points = body.data_points
+    if not name or len(name) > MAX_TEXT["metric"]:
+        if points:
+            out.reject("a metric name is empty or longer than 128 characters", len(points))
+        return
     cumulative = (
         data == "sum" and body.aggregation_temporality == AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
     )
-    for point in body.data_points:
-        if not name or len(name) > MAX_TEXT["metric"]:
-            out.reject("a metric name is empty or longer than 128 characters")
-            continue
+    metric_json = _CANONICAL.encode(name)
+    append = out.points.append
+    for point in points:
         which = point.WhichOneof("value")
         if which is None:
             out.reject(f"{name}: a data point without a value")
             continue
         value = float(point.as_double if which == "as_double" else point.as_int)
-        attributes = {**resource, **_attributes(point.attributes)}
+        attributes = {**resource, **_attributes(point.attributes)} if resource else _attributes(point.attributes)
         email = _text(attributes, "user.email")
         account = _text(attributes, "user.account_uuid")
         identity = f"otel:{email.lower()}" if email else f"otel:{account}" if account else None
         model = _text(attributes, "model")
         kind = _text(attributes, "type", "decision")
-        too_long = [
-            label
-            for label, text_value in (("identity", identity), ("model", model), ("kind", kind))
-            if text_value is not None and len(text_value) > MAX_TEXT[label]
-        ]
-        if too_long:
-            out.reject(f"{name}: {too_long[0]} longer than {MAX_TEXT[too_long[0]]} characters")
+        if identity is not None and len(identity) > MAX_TEXT["identity"]:
+            out.reject(f"{name}: identity longer than {MAX_TEXT['identity']} characters")
             continue
-        if not _storable(name, attributes):
+        if model is not None and len(model) > MAX_TEXT["model"]:
+            out.reject(f"{name}: model longer than {MAX_TEXT['model']} characters")
+            continue
+        if kind is not None and len(kind) > MAX_TEXT["kind"]:
+            out.reject(f"{name}: kind longer than {MAX_TEXT['kind']} characters")
+            continue
+        canonical = _CANONICAL.encode(attributes)
+        if not _storable_fast(name, attributes, canonical):
             out.reject("a NUL character or invalid text in a metric name or attribute")
             continue
         time_ns = int(point.time_unix_nano)
@@ -229,18 +257,19 @@ def _flatten_metric(out: ParsedExport, metric: Any, resource: dict[str, Any], no
         if start_ns > time_ns:
             out.reject(f"{name}: start time after time")
             continue
-        out.points.append(
+        append(
             OtelPoint(
-                metric=name,
-                series_key=series_key(name, attributes),
-                start_ns=start_ns,
-                time_ns=time_ns,
-                cumulative=cumulative,
-                value=value,
-                identity=identity,
-                model=model,
-                kind=kind,
-                attributes=attributes,
+                name,
+                hashlib.sha256(f"[{metric_json},{canonical}]".encode()).hexdigest(),  # = series_key(name, attributes)
+                start_ns,
+                time_ns,
+                cumulative,
+                value,
+                identity,
+                model,
+                kind,
+                attributes,
+                canonical,
             )
         )
 

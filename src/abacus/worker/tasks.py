@@ -28,6 +28,7 @@ from abacus.worker.alert_jobs import (
 )
 from abacus.worker.csv_import_jobs import IMPORT_JOB, import_cursor_csv_file
 from abacus.worker.locks import job_lock
+from abacus.worker.otel_jobs import REBUILD_JOB, rebuild_otel_provisional
 from abacus.worker.webhook_jobs import FOLLOWUP_JOB, FOLLOWUP_TRIES, github_webhook_followup
 
 log = get_logger("abacus.worker")
@@ -110,6 +111,7 @@ FUNCTIONS: list[Function] = [
     func(import_cursor_csv_file, name=IMPORT_JOB, timeout=1800, max_tries=1),
     func(evaluate_budgets_job, name=EVALUATE_JOB, timeout=600, max_tries=1),
     func(deliver_budget_alert, name=DELIVER_JOB, timeout=60, max_tries=DELIVER_TRIES),
+    func(rebuild_otel_provisional, name=REBUILD_JOB, timeout=600, max_tries=3, keep_result=60),
 ]
 CRON_JOBS: list[CronJob] = [
     cron(
@@ -122,4 +124,8 @@ CRON_JOBS: list[CronJob] = [
         timeout=job.timeout_seconds,
     )
     for _, job in registry.all_jobs()
-] + [cron(evaluate_budgets_job, name=EVALUATE_JOB, minute=7, second=0, timeout=600, unique=True)]
+] + [
+    cron(evaluate_budgets_job, name=EVALUATE_JOB, minute=7, second=0, timeout=600, unique=True),
+    # the sweep: marks whose rebuild was never queued (the receiver queues one per export window)
+    cron(rebuild_otel_provisional, name=f"{REBUILD_JOB}_sweep", second=30, timeout=600, unique=True),
+]

@@ -7,6 +7,9 @@ grows past it; a `Content-Type` other than protobuf or JSON, or a `Content-Encod
 a body that is not an export → 400 with nothing stored; otherwise 200, with a partial-success body counting the
 rejected points. Answers are encoded like the request (protobuf or JSON). The token itself is never logged: the
 label it maps to is.
+
+The request only stores the points (sync/otel_store.py) and queues the rebuild of their days' provisional rows
+(worker/otel_jobs.py), once per coalescing window and web process: usage rows and rollups are the job's work.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from abacus.domain import otlp
 from abacus.logging_setup import get_logger
 from abacus.settings import ProviderKey
 from abacus.sync.otel_store import store_points
+from abacus.worker.otel_jobs import enqueue_rebuild, rebuild_window
 
 log = get_logger("abacus.otlp")
 
@@ -97,6 +101,23 @@ async def _over_rate(request: Request[Any, Any, Any], label: str, limit: int) ->
     return max(1, int((window + 1) * RATE_WINDOW_SECONDS - now) + 1)
 
 
+async def _queue_rebuild(request: Request[Any, Any, Any]) -> None:
+    """Queue the rebuild of this window unless this process did already; a Redis failure is logged, not answered:
+    the points and their marks are stored, and the worker's sweep rebuilds them within a minute."""
+    state = request.app.state
+    now = time.time()
+    if getattr(state, "otlp_rebuild_window", None) == rebuild_window(now):
+        return
+    try:
+        if state.arq is None:
+            from abacus.worker.enqueue import arq_pool
+
+            state.arq = await arq_pool(state.settings)
+        state.otlp_rebuild_window = await enqueue_rebuild(state.arq, state.settings.jobs.queue, now)
+    except Exception as exc:  # the export is stored; only its freshness waits for the sweep
+        log.warning("otlp rebuild not queued", error=type(exc).__name__)
+
+
 def _answer(status: int, message: str, json_body: bool, headers: dict[str, str] | None = None) -> Response[bytes]:
     return Response(
         otlp.status_body(status, message, json_body=json_body),
@@ -134,6 +155,8 @@ async def otlp_metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
         return _answer(400, str(exc), json_body)
     async with request.app.state.sessionmaker() as db, db.begin():
         stored = await store_points(db, label, parsed.points)
+    if stored:
+        await _queue_rebuild(request)
     log.info(
         "otlp export stored",
         label=label,
