@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.auth.guards import IDLE_SECONDS, NotSignedIn, require_session
 from abacus.auth.oidc import OIDCClient
 from abacus.auth.sessions import RotatingSessionConfig
-from abacus.db import create_engine, session_factory
+from abacus.db import create_engine, request_home, session_factory
 from abacus.logging_setup import configure_logging, get_logger
 from abacus.queries import cache as page_cache
 from abacus.settings import Settings
@@ -45,7 +45,14 @@ log = get_logger("abacus.app")
 def _lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        engine = create_engine(settings.database.url or "")
+        db = settings.database
+        engine = create_engine(
+            db.url or "",
+            pool_size=db.pool_size,
+            max_overflow=db.pool_overflow,
+            pool_timeout=db.pool_timeout_seconds,
+            fanout_connections=db.fanout,
+        )
         app.state.engine = engine
         app.state.sessionmaker = session_factory(engine)
         app.state.redis = Redis.from_url(settings.redis.url or "")
@@ -66,6 +73,14 @@ def _lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextMa
 
 
 async def provide_db(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
+    """The request's own session: the same connection its other reads borrow (`abacus.db.borrowed_session`)."""
+    holder = request_home.get()
+    if holder is not None:
+        try:
+            yield holder.open(request.app.state.sessionmaker).session
+        finally:  # the handler is done: its connection goes back before a streamed body opens its own
+            await holder.close()
+        return
     async with request.app.state.sessionmaker() as session:
         yield session
 

@@ -274,6 +274,17 @@ class DatabaseSettings(_Group):
     """PostgreSQL. `url` None: found or started by `resolve_runtime_settings()` (machine server, else embedded)."""
 
     url: Annotated[str | None, _optional(_database_url)] = Field(None, validation_alias="DATABASE_URL")
+    pool_size: Annotated[int, _bounded(1, 100)] = Field(5, validation_alias="ABACUS_DB_POOL_SIZE")
+    """Connections each web process keeps to PostgreSQL; a request holds at most one of them, while it reads."""
+    pool_overflow: Annotated[int, _bounded(0, 100)] = Field(5, validation_alias="ABACUS_DB_POOL_OVERFLOW")
+    """Connections a web process may open beyond `pool_size` under load (closed again when idle)."""
+    pool_timeout_seconds: Annotated[float, _bounded(0.1, 600, float)] = Field(
+        30.0, validation_alias="ABACUS_DB_POOL_TIMEOUT"
+    )
+    """How long a request waits for a free connection before it answers 503 "temporarily unavailable"."""
+    fanout: Annotated[int, _bounded(0, 32)] = Field(4, validation_alias="ABACUS_DB_FANOUT")
+    """Extra connections per web process for running a page's independent queries side by side while idle (0: a
+    page's queries run one after another)."""
 
 
 class RedisSettings(_Group):

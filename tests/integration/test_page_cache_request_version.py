@@ -3,10 +3,14 @@ has written still reads its own version on every call, so it never fills the cac
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 
 from abacus.db import concurrently, create_engine, session_factory
 from abacus.queries import cache
@@ -15,33 +19,42 @@ from abacus.queries.status import data_from, status_figures
 from tests.support import run_async
 
 
-def _count_version_reads(engine: Any) -> list[str]:
+@contextmanager
+def _version_reads() -> Iterator[list[str]]:
+    """Every data-version read of any engine (a `concurrently` worker may read through the fan-out pool's engine)."""
     reads: list[str] = []
 
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if "FROM data_version" in statement:
             reads.append(statement)
 
-    return reads
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        yield reads
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
 
 
-def test_concurrent_cached_calls_share_one_version_read(services: Any, database_url: str, clean_db: None) -> None:
+@pytest.mark.parametrize("fanout", [0, 4])  # the calls one after another on one connection, or side by side
+def test_concurrent_cached_calls_share_one_version_read(
+    services: Any, database_url: str, clean_db: None, fanout: int
+) -> None:
     async def run() -> tuple[int, int, list[Any]]:
-        engine = create_engine(database_url)
+        engine = create_engine(database_url, fanout_connections=fanout)
         redis = Redis.from_url(services.redis_url)
         cache.attach(engine, redis, 60)
         sessionmaker = session_factory(engine)
-        reads = _count_version_reads(engine)
         try:
             calls = (lifetime_stats, status_figures, data_from, lifetime_stats)
-            without = await concurrently(sessionmaker, *calls)
-            outside = len(reads)
-            reads.clear()
-            with cache.one_version_per_request():
-                within = await concurrently(sessionmaker, *calls)
+            with _version_reads() as reads:
+                without = await concurrently(sessionmaker, *calls)
+                outside = len(reads)
+                reads.clear()
+                with cache.one_version_per_request():
+                    within = await concurrently(sessionmaker, *calls)
+                inside = len(reads)
             assert within == without
-            return outside, len(reads), within
+            return outside, inside, within
         finally:
             cache.detach(engine)
             await redis.aclose()
@@ -58,9 +71,8 @@ def test_a_session_that_wrote_still_reads_its_own_version(services: Any, databas
         redis = Redis.from_url(services.redis_url)
         cache.attach(engine, redis, 60)
         sessionmaker = session_factory(engine)
-        reads = _count_version_reads(engine)
         try:
-            with cache.one_version_per_request():
+            with _version_reads() as reads, cache.one_version_per_request():
                 async with sessionmaker() as db:
                     before = (await lifetime_stats(db)).repos
                 async with sessionmaker() as db:
@@ -70,7 +82,7 @@ def test_a_session_that_wrote_still_reads_its_own_version(services: Any, databas
                     await db.rollback()
                 async with sessionmaker() as db:
                     after = (await lifetime_stats(db)).repos
-            return before, inside, after, len(reads)
+                return before, inside, after, len(reads)
         finally:
             cache.detach(engine)
             await redis.aclose()

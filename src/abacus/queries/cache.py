@@ -32,6 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from abacus.db import borrowed_session, owning_engine, reads_only
 from abacus.logging_setup import get_logger
 
 P = ParamSpec("P")
@@ -99,13 +100,14 @@ def cache_of(engine: AsyncEngine) -> PageCache | None:
 
 
 def _engine_of(source: Any) -> AsyncEngine | None:
+    """The engine `source` reads through (a fan-out pool's counts as the engine it belongs to)."""
     if isinstance(source, AsyncSession):
         bind = source.bind
     elif isinstance(source, async_sessionmaker):
         bind = source.kw.get("bind")
     else:
         return None
-    return bind if isinstance(bind, AsyncEngine) else None
+    return owning_engine(bind) if isinstance(bind, AsyncEngine) else None
 
 
 _request_versions: ContextVar[dict[Engine, asyncio.Future[tuple[str, int] | None]] | None] = ContextVar(
@@ -115,10 +117,10 @@ _request_versions: ContextVar[dict[Engine, asyncio.Future[tuple[str, int] | None
 
 @contextmanager
 def one_version_per_request() -> Iterator[None]:
-    """Inside: the cached calls that start a fresh transaction share one read of the data version (the first one's),
-    instead of one read each. For requests that do not write (GET): a computation may then see data newer than the
-    version it is filed under, never older, so no reader gets figures older than what it could read itself; a request
-    that wrote and then read would find the version from before its write, so writers keep one read per call."""
+    """Inside: the cached calls of a request share one read of the data version (the first one's), instead of one
+    read each. For requests that do not write (GET): a computation may then see data newer than the version it is
+    filed under, never older, so no reader gets figures older than what it could read itself; a request that wrote
+    and then read would find the version from before its write, so writers keep one read per call."""
     token = _request_versions.set({})
     try:
         yield
@@ -127,19 +129,30 @@ def one_version_per_request() -> Iterator[None]:
 
 
 async def _version(source: AsyncSession | async_sessionmaker[AsyncSession]) -> tuple[str, int] | None:
-    """(epoch, version) as this reader sees it, or None when its transaction has written (then nothing is cached)."""
+    """(epoch, version) as this reader sees it, or None when its transaction has written (then nothing is cached).
+
+    Within a request, the first reader with a session of its own reads it for the others. Only a reader that holds
+    no connection (a session outside any transaction) waits for that read; the others read it themselves, as the
+    first one may be waiting for the connection they hold (`abacus.db.borrowed_session`)."""
     shared = _request_versions.get()
     engine = _engine_of(source)
-    fresh = not (isinstance(source, AsyncSession) and source.in_transaction())
+    session = source if isinstance(source, AsyncSession) else None
+    idle = session is not None and not session.in_transaction()
+    fresh = session is None or idle or reads_only(session)
     if shared is None or engine is None or not fresh:
         return await _read_version(source)
     pending = shared.get(engine.sync_engine)
-    if pending is not None:
+    if pending is not None and (pending.done() or idle):
         return await asyncio.shield(pending)
+    if pending is not None or session is None:
+        version = await _read_version(source)
+        if pending is None:
+            shared.setdefault(engine.sync_engine, _resolved(version))
+        return version
     future: asyncio.Future[tuple[str, int] | None] = asyncio.get_running_loop().create_future()
     shared[engine.sync_engine] = future
     try:
-        version = await _read_version(source)
+        version = await _read_version(session)
     except BaseException as exc:
         shared.pop(engine.sync_engine, None)  # the next call reads again
         future.set_exception(exc)
@@ -149,11 +162,17 @@ async def _version(source: AsyncSession | async_sessionmaker[AsyncSession]) -> t
     return version
 
 
+def _resolved(version: tuple[str, int] | None) -> asyncio.Future[tuple[str, int] | None]:
+    future: asyncio.Future[tuple[str, int] | None] = asyncio.get_running_loop().create_future()
+    future.set_result(version)
+    return future
+
+
 async def _read_version(source: AsyncSession | async_sessionmaker[AsyncSession]) -> tuple[str, int] | None:
     if isinstance(source, AsyncSession):
         row = (await source.execute(VERSION_SQL)).first()
     else:
-        async with source() as db:
+        async with borrowed_session(source) as db:
             row = (await db.execute(VERSION_SQL)).first()
     return (row.epoch, int(row.version)) if row is not None and row.clean else None  # no row: nothing is cached
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import RowMapping, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from abacus.db import concurrently
+from abacus.db import borrowed_session, concurrently
 from abacus.domain.periods import (
     HISTORY_DAYS,
     DateRange,
@@ -793,5 +793,5 @@ async def usage_page_data(
         sessionmaker, lambda db: usage_totals(db, rng, team), lambda db: model_breakdown(db, rng, team)
     )
     top = [m.model for m in models.distribution(MODEL_CHART_SIZE)]
-    async with sessionmaker() as db:
+    async with borrowed_session(sessionmaker) as db:
         return UsagePageData(totals, models, model_series=await model_daily(db, rng, top, team))

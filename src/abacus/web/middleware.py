@@ -11,7 +11,7 @@ import structlog
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from abacus.db import SqlTimer, sql_timer
+from abacus.db import RequestHome, SqlTimer, request_home, sql_timer
 from abacus.logging_setup import get_logger
 from abacus.queries.cache import one_version_per_request
 
@@ -73,6 +73,8 @@ class RequestMiddleware:
         started = time.perf_counter()
         timer = SqlTimer()
         token = sql_timer.set(timer)
+        home = RequestHome()  # the request's one connection, opened by its first read
+        home_token = request_home.set(home)
         request_id = request_id_of(scope)
         bound = structlog.contextvars.bind_contextvars(request_id=request_id)  # every log line of this request
         status = 500
@@ -106,6 +108,8 @@ class RequestMiddleware:
                 await send(pending)
         finally:
             app_ms = (time.perf_counter() - started) * 1000
+            request_home.reset(home_token)
+            await home.close()
             sql_timer.reset(token)
             path: Any = scope.get("path", "")
             if not path.startswith("/static/"):

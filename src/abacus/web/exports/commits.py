@@ -12,6 +12,7 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.response import Stream
 
+from abacus.db import borrowed_session
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR, GITHUB_COPILOT, KNOWN_TOOLS
 from abacus.queries.commits import RepoRow, ai_tools_in_range, stream_repo_rows
@@ -68,8 +69,8 @@ async def export_commits(
     """Every repository with ≥1 commit in the range (optionally filtered by name; `team=<slug>`: the members'
     commits only), commits desc, streamed."""
     team = team_filter.slug
-    async with request.app.state.engine.connect() as conn:
-        tools = commit_tools(await ai_tools_in_range(conn, rng, team))
+    async with borrowed_session(request.app.state.sessionmaker) as db:  # the request's connection, not a second
+        tools = commit_tools(await ai_tools_in_range(await db.connection(), rng, team))
     header = (*COMMIT_COLUMNS, *(tool_column(t, "commits") for t in tools))
     name = "commits" if team is None else f"commits_{team}"
     rows = _rows(request, rng, query_text.pattern, tools, team)
