@@ -19,6 +19,7 @@ from abacus.rollups import CommitSlice, refresh_commit_rollup, refresh_rollup
 from abacus.services.audit import record_audit
 
 SOURCES = ("claude_code", "cursor", "github", "otel")
+OTEL_ROWS_OF = text("SELECT count(*) FROM usage_records WHERE identity = :identity AND tool_record_id = 'otel'")
 
 
 class MappingError(ValueError):
@@ -64,11 +65,11 @@ async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) 
         # (docs/schema.md §13), the lock taken before any row lock as every writer of those days does
         await lock_provisional(db)
     if source == OTEL_SOURCE:
-        days = await db.execute(
-            text("SELECT DISTINCT date FROM otel_points WHERE identity = :identity"),
-            {"identity": f"{OTEL_SOURCE}:{external_id}"},
-        )
+        identity = {"identity": f"{OTEL_SOURCE}:{external_id}"}
+        days = await db.execute(text("SELECT DISTINCT date FROM otel_points WHERE identity = :identity"), identity)
         await reconcile_provisional(db, [row.date for row in days])
+        # its provisional rows were rewritten where the mapping now points: they are the rows it moved
+        usage_rows = int((await db.execute(OTEL_ROWS_OF, identity)).scalar() or 0)
     if source in ("claude_code", "cursor"):
         usage_rows = await repoint_identity(db, f"{source}:{external_id}", email)
     commits = 0

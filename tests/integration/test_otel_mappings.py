@@ -1,0 +1,113 @@
+"""OTel identities on the Mappings page (beyond.md §7, issue 14): an account known only by `user.account_uuid` is
+an unmapped identity like any other, with its provisional dollars; mapping it over HTTP moves its provisional rows
+to the person in the mapping's transaction, and removing the mapping moves them back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from abacus.db import create_engine, session_factory
+from abacus.domain import otlp
+from abacus.emulators.otel import Sample, build_export, encode, ns
+from abacus.provisional import rebuild_dirty_days
+from abacus.sync.otel_store import store_points
+from tests import dom
+from tests.support import run_async
+
+ACCOUNT = "5f0c2a1e-acct-0042"
+MODEL = "claude-sonnet-4-5-20250929"
+
+
+async def _sql(database_url: str, sql: str) -> list[Any]:
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(sql))).all())
+    finally:
+        await engine.dispose()
+
+
+async def _export_and_rebuild(database_url: str) -> None:
+    """Two OTel people: one by email, one by account only (a subscription seat without an email attribute)."""
+    at = ns(datetime.now(UTC) - timedelta(minutes=10))
+    samples = [
+        Sample(otlp.COST, 2.5, at - 60_000_000_000, at, {"user.account_uuid": ACCOUNT, "model": MODEL}),
+        Sample(otlp.TOKENS, 900, at - 60_000_000_000, at, {"user.account_uuid": ACCOUNT, "model": MODEL,
+                                                             "type": "input"}),
+        Sample(otlp.LINES, 7, at - 60_000_000_000, at, {"user.account_uuid": ACCOUNT, "type": "added"}),
+        Sample(otlp.COST, 1.0, at - 60_000_000_000, at, {"user.email": "bo@example.com", "model": MODEL}),
+    ]  # fmt: skip
+    body, _ = encode(build_export(samples))
+    points = otlp.parse_export(body, json_body=False, now=datetime.now(UTC)).points
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with session_factory(engine)() as db, db.begin():
+            await store_points(db, "acme", points)
+        async with session_factory(engine)() as db, db.begin():
+            await rebuild_dirty_days(db)  # the worker's job
+    finally:
+        await engine.dispose()
+
+
+def _emails(database_url: str) -> dict[str, tuple[Decimal, int]]:
+    rows = run_async(
+        _sql(
+            database_url,
+            "SELECT u.email, sum(u.cost) AS cost, (SELECT sum(a.lines_added) FROM activity_daily a "
+            "WHERE a.email = u.email) AS lines FROM usage_records u WHERE u.tool_record_id = 'otel' GROUP BY u.email",
+        )
+    )
+    return {r.email: (r.cost, int(r.lines or 0)) for r in rows}
+
+
+def _unmapped_rows(page: str) -> list[str]:
+    """Rows of the page's tables (status=unmapped: the unmapped identities only) that name an OTel identity."""
+    return [row for row in dom.texts(dom.parse(page), "tbody tr") if "otel" in row]
+
+
+def test_an_otel_account_is_listed_unmapped_and_mapping_it_moves_its_provisional_rows(
+    signed_in: Callable[..., httpx.Client], database_url: str, clean_db: None
+) -> None:
+    run_async(_export_and_rebuild(database_url))
+    assert _emails(database_url) == {
+        f"unmapped:otel:{ACCOUNT}": (Decimal("2.500000"), 7),
+        "bo@example.com": (Decimal("1.000000"), 0),
+    }
+    ada = signed_in("ada@example.com")
+    page = ada.get("/mappings", params={"source": "otel", "status": "unmapped"})
+    assert page.status_code == 200
+    [listed] = _unmapped_rows(page.text)
+    assert ACCOUNT in listed and "$2.50" in listed
+    # (bo, known by an email, is a person, not an unmapped identity: the single row is the account's)
+
+    token = ada.cookies.get("abacus_csrf")
+    saved = ada.post(
+        "/mappings",
+        data={"source": "otel", "external_id": ACCOUNT, "email": "Cy@Example.com", "_csrf_token": token},
+        headers={"HX-Request": "true", "HX-Target": "mapping-tables"},
+    )
+    assert saved.status_code == 200
+    assert "1 usage rows" in saved.text  # the provisional row the mapping moved
+    assert _emails(database_url) == {
+        "cy@example.com": (Decimal("2.500000"), 7),
+        "bo@example.com": (Decimal("1.000000"), 0),
+    }
+    assert _unmapped_rows(ada.get("/mappings", params={"source": "otel", "status": "unmapped"}).text) == []
+    person = ada.get("/users/cy@example.com")
+    assert person.status_code == 200 and "$2.50" in person.text
+
+    removed = ada.post(
+        "/mappings/delete",
+        data={"source": "otel", "external_id": ACCOUNT, "confirm": "yes", "_csrf_token": token},
+        headers={"HX-Request": "true", "HX-Target": "mapping-tables"},
+    )
+    assert removed.status_code == 200
+    assert f"unmapped:otel:{ACCOUNT}" in _emails(database_url)
+    [back] = _unmapped_rows(ada.get("/mappings", params={"source": "otel", "status": "unmapped"}).text)
+    assert ACCOUNT in back
