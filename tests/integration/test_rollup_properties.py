@@ -11,7 +11,7 @@ import asyncio
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -223,8 +223,7 @@ async def apply(step: object, model: Model, sessionmaker: async_sessionmaker[Asy
         if not keys:
             return
         batch = [
-            replace(
-                model.rows[keys[index % len(keys)]],
+            model.rows[keys[index % len(keys)]]._replace(
                 input_tokens=counts[0],
                 cache_write_tokens=counts[1],
                 cache_read_tokens=counts[2],
@@ -296,14 +295,14 @@ def test_reingest_replaces_values_bumps_updated_at_and_matches_null_keys(clean_d
         engine = create_async_engine(database_url, poolclass=NullPool)
         sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         async with sessionmaker() as db, db.begin():
-            assert await store_usage(db, [row, replace(row, input_tokens=6)]) == 1  # in-batch duplicate: last wins
+            assert await store_usage(db, [row, row._replace(input_tokens=6)]) == 1  # in-batch duplicate: last wins
         async with sessionmaker() as db:
             first = (await db.execute(text("SELECT input_tokens, updated_at FROM usage_records"))).one()
         assert first.input_tokens == 6
         async with sessionmaker() as db, db.begin():
             # two batches in one transaction (the staging table is reused), NULL key columns match stored NULLs
-            await store_usage(db, [replace(row, input_tokens=7)])
-            await store_usage(db, [replace(row, input_tokens=9, output_tokens=1)])
+            await store_usage(db, [row._replace(input_tokens=7)])
+            await store_usage(db, [row._replace(input_tokens=9, output_tokens=1)])
         async with sessionmaker() as db:
             rows = (await db.execute(text("SELECT input_tokens, output_tokens, updated_at FROM usage_records"))).all()
             assert await rollup_mismatches(db) == 0

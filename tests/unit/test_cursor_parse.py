@@ -159,7 +159,7 @@ def test_a_zero_token_twin_does_not_give_its_sibling_an_ordinal():
 
 def test_assign_ordinals_is_a_pure_function_over_rows():
     rows, _ = parse(event(i=2), event(i=1))
-    again = assign_same_millisecond_ordinals([r.__class__(**{**r.__dict__, "tool_record_id": None}) for r in rows])
+    again = assign_same_millisecond_ordinals([r._replace(tool_record_id=None) for r in rows])
     assert [r.tool_record_id for r in again] == ["2", "1"]
 
 

@@ -12,7 +12,6 @@ inclusive), so consecutive windows never share an event and every same-milliseco
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from operator import attrgetter
@@ -230,7 +229,7 @@ def assign_same_millisecond_ordinals(rows: Iterable[UsageRow]) -> list[UsageRow]
             )
         )
         for ordinal, index in enumerate(members, start=1):
-            rows[index] = replace(rows[index], tool_record_id=str(ordinal))
+            rows[index] = rows[index]._replace(tool_record_id=str(ordinal))
     return rows
 
 
