@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, ExceptionContext, ExecutionContext
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -103,6 +103,13 @@ def reads_only(session: AsyncSession) -> bool:
     """Whether `session` is a `concurrently` worker's of this task: its transaction only ever reads."""
     home = _worker_home.get()
     return home is not None and home.session is session
+
+
+async def live_write(db: AsyncSession) -> None:
+    """Mark the current transaction as one that only re-derives live telemetry (provisional OTel rows): its writes
+    move `data_version.live_version` instead of `version` (migration 0021), which cached pages follow only about once
+    a minute (`queries/cache.py`)."""
+    await db.execute(text("SET LOCAL abacus.live_write = 'on'"))
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

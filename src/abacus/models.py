@@ -654,3 +654,6 @@ class DataVersion(Base):
     version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
     bumped_by: Mapped[int | None] = mapped_column(BigInteger)
     """The transaction that moved `version` last (it moves once per writing transaction)."""
+    live_version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    """Moved instead of `version` by a transaction marked as re-deriving live telemetry only (migration 0021)."""
+    live_bumped_by: Mapped[int | None] = mapped_column(BigInteger)

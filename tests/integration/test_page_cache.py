@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from abacus.db import create_engine, session_factory
+from abacus.db import create_engine, live_write, session_factory
 from abacus.queries import cache
 from abacus.queries.lifetime import lifetime_stats
 from abacus.records import UsageRow
@@ -117,6 +117,48 @@ def test_sync_mapping_and_truncate_show_at_once(client: TestClient, database_url
     run_async(truncate_tables(database_url))  # what tests do between cases: TRUNCATE moves the version too
     assert _lifetime(client)["total_tokens"] == 0
     assert _users(client) == {}
+
+
+async def _store_live(database_url: str, *rows: UsageRow) -> None:
+    """Rows written the way the OTel rebuild job writes provisional rows: in a transaction marked `live_write`."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as db, db.begin():
+            await live_write(db)
+            await store_usage(db, list(rows))
+    finally:
+        await engine.dispose()
+
+
+async def _versions(database_url: str) -> tuple[int, int]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            row = (await conn.execute(text("SELECT version, live_version FROM data_version"))).one()
+            return int(row.version), int(row.live_version)
+    finally:
+        await engine.dispose()
+
+
+def test_live_telemetry_shows_within_the_refresh_window_and_never_hides_a_sync(
+    client: TestClient, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_async(_store(database_url, usage("cursor:ada@example.com", 100, "a1")))
+    assert _lifetime(client)["total_tokens"] == 100
+    monkeypatch.setattr(cache, "LIVE_REFRESH_SECONDS", 3600.0)
+    before = run_async(_versions(database_url))
+    run_async(_store_live(database_url, usage("cursor:ada@example.com", 5, "live-1")))
+    after = run_async(_versions(database_url))
+    assert after == (before[0], before[1] + 1), "a live write moves the live version only"
+    assert _lifetime(client)["total_tokens"] == 100, "within the window: the cached figure"
+
+    run_async(_store(database_url, usage("cursor:ada@example.com", 40, "a2")))  # a sync shows at once
+    assert _lifetime(client)["total_tokens"] == 145, "with the live rows written before it"
+
+    run_async(_store_live(database_url, usage("cursor:ada@example.com", 5, "live-2")))
+    assert _lifetime(client)["total_tokens"] == 145
+    monkeypatch.setattr(cache, "LIVE_REFRESH_SECONDS", 0.0)  # the window has passed
+    assert _lifetime(client)["total_tokens"] == 150
 
 
 def test_a_csv_import_shows_at_once(client: TestClient, database_url: str) -> None:
@@ -286,8 +328,9 @@ def test_every_table_is_versioned_or_named_unread(database_url: str) -> None:
     ],
 )
 def test_other_arguments_other_keys(first: Any, second: Any) -> None:
-    version = ("epoch", 3)
+    version = ("epoch", 3, 7)
     assert cache._key("f", version, *first) != cache._key("f", version, *second)
     assert cache._key("f", version, *first) == cache._key("f", version, *first)
-    assert cache._key("f", version, *first) != cache._key("f", ("epoch", 4), *first)
+    assert cache._key("f", version, *first) != cache._key("f", ("epoch", 4, 7), *first)
+    assert cache._key("f", version, *first) != cache._key("f", ("epoch", 3, 8), *first)
     assert cache._key("f", version, *first) != cache._key("g", version, *first)

@@ -5,7 +5,9 @@ writing transaction — sync stores, CSV imports, identity mappings, rollup rebu
 commits together with the data. A cached query first reads (epoch, version) from PostgreSQL, then looks for
 `<epoch>:<version>:<function>:<arguments>` in Redis: a reader that sees the new version can only find entries computed
 after that version committed, so a page never shows figures older than what it could read from the tables itself.
-Entries of older versions are never read again and expire (`ttl_seconds`).
+Entries of older versions are never read again and expire (`ttl_seconds`). Live telemetry is the exception: a
+transaction marked with `abacus.db.live_write` moves a separate live version, which each process samples at most every
+`LIVE_REFRESH_SECONDS`, so cached pages may miss up to that much provisional OpenTelemetry data, never other data.
 
 Not cached: a call inside a transaction that has written (its uncommitted rows must not reach other readers), a call
 made while another cached call computes (its own result holds it), and anything when no cache is attached to the
@@ -18,6 +20,7 @@ import asyncio
 import functools
 import hashlib
 import pickle
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -41,10 +44,35 @@ R = TypeVar("R")
 log = get_logger("abacus.queries.cache")
 
 VERSION_SQL = text(
-    "SELECT epoch::text AS epoch, version, pg_current_xact_id_if_assigned() IS NULL AS clean "
+    "SELECT epoch::text AS epoch, version, live_version, pg_current_xact_id_if_assigned() IS NULL AS clean "
     "FROM data_version WHERE id = 1"
 )
 """`clean`: this transaction has written nothing (no transaction id assigned yet)."""
+
+Version = tuple[str, int, int]
+"""What cached results are filed under: (epoch, data version, live version as this process last sampled it)."""
+
+LIVE_REFRESH_SECONDS = 60.0
+"""How stale live telemetry may be in a cached page. Writes of provisional OpenTelemetry rows move their own counter
+(`abacus.db.live_write`), which each process samples at most this often, so exports arriving every few seconds do
+not throw away every cached page; anything else (syncs, imports, mappings) shows on the next request."""
+
+_live_samples: WeakKeyDictionary[Engine, tuple[float, int]] = WeakKeyDictionary()
+
+
+def _sampled_live(engine: AsyncEngine | None, live_now: int) -> int:
+    """The live version this process files results under: the current one when its last sample is older than
+    `LIVE_REFRESH_SECONDS` (or there is none), else that sample — which was current less than that long ago, so a
+    result under it misses at most that much live telemetry."""
+    if engine is None:
+        return live_now
+    now = time.monotonic()
+    sample = _live_samples.get(engine.sync_engine)
+    if sample is None or (sample[1] != live_now and now - sample[0] >= LIVE_REFRESH_SECONDS):
+        _live_samples[engine.sync_engine] = (now, live_now)
+        return live_now
+    return sample[1]
+
 
 KEY_PREFIX = "abacus:page-cache"
 
@@ -110,7 +138,7 @@ def _engine_of(source: Any) -> AsyncEngine | None:
     return owning_engine(bind) if isinstance(bind, AsyncEngine) else None
 
 
-_request_versions: ContextVar[dict[Engine, asyncio.Future[tuple[str, int] | None]] | None] = ContextVar(
+_request_versions: ContextVar[dict[Engine, asyncio.Future[Version | None]] | None] = ContextVar(
     "page_cache_request_versions", default=None
 )
 
@@ -128,7 +156,7 @@ def one_version_per_request() -> Iterator[None]:
         _request_versions.reset(token)
 
 
-async def _version(source: AsyncSession | async_sessionmaker[AsyncSession]) -> tuple[str, int] | None:
+async def _version(source: AsyncSession | async_sessionmaker[AsyncSession]) -> Version | None:
     """(epoch, version) as this reader sees it, or None when its transaction has written (then nothing is cached).
 
     Within a request, the first reader with a session of its own reads it for the others. Only a reader that holds
@@ -149,7 +177,7 @@ async def _version(source: AsyncSession | async_sessionmaker[AsyncSession]) -> t
         if pending is None:
             shared.setdefault(engine.sync_engine, _resolved(version))
         return version
-    future: asyncio.Future[tuple[str, int] | None] = asyncio.get_running_loop().create_future()
+    future: asyncio.Future[Version | None] = asyncio.get_running_loop().create_future()
     shared[engine.sync_engine] = future
     try:
         version = await _read_version(session)
@@ -162,27 +190,29 @@ async def _version(source: AsyncSession | async_sessionmaker[AsyncSession]) -> t
     return version
 
 
-def _resolved(version: tuple[str, int] | None) -> asyncio.Future[tuple[str, int] | None]:
-    future: asyncio.Future[tuple[str, int] | None] = asyncio.get_running_loop().create_future()
+def _resolved(version: Version | None) -> asyncio.Future[Version | None]:
+    future: asyncio.Future[Version | None] = asyncio.get_running_loop().create_future()
     future.set_result(version)
     return future
 
 
-async def _read_version(source: AsyncSession | async_sessionmaker[AsyncSession]) -> tuple[str, int] | None:
+async def _read_version(source: AsyncSession | async_sessionmaker[AsyncSession]) -> Version | None:
     if isinstance(source, AsyncSession):
         row = (await source.execute(VERSION_SQL)).first()
     else:
         async with borrowed_session(source) as db:
             row = (await db.execute(VERSION_SQL)).first()
-    return (row.epoch, int(row.version)) if row is not None and row.clean else None  # no row: nothing is cached
+    if row is None or not row.clean:  # no row: nothing is cached
+        return None
+    return row.epoch, int(row.version), _sampled_live(_engine_of(source), int(row.live_version))
 
 
-def _key(name: str, version: tuple[str, int], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+def _key(name: str, version: Version, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     """The arguments by their repr: the query functions take dates, strings, numbers and frozen dataclasses of
     them, whose reprs name every field."""
     described = repr((args, sorted(kwargs.items())))
     digest = hashlib.sha256(described.encode()).hexdigest()[:32]
-    return f"{KEY_PREFIX}:{version[0]}:{version[1]}:{CODE}:{name}:{digest}"
+    return f"{KEY_PREFIX}:{version[0]}:{version[1]}.{version[2]}:{CODE}:{name}:{digest}"
 
 
 def cached(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -251,7 +281,7 @@ async def _write(cache: PageCache, key: str, blob: bytes) -> None:
         log.warning("page cache write failed", key=key, error=str(exc))
 
 
-async def data_version(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[str, int] | None:
+async def data_version(sessionmaker: async_sessionmaker[AsyncSession]) -> Version | None:
     """(epoch, version) of the data as a new session sees it, when a page cache is attached to the engine (else
     None): what a cache of something derived from the cached queries — a rendered page body — is keyed on."""
     engine = _engine_of(sessionmaker)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from abacus.db import live_write
 from abacus.logging_setup import get_logger
 from abacus.provisional import rebuild_dirty_days
 
@@ -44,6 +45,7 @@ async def enqueue_rebuild(arq: Any, queue: str, now: float) -> int:
 async def rebuild_otel_provisional(ctx: dict[str, Any]) -> dict[str, Any]:
     """arq job (queued by the receiver, and every minute): rewrite the provisional rows of every marked day."""
     async with ctx["sessionmaker"]() as db, db.begin():
+        await live_write(db)  # provisional rows only: cached pages pick them up within a minute, not at once
         days = await rebuild_dirty_days(db)
     if days:
         log.info("otel provisional rows rebuilt", days=[d.isoformat() for d in sorted(days)])
