@@ -265,13 +265,13 @@ def test_export_models_csv(page_client, database_url):
     rows = _csv(response)
     assert rows[0] == [
         "date", "model", "tokens", "input_tokens", "output_tokens", "cost", "tool", "cache_read_tokens",
-        "cache_write_tokens",
+        "cache_write_tokens", "provisional",
     ]  # fmt: skip
     expected = sql_rows(
         database_url,
         f"""
         SELECT date, model, SUM({truth.TOK}) AS t, SUM(input_tokens), SUM(output_tokens), SUM(cost), tool,
-               SUM(cache_read_tokens), SUM(cache_write_tokens)
+               SUM(cache_read_tokens), SUM(cache_write_tokens), bool_or(tool_record_id IS NOT DISTINCT FROM 'otel')
         FROM usage_records WHERE date BETWEEN :s AND :e GROUP BY date, model, tool""",
         s=s,
         e=e,
@@ -279,8 +279,8 @@ def test_export_models_csv(page_client, database_url):
     body = rows[1:]
     assert len(body) == len(expected)
     assert sorted(tuple(r) for r in body) == sorted(
-        (d.isoformat(), m, str(t), str(i), str(o), _decimal_text(c), tool, str(cr), str(cw))
-        for d, m, t, i, o, c, tool, cr, cw in expected
+        (d.isoformat(), m, str(t), str(i), str(o), _decimal_text(c), tool, str(cr), str(cw), str(p).lower())
+        for d, m, t, i, o, c, tool, cr, cw, p in expected
     )
     keys = [(r[0], -int(r[2])) for r in body]
     assert keys == sorted(keys)  # date asc, then tokens desc
@@ -296,15 +296,16 @@ def test_export_tools_csv_and_api_alias(page_client, database_url):
     response = page_client.get("/export/usage.csv", params=params)
     assert response.headers["content-disposition"] == 'attachment; filename="usage_tools_2026-03-01_to_2026-03-03.csv"'
     rows = _csv(response)
-    assert rows[0] == ["date", "tool", "tokens", "cost", "users"]
+    assert rows[0] == ["date", "tool", "tokens", "cost", "users", "provisional"]
     expected = sql_rows(
         database_url,
         f"""
-        SELECT date, tool, SUM({truth.TOK}), SUM(cost), COUNT(DISTINCT email) FILTER (WHERE {truth.MAPPED})
+        SELECT date, tool, SUM({truth.TOK}), SUM(cost), COUNT(DISTINCT email) FILTER (WHERE {truth.MAPPED}),
+               bool_or(tool_record_id IS NOT DISTINCT FROM 'otel')
         FROM usage_records WHERE date BETWEEN '2026-03-01' AND '2026-03-03' GROUP BY date, tool""",
     )
     assert sorted(tuple(r) for r in rows[1:]) == sorted(
-        (d.isoformat(), tool, str(t), _decimal_text(c), str(u)) for d, tool, t, c, u in expected
+        (d.isoformat(), tool, str(t), _decimal_text(c), str(u), str(p).lower()) for d, tool, t, c, u, p in expected
     )
     assert {r[0] for r in rows[1:]} == {"2026-03-01", "2026-03-02", "2026-03-03"}  # both ends included
     alias = page_client.get("/api/v1/export/usage.csv", params=params)
@@ -316,9 +317,11 @@ def test_export_default_is_30_days_and_empty_has_header(page_client):
     s, e = D30
     assert response.headers["content-disposition"] == f'attachment; filename="usage_models_{s}_to_{e}.csv"'
     empty = page_client.get("/export/usage.csv", params={"start": "2025-01-01", "end": "2025-01-02"})
-    assert empty.text == "date,model,tokens,input_tokens,output_tokens,cost,tool,cache_read_tokens,cache_write_tokens\n"
+    assert empty.text == (
+        "date,model,tokens,input_tokens,output_tokens,cost,tool,cache_read_tokens,cache_write_tokens,provisional\n"
+    )
     leap = page_client.get("/export/usage.csv", params={"start": "2024-02-29", "end": "2024-02-29"})
-    assert _csv(leap)[1:] == [["2024-02-29", "gpt-5", "31", "29", "2", "0.01", "cursor", "0", "0"]]
+    assert _csv(leap)[1:] == [["2024-02-29", "gpt-5", "31", "29", "2", "0.01", "cursor", "0", "0", "false"]]
 
 
 def test_export_bad_parameters(page_client):
@@ -353,7 +356,10 @@ def test_export_guards_formula_text_but_not_numbers(page_client, database_url):
         for statement in statements:
             truth.sql_exec(database_url, statement, d=day, m=model)
         text = page_client.get("/export/usage.csv", params={"start": "2021-06-01", "end": "2021-06-01"}).text
-        assert text.split("\n")[1] == '2021-06-01,"\'=HYPERLINK(""http://x.example"",""a,b"")",5,5,0,-1.5,\'-tool,0,0'
+        assert (
+            text.split("\n")[1]
+            == '2021-06-01,"\'=HYPERLINK(""http://x.example"",""a,b"")",5,5,0,-1.5,\'-tool,0,0,false'
+        )
     finally:
         for table in ("usage_records", "usage_daily", "usage_tool_daily", "usage_user_daily"):
             truth.sql_exec(database_url, f"DELETE FROM {table} WHERE date = :d", d=day)

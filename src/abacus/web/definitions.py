@@ -234,6 +234,17 @@ DEFINITIONS: tuple[Definition, ...] = (
         "10 people hold a Copilot seat, 7 of them used Copilot in the range → 70.0 %.",
     ),
     Definition(
+        "M-PROVISIONAL",
+        "Provisional",
+        "A figure is provisional when any row it adds up comes from Claude Code's own live telemetry "
+        "(OpenTelemetry) rather than the Anthropic Admin API's daily report. The Admin API's day replaces those rows "
+        "when it arrives, so the figure can still change; people on a Pro/Max subscription, whom the Admin API never "
+        "reports, stay on telemetry.",
+        "yes or no, per figure",
+        "Today's Claude Code cost sums telemetry rows until the Admin API reports today: provisional. Yesterday, "
+        "reported, is not; a Cursor figure never is.",
+    ),
+    Definition(
         "records",
         "Records (Status page)",
         "How many usage records (or commits) a provider key's most recent sync run fetched and stored. It is not "

@@ -19,6 +19,7 @@ from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
 from abacus.providers.registry import configured_tools
 from abacus.queries.lifetime import lifetime_stats
+from abacus.queries.provisional import provisional_marks
 from abacus.queries.usage import (
     PeriodTotals,
     UsageTotals,
@@ -87,6 +88,8 @@ class Stats:
     tools: list[ToolStats]
     """Every tool with usage in the range, tokens desc (Claude Code and Cursor also have their own keys)."""
     previous_period: PreviousPeriod | None = None
+    provisional: bool = False
+    """M-PROVISIONAL: the figures include live OTel rows the Admin API has not replaced yet."""
 
 
 def _tool_figure(totals: UsageTotals, tool: str, attr: str) -> int:
@@ -143,7 +146,9 @@ async def api_stats(
 ) -> Stats:
     """M-TOKENS, M-COST, M-USERS and per-tool figures; `comparison=true` adds the previous period of equal length;
     `team=<slug>` counts that team's members only."""
-    return _stats(await usage_totals(db, rng, team_filter.slug), compare)
+    stats = _stats(await usage_totals(db, rng, team_filter.slug), compare)
+    stats.provisional = (await provisional_marks(db, rng.start, rng.end, team_slug=team_filter.slug)).any
+    return stats
 
 
 # --- /api/v1/stats/lifetime -------------------------------------------------------------------------------------
@@ -185,6 +190,8 @@ class TrendPoint:
     projected_cursor: int | None = None
     projected: dict[str, int] = field(default_factory=dict)
     """Shown (projected or estimated) value per tool on incomplete days; display only, never part of totals."""
+    provisional: bool = False
+    """M-PROVISIONAL: the day's Claude Code figures include live OTel rows the Admin API has not replaced yet."""
 
 
 @dataclass
@@ -210,6 +217,7 @@ async def api_trends(
     """M-DAILY (zero-filled, daily) with M-PROJ markers for configured providers; `completeness` is M-DATA-COMPLETE;
     `team=<slug>` sums that team's members only."""
     daily = await daily_usage_by_tool(db, rng, team_filter.slug)
+    marks = await provisional_marks(db, rng.start, rng.end, team_slug=team_filter.slug)
     series = projected_days(daily, today_utc(request), now_utc(request), configured_tools(request.app.state.settings))
     points = []
     for i, day in enumerate(series):
@@ -225,6 +233,7 @@ async def api_trends(
                 projected_claude_code=projected.get(CLAUDE_CODE),
                 projected_cursor=projected.get(CURSOR),
                 projected=projected,
+                provisional=marks.on(day.day),
             )
         )
     completeness = {

@@ -13,6 +13,7 @@ from abacus.db import concurrently
 from abacus.domain.periods import DateRange
 from abacus.providers.registry import configured_tools
 from abacus.queries.activity import activity_by_tool, daily_activity
+from abacus.queries.provisional import provisional_marks
 from abacus.queries.usage import usage_page_data
 from abacus.web.activity_charts import activity_chart
 from abacus.web.charts import WIDE
@@ -48,6 +49,8 @@ async def usage_page(
     shell = {**range_context(request, rng), "nav": "usage", "team_choice": team_filter, "team_query": team_filter.query}
     if has_page_body(request, PAGE, body_key):  # the body is rendered already: the shell needs no query
         return render(request, PAGE, shell, fragments=FRAGMENTS, body_key=body_key)
+    async with sessionmaker() as db:
+        marks = await provisional_marks(db, rng.start, rng.end, team_slug=team)
     if view == "tools":
         data, (activity, daily) = await asyncio.gather(
             usage_page_data(sessionmaker, rng, view, team),
@@ -69,6 +72,7 @@ async def usage_page(
         **shell,
         "view": view,
         "data": data,
+        "provisional": marks,
         "keep": keep,
         "trend": trend,
         "chart_base": "/usage",

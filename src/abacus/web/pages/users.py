@@ -19,6 +19,7 @@ from abacus.domain.formatting import fmt_day, format_money_exact, format_tokens,
 from abacus.domain.periods import DateRange, delta, should_bucket_weekly, weekly_buckets
 from abacus.domain.tools import TOTAL_COLOR, tool_color, tool_name
 from abacus.queries.activity import activity_by_tool
+from abacus.queries.provisional import provisional_marks
 from abacus.queries.seats import seats_view
 from abacus.queries.users import (
     MODELS_SHOWN,
@@ -218,13 +219,15 @@ async def user_detail(
         context.update(await raw_context(db, who, rng, page_number, tool, model))
     else:
         idle_after = request.app.state.settings.seats.idle_days
-        overview, activity, seats = await concurrently(  # independent reads, each on its own connection
+        overview, activity, seats, marks = await concurrently(  # independent reads, each on its own connection
             request.app.state.sessionmaker,
             lambda session: user_overview(session, who, rng),
             lambda session: activity_by_tool(session, rng, email=who),
             lambda session: seats_view(session, rng, idle_after_days=idle_after, email=who),
+            lambda session: provisional_marks(session, rng.start, rng.end, email=who),
         )
         context.update(overview_context(overview, rng))
         context["activity"] = activity
         context["seats"] = seats.seats
+        context["provisional"] = marks
     return render(request, USER_PAGE, context, fragments=USER_FRAGMENTS, body_key=body_key)
