@@ -21,6 +21,7 @@ from abacus.records import UsageRow
 from abacus.sync import windows
 from abacus.sync.otel_store import store_points
 from abacus.sync.usage_store import store_usage
+from tests import dom
 from tests.support import run_async
 
 NOW = datetime.now(UTC)
@@ -93,3 +94,7 @@ def test_provisional_figures_are_marked_on_pages_api_and_export(
     assert NOTE not in client.get("/usage", params=_days(YESTERDAY, YESTERDAY)).text
     assert NOTE in client.get("/users/ada@example.com", params=_days(YESTERDAY, TODAY)).text
     assert NOTE not in client.get("/users/bo@example.com", params=_days(YESTERDAY, TODAY)).text  # Cursor only
+    raw = client.get("/users/ada@example.com", params={**_days(YESTERDAY, TODAY), "tab": "raw"}).text
+    assert NOTE in raw
+    rows = dom.texts(dom.parse(raw), "tbody tr")
+    assert len(rows) == 2 and sum("provisional" in row for row in rows) == 1  # today's OTel row, not the Admin API's

@@ -217,6 +217,7 @@ async def user_detail(
     )
     if tab_key == "raw":
         context.update(await raw_context(db, who, rng, page_number, tool, model))
+        context["provisional"] = await provisional_marks(db, rng.start, rng.end, email=who)
     else:
         idle_after = request.app.state.settings.seats.idle_days
         overview, activity, seats, marks = await concurrently(  # independent reads, each on its own connection
