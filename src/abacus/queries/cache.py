@@ -6,7 +6,7 @@ commits together with the data. A cached query first reads (epoch, version) from
 `<epoch>:<version>:<function>:<arguments>` in Redis: a reader that sees the new version can only find entries computed
 after that version committed, so a page never shows figures older than what it could read from the tables itself.
 Entries of older versions are never read again and expire (`ttl_seconds`). Live telemetry is the exception: a
-transaction marked with `abacus.db.live_write` moves a separate live version, which each process samples at most every
+transaction marked with `abacus.db.live_write` moves a separate live version, which is sampled at most every
 `LIVE_REFRESH_SECONDS`, so cached pages may miss up to that much provisional OpenTelemetry data, never other data.
 
 Not cached: a call inside a transaction that has written (its uncommitted rows must not reach other readers), a call
@@ -20,7 +20,6 @@ import asyncio
 import functools
 import hashlib
 import pickle
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -50,29 +49,12 @@ VERSION_SQL = text(
 """`clean`: this transaction has written nothing (no transaction id assigned yet)."""
 
 Version = tuple[str, int, int]
-"""What cached results are filed under: (epoch, data version, live version as this process last sampled it)."""
+"""What cached results are filed under: (epoch, data version, live version as last sampled)."""
 
 LIVE_REFRESH_SECONDS = 60.0
 """How stale live telemetry may be in a cached page. Writes of provisional OpenTelemetry rows move their own counter
-(`abacus.db.live_write`), which each process samples at most this often, so exports arriving every few seconds do
-not throw away every cached page; anything else (syncs, imports, mappings) shows on the next request."""
-
-_live_samples: WeakKeyDictionary[Engine, tuple[float, int]] = WeakKeyDictionary()
-
-
-def _sampled_live(engine: AsyncEngine | None, live_now: int) -> int:
-    """The live version this process files results under: the current one when its last sample is older than
-    `LIVE_REFRESH_SECONDS` (or there is none), else that sample — which was current less than that long ago, so a
-    result under it misses at most that much live telemetry."""
-    if engine is None:
-        return live_now
-    now = time.monotonic()
-    sample = _live_samples.get(engine.sync_engine)
-    if sample is None or (sample[1] != live_now and now - sample[0] >= LIVE_REFRESH_SECONDS):
-        _live_samples[engine.sync_engine] = (now, live_now)
-        return live_now
-    return sample[1]
-
+(`abacus.db.live_write`), sampled at most this often (one sample in Redis for all processes), so exports arriving
+every few seconds do not throw away every cached page; anything else (syncs, imports, mappings) shows at once."""
 
 KEY_PREFIX = "abacus:page-cache"
 
@@ -204,7 +186,23 @@ async def _read_version(source: AsyncSession | async_sessionmaker[AsyncSession])
             row = (await db.execute(VERSION_SQL)).first()
     if row is None or not row.clean:  # no row: nothing is cached
         return None
-    return row.epoch, int(row.version), _sampled_live(_engine_of(source), int(row.live_version))
+    return row.epoch, int(row.version), await _sampled_live(_engine_of(source), row.epoch, int(row.live_version))
+
+
+async def _sampled_live(engine: AsyncEngine | None, epoch: str, live_now: int) -> int:
+    """The live version results are filed under: the first reader after the last sample expired files the current
+    one in Redis for `LIVE_REFRESH_SECONDS`, and every process uses it meanwhile (one key for all web workers). A
+    sample was current when it was filed, so a result under it misses at most that long of live telemetry."""
+    cache = _caches.get(engine.sync_engine) if engine is not None else None
+    seconds = int(LIVE_REFRESH_SECONDS)
+    if cache is None or seconds <= 0:
+        return live_now
+    try:
+        filed = await cache.redis.set(f"{KEY_PREFIX}:{epoch}:live-sample", live_now, ex=seconds, nx=True, get=True)
+    except RedisError as exc:
+        log.warning("page cache live sample failed", error=str(exc))
+        return live_now
+    return live_now if filed is None else int(filed)
 
 
 def _key(name: str, version: Version, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
