@@ -61,6 +61,18 @@ async def _seed(database_url: str) -> None:
         await engine.dispose()
 
 
+async def _otel_model(database_url: str) -> str:
+    from sqlalchemy import text
+
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            sql = "SELECT model FROM usage_records WHERE tool_record_id = 'otel'"
+            return str((await conn.execute(text(sql))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
 def _days(start: object, end: object) -> dict[str, str]:
     return {"start": str(start), "end": str(end)}
 
@@ -76,6 +88,20 @@ def test_provisional_figures_are_marked_on_pages_api_and_export(
     assert both["provisional"] is True and both["total_cost"] == 9.0  # 5 + 1 yesterday, 2 + 1 today
     trends = client.get("/api/v1/trends", params=_days(YESTERDAY, TODAY)).json()["data"]
     assert {p["date"]: p["provisional"] for p in trends} == {str(YESTERDAY): False, str(TODAY): True}
+
+    models = client.get("/api/v1/models", params=_days(YESTERDAY, TODAY)).json()
+    otel_model = run_async(_otel_model(database_url))
+    assert {(m["tool"], m["model"]): m["provisional"] for m in models} == {
+        (m["tool"], m["model"]): m["model"] == otel_model and m["tool"] == "claude_code" for m in models
+    }
+    assert sum(m["provisional"] for m in models) == 1
+    model_rows = client.get("/api/v1/models/trends", params=_days(YESTERDAY, TODAY)).json()["trends"]
+    assert {(r["date"], r["tool"]): r["provisional"] for r in model_rows} == {
+        (str(YESTERDAY), "claude_code"): False,
+        (str(YESTERDAY), "cursor"): False,
+        (str(TODAY), "claude_code"): True,
+        (str(TODAY), "cursor"): False,
+    }
 
     export = client.get("/export/usage.csv", params=_days(YESTERDAY, TODAY))
     rows = list(csv.DictReader(io.StringIO(export.text)))

@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
+from abacus.domain.provisional import is_provisional
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
 from abacus.providers.registry import configured_tools
 from abacus.queries.lifetime import lifetime_stats
@@ -252,6 +253,8 @@ class ModelShare:
     tokens: int
     percentage: float
     """Of all tokens in the range (M-TOKENS), 2 decimals."""
+    provisional: bool = False
+    """M-PROVISIONAL of the pair's figures over the range."""
 
 
 @get("/api/v1/models", name="api_models", tags=TAGS, summary="Top 20 (model, tool) pairs by tokens")
@@ -261,9 +264,16 @@ async def api_models(
     """M-MODEL-TOOL, first 20 by tokens; `percentage` is of M-TOKENS (all rows, not only these 20); `team=<slug>`
     sums that team's members only."""
     breakdown = await model_breakdown(db, rng, team_filter.slug)
+    marks = await provisional_marks(db, rng.start, rng.end, team_slug=team_filter.slug)
     total = breakdown.total_tokens
     return [
-        ModelShare(p.model, p.tool, p.tokens, round(p.tokens * 100 / total, 2) if total else 0.0)
+        ModelShare(
+            p.model,
+            p.tool,
+            p.tokens,
+            round(p.tokens * 100 / total, 2) if total else 0.0,
+            is_provisional(marks, rng.start, rng.end, tool=p.tool, model=p.model),
+        )
         for p in breakdown.pairs[:20]
     ]
 
@@ -280,6 +290,8 @@ class ModelTrendRow:
     cache_write_tokens: int
     """input + output + cache_read + cache_write = tokens."""
     cost: float
+    provisional: bool = False
+    """M-PROVISIONAL of the row (as the usage CSV's last column)."""
 
 
 @dataclass
@@ -289,6 +301,8 @@ class ToolTrendRow:
     tokens: int
     cost: float
     users: int
+    provisional: bool = False
+    """M-PROVISIONAL of the row (as the usage CSV's last column)."""
 
 
 @dataclass
@@ -310,10 +324,19 @@ async def api_models_trends(
     `team=<slug>` keeps that team's members' usage."""
     chosen = usage_view
     rows = await usage_trend_rows(db, rng, chosen, team_filter.slug)
+    marks = await provisional_marks(db, rng.start, rng.end, team_slug=team_filter.slug)
     trends: list[ModelTrendRow] | list[ToolTrendRow]
     if chosen == "tools":
         trends = [
-            ToolTrendRow(r["date"], r["tool"], int(r["tokens"]), _money(r["cost"]), int(r["users"])) for r in rows
+            ToolTrendRow(
+                r["date"],
+                r["tool"],
+                int(r["tokens"]),
+                _money(r["cost"]),
+                int(r["users"]),
+                marks.on(r["date"], tool=r["tool"]),
+            )
+            for r in rows
         ]
     else:
         trends = [
@@ -327,6 +350,7 @@ async def api_models_trends(
                 int(r["cache_read_tokens"]),
                 int(r["cache_write_tokens"]),
                 _money(r["cost"]),
+                marks.on(r["date"], tool=r["tool"], model=r["model"]),
             )
             for r in rows
         ]
