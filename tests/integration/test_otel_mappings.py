@@ -111,3 +111,40 @@ def test_an_otel_account_is_listed_unmapped_and_mapping_it_moves_its_provisional
     assert f"unmapped:otel:{ACCOUNT}" in _emails(database_url)
     [back] = _unmapped_rows(ada.get("/mappings", params={"source": "otel", "status": "unmapped"}).text)
     assert ACCOUNT in back
+
+
+async def _personal_export(database_url: str) -> None:
+    """A Max subscription on a personal address, outside ABACUS_ALLOWED_DOMAINS (example.com in tests)."""
+    at = ns(datetime.now(UTC) - timedelta(minutes=10))
+    attrs = {"user.email": "Dev.Home@gmail.com", "model": MODEL}
+    body, _ = encode(build_export([Sample(otlp.COST, 4.0, at - 60_000_000_000, at, attrs)]))
+    points = otlp.parse_export(body, json_body=False, now=datetime.now(UTC)).points
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with session_factory(engine)() as db, db.begin():
+            await store_points(db, "acme", points)
+            await rebuild_dirty_days(db)
+    finally:
+        await engine.dispose()
+
+
+def test_an_otel_email_outside_the_work_domains_is_listed_until_mapped(
+    signed_in: Callable[..., httpx.Client], database_url: str, clean_db: None
+) -> None:
+    run_async(_personal_export(database_url))
+    ada = signed_in("ada@example.com")
+    [listed] = _unmapped_rows(ada.get("/mappings", params={"source": "otel", "status": "unmapped"}).text)
+    assert "dev.home@gmail.com" in listed and "$4.00" in listed
+    saved = ada.post(
+        "/mappings",
+        data={
+            "source": "otel",
+            "external_id": "dev.home@gmail.com",
+            "email": "dev@example.com",
+            "_csrf_token": ada.cookies.get("abacus_csrf"),
+        },
+        headers={"HX-Request": "true", "HX-Target": "mapping-tables"},
+    )
+    assert saved.status_code == 200 and "1 usage rows" in saved.text
+    assert _emails(database_url) == {"dev@example.com": (Decimal("4.000000"), 0)}
+    assert _unmapped_rows(ada.get("/mappings", params={"source": "otel", "status": "unmapped"}).text) == []

@@ -94,6 +94,14 @@ SELECT email FROM (
 
 
 BOT_FLAGS = text("SELECT source, external_id, is_bot FROM bot_identities")
+# OTel people known by an email of their own (a Pro/Max subscription is often on a personal address): their
+# provisional rows, per identity, through the partial index of migration 0020
+OTEL_OWN_EMAILS = text("""
+SELECT substr(identity, 6) AS external_id, email, COUNT(*) AS records, SUM(cost) AS cost
+FROM usage_records WHERE tool_record_id = 'otel' AND tool = 'claude_code' AND email NOT LIKE 'unmapped:%'
+AND identity = 'otel:' || email
+GROUP BY identity, email
+""")
 
 
 def _squash(value: str) -> str:
@@ -179,6 +187,23 @@ async def mappings_view(
                     suggestion_outside=outside(suggestion),
                 )
             )
+        if allowed_domains:  # an OTel email outside the work domains is nobody's yet: it needs a mapping too
+            for row in await db.execute(OTEL_OWN_EMAILS):
+                if is_work_email(row.email, allowed_domains):
+                    continue
+                candidates.append(
+                    UnmappedIdentity(
+                        "otel",
+                        row.external_id,
+                        row.external_id,
+                        row.email,
+                        int(row.records),
+                        "records",
+                        None,
+                        cost=Decimal(row.cost or 0),
+                        bot=bot_reason("otel", row.external_id, None, row.email),
+                    )
+                )
         for author in await github_authors(db):
             email = author.sample_email
             suggestion = (
