@@ -13,33 +13,19 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from abacus.db import create_engine, session_factory
-from abacus.services.teams import create_team, set_member
-from tests.integration.pages_support import sign_in_test_client, sql_rows
-from tests.integration.test_team_filter_usage import END, RANGE, START, TEAMS
-from tests.support import run_async
+from tests.integration.pages_support import sql_rows
+from tests.integration.team_support import END, RANGE, START, members_where, team_client
 
 
 @pytest.fixture()
 def client(page_app: Any, seeded: None, database_url: str) -> Iterator[TestClient]:
-    async def run() -> None:
-        engine = create_engine(database_url)
-        async with session_factory(engine)() as db, db.begin():
-            for slug, emails in TEAMS.items():
-                await create_team(db, slug, slug.title(), actor="test")
-                for email in emails:
-                    await set_member(db, slug, email, "member", actor="test")
-        await engine.dispose()
-
-    run_async(run())
-    with TestClient(page_app, base_url="http://testserver.local") as test_client:
-        sign_in_test_client(test_client, "grace@example.com")
+    with team_client(page_app, database_url) as test_client:
         yield test_client
 
 
 def raw_by_repo(database_url: str, slug: str | None) -> dict[str, tuple[int, int]]:
     """(commits, AI commits) per repository in the range, from the raw commits of the members (bots as counted)."""
-    members = "TRUE" if slug is None else "c.author_email IN (" + ", ".join(f"'{e}'" for e in TEAMS[slug]) + ")"
+    members = members_where(slug, "c.author_email")
     rows = sql_rows(
         database_url,
         "SELECT r.full_name, COUNT(*) AS total, COUNT(c.ai_tool) AS ai FROM commits c"

@@ -10,39 +10,23 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import text
 
-from abacus.db import create_engine, session_factory
-from abacus.services.teams import create_team, set_member
-from tests.integration.pages_support import sign_in_test_client, sql_rows
-from tests.integration.test_team_filter_usage import END, RANGE, START, TEAMS, TOKENS, members_where, raw_totals
-from tests.support import run_async
+from tests.integration.pages_support import sql_rows
+from tests.integration.team_support import END, RANGE, START, TOKENS, members_where, team_client
+from tests.integration.test_team_filter_usage import raw_totals
 
 
 @pytest.fixture()
 def client(page_app: Any, seeded: None, database_url: str) -> Iterator[TestClient]:
-    async def run() -> None:
-        engine = create_engine(database_url)
-        async with session_factory(engine)() as db, db.begin():
-            for slug, emails in TEAMS.items():
-                await create_team(db, slug, slug.title(), actor="test")
-                for email in emails:
-                    await set_member(db, slug, email, "member", actor="test")
-            # one Cursor seat each for ada (core) and linus (infra), held all range, never active → idle
-            await db.execute(
-                text(
-                    "INSERT INTO seats (tool, organization_id, identity, email, plan, since, price_usd, seen_at)"
-                    " VALUES ('cursor', 'org', 'cursor:ada-seat', 'ada@example.com', 'business',"
-                    " '2025-01-01T00:00:00Z', 40, now()),"
-                    " ('cursor', 'org', 'cursor:linus-seat', 'linus@example.com', 'business',"
-                    " '2025-01-01T00:00:00Z', 30, now())"
-                )
-            )
-        await engine.dispose()
-
-    run_async(run())
-    with TestClient(page_app, base_url="http://testserver.local") as test_client:
-        sign_in_test_client(test_client, "grace@example.com")
+    # one Cursor seat each for ada (core) and linus (infra), held all range, never active → idle
+    seats = (
+        "INSERT INTO seats (tool, organization_id, identity, email, plan, since, price_usd, seen_at)"
+        " VALUES ('cursor', 'org', 'cursor:ada-seat', 'ada@example.com', 'business',"
+        " '2025-01-01T00:00:00Z', 40, now()),"
+        " ('cursor', 'org', 'cursor:linus-seat', 'linus@example.com', 'business',"
+        " '2025-01-01T00:00:00Z', 30, now())"
+    )
+    with team_client(page_app, database_url, seats) as test_client:
         yield test_client
 
 
@@ -51,8 +35,7 @@ def raw_commits(database_url: str, slug: str | None) -> tuple[int, int]:
         database_url,
         "SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE ai_tool IS NOT NULL) AS ai FROM commits"
         f" WHERE NOT (is_bot AND ai_tool IS NULL) AND (committed_at AT TIME ZONE 'UTC')::date"
-        f" BETWEEN '{START}' AND '{END}' AND "
-        + ("TRUE" if slug is None else members_where(slug).replace("email IN", "author_email IN")),
+        f" BETWEEN '{START}' AND '{END}' AND " + members_where(slug, "author_email"),
     )[0]
     return int(row.total), int(row.ai)
 

@@ -13,8 +13,8 @@ import pytest
 from litestar.testing import TestClient
 
 from tests.integration.pages_support import sql_rows
+from tests.integration.team_support import END, RANGE, START, TEAMS, members_where
 from tests.integration.test_team_filter_overview import client  # noqa: F401 (fixture: teams and two Cursor seats)
-from tests.integration.test_team_filter_usage import END, RANGE, START, TEAMS, members_where
 
 
 def raw_seat_emails(database_url: str, slug: str | None) -> list[str]:

@@ -13,51 +13,17 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import text
 
-from abacus.db import create_engine, session_factory
-from abacus.services.teams import create_team, set_member
-from tests.integration.pages_support import sign_in_test_client, sql_rows
-from tests.support import run_async
-
-START, END = "2026-02-01", "2026-03-10"
-RANGE = f"start={START}&end={END}"
-TEAMS = {"core": ("ada@example.com", "grace@example.com"), "infra": ("grace@example.com", "linus@example.com")}
-TOKENS = "input_tokens + cache_write_tokens + cache_read_tokens + output_tokens"
+from tests.integration.pages_support import sql_rows
+from tests.integration.team_support import ACTIVITY_SQL, END, RANGE, START, TOKENS, members_where, team_client
 
 
 @pytest.fixture()
 def client(page_app: Any, seeded: None, database_url: str) -> Iterator[TestClient]:
-    async def run() -> None:
-        engine = create_engine(database_url)
-        async with session_factory(engine)() as db, db.begin():
-            for slug, emails in TEAMS.items():
-                await create_team(db, slug, slug.title(), actor="test")
-                for email in emails:
-                    await set_member(db, slug, email, "member", actor="test")
-            # what the AI produced: ada and grace in the range, linus only before it, someone in no team
-            await db.execute(
-                text(
-                    "INSERT INTO activity_daily (tool, identity, date, email, lines_added, accepted, suggested, active)"
-                    " VALUES ('claude_code', 'claude_code:ada', '2026-03-01', 'ada@example.com', 100, 40, 50, true),"
-                    " ('cursor', 'cursor:grace', '2026-03-02', 'grace@example.com', 30, 9, 10, true),"
-                    " ('cursor', 'cursor:linus', '2026-01-01', 'linus@example.com', 999, 1, 1, true),"
-                    " ('cursor', 'cursor:zed', '2026-03-03', 'zed@example.com', 7, 1, 2, true)"
-                )
-            )
-        await engine.dispose()
-
-    run_async(run())
-    with TestClient(page_app, base_url="http://testserver.local") as test_client:
-        sign_in_test_client(test_client, "grace@example.com")
+    # what the AI produced: ada and grace in the range, linus only before it, someone in no team
+    someone_else = ", ('cursor', 'cursor:zed', '2026-03-03', 'zed@example.com', 7, 1, 2, true)"
+    with team_client(page_app, database_url, ACTIVITY_SQL + someone_else) as test_client:
         yield test_client
-
-
-def members_where(slug: str | None) -> str:
-    """The raw rows' filter: the team's emails written out (not the app's subquery), or every row."""
-    if slug is None:
-        return "TRUE"
-    return "email IN (" + ", ".join(f"'{e}'" for e in TEAMS[slug]) + ")"
 
 
 def raw_totals(database_url: str, slug: str | None) -> tuple[int, Decimal, int]:

@@ -10,43 +10,19 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import text
 
 from abacus.db import create_engine, session_factory
-from abacus.services.teams import create_team, set_member
+from abacus.services.teams import set_member
 from tests import seed
-from tests.integration.pages_support import sign_in_test_client, sql_rows, sql_value
+from tests.integration.pages_support import sql_rows, sql_value
+from tests.integration.team_support import ACTIVITY_SQL, RANGE, TEAMS, team_client
 from tests.integration.test_team_page import parse_table
 from tests.support import run_async
-
-RANGE = "start=2026-02-01&end=2026-03-10"
-TEAMS = {"core": ("ada@example.com", "grace@example.com"), "infra": ("grace@example.com", "linus@example.com")}
 
 
 @pytest.fixture()
 def client(page_app: Any, seeded: None, database_url: str) -> Iterator[TestClient]:
-    async def run() -> None:
-        engine = create_engine(database_url)
-        async with session_factory(engine)() as db, db.begin():
-            for slug, emails in TEAMS.items():
-                await create_team(db, slug, slug.title(), actor="test")
-                for email in emails:
-                    await set_member(db, slug, email, "member", actor="test")
-            await create_team(db, "empty", "Empty", actor="test")
-            # what the AI produced (activity_daily): ada and grace in the range, linus only before it
-            await db.execute(
-                text(
-                    "INSERT INTO activity_daily (tool, identity, date, email, lines_added, accepted, suggested, active)"
-                    " VALUES ('claude_code', 'claude_code:ada', '2026-03-01', 'ada@example.com', 100, 40, 50, true),"
-                    " ('cursor', 'cursor:grace', '2026-03-02', 'grace@example.com', 30, 9, 10, true),"
-                    " ('cursor', 'cursor:linus', '2026-01-01', 'linus@example.com', 999, 1, 1, true)"
-                )
-            )
-        await engine.dispose()
-
-    run_async(run())
-    with TestClient(page_app, base_url="http://testserver.local") as test_client:
-        sign_in_test_client(test_client, "grace@example.com")
+    with team_client(page_app, database_url, ACTIVITY_SQL, empty_team=True) as test_client:
         yield test_client
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import text
 from abacus.db import create_engine, session_factory
 from abacus.domain.seats import seat_cost
 from tests.integration.pages_support import sql_rows
+from tests.integration.team_support import END, RANGE, START, TEAMS
 from tests.integration.test_team_filter_overview import client  # noqa: F401 (fixture: teams and two Cursor seats)
-from tests.integration.test_team_filter_usage import END, RANGE, START, TEAMS
 from tests.integration.test_team_page import parse_table
 from tests.support import run_async
 
