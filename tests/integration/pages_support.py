@@ -111,3 +111,39 @@ def card_titled(page: dom.Node, heading: str) -> HtmlElement:
 def hrefs(node: dom.Node) -> list[str]:
     """The (decoded) href of every link inside, in document order."""
     return [a.get("href") for a in dom.select(node, "a[href]")]
+
+
+def store_usage_rows(database_url: str, *rows: Any) -> None:
+    """Write `rows` (UsageRow) through the sync store path, in one transaction, as a sync would."""
+    from abacus.db import create_engine, session_factory
+    from abacus.sync.usage_store import store_usage
+
+    async def run() -> None:
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine)() as db, db.begin():
+                await store_usage(db, list(rows))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def laptop_key_usage(person: str = "grace") -> Any:
+    """Claude Code usage of an API key named after a person (`<person>-laptop`), today: what Mappings suggests."""
+    from decimal import Decimal
+
+    from abacus.records import UsageRow
+    from tests.seed import TODAY
+
+    return UsageRow(
+        date=TODAY,
+        identity=f"claude_code:{person}-laptop",
+        tool="claude_code",
+        model="claude-sonnet-4",
+        raw_model="claude-sonnet-4",
+        input_tokens=500,
+        cost=Decimal("0.5"),
+        tool_record_id=f"{person}-laptop-1",
+        organization_id="claude_code:default",
+    )

@@ -4,7 +4,6 @@ right actor, before and after; a refused or failed change writes none; /status a
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 import pytest
 from redis import Redis
@@ -15,6 +14,7 @@ from abacus.cli import app as cli
 from abacus.db import create_engine, session_factory
 from abacus.services.audit import cli_actor
 from tests import dom
+from tests.integration.pages_support import laptop_key_usage, store_usage_rows
 from tests.support import QUEUE, run_async, sign_in
 
 
@@ -98,28 +98,7 @@ def test_failed_or_refused_mapping_changes_write_no_event(signed_in, seeded, dat
 
 
 def test_accept_all_writes_one_event_listing_every_accepted_mapping(signed_in, seeded, database_url):
-    from abacus.records import UsageRow
-    from abacus.sync.usage_store import store_usage
-    from tests.seed import TODAY
-
-    async def add_key_usage() -> None:
-        engine = create_engine(database_url)
-        row = UsageRow(
-            date=TODAY,
-            identity="claude_code:grace-laptop",
-            tool="claude_code",
-            model="claude-sonnet-4",
-            raw_model="claude-sonnet-4",
-            input_tokens=500,
-            cost=Decimal("0.5"),
-            tool_record_id="grace-laptop-1",
-            organization_id="claude_code:default",
-        )
-        async with session_factory(engine)() as db, db.begin():
-            await store_usage(db, [row])
-        await engine.dispose()
-
-    run_async(add_key_usage())
+    store_usage_rows(database_url, laptop_key_usage())
     ada = signed_in("ada@example.com")
     token = _csrf(ada)
     asked = ada.post("/mappings/accept-all", data={"_csrf_token": token}, headers={"HX-Request": "true"})

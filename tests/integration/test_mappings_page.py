@@ -7,6 +7,7 @@ from sqlalchemy import text
 from abacus.db import create_engine
 from abacus.rollups import rollup_mismatches
 from tests import dom
+from tests.integration.pages_support import laptop_key_usage, store_usage_rows
 from tests.support import run_async
 
 UNMAPPED_ROWS = "SELECT COUNT(*) FROM usage_records WHERE email = 'unmapped:claude_code:ci-deploy-key'"
@@ -180,31 +181,7 @@ def test_team_page_says_how_much_usage_is_not_listed(signed_in, seeded, database
 
 def test_accept_all_applies_every_suggestion_in_one_go(signed_in, seeded, database_url):
     """An API key named after a person is suggested as that person; "Accept all" maps it and re-points its rows."""
-    from decimal import Decimal
-
-    from abacus.db import session_factory
-    from abacus.records import UsageRow
-    from abacus.sync.usage_store import store_usage
-    from tests.seed import TODAY
-
-    async def add_key_usage():
-        engine = create_engine(database_url)
-        row = UsageRow(
-            date=TODAY,
-            identity="claude_code:grace-laptop",
-            tool="claude_code",
-            model="claude-sonnet-4",
-            raw_model="claude-sonnet-4",
-            input_tokens=500,
-            cost=Decimal("0.5"),
-            tool_record_id="grace-laptop-1",
-            organization_id="claude_code:default",
-        )
-        async with session_factory(engine)() as db, db.begin():
-            await store_usage(db, [row])
-        await engine.dispose()
-
-    run_async(add_key_usage())
+    store_usage_rows(database_url, laptop_key_usage())
     ada = signed_in("ada@example.com")
     page = dom.parse(ada.get("/mappings").text)
     assert "grace@example.com" in dom.text(page), "the key name suggests Grace"
