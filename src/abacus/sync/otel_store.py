@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from abacus.domain import otlp
 
@@ -52,9 +52,10 @@ def _point_arrays(points: Sequence[otlp.OtelPoint]) -> dict[str, list[Any]]:
     }
 
 
-async def store_points(db: AsyncSession, label: str, points: Sequence[otlp.OtelPoint]) -> int:
-    """Insert the points not stored yet and mark their days for the rebuild job, in the caller's transaction;
-    returns the number of new points (0 for a repeated export, which marks nothing)."""
+async def store_points(db: AsyncSession | AsyncConnection, label: str, points: Sequence[otlp.OtelPoint]) -> int:
+    """Insert the points not stored yet and mark their days for the rebuild job, in one statement (atomic on its
+    own, in the caller's transaction when there is one); returns the number of new points (0 for a repeated export,
+    which marks nothing)."""
     if not points:
         return 0
     keyed = {(p.series_key, p.start_ns, p.time_ns): p for p in points}
