@@ -19,8 +19,10 @@ from abacus.provisional import rebuild_dirty_days
 log = get_logger("abacus.otel")
 
 REBUILD_JOB = "rebuild_otel_provisional"
-COALESCE_SECONDS = 2.0
-"""Exports of one such window share one rebuild; live figures lag the last export by at most this (plus the job)."""
+COALESCE_SECONDS = 5.0
+"""Exports of one such window share one rebuild; live figures lag the last export by at most this (plus the job):
+little beside the Today strip's 30 s polling and the page cache's minute for live rows, while a busy day's rebuild
+(which reads all of the day's points) runs at most once per window."""
 
 
 def rebuild_window(now: float) -> int:
