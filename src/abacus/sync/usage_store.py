@@ -171,7 +171,7 @@ async def _driver(db: AsyncSession) -> Any:
 async def _copy_new(db: AsyncSession, rows: Sequence[UsageRow], emails: dict[str, str]) -> bool:
     """COPY rows none of whose keys is stored straight into usage_records, under a savepoint; False (nothing
     written) when a key turned up after all (a concurrent writer committed it first)."""
-    records = [(*row, emails[row.identity]) for row in rows]
+    records = ((*row, emails[row.identity]) for row in rows)  # made as COPY encodes them, freed at once
     try:
         async with db.begin_nested():
             await (await _driver(db)).copy_records_to_table(
