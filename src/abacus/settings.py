@@ -132,6 +132,16 @@ def _environment(value: str) -> str:
     return value
 
 
+VISIBILITY_MODES = ("everyone", "team", "self")
+
+
+def _visibility(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in VISIBILITY_MODES:
+        raise ValueError(f"{value!r} is not one of {', '.join(VISIBILITY_MODES)}")
+    return mode
+
+
 def _lowercase_list(value: Any) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     return tuple(item.strip().lower() for item in items if item.strip())
@@ -306,6 +316,11 @@ class SignInSettings(_Group):
     )
     allowed_domains: LowercaseList = Field((), validation_alias="ABACUS_ALLOWED_DOMAINS")
     admin_emails: LowercaseList = Field((), validation_alias="ABACUS_ADMIN_EMAILS")
+    visibility: Annotated[str, AfterValidator(_visibility)] = Field("everyone", validation_alias="ABACUS_VISIBILITY")
+    """Who a non-admin sees (docs/security.md §6): everybody, their teams' people and themselves, or themselves."""
+    min_group: Annotated[int, _bounded(1, 10_000)] = Field(5, validation_alias="ABACUS_MIN_GROUP")
+    """A team aggregate of fewer people is hidden from non-admins outside that team (when visibility is not
+    `everyone`)."""
 
     @property
     def issuer_is_google(self) -> bool:

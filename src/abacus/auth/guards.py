@@ -45,3 +45,14 @@ def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
         raise NotSignedIn()
     if not settings.sign_in.is_admin(user["email"]):
         raise PermissionDeniedException("Only Abacus admins may change this.")
+
+
+def require_full_view(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Pages that list every person's identities (Mappings): anyone when ABACUS_VISIBILITY is `everyone`, else
+    admins only (docs/security.md §6)."""
+    user = session_user(connection)
+    settings = connection.app.state.settings
+    if user is None:
+        raise NotSignedIn()
+    if settings.sign_in.visibility != "everyone" and not settings.sign_in.is_admin(user["email"]):
+        raise PermissionDeniedException("Only Abacus admins see identity mappings here.")

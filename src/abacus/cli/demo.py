@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import httpx
 import typer
@@ -20,6 +22,9 @@ from abacus.cli.common import (
     settings_or_exit,
 )
 from abacus.cli.demo_budgets import demo_alert_environment
+
+if TYPE_CHECKING:
+    from abacus.emulators.dataset import GitHubTeam
 
 app = typer.Typer()
 
@@ -87,6 +92,31 @@ DEMO_DEFAULTS = {
     "ABACUS_ALLOWED_DOMAINS": "example.com",
     "ABACUS_ADMIN_EMAILS": "ada@example.com",
 }
+
+
+def visibility_hint(teams: Iterable[GitHubTeam], emails: dict[str, str], admins: Iterable[str]) -> str:
+    """How to try ABACUS_VISIBILITY=team on the demo (docs/security.md §6): a lead and a member of the first demo
+    team whose lead is no admin, by their work emails (the GitHub team sync maps the logins to them)."""
+    admin = {a.lower() for a in admins}
+    for team in teams:
+        leads = [emails[login] for login in sorted(team.maintainers) if login in emails]
+        members = [emails[login] for login, _ in team.members if login in emails and login not in team.maintainers]
+        if leads and members and leads[0] not in admin:
+            return (
+                f"Who sees what: restart with ABACUS_VISIBILITY=team and sign in as {leads[0]} (lead of "
+                f"{team.name}) or {members[0]} (a member): their teams' people by name, everyone else as "
+                '"Others"; ABACUS_VISIBILITY=self shows each person only themselves.'
+            )
+    return ""
+
+
+def demo_visibility_hint() -> str:
+    """`visibility_hint` over the demo's data set (the emulators' default seed)."""
+    from abacus.emulators.dataset import EmulatorConfig, EmulatorDataset
+
+    dataset = EmulatorDataset(EmulatorConfig())
+    emails = {p.github_login: p.email for p in dataset.people if p.github_login and p.email}
+    return visibility_hint(dataset.github_teams, emails, DEMO_DEFAULTS["ABACUS_ADMIN_EMAILS"].split(","))
 
 
 @app.command()
@@ -182,6 +212,13 @@ def demo(
             "  ·  Ctrl-C stops everything."
         )
         console.print("  Other abacus commands run here use the demo's settings (.abacus/demo.env).")
+        visibility = env.get("ABACUS_VISIBILITY", "everyone")
+        hint = demo_visibility_hint()
+        if visibility != "everyone":
+            whom = "their teams' people and themselves" if visibility == "team" else "only themselves"
+            console.print(f"  ABACUS_VISIBILITY={visibility}: non-admins see {whom} by name (docs/security.md §6).")
+        if hint:
+            console.print(f"  {hint}")
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)
         fail("a demo process exited unexpectedly; see the log above")

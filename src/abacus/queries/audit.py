@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.models import AuditEvent
 
 
@@ -36,9 +37,14 @@ class AuditPage:
         return max(1, -(-self.total // self.per_page))
 
 
-async def latest_audit_events(db: AsyncSession, *, page: int = 1, per_page: int = 50) -> AuditPage:
-    """One page of audit events, newest first (index ix_audit_events_at), and how many there are in all."""
+async def latest_audit_events(
+    db: AsyncSession, *, page: int = 1, per_page: int = 50, viewer: Viewer = EVERYONE
+) -> AuditPage:
+    """One page of audit events, newest first (index ix_audit_events_at), and how many there are in all; nothing
+    for a viewer who does not see everybody (the events name people, docs/security.md §6)."""
     page = max(1, page)
+    if not viewer.sees_everyone:
+        return AuditPage(rows=[], total=0, page=1, per_page=per_page)
     rows = (
         await db.execute(
             select(AuditEvent)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from abacus.db import concurrently
 from abacus.domain.periods import DateRange, Delta, delta, rate_delta
 from abacus.domain.usage import rate_percent
+from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.queries.cache import cached
 from abacus.rollups import COMMIT_AUTHOR, COMMIT_DAY, COUNTED
 
@@ -574,26 +575,64 @@ class Contributor:
         return rate_percent(self.ai_commits, self.commits)
 
 
-CONTRIBUTORS_SQL = text("""
+PEOPLE_AUTHORS = "(CAST(:people AS text[]) IS NULL OR a.author = ANY(CAST(:people AS text[])))"
+"""The authors a viewer may see (docs/security.md §6; bind `:people`, NULL: everyone)."""
+
+CONTRIBUTORS_SQL = text(f"""
 SELECT NULLIF(a.author, '') AS author, SUM(a.commits) AS commits, SUM(a.ai_commits) AS ai_commits,
        MAX(a.last_at) AS last_commit
 FROM commit_author_daily a
-WHERE a.repo_id = :repo_id AND a.day >= :lo AND a.day < :hi
+WHERE a.repo_id = :repo_id AND a.day >= :lo AND a.day < :hi AND {PEOPLE_AUTHORS}
 GROUP BY a.author
 ORDER BY 2 DESC, 1 ASC NULLS LAST
 LIMIT :limit
 """)
 
+HIDDEN_CONTRIBUTORS_SQL = text(f"""
+SELECT COUNT(DISTINCT a.author) AS authors, COALESCE(SUM(a.commits), 0) AS commits,
+       COALESCE(SUM(a.ai_commits), 0) AS ai_commits
+FROM commit_author_daily a
+WHERE a.repo_id = :repo_id AND a.day >= :lo AND a.day < :hi AND NOT {PEOPLE_AUTHORS}
+""")
+
+
+@dataclass(frozen=True)
+class HiddenAuthors:
+    """The authors a viewer may not see, as one "Others (N people)" row (docs/security.md §6)."""
+
+    authors: int
+    commits: int
+    ai_commits: int
+
+    @property
+    def ai_rate(self) -> int:
+        return rate_percent(self.ai_commits, self.commits)
+
+
+def _people(viewer: Viewer) -> list[str] | None:
+    return None if viewer.people is None else list(viewer.people)
+
 
 async def repository_contributors(
-    db: AsyncSession, repo_id: int, rng: DateRange, limit: int = TOP_CONTRIBUTORS
+    db: AsyncSession, repo_id: int, rng: DateRange, limit: int = TOP_CONTRIBUTORS, viewer: Viewer = EVERYONE
 ) -> list[Contributor]:
-    """Top authors of the repository in range by commits (ties by email)."""
-    params = {**_days(rng), "repo_id": repo_id, "limit": limit}
+    """Top authors of the repository in range by commits (ties by email), of those `viewer` may see."""
+    params = {**_days(rng), "repo_id": repo_id, "limit": limit, "people": _people(viewer)}
     return [
         Contributor(author=r.author, commits=int(r.commits), ai_commits=int(r.ai_commits), last_commit=r.last_commit)
         for r in (await db.execute(CONTRIBUTORS_SQL, params)).all()
     ]
+
+
+async def hidden_contributors(db: AsyncSession, repo_id: int, rng: DateRange, viewer: Viewer) -> HiddenAuthors | None:
+    """The repository's authors in range that `viewer` may not see, summed (None: there are none)."""
+    if viewer.people is None:
+        return None
+    params = {**_days(rng), "repo_id": repo_id, "people": _people(viewer)}
+    row = (await db.execute(HIDDEN_CONTRIBUTORS_SQL, params)).one()
+    if not row.authors:
+        return None
+    return HiddenAuthors(int(row.authors), int(row.commits), int(row.ai_commits))
 
 
 @dataclass(frozen=True)
@@ -650,9 +689,19 @@ class CommitRow:
 class CommitList:
     rows: list[CommitRow]
     total: int
-    """Commits in range after the filter."""
+    """Commits in range after the filter (of the authors the viewer may see)."""
     page: int = 1
     pages: int = 1
+    hidden: int = 0
+    """Commits in range after the filter by authors the viewer may not see: counted, never listed."""
+
+
+PEOPLE_COMMITS = (
+    "AND (CAST(:people AS text[]) IS NULL OR c.author_email = ANY(CAST(:people AS text[])) OR EXISTS ("
+    "SELECT 1 FROM identity_mappings pm WHERE pm.source = 'github' AND pm.external_id = c.author_id "
+    "AND pm.email = ANY(CAST(:people AS text[]))))"
+)
+"""Commits whose author (email, or GitHub identity mapped to an email) a viewer may see (docs/security.md §6)."""
 
 
 def _commits_sql(filter_key: str) -> Any:
@@ -662,6 +711,7 @@ SELECT c.id, c.commit_id, c.author_email, c.author_login, c.author_id, c.committ
 FROM commits c
 LEFT JOIN identity_mappings m ON m.source = 'github' AND m.external_id = c.author_id
 WHERE c.repo_id = :repo_id AND c.committed_at >= :lower AND c.committed_at < :upper {COMMIT_FILTERS[filter_key]}
+  {PEOPLE_COMMITS}
 ORDER BY c.committed_at DESC, c.commit_id ASC
 LIMIT :limit OFFSET :offset
 """)
@@ -669,7 +719,7 @@ LIMIT :limit OFFSET :offset
 
 COUNT_COMMITS_SQL = {
     key: text(f"""SELECT COUNT(*) FROM commits c
-WHERE c.repo_id = :repo_id AND c.committed_at >= :lower AND c.committed_at < :upper {clause}""")
+WHERE c.repo_id = :repo_id AND c.committed_at >= :lower AND c.committed_at < :upper {clause} {PEOPLE_COMMITS}""")
     for key, clause in COMMIT_FILTERS.items()
 }
 
@@ -689,17 +739,23 @@ async def repository_commits_slice(
     filter_key: str = "all",
     limit: int = COMMIT_PAGE_SIZE,
     offset: int = 0,
+    viewer: Viewer = EVERYONE,
 ) -> CommitList:
     """Commits of the repository in range, newest first (ties by sha), with every attribution of each listed
-    commit fetched in one extra statement."""
+    commit fetched in one extra statement; only commits of authors `viewer` may see, the others counted in
+    `hidden`."""
     if filter_key not in COMMIT_FILTERS:
         raise ValueError(f"unknown filter {filter_key!r}")
-    params = {**_window(rng), "repo_id": repo_id, "limit": limit, "offset": offset}
+    params = {**_window(rng), "repo_id": repo_id, "limit": limit, "offset": offset, "people": _people(viewer)}
     rows = (await db.execute(_commits_sql(filter_key), params)).all()
     if rows:
         total = int(rows[0].total)
     else:
         total = int((await db.execute(COUNT_COMMITS_SQL[filter_key], params)).scalar_one()) if offset else 0
+    hidden = 0
+    if viewer.people is not None:
+        everyone = int((await db.execute(COUNT_COMMITS_SQL[filter_key], {**params, "people": None})).scalar_one())
+        hidden = everyone - total
     by_commit: dict[int, list[Attribution]] = {int(r.id): [] for r in rows}
     if rows:
         for a in (await db.execute(ATTRIBUTIONS_SQL, {"ids": list(by_commit)})).all():
@@ -726,7 +782,7 @@ async def repository_commits_slice(
                 attributions=attributions,
             )
         )
-    return CommitList(rows=commits, total=total)
+    return CommitList(rows=commits, total=total, hidden=hidden)
 
 
 async def repository_commits(
@@ -737,15 +793,18 @@ async def repository_commits(
     filter_key: str = "all",
     page: int = 1,
     per_page: int = COMMIT_PAGE_SIZE,
+    viewer: Viewer = EVERYONE,
 ) -> CommitList:
     """Page `page` of the commits list (a page past the end shows the last page)."""
     result = await repository_commits_slice(
-        db, repo_id, rng, filter_key=filter_key, limit=per_page, offset=(page - 1) * per_page
+        db, repo_id, rng, filter_key=filter_key, limit=per_page, offset=(page - 1) * per_page, viewer=viewer
     )
     pages = _pages(result.total, per_page)
     if not result.rows and page > pages and result.total:
-        return await repository_commits(db, repo_id, rng, filter_key=filter_key, page=pages, per_page=per_page)
-    return CommitList(rows=result.rows, total=result.total, page=min(page, pages), pages=pages)
+        return await repository_commits(
+            db, repo_id, rng, filter_key=filter_key, page=pages, per_page=per_page, viewer=viewer
+        )
+    return CommitList(rows=result.rows, total=result.total, page=min(page, pages), pages=pages, hidden=result.hidden)
 
 
 @dataclass(frozen=True)
@@ -755,6 +814,7 @@ class RepositoryDetail:
     daily: list[DailyCommits]
     contributors: list[Contributor]
     commits: CommitList
+    other_contributors: HiddenAuthors | None = None
 
     @property
     def chart_tools(self) -> list[str]:
@@ -771,20 +831,32 @@ async def repository_detail(
     filter_key: str = "all",
     page: int = 1,
     commits_slice: tuple[int, int] | None = None,
+    viewer: Viewer = EVERYONE,
 ) -> RepositoryDetail:
     """Everything the repository page shows for the range (a handful of statements, none per commit).
 
-    The commits list is page `page` of 50, or `(limit, offset)` when `commits_slice` is given (JSON API).
+    The commits list is page `page` of 50, or `(limit, offset)` when `commits_slice` is given (JSON API). Totals
+    count every author; contributors and commits listed are those of authors `viewer` may see (docs/security.md §6).
     """
     overview = await commit_overview(db, rng, repo.id)
     daily = await daily_commits(db, rng, repo.id)
-    contributors = await repository_contributors(db, repo.id, rng)
+    contributors = await repository_contributors(db, repo.id, rng, viewer=viewer)
+    others = await hidden_contributors(db, repo.id, rng, viewer)
     if commits_slice is None:
-        commits = await repository_commits(db, repo.id, rng, filter_key=filter_key, page=page)
+        commits = await repository_commits(db, repo.id, rng, filter_key=filter_key, page=page, viewer=viewer)
     else:
         limit, offset = commits_slice
-        commits = await repository_commits_slice(db, repo.id, rng, filter_key=filter_key, limit=limit, offset=offset)
-    return RepositoryDetail(repo=repo, overview=overview, daily=daily, contributors=contributors, commits=commits)
+        commits = await repository_commits_slice(
+            db, repo.id, rng, filter_key=filter_key, limit=limit, offset=offset, viewer=viewer
+        )
+    return RepositoryDetail(
+        repo=repo,
+        overview=overview,
+        daily=daily,
+        contributors=contributors,
+        commits=commits,
+        other_contributors=others,
+    )
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from abacus.db import concurrently
 from abacus.domain.periods import DateRange, Delta, rate_delta
 from abacus.domain.usage import rate_percent
+from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.queries.cache import cached
 from abacus.queries.usage import (
     DailyUsage,
+    HiddenPeople,
     ModelBreakdown,
     TopUser,
     UsageTotals,
     daily_usage_by_tool,
+    hidden_usage,
     model_breakdown,
     top_users,
     usage_totals,
@@ -115,21 +118,28 @@ class DashboardData:
     models: ModelBreakdown
     users: list[TopUser]
     commits: CommitSummary
+    others: HiddenPeople | None = None
+    """The people with usage the viewer may not see, as one row under the top users (docs/security.md §6)."""
 
 
 @cached
 async def dashboard_data(
-    sessionmaker: async_sessionmaker[AsyncSession], rng: DateRange, team_slug: str | None = None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    rng: DateRange,
+    team_slug: str | None = None,
+    viewer: Viewer = EVERYONE,
 ) -> DashboardData:
     """Everything sections 2–7 of the dashboard show for `rng`: five aggregate statements, run concurrently;
-    `team_slug` restricts each to that team's members."""
+    `team_slug` restricts each to that team's members; the top users are those `viewer` may see, the others one row."""
     team = team_slug
     totals, daily, models, users, commits = await concurrently(
         sessionmaker,
         lambda db: usage_totals(db, rng, team),
         lambda db: daily_usage_by_tool(db, rng, team),
         lambda db: model_breakdown(db, rng, team),
-        lambda db: top_users(db, rng, 10, team),
+        lambda db: top_users(db, rng, 10, team, viewer),
         lambda db: commit_summary(db, rng, team),
     )
-    return DashboardData(totals=totals, daily=daily, models=models, users=users, commits=commits)
+    async with sessionmaker() as db:
+        others = await hidden_usage(db, rng, viewer, team)
+    return DashboardData(totals=totals, daily=daily, models=models, users=users, commits=commits, others=others)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain import otlp
 from abacus.domain.live import ACTIVE_WINDOW, BURN_WINDOW, burn_rate_per_hour, projected_end_of_day
+from abacus.domain.visibility import EVERYONE, Viewer
 
 PERSON_EMAIL = (
     # an OTel identity's person, as usage rows resolve it: a mapping, else its own email, else unmapped:<identity>
@@ -61,8 +62,11 @@ class LiveFigures:
     people: tuple[LivePerson, ...]
 
 
-async def live_figures(db: AsyncSession, now: datetime, email: str | None = None) -> LiveFigures:
-    """The figures at `now`; with `email`, only that person's (the person's page)."""
+async def live_figures(
+    db: AsyncSession, now: datetime, email: str | None = None, viewer: Viewer = EVERYONE
+) -> LiveFigures:
+    """The figures at `now`; with `email`, only that person's (the person's page). The totals are org-wide; `people`
+    lists only those `viewer` may see (docs/security.md §6)."""
     today = now.date()
     since = now - max(BURN_WINDOW, ACTIVE_WINDOW)
     usage = {
@@ -94,6 +98,7 @@ async def live_figures(db: AsyncSession, now: datetime, email: str | None = None
     spent = sum((p.spend_today_usd for p in people), Decimal(0))
     burn_total = burn_rate_per_hour(sum((recent.get(p.email, (Decimal(0), False))[0] for p in people), Decimal(0)))
     people.sort(key=lambda p: (-p.burn_rate_usd_per_hour, -p.spend_today_usd, p.email))
+    shown = tuple(p for p in people if viewer.sees(p.email))
     return LiveFigures(
         now=now,
         spend_today_usd=spent,
@@ -102,5 +107,5 @@ async def live_figures(db: AsyncSession, now: datetime, email: str | None = None
         projected_end_of_day_usd=projected_end_of_day(spent, burn_total, now),
         active_people_15m=sum(1 for p in people if p.active_15m),
         provisional=provisional,
-        people=tuple(people),
+        people=shown,
     )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
 from abacus.domain.seats import idle_days, is_idle, last_active, seat_cost
+from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.queries.cache import cached
 
 
@@ -55,10 +56,23 @@ class ToolSeats:
 
 
 @dataclass(frozen=True)
+class HiddenSeats:
+    """The seats of people the viewer may not see, as one "Others (N people)" row (docs/security.md §6)."""
+
+    people: int
+    seats: int
+    monthly_price: Decimal
+    cost: Decimal
+
+
+@dataclass(frozen=True)
 class SeatsView:
     rng: DateRange
     tools: list[ToolSeats]
+    """Per tool over every seat (org-wide figures, hidden people included)."""
     seats: list[SeatLine]
+    """The seats of the people the viewer may see."""
+    others: HiddenSeats | None = None
 
     @property
     def idle_spend(self) -> Decimal:
@@ -134,9 +148,11 @@ async def seats_view(
     tool: str | None = None,
     email: str | None = None,
     team_slug: str | None = None,
+    viewer: Viewer = EVERYONE,
 ) -> SeatsView:
     """Every seat held in the range (the last day of the range is "today" for idleness) and the per-tool figures;
-    `team_slug` keeps the seats, people and usage of that team's members only."""
+    `team_slug` keeps the seats, people and usage of that team's members only. The per-tool figures count every
+    seat; the seat lines are those of people `viewer` may see, the others summed in `others`."""
     params = {"start": rng.start, "end": rng.end, "tool": tool, "email": email, "team_slug": team_slug}
     lines: list[SeatLine] = []
     for r in await db.execute(SEATS, params):
@@ -185,4 +201,16 @@ async def seats_view(
                 active_holders=active_holders.get(name, 0),
             )
         )
-    return SeatsView(rng, tools, lines)
+    shown = [line for line in lines if viewer.sees(line.email)]
+    hidden = [line for line in lines if not viewer.sees(line.email)]
+    others = (
+        HiddenSeats(
+            people=len({line.email for line in hidden}),
+            seats=len(hidden),
+            monthly_price=sum((line.monthly_price for line in hidden), Decimal(0)),
+            cost=sum((line.cost for line in hidden), Decimal(0)),
+        )
+        if hidden
+        else None
+    )
+    return SeatsView(rng, tools, shown, others)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.providers import registry
 from abacus.providers.provider import Provider
 from abacus.queries.cache import cached
@@ -143,12 +144,14 @@ class StatusFigures:
 
 
 @cached
-async def status_figures(db: AsyncSession) -> StatusFigures:
+async def status_figures(db: AsyncSession, viewer: Viewer = EVERYONE) -> StatusFigures:
     """The lifetime strip, unmapped identities and first days of data in one cached read (one version check and one
-    Redis read per request; on a miss the parts run here, uncached, on this one connection)."""
-    return StatusFigures(
-        await lifetime_stats(db), await unattributed(db), await unmapped_github(db), await data_from(db)
-    )
+    Redis read per request; on a miss the parts run here, uncached, on this one connection). A viewer who does not
+    see everybody gets the unmapped totals without the identities listed (docs/security.md §6)."""
+    unmapped, github = await unattributed(db), await unmapped_github(db)
+    if not viewer.sees_everyone:
+        unmapped, github = replace(unmapped, identities=[]), replace(github, rows=[])
+    return StatusFigures(await lifetime_stats(db), unmapped, github, await data_from(db))
 
 
 async def provider_statuses(

@@ -9,7 +9,7 @@ only the favourite model, which needs models, reads `usage_daily`, and only for 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -99,12 +99,14 @@ class TeamTools:
 class TeamQuery:
     """What selects and orders the population. `email_pattern` is an ILIKE pattern with `\\` as escape (or None);
     `team_slug` keeps only that team's members (or None: everyone);
-    `tools` are the tools whose per-tool token sums are computed (Claude Code and Cursor are always added)."""
+    `tools` are the tools whose per-tool token sums are computed (Claude Code and Cursor are always added);
+    `people` (a viewer's scope, docs/security.md §6) keeps only those emails as rows (None: everyone)."""
 
     rng: DateRange
     today: date
     email_pattern: str | None = None
     team_slug: str | None = None
+    people: tuple[str, ...] | None = None
     sort: str = "totalTokens"
     descending: bool = True
     tools: tuple[str, ...] = ()
@@ -176,10 +178,13 @@ class TeamTotals:
 @dataclass(frozen=True)
 class TeamPage:
     totals: TeamTotals
+    """Over the whole population, hidden people included (they are in `others`)."""
     members: list[TeamMember]
     page: int
     """The page shown: the requested one clamped to [1, pages]."""
     pages: int
+    others: TeamTotals | None = None
+    """The people of the population the viewer may not see, summed into one row (docs/security.md §6)."""
 
 
 def tool_sort_key(tool: str) -> str:
@@ -261,6 +266,8 @@ def _population_select(query: TeamQuery) -> Select[Any]:
         stmt = stmt.where(_user.c.email.ilike(query.email_pattern, escape="\\"))
     if query.team_slug is not None:
         stmt = stmt.where(_user.c.email.in_(_team_emails(query.team_slug)))
+    if query.people is not None:
+        stmt = stmt.where(_user.c.email.in_(query.people))
     split = period_split(query.rng)
     if not split.coarse:
         return stmt
@@ -337,6 +344,8 @@ def _population_by_periods(query: TeamQuery, split: PeriodSplit) -> Select[Any]:
         parts = [part.where(part.selected_columns[0].ilike(query.email_pattern, escape="\\")) for part in parts]
     if query.team_slug is not None:
         parts = [part.where(part.selected_columns[0].in_(_team_emails(query.team_slug))) for part in parts]
+    if query.people is not None:
+        parts = [part.where(part.selected_columns[0].in_(query.people)) for part in parts]
     src = union_all(*parts).subquery("src")
     tool_sums = [
         func.coalesce(func.sum(src.c.total_tokens).filter(src.c.tool == tool), 0).label(_tool_label(i))
@@ -520,12 +529,35 @@ async def team_page(db: AsyncSession, query: TeamQuery, page: int, *, page_size:
         empty = TeamTotals(
             count=0, total_tokens=0, total_cost=Decimal(0), tool_tokens=dict.fromkeys(query.tool_columns, 0)
         )
-        return TeamPage(totals=empty, members=[], page=1, pages=1)
+        everyone, others = await hidden_totals(db, query, empty)
+        return TeamPage(totals=everyone, members=[], page=1, pages=1, others=others)
     totals = _team_totals_of(rows[0], query)
     pages = max(1, -(-totals.count // page_size))
+    everyone, others = await hidden_totals(db, query, totals)
     return TeamPage(
-        totals=totals, members=[_member(r, query) for r in rows], page=min(max(page, 1), pages), pages=pages
+        totals=everyone,
+        members=[_member(r, query) for r in rows],
+        page=min(max(page, 1), pages),
+        pages=pages,
+        others=others,
     )
+
+
+async def hidden_totals(db: AsyncSession, query: TeamQuery, shown: TeamTotals) -> tuple[TeamTotals, TeamTotals | None]:
+    """(totals over everyone, the hidden people's part) for a scoped query without a search; a search matches only
+    the people the viewer sees, so nothing is said of hidden ones then (not even how many match)."""
+    if query.people is None or query.email_pattern:
+        return shown, None
+    everyone = await team_totals(db, replace(query, people=None))
+    if everyone.count == shown.count:
+        return everyone, None
+    others = TeamTotals(
+        count=everyone.count - shown.count,
+        total_tokens=everyone.total_tokens - shown.total_tokens,
+        total_cost=everyone.total_cost - shown.total_cost,
+        tool_tokens={t: everyone.tool_tokens.get(t, 0) - shown.tool_tokens.get(t, 0) for t in everyone.tool_tokens},
+    )
+    return everyone, others
 
 
 @cached

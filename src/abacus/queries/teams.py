@@ -16,6 +16,7 @@ from abacus.domain.identities import UNMAPPED_PREFIX
 from abacus.domain.periods import DateRange
 from abacus.domain.teams import TEAMS_STATE_ID
 from abacus.domain.usage import rate_percent
+from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.models import AuditEvent, SyncState, Team, TeamMember, TeamUnmappedMember
 from abacus.queries.cache import cached
 from abacus.queries.seats import seats_view
@@ -36,6 +37,8 @@ class TeamRow:
     source: str
     members: tuple[TeamMemberRow, ...]
     unmapped: tuple[tuple[str, str], ...]  # (GitHub login, role)
+    hidden_members: int = 0
+    """Members the viewer may not see (docs/security.md §6): counted, not listed."""
 
     @property
     def leads(self) -> tuple[TeamMemberRow, ...]:
@@ -57,8 +60,10 @@ class TeamsView:
         return next((t for t in self.teams if t.slug == slug), None)
 
 
-async def teams_view(db: AsyncSession) -> TeamsView:
-    """Live teams (an admin's removals left out) by name, members leads first then by email."""
+async def teams_view(db: AsyncSession, viewer: Viewer = EVERYONE) -> TeamsView:
+    """Live teams (an admin's removals left out) by name, members leads first then by email; only the members
+    `viewer` may see are listed (the others counted), and GitHub logins not yet mapped only to those who see
+    everybody."""
     teams = (await db.execute(select(Team).where(Team.removed_at.is_(None)).order_by(Team.name, Team.slug))).scalars()
     members: dict[str, list[TeamMemberRow]] = {}
     for r in await db.execute(
@@ -72,18 +77,37 @@ async def teams_view(db: AsyncSession) -> TeamsView:
     for u in (await db.execute(select(TeamUnmappedMember).order_by(TeamUnmappedMember.login))).scalars():
         unmapped.setdefault(u.team_slug, []).append((u.login, u.role))
     state = (await db.execute(select(SyncState).where(SyncState.id == TEAMS_STATE_ID))).scalar_one_or_none()
+    if not viewer.sees_everyone:
+        unmapped = {}
     rows = tuple(
-        TeamRow(t.slug, t.name, t.source, tuple(members.get(t.slug, ())), tuple(unmapped.get(t.slug, ())))
+        TeamRow(
+            t.slug,
+            t.name,
+            t.source,
+            tuple(m for m in members.get(t.slug, ()) if viewer.sees(m.email)),
+            tuple(unmapped.get(t.slug, ())),
+            sum(1 for m in members.get(t.slug, ()) if not viewer.sees(m.email)),
+        )
         for t in teams
     )
     error = state.last_error if state is not None else None
     return TeamsView(rows, state.last_success_at if state is not None else None, error)
 
 
-async def team_slugs(db: AsyncSession) -> list[tuple[str, str]]:
-    """(slug, name) of every live team, by name: the choices of a team filter."""
-    rows = await db.execute(select(Team.slug, Team.name).where(Team.removed_at.is_(None)).order_by(Team.name))
-    return [(r.slug, r.name) for r in rows]
+TEAM_SIZES_SQL = text("""
+SELECT t.slug, t.name, COUNT(m.email) AS size
+FROM teams t LEFT JOIN team_members m ON m.team_slug = t.slug AND m.removed_at IS NULL
+WHERE t.removed_at IS NULL
+GROUP BY t.slug, t.name
+ORDER BY t.name
+""")
+
+
+async def team_slugs(db: AsyncSession, viewer: Viewer = EVERYONE) -> list[tuple[str, str]]:
+    """(slug, name) of every live team `viewer` may see the aggregate of, by name: the choices of a team filter (a
+    team of fewer than ABACUS_MIN_GROUP people is left out for a scoped viewer outside it, docs/security.md §6)."""
+    rows = await db.execute(TEAM_SIZES_SQL)
+    return [(r.slug, r.name) for r in rows if viewer.sees_team(r.slug, int(r.size))]
 
 
 @dataclass(frozen=True)
@@ -197,11 +221,13 @@ _TEAM_GROUPS = text(
 
 
 @cached
-async def team_groups(db: AsyncSession, rng: DateRange, idle_after_days: int) -> TeamGroups:
+async def team_groups(db: AsyncSession, rng: DateRange, idle_after_days: int, viewer: Viewer = EVERYONE) -> TeamGroups:
     """One row per live team over `rng` (tokens desc, then slug) and the same figures for everyone in any team,
     each person once. Reads the (date, email, tool) rollup like the Team page, so a team's tokens and cost sum that
     page's rows of its members, `activity_daily` for lines added and acceptance (docs/metrics.md §10), the members'
-    commits for the AI-commit share, and the Seats page's seat lines (idle after `idle_after_days`) for idle spend."""
+    commits for the AI-commit share, and the Seats page's seat lines (idle after `idle_after_days`) for idle spend.
+    Teams whose aggregate `viewer` may not see (fewer than ABACUS_MIN_GROUP people, docs/security.md §6) are left
+    out of the rows; the last line still counts everyone in any team."""
     params = {
         "start": rng.start,
         "end": rng.end,
@@ -231,6 +257,8 @@ async def team_groups(db: AsyncSession, rng: DateRange, idle_after_days: int) ->
             sum((idle_by_email.get(email, Decimal(0)) for email in set(r.emails or ())), Decimal(0)),
         )
 
-    teams = [usage_row(r, r.slug, r.name) for r in rows if r.slug is not None]
+    teams = [
+        usage_row(r, r.slug, r.name) for r in rows if r.slug is not None and viewer.sees_team(r.slug, int(r.members))
+    ]
     everyone = usage_row(next(r for r in rows if r.slug is None), "", "In any team")
     return TeamGroups(tuple(sorted(teams, key=lambda t: (-t.total_tokens, t.slug))), everyone)

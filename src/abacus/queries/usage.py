@@ -33,6 +33,7 @@ from abacus.domain.periods import (
     weekly_buckets,
 )
 from abacus.domain.usage import average_per_user
+from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.queries.cache import cached
 
 ZERO = Decimal(0)
@@ -659,8 +660,9 @@ top AS (
          array_agg(tool ORDER BY tokens DESC, tool) AS tool_keys,
          array_agg(tokens ORDER BY tokens DESC, tool) AS tool_tokens
   FROM per_tool
-  WHERE CAST(:team_slug AS text) IS NULL OR email IN (
-        SELECT m.email FROM team_members m WHERE m.team_slug = :team_slug AND m.removed_at IS NULL)
+  WHERE (CAST(:team_slug AS text) IS NULL OR email IN (
+        SELECT m.email FROM team_members m WHERE m.team_slug = :team_slug AND m.removed_at IS NULL))
+    AND (CAST(:people AS text[]) IS NULL OR email = ANY(CAST(:people AS text[])))
   GROUP BY email
   ORDER BY user_tokens DESC, email ASC
   LIMIT :limit
@@ -679,14 +681,17 @@ ORDER BY top.user_tokens DESC, top.email ASC
 """)
 
 
-async def top_users(db: AsyncSession, rng: DateRange, limit: int = 10, team_slug: str | None = None) -> list[TopUser]:
+async def top_users(
+    db: AsyncSession, rng: DateRange, limit: int = 10, team_slug: str | None = None, viewer: Viewer = EVERYONE
+) -> list[TopUser]:
     """The first `limit` mapped users by tokens (ties by email), with favourite model and per-tool tokens; with
-    `team_slug`, that team's members only."""
+    `team_slug`, that team's members only; only people `viewer` may see (docs/security.md §6)."""
     params = {
         "start": rng.start,
         "end": rng.end,
         "limit": limit,
         "team_slug": team_slug,
+        "people": people_param(viewer),
         **period_split(rng).params(),
     }
     rows = (await db.execute(TOP_USERS_SQL, params)).all()
@@ -700,6 +705,44 @@ async def top_users(db: AsyncSession, rng: DateRange, limit: int = 10, team_slug
         )
         for r in rows
     ]
+
+
+HIDDEN_USAGE_SQL = text("""
+SELECT COUNT(DISTINCT email) AS people, COALESCE(SUM(total_tokens), 0) AS tokens, COALESCE(SUM(cost), 0) AS cost
+FROM usage_user_daily
+WHERE date BETWEEN :start AND :end AND email NOT LIKE 'unmapped:%'
+  AND NOT (email = ANY(CAST(:people AS text[])))
+  AND (CAST(:team_slug AS text) IS NULL OR email IN (
+       SELECT m.email FROM team_members m WHERE m.team_slug = :team_slug AND m.removed_at IS NULL))
+""")
+
+
+@dataclass(frozen=True)
+class HiddenPeople:
+    """The people of a list that its viewer may not see, as one "Others (N people)" row (docs/security.md §6)."""
+
+    count: int
+    tokens: int
+    cost: Decimal
+
+
+def people_param(viewer: Viewer) -> list[str] | None:
+    """The `:people` bind of a statement that keeps a viewer's people (NULL: everyone)."""
+    return None if viewer.people is None else list(viewer.people)
+
+
+async def hidden_usage(
+    db: AsyncSession, rng: DateRange, viewer: Viewer, team_slug: str | None = None
+) -> HiddenPeople | None:
+    """The mapped people with usage in the range (of `team_slug`) whom `viewer` may not see, summed; None when there
+    are none."""
+    if viewer.people is None:
+        return None
+    params = {"start": rng.start, "end": rng.end, "people": list(viewer.people), "team_slug": team_slug}
+    row = (await db.execute(HIDDEN_USAGE_SQL, params)).one()
+    if not row.people:
+        return None
+    return HiddenPeople(int(row.people), _int(row.tokens), _dec(row.cost))
 
 
 # --- rows for the usage export and /api/v1/models/trends ------------------------------------------------------

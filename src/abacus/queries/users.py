@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.periods import DateRange, percentile, round_half_up
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
 from abacus.domain.usage import rate_percent
+from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.queries.cache import cached
 from abacus.queries.usage import ModelToolRow
 
@@ -129,16 +130,19 @@ class UserMatch:
 
 
 @cached
-async def find_user(db: AsyncSession, segment: str) -> UserMatch:
+async def find_user(db: AsyncSession, segment: str, viewer: Viewer = EVERYONE) -> UserMatch:
     """The person a user page or `/api/v1/users/{email}` segment names: a full email (any case, trimmed), or a bare
-    local part that exactly one known email has."""
+    local part that exactly one known email has. People `viewer` may not see are not found (docs/security.md §6)."""
     who = segment.strip().lower()
     if "@" not in who:
-        candidates = await emails_with_local_part(db, who) if who else []
+        found = await emails_with_local_part(db, who) if who else []
+        candidates = [email for email in found if viewer.sees(email)]
         if len(candidates) != 1:
             return UserMatch(None, candidates)
         who = candidates[0]
         return UserMatch(who, candidates, await user_lifetime(db, who))
+    if not viewer.sees(who):
+        return UserMatch(None, [])
     return UserMatch(who, [], await user_lifetime(db, who))
 
 

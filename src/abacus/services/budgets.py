@@ -44,6 +44,7 @@ from abacus.domain.budgets import (
 from abacus.domain.periods import HISTORY_DAYS
 from abacus.domain.seats import seat_cost
 from abacus.domain.tools import KNOWN_TOOLS, TOOL_NAMES
+from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.logging_setup import get_logger
 from abacus.models import Alert, AlertDelivery, Budget
 from abacus.services.audit import record_audit
@@ -330,12 +331,30 @@ async def figures_of(
     )
 
 
+TEAM_SIZES = text("SELECT team_slug, COUNT(*) AS size FROM team_members WHERE removed_at IS NULL GROUP BY team_slug")
+
+
+async def visible_budgets(db: AsyncSession, budgets: list[Budget], viewer: Viewer) -> list[Budget]:
+    """The budgets `viewer` may see (docs/security.md §6): org budgets, budgets of people they see, and budgets of
+    teams whose aggregate they see (their own teams, or teams of at least ABACUS_MIN_GROUP people)."""
+    if viewer.sees_everyone:
+        return budgets
+    sizes = {r.team_slug: int(r.size) for r in await db.execute(TEAM_SIZES)}
+    return [
+        b
+        for b in budgets
+        if b.scope == "org"
+        or (b.scope == "person" and viewer.sees(b.scope_id))
+        or (b.scope == "team" and viewer.sees_team(b.scope_id, sizes.get(b.scope_id, 0)))
+    ]
+
+
 async def budgets_for_month(
-    db: AsyncSession, month: date, now: datetime, *, team: str | None = None
+    db: AsyncSession, month: date, now: datetime, *, team: str | None = None, viewer: Viewer = EVERYONE
 ) -> list[BudgetFigures]:
     """Every budget's figures for `month` (the first of a month) as of `now`; with `team`, only that team's budgets
-    and those of its current members."""
-    budgets = await list_budgets(db)
+    and those of its current members; only the budgets `viewer` may see."""
+    budgets = await visible_budgets(db, await list_budgets(db), viewer)
     if team is not None:
         members = set(
             (

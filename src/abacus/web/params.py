@@ -21,11 +21,14 @@ from litestar.di import Provide
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.auth.guards import session_user
 from abacus.domain.periods import DateRange, RangeError, parse_range
 from abacus.domain.teams import TeamError, validate_slug
+from abacus.domain.visibility import Viewer
 from abacus.queries.teams import team_slugs
 from abacus.queries.users import RawUsageFilters, UserMatch, find_user
 from abacus.services.mappings import SOURCES
+from abacus.services.visibility import resolve_viewer
 from abacus.web.errors import BadParameter
 
 MAX_NUMBER = 1_000_000
@@ -221,9 +224,10 @@ def chosen_team_slug(raw: str | None, choices: Sequence[tuple[str, str]]) -> str
     return slug
 
 
-async def provide_team_filter(db: AsyncSession, team: TeamSlug = None) -> TeamFilter:
-    """`team=<slug>` of the pages, exports and JSON routes that sum people (docs/pages.md §1.3)."""
-    choices = tuple(await team_slugs(db))
+async def provide_team_filter(db: AsyncSession, viewer: Viewer, team: TeamSlug = None) -> TeamFilter:
+    """`team=<slug>` of the pages, exports and JSON routes that sum people (docs/pages.md §1.3); a team whose
+    aggregate the viewer may not see is unknown to them (docs/security.md §6)."""
+    choices = tuple(await team_slugs(db, viewer))
     return TeamFilter(chosen_team_slug(team, choices), choices)
 
 
@@ -272,13 +276,22 @@ def provide_mapping_source(source: Source = None) -> str | None:
     return one_of("source", source, SOURCES, "") or None
 
 
-async def provide_user_match(db: AsyncSession, email: UserSegment) -> UserMatch:
-    """The person of a `/users/{email}` path (page and JSON alike); see `find_user`."""
+async def provide_viewer(request: Request[Any, Any, Any], db: AsyncSession) -> Viewer:
+    """Whom the signed-in person may see (docs/security.md §6), resolved once per request; nobody without a session."""
+    user = session_user(request)
+    if user is None:
+        return Viewer(None, ())
+    return await resolve_viewer(db, str(user["email"]), request.app.state.settings.sign_in)
+
+
+async def provide_user_match(db: AsyncSession, email: UserSegment, viewer: Viewer) -> UserMatch:
+    """The person of a `/users/{email}` path (page and JSON alike); see `find_user`. A person the viewer may not see
+    is not found, exactly like one who does not exist."""
     if "\x00" in email:
         raise BadParameter("email", "contains a NUL character")
     if len(email.strip()) > MAX_EMAIL_LENGTH:
         raise BadParameter("email", f"longer than {MAX_EMAIL_LENGTH} characters")
-    return await find_user(db, email)
+    return await find_user(db, email, viewer)
 
 
 def provide_repository_name(owner: str, repo: str) -> str:
@@ -334,6 +347,7 @@ DEPENDENCIES: dict[str, Provide] = {
     "show_trend": Provide(provide_trend, sync_to_thread=False),
     "mapping_source": Provide(provide_mapping_source, sync_to_thread=False),
     "query_text": search_text(),
+    "viewer": Provide(provide_viewer),
     "user_match": Provide(provide_user_match),
     "team_filter": Provide(provide_team_filter),
     "repository_name": Provide(provide_repository_name, sync_to_thread=False),

@@ -10,18 +10,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import KNOWN_TOOLS
+from abacus.domain.visibility import Viewer
 from abacus.queries.seats import SeatLine, SeatsView, seats_view
 from abacus.web.params import one_of
 
 
 async def seats_for_request(
-    request: Request[Any, Any, Any], db: AsyncSession, rng: DateRange, tool: str | None, team_slug: str | None = None
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    rng: DateRange,
+    tool: str | None,
+    team_slug: str | None,
+    viewer: Viewer,
 ) -> SeatsView:
     """The seats view of the range, optionally one tool (a bad tool is a 400 naming `tool`) and one team's members
-    (`team_slug`, already validated by the team filter)."""
+    (`team_slug`, already validated by the team filter); seat lines of the people `viewer` may see."""
     chosen = one_of("tool", tool, KNOWN_TOOLS, "") or None
     idle_after = request.app.state.settings.seats.idle_days
-    return await seats_view(db, rng, idle_after_days=idle_after, tool=chosen, team_slug=team_slug)
+    return await seats_view(db, rng, idle_after_days=idle_after, tool=chosen, team_slug=team_slug, viewer=viewer)
 
 
 # Ascending order of each column; `dir=desc` reverses it (ties broken by person, then tool, either way).

@@ -10,7 +10,7 @@ from litestar import Request
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.response import Template
 
-from abacus.domain import formatting, modelnames, tools
+from abacus.domain import formatting, modelnames, tools, visibility
 from abacus.web.definitions import definition
 
 
@@ -62,6 +62,7 @@ def configure_environment(engine: JinjaTemplateEngine) -> None:
         pct1=formatting.format_percent_1,
         tool_name=tools.tool_name,
         model_name=modelnames.display_model_name,
+        others_label=visibility.others_label,
     )
 
 

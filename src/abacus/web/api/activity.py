@@ -12,10 +12,12 @@ from datetime import date
 
 from litestar import get
 from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import KNOWN_TOOLS
+from abacus.domain.visibility import Viewer
 from abacus.queries.activity import activity_by_tool, daily_activity
 from abacus.web.errors import BadParameter
 from abacus.web.params import TeamFilter, one_of
@@ -71,13 +73,17 @@ async def api_activity(
     db: AsyncSession,
     rng: NamedDependency[DateRange],
     team_filter: NamedDependency[TeamFilter],
+    viewer: NamedDependency[Viewer],
     tool: str | None = None,
     email: str | None = None,
 ) -> ActivityJSON:
     """M-LINES, M-ACCEPT, M-ACTIVE-DAYS and the vendor-reported sessions, requests, commits and pull requests
-    (`team=<slug>`: that team's members' activity only)."""
+    (`team=<slug>`: that team's members' activity only; `email` of a person hidden from the signed-in person: 404
+    like an unknown one, docs/security.md §6)."""
     chosen = one_of("tool", tool, KNOWN_TOOLS, "") or None
     person, team = _email(email), team_filter.slug
+    if person is not None and not viewer.sees(person):
+        raise NotFoundException("User not found")
     tools = await activity_by_tool(db, rng, team, tool=chosen, email=person)
     daily = await daily_activity(db, rng, team, tool=chosen, email=person)
     return ActivityJSON(

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.budgets import cents
+from abacus.domain.visibility import Viewer
 from abacus.queries.teams import team_slugs
 from abacus.services.budgets import budgets_for_month
 from abacus.web.budget_views import budget_month, budget_team
@@ -40,13 +42,18 @@ class BudgetsJSON:
 
 @get("/api/v1/budgets", name="api_budgets", tags=TAGS, summary="Budgets with spent, forecast and status")
 async def api_budgets(
-    request: Request[Any, Any, Any], db: AsyncSession, month: Month = None, team: TeamSlug = None
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    viewer: NamedDependency[Viewer],
+    month: Month = None,
+    team: TeamSlug = None,
 ) -> BudgetsJSON:
-    """M-BUDGET-SPENT, M-BUDGET-FORECAST and M-BUDGET-STATUS (on_track, at_risk, over) of every budget for a month."""
+    """M-BUDGET-SPENT, M-BUDGET-FORECAST and M-BUDGET-STATUS (on_track, at_risk, over) of every budget for a month
+    that the signed-in person may see (docs/security.md §6)."""
     now = now_utc(request)
     chosen = budget_month(month, now.date())
-    slug = budget_team(team, {s for s, _ in await team_slugs(db)})
-    figures = await budgets_for_month(db, chosen, now, team=slug)
+    slug = budget_team(team, {s for s, _ in await team_slugs(db, viewer)})
+    figures = await budgets_for_month(db, chosen, now, team=slug, viewer=viewer)
     return BudgetsJSON(
         month=f"{chosen:%Y-%m}",
         budgets=[

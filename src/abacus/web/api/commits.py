@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR, GITHUB_COPILOT, WINDSURF
+from abacus.domain.visibility import Viewer
 from abacus.queries.commits import (
     COMMIT_FILTERS,
     REPO_SORTS,
@@ -375,6 +376,13 @@ class DataRange:
 
 
 @dataclass
+class OtherAuthorsOut:
+    authors: int
+    commits: int
+    ai_commits: int
+
+
+@dataclass
 class RepositoryResponse:
     details: RepositoryDetails
     commits: list[CommitOut]
@@ -383,6 +391,11 @@ class RepositoryResponse:
     authors: list[AuthorOut]
     daily_stats: list[RepositoryDay]
     data_range: DataRange
+    hidden_commits: int = 0
+    """Commits in range after `ai_filter` by authors hidden from the signed-in person (docs/security.md §6): counted
+    in the details, not listed."""
+    other_authors: OtherAuthorsOut | None = None
+    """The authors hidden from the signed-in person, summed (null when none)."""
 
 
 def _commit(row: CommitRow) -> CommitOut:
@@ -414,6 +427,7 @@ async def api_repository(
     rng: NamedDependency[DateRange],
     compare: NamedDependency[bool],
     paging: NamedDependency[Paging],
+    viewer: NamedDependency[Viewer],
     ai_filter: Annotated[str | None, Parameter(description="all (default), ai or human")] = None,
 ) -> RepositoryResponse:
     """Totals, per-tool split, daily series, top 20 authors and a slice of the commits list (newest first, each
@@ -422,7 +436,9 @@ async def api_repository(
     info = await find_repository(db, repository_name)
     if info is None:
         raise NotFoundException("Repository not found")
-    detail = await repository_detail(db, info, rng, filter_key=filter_key, commits_slice=(paging.limit, paging.offset))
+    detail = await repository_detail(
+        db, info, rng, filter_key=filter_key, commits_slice=(paging.limit, paging.offset), viewer=viewer
+    )
     cur, prev = detail.overview.current, detail.overview.previous
     tools = {t.tool: t.commits for t in detail.overview.tools}
     prev_rng = rng.previous()
@@ -478,4 +494,10 @@ async def api_repository(
             for d in detail.daily
         ],
         data_range=DataRange(info.first_commit, info.last_commit, info.total_commits),
+        hidden_commits=detail.commits.hidden,
+        other_authors=None
+        if detail.other_contributors is None
+        else OtherAuthorsOut(
+            detail.other_contributors.authors, detail.other_contributors.commits, detail.other_contributors.ai_commits
+        ),
     )

@@ -9,8 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.domain.visibility import Viewer
 from abacus.queries.live import live_figures
 from abacus.web.params import email_address, now_utc
 
@@ -38,10 +41,16 @@ class LiveJSON:
 
 
 @get("/api/v1/live", name="api_live", tags=["live"], summary="Today's live spend, burn rate and active people")
-async def api_live(request: Request[Any, Any, Any], db: AsyncSession, email: str | None = None) -> LiveJSON:
+async def api_live(
+    request: Request[Any, Any, Any], db: AsyncSession, viewer: NamedDependency[Viewer], email: str | None = None
+) -> LiveJSON:
     """M-LIVE-SPEND, M-LIVE-BURN, M-LIVE-EOD and M-LIVE-ACTIVE; `provisional` is true while any of it comes from
-    OpenTelemetry rather than the vendors' reports."""
-    live = await live_figures(db, now_utc(request), email_address("email", email))
+    OpenTelemetry rather than the vendors' reports. `people` lists only those the viewer may see; `email` of a person
+    hidden from the viewer answers 404 like an unknown one."""
+    person = email_address("email", email)
+    if person is not None and not viewer.sees(person):
+        raise NotFoundException("User not found")
+    live = await live_figures(db, now_utc(request), person, viewer)
     return LiveJSON(
         now=live.now,
         spend_today_usd=float(live.spend_today_usd),

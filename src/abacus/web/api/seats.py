@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
+from abacus.domain.visibility import Viewer
 from abacus.web.params import TeamFilter
 from abacus.web.seat_views import seats_for_request
 
@@ -49,11 +50,20 @@ class SeatJSON:
 
 
 @dataclass
+class OtherSeatsJSON:
+    people: int
+    seats: int
+    monthly_price_usd: float
+
+
+@dataclass
 class SeatsJSON:
     start: date
     end: date
     tools: list[ToolSeatsJSON]
     seats: list[SeatJSON]
+    others: OtherSeatsJSON | None = None
+    """The seats of people hidden from the signed-in person (docs/security.md §6), summed; null when none."""
 
 
 @get("/api/v1/seats", name="api_seats", tags=TAGS, summary="Seats, idle seats and seat cost per tool")
@@ -62,11 +72,12 @@ async def api_seats(
     db: AsyncSession,
     rng: NamedDependency[DateRange],
     team_filter: NamedDependency[TeamFilter],
+    viewer: NamedDependency[Viewer],
     tool: str | None = None,
 ) -> SeatsJSON:
     """M-IDLE-SEAT, M-SEAT-COST, M-IDLE-SPEND, M-COST-PER-ACTIVE and M-ADOPTION (a 0–1 share) per tool; every seat
     held in the range (`team=<slug>`: the members' seats, people and usage only)."""
-    view = await seats_for_request(request, db, rng, tool, team_filter.slug)
+    view = await seats_for_request(request, db, rng, tool, team_filter.slug, viewer)
     return SeatsJSON(
         start=rng.start,
         end=rng.end,
@@ -105,4 +116,7 @@ async def api_seats(
             )
             for s in view.seats
         ],
+        others=None
+        if view.others is None
+        else OtherSeatsJSON(view.others.people, view.others.seats, float(view.others.monthly_price)),
     )

@@ -10,7 +10,8 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from abacus.queries import identities
+from abacus.auth.guards import require_full_view
+from abacus.domain.visibility import Viewer
 from abacus.queries import status as queries
 from abacus.queries.lifetime import lifetime_stats
 from abacus.queries.mappings import mappings_view
@@ -82,11 +83,13 @@ class StatusPayload:
 
 
 @get("/api/v1/status", tags=TAGS, summary="Sync state per provider key, worker, unattributed usage")
-async def api_status(request: Request[Any, Any, Any], db: AsyncSession) -> StatusPayload:
+async def api_status(
+    request: Request[Any, Any, Any], db: AsyncSession, viewer: NamedDependency[Viewer]
+) -> StatusPayload:
     settings = request.app.state.settings
     providers = await queries.provider_statuses(db, settings, now_utc(request))
-    unattributed = await identities.unattributed(db)
-    github = await identities.unmapped_github(db)
+    figures = await queries.status_figures(db, viewer)  # the identities listed only to those who see everybody
+    unattributed, github = figures.unattributed, figures.unmapped_github
     worker = await queries.worker_status(request.app.state.redis, settings.jobs.queue)
     life = await lifetime_stats(db)
     return StatusPayload(
@@ -164,7 +167,12 @@ class MappingsPayload:
     known_emails: list[str]
 
 
-@get("/api/v1/mappings", tags=TAGS, summary="Identity mappings, unmapped identities and known emails")
+@get(
+    "/api/v1/mappings",
+    tags=TAGS,
+    summary="Identity mappings, unmapped identities and known emails",
+    guards=[require_full_view],
+)
 async def api_mappings(
     request: Request[Any, Any, Any], db: AsyncSession, mapping_source: NamedDependency[str | None]
 ) -> MappingsPayload:

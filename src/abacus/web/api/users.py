@@ -20,11 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
+from abacus.domain.visibility import Viewer
 from abacus.queries.team import (
     SORT_COLUMNS,
     TeamMember,
     TeamQuery,
     favorite_models,
+    hidden_totals,
     sort_keys,
     team_members,
     team_slice,
@@ -100,9 +102,17 @@ async def api_users(
     query_text: NamedDependency[SearchText],
     paging: NamedDependency[Paging],
     team_filter: NamedDependency[TeamFilter],
+    viewer: NamedDependency[Viewer],
 ) -> list[UserListItem]:
-    """Mapped people with ≥ 1 usage row in the range, by tokens desc (ties by email); `team=<slug>`: its members."""
-    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=query_text.pattern, team_slug=team_filter.slug)
+    """Mapped people with ≥ 1 usage row in the range, by tokens desc (ties by email); `team=<slug>`: its members.
+    Only the people the signed-in person may see (docs/security.md §6)."""
+    query = TeamQuery(
+        rng=rng,
+        today=today_utc(request),
+        email_pattern=query_text.pattern,
+        team_slug=team_filter.slug,
+        people=viewer.people,
+    )
     members = await team_members(db, query, limit=paging.limit, offset=paging.offset)
     favorites = await favorite_models(db, [m.email for m in members], rng)
     return [
@@ -154,12 +164,21 @@ class PivotTotals:
 
 
 @dataclass
+class PivotOthers:
+    count: int
+    total_tokens: int
+    total_cost: float
+
+
+@dataclass
 class UserPivot:
     users: list[PivotUser]
     total_count: int
-    """M-TEAM-COUNT: every matching person, not just this slice."""
+    """M-TEAM-COUNT: every matching person the signed-in person may see, not just this slice."""
     totals: PivotTotals
-    """Footer sums over every matching person."""
+    """Footer sums over every matching person the signed-in person may see."""
+    others: PivotOthers | None = None
+    """The people hidden from the signed-in person (docs/security.md §6), summed; null when none or with a search."""
 
 
 def _pivot_user(m: TeamMember) -> PivotUser:
@@ -199,6 +218,7 @@ async def api_users_pivot(
     direction: NamedDependency[str],
     paging: NamedDependency[Paging],
     team_filter: NamedDependency[TeamFilter],
+    viewer: NamedDependency[Viewer],
     sort_by: Annotated[
         str | None,
         Parameter(description="A Team sort key (totalTokens, lastActive, tool_codex, …) or its snake_case form"),
@@ -217,12 +237,15 @@ async def api_users_pivot(
         sort=sort,
         descending=direction == "desc",
         tools=tools.tool_columns({sort}),
+        people=viewer.people,
     )
     totals, members = await team_slice(db, query, limit=paging.limit, offset=paging.offset)
+    _, hidden = await hidden_totals(db, query, totals)
     return UserPivot(
         users=[_pivot_user(m) for m in members],
         total_count=totals.count,
         totals=PivotTotals(totals.total_tokens, _money(totals.total_cost), dict(totals.tool_tokens)),
+        others=None if hidden is None else PivotOthers(hidden.count, hidden.total_tokens, _money(hidden.total_cost)),
     )
 
 

@@ -12,7 +12,9 @@ from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
-from abacus.queries.team import TeamQuery, stream_team_members, team_tools
+from abacus.domain.tools import CLAUDE_CODE, CURSOR
+from abacus.domain.visibility import Viewer, others_label
+from abacus.queries.team import TeamQuery, hidden_totals, stream_team_members, team_tools, team_totals
 from abacus.web.csv_download import csv_filename, csv_response, tool_column
 from abacus.web.params import SearchText, TeamFilter, today_utc
 
@@ -58,6 +60,21 @@ async def _team_rows(request: Request[Any, Any, Any], query: TeamQuery) -> Async
                 m.activity_days,
                 round(m.cost_per_1k_lines, 6) if m.cost_per_1k_lines is not None else None,
             )
+    if query.people is not None and not query.email_pattern:  # the hidden people as one line (docs/security.md §6)
+        async with request.app.state.sessionmaker() as db:
+            shown = await team_totals(db, query)
+            _, others = await hidden_totals(db, query, shown)
+        if others is not None:
+            tail = [None] * len(TAIL_COLUMNS)
+            yield (
+                others_label(others.count),
+                others.total_tokens,
+                others.total_cost,
+                others.tool_tokens.get(CLAUDE_CODE, 0),
+                others.tool_tokens.get(CURSOR, 0),
+                *(others.tool_tokens.get(t, 0) for t in query.tools),
+                *tail,
+            )
 
 
 @get(["/export/team.csv", "/api/v1/export/team.csv"], name="export_team", include_in_schema=False)
@@ -67,11 +84,19 @@ async def export_team(
     rng: NamedDependency[DateRange],
     query_text: NamedDependency[SearchText],
     team_filter: NamedDependency[TeamFilter],
+    viewer: NamedDependency[Viewer],
 ) -> Stream:
     """The Team table as CSV for the range, search and `team=<slug>` (that team's members only): one line per
-    person, tokens desc (ties by email)."""
+    person, tokens desc (ties by email); the people hidden from the viewer as one last "Others (N people)" line."""
     tools = (await team_tools(db, rng)).other_present
     team = team_filter.slug
-    query = TeamQuery(rng=rng, today=today_utc(request), email_pattern=query_text.pattern, team_slug=team, tools=tools)
+    query = TeamQuery(
+        rng=rng,
+        today=today_utc(request),
+        email_pattern=query_text.pattern,
+        team_slug=team,
+        tools=tools,
+        people=viewer.people,
+    )
     name = "team" if team is None else f"team_{team}"
     return csv_response(csv_filename(name, rng), team_columns(tools), _team_rows(request, query))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
@@ -22,6 +23,7 @@ from abacus.domain.budgets import (
     month_of,
 )
 from abacus.domain.tools import KNOWN_TOOLS, TOOL_NAMES
+from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.queries.teams import team_slugs
 from abacus.services.budgets import (
     BudgetNotFound,
@@ -29,7 +31,9 @@ from abacus.services.budgets import (
     budget_input,
     budgets_for_month,
     delete_budget,
+    list_budgets,
     save_budget,
+    visible_budgets,
 )
 from abacus.web.budget_views import budget_month, budget_team, burn_chart
 from abacus.web.params import now_utc
@@ -42,14 +46,15 @@ FIELD_LIMIT = 400
 
 async def _page(
     request: Request[Any, Any, Any], db: AsyncSession, month_text: str | None = None, *, status_code: int = 200,
-    team_text: str | None = None, **extra: Any,
+    team_text: str | None = None, viewer: Viewer = EVERYONE, **extra: Any,
 ) -> Template:  # fmt: skip
     now = now_utc(request)
     month = budget_month(month_text, now.date())
-    teams = await team_slugs(db)
+    teams = await team_slugs(db, viewer)
     team = budget_team(team_text, {s for s, _ in teams})
-    figures = await budgets_for_month(db, month, now, team=team)
-    alerts = await alert_history(db)
+    figures = await budgets_for_month(db, month, now, team=team, viewer=viewer)
+    shown = None if viewer.sees_everyone else [b.id for b in await visible_budgets(db, await list_budgets(db), viewer)]
+    alerts = await alert_history(db, budget_ids=shown)
     settings = request.app.state.settings
     context = {
         "nav": "budgets",
@@ -74,9 +79,13 @@ async def _page(
 
 @get("/budgets", name="budgets")
 async def budgets_page(
-    request: Request[Any, Any, Any], db: AsyncSession, month: str | None = None, team: str | None = None
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    viewer: NamedDependency[Viewer],
+    month: str | None = None,
+    team: str | None = None,
 ) -> Template:
-    return await _page(request, db, month, team_text=team)
+    return await _page(request, db, month, team_text=team, viewer=viewer)
 
 
 def _text(data: dict[str, Any], name: str) -> str:

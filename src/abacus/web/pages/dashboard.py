@@ -11,6 +11,7 @@ from litestar.response import Template
 
 from abacus.db import concurrently
 from abacus.domain.periods import DateRange
+from abacus.domain.visibility import Viewer
 from abacus.providers.registry import configured_tools
 from abacus.queries.activity import activity_by_tool
 from abacus.queries.dashboard import dashboard_data
@@ -30,6 +31,7 @@ async def dashboard(
     rng: NamedDependency[DateRange],
     show_trend: NamedDependency[bool],
     team_filter: NamedDependency[TeamFilter],
+    viewer: NamedDependency[Viewer],
 ) -> Template:
     trend, team = show_trend, team_filter.slug
     sessionmaker = request.app.state.sessionmaker
@@ -49,7 +51,7 @@ async def dashboard(
             lambda db: activity_by_tool(db, rng, team),
             lambda db: seats_view(db, rng, idle_after_days=idle_after, team_slug=team),
         ),
-        dashboard_data(sessionmaker, rng, team),
+        dashboard_data(sessionmaker, rng, team, viewer),
     )
     keep = {**range_query(rng), **team_filter.query, "trend": None if trend else "0"}
     chart = usage_chart(

@@ -6,16 +6,23 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.domain.visibility import Viewer
 from abacus.queries.live import live_figures
 from abacus.web.params import email_address, now_utc
 from abacus.web.rendering import render
 
 
 @get("/live/today", name="live_today")
-async def live_today(request: Request[Any, Any, Any], db: AsyncSession, email: str | None = None) -> Template:
+async def live_today(
+    request: Request[Any, Any, Any], db: AsyncSession, viewer: NamedDependency[Viewer], email: str | None = None
+) -> Template:
     person = email_address("email", email)
-    live = await live_figures(db, now_utc(request), person)
+    if person is not None and not viewer.sees(person):
+        raise NotFoundException("User not found")  # a hidden person's fragment, like their page (docs/security.md §6)
+    live = await live_figures(db, now_utc(request), person, viewer)
     return render(request, "fragments/live_today.html", {"live": live, "person": person})

@@ -16,7 +16,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from abacus.auth.guards import require_admin, session_user
+from abacus.auth.guards import require_admin, require_full_view, session_user
 from abacus.domain.attribution import is_work_email
 from abacus.providers.cursor_csv import (
     MAX_FILE_BYTES,
@@ -96,10 +96,12 @@ async def _page(
         "allowed_domains": request.app.state.settings.sign_in.allowed_domains,
         "suggestions_key": suggestions_fingerprint(view.suggested),
     }
-    return render(request, "pages/mappings.html", {**context, **extra}, fragments=FRAGMENTS, status_code=status_code)
+    # the progress panel exists only with an import: asked for without one, the whole page answers (not a 500)
+    fragments = FRAGMENTS if "import_job" in extra else {k: v for k, v in FRAGMENTS.items() if k != "import-progress"}
+    return render(request, "pages/mappings.html", {**context, **extra}, fragments=fragments, status_code=status_code)
 
 
-@get("/mappings", name="mappings", dependencies=MAPPINGS_FILTER)
+@get("/mappings", name="mappings", dependencies=MAPPINGS_FILTER, guards=[require_full_view])
 async def mappings_page(
     request: Request[Any, Any, Any], db: AsyncSession, mappings_filter: NamedDependency[MappingsFilter]
 ) -> Template:

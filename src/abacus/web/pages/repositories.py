@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.formatting import fmt_status_date
 from abacus.domain.periods import MONTH_ABBR, DateRange
+from abacus.domain.visibility import Viewer
 from abacus.queries.commits import COMMIT_FILTERS, RepositoryInfo, find_repository, repository_detail
 from abacus.web.commit_charts import commit_chart, overall_split_bar
 from abacus.web.params import one_of
@@ -46,6 +47,7 @@ async def repository(
     repository_name: NamedDependency[str],
     rng: NamedDependency[DateRange],
     page_number: NamedDependency[int],
+    viewer: NamedDependency[Viewer],
     filter_: Annotated[str | None, Parameter(query="filter")] = None,
 ) -> Template:
     filter_key = one_of("filter", filter_, tuple(COMMIT_FILTERS), "all")
@@ -56,7 +58,7 @@ async def repository(
     body_key = await page_body_key(request, info.full_name, rng, filter_key, page_number, ranges["today"])
     if has_page_body(request, PAGE, body_key):  # the body is rendered already: the shell needs only the name
         return render(request, PAGE, {**ranges, "nav": "commits", "repo": info}, fragments=FRAGMENTS, body_key=body_key)
-    detail = await repository_detail(db, info, rng, filter_key=filter_key, page=page_number)
+    detail = await repository_detail(db, info, rng, filter_key=filter_key, page=page_number, viewer=viewer)
     keep = {**ranges["range_query"], **({"filter": filter_key} if filter_key != "all" else {})}
     data_from, data_title = _data_from(info)
     overview = detail.overview

@@ -13,6 +13,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
+from abacus.domain.visibility import Viewer
 from abacus.web.params import SearchText, TeamFilter, one_of, range_query, search_text
 from abacus.web.rendering import range_context, render
 from abacus.web.seat_views import seat_rows, seats_for_request
@@ -29,12 +30,13 @@ async def seats_page(
     rng: NamedDependency[DateRange],
     query_text: NamedDependency[SearchText],
     team_filter: NamedDependency[TeamFilter],
+    viewer: NamedDependency[Viewer],
     tool: str | None = None,
     sort: str | None = None,
     dir_: Annotated[str | None, Parameter(query="dir")] = None,
     idle: str | None = None,
 ) -> Template:
-    view = await seats_for_request(request, db, rng, tool, team_filter.slug)
+    view = await seats_for_request(request, db, rng, tool, team_filter.slug, viewer)
     order = one_of("sort", sort, SORTS, DEFAULT_SORT)
     direction = one_of("dir", dir_, ("asc", "desc"), DEFAULT_DIR)
     idle_only = one_of("idle", idle, ("1", "0"), "0") == "1"

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.auth.guards import require_admin, session_user
 from abacus.db import concurrently
+from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.providers import registry
 from abacus.queries import status as queries
 from abacus.queries.audit import latest_audit_events
@@ -28,16 +29,23 @@ from abacus.worker.enqueue import arq_pool
 FRAGMENTS = {"status-panel": "fragments/status_panel.html"}
 
 
-async def status_context(request: Request[Any, Any, Any], audit_page: int = 1) -> dict[str, Any]:
+async def status_context(
+    request: Request[Any, Any, Any], audit_page: int = 1, viewer: Viewer = EVERYONE
+) -> dict[str, Any]:
     settings = request.app.state.settings
     now = now_utc(request)
 
     async def read(db: AsyncSession) -> tuple[Any, ...]:
         # one connection: the data's figures from the page cache, then what changes without a data version (sync
         # cursors, audit log, deliveries), each a small read; the worker's state comes from Redis meanwhile
-        figures = await queries.status_figures(db)
+        figures = await queries.status_figures(db, viewer)
         providers = await queries.provider_statuses(db, settings, now, figures.data_from)
-        return figures, providers, await latest_audit_events(db, page=audit_page), await channel_health(db)
+        return (
+            figures,
+            providers,
+            await latest_audit_events(db, page=audit_page, viewer=viewer),
+            await channel_health(db),
+        )
 
     [(figures, providers, audit, channels)], worker = await asyncio.gather(
         concurrently(request.app.state.sessionmaker, read),
@@ -59,8 +67,11 @@ async def status_context(request: Request[Any, Any, Any], audit_page: int = 1) -
 
 
 @get("/status", name="status")
-async def status_page(request: Request[Any, Any, Any], page_number: NamedDependency[int]) -> Template:
-    return render(request, "pages/status.html", await status_context(request, page_number), fragments=FRAGMENTS)
+async def status_page(
+    request: Request[Any, Any, Any], page_number: NamedDependency[int], viewer: NamedDependency[Viewer]
+) -> Template:
+    context = await status_context(request, page_number, viewer)
+    return render(request, "pages/status.html", context, fragments=FRAGMENTS)
 
 
 @post("/status/sync", guards=[require_admin], status_code=200)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.formatting import format_percent_int, format_tokens
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import tool_color, tool_name
+from abacus.domain.visibility import Viewer
 from abacus.queries.team import (
     DEDICATED_TOOLS,
     TeamMember,
@@ -36,6 +37,8 @@ from abacus.web.usage_charts import tool_legend
 
 PAGE = "pages/team.html"
 FRAGMENTS = {"page-body": "fragments/team_body.html", "team-table": "fragments/team_table.html"}
+GROUP_FRAGMENTS = {**FRAGMENTS, "team-table": "fragments/team_groups.html"}
+"""group=team: the same swap target holds the per-team table."""
 DEFAULT_SORT = "totalTokens"
 DEFAULT_DIR = "desc"
 DEFAULT_COLUMNS = ("email", "totalTokens", "totalCost", "split", "lastActive")
@@ -173,13 +176,19 @@ def team_context(rng: DateRange, state: dict[str, Any], tools: TeamTools, page: 
 
 
 def team_query(
-    request: Request[Any, Any, Any], rng: DateRange, state: dict[str, Any], tools: TeamTools, pattern: str | None
+    request: Request[Any, Any, Any],
+    rng: DateRange,
+    state: dict[str, Any],
+    tools: TeamTools,
+    pattern: str | None,
+    viewer: Viewer,
 ) -> TeamQuery:
     return TeamQuery(
         rng=rng,
         today=today_utc(request),
         email_pattern=pattern,
         team_slug=state.get("team"),
+        people=viewer.people,
         sort=state["sort"],
         descending=state["dir"] == "desc",
         tools=tools.tool_columns({*state["cols"], state["sort"]}),
@@ -193,6 +202,7 @@ async def team(
     rng: NamedDependency[DateRange],
     query_text: NamedDependency[SearchText],
     page_number: NamedDependency[int],
+    viewer: NamedDependency[Viewer],
     sort: str | None = None,
     dir_: Annotated[str | None, Parameter(query="dir")] = None,
     cols: str | None = None,
@@ -205,7 +215,7 @@ async def team(
         shell = {**range_context(request, rng), "nav": "team", "search": query_text.text}
         return render(request, PAGE, shell, fragments=FRAGMENTS, body_key=body_key)
     grouping = one_of("group", group, ("people", "team"), "people")
-    choices = await team_slugs(db)
+    choices = await team_slugs(db, viewer)
     chosen_team = chosen_team_slug(team_param, choices)
     if grouping == "team":
         if chosen_team is not None:
@@ -215,16 +225,16 @@ async def team(
             **range_context(request, rng),
             "nav": "team",
             "group": "team",
-            "groups": await team_groups(db, rng, request.app.state.settings.seats.idle_days),
+            "groups": await team_groups(db, rng, request.app.state.settings.seats.idle_days, viewer),
             "team_choices": choices,
             "team_filter": None,
             "keep": keep,
             "state_params": keep,
         }
-        return render(request, PAGE, grouped, fragments=FRAGMENTS, body_key=body_key)
+        return render(request, PAGE, grouped, fragments=GROUP_FRAGMENTS, body_key=body_key)
     tools = await team_tools(db, rng)
     state = {**team_request_state(tools, query_text.text, sort, dir_, cols), "team": chosen_team}
-    page = await team_page(db, team_query(request, rng, state, tools, query_text.pattern), page_number)
+    page = await team_page(db, team_query(request, rng, state, tools, query_text.pattern, viewer), page_number)
     context = {
         **range_context(request, rng),
         **team_context(rng, state, tools, page),

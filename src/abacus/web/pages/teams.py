@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.auth.guards import require_admin, session_user
 from abacus.domain.teams import MAX_IMPORT_BYTES, TeamError, validate_slug
+from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.queries.teams import recent_team_changes, teams_view
 from abacus.services.teams import (
     TeamImportError,
@@ -30,8 +32,15 @@ FRAGMENTS = {"teams-body": "fragments/teams_body.html"}
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-async def _page(request: Request[Any, Any, Any], db: AsyncSession, *, status_code: int = 200, **extra: Any) -> Template:
-    view = await teams_view(db)
+async def _page(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    *,
+    status_code: int = 200,
+    viewer: Viewer = EVERYONE,
+    **extra: Any,
+) -> Template:
+    view = await teams_view(db, viewer)
     user = session_user(request) or {}
     admin = request.app.state.settings.sign_in.is_admin(user.get("email", ""))
     context = {
@@ -44,8 +53,8 @@ async def _page(request: Request[Any, Any, Any], db: AsyncSession, *, status_cod
 
 
 @get("/teams", name="teams")
-async def teams_page(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
-    return await _page(request, db)
+async def teams_page(request: Request[Any, Any, Any], db: AsyncSession, viewer: NamedDependency[Viewer]) -> Template:
+    return await _page(request, db, viewer=viewer)
 
 
 def _admin(request: Request[Any, Any, Any]) -> str:

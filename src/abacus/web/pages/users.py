@@ -205,8 +205,10 @@ async def user_detail(
         raise NotFoundException("User not found")
     context: dict[str, Any] = {**range_context(request, rng), "nav": "team", "email": who}
     body_key = await page_body_key(request, who, rng, tab_key, page_number, tool, model, context["today"])
+    # the raw-usage table exists only on the raw tab: asked for on the overview, the page answers (not a 500)
+    fragments = USER_FRAGMENTS if tab_key == "raw" else {k: v for k, v in USER_FRAGMENTS.items() if k != "raw-usage"}
     if has_page_body(request, USER_PAGE, body_key):  # the body is rendered already: the shell needs only the email
-        return render(request, USER_PAGE, context, fragments=USER_FRAGMENTS, body_key=body_key)
+        return render(request, USER_PAGE, context, fragments=fragments, body_key=body_key)
     context.update(
         {
             "user_path": user_path(who),
@@ -231,4 +233,4 @@ async def user_detail(
         context["activity"] = activity
         context["seats"] = seats.seats
         context["provisional"] = marks
-    return render(request, USER_PAGE, context, fragments=USER_FRAGMENTS, body_key=body_key)
+    return render(request, USER_PAGE, context, fragments=fragments, body_key=body_key)
