@@ -631,13 +631,15 @@ class OtelPoint(Base):
 
 
 class OtelDirtyDay(Base):
-    """A day whose provisional OTel rows are stale: one mark per (export, day), written with the points, deleted by
-    the rebuild that read it (provisional.py), so a point is never left out of its day if a worker dies."""
+    """A (day, OTel identity) whose provisional rows are stale: one mark per (export, day, identity), written with the
+    points, deleted by the rebuild that read it (provisional.py), so a point is never left out of its day if a worker
+    dies. A NULL identity marks the whole day."""
 
     __tablename__ = "otel_dirty_days"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     date: Mapped[date] = mapped_column(Date, nullable=False)
+    identity: Mapped[str | None] = mapped_column(String(320))
     marked_at: Mapped[datetime] = _now()
 
 

@@ -15,7 +15,9 @@ An OTel identity resolves like usage identities (`sync/usage_store.resolve_email
 `unmapped:` for a bot, else its own email, else `unmapped:<identity>`), here in SQL.
 
 The receiver does none of this: it stores points (a cumulative point with delta NULL, pending) and one
-`otel_dirty_days` mark per day in the points' transaction, and queues `rebuild_dirty_days` (worker/otel_jobs.py).
+`otel_dirty_days` mark per (day, OTel identity) in the points' statement, and queues `rebuild_dirty_days`
+(worker/otel_jobs.py), which rewrites only the marked people's rows of those days (a day's other people keep theirs:
+a busy day is not re-read whole for every export); `reconcile_provisional(days)` rewrites whole days.
 Every reconcile first settles the pending deltas (`settle_deltas`: under the lock, so two exports of one series never
 difference against each other's uncommitted points) and deletes exactly the marks it read before reading any point:
 a mark committed later stays for the next run, so no stored point is ever left out of its day for good.
@@ -56,17 +58,22 @@ OTEL_IDENTITY_JOINS = (
     "LEFT JOIN bot_identities b ON b.source = split_part(p.identity, ':', 1) "
     "AND b.external_id = substr(p.identity, strpos(p.identity, ':') + 1)"
 )
+SCOPE = (
+    # what a rebuild rewrites: whole days (:days), and single (day, OTel identity) pairs of other days
+    "({t}date = ANY(:days) OR ({t}date, {t}identity) IN "
+    "(SELECT d, i FROM unnest(CAST(:pair_days AS date[]), CAST(:pair_ids AS text[])) AS u(d, i)))"
+)
 POINT_SUMS = text(
     f"SELECT p.date, p.identity, {OTEL_EMAIL} AS email, p.organization_label AS label, p.metric, p.model, p.kind, "
     f"SUM(p.delta) AS total, COUNT(*) AS points FROM otel_points p {OTEL_IDENTITY_JOINS} "
-    "WHERE p.date = ANY(:days) AND p.identity IS NOT NULL AND p.metric = ANY(:metrics) "
+    f"WHERE {SCOPE.format(t='p.')} AND p.identity IS NOT NULL AND p.metric = ANY(:metrics) "
     "GROUP BY 1, 2, 3, 4, 5, 6, 7"
 ).bindparams(bindparam("metrics", value=list(otlp.READ_METRICS)))
 DELETE_USAGE = text(
-    "DELETE FROM usage_records WHERE tool = :tool AND tool_record_id = :record AND date = ANY(:days)"
+    f"DELETE FROM usage_records WHERE tool = :tool AND tool_record_id = :record AND {SCOPE.format(t='')}"
 ).bindparams(tool=CLAUDE_CODE, record=OTEL_RECORD)
 DELETE_ACTIVITY = text(
-    "DELETE FROM activity_daily WHERE tool = :tool AND organization_id LIKE :prefix AND date = ANY(:days)"
+    f"DELETE FROM activity_daily WHERE tool = :tool AND organization_id LIKE :prefix AND {SCOPE.format(t='')}"
 ).bindparams(tool=CLAUDE_CODE, prefix=OTEL_ORG_PREFIX + "%")
 COVERED_USAGE = text(
     # (day, email) pairs the Admin API (any Claude Code row that is not OTel's) covers
@@ -77,8 +84,8 @@ COVERED_ACTIVITY = text(
     "SELECT DISTINCT date, email FROM activity_daily WHERE tool = :tool AND date = ANY(:days) "
     "AND organization_id NOT LIKE :prefix"
 ).bindparams(tool=CLAUDE_CODE, prefix=OTEL_ORG_PREFIX + "%")
-DIRTY_MARKS = text("SELECT id, date FROM otel_dirty_days")
-DIRTY_MARKS_OF = text("SELECT id, date FROM otel_dirty_days WHERE date = ANY(:days)")
+DIRTY_MARKS = text("SELECT id, date, identity FROM otel_dirty_days")
+DIRTY_MARKS_OF = text("SELECT id, date, identity FROM otel_dirty_days WHERE date = ANY(:days)")
 CLEAR_MARKS = text("DELETE FROM otel_dirty_days WHERE id = ANY(:ids)")
 SETTLE_DELTAS = text(
     # the deltas of every cumulative (series, start) with a pending point, from its values in time order (a drop is a
@@ -91,7 +98,7 @@ SETTLE_DELTAS = text(
     "ELSE o.value - o.previous END "
     "FROM ordered o WHERE p.id = o.id AND p.delta IS DISTINCT FROM "
     "(CASE WHEN o.previous IS NULL OR o.value < o.previous THEN o.value ELSE o.value - o.previous END) "
-    "RETURNING p.date"
+    "RETURNING p.date, p.identity"
 )
 HAS_OTEL = text(
     "SELECT EXISTS (SELECT 1 FROM otel_points WHERE date = ANY(:days)) "
@@ -133,10 +140,14 @@ def _count(value: float) -> int:
     return min(max(round(value), 0), MAX_COUNT)
 
 
-async def settle_deltas(db: AsyncSession) -> set[date]:
-    """Give every pending cumulative point its delta (and fix its series' later ones); returns the days whose deltas
-    moved. Call under `lock_provisional`."""
-    return {row.date for row in await db.execute(SETTLE_DELTAS)}
+Pair = tuple[date, str]
+"""(day, OTel identity): one person's provisional rows of one day."""
+
+
+async def settle_deltas(db: AsyncSession) -> set[Pair]:
+    """Give every pending cumulative point its delta (and fix its series' later ones); returns the (day, identity)
+    pairs whose deltas moved. Call under `lock_provisional`."""
+    return {(row.date, row.identity) for row in await db.execute(SETTLE_DELTAS) if row.identity is not None}
 
 
 async def reconcile_provisional(db: AsyncSession, days: Iterable[date], *, known_otel: bool = False) -> set[date]:
@@ -150,26 +161,37 @@ async def reconcile_provisional(db: AsyncSession, days: Iterable[date], *, known
         return set()
     await lock_provisional(db)
     marks = (await db.execute(DIRTY_MARKS_OF, {"days": sorted(wanted)})).all()
-    return await _rebuild(db, wanted, [m.id for m in marks])
+    return await _rebuild(db, wanted, set(), [m.id for m in marks])
 
 
 async def rebuild_dirty_days(db: AsyncSession) -> set[date]:
-    """The rebuild job's work: settle pending deltas and rewrite every marked day, clearing the marks read, in the
-    caller's transaction; returns the days rewritten."""
+    """The rebuild job's work: settle pending deltas and rewrite the marked people's provisional rows of their days
+    (a whole day for a mark without an identity), clearing the marks read, in the caller's transaction; returns the
+    days rewritten."""
     await lock_provisional(db)
     marks = (await db.execute(DIRTY_MARKS)).all()
-    return await _rebuild(db, {m.date for m in marks}, [m.id for m in marks])
+    whole = {m.date for m in marks if m.identity is None}
+    pairs = {(m.date, m.identity) for m in marks if m.identity is not None}
+    return await _rebuild(db, whole, pairs, [m.id for m in marks])
 
 
-async def _rebuild(db: AsyncSession, days: set[date], mark_ids: list[int]) -> set[date]:
-    wanted = sorted(days | await settle_deltas(db))
+async def _rebuild(db: AsyncSession, whole: set[date], pairs: set[Pair], mark_ids: list[int]) -> set[date]:
+    """Rewrite the provisional rows of the `whole` days and of the (day, identity) `pairs` (plus the pairs whose
+    deltas settling moves), refresh the touched days' rollups; returns those days."""
+    pairs = {(day, identity) for day, identity in pairs | await settle_deltas(db) if day not in whole}
     if mark_ids:
         await db.execute(CLEAR_MARKS, {"ids": mark_ids})
+    wanted = sorted(whole | {day for day, _ in pairs})
     if not wanted:
         return set()
-    await db.execute(DELETE_USAGE, {"days": wanted})
-    await db.execute(DELETE_ACTIVITY, {"days": wanted})
-    sums = (await db.execute(POINT_SUMS, {"days": wanted})).all()
+    scope = {
+        "days": sorted(whole),
+        "pair_days": [day for day, _ in sorted(pairs)],
+        "pair_ids": [identity for _, identity in sorted(pairs)],
+    }
+    await db.execute(DELETE_USAGE, scope)
+    await db.execute(DELETE_ACTIVITY, scope)
+    sums = (await db.execute(POINT_SUMS, scope)).all()
     emails = {row.identity: row.email for row in sums}
     covered_usage = {(r.date, r.email) for r in await db.execute(COVERED_USAGE, {"days": wanted})}
     covered_activity = {(r.date, r.email) for r in await db.execute(COVERED_ACTIVITY, {"days": wanted})}

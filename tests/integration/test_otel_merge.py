@@ -358,7 +358,7 @@ async def test_a_rebuild_that_dies_leaves_its_marks_for_the_next(
             await rebuild_dirty_days(db)
             raise WorkerDied
     async with sessionmaker() as db:
-        assert (await db.execute(text("SELECT count(*) FROM otel_dirty_days"))).scalar() == 1
+        assert (await db.execute(text("SELECT count(*) FROM otel_dirty_days"))).scalar() == 2  # ada and bo of D1
         assert (await db.execute(text("SELECT count(*) FROM usage_records"))).scalar() == 0
     async with sessionmaker() as db, db.begin():
         assert await rebuild_dirty_days(db) == {D1}
@@ -366,3 +366,35 @@ async def test_a_rebuild_that_dies_leaves_its_marks_for_the_next(
         await _check_never_both(db)
         cost = (await db.execute(text("SELECT sum(cost) FROM usage_daily WHERE date = :d"), {"d": D1})).scalar()
     assert cost == Decimal("6.000000")  # ada 4 + bo 2
+
+
+async def test_a_rebuild_rewrites_only_the_marked_people_of_a_day(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """An export of ada's marks (D1, ada) only: bo's provisional row of D1 is left as it was (same row), ada's is
+    rewritten with the new points, and the day's totals stay exact at every rollup level."""
+    async with sessionmaker() as db, db.begin():
+        await STEPS["otel_d1"](db)
+        await rebuild_dirty_days(db)
+
+    async def rows() -> dict[str, tuple[int, Decimal]]:
+        async with sessionmaker() as db:
+            await _check_never_both(db)
+            found = await db.execute(
+                text("SELECT email, id, cost FROM usage_records WHERE tool_record_id = 'otel' AND date = :d"),
+                {"d": D1},
+            )
+            return {r.email: (r.id, r.cost) for r in found}
+
+    before = await rows()
+    at = _at(D1, 30)
+    more = _otel_step([Sample(otlp.COST, 0.5, at - 60_000_000_000, at, {"user.email": "ada@example.com",
+                                                                        "model": MODEL})])  # fmt: skip
+    async with sessionmaker() as db, db.begin():
+        await more(db)
+        marks = (await db.execute(text("SELECT date, identity FROM otel_dirty_days"))).all()
+        assert [tuple(m) for m in marks] == [(D1, "otel:ada@example.com")]
+        assert await rebuild_dirty_days(db) == {D1}
+    after = await rows()
+    assert after["bo@example.com"] == before["bo@example.com"]  # not rewritten
+    assert after["ada@example.com"][1] == before["ada@example.com"][1] + Decimal("0.5")

@@ -31,8 +31,10 @@ STORE_POINTS = text(
     "CAST(:identities AS text[]), CAST(:models AS text[]), CAST(:kinds AS text[]), CAST(:attrs AS text[])) "
     "AS p(series_key, start_ns, time_ns, metric, cumulative, value, identity, model, kind, attributes) "
     "ON CONFLICT ON CONSTRAINT uq_otel_points_point DO NOTHING "
-    "RETURNING date), "
-    "marks AS (INSERT INTO otel_dirty_days (date) SELECT DISTINCT date FROM stored) "
+    "RETURNING date, identity), "
+    # one mark per (day, person) stored; a point without an identity never reaches a provisional row
+    "marks AS (INSERT INTO otel_dirty_days (date, identity) SELECT DISTINCT date, identity FROM stored "
+    "WHERE identity IS NOT NULL) "
     "SELECT count(*) FROM stored"
 )
 
