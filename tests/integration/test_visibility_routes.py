@@ -235,3 +235,25 @@ def test_no_route_shows_a_hidden_person(mode, services, oidc_issuer, visibility_
     assert admin_saw == {HIDDEN, HIDDEN_SEAT_PRICE, "9,876.54"}
     assert requested > 500
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:80])
+
+
+CACHED_PAGES = ["/", "/team", "/seats", "/budgets", f"/repositories/{REPO}", "/api/v1/users/pivot", "/api/v1/seats"]
+
+
+def test_cached_pages_and_results_follow_the_viewer(services, oidc_issuer, visibility_data):
+    """The page cache and the rendered bodies are on (Redis, per worker): whoever asks first, a member never gets
+    what was computed for the admin, nor the admin what was computed for the member."""
+    from abacus.queries.cache import cache_of
+
+    with viewers_for(services, oidc_issuer, "team") as (app, viewers):
+        cache = cache_of(app.state.engine)
+        assert cache is not None
+        for order in ((MEMBER, ADMIN, MEMBER), (ADMIN, MEMBER, ADMIN)):
+            for url in CACHED_PAGES:
+                for viewer in order:
+                    body = viewers.get(viewer, url + "?range=90d").text
+                    if viewer == ADMIN:
+                        assert HIDDEN in body or HIDDEN_BUDGET in body or "9,876.54" in body or "73.37" in body, url
+                    else:
+                        assert not leaks(body, hidden_from("team", viewer)), url
+        assert cache.hits > 0  # the second round was served from the cache
