@@ -117,11 +117,44 @@ async def _after_write(
     return await _page(request, db, mappings_filter, notice=notice)
 
 
+@dataclass(frozen=True)
+class IdentityForm:
+    """What a write form of the assistant names: one identity (source and external id as typed) and the admin who
+    sent it; `error` says why the identity cannot be written (None: it can)."""
+
+    admin: str
+    source: str
+    external_id: str
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The row of the page a refusal is shown next to."""
+        return f"{self.source}:{self.external_id}"
+
+
+def _identity_from_form(request: Request[Any, Any, Any], data: dict[str, str]) -> IdentityForm:
+    """The identity a set / remove / bot form names, checked the way the write will check it."""
+    admin = session_user(request)["email"]  # type: ignore[index]
+    source, external_id = data.get("source", ""), data.get("external_id", "")
+    try:
+        normalise_external_id(source, external_id)
+    except MappingError as exc:
+        return IdentityForm(admin, source, external_id, error=str(exc))
+    return IdentityForm(admin, source, external_id)
+
+
 async def _refused(
-    request: Request[Any, Any, Any], db: AsyncSession, mappings_filter: MappingsFilter, key: str, message: str
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    mappings_filter: MappingsFilter,
+    form: IdentityForm,
+    message: str | None = None,
 ) -> Template:
-    """A write the form's values cannot make: the page with the reason next to the row, status 400."""
-    return await _page(request, db, mappings_filter, status_code=400, error={"key": key, "message": message})
+    """A write the form's values cannot make: the page with the reason (`message`, else the form's own error) next to
+    the row, status 400."""
+    error = {"key": form.key, "message": message or form.error}
+    return await _page(request, db, mappings_filter, status_code=400, error=error)
 
 
 def suggestions_fingerprint(items: Sequence[UnmappedIdentity]) -> str:
@@ -138,29 +171,26 @@ async def save_mapping(
     mappings_filter: NamedDependency[MappingsFilter],
 ) -> Template | Redirect:
     """Map an identity to a person; an email outside ABACUS_ALLOWED_DOMAINS needs a second, explicit "save anyway"."""
-    admin = session_user(request)["email"]  # type: ignore[index]
-    source, external_id, email = data.get("source", ""), data.get("external_id", ""), data.get("email", "")
+    form = _identity_from_form(request, data)
+    if form.error:
+        return await _refused(request, db, mappings_filter, form)
     allowed = request.app.state.settings.sign_in.allowed_domains
     try:
-        normalise_external_id(source, external_id)
-        address = validate_email(email)
-    except MappingError as exc:
-        return await _refused(request, db, mappings_filter, f"{source}:{external_id}", str(exc))
-    if allowed and not is_work_email(address, allowed) and data.get("confirm") != "outside":
-        warning = {
-            "source": source,
-            "external_id": external_id,
-            "email": address,
-            "domains": ", ".join(allowed),
-        }
-        return await _page(request, db, mappings_filter, confirm_outside=warning)
-    try:
+        address = validate_email(data.get("email", ""))
+        if allowed and not is_work_email(address, allowed) and data.get("confirm") != "outside":
+            warning = {
+                "source": form.source,
+                "external_id": form.external_id,
+                "email": address,
+                "domains": ", ".join(allowed),
+            }
+            return await _page(request, db, mappings_filter, confirm_outside=warning)
         async with db.begin():
-            change = await admin_set_mapping(db, source, external_id, address, actor=admin)
+            change = await admin_set_mapping(db, form.source, form.external_id, address, actor=form.admin)
     except MappingError as exc:
-        return await _refused(request, db, mappings_filter, f"{source}:{external_id}", str(exc))
+        return await _refused(request, db, mappings_filter, form, str(exc))
     notice = (
-        f"Mapped {source} {external_id} → {address} ({change.usage_rows} usage rows, "
+        f"Mapped {form.source} {form.external_id} → {address} ({change.usage_rows} usage rows, "
         f"{change.commits} commits re-pointed)."
     )
     return await _after_write(request, db, mappings_filter, notice)
@@ -229,20 +259,21 @@ async def remove_mapping(
     mappings_filter: NamedDependency[MappingsFilter],
 ) -> Template | Redirect:
     """Two steps, both plain forms: "Remove" asks once on the page, "Yes, remove" removes."""
-    admin = session_user(request)["email"]  # type: ignore[index]
-    source, external_id = data.get("source", ""), data.get("external_id", "")
-    try:
-        normalise_external_id(source, external_id)
-    except MappingError as exc:
-        return await _refused(request, db, mappings_filter, f"{source}:{external_id}", str(exc))
+    form = _identity_from_form(request, data)
+    if form.error:
+        return await _refused(request, db, mappings_filter, form)
     if data.get("confirm") != "yes":
-        return await _page(request, db, mappings_filter, confirm_remove={"source": source, "external_id": external_id})
+        confirm = {"source": form.source, "external_id": form.external_id}
+        return await _page(request, db, mappings_filter, confirm_remove=confirm)
     try:
         async with db.begin():
-            change = await admin_delete_mapping(db, source, external_id, actor=admin)
+            change = await admin_delete_mapping(db, form.source, form.external_id, actor=form.admin)
     except MappingError as exc:
-        return await _refused(request, db, mappings_filter, f"{source}:{external_id}", str(exc))
-    notice = f"Removed {source} {external_id} ({change.usage_rows} usage rows, {change.commits} commits re-pointed)."
+        return await _refused(request, db, mappings_filter, form, str(exc))
+    notice = (
+        f"Removed {form.source} {form.external_id} ({change.usage_rows} usage rows, "
+        f"{change.commits} commits re-pointed)."
+    )
     return await _after_write(request, db, mappings_filter, notice)
 
 
@@ -254,24 +285,26 @@ async def mark_bot(
     mappings_filter: NamedDependency[MappingsFilter],
 ) -> Template | Redirect:
     """ "Ignore as bot" (bot=yes) or "not a bot" (bot=no) for one identity; reversible, so no confirmation step."""
-    admin = session_user(request)["email"]  # type: ignore[index]
-    source, external_id, choice = data.get("source", ""), data.get("external_id", ""), data.get("bot", "")
+    form = _identity_from_form(request, data)
+    choice = data.get("bot", "")
     if choice not in ("yes", "no"):
-        return await _refused(request, db, mappings_filter, f"{source}:{external_id}", 'bot must be "yes" or "no"')
+        return await _refused(request, db, mappings_filter, form, 'bot must be "yes" or "no"')
+    if form.error:
+        return await _refused(request, db, mappings_filter, form)
     try:
         async with db.begin():
-            change = await set_bot(db, source, external_id, choice == "yes", updated_by=admin)
+            change = await set_bot(db, form.source, form.external_id, choice == "yes", updated_by=form.admin)
             await record_audit(
                 db,
-                actor=admin,
+                actor=form.admin,
                 action="identity.bot" if change.is_bot else "identity.not_bot",
                 target=f"{change.source}:{change.external_id}",
                 before={"is_bot": change.before},
                 after={"is_bot": change.is_bot},
             )
     except MappingError as exc:
-        return await _refused(request, db, mappings_filter, f"{source}:{external_id}", str(exc))
-    moved = f"{change.commits} commits" if source == "github" else f"{change.usage_rows} usage rows"
+        return await _refused(request, db, mappings_filter, form, str(exc))
+    moved = f"{change.commits} commits" if form.source == "github" else f"{change.usage_rows} usage rows"
     notice = (
         f"Ignored {change.source} {change.external_id} as a bot ({moved} no longer count for people)."
         if change.is_bot
