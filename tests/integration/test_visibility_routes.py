@@ -129,15 +129,15 @@ def concrete_paths(path: str, people: tuple[str, ...]) -> list[str]:
     return [re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: values.get(m.group(1), "x"), path)]
 
 
-def query_variants(people: tuple[str, ...]) -> list[str]:
-    """No parameters, then those that pick a person, a team (visible and small) or a search, and group by team."""
+def query_variants(hidden: str) -> list[str]:
+    """No parameters, then those that pick a person (a hidden one), a team (one's own, and one too small for
+    outsiders), a search for a hidden person, group by team, and a sort by email over a longer range."""
     return [
         "",
-        *(f"?email={quote(p)}" for p in people),
+        f"?email={quote(hidden)}",
         "?team=web",
         "?team=infra",
         "?search=ken",
-        "?search=example",
         "?group=team",
         "?range=90d&sort=email&dir=asc",
     ]
@@ -207,9 +207,9 @@ def test_no_route_shows_a_hidden_person(mode, services, oidc_issuer, visibility_
         for route in routes:
             for viewer in (ADMIN, LEAD, MEMBER):  # the admin first: a leaking cache would hand on their body
                 hidden = hidden_from(mode, viewer)
-                people = (viewer, HIDDEN, NOBODY)
-                for path in concrete_paths(route.path, people):
-                    for variant in query_variants(people):
+                # a visible and a hidden person (nobody's answer is compared with the hidden person's below)
+                for path in concrete_paths(route.path, (viewer, HIDDEN)):
+                    for variant in query_variants(HIDDEN):
                         targets = (None, *route.fragments)
                         for target in targets:
                             headers = {} if target is None else {"HX-Request": "true", "HX-Target": target}
