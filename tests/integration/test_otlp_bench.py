@@ -3,10 +3,12 @@
 deployed: `abacus serve --workers 2` and an `abacus worker` running the rebuild jobs (provisional rows and rollups)
 beside it, as separate processes; then how long after the last export the provisional rows were complete. Prints the
 figures for the README; asserts that the ingest and the rows are complete and that the rate is not absurdly slow
-(the machine is shared)."""
+(the machine is shared). Because other work shares the machine, it also prints the CPU the pipeline itself used
+(web workers, the worker and this database's PostgreSQL backends): points per CPU-second, what one idle core does."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import subprocess
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from sqlalchemy import text
 
@@ -71,9 +74,46 @@ async def _state(database_url: str) -> tuple[int, int, int, float, float]:
         await engine.dispose()
 
 
+async def _backend_pids(database_url: str) -> list[int]:
+    from abacus.db import create_engine
+
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            sql = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            return [int(r.pid) for r in await conn.execute(text(sql))]
+    finally:
+        await engine.dispose()
+
+
+def _cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) so far of each process still running."""
+    out = {}
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        out[pid] = times.user + times.system
+    return out
+
+
+def _pipeline_pids(procs: list[subprocess.Popen[bytes]], database_url: str) -> list[int]:
+    """The web workers (serve and its children), the worker, and the database's backends."""
+    pids = [p.pid for p in procs]
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            pids += [child.pid for child in psutil.Process(proc.pid).children(recursive=True)]
+    backends: list[int] = run_async(_backend_pids(database_url))
+    return pids + backends
+
+
 @pytest.fixture()
-def deployed(services: Any, oidc_server: ThreadedServer, database_url: str, clean_db: None) -> Iterator[str]:
-    """`abacus serve --workers 2` and `abacus worker` on this run's database, a queue of their own; yields the URL."""
+def deployed(
+    services: Any, oidc_server: ThreadedServer, database_url: str, clean_db: None
+) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
+    """`abacus serve --workers 2` and `abacus worker` on this run's database, a queue of their own; yields the URL
+    and the two processes."""
     port = free_port()
     env = {
         **os.environ,
@@ -101,7 +141,7 @@ def deployed(services: Any, oidc_server: ThreadedServer, database_url: str, clea
                 pass
             assert time.time() < deadline, "abacus serve did not start"
             time.sleep(0.2)
-        yield url
+        yield url, procs
     finally:
         for proc in procs:
             proc.terminate()
@@ -115,7 +155,10 @@ def deployed(services: Any, oidc_server: ThreadedServer, database_url: str, clea
 
 
 @pytest.mark.parametrize(("points_per_export", "exports"), [(50, 120), (2000, 30)])
-def test_receiver_throughput(deployed: str, database_url: str, points_per_export: int, exports: int) -> None:
+def test_receiver_throughput(
+    deployed: tuple[str, list[subprocess.Popen[bytes]]], database_url: str, points_per_export: int, exports: int
+) -> None:
+    url, procs = deployed
     now = datetime.now(UTC)
     bodies = [_export(i, points_per_export, now) for i in range(exports)]
     headers = {
@@ -123,7 +166,7 @@ def test_receiver_throughput(deployed: str, database_url: str, points_per_export
         "Content-Encoding": "gzip",
         "Authorization": f"Bearer {TOKEN}",
     }
-    client = httpx.Client(base_url=deployed, timeout=60)
+    client = httpx.Client(base_url=url, timeout=60)
 
     def send(body: bytes) -> float:
         started = time.perf_counter()
@@ -133,6 +176,7 @@ def test_receiver_throughput(deployed: str, database_url: str, points_per_export
 
     for warm in range(4):  # every web worker's pool and prepared statement
         client.post("/otlp/v1/metrics", content=_export(10**6 + warm, 10, now), headers=headers)
+    cpu_before = _cpu(_pipeline_pids(procs, database_url))
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=SENDERS) as pool:
         latencies = list(pool.map(send, bodies))
@@ -144,6 +188,8 @@ def test_receiver_throughput(deployed: str, database_url: str, points_per_export
         assert time.perf_counter() < deadline, f"provisional rows not rebuilt: {state}"
         time.sleep(0.1)
     caught_up = time.perf_counter() - started - elapsed
+    cpu_after = _cpu(_pipeline_pids(procs, database_url))
+    cpu = sum(after - cpu_before.get(pid, 0.0) for pid, after in cpu_after.items())
     points, _, _, sent, provisional = state
     assert points == total + 40
     assert provisional == sent  # every point is in its day's provisional rows
@@ -152,6 +198,8 @@ def test_receiver_throughput(deployed: str, database_url: str, points_per_export
     print(
         f"\nOTLP ingest, {points_per_export} points per export, {SENDERS} concurrent senders: {total} points in "
         f"{elapsed:.2f} s = {rate:,.0f} points/s; receiver p50 {statistics.median(latencies) * 1000:.0f} ms, "
-        f"p99 {p99 * 1000:.0f} ms; provisional rows complete {caught_up:.1f} s after the last export"
+        f"p99 {p99 * 1000:.0f} ms; provisional rows complete {caught_up:.1f} s after the last export; "
+        f"{cpu:.2f} CPU-s used by web + worker + PostgreSQL = {total / cpu:,.0f} points per CPU-second; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     assert rate > 100
