@@ -120,6 +120,18 @@ def test_provisional_figures_are_marked_on_pages_api_and_export(
     assert NOTE not in client.get("/usage", params=_days(YESTERDAY, YESTERDAY)).text
     assert NOTE in client.get("/users/ada@example.com", params=_days(YESTERDAY, TODAY)).text
     assert NOTE not in client.get("/users/bo@example.com", params=_days(YESTERDAY, TODAY)).text  # Cursor only
+    assert NOTE in client.get("/", params=_days(YESTERDAY, TODAY)).text  # the Overview
+    assert NOTE not in client.get("/", params=_days(YESTERDAY, YESTERDAY)).text
+    team_rows = dom.texts(dom.parse(client.get("/team", params=_days(YESTERDAY, TODAY)).text), "tbody tr")
+    assert {row.split()[0]: "provisional" in row for row in team_rows} == {
+        "ada@example.com": True,
+        "bo@example.com": False,
+    }
+    team_csv = client.get("/export/team.csv", params=_days(YESTERDAY, TODAY))
+    assert {r["email"]: r["provisional"] for r in csv.DictReader(io.StringIO(team_csv.text))} == {
+        "ada@example.com": "true",
+        "bo@example.com": "false",
+    }
     raw = client.get("/users/ada@example.com", params={**_days(YESTERDAY, TODAY), "tab": "raw"}).text
     assert NOTE in raw
     rows = dom.texts(dom.parse(raw), "tbody tr")

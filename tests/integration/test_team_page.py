@@ -309,6 +309,7 @@ CSV_HEADER = [
     "acceptance_rate",
     "ai_active_days",
     "cost_per_1k_lines",
+    "provisional",
 ]
 
 
@@ -350,6 +351,7 @@ def test_team_csv_matches_the_raw_rows(page_client, records):
             "",
             "0",
             "",
+            "false",  # and no OTel rows: nothing provisional (M-PROVISIONAL)
         ]
     alias = page_client.get("/api/v1/export/team.csv", params={"range": "90d"})
     assert alias.status_code == 200 and alias.text == response.text

@@ -46,6 +46,10 @@ class ProvisionalMarks:
     def label(self) -> str:
         return days_label(self.days)
 
+    def of(self, email: str) -> bool:
+        """M-PROVISIONAL of a person's figures over the marks' range."""
+        return any(m.email == email for m in self.marks)
+
     def on(self, day: date, *, email: str | None = None, tool: str | None = None, model: str | None = None) -> bool:
         """M-PROVISIONAL of a figure of one day (see `is_provisional`)."""
         return is_provisional(self, day, day, email=email, tool=tool, model=model)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
 from abacus.domain.visibility import Viewer, others_label
+from abacus.queries.provisional import provisional_marks
 from abacus.queries.team import TeamQuery, hidden_totals, stream_team_members, team_tools, team_totals
 from abacus.web.csv_download import csv_filename, csv_response, tool_column
 from abacus.web.params import SearchText, TeamFilter, today_utc
@@ -22,20 +23,29 @@ HEAD_COLUMNS = ("email", "total_tokens", "total_cost", "claude_code_tokens", "cu
 TAIL_COLUMNS = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "first_active", "last_active",
     "days_active", "avg_tokens_per_day", "tool_count", "has_thinking_models", "lines_added", "acceptance_rate",
-    "ai_active_days", "cost_per_1k_lines",
+    "ai_active_days", "cost_per_1k_lines", "provisional",
 )  # fmt: skip
 """Between the two: a `<tool>_tokens` column for every other tool with usage in the range (the Team page's tool
-columns), so the tool columns add up to `total_tokens`, as do input + output + cache read + cache write."""
+columns), so the tool columns add up to `total_tokens`, as do input + output + cache read + cache write. The last,
+`provisional`, is the line's M-PROVISIONAL (docs/metrics.md)."""
 
 
 def team_columns(other_tools: Sequence[str]) -> tuple[str, ...]:
     return (*HEAD_COLUMNS, *(tool_column(t, "tokens") for t in other_tools), *TAIL_COLUMNS)
 
 
+def _flag(provisional: bool) -> str:
+    return "true" if provisional else "false"
+
+
 async def _team_rows(request: Request[Any, Any, Any], query: TeamQuery) -> AsyncIterator[Sequence[Any]]:
+    async with request.app.state.sessionmaker() as db:
+        marks = await provisional_marks(db, query.rng.start, query.rng.end, team_slug=query.team_slug)
+    listed: set[str] = set()
     # Its own connection: the request's session is closed before the body streams.
     async with request.app.state.engine.connect() as conn:
         async for m in stream_team_members(conn, query):
+            listed.add(m.email)
             yield (
                 m.email,
                 m.total_tokens,
@@ -59,13 +69,14 @@ async def _team_rows(request: Request[Any, Any, Any], query: TeamQuery) -> Async
                 else None,
                 m.activity_days,
                 round(m.cost_per_1k_lines, 6) if m.cost_per_1k_lines is not None else None,
+                _flag(marks.of(m.email)),
             )
     if query.people is not None and not query.email_pattern:  # the hidden people as one line (docs/security.md §6)
         async with request.app.state.sessionmaker() as db:
             shown = await team_totals(db, query)
             _, others = await hidden_totals(db, query, shown)
         if others is not None:
-            tail = [None] * len(TAIL_COLUMNS)
+            tail = [None] * (len(TAIL_COLUMNS) - 1)
             yield (
                 others_label(others.count),
                 others.total_tokens,
@@ -74,6 +85,7 @@ async def _team_rows(request: Request[Any, Any, Any], query: TeamQuery) -> Async
                 others.tool_tokens.get(CURSOR, 0),
                 *(others.tool_tokens.get(t, 0) for t in query.tools),
                 *tail,
+                _flag(any(mark.email not in listed for mark in marks.marks)),
             )
 
 

@@ -16,6 +16,7 @@ from abacus.providers.registry import configured_tools
 from abacus.queries.activity import activity_by_tool
 from abacus.queries.dashboard import dashboard_data
 from abacus.queries.lifetime import lifetime_stats
+from abacus.queries.provisional import provisional_marks
 from abacus.queries.seats import seats_view
 from abacus.web.params import TeamFilter, now_utc, range_query, today_utc
 from abacus.web.rendering import has_page_body, page_body_key, range_context, render
@@ -44,12 +45,13 @@ async def dashboard(
         shell = {**range_context(request, rng), **chosen, "nav": "overview", "lifetime": lifetime}
         return render(request, PAGE, shell, fragments=FRAGMENTS, body_key=body_key)
     idle_after = request.app.state.settings.seats.idle_days
-    (lifetime, activity, seats), data = await asyncio.gather(
+    (lifetime, activity, seats, marks), data = await asyncio.gather(
         concurrently(
             sessionmaker,
             lifetime_stats,
             lambda db: activity_by_tool(db, rng, team),
             lambda db: seats_view(db, rng, idle_after_days=idle_after, team_slug=team),
+            lambda db: provisional_marks(db, rng.start, rng.end, team_slug=team),
         ),
         dashboard_data(sessionmaker, rng, team, viewer),
     )
@@ -80,6 +82,7 @@ async def dashboard(
         "tool_legend": tool_legend([t.tool for t in data.totals.tools if t.tokens > 0]),
         "activity": activity,
         "seats": seats,
+        "provisional": marks,
         "settings_idle_days": idle_after,
         "activity_title": f"What the AI produced ({rng.tag})",
     }

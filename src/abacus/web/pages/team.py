@@ -17,6 +17,7 @@ from abacus.domain.formatting import format_percent_int, format_tokens
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import tool_color, tool_name
 from abacus.domain.visibility import Viewer
+from abacus.queries.provisional import provisional_marks
 from abacus.queries.team import (
     DEDICATED_TOOLS,
     TeamMember,
@@ -244,6 +245,7 @@ async def team(
         "team_filter": chosen_team,
         "team_query": {"team": chosen_team} if chosen_team else {},
         "unattributed": await unattributed_in_range(db, rng),
+        "provisional": await provisional_marks(db, rng.start, rng.end, team_slug=chosen_team),
     }
     return render(request, PAGE, context, fragments=FRAGMENTS, body_key=body_key)
 
