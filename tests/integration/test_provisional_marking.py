@@ -127,6 +127,10 @@ def test_provisional_figures_are_marked_on_pages_api_and_export(
         "ada@example.com": True,
         "bo@example.com": False,
     }
+    users = client.get("/api/v1/users", params=_days(YESTERDAY, TODAY)).json()
+    assert {u["email"]: u["provisional"] for u in users} == {"ada@example.com": True, "bo@example.com": False}
+    pivot = client.get("/api/v1/users/pivot", params=_days(YESTERDAY, TODAY)).json()["users"]
+    assert {u["email"]: u["provisional"] for u in pivot} == {"ada@example.com": True, "bo@example.com": False}
     team_csv = client.get("/export/team.csv", params=_days(YESTERDAY, TODAY))
     assert {r["email"]: r["provisional"] for r in csv.DictReader(io.StringIO(team_csv.text))} == {
         "ada@example.com": "true",

@@ -45,6 +45,7 @@ def test_users_list(page_client, records):
             "cursor_tokens": p["cursor_tokens"],
             "favorite_model": favorite_model(records, p["email"], START_30D, TODAY),
             "last_active": p["last_active"].isoformat(),
+            "provisional": False,  # the seed has no OTel rows (M-PROVISIONAL)
         }
     sliced = page_client.get("/api/v1/users", params={"limit": "2", "offset": "1"}).json()
     assert [u["email"] for u in sliced] == [u["email"] for u in body[1:3]]
@@ -85,6 +86,7 @@ def test_pivot_every_field(page_client, records):
             "tool_count": p["tool_count"],
             "has_thinking_models": p["has_thinking_models"],
             "days_since_last_active": p["days_since_last_active"],
+            "provisional": False,
         }
 
 

@@ -19,8 +19,10 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.periods import DateRange
+from abacus.domain.provisional import ProvisionalMarks
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
 from abacus.domain.visibility import Viewer
+from abacus.queries.provisional import provisional_marks
 from abacus.queries.team import (
     SORT_COLUMNS,
     TeamMember,
@@ -86,6 +88,8 @@ class UserListItem:
     """M-FAV-MODEL: the model with most tokens in the range (ties alphabetical)."""
     last_active: date
     """Last day with usage, all time."""
+    provisional: bool = False
+    """M-PROVISIONAL: the person's figures in the range include live OTel rows."""
 
 
 @get(
@@ -115,6 +119,7 @@ async def api_users(
     )
     members = await team_members(db, query, limit=paging.limit, offset=paging.offset)
     favorites = await favorite_models(db, [m.email for m in members], rng)
+    marks = await provisional_marks(db, rng.start, rng.end, team_slug=team_filter.slug)
     return [
         UserListItem(
             m.email,
@@ -124,6 +129,7 @@ async def api_users(
             m.cursor_tokens,
             favorites[m.email],
             m.last_active,
+            marks.of(m.email),
         )
         for m in members
     ]
@@ -154,6 +160,8 @@ class PivotUser:
     tool_count: int
     has_thinking_models: bool
     days_since_last_active: int
+    provisional: bool = False
+    """M-PROVISIONAL: the person's figures in the range include live OTel rows."""
 
 
 @dataclass
@@ -181,7 +189,7 @@ class UserPivot:
     """The people hidden from the signed-in person (docs/security.md §6), summed; null when none or with a search."""
 
 
-def _pivot_user(m: TeamMember) -> PivotUser:
+def _pivot_user(m: TeamMember, marks: ProvisionalMarks) -> PivotUser:
     return PivotUser(
         email=m.email,
         total_tokens=m.total_tokens,
@@ -200,6 +208,7 @@ def _pivot_user(m: TeamMember) -> PivotUser:
         tool_count=m.tool_count,
         has_thinking_models=m.has_thinking_models,
         days_since_last_active=m.days_since_last_active,
+        provisional=marks.of(m.email),
     )
 
 
@@ -241,8 +250,9 @@ async def api_users_pivot(
     )
     totals, members = await team_slice(db, query, limit=paging.limit, offset=paging.offset)
     _, hidden = await hidden_totals(db, query, totals)
+    marks = await provisional_marks(db, rng.start, rng.end, team_slug=team_filter.slug)
     return UserPivot(
-        users=[_pivot_user(m) for m in members],
+        users=[_pivot_user(m, marks) for m in members],
         total_count=totals.count,
         totals=PivotTotals(totals.total_tokens, _money(totals.total_cost), dict(totals.tool_tokens)),
         others=None if hidden is None else PivotOthers(hidden.count, hidden.total_tokens, _money(hidden.total_cost)),
