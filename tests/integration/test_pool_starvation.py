@@ -26,12 +26,13 @@ SKIP_PREFIXES = ("/auth/", "/static", "/otlp/", "/webhooks/")
 
 
 def _server(services: Any, oidc_url: str, **database: Any) -> tuple[ThreadedServer, Any]:
+    """An app whose pool gives up after `pool_timeout_seconds` (POOL_TIMEOUT unless given)."""
     port = free_port()
     settings = app_settings(
         services,
         f"{oidc_url}/oidc",
         base_url=f"http://127.0.0.1:{port}",
-        database={"pool_timeout_seconds": POOL_TIMEOUT, **database},
+        database={"pool_timeout_seconds": POOL_TIMEOUT} | database,
         redis={"page_cache_seconds": 0},  # every request computes from the tables
     )
     app = create_app(settings)
@@ -61,7 +62,10 @@ def test_every_get_route_answers_with_one_pooled_connection(services, oidc_serve
 
 @pytest.mark.parametrize("fanout", [0, 2])
 def test_many_concurrent_clients_on_a_tiny_pool_are_all_answered(services, oidc_server, seeded, fanout):
-    server, _ = _server(services, oidc_server.url, pool_size=2, pool_overflow=0, fanout=fanout)
+    # a queue of 48 requests on 2 connections may take a while on a busy machine: only a deadlock waits 60 s
+    server, _ = _server(
+        services, oidc_server.url, pool_size=2, pool_overflow=0, fanout=fanout, pool_timeout_seconds=60.0
+    )
     paths = ["/", "/?range=1y", "/usage", "/team", "/users/ada@example.com", "/status", "/commits", "/api/v1/users"]
     with server:
         signed = sign_in(server.url, "ada@example.com")
@@ -69,7 +73,7 @@ def test_many_concurrent_clients_on_a_tiny_pool_are_all_answered(services, oidc_
         signed.close()
 
         async def load() -> list[tuple[str, int]]:
-            async with httpx.AsyncClient(base_url=server.url, cookies=cookies, timeout=POOL_TIMEOUT * 10) as client:
+            async with httpx.AsyncClient(base_url=server.url, cookies=cookies, timeout=120) as client:
 
                 async def one(i: int) -> tuple[str, int]:
                     path = paths[i % len(paths)]

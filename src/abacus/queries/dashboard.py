@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from abacus.db import concurrently
+from abacus.db import borrowed_session, concurrently
 from abacus.domain.periods import DateRange, Delta, rate_delta
 from abacus.domain.usage import rate_percent
 from abacus.domain.visibility import EVERYONE, Viewer
@@ -140,6 +140,6 @@ async def dashboard_data(
         lambda db: top_users(db, rng, 10, team, viewer),
         lambda db: commit_summary(db, rng, team),
     )
-    async with sessionmaker() as db:
+    async with borrowed_session(sessionmaker) as db:
         others = await hidden_usage(db, rng, viewer, team)
     return DashboardData(totals=totals, daily=daily, models=models, users=users, commits=commits, others=others)

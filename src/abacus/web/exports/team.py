@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.db import borrowed_session
 from abacus.domain.periods import DateRange
 from abacus.domain.tools import CLAUDE_CODE, CURSOR
 from abacus.domain.visibility import Viewer, others_label
@@ -39,7 +40,7 @@ def _flag(provisional: bool) -> str:
 
 
 async def _team_rows(request: Request[Any, Any, Any], query: TeamQuery) -> AsyncIterator[Sequence[Any]]:
-    async with request.app.state.sessionmaker() as db:
+    async with borrowed_session(request.app.state.sessionmaker) as db:
         marks = await provisional_marks(db, query.rng.start, query.rng.end, team_slug=query.team_slug)
     listed: set[str] = set()
     # Its own connection: the request's session is closed before the body streams.
@@ -72,7 +73,7 @@ async def _team_rows(request: Request[Any, Any, Any], query: TeamQuery) -> Async
                 _flag(marks.of(m.email)),
             )
     if query.people is not None and not query.email_pattern:  # the hidden people as one line (docs/security.md §6)
-        async with request.app.state.sessionmaker() as db:
+        async with borrowed_session(request.app.state.sessionmaker) as db:
             shown = await team_totals(db, query)
             _, others = await hidden_totals(db, query, shown)
         if others is not None:

@@ -9,6 +9,7 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.response import Stream
 
+from abacus.db import borrowed_session
 from abacus.domain.periods import DateRange
 from abacus.domain.provisional import ProvisionalMarks
 from abacus.queries.provisional import provisional_marks
@@ -29,7 +30,7 @@ def _provisional(row: Sequence[Any], view: str, marks: ProvisionalMarks) -> str:
 async def _usage_rows(
     request: Request[Any, Any, Any], rng: DateRange, view: str, team_slug: str | None
 ) -> AsyncIterator[Sequence[Any]]:
-    async with request.app.state.sessionmaker() as db:
+    async with borrowed_session(request.app.state.sessionmaker) as db:
         marks = await provisional_marks(db, rng.start, rng.end, team_slug=team_slug)
     async with request.app.state.engine.connect() as conn:
         async for row in stream_usage_rows(conn, rng, view, team_slug):

@@ -9,7 +9,7 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
-from abacus.db import concurrently
+from abacus.db import borrowed_session, concurrently
 from abacus.domain.periods import DateRange
 from abacus.providers.registry import configured_tools
 from abacus.queries.activity import activity_by_tool, daily_activity
@@ -49,7 +49,7 @@ async def usage_page(
     shell = {**range_context(request, rng), "nav": "usage", "team_choice": team_filter, "team_query": team_filter.query}
     if has_page_body(request, PAGE, body_key):  # the body is rendered already: the shell needs no query
         return render(request, PAGE, shell, fragments=FRAGMENTS, body_key=body_key)
-    async with sessionmaker() as db:
+    async with borrowed_session(sessionmaker) as db:
         marks = await provisional_marks(db, rng.start, rng.end, team_slug=team)
     if view == "tools":
         data, (activity, daily) = await asyncio.gather(
