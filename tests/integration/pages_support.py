@@ -113,15 +113,18 @@ def hrefs(node: dom.Node) -> list[str]:
     return [a.get("href") for a in dom.select(node, "a[href]")]
 
 
-def store_usage_rows(database_url: str, *rows: Any) -> None:
-    """Write `rows` (UsageRow) through the sync store path, in one transaction, as a sync would."""
-    from abacus.db import create_engine, session_factory
+def store_usage_rows(database_url: str, *rows: Any, live: bool = False) -> None:
+    """Write `rows` (UsageRow) through the sync store path, in one transaction, as a sync would (`live`: marked as
+    the OTel rebuild job marks its writes, `abacus.db.live_write`)."""
+    from abacus.db import create_engine, live_write, session_factory
     from abacus.sync.usage_store import store_usage
 
     async def run() -> None:
         engine = create_engine(database_url)
         try:
             async with session_factory(engine)() as db, db.begin():
+                if live:
+                    await live_write(db)
                 await store_usage(db, list(rows))
         finally:
             await engine.dispose()

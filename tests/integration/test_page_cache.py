@@ -14,14 +14,14 @@ from litestar.testing import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from abacus.db import create_engine, live_write, session_factory
+from abacus.db import create_engine, session_factory
 from abacus.queries import cache
 from abacus.queries.lifetime import lifetime_stats
 from abacus.records import UsageRow
 from abacus.services.mappings import set_mapping
 from abacus.sync.usage_store import store_usage
 from tests import dom
-from tests.integration.pages_support import card_value_title, sign_in_test_client, stat_card
+from tests.integration.pages_support import card_value_title, sign_in_test_client, stat_card, store_usage_rows
 from tests.support import app_settings, run_async, truncate_tables
 
 DAY = date(2026, 3, 4)
@@ -49,15 +49,6 @@ def usage(identity: str, tokens: int, record: str) -> UsageRow:
         tool_record_id=record,
         organization_id="cursor:default",
     )
-
-
-async def _store(database_url: str, *rows: UsageRow) -> None:
-    engine = create_engine(database_url)
-    try:
-        async with session_factory(engine)() as db, db.begin():
-            await store_usage(db, list(rows))
-    finally:
-        await engine.dispose()
 
 
 async def _map(database_url: str, external_id: str, email: str) -> None:
@@ -98,16 +89,16 @@ def _page_cache(client: TestClient) -> cache.PageCache:
 
 
 def test_sync_mapping_and_truncate_show_at_once(client: TestClient, database_url: str) -> None:
-    run_async(_store(database_url, usage("cursor:ada@example.com", 100, "a1")))
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 100, "a1"))
     assert _lifetime(client)["total_tokens"] == 100
     hits = _page_cache(client).hits
     assert _lifetime(client)["total_tokens"] == 100
     assert _page_cache(client).hits == hits + 1, "the second request is served from the cache"
 
-    run_async(_store(database_url, usage("cursor:ada@example.com", 40, "a2")))  # the sync store path
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 40, "a2"))  # the sync store path
     assert _lifetime(client)["total_tokens"] == 140
 
-    run_async(_store(database_url, usage("cursor:bob-laptop", 7, "b1")))  # not an email: unmapped
+    store_usage_rows(database_url, usage("cursor:bob-laptop", 7, "b1"))  # not an email: unmapped
     assert _users(client) == {"ada@example.com": 140}
     assert _users(client) == {"ada@example.com": 140}  # cached
     run_async(_map(database_url, "bob-laptop", "bob@example.com"))
@@ -117,17 +108,6 @@ def test_sync_mapping_and_truncate_show_at_once(client: TestClient, database_url
     run_async(truncate_tables(database_url))  # what tests do between cases: TRUNCATE moves the version too
     assert _lifetime(client)["total_tokens"] == 0
     assert _users(client) == {}
-
-
-async def _store_live(database_url: str, *rows: UsageRow) -> None:
-    """Rows written the way the OTel rebuild job writes provisional rows: in a transaction marked `live_write`."""
-    engine = create_engine(database_url)
-    try:
-        async with session_factory(engine)() as db, db.begin():
-            await live_write(db)
-            await store_usage(db, list(rows))
-    finally:
-        await engine.dispose()
 
 
 async def _versions(database_url: str) -> tuple[int, int]:
@@ -143,19 +123,19 @@ async def _versions(database_url: str) -> tuple[int, int]:
 def test_live_telemetry_shows_within_the_refresh_window_and_never_hides_a_sync(
     client: TestClient, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run_async(_store(database_url, usage("cursor:ada@example.com", 100, "a1")))
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 100, "a1"))
     assert _lifetime(client)["total_tokens"] == 100
     monkeypatch.setattr(cache, "LIVE_REFRESH_SECONDS", 3600.0)
     before = run_async(_versions(database_url))
-    run_async(_store_live(database_url, usage("cursor:ada@example.com", 5, "live-1")))
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 5, "live-1"), live=True)
     after = run_async(_versions(database_url))
     assert after == (before[0], before[1] + 1), "a live write moves the live version only"
     assert _lifetime(client)["total_tokens"] == 100, "within the window: the cached figure"
 
-    run_async(_store(database_url, usage("cursor:ada@example.com", 40, "a2")))  # a sync shows at once
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 40, "a2"))  # a sync shows at once
     assert _lifetime(client)["total_tokens"] == 145, "with the live rows written before it"
 
-    run_async(_store_live(database_url, usage("cursor:ada@example.com", 5, "live-2")))
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 5, "live-2"), live=True)
     assert _lifetime(client)["total_tokens"] == 145
     monkeypatch.setattr(cache, "LIVE_REFRESH_SECONDS", 0.0)  # the window has passed
     assert _lifetime(client)["total_tokens"] == 150
@@ -164,7 +144,7 @@ def test_live_telemetry_shows_within_the_refresh_window_and_never_hides_a_sync(
 def test_a_csv_import_shows_at_once(client: TestClient, database_url: str) -> None:
     from abacus.providers.cursor_csv import REQUIRED_COLUMNS, import_cursor_csv
 
-    run_async(_store(database_url, usage("cursor:ada@example.com", 100, "a1")))
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 100, "a1"))
     assert _lifetime(client)["total_tokens"] == 100
     assert _lifetime(client)["total_tokens"] == 100  # cached
     row = {
@@ -200,10 +180,10 @@ def _overview_tokens(client: TestClient) -> str:
 
 
 def test_the_overview_body_is_rendered_again_after_a_sync(client: TestClient, database_url: str) -> None:
-    run_async(_store(database_url, usage("cursor:ada@example.com", 100, "a1")))
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 100, "a1"))
     assert _overview_tokens(client) == "100"
     assert _overview_tokens(client) == "100"  # the rendered body of this worker
-    run_async(_store(database_url, usage("cursor:ada@example.com", 40, "a2")))
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 40, "a2"))
     assert _overview_tokens(client) == "140"
     run_async(_map(database_url, "ada@example.com", "ada@example.com"))  # a mapping write alone moves it too
     run_async(truncate_tables(database_url))
@@ -232,7 +212,7 @@ def _without_tip(html: str) -> str:
 def test_a_rendered_body_makes_the_same_page(client: TestClient, database_url: str, path: str, template: str) -> None:
     """The second request takes the body rendered by the first and renders only the shell: the same HTML (but for
     the random tip)."""
-    run_async(_store(database_url, usage("cursor:ada@example.com", 100, "a1")))
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 100, "a1"))
     first, second = client.get(path), client.get(path)
     assert first.status_code == second.status_code == 200
     assert any(name == template for name, _ in client.app.state.rendered_bodies.items)
@@ -251,9 +231,9 @@ async def _sql(database_url: str, statement: str) -> None:
 def test_without_a_version_row_nothing_is_cached(client: TestClient, database_url: str) -> None:
     run_async(_sql(database_url, "DELETE FROM data_version"))
     try:
-        run_async(_store(database_url, usage("cursor:ada@example.com", 100, "a1")))
+        store_usage_rows(database_url, usage("cursor:ada@example.com", 100, "a1"))
         assert _lifetime(client)["total_tokens"] == 100
-        run_async(_store(database_url, usage("cursor:ada@example.com", 40, "a2")))
+        store_usage_rows(database_url, usage("cursor:ada@example.com", 40, "a2"))
         assert _lifetime(client)["total_tokens"] == 140
         assert _overview_tokens(client) == "140"
     finally:  # a new epoch: entries cached before the row went away are never read again
