@@ -17,12 +17,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/abacus demo
 
-## Install what the tests need and run the whole suite.
+## Install what the tests need and run the whole suite: pytest-xdist workers (TEST_WORKERS, default 3), whole
+## test files per worker (module fixtures are built once); each worker has its own database, queue and Redis db.
+TEST_WORKERS ?= 3
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## Only the pure tests (tests/unit): no PostgreSQL, Redis, emulator or browser is started; a few seconds.
 .PHONY: test-unit

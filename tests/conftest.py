@@ -8,8 +8,11 @@ not fixtures are imported by name from tests/support.py.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -18,13 +21,16 @@ import pytest
 from tests.support import (
     DEMO_USERS,
     RUN_ID,
+    SHARED_RUN_ID,
     ThreadedServer,
     app_settings,
     drop_database,
     free_port,
     run_async,
+    shared_demo_template,
     sign_in,
     truncate_tables,
+    worker_redis_url,
 )
 
 if TYPE_CHECKING:
@@ -39,6 +45,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: "/tests/browser/" in str(item.path))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`-n N`) the controller, which outlives every worker, finds or starts the backing services
+    once and hands them to the workers as DATABASE_URL / REDIS_URL (workers inherit its environment). Else the
+    first worker would own a project-local (embedded) server and stop it at its end while another still runs tests.
+    The machine's own servers are only probed here; nothing is started then."""
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+        return
+    from abacus.runtime import resolve_runtime_settings
+    from abacus.settings import load_settings
+
+    configured = load_settings(web=False, env_files=[])
+    runtime = resolve_runtime_settings(configured, database_name="postgres")  # each worker picks its own database
+    if runtime.services.embedded:
+        os.environ["DATABASE_URL"] = runtime.services.database_url
+        os.environ["REDIS_URL"] = runtime.services.redis_url
+        config.add_cleanup(runtime.stop)
+    os.environ[SHARED_RUN_ID] = RUN_ID  # what the workers share: the demo data template (tests/browser/conftest.py)
+    config.add_cleanup(lambda: _drop_shared(runtime.services))
+
+
+def _drop_shared(services: BackingServices) -> None:
+    """After the last xdist worker: the databases and files the workers shared."""
+    name = shared_demo_template(RUN_ID)
+    run_async(drop_database(services, name))
+    (Path(tempfile.gettempdir()) / f"{name}.lock").unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="session")
 def services() -> Iterator[BackingServices]:
     """A freshly created, migrated database on the real server for this test run; dropped afterwards."""
@@ -47,10 +80,14 @@ def services() -> Iterator[BackingServices]:
     from abacus.runtime import resolve_runtime_settings
     from abacus.settings import load_settings
 
-    name = f"abacus_test_{RUN_ID}"
+    name = f"abacus_test_{RUN_ID}"  # RUN_ID differs per process, so each xdist worker has a database of its own
     configured = load_settings(web=False, env_files=[])  # DATABASE_URL, REDIS_URL, ABACUS_EMBEDDED; never a .env
     runtime = resolve_runtime_settings(configured, database_name=name)
-    resolved, stop = runtime.services, runtime.stop
+    found, stop = runtime.services, runtime.stop
+    # Always this run's own database (also when DATABASE_URL names one) and this xdist worker's Redis database.
+    resolved = dataclasses.replace(
+        found, database_url=found.with_database(name), redis_url=worker_redis_url(found.redis_url)
+    )
     run_async(ensure_database_exists(resolved.database_url))
     migrate.upgrade(resolved.database_url)
     os.environ["DATABASE_URL"] = resolved.database_url

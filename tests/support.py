@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -23,10 +24,22 @@ if TYPE_CHECKING:
     from abacus.embedded import BackingServices
     from abacus.settings import Settings
 
-RUN_ID = uuid.uuid4().hex[:8]
-# Before anything reads settings: this run's jobs go to a queue of their own.
+RUN_ID = uuid.uuid4().hex[:8]  # one per process: each pytest-xdist worker has its own (and so its own databases)
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"… in a pytest-xdist worker, "" otherwise
+# Before anything reads settings: this run's jobs go to a queue of their own. An xdist worker inherits the
+# controller's environment (its ABACUS_QUEUE too), so each worker suffixes it with its id.
 os.environ.setdefault("ABACUS_QUEUE", f"abacus:test:{RUN_ID}")
+if WORKER and not os.environ["ABACUS_QUEUE"].endswith(f":{WORKER}"):
+    os.environ["ABACUS_QUEUE"] += f":{WORKER}"
 QUEUE = os.environ["ABACUS_QUEUE"]  # app_settings() and the CLI/worker processes tests start use it
+
+SHARED_RUN_ID = "ABACUS_TEST_SHARED_RUN_ID"  # set by the xdist controller for its workers (tests/conftest.py)
+
+
+def shared_demo_template(shared_id: str) -> str:
+    """The demo data template the xdist workers of run `shared_id` share (tests/browser/conftest.py)."""
+    return f"abacus_test_{shared_id}_demo"
+
 
 DEMO_USERS = [("ada@example.com", "Ada Lovelace"), ("grace@example.com", "Grace Hopper")]
 TABLES = (
@@ -63,6 +76,22 @@ TABLES = (
     "otel_points",
     "otel_dirty_days",
 )
+
+
+def worker_redis_url(redis_url: str, worker: str = WORKER) -> str:
+    """The Redis database of this xdist worker: `redis_url`'s database number + 1 + the worker's number (gw0 → 1
+    for a URL on /0), so sessions, rate-limit counters, webhook payloads and queues of two workers never meet
+    (the app's key names are fixed). Outside xdist, `redis_url` itself."""
+    if not worker:
+        return redis_url
+    offset = 1 + int(worker.removeprefix("gw"))
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        query["db"] = str(int(query.get("db") or 0) + offset)
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{base + offset}"))
 
 
 def free_port() -> int:

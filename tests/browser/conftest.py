@@ -8,19 +8,31 @@ now") without another module seeing it. Helpers that are not fixtures are in tes
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from abacus.emulators.server import EmulatorServer
 from tests.browser.browser_support import DEMO_CONFIG, DemoApp, demo_settings, full_sync
-from tests.support import RUN_ID, ThreadedServer, admin_sql, drop_database, free_port, run_async
+from tests.support import (
+    RUN_ID,
+    SHARED_RUN_ID,
+    ThreadedServer,
+    admin_sql,
+    drop_database,
+    free_port,
+    run_async,
+    shared_demo_template,
+)
 
 ARGS = [
     "--headless=new",
@@ -75,12 +87,38 @@ def demo_emulator() -> Iterator[EmulatorServer]:
 def demo_template(services: Any, demo_emulator: EmulatorServer) -> Iterator[str]:
     """A migrated database holding the emulators synced through the real sync code; only ever copied, never served.
 
-    Yields its name. Nothing may stay connected to it (CREATE DATABASE … TEMPLATE needs that).
+    Yields its name. Nothing may stay connected to it (CREATE DATABASE … TEMPLATE needs that). Under pytest-xdist
+    the workers share one (named after the controller's SHARED_RUN_ID): the first to need it syncs it while holding
+    a file lock, the others wait and copy the same one, and the controller drops it after the last worker is done.
+    Every worker's emulator serves the same data (DEMO_CONFIG is seeded), so any worker's copy matches its own.
     """
+    shared = os.environ.get(SHARED_RUN_ID)
+    if not shared:
+        name = f"abacus_test_{RUN_ID}_demo"
+        _sync_demo_template(services, demo_emulator, name)
+        yield name
+        run_async(drop_database(services, name))
+        return
+    name = shared_demo_template(shared)
+    with open(Path(tempfile.gettempdir()) / f"{name}.lock", "a+", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            lock.seek(0)
+            if lock.read() != "synced":
+                _sync_demo_template(services, demo_emulator, name)
+                lock.seek(0)
+                lock.truncate()
+                lock.write("synced")
+                lock.flush()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    yield name
+
+
+def _sync_demo_template(services: Any, demo_emulator: EmulatorServer, name: str) -> None:
     from abacus import migrate
 
     started = time.monotonic()
-    name = f"abacus_test_{RUN_ID}_demo"
     run_async(admin_sql(services, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'))
     url = services.with_database(name)
     migrate.upgrade(url)
@@ -90,8 +128,6 @@ def demo_template(services: Any, demo_emulator: EmulatorServer) -> Iterator[str]
     )
     run_async(full_sync(settings))
     print(f"demo data synced in {time.monotonic() - started:.1f}s")
-    yield name
-    run_async(drop_database(services, name))
 
 
 @pytest.fixture(scope="module")

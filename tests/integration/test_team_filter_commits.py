@@ -17,8 +17,8 @@ from tests.integration.pages_support import sql_rows
 from tests.integration.team_support import END, RANGE, START, members_where, team_client
 
 
-@pytest.fixture()
-def client(page_app: Any, seeded: None, database_url: str) -> Iterator[TestClient]:
+@pytest.fixture(scope="module")  # the tests only read: the seed and the teams are written once per module
+def client(page_app: Any, seeded_module: None, database_url: str) -> Iterator[TestClient]:
     with team_client(page_app, database_url) as test_client:
         yield test_client
 

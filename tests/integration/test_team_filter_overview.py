@@ -16,8 +16,8 @@ from tests.integration.team_support import END, RANGE, START, TOKENS, members_wh
 from tests.integration.test_team_filter_usage import raw_totals
 
 
-@pytest.fixture()
-def client(page_app: Any, seeded: None, database_url: str) -> Iterator[TestClient]:
+@pytest.fixture(scope="module")  # the tests only read: the seed and the teams are written once per module
+def client(page_app: Any, seeded_module: None, database_url: str) -> Iterator[TestClient]:
     # one Cursor seat each for ada (core) and linus (infra), held all range, never active → idle
     seats = (
         "INSERT INTO seats (tool, organization_id, identity, email, plan, since, price_usd, seen_at)"

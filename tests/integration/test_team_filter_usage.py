@@ -18,8 +18,8 @@ from tests.integration.pages_support import sql_rows
 from tests.integration.team_support import ACTIVITY_SQL, END, RANGE, START, TOKENS, members_where, team_client
 
 
-@pytest.fixture()
-def client(page_app: Any, seeded: None, database_url: str) -> Iterator[TestClient]:
+@pytest.fixture(scope="module")  # the tests only read: the seed and the teams are written once per module
+def client(page_app: Any, seeded_module: None, database_url: str) -> Iterator[TestClient]:
     # what the AI produced: ada and grace in the range, linus only before it, someone in no team
     someone_else = ", ('cursor', 'cursor:zed', '2026-03-03', 'zed@example.com', 7, 1, 2, true)"
     with team_client(page_app, database_url, ACTIVITY_SQL + someone_else) as test_client:
