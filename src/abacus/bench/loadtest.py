@@ -201,16 +201,17 @@ async def check_webhooks(target: Target, ledger: WebhookLedger, *, drain_seconds
                     )
                 ).all()
             states = {status: count for status, count in rows}
-            if not states.get("received") or time.monotonic() > deadline:
+            done = retried = 0
+            for delivery_id in pushes:
+                job = Job(followup_job_id(delivery_id), pool, _queue_name=target.settings.jobs.queue)
+                info = await job.result_info()
+                if info is not None and info.success and await job.status() == JobStatus.complete:
+                    done += 1
+                    retried += int(info.job_try > 1)
+            # a push's delivery is stored as processed before its follow-up job (queued behind the syncs) has run
+            if (not states.get("received") and done == len(pushes)) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
-        done = retried = 0
-        for delivery_id in pushes:
-            job = Job(followup_job_id(delivery_id), pool, _queue_name=target.settings.jobs.queue)
-            info = await job.result_info()
-            if info is not None and info.success and await job.status() == JobStatus.complete:
-                done += 1
-                retried += int(info.job_try > 1)
     finally:
         await pool.aclose()
         await engine.dispose()
