@@ -23,6 +23,7 @@ from abacus.emulators.dataset import DEMO_GITHUB_ORG, DEMO_GITHUB_TOKEN, Emulato
 from abacus.emulators.server import EmulatorServer
 from abacus.emulators.webhook_sender import push_payload
 from abacus.worker.webhook_jobs import FOLLOWUP_JOB, followup_job_id, payload_key
+from tests.integration.pages_support import sql_rows
 from tests.support import run_async
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -114,7 +115,13 @@ def test_a_sigkilled_workers_job_runs_again_within_the_lease(services: Any, data
             worker.wait(20)
     rerun_after = result.start_time.timestamp() - killed_at
     assert result.job_try == 2 and result.success, result
-    assert result.result["commits"] == 3 and result.result["errors"] == []
+    assert result.result["errors"] == []
+    # nothing lost, nothing twice: on a slow machine the killed run may have stored a commit before the kill, and the
+    # re-run then stores only the others
+    shas = [c["id"] for c in payload["commits"]]
+    stored = sql_rows(database_url, "SELECT COUNT(*) AS n FROM commits WHERE commit_id = ANY(:shas)", shas=shas)
+    assert len(shas) == 3 and stored[0].n == 3
+    assert 1 <= result.result["commits"] <= 3
     assert rerun_after < 60, f"re-run {rerun_after:.0f} s after the kill"
 
 
