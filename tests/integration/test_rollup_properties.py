@@ -250,7 +250,16 @@ async def apply(step: object, model: Model, sessionmaker: async_sessionmaker[Asy
         parsed = parse_cursor_csv(data, organization_id=CSV_ORG)
         assert not parsed.errors
         await import_cursor_csv(sessionmaker, data, organization_id=CSV_ORG)
-        model.store(parsed.rows)
+        # an event already stored under other team labels only (same key but the team) is a duplicate, not written
+        teams: dict[tuple[Any, ...], set[str | None]] = {}
+        for row in model.rows.values():
+            teams.setdefault(_event(row), set()).add(row.organization_id)
+        model.store([r for r in parsed.rows if not teams.get(_event(r)) or CSV_ORG in teams[_event(r)]])
+
+
+def _event(row: UsageRow) -> tuple[Any, ...]:
+    """A Cursor event's key without its team label (what the CSV import matches across teams)."""
+    return (row.date, row.identity, row.raw_model, row.tool_record_id, row.timestamp_ms)
 
 
 # ---- tests -------------------------------------------------------------------------------------------------------
