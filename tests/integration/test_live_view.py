@@ -9,26 +9,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from abacus.db import create_engine, session_factory
 from abacus.domain import otlp
 from abacus.domain.live import hours_left_today
-from abacus.emulators.otel import Sample, build_export, encode, ns
-from abacus.provisional import rebuild_dirty_days
-from abacus.sync.otel_store import store_points
+from abacus.emulators.otel import Sample, ns
+from tests.integration.otel_support import store_and_rebuild
 from tests.support import run_async
-
-
-async def _store(database_url: str, samples: list[Sample]) -> None:
-    body, _ = encode(build_export(samples))
-    points = otlp.parse_export(body, json_body=False, now=datetime.now(UTC)).points
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        async with session_factory(engine)() as db, db.begin():
-            await store_points(db, "acme", points)
-        async with session_factory(engine)() as db, db.begin():
-            await rebuild_dirty_days(db)  # the worker's job
-    finally:
-        await engine.dispose()
 
 
 def test_live_api_and_today_strip(signed_in: Callable[..., httpx.Client], database_url: str, clean_db: None) -> None:
@@ -42,7 +27,7 @@ def test_live_api_and_today_strip(signed_in: Callable[..., httpx.Client], databa
         Sample(otlp.COST, cost, ns(now - timedelta(minutes=ago + 1)), ns(now - timedelta(minutes=ago)), attrs)
         for ago, cost, attrs in plan
     ]
-    run_async(_store(database_url, samples))
+    run_async(store_and_rebuild(database_url, samples))
     today = [(ago, cost, a) for ago, cost, a in plan if now - timedelta(minutes=ago) >= midnight]
     spent = sum(cost for _, cost, _ in today)
     burn = sum(cost for ago, cost, _ in plan if ago < 60)  # 2.20

@@ -18,6 +18,7 @@ from abacus.emulators.otel import Sample, build_export, encode, ns
 from abacus.provisional import rebuild_dirty_days
 from abacus.sync.otel_store import store_points
 from tests import dom
+from tests.integration.otel_support import store_and_rebuild
 from tests.support import run_async
 
 ACCOUNT = "5f0c2a1e-acct-0042"
@@ -43,16 +44,7 @@ async def _export_and_rebuild(database_url: str) -> None:
         Sample(otlp.LINES, 7, at - 60_000_000_000, at, {"user.account_uuid": ACCOUNT, "type": "added"}),
         Sample(otlp.COST, 1.0, at - 60_000_000_000, at, {"user.email": "bo@example.com", "model": MODEL}),
     ]  # fmt: skip
-    body, _ = encode(build_export(samples))
-    points = otlp.parse_export(body, json_body=False, now=datetime.now(UTC)).points
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        async with session_factory(engine)() as db, db.begin():
-            await store_points(db, "acme", points)
-        async with session_factory(engine)() as db, db.begin():
-            await rebuild_dirty_days(db)  # the worker's job
-    finally:
-        await engine.dispose()
+    await store_and_rebuild(database_url, samples)
 
 
 def _emails(database_url: str) -> dict[str, tuple[Decimal, int]]:

@@ -1,0 +1,25 @@
+"""Writing OTel samples as the receiver and the worker would: one export stored, then the rebuild job's work."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from abacus.db import create_engine, session_factory
+from abacus.domain import otlp
+from abacus.emulators.otel import Sample, build_export, encode
+from abacus.provisional import rebuild_dirty_days
+from abacus.sync.otel_store import store_points
+
+
+async def store_and_rebuild(database_url: str, samples: list[Sample], organization: str = "acme") -> None:
+    """`samples` as one protobuf export stored under `organization`, then the days it marked rebuilt."""
+    body, _ = encode(build_export(samples))
+    points = otlp.parse_export(body, json_body=False, now=datetime.now(UTC)).points
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with session_factory(engine)() as db, db.begin():
+            await store_points(db, organization, points)
+        async with session_factory(engine)() as db, db.begin():
+            await rebuild_dirty_days(db)  # the worker's job
+    finally:
+        await engine.dispose()
