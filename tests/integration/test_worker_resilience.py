@@ -51,28 +51,45 @@ def _truth(emulator, start, end):
     }
 
 
-def _worker(env):
+def _worker(env, log):
     return subprocess.Popen(
         [sys.executable, "-m", "abacus", "worker"],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
 
-def _wait(predicate, timeout, what):
+def _wait(predicate, worker, log, timeout, what):
+    """Poll until `predicate` holds. A busy CI machine can make the worker slow to start, so the limit is generous;
+    a worker that died fails at once, with its log."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = predicate()
         if value:
             return value
+        if worker.poll() is not None:
+            pytest.fail(f"the worker exited ({worker.returncode}) before {what}:\n{_tail(log)}")
         time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
+    pytest.fail(f"timed out after {timeout} s waiting for {what}; worker log:\n{_tail(log)}")
 
 
-def test_sigkill_mid_backfill_then_restart(services, database_url, clean_db):
+def _tail(log, lines=40):
+    log.flush()
+    with open(log.name, encoding="utf-8", errors="replace") as f:
+        return "".join(f.readlines()[-lines:])
+
+
+@pytest.fixture
+def log(tmp_path):
+    """The file both worker runs write their output to (shown when a wait fails)."""
+    with open(tmp_path / "worker.log", "w+b") as f:
+        yield f
+
+
+def test_sigkill_mid_backfill_then_restart(services, database_url, clean_db, log):
     config = EmulatorConfig(days=20, lag=False)
     with EmulatorServer(config) as emulator:
         env = {
@@ -91,12 +108,14 @@ def test_sigkill_mid_backfill_then_restart(services, database_url, clean_db):
         for name in ("CURSOR_ADMIN_KEYS", "CURSOR_ADMIN_KEY", "GITHUB_TOKEN", "GITHUB_APP_ID", "ANTHROPIC_ADMIN_KEY"):
             env.pop(name, None)
         emulator.state.add_fault("anthropic", "usage_report", "slow", count=10_000, delay=0.4)
-        worker = _worker(env)
+        worker = _worker(env, log)
         try:
             # the backfill cron runs at start-up; wait until it has committed a few days, then kill -9 mid-day
             _wait(
                 lambda: (s := run_async(_snapshot(database_url))[0]) and s.backfill_oldest_date,
-                60,
+                worker,
+                log,
+                240,
                 "the first backfilled day",
             )
             time.sleep(1.0)
@@ -114,9 +133,11 @@ def test_sigkill_mid_backfill_then_restart(services, database_url, clean_db):
         assert {k: v for k, v in rows.items() if k[0] <= done_to} == _truth(emulator, done_from, done_to)
 
         emulator.state.clear_faults()
-        worker = _worker(env)
+        worker = _worker(env, log)
         try:
-            _wait(lambda: run_async(_snapshot(database_url))[0].backfill_complete, 120, "backfill completion")
+            _wait(
+                lambda: run_async(_snapshot(database_url))[0].backfill_complete, worker, log, 240, "backfill completion"
+            )
         finally:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(20)

@@ -69,8 +69,10 @@ async def _backfill(ctx: dict[str, Any], provider: Provider, name: str) -> dict[
         if not held:
             # Another run holds the lock — or held it when its worker died. Look again once the lock can have
             # expired; the fixed id keeps at most one such retry queued.
+            # (arq's job ids are global to the Redis, so the id names the queue: another install's retry is not ours)
             retry_in = ctx["settings"].jobs.lock_seconds + 1
-            await ctx["redis"].enqueue_job(name, _job_id=f"{name}:retry", _defer_by=retry_in)
+            retry_id = f"{name}:retry:{ctx['settings'].jobs.queue}"
+            await ctx["redis"].enqueue_job(name, _job_id=retry_id, _defer_by=retry_in)
             return {"skipped": "already running; retry queued"}
         results = await runner.run_backfill_step(_sync_context(ctx), provider)
     if any(r.ok and not r.complete for r in results):
