@@ -27,7 +27,7 @@ from abacus.emulators.dataset import DEMO_ANTHROPIC_KEYS, EmulatorConfig
 from abacus.emulators.server import EmulatorServer
 from abacus.settings import load_settings
 from tests.integration.attack_support import page_forms
-from tests.integration.test_worker_resilience import ROOT
+from tests.integration.worker_support import ROOT
 from tests.support import ThreadedServer, dev_env, free_port, run_async, sign_in
 
 REDIS_SERVER = shutil.which("redis-server")

@@ -10,19 +10,14 @@ import asyncio
 import os
 import random
 import signal
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from abacus.db import session_factory
-from abacus.emulators.dataset import DEMO_ANTHROPIC_KEYS, EmulatorConfig
+from abacus.emulators.dataset import EmulatorConfig
 from abacus.emulators.server import EmulatorServer
 from abacus.providers import anthropic
 from abacus.sync.context import SyncContext
@@ -37,7 +32,7 @@ from tests.integration.provider_support import (
     sync_state,
     truth_totals,
 )
-from tests.integration.test_worker_resilience import ROOT, _snapshot, _truth, _wait
+from tests.integration.worker_support import snapshot, start_worker, truth, wait_for, worker_env
 from tests.support import run_async
 
 KILLS = 5
@@ -46,31 +41,14 @@ TOOL = "claude_code"
 
 def _check_claimed_days_equal_truth(database_url: str, emulator: EmulatorServer) -> tuple[object, int]:
     """After a fault: rollups agree and every day the backfill claims equals the provider exactly."""
-    state, rows, mismatches = run_async(_snapshot(database_url))
+    state, rows, mismatches = run_async(snapshot(database_url))
     assert mismatches == 0
     if state is None or state.backfill_oldest_date is None:
         return state, 0
     done_to = datetime.now(UTC).date() - timedelta(days=3)
     claimed = {k: v for k, v in rows.items() if k[0] <= done_to}
-    assert claimed == _truth(emulator, state.backfill_oldest_date, done_to)
+    assert claimed == truth(emulator, state.backfill_oldest_date, done_to)
     return state, len(claimed)
-
-
-def _worker(env: dict[str, str], log_path: str) -> subprocess.Popen[bytes]:
-    """`abacus worker` in its own process group, its log appended to `log_path` (shown when the test fails)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "abacus", "worker"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=open(log_path, "ab"),
-        start_new_session=True,
-    )
-
-
-def _log_tail(log_path: str, lines: int = 40) -> str:
-    with open(log_path, encoding="utf-8", errors="replace") as handle:
-        return "".join(line for line in handle.readlines() if "heartbeat" not in line)[-6000:]
 
 
 def _backfill_reading(emulator: EmulatorServer, served: int) -> bool:
@@ -82,36 +60,28 @@ def _backfill_reading(emulator: EmulatorServer, served: int) -> bool:
     )
 
 
-def test_worker_sigkilled_at_random_points_five_times_then_finishes(services, database_url, clean_db):
+def test_worker_sigkilled_at_random_points_five_times_then_finishes(services, database_url, clean_db, tmp_path):
     seed = int(os.environ.get("ABACUS_FAULT_SEED") or random.randrange(1_000_000))
     rng = random.Random(seed)
     print(f"sigkill run: ABACUS_FAULT_SEED={seed}")
     kills = KILLS * (4 if long_run() else 1)
     with EmulatorServer(EmulatorConfig(days=12, lag=False)) as emulator:
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": services.redis_url,
-            "ABACUS_ENV": "dev",
-            "ABACUS_QUEUE": f"abacus:test:kill5:{uuid.uuid4().hex[:6]}",
-            "ABACUS_JOB_LOCK_SECONDS": "2",
-            "OIDC_CLIENT_ID": "abacus",
-            "OIDC_CLIENT_SECRET": "dev",
-            "ANTHROPIC_ADMIN_KEYS": f"acme={DEMO_ANTHROPIC_KEYS['acme']}",
-            "ANTHROPIC_API_URL": f"{emulator.base_url}/anthropic",
-            "ABACUS_PROVIDER_PACING_MS": "0",
-        }
-        for name in ("CURSOR_ADMIN_KEYS", "CURSOR_ADMIN_KEY", "GITHUB_TOKEN", "GITHUB_APP_ID", "ANTHROPIC_ADMIN_KEY"):
-            env.pop(name, None)
+        env = worker_env(database_url, services.redis_url, emulator, "kill5")
         emulator.state.add_fault("anthropic", "usage_report", "slow", count=1_000_000, delay=0.15)
         progress = []
-        log_path = os.path.join(tempfile.gettempdir(), f"abacus-kill5-{uuid.uuid4().hex[:8]}.log")
+        log_path = str(tmp_path / "worker.log")
         for _ in range(kills):
             served = len(emulator.state.requests("anthropic", "usage_report"))
-            worker = _worker(env, log_path)
+            worker = start_worker(env, log_path)
             try:
                 # a random point of the backfill: once this worker reads usage, mid-day or between days
-                _wait(lambda served=served: _backfill_reading(emulator, served), 60, "the backfill to read a day")
+                wait_for(
+                    lambda served=served: _backfill_reading(emulator, served),
+                    worker,
+                    log_path,
+                    240,
+                    "the backfill to read a day",
+                )
                 time.sleep(rng.uniform(0.0, 1.5))
             finally:
                 os.killpg(worker.pid, signal.SIGKILL)
@@ -121,21 +91,23 @@ def test_worker_sigkilled_at_random_points_five_times_then_finishes(services, da
             if state is not None and state.backfill_complete:
                 break
         emulator.state.clear_faults()
-        worker = _worker(env, log_path)
+        worker = start_worker(env, log_path)
         try:
-            deadline = time.time() + 120
-            while not ((s := run_async(_snapshot(database_url))[0]) and s.backfill_complete):
-                if time.time() > deadline:
-                    pytest.fail(f"the backfill did not complete after {len(progress)} kills:\n{_log_tail(log_path)}")
-                time.sleep(0.3)
+            wait_for(
+                lambda: (s := run_async(snapshot(database_url))[0]) and s.backfill_complete,
+                worker,
+                log_path,
+                240,
+                f"the backfill to complete after {len(progress)} kills",
+            )
         finally:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(20)
-        state, rows, mismatches = run_async(_snapshot(database_url))
+        state, rows, mismatches = run_async(snapshot(database_url))
         assert mismatches == 0
         today = datetime.now(UTC).date()
-        truth = _truth(emulator, today - timedelta(days=400), today - timedelta(days=3))
-        assert {k: v for k, v in rows.items() if k[0] <= today - timedelta(days=3)} == truth
+        expected = truth(emulator, today - timedelta(days=400), today - timedelta(days=3))
+        assert {k: v for k, v in rows.items() if k[0] <= today - timedelta(days=3)} == expected
         print(f"sigkill: seed {seed}, {len(progress)} kills, claimed days after each: {progress}")
 
 
