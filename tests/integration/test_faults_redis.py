@@ -25,6 +25,7 @@ from redis import Redis
 
 from abacus.emulators.dataset import DEMO_ANTHROPIC_KEYS, EmulatorConfig
 from abacus.emulators.server import EmulatorServer
+from abacus.queue_keys import lock_prefix
 from abacus.settings import load_settings
 from tests.integration.attack_support import page_forms
 from tests.integration.worker_support import ROOT
@@ -253,7 +254,11 @@ def test_redis_restart_with_jobs_queued_and_people_signed_in(
             while time.time() < deadline:
                 waiting = set(queued) & set(raw.zrange(queue, 0, -1))
                 records = [raw.exists(f"arq:job:{job.decode()}") for job in queued]
-                if not waiting and not any(records) and _forward_runs(log_path, queued) >= 2:
+                # no forward sync left either: a queued run may have been skipped because the start-up cron's run
+                # held the lock, and stopping the workers then would cut that run short
+                pending = [j for j in raw.zrange(queue, 0, -1) if j.decode().startswith(f"{forward}:")]
+                idle = not pending and not raw.exists(f"{lock_prefix(queue)}{forward}")
+                if not waiting and not any(records) and idle and _forward_runs(log_path, queued) >= 2:
                     break
                 time.sleep(0.5)
             else:
