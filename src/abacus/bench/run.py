@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -94,7 +93,7 @@ class Outcome:
         self.figures.append(Figure(name, float(value), unit, reference_way))
 
 
-Step = Callable[[str], None]
+Step = dataset.Step
 
 
 def api_paths(settings_env: dict[str, str], user: str | None, repo: str | None) -> dict[str, str]:
