@@ -1,11 +1,12 @@
 """Who sees what (docs/security.md §6), proven over every route the app registers.
 
-For ABACUS_VISIBILITY=team and self, an admin, a team lead and a member sign in and request every GET route (enumerated from the app, not a hand list): pages, their htmx fragments, CSV exports and JSON, with path
-parameters filled with a visible person, a hidden person, a repository and a tip, and with the query parameters that
-choose a person, a team or a search. No response may carry a hidden person's email or a figure only that person
-has; a hidden person's pages answer 404 exactly like a person nobody has seen. The admin requests each URL first,
-so a page body or query result cached for the admin would reach the others if the scope were not in the cache keys.
-For `everyone` a member alone goes round, and must see Ken, his seat and his budget as the admin does.
+For ABACUS_VISIBILITY=team and self, an admin, a team lead and a member sign in and request every GET route
+(enumerated from the app, not a hand list): pages, their htmx fragments, CSV exports and JSON, with path parameters
+filled with a visible person, a hidden person, a repository and a tip, and with the query parameters that choose a
+person, a team or a search. No response may carry a hidden person's email or a figure only that person has; a hidden
+person's pages answer 404 exactly like a person nobody has seen. The admin requests each URL first, so a page body or
+query result cached for the admin would reach the others if the scope were not in the cache keys. For `everyone` a
+member alone goes round, and must see Ken, his seat and his budget as the admin does.
 
 Teams over the seed's people: `web` = Grace (lead), Linus, Barbara; `infra` = Ken (lead), Alan — fewer than
 ABACUS_MIN_GROUP (5), so its aggregate is hidden from non-admins outside it. Ada is the admin and in no team.
