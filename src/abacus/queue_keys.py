@@ -7,6 +7,7 @@ ABACUS_QUEUE), so each function here takes it.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import datetime
 
 from redis.asyncio import Redis
@@ -35,9 +36,11 @@ async def last_heartbeat(redis: Redis, queue: str) -> datetime | None:
     return datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value)
 
 
-async def running_jobs(redis: Redis, queue: str) -> list[str]:
-    """Names of the jobs of `queue` running now: each holds a lock while it runs (worker/locks.py)."""
-    prefix, running = lock_prefix(queue), []
-    async for key in redis.scan_iter(match=f"{prefix}*", count=200):
-        running.append((key.decode() if isinstance(key, bytes) else key).removeprefix(prefix))
-    return sorted(running)
+async def running_jobs(redis: Redis, queue: str, names: Iterable[str]) -> list[str]:
+    """Which of the job `names` of `queue` run now: each holds a lock while it runs (worker/locks.py). One MGET of
+    their lock keys, never a SCAN (the same Redis holds the page cache's many keys)."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return []
+    held = await redis.mget([f"{lock_prefix(queue)}{name}" for name in wanted])
+    return [name for name, token in zip(wanted, held, strict=True) if token is not None]

@@ -146,3 +146,31 @@ def test_status_without_providers_says_how_to_enable(live_app, signed_in, clean_
     body = signed_in("grace@example.com").get("/status").text
     assert "Set ANTHROPIC_ADMIN_KEY or CURSOR_ADMIN_KEY to enable tracking" in body
     assert httpx.get(f"{live_app.url}/status").status_code == 303
+
+
+def test_running_jobs_are_the_registered_jobs_whose_lock_is_held(services):
+    from redis.asyncio import Redis as AsyncRedis
+
+    from abacus.queries.status import worker_status
+    from abacus.queue_keys import lock_prefix
+
+    queue = f"{QUEUE}:running"
+    names = [job.name for _, job in registry.all_jobs()]
+    raw = Redis.from_url(services.redis_url)
+    try:
+        raw.set(f"{lock_prefix(queue)}{names[0]}", "token", ex=30)
+        raw.set(f"{lock_prefix(queue)}not_a_job", "token", ex=30)
+        raw.set(f"{lock_prefix(queue + ':other')}{names[1]}", "token", ex=30)  # another queue's lock
+
+        async def read():
+            redis = AsyncRedis.from_url(services.redis_url)
+            try:
+                return await worker_status(redis, queue)
+            finally:
+                await redis.aclose()
+
+        assert run_async(read()).running == [names[0]]
+    finally:
+        raw.delete(f"{lock_prefix(queue)}{names[0]}", f"{lock_prefix(queue)}not_a_job")
+        raw.delete(f"{lock_prefix(queue + ':other')}{names[1]}")
+        raw.close()

@@ -180,7 +180,9 @@ async def worker_status(redis: Redis, queue: str) -> WorkerStatus:
     """The workers of `queue` (settings.jobs.queue): last heartbeat, jobs waiting, jobs running."""
     queued = int(await redis.zcard(queue))
     return WorkerStatus(
-        heartbeat=await last_heartbeat(redis, queue), queued=queued, running=await running_jobs(redis, queue)
+        heartbeat=await last_heartbeat(redis, queue),
+        queued=queued,
+        running=await running_jobs(redis, queue, (job.name for _, job in registry.all_jobs())),
     )
 
 
