@@ -12,6 +12,7 @@ import httpx
 from arq.worker import Retry
 
 from abacus.logging_setup import get_logger
+from abacus.providers.http import tls_context
 from abacus.services.alert_delivery import deliver_alert, utc_now
 from abacus.services.budgets import PendingDelivery, evaluate_budgets
 
@@ -67,7 +68,7 @@ async def deliver_budget_alert(ctx: dict[str, Any], alert_id: int, channel: str)
     settings = ctx["settings"]
     job_try = int(ctx.get("job_try") or 1)
     last = job_try >= min(settings.alerts.max_tries, DELIVER_TRIES)
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(verify=tls_context()) as client:
         outcome = await deliver_alert(
             ctx["sessionmaker"], settings, client, alert_id, channel, job_try, last_attempt=last
         )
