@@ -108,6 +108,13 @@ async def run_followup(
         await async_redis.aclose()
 
 
+async def versions(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+    """(data version, live version): what the page cache keys on."""
+    async with sessionmaker() as db:
+        row = (await db.execute(text("SELECT version, live_version FROM data_version"))).one()
+    return int(row.version), int(row.live_version)
+
+
 async def test_push_is_queued_then_the_followup_stores_commits_with_stats(
     webhook_app: ThreadedServer,
     webhook_settings: Settings,
@@ -127,8 +134,11 @@ async def test_push_is_queued_then_the_followup_stores_commits_with_stats(
     assert redis.exists(f"arq:job:{followup_job_id(delivery_id)}")
     assert redis.zscore(QUEUE, followup_job_id(delivery_id)) is not None
 
+    before = await versions(sessionmaker)
     outcome = await run_followup(webhook_settings, sessionmaker, delivery_id, backoff_base=0.01)
     assert outcome["errors"] == []
+    # pushed commits are written like live telemetry: cached pages take them within a minute (docs/architecture.md)
+    assert await versions(sessionmaker) == (before[0], before[1] + 1), "a push moves the live version only"
 
     dataset = emulator.state.dataset
     pushed = [dataset.commit("acme/web", c["id"]) for c in payload["commits"]]

@@ -27,6 +27,7 @@ from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.db import live_write
 from abacus.domain.attribution import attribute_commit, is_bot_author, is_merge_commit, noreply_user_id
 from abacus.domain.periods import day_start
 from abacus.domain.teams import TEAMS_STATE_ID, TeamError, validate_slug
@@ -959,6 +960,9 @@ async def process_push(ctx: SyncContext, delivery_id: str, payload: dict[str, An
             await set_delivery_status(db, delivery_id, "failed", str(exc)[:2000])
         return result
     async with ctx.sessionmaker() as db, db.begin():
+        # a push arrives every few seconds in a busy org: cached pages take its commits within a minute (like live
+        # telemetry, db.live_write), the hourly sync's writes at once
+        await live_write(db)
         if detailed:
             repo_id = await get_or_create_repository(db, detailed[0].repo_full_name)
             domains = ctx.settings.sign_in.allowed_domains

@@ -5,9 +5,10 @@ writing transaction — sync stores, CSV imports, identity mappings, rollup rebu
 commits together with the data. A cached query first reads (epoch, version) from PostgreSQL, then looks for
 `<epoch>:<version>:<function>:<arguments>` in Redis: a reader that sees the new version can only find entries computed
 after that version committed, so a page never shows figures older than what it could read from the tables itself.
-Entries of older versions are never read again and expire (`ttl_seconds`). Live telemetry is the exception: a
-transaction marked with `abacus.db.live_write` moves a separate live version, which is sampled at most every
-`LIVE_REFRESH_SECONDS`, so cached pages may miss up to that much provisional OpenTelemetry data, never other data.
+Entries of older versions are never read again and expire (`ttl_seconds`). Live telemetry and pushed commits are the
+exception: a transaction marked with `abacus.db.live_write` (the OTel rebuild job, a push's follow-up) moves a
+separate live version, which is sampled at most every `LIVE_REFRESH_SECONDS`, so cached pages may miss up to that
+much provisional OpenTelemetry data or pushed commits, never a sync's, an import's or an admin's change.
 
 Not cached: a call inside a transaction that has written (its uncommitted rows must not reach other readers), a call
 made while another cached call computes (its own result holds it), and anything when no cache is attached to the
