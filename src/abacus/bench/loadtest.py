@@ -101,6 +101,7 @@ class LoadReport:
     base_url: str
     load: MixedLoadResult
     webhooks: WebhookCheck
+    think_seconds: float
     enqueued: list[str]
 
     @property
@@ -127,6 +128,7 @@ class LoadReport:
             "target": self.origin,
             "base_url": self.base_url,
             "clients": self.load.clients,
+            "think_seconds": self.think_seconds,
             "seconds": self.load.seconds,
             "requests": total,
             "requests_per_s": total / self.load.seconds if self.load.seconds else 0.0,
@@ -239,7 +241,14 @@ def page_routes(person: str) -> list[LoadRoute]:
 
 
 def run_loadtest(
-    target: Target, *, clients: int, seconds: float, email: str, person: str, drain_seconds: float
+    target: Target,
+    *,
+    clients: int,
+    seconds: float,
+    email: str,
+    person: str,
+    drain_seconds: float,
+    think_seconds: float = 0.0,
 ) -> LoadReport:
     """Sign in, enqueue a forward sync of every configured provider, run the load, check the webhook deliveries."""
     from abacus.providers import registry
@@ -256,9 +265,9 @@ def run_loadtest(
     enqueued = asyncio.run(enqueue_jobs(target.settings, forward, why=f"loadtest-{uuid.uuid4().hex[:8]}"))
     ledger = WebhookLedger()
     routes = [*page_routes(person), webhook_route(target, ledger)]
-    result = run_load(target.base_url, cookies, routes, clients=clients, seconds=seconds)
+    result = run_load(target.base_url, cookies, routes, clients=clients, seconds=seconds, think_seconds=think_seconds)
     webhooks = asyncio.run(check_webhooks(target, ledger, drain_seconds=drain_seconds))
-    return LoadReport(target.origin, target.base_url, result, webhooks, enqueued)
+    return LoadReport(target.origin, target.base_url, result, webhooks, think_seconds, enqueued)
 
 
 async def wait_for_usage(settings: Settings, email: str, *, within: float) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import re
 import socket
 import statistics
@@ -266,15 +267,21 @@ def run_load(
     clients: int,
     seconds: float,
     sample: Callable[[], None] | None = None,
+    think_seconds: float = 0.0,
 ) -> MixedLoadResult:
     """`clients` concurrent clients (one httpx.AsyncClient each, the signed-in session's cookies) going round the
-    `routes` back to back for `seconds` (client i starts at route i, so every route is busy at once); latency as
-    each client saw it; `sample()` is called every 100 ms meanwhile."""
+    `routes` for `seconds` (client i starts at route i, so every route is busy at once): back to back, or with
+    `think_seconds` > 0 pausing like a person reading a page (exponentially distributed, that mean; the first
+    request at a random moment of the first pause, so clients do not march in step). Latency as each client saw
+    it; `sample()` is called every 100 ms meanwhile."""
     seen = {route.name: RouteLoad(route.name) for route in routes}
+    pauses = random.Random(7)
 
     async def client_loop(index: int, deadline: float) -> None:
         async with httpx.AsyncClient(base_url=base_url, cookies=cookies, timeout=60) as client:
             turn = index
+            if think_seconds > 0:
+                await asyncio.sleep(pauses.uniform(0, think_seconds))
             while time.monotonic() < deadline:
                 route = routes[turn % len(routes)]
                 turn += 1
@@ -287,6 +294,9 @@ def run_load(
                 except httpx.HTTPError as exc:
                     seen[route.name].failed(f"{type(exc).__name__}: {exc}")
                 seen[route.name].latencies.append((time.perf_counter() - started) * 1000)
+                if think_seconds > 0:
+                    left = max(0.0, deadline - time.monotonic())
+                    await asyncio.sleep(min(pauses.expovariate(1 / think_seconds), left))
 
     async def sampler(deadline: float) -> None:
         while sample is not None and time.monotonic() < deadline:

@@ -25,6 +25,11 @@ app = typer.Typer()
 def loadtest(
     clients: int = typer.Option(50, "--clients", help="Concurrent signed-in clients."),
     seconds: float = typer.Option(10.0, "--seconds", help="How long the load runs."),
+    think_seconds: float = typer.Option(
+        0.0,
+        "--think-seconds",
+        help="Mean pause of each client between requests, like a person reading a page (0: back to back).",
+    ),
     target: str = typer.Option(
         "auto", "--target", help="demo (the running abacus demo), own (start an app of its own) or auto."
     ),
@@ -47,6 +52,8 @@ def loadtest(
         fail("--clients must be between 1 and 1000")
     if not 0 < seconds <= 3600:
         fail("--seconds must be more than 0 and at most 3600")
+    if not 0 <= think_seconds <= 60:
+        fail("--think-seconds must be between 0 and 60")
     if target not in ("auto", "demo", "own"):
         fail(f"--target {target!r}: use demo, own or auto")
     demo_running = settings_files().note is not None and "using the running demo" in (settings_files().note or "")
@@ -82,7 +89,13 @@ def loadtest(
             quiet_logs()
         console.print(f"load on the {chosen.origin} app at {chosen.base_url}: {clients} clients for {seconds:g} s")
         report = run_loadtest(
-            chosen, clients=clients, seconds=seconds, email=email, person=person, drain_seconds=drain_seconds
+            chosen,
+            clients=clients,
+            seconds=seconds,
+            email=email,
+            person=person,
+            drain_seconds=drain_seconds,
+            think_seconds=think_seconds,
         )
     _print(report)
     if json_file is not None:
@@ -108,7 +121,11 @@ def _check_reachable(target: Target) -> None:
 
 def _print(report: LoadReport) -> None:
     figures = report.as_json()
-    title = f"{figures['clients']} clients · {figures['seconds']:.1f} s · {figures['target']} ({figures['base_url']})"
+    pace = f"pausing {figures['think_seconds']:g} s on average" if figures["think_seconds"] else "back to back"
+    title = (
+        f"{figures['clients']} clients ({pace}) · {figures['seconds']:.1f} s · {figures['target']} "
+        f"({figures['base_url']})"
+    )
     table = Table("route", "requests", "requests/s", "p50 ms", "p95 ms", "p99 ms", "errors", title=title)
     for route in figures["routes"]:
         table.add_row(
