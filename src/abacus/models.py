@@ -641,6 +641,10 @@ class OtelDirtyDay(Base):
     date: Mapped[date] = mapped_column(Date, nullable=False)
     identity: Mapped[str | None] = mapped_column(String(320))
     marked_at: Mapped[datetime] = _now()
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    """Rebuilds of this (day, identity) that failed; > 0 holds the mark back for a growing pause (provisional.py)."""
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class DataVersion(Base):

@@ -21,21 +21,30 @@ a busy day is not re-read whole for every export); `reconcile_provisional(days)`
 Every reconcile first settles the pending deltas (`settle_deltas`: under the lock, so two exports of one series never
 difference against each other's uncommitted points) and deletes exactly the marks it read before reading any point:
 a mark committed later stays for the next run, so no stored point is ever left out of its day for good.
+
+A (day, person) whose rows cannot be written (a data error: a value too long for its column, a sum out of range)
+must not stop everyone else's: each rebuild runs under a savepoint, and when it fails on such an error the groups are
+rewritten one (day, person) at a time. A group that fails alone loses its provisional rows (never counted twice,
+never stale) and keeps a mark with its attempts and error: it is held back for `retry_pause(attempts)`, its later
+marks waiting with it, and the status page lists it (`failing_marks`) until a retry succeeds.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import bindparam, insert, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain import otlp
 from abacus.domain.modelnames import normalize_model_name
 from abacus.domain.tools import CLAUDE_CODE
+from abacus.logging_setup import get_logger
 from abacus.models import ActivityDaily, UsageRecord
 from abacus.rollups import refresh_rollup
 
@@ -84,9 +93,28 @@ COVERED_ACTIVITY = text(
     "SELECT DISTINCT date, email FROM activity_daily WHERE tool = :tool AND date = ANY(:days) "
     "AND organization_id NOT LIKE :prefix"
 ).bindparams(tool=CLAUDE_CODE, prefix=OTEL_ORG_PREFIX + "%")
-DIRTY_MARKS = text("SELECT id, date, identity FROM otel_dirty_days")
-DIRTY_MARKS_OF = text("SELECT id, date, identity FROM otel_dirty_days WHERE date = ANY(:days)")
+RETRY_FIRST_SECONDS = 60
+RETRY_MAX_SECONDS = 3600
+DIRTY_MARKS = text(
+    # the marks of every (day, identity) not held back by a recent failure: a held group's new marks wait with it
+    "SELECT m.id, m.date, m.identity, m.attempts FROM otel_dirty_days m WHERE NOT EXISTS (SELECT 1 "
+    "FROM otel_dirty_days h WHERE h.date = m.date AND h.identity IS NOT DISTINCT FROM m.identity AND h.attempts > 0 "
+    "AND h.failed_at > now() - make_interval(secs => LEAST(:cap, :first * 2 ^ (h.attempts - 1))))"
+).bindparams(cap=RETRY_MAX_SECONDS, first=RETRY_FIRST_SECONDS)
+DIRTY_MARKS_OF = text("SELECT id, date, identity, attempts FROM otel_dirty_days WHERE date = ANY(:days)")
 CLEAR_MARKS = text("DELETE FROM otel_dirty_days WHERE id = ANY(:ids)")
+MARK_FAILED = text(
+    # one failure mark per group, counting on from the one it replaces
+    "WITH gone AS (DELETE FROM otel_dirty_days WHERE attempts > 0 AND date = :date "
+    "AND identity IS NOT DISTINCT FROM CAST(:identity AS text) RETURNING attempts) "
+    "INSERT INTO otel_dirty_days (date, identity, attempts, failed_at, error) "
+    "SELECT :date, :identity, GREATEST(:attempts, COALESCE((SELECT MAX(attempts) FROM gone), 0)) + 1, now(), :error "
+    "RETURNING attempts"
+)
+CLEAR_FAILURES = text(f"DELETE FROM otel_dirty_days WHERE attempts > 0 AND {SCOPE.format(t='')}")
+IDENTITIES_OF_DAYS = text(
+    "SELECT DISTINCT date, identity FROM otel_points WHERE date = ANY(:days) AND identity IS NOT NULL"
+)
 SETTLE_DELTAS = text(
     # the deltas of every cumulative (series, start) with a pending point, from its values in time order (a drop is a
     # restart: the value itself); returns the days whose deltas moved
@@ -143,6 +171,26 @@ def _count(value: float) -> int:
 Pair = tuple[date, str]
 """(day, OTel identity): one person's provisional rows of one day."""
 
+log = get_logger("abacus.otel")
+
+DATA_ERROR_CLASSES = ("22", "23", "P0")
+"""SQLSTATE classes a row's own data causes (data exception, integrity violation, a trigger's RAISE): another
+(day, person) would not hit them, so they are isolated; any other error (a lost connection, a deadlock, a bug) fails
+the whole rebuild, which its job retries."""
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """The rebuild failed on what one (day, person)'s rows hold, not on the database or the code."""
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        return not exc.connection_invalidated and sqlstate[:2] in DATA_ERROR_CLASSES
+    return isinstance(exc, (ArithmeticError, ValueError))
+
+
+def retry_pause(attempts: int) -> int:
+    """Seconds a group that failed `attempts` times is held back: a minute, doubling, at most an hour."""
+    return min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** max(attempts - 1, 0))
+
 
 async def settle_deltas(db: AsyncSession) -> set[Pair]:
     """Give every pending cumulative point its delta (and fix its series' later ones); returns the (day, identity)
@@ -161,7 +209,7 @@ async def reconcile_provisional(db: AsyncSession, days: Iterable[date], *, known
         return set()
     await lock_provisional(db)
     marks = (await db.execute(DIRTY_MARKS_OF, {"days": sorted(wanted)})).all()
-    return await _rebuild(db, wanted, set(), [m.id for m in marks])
+    return await _rebuild(db, wanted, set(), marks)
 
 
 async def rebuild_dirty_days(db: AsyncSession) -> set[date]:
@@ -172,23 +220,83 @@ async def rebuild_dirty_days(db: AsyncSession) -> set[date]:
     marks = (await db.execute(DIRTY_MARKS)).all()
     whole = {m.date for m in marks if m.identity is None}
     pairs = {(m.date, m.identity) for m in marks if m.identity is not None}
-    return await _rebuild(db, whole, pairs, [m.id for m in marks])
+    return await _rebuild(db, whole, pairs, marks)
 
 
-async def _rebuild(db: AsyncSession, whole: set[date], pairs: set[Pair], mark_ids: list[int]) -> set[date]:
-    """Rewrite the provisional rows of the `whole` days and of the (day, identity) `pairs` (plus the pairs whose
-    deltas settling moves), refresh the touched days' rollups; returns those days."""
-    pairs = {(day, identity) for day, identity in pairs | await settle_deltas(db) if day not in whole}
-    if mark_ids:
-        await db.execute(CLEAR_MARKS, {"ids": mark_ids})
-    wanted = sorted(whole | {day for day, _ in pairs})
-    if not wanted:
-        return set()
-    scope = {
+def _scope(whole: Iterable[date], pairs: Iterable[Pair]) -> dict[str, list[Any]]:
+    ordered = sorted(pairs)
+    return {
         "days": sorted(whole),
-        "pair_days": [day for day, _ in sorted(pairs)],
-        "pair_ids": [identity for _, identity in sorted(pairs)],
+        "pair_days": [day for day, _ in ordered],
+        "pair_ids": [identity for _, identity in ordered],
     }
+
+
+async def _rebuild(db: AsyncSession, whole: set[date], pairs: set[Pair], marks: Sequence[Any]) -> set[date]:
+    """Rewrite the provisional rows of the `whole` days and of the (day, identity) `pairs` (plus the pairs whose
+    deltas settling moves), refresh the touched days' rollups, clear the `marks` read; returns the days written.
+    On a data error, one (day, person) at a time (`_rebuild_one_by_one`)."""
+    pairs = {(day, identity) for day, identity in pairs | await settle_deltas(db) if day not in whole}
+    if marks:
+        await db.execute(CLEAR_MARKS, {"ids": [m.id for m in marks]})
+    if not whole and not pairs:
+        return set()
+    try:
+        async with db.begin_nested():
+            return await _write(db, whole, pairs)
+    except Exception as exc:
+        if not is_data_error(exc):
+            raise
+        log.warning("otel rebuild failed, rewriting one person-day at a time", error=_error_text(exc))
+    attempts: dict[tuple[date, str | None], int] = defaultdict(int)
+    for mark in marks:
+        attempts[(mark.date, mark.identity)] = max(attempts[(mark.date, mark.identity)], mark.attempts)
+    return await _rebuild_one_by_one(db, whole, pairs, attempts)
+
+
+def _error_text(exc: BaseException) -> str:
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())[:500]
+
+
+async def _rebuild_one_by_one(
+    db: AsyncSession, whole: set[date], pairs: set[Pair], attempts: dict[tuple[date, str | None], int]
+) -> set[date]:
+    """Each (day, person) of the `whole` days and the `pairs` under its own savepoint: a group that fails loses its
+    provisional rows and gets a failure mark; the others are written. Returns every day touched."""
+    if whole:  # a whole day's rows go first: a person whose rewrite fails is left without rows, not with stale ones
+        await db.execute(DELETE_USAGE, _scope(whole, ()))
+        await db.execute(DELETE_ACTIVITY, _scope(whole, ()))
+        pairs = pairs | {(r.date, r.identity) for r in await db.execute(IDENTITIES_OF_DAYS, {"days": sorted(whole)})}
+    failed: list[tuple[Pair, str]] = []
+    for pair in sorted(pairs):
+        try:
+            async with db.begin_nested():
+                await _write(db, set(), {pair})
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+            failed.append((pair, _error_text(exc)))
+    for (day, identity), error in failed:
+        await db.execute(DELETE_USAGE, _scope((), [(day, identity)]))
+        await db.execute(DELETE_ACTIVITY, _scope((), [(day, identity)]))
+        before = max(attempts[(day, identity)], attempts[(day, None)])
+        tries = (
+            await db.execute(MARK_FAILED, {"date": day, "identity": identity, "attempts": before, "error": error})
+        ).scalar_one()
+        log.error("otel provisional rows not written", day=day.isoformat(), identity=identity, attempts=tries,
+                  error=error, retry_in_s=retry_pause(tries))  # fmt: skip
+    days = whole | {day for day, _ in pairs}
+    if failed:
+        await refresh_rollup(db, {(day, CLAUDE_CODE) for (day, _), _ in failed})
+    return days
+
+
+async def _write(db: AsyncSession, whole: set[date], pairs: set[Pair]) -> set[date]:
+    """Delete and write again the provisional rows of the `whole` days and the `pairs`, refresh their days' rollups;
+    returns those days."""
+    wanted = sorted(whole | {day for day, _ in pairs})
+    scope = _scope(whole, pairs)
+    await db.execute(CLEAR_FAILURES, scope)  # rewritten now: no longer held back
     await db.execute(DELETE_USAGE, scope)
     await db.execute(DELETE_ACTIVITY, scope)
     sums = (await db.execute(POINT_SUMS, scope)).all()

@@ -41,6 +41,9 @@ def one(metric: str, value: float, time_ns: int = AT, **attrs: str) -> otlp.Pars
         (otlp.SESSIONS, 1, ns(NOW) - 401 * DAY_NS, {}, False, "400 days"),
         ("some.other.metric", 7, AT, {}, True, ""),
         (otlp.COST, 1, AT, {"model": "m" * 129}, False, "model longer"),
+        # an identity must fit the email column as `unmapped:otel:<account>` (255): longer ones broke the rebuild
+        (otlp.COST, 1, AT, {"user.account_uuid": "u" * 241}, True, ""),
+        (otlp.COST, 1, AT, {"user.account_uuid": "u" * 242}, False, "identity longer than 246"),
         (otlp.COST, 1, AT, {"user.email": "a\x00@b.co"}, False, "NUL"),  # found by the HTTP fuzz (was a 500)
         (otlp.COST, 1, AT, {"session.id": "\x00"}, False, "NUL"),
     ],

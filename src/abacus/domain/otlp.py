@@ -45,7 +45,9 @@ MAX_COST_USD = 100_000.0
 MAX_AHEAD_NS = 86_400 * 10**9
 MAX_AGE_NS = 400 * 86_400 * 10**9
 MAX_VALUE = 1e15
-MAX_TEXT = {"metric": 128, "identity": 320, "model": 128, "kind": 64}
+MAX_TEXT = {"metric": 128, "identity": 246, "model": 128, "kind": 64}
+"""Longest attribute texts a point may carry. An identity (`otel:<email or account>`) must still fit a person's email
+column (255) once resolved to `unmapped:<identity>`: a longer one would make every rebuild of its day fail."""
 MAX_POINTS = 200_000
 """Points in one export; a body with more is refused whole (400)."""
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.providers import registry
 from abacus.providers.provider import Provider
+from abacus.provisional import retry_pause
 from abacus.queries.cache import cached
 from abacus.queries.identities import Unattributed, UnmappedGitHub, unattributed, unmapped_github
 from abacus.queries.lifetime import Lifetime, lifetime_stats
@@ -152,6 +153,46 @@ async def status_figures(db: AsyncSession, viewer: Viewer = EVERYONE) -> StatusF
     if not viewer.sees_everyone:
         unmapped, github = replace(unmapped, identities=[]), replace(github, rows=[])
     return StatusFigures(await lifetime_stats(db), unmapped, github, await data_from(db))
+
+
+@dataclass(frozen=True)
+class FailingLiveDay:
+    """A (day, OTel identity) whose provisional rows could not be written (provisional.py): held back, retried."""
+
+    day: date
+    identity: str | None
+    attempts: int
+    failed_at: datetime
+    error: str | None
+    retry_at: datetime
+
+
+@dataclass(frozen=True)
+class FailingLive:
+    total: int
+    shown: list[FailingLiveDay]
+    """The most recent failures; empty for a viewer who does not see everybody (they name people)."""
+
+
+FAILING_LIVE = text(
+    "SELECT date, identity, attempts, failed_at, error, count(*) OVER () AS total FROM otel_dirty_days "
+    "WHERE attempts > 0 ORDER BY failed_at DESC, date DESC, identity LIMIT :limit"
+)
+
+
+def retry_after(attempts: int) -> timedelta:
+    return timedelta(seconds=retry_pause(attempts))
+
+
+async def failing_live_days(db: AsyncSession, viewer: Viewer = EVERYONE, limit: int = 20) -> FailingLive:
+    """Live telemetry (person-days) that the OTel rebuild could not write, newest failure first (a small table:
+    read as it is, not through the page cache, so a fixed day disappears on the next refresh)."""
+    rows = (await db.execute(FAILING_LIVE, {"limit": limit})).all()
+    shown = [
+        FailingLiveDay(r.date, r.identity, r.attempts, r.failed_at, r.error, r.failed_at + retry_after(r.attempts))
+        for r in rows
+    ]
+    return FailingLive(int(rows[0].total) if rows else 0, shown if viewer.sees_everyone else [])
 
 
 async def provider_statuses(

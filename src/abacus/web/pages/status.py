@@ -45,9 +45,10 @@ async def status_context(
             providers,
             await latest_audit_events(db, page=audit_page, viewer=viewer),
             await channel_health(db),
+            await queries.failing_live_days(db, viewer),
         )
 
-    [(figures, providers, audit, channels)], worker = await asyncio.gather(
+    [(figures, providers, audit, channels, failing_live)], worker = await asyncio.gather(
         concurrently(request.app.state.sessionmaker, read),
         queries.worker_status(request.app.state.redis, settings.jobs.queue),
     )
@@ -61,6 +62,7 @@ async def status_context(
         "audit": audit,
         # an alert channel failing for 24 hours (docs/operations.md §12)
         "failing_channels": [c for c in channels if c.flagged(now)],
+        "failing_live": failing_live,
         "worker": worker,
         "schedule": queries.schedule_rows(settings),
     }
