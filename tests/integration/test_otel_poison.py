@@ -134,6 +134,7 @@ def test_a_poisoned_person_day_is_isolated_held_back_shown_and_cleared_by_a_mapp
     card = dom.text(dom.one(status.text, ".live-failing"))  # the status page names the failing person-day
     assert "1 person-day of live telemetry not counted" in card
     assert ACCOUNT[:50] in card and "value too long" in card
+    assert ada.get("/api/v1/status").json()["live_days_failing"] == 1
 
     # the admin's fix: map the account to a person; its day is rewritten in the mapping's transaction
     saved = ada.post(
@@ -147,3 +148,4 @@ def test_a_poisoned_person_day_is_isolated_held_back_shown_and_cleared_by_a_mapp
     assert _failures(database_url) == []
     assert _rollup_cost(database_url) == 8.0
     assert dom.select(ada.get("/status").text, ".live-failing") == []
+    assert ada.get("/api/v1/status").json()["live_days_failing"] == 0

@@ -80,6 +80,8 @@ class StatusPayload:
     unmapped_github_commits: int
     unmapped_github: list[UnmappedAuthor]
     scheduled_jobs: list[dict[str, str]]
+    live_days_failing: int = 0
+    """Person-days of OTel telemetry whose provisional rows could not be written (held back, retried)."""
 
 
 @get("/api/v1/status", tags=TAGS, summary="Sync state per provider key, worker, unattributed usage")
@@ -139,6 +141,7 @@ async def api_status(
         scheduled_jobs=[
             {"job": job, "type": kind, "schedule": when} for job, kind, when in queries.schedule_rows(settings)
         ],
+        live_days_failing=(await queries.failing_live_days(db, viewer, limit=1)).total,
     )
 
 
