@@ -12,11 +12,9 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from abacus.db import create_engine, session_factory
+from abacus.db import create_engine
 from abacus.domain import otlp
-from abacus.emulators.otel import Sample, build_export, encode, ns
-from abacus.provisional import rebuild_dirty_days
-from abacus.sync.otel_store import store_points
+from abacus.emulators.otel import Sample, ns
 from tests import dom
 from tests.integration.otel_support import store_and_rebuild
 from tests.support import run_async
@@ -105,25 +103,17 @@ def test_an_otel_account_is_listed_unmapped_and_mapping_it_moves_its_provisional
     assert ACCOUNT in back
 
 
-async def _personal_export(database_url: str) -> None:
+def _personal_export(database_url: str) -> None:
     """A Max subscription on a personal address, outside ABACUS_ALLOWED_DOMAINS (example.com in tests)."""
     at = ns(datetime.now(UTC) - timedelta(minutes=10))
     attrs = {"user.email": "Dev.Home@gmail.com", "model": MODEL}
-    body, _ = encode(build_export([Sample(otlp.COST, 4.0, at - 60_000_000_000, at, attrs)]))
-    points = otlp.parse_export(body, json_body=False, now=datetime.now(UTC)).points
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        async with session_factory(engine)() as db, db.begin():
-            await store_points(db, "acme", points)
-            await rebuild_dirty_days(db)
-    finally:
-        await engine.dispose()
+    run_async(store_and_rebuild(database_url, [Sample(otlp.COST, 4.0, at - 60_000_000_000, at, attrs)]))
 
 
 def test_an_otel_email_outside_the_work_domains_is_listed_until_mapped(
     signed_in: Callable[..., httpx.Client], database_url: str, clean_db: None
 ) -> None:
-    run_async(_personal_export(database_url))
+    _personal_export(database_url)
     ada = signed_in("ada@example.com")
     [listed] = _unmapped_rows(ada.get("/mappings", params={"source": "otel", "status": "unmapped"}).text)
     assert "dev.home@gmail.com" in listed and "$4.00" in listed
@@ -140,3 +130,47 @@ def test_an_otel_email_outside_the_work_domains_is_listed_until_mapped(
     assert saved.status_code == 200 and "1 usage rows" in saved.text
     assert _emails(database_url) == {"dev@example.com": (Decimal("4.000000"), 0)}
     assert _unmapped_rows(ada.get("/mappings", params={"source": "otel", "status": "unmapped"}).text) == []
+
+
+ACTIVITY_ACCOUNT = "9d1e-acct-activity-only"
+
+
+def test_otel_people_who_send_only_activity_are_listed_and_mapping_moves_their_activity(
+    signed_in: Callable[..., httpx.Client], database_url: str, clean_db: None
+) -> None:
+    """An exporter filtered to sessions and lines (no cost or token metric): no usage row, yet an identity to map —
+    an unmapped account, and an own email outside the work domains; an own work email is a person already."""
+    at = ns(datetime.now(UTC) - timedelta(minutes=10))
+    begin = at - 60_000_000_000
+    samples = [
+        Sample(otlp.SESSIONS, 2, begin, at, {"user.account_uuid": ACTIVITY_ACCOUNT}),
+        Sample(otlp.LINES, 11, begin, at, {"user.account_uuid": ACTIVITY_ACCOUNT, "type": "added"}),
+        Sample(otlp.LINES, 3, begin, at, {"user.email": "Night.Owl@gmail.com", "type": "added"}),
+        Sample(otlp.LINES, 5, begin, at, {"user.email": "eve@example.com", "type": "added"}),
+    ]
+    run_async(store_and_rebuild(database_url, samples))
+    assert _emails(database_url) == {}  # no usage rows at all
+
+    ada = signed_in("ada@example.com")
+    rows = _unmapped_rows(ada.get("/mappings", params={"source": "otel", "status": "unmapped"}).text)
+    assert len(rows) == 2, rows
+    [account] = [r for r in rows if ACTIVITY_ACCOUNT in r]
+    [personal] = [r for r in rows if "night.owl@gmail.com" in r]
+    assert "1 active days" in account and "1 active days" in personal
+    assert not any("eve@example.com" in r for r in rows)
+
+    saved = ada.post(
+        "/mappings",
+        data={"source": "otel", "external_id": ACTIVITY_ACCOUNT, "email": "fay@example.com",
+              "_csrf_token": ada.cookies.get("abacus_csrf")},
+        headers={"HX-Request": "true", "HX-Target": "mapping-tables"},
+    )  # fmt: skip
+    assert saved.status_code == 200
+    activity = run_async(_sql(database_url, "SELECT email, sessions, lines_added FROM activity_daily ORDER BY email"))
+    assert [(r.email, r.sessions, r.lines_added) for r in activity] == [
+        ("eve@example.com", 0, 5),
+        ("fay@example.com", 2, 11),
+        ("night.owl@gmail.com", 0, 3),
+    ]
+    left = _unmapped_rows(ada.get("/mappings", params={"source": "otel", "status": "unmapped"}).text)
+    assert len(left) == 1 and "night.owl@gmail.com" in left[0]

@@ -103,6 +103,15 @@ AND identity = 'otel:' || email
 GROUP BY identity, email
 """)
 
+# OTel people who send only activity (sessions, lines, edit decisions: a metrics exporter filtered to those, or days
+# without a model call): unmapped accounts and own emails, from the provisional activity rows (organisation `otel:`)
+OTEL_ACTIVITY = text("""
+SELECT substr(identity, 6) AS external_id, email, COUNT(*) AS days
+FROM activity_daily WHERE tool = 'claude_code' AND organization_id LIKE 'otel:%'
+AND (email LIKE 'unmapped:%' OR identity = 'otel:' || email)
+GROUP BY identity, email
+""")
+
 
 def _squash(value: str) -> str:
     return re.sub(r"[^a-z0-9]", "", value.lower())
@@ -204,6 +213,23 @@ async def mappings_view(
                         bot=bot_reason("otel", row.external_id, None, row.email),
                     )
                 )
+        listed_otel = {u.external_id for u in candidates if u.source == "otel"}
+        for row in await db.execute(OTEL_ACTIVITY):  # activity only: not listed above through usage
+            unmapped_account = row.email.startswith("unmapped:")
+            if row.external_id in listed_otel or not (unmapped_account or outside(row.email)):
+                continue
+            candidates.append(
+                UnmappedIdentity(
+                    "otel",
+                    row.external_id,
+                    row.external_id,
+                    None if unmapped_account else row.email,
+                    int(row.days),
+                    "active days",
+                    None,
+                    bot=bot_reason("otel", row.external_id, None, None),
+                )
+            )
         for author in await github_authors(db):
             email = author.sample_email
             suggestion = (
