@@ -186,6 +186,15 @@ request_home: ContextVar[RequestHome | None] = ContextVar("request_home", defaul
 _worker_home: ContextVar[Home | None] = ContextVar("worker_home", default=None)
 
 
+def leave_request() -> None:
+    """Forget, in the current task's context, the request it was started from: its connection, its `concurrently`
+    worker and its SQL timer. For a task that outlives the request (a page cache refresh): it opens its own
+    connections and its queries do not count in the request's Server-Timing."""
+    request_home.set(None)
+    _worker_home.set(None)
+    sql_timer.set(None)
+
+
 @asynccontextmanager
 async def borrowed_session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session for a few reads: the one the current `concurrently` worker holds, else the request's own (opened

@@ -4,6 +4,7 @@ written never fills the cache; every table is either versioned or named as read 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -138,7 +139,38 @@ def test_live_telemetry_shows_within_the_refresh_window_and_never_hides_a_sync(
     store_usage_rows(database_url, usage("cursor:ada@example.com", 5, "live-2"), live=True)
     assert _lifetime(client)["total_tokens"] == 145
     monkeypatch.setattr(cache, "LIVE_REFRESH_SECONDS", 0.0)  # the window has passed
-    assert _lifetime(client)["total_tokens"] == 150
+    stale = _page_cache(client).stale
+    assert _lifetime(client)["total_tokens"] == 145, "stale by live telemetry only: answered at once..."
+    assert _page_cache(client).stale == stale + 1
+    deadline = time.monotonic() + 20
+    while (tokens := _lifetime(client)["total_tokens"]) != 150 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tokens == 150, "...while it is recomputed in the background"
+    assert not _page_cache(client).refreshing
+
+
+def test_a_stale_entry_is_recomputed_once_and_a_sync_is_never_served_stale(
+    client: TestClient, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache, "LIVE_REFRESH_SECONDS", 0.0)  # every live write shows as soon as it is recomputed
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 100, "a1"))
+    assert _lifetime(client)["total_tokens"] == 100
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 5, "live-1"), live=True)
+    page_cache = _page_cache(client)
+    misses, stale = page_cache.misses, page_cache.stale
+    seen = {_lifetime(client)["total_tokens"] for _ in range(5)}  # a burst: old or new, never a third figure
+    assert seen <= {100, 105}
+    assert page_cache.misses == misses, "nobody waits for the database: stale entries answer"
+    deadline = time.monotonic() + 20
+    while _lifetime(client)["total_tokens"] != 105 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert page_cache.stale - stale >= 1 and not page_cache.refreshing
+
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 5, "live-2"), live=True)
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 40, "a2"))  # a sync after it: a new data version
+    stale = page_cache.stale
+    assert _lifetime(client)["total_tokens"] == 150, "a sync's rows are never served from an older entry"
+    assert page_cache.stale == stale
 
 
 def test_a_csv_import_shows_at_once(client: TestClient, database_url: str) -> None:
@@ -312,5 +344,5 @@ def test_other_arguments_other_keys(first: Any, second: Any) -> None:
     assert cache._key("f", version, *first) != cache._key("f", version, *second)
     assert cache._key("f", version, *first) == cache._key("f", version, *first)
     assert cache._key("f", version, *first) != cache._key("f", ("epoch", 4, 7), *first)
-    assert cache._key("f", version, *first) != cache._key("f", ("epoch", 3, 8), *first)
+    assert cache._key("f", version, *first) == cache._key("f", ("epoch", 3, 8), *first), "live version: in the entry"
     assert cache._key("f", version, *first) != cache._key("g", version, *first)

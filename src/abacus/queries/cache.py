@@ -10,6 +10,12 @@ exception: a transaction marked with `abacus.db.live_write` (the OTel rebuild jo
 separate live version, which is sampled at most every `LIVE_REFRESH_SECONDS`, so cached pages may miss up to that
 much provisional OpenTelemetry data or pushed commits, never a sync's, an import's or an admin's change.
 
+Entries are filed under (epoch, version) and hold the live version they were computed under. When the live sample
+moves on, the first readers still get the entry they find (stale only by live telemetry) while one task per key
+recomputes it in the background (`_refresh_later`; one process at a time through a short Redis lock), so the
+once-a-minute rotation of the sample does not send every page of every reader to the database at the same moment.
+A reader that finds no entry for its data version computes it, as always: what a sync changed is never served old.
+
 Not cached: a call inside a transaction that has written (its uncommitted rows must not reach other readers), a call
 made while another cached call computes (its own result holds it), and anything when no cache is attached to the
 engine (CLI, tests of the queries) or Redis fails (the query runs as if there were no cache).
@@ -21,6 +27,7 @@ import asyncio
 import functools
 import hashlib
 import pickle
+import struct
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -35,7 +42,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from abacus.db import borrowed_session, owning_engine, reads_only
+from abacus.db import borrowed_session, leave_request, owning_engine, reads_only, session_factory
 from abacus.logging_setup import get_logger
 
 P = ParamSpec("P")
@@ -59,6 +66,12 @@ every few seconds do not throw away every cached page; anything else (syncs, imp
 
 KEY_PREFIX = "abacus:page-cache"
 
+REFRESH_LOCK_SECONDS = 30
+"""How long one process may hold the right to recompute a stale entry before another may try (a refresh that died)."""
+
+_LIVE = struct.Struct(">q")
+"""An entry's head: the live version its result was computed under; the pickled result follows."""
+
 
 def _code_fingerprint() -> str:
     """Short hash of the read side's source: a deploy that changes a query or a result's shape never reads the
@@ -79,13 +92,16 @@ CODE = _code_fingerprint()
 @dataclass
 class PageCache:
     """The Redis client and lifetime of one app's cache; `inflight` joins concurrent misses of one key in a process
-    (a burst after a sync computes each page once, not once per request)."""
+    (a burst after a sync computes each page once, not once per request); `refreshing` holds the background
+    recomputations of entries that are stale by live telemetry only."""
 
     redis: Redis
     ttl_seconds: int
     inflight: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
+    refreshing: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     hits: int = 0
     misses: int = 0
+    stale: int = 0
 
 
 _caches: WeakKeyDictionary[Engine, PageCache] = WeakKeyDictionary()
@@ -103,7 +119,9 @@ def attach(engine: AsyncEngine, redis: Redis, ttl_seconds: int) -> PageCache | N
 
 
 def detach(engine: AsyncEngine) -> None:
-    _caches.pop(engine.sync_engine, None)
+    cache = _caches.pop(engine.sync_engine, None)
+    for task in list(cache.refreshing.values()) if cache is not None else []:
+        task.cancel()
 
 
 def cache_of(engine: AsyncEngine) -> PageCache | None:
@@ -207,11 +225,11 @@ async def _sampled_live(engine: AsyncEngine | None, epoch: str, live_now: int) -
 
 
 def _key(name: str, version: Version, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """The arguments by their repr: the query functions take dates, strings, numbers and frozen dataclasses of
-    them, whose reprs name every field."""
+    """(epoch, data version) and the arguments by their repr: the query functions take dates, strings, numbers and
+    frozen dataclasses of them, whose reprs name every field. The live version is in the entry (`_LIVE`)."""
     described = repr((args, sorted(kwargs.items())))
     digest = hashlib.sha256(described.encode()).hexdigest()[:32]
-    return f"{KEY_PREFIX}:{version[0]}:{version[1]}.{version[2]}:{CODE}:{name}:{digest}"
+    return f"{KEY_PREFIX}:{version[0]}:{version[1]}:{CODE}:{name}:{digest}"
 
 
 def cached(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -232,8 +250,14 @@ def cached(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         key = _key(name, version, args[1:], kwargs)
         found = await _read(cache, key)
         if found is not None:
-            cache.hits += 1
-            return cast(R, found[0])
+            live, result = found
+            if live < version[2]:  # older only by live telemetry: served while one task recomputes it
+                cache.stale += 1
+                rest, named = args[1:], kwargs
+                _refresh_later(cache, key, version[2], lambda db: cast(Any, function)(db, *rest, **named), source)
+            else:
+                cache.hits += 1
+            return cast(R, result)
         cache.misses += 1
         waiting = cache.inflight.get(key)
         if waiting is not None:  # each joiner gets its own copy, as from Redis
@@ -252,13 +276,54 @@ def cached(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             _computing.reset(token)
             cache.inflight.pop(key, None)
         future.set_result(blob)
-        await _write(cache, key, blob)
+        await _write(cache, key, version[2], blob)
         return result
 
     return wrapper
 
 
-async def _read(cache: PageCache, key: str) -> tuple[Any] | None:
+def _refresh_later(
+    cache: PageCache, key: str, live: int, compute: Callable[[Any], Awaitable[Any]], source: Any
+) -> None:
+    """Recompute `key`'s entry under live version `live` in a task of its own, unless this process already does."""
+    if key in cache.refreshing or key in cache.inflight:
+        return
+    task = asyncio.create_task(_refresh(cache, key, live, compute, source), name=f"page cache refresh {key}")
+    cache.refreshing[key] = task
+    task.add_done_callback(lambda _: cache.refreshing.pop(key, None))
+
+
+async def _refresh(
+    cache: PageCache, key: str, live: int, compute: Callable[[Any], Awaitable[Any]], source: Any
+) -> None:
+    """One background recomputation: its own connection (the request that found the stale entry has answered, and
+    whoever holds a connection never waits for another), one process at a time per key (a Redis lock)."""
+    leave_request()
+    _computing.set(True)
+    _request_versions.set(None)
+    lock = f"{key}:refreshing"
+    try:
+        if not await cache.redis.set(lock, 1, nx=True, ex=REFRESH_LOCK_SECONDS):
+            return  # another process recomputes it
+        try:
+            if isinstance(source, AsyncSession):
+                engine = _engine_of(source)
+                assert engine is not None  # the entry was found through its cache
+                async with session_factory(engine)() as db:
+                    result = await compute(db)
+            else:
+                result = await compute(source)
+            await _write(cache, key, live, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        finally:
+            await cache.redis.delete(lock)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the stale entry stays; the next reader tries again
+        log.warning("page cache refresh failed", key=key, error=str(exc))
+
+
+async def _read(cache: PageCache, key: str) -> tuple[int, Any] | None:
+    """The entry at `key`: the live version it was computed under and the result."""
     try:
         blob = await cache.redis.get(key)
     except RedisError as exc:
@@ -267,15 +332,16 @@ async def _read(cache: PageCache, key: str) -> tuple[Any] | None:
     if blob is None:
         return None
     try:
-        return (pickle.loads(blob),)
+        (live,) = _LIVE.unpack_from(blob)
+        return live, pickle.loads(blob[_LIVE.size :])
     except Exception as exc:  # an entry that no longer unpickles is a miss
         log.warning("page cache entry unreadable", key=key, error=str(exc))
         return None
 
 
-async def _write(cache: PageCache, key: str, blob: bytes) -> None:
+async def _write(cache: PageCache, key: str, live: int, blob: bytes) -> None:
     try:
-        await cache.redis.set(key, blob, ex=cache.ttl_seconds)
+        await cache.redis.set(key, _LIVE.pack(live) + blob, ex=cache.ttl_seconds)
     except RedisError as exc:
         log.warning("page cache write failed", key=key, error=str(exc))
 
