@@ -35,7 +35,16 @@ UNVERSIONED = {
     "otel_points": "read uncached (live figures); pages see OTel through the rebuild job's usage rows",
     "otel_dirty_days": "the OTel rebuild job's bookkeeping",
 }
-"""Tables no cached query reads; every other table must carry the bump_data_version trigger."""
+"""Tables no cached query reads; every other table must carry the data version triggers."""
+
+TRIGGERS = (
+    "bump_data_version",
+    "bump_data_version_lock",
+    "bump_data_version_insert",
+    "bump_data_version_update",
+    "bump_data_version_delete",
+)
+"""What migration 0024 puts on each versioned table (TRUNCATE, the lock, a bump after each changing statement)."""
 
 
 def usage(identity: str, tokens: int, record: str) -> UsageRow:
@@ -119,6 +128,25 @@ async def _versions(database_url: str) -> tuple[int, int]:
             return int(row.version), int(row.live_version)
     finally:
         await engine.dispose()
+
+
+def test_a_write_that_changes_no_row_keeps_every_cached_page(client: TestClient, database_url: str) -> None:
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 100, "a1"))
+    assert _lifetime(client)["total_tokens"] == 100
+    before = run_async(_versions(database_url))
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 100, "a1"))  # a sync re-reading the same day
+    run_async(_sql(database_url, "DELETE FROM usage_records WHERE tool_record_id = 'no-such-record'"))
+    run_async(_sql(database_url, "UPDATE identity_mappings SET email = email WHERE false"))
+    assert run_async(_versions(database_url)) == before, "nothing changed: the version stays"
+    hits = _page_cache(client).hits
+    assert _lifetime(client)["total_tokens"] == 100
+    assert _page_cache(client).hits == hits + 1
+
+    store_usage_rows(database_url, usage("cursor:ada@example.com", 120, "a1"))  # the provider corrected the day
+    assert run_async(_versions(database_url))[0] == before[0] + 1, "one changing transaction: one step"
+    assert _lifetime(client)["total_tokens"] == 120
+    run_async(_sql(database_url, "DELETE FROM usage_records WHERE tool_record_id = 'a1'"))
+    assert run_async(_versions(database_url))[0] == before[0] + 2
 
 
 def test_live_telemetry_shows_within_the_refresh_window_and_never_hides_a_sync(
@@ -312,9 +340,10 @@ def test_every_table_is_versioned_or_named_unread(database_url: str) -> None:
                     r[0]
                     for r in await conn.execute(
                         text(
-                            "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                            "WHERE t.tgname = 'bump_data_version'"
-                        )
+                            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                            "WHERE t.tgname = ANY(:names) GROUP BY c.relname HAVING count(*) = :n"
+                        ),
+                        {"names": list(TRIGGERS), "n": len(TRIGGERS)},
                     )
                 }
                 return every, versioned
@@ -324,8 +353,9 @@ def test_every_table_is_versioned_or_named_unread(database_url: str) -> None:
     every, versioned = run_async(tables())
     missing = every - versioned - set(UNVERSIONED)
     assert not missing, (
-        f"tables without the bump_data_version trigger: {sorted(missing)} — a cached page reading them would show "
-        "old figures; add the trigger in their migration (see 0013_data_version.py) or name them in UNVERSIONED"
+        f"tables without the data version triggers: {sorted(missing)} — a cached page reading them would show "
+        "old figures; add the triggers in their migration (see 0024_data_version_on_change.py) or name them in "
+        "UNVERSIONED"
     )
     assert not versioned & set(UNVERSIONED)
 

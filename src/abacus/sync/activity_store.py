@@ -1,15 +1,19 @@
 """Writing activity: the days a sync re-read replace what was stored for them, inside the caller's transaction.
 
 Activity rows are a vendor's daily aggregates, not events, so a re-read day is replaced whole for its (tool,
-organization): every stored row of those days is deleted and the new rows inserted, and a person the vendor no longer
-reports for that day disappears. Emails are resolved exactly as for usage (`usage_store.resolve_emails`: a mapping
-wins, else the identity's own email, else `unmapped:<identity>`). The caller commits together with its sync state,
-so a failed window leaves the stored activity as it was.
+organization): a person the vendor no longer reports for that day disappears, a new one is inserted, a changed one
+updated, and an unchanged row is left alone (a re-read that finds nothing new changes no row, so it leaves the cached
+pages in place: migration 0024). Emails are resolved exactly as for usage (`usage_store.resolve_emails`: a mapping wins,
+else the identity's own email, else `unmapped:<identity>`). The caller commits together with its sync state, so a failed
+window leaves the stored activity as it was.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, tuple_
+from typing import Any
+
+from sqlalchemy import func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.identities import unmapped_email
@@ -51,22 +55,60 @@ def merge_same_key(rows: tuple[ActivityRow, ...]) -> list[ActivityRow]:
     return list({(row.identity, row.date): row for row in rows}.values())
 
 
+DROP_UNLISTED = text(
+    "DELETE FROM activity_daily a WHERE a.tool = :tool AND a.organization_id = :organization_id "
+    "AND a.date = ANY(CAST(:days AS date[])) AND NOT EXISTS (SELECT 1 FROM unnest(CAST(:identities AS text[]), "
+    "CAST(:dates AS date[])) AS k(identity, date) WHERE k.identity = a.identity AND k.date = a.date)"
+)
+"""The stored rows of the re-read days that the vendor no longer reports."""
+
+DATA_COLUMNS = (
+    "email",
+    "sessions",
+    "lines_added",
+    "lines_removed",
+    "suggested",
+    "accepted",
+    "requests",
+    "commits",
+    "pull_requests",
+    "active",
+    "details",
+)
+
+
+def _upsert() -> Any:
+    """Insert a row, or update the stored one when any of its figures differ (an identical one is left alone)."""
+    statement = insert(ActivityDaily)
+    table = ActivityDaily.__table__.c
+    return statement.on_conflict_do_update(
+        index_elements=["tool", "organization_id", "identity", "date"],
+        set_={**{name: statement.excluded[name] for name in DATA_COLUMNS}, "updated_at": func.now()},
+        where=tuple_(*(table[name] for name in DATA_COLUMNS)).is_distinct_from(
+            tuple_(*(statement.excluded[name] for name in DATA_COLUMNS))
+        ),
+    )
+
+
 async def store_activity(db: AsyncSession, batch: ActivityBatch) -> int:
-    """Replace the batch's days for its (tool, organization) with its rows; returns the rows written."""
-    if batch.days:
-        await db.execute(
-            delete(ActivityDaily).where(
-                ActivityDaily.tool == batch.tool,
-                ActivityDaily.organization_id == batch.organization_id,
-                ActivityDaily.date.in_(batch.days),
-            )
-        )
+    """Make the batch's days for its (tool, organization) hold exactly its rows; returns the rows it listed."""
     rows = merge_same_key(batch.rows)
-    if not rows:
-        return 0
     outside = sorted({row.date for row in rows} - set(batch.days))
     if outside:
         raise ValueError(f"activity rows for days the batch does not replace: {', '.join(map(str, outside))}")
+    if batch.days:
+        await db.execute(
+            DROP_UNLISTED,
+            {
+                "tool": batch.tool,
+                "organization_id": batch.organization_id,
+                "days": list(batch.days),
+                "identities": [row.identity for row in rows],
+                "dates": [row.date for row in rows],
+            },
+        )
+    if not rows:
+        return 0
     emails = await resolve_mapped_emails(db, {(row.identity, row.mapping) for row in rows})
     values = [
         {
@@ -88,6 +130,7 @@ async def store_activity(db: AsyncSession, batch: ActivityBatch) -> int:
         }
         for row in rows
     ]
+    upsert = _upsert()
     for start in range(0, len(values), BATCH):
-        await db.execute(insert(ActivityDaily), values[start : start + BATCH])
+        await db.execute(upsert, values[start : start + BATCH])
     return len(values)

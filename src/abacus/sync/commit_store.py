@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -104,7 +104,8 @@ async def store_commits(
 
     Author email (docs/providers.md §4.6): with an author id, a work email becomes the id's mapping if it has none, then
     the commit carries the mapped email; without a mapping (or without an id) the raw email, lower-cased.
-    Idempotent: re-storing the same records changes nothing.
+    Idempotent: re-storing the same records changes nothing — no row is written and the rollups are not refreshed,
+    so a re-read that finds nothing new leaves the cached pages in place (migration 0024).
     """
     # sorted keys: concurrent writers (webhook job, incremental sync) lock rows in the same order, never deadlock
     unique = sorted({r.sha: r for r in records}.values(), key=lambda r: r.sha)
@@ -115,17 +116,19 @@ async def store_commits(
     author_of = {r.sha: r.author_id or stored_ids.get(r.sha) for r in unique}
 
     claimed: set[str] = set()
+    remapped = False
     for record in sorted(unique, key=lambda r: author_of[r.sha] or ""):
         author_id = author_of[record.sha]
         if not author_id or author_id in claimed or not is_work_email(record.author_raw_email, work_domains):
             continue
         try:
-            await set_mapping(
+            change = await set_mapping(
                 db, SOURCE, author_id, record.author_raw_email or "", updated_by=UPDATED_BY, only_if_absent=True
             )
         except MappingError:
             continue
         claimed.add(author_id)
+        remapped = remapped or change.before != change.after or bool(change.usage_rows or change.commits)
     mapped = await github_mappings(db, (a for a in author_of.values() if a))
 
     values = []
@@ -152,28 +155,41 @@ async def store_commits(
         )
 
     commit_ids: dict[str, int] = {}
+    changed = remapped  # a new mapping re-pointed stored rows
     for start in range(0, len(values), BATCH):
         stmt = insert(Commit).values(values[start : start + BATCH])
         new = stmt.excluded
+        assigned = {
+            "author_email": new.author_email,
+            "ai_tool": new.ai_tool,
+            "ai_model": new.ai_model,
+            "committed_at": new.committed_at,
+            "author_id": func.coalesce(new.author_id, Commit.author_id),
+            "message": func.coalesce(new.message, Commit.message),
+            "additions": func.coalesce(new.additions, Commit.additions),
+            "deletions": func.coalesce(new.deletions, Commit.deletions),
+            "author_login": func.coalesce(new.author_login, Commit.author_login),
+            "author_raw_email": func.coalesce(new.author_raw_email, Commit.author_raw_email),
+            "is_bot": or_(Commit.is_bot, new.is_bot),
+        }
         upsert = stmt.on_conflict_do_update(
             index_elements=["repo_id", "commit_id"],
-            set_={
-                "author_email": new.author_email,
-                "ai_tool": new.ai_tool,
-                "ai_model": new.ai_model,
-                "committed_at": new.committed_at,
-                "author_id": func.coalesce(new.author_id, Commit.author_id),
-                "message": func.coalesce(new.message, Commit.message),
-                "additions": func.coalesce(new.additions, Commit.additions),
-                "deletions": func.coalesce(new.deletions, Commit.deletions),
-                "author_login": func.coalesce(new.author_login, Commit.author_login),
-                "author_raw_email": func.coalesce(new.author_raw_email, Commit.author_raw_email),
-                "is_bot": or_(Commit.is_bot, new.is_bot),
-            },
+            set_=assigned,
+            where=tuple_(*(getattr(Commit, name) for name in assigned)).is_distinct_from(tuple_(*assigned.values())),
         ).returning(Commit.id, Commit.commit_id)
-        commit_ids.update({row.commit_id: row.id for row in await db.execute(upsert)})
+        written = {row.commit_id: row.id for row in await db.execute(upsert)}  # inserted or changed
+        changed = changed or bool(written)
+        commit_ids.update(written)
+    unchanged = [sha for sha in shas if sha not in commit_ids]
+    for start in range(0, len(unchanged), BATCH):
+        found = await db.execute(
+            select(Commit.id, Commit.commit_id).where(
+                Commit.repo_id == repo_id, Commit.commit_id.in_(unchanged[start : start + BATCH])
+            )
+        )
+        commit_ids.update({row.commit_id: row.id for row in found})
 
-    await apply_bot_flags(db, list(commit_ids.values()))
+    changed = await apply_bot_flags(db, list(commit_ids.values())) or changed
     attributions = [
         {
             "commit_id": commit_ids[r.sha],
@@ -188,12 +204,19 @@ async def store_commits(
     for start in range(0, len(attributions), BATCH):
         stmt = insert(CommitAttribution).values(attributions[start : start + BATCH])
         new = stmt.excluded
-        await db.execute(
+        kept = CommitAttribution
+        result = await db.execute(
             stmt.on_conflict_do_update(
                 index_elements=["commit_id", "ai_tool"],
                 set_={"ai_model": new.ai_model, "source": new.source, "confidence": new.confidence},
+                where=tuple_(kept.ai_model, kept.source, kept.confidence).is_distinct_from(
+                    tuple_(new.ai_model, new.source, new.confidence)
+                ),
             )
         )
+        changed = changed or bool(getattr(result, "rowcount", 1))
+    if not changed:
+        return len(unique)
     # last, so the rollup lock is held only from here to the caller's commit
     days = {_utc_day(t) for t in stored_times} | {_utc_day(r.committed_at) for r in unique}
     await refresh_commit_rollup(
@@ -209,10 +232,14 @@ APPLY_BOT_FLAGS = text(
 )
 
 
-async def apply_bot_flags(db: AsyncSession, commit_ids: Sequence[int]) -> None:
-    """An admin's "ignore as bot" / "not a bot" on an author id wins over the sync's rule for these commits."""
+async def apply_bot_flags(db: AsyncSession, commit_ids: Sequence[int]) -> bool:
+    """An admin's "ignore as bot" / "not a bot" on an author id wins over the sync's rule for these commits; whether
+    any commit's flag changed."""
+    changed = False
     for start in range(0, len(commit_ids), BATCH):
-        await db.execute(APPLY_BOT_FLAGS, {"ids": list(commit_ids[start : start + BATCH])})
+        result = await db.execute(APPLY_BOT_FLAGS, {"ids": list(commit_ids[start : start + BATCH])})
+        changed = changed or bool(getattr(result, "rowcount", 1))
+    return changed
 
 
 async def author_ids_without_mapping(db: AsyncSession) -> int:

@@ -1,16 +1,19 @@
-"""Writing seats (docs/schema.md §10): a vendor's current seat list replaces the open seats of its (tool,
-organization), inside the caller's transaction, keeping history.
+"""Writing seats (docs/schema.md §10): a vendor's current seat list replaces the open seats of its (tool, organization),
+inside the caller's transaction, keeping history.
 
-A listed identity with an open seat has that row updated (plan, last activity, price, email, details, `seen_at`); a
-new one gets a new open row (`since` = the vendor's start, else now); an open seat the list no longer has is ended
-(`ended_at` = now), never deleted, so the seat cost of past ranges stays true.
+A listed identity with an open seat has that row updated (plan, last activity, price, email, details, `seen_at`) when
+any of them changed; `seen_at` alone moves at most once an hour (`SEEN_REFRESH`), so a listing that changes nothing
+writes no row and leaves the cached pages in place (migration 0024); a new one gets a new open row (`since` = the
+vendor's start, else now); an open seat the list no longer has is ended (`ended_at` = now), never deleted, so the seat
+cost of past ranges stays true.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +26,9 @@ from abacus.sync.context import SyncContext, SyncResult
 from abacus.sync.state import lock_state, record_error, record_success
 
 log = get_logger(__name__)
+
+SEEN_REFRESH = timedelta(hours=1)
+"""How old `seen_at` may grow before a listing that changed nothing else writes it again."""
 
 
 @dataclass(frozen=True)
@@ -73,14 +79,20 @@ async def replace_seats(
             )
             added += 1
             continue
-        seat.email = email
-        seat.plan = row.plan
-        seat.last_activity_at = row.last_activity_at
-        seat.price_usd = row.price_usd
-        seat.details = row.details
-        seat.seen_at = now
+        listed_now: dict[str, Any] = {
+            "email": email,
+            "plan": row.plan,
+            "last_activity_at": row.last_activity_at,
+            "price_usd": row.price_usd,
+            "details": row.details,
+        }
         if row.since is not None:
-            seat.since = row.since
+            listed_now["since"] = row.since
+        changed = any(getattr(seat, name) != value for name, value in listed_now.items())
+        for name, value in listed_now.items():
+            setattr(seat, name, value)
+        if changed or now - seat.seen_at >= SEEN_REFRESH:  # a listing that changes nothing leaves the row alone
+            seat.seen_at = now
         updated += 1
     for identity, seat in open_seats.items():
         if identity not in listed:
