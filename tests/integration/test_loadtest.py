@@ -18,6 +18,7 @@ def test_tiny_loadtest_has_no_errors_and_processes_webhooks_exactly_once(service
     command = [
         sys.executable, "-m", "abacus", "loadtest", "--target", "own", "--clients", "5", "--seconds", "2",
         "--users", "3", "--days", "3", "--web-workers", "1", "--drain-seconds", "60", "--json", str(figures_file),
+        "--warmup-seconds", "0.5", "--sync-every", "1",
     ]  # fmt: skip
     done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=420)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -26,6 +27,7 @@ def test_tiny_loadtest_has_no_errors_and_processes_webhooks_exactly_once(service
     assert set(routes) == {"Overview", "Team", "Status", "Person", "GitHub webhook"}
     assert all(route["requests"] >= 1 and route["errors"] == 0 for route in routes.values()), routes
     assert figures["errors"] == 0
+    assert figures["warmup_seconds"] == 0.5 and figures["sync_rounds"] >= 2  # the worker ingests during the load
     webhooks = figures["webhooks"]
     assert webhooks["sent"] >= 1 and webhooks["pushes"] >= 1
     assert webhooks["stored"] == webhooks["sent"] and webhooks["pending"] == 0 and webhooks["failed"] == 0

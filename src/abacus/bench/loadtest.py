@@ -2,9 +2,12 @@
 
 Clients signed in through the OIDC emulator go round the Overview, Team, Status, a person's page and the GitHub
 webhook (validly signed pings and pushes, plus replays of deliveries already sent) for a fixed time (the load loop
-is bench/web.py's `run_load`). A forward sync of every configured provider is enqueued first, so the worker writes
-while the pages are read. At the end the webhook deliveries are checked: each one sent is stored exactly once,
-every replay was answered "duplicate", and every push's follow-up job ran once and finished.
+is bench/web.py's `run_load`). A forward sync of every configured provider is enqueued first and again every
+`sync_every` seconds of the load, so the worker writes while the pages are read (each sync moves the data version:
+cached pages are computed again under the load). The first `warmup_seconds` are not measured (connections open,
+the clients' first arrivals spread out), failures are counted all the way. At the end the webhook deliveries are
+checked: each one sent is stored exactly once, every replay was answered "duplicate", and every push's follow-up
+job ran once and finished.
 
 Two targets: a running `abacus demo` (its `.abacus/demo.env`), or an app of its own: the emulators in a thread,
 `abacus serve` and `abacus worker` as child processes on free ports, a database and a queue of their own (dropped
@@ -103,6 +106,8 @@ class LoadReport:
     webhooks: WebhookCheck
     think_seconds: float
     enqueued: list[str]
+    warmup_seconds: float = 0.0
+    sync_rounds: int = 1
 
     @property
     def errors(self) -> int:
@@ -129,6 +134,8 @@ class LoadReport:
             "base_url": self.base_url,
             "clients": self.load.clients,
             "think_seconds": self.think_seconds,
+            "warmup_seconds": self.warmup_seconds,
+            "sync_rounds": self.sync_rounds,
             "seconds": self.load.seconds,
             "requests": total,
             "requests_per_s": total / self.load.seconds if self.load.seconds else 0.0,
@@ -249,8 +256,11 @@ def run_loadtest(
     person: str,
     drain_seconds: float,
     think_seconds: float = 0.0,
+    warmup_seconds: float = 0.0,
+    sync_every: float = 0.0,
 ) -> LoadReport:
-    """Sign in, enqueue a forward sync of every configured provider, run the load, check the webhook deliveries."""
+    """Sign in, enqueue a forward sync of every configured provider (again every `sync_every` seconds of the load
+    when > 0), run the load, check the webhook deliveries."""
     from abacus.providers import registry
     from abacus.worker.enqueue import enqueue_jobs
 
@@ -262,12 +272,31 @@ def run_loadtest(
         for provider in registry.PROVIDERS
         if registry.configured(target.settings, provider) and (job := provider.job("forward")) is not None
     ]
-    enqueued = asyncio.run(enqueue_jobs(target.settings, forward, why=f"loadtest-{uuid.uuid4().hex[:8]}"))
+    why = f"loadtest-{uuid.uuid4().hex[:8]}"
+    enqueued = asyncio.run(enqueue_jobs(target.settings, forward, why=why))
+    rounds = 1
+
+    async def keep_syncing() -> None:
+        nonlocal rounds
+        while sync_every > 0:
+            await asyncio.sleep(sync_every)
+            rounds += 1
+            enqueued.extend(await enqueue_jobs(target.settings, forward, why=f"{why}-{rounds}"))
+
     ledger = WebhookLedger()
     routes = [*page_routes(person), webhook_route(target, ledger)]
-    result = run_load(target.base_url, cookies, routes, clients=clients, seconds=seconds, think_seconds=think_seconds)
+    result = run_load(
+        target.base_url,
+        cookies,
+        routes,
+        clients=clients,
+        seconds=seconds,
+        think_seconds=think_seconds,
+        warmup_seconds=warmup_seconds,
+        background=keep_syncing,
+    )
     webhooks = asyncio.run(check_webhooks(target, ledger, drain_seconds=drain_seconds))
-    return LoadReport(target.origin, target.base_url, result, webhooks, think_seconds, enqueued)
+    return LoadReport(target.origin, target.base_url, result, webhooks, think_seconds, enqueued, warmup_seconds, rounds)
 
 
 async def wait_for_usage(settings: Settings, email: str, *, within: float) -> None:

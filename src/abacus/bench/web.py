@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -268,14 +268,20 @@ def run_load(
     seconds: float,
     sample: Callable[[], None] | None = None,
     think_seconds: float = 0.0,
+    warmup_seconds: float = 0.0,
+    background: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> MixedLoadResult:
     """`clients` concurrent clients (one httpx.AsyncClient each, the signed-in session's cookies) going round the
     `routes` for `seconds` (client i starts at route i, so every route is busy at once): back to back, or with
     `think_seconds` > 0 pausing like a person reading a page (exponentially distributed, that mean; the first
     request at a random moment of the first pause, so clients do not march in step). Latency as each client saw
-    it; `sample()` is called every 100 ms meanwhile."""
+    it; `sample()` is called every 100 ms meanwhile, `background()` runs beside the clients until the end.
+
+    `warmup_seconds`: the clients run that long first (connections opened, every client's first arrival spread
+    out) and only the latencies of requests sent after it count; a failure counts whenever it happens."""
     seen = {route.name: RouteLoad(route.name) for route in routes}
     pauses = random.Random(7)
+    measuring_from = 0.0
 
     async def client_loop(index: int, deadline: float) -> None:
         async with httpx.AsyncClient(base_url=base_url, cookies=cookies, timeout=60) as client:
@@ -285,6 +291,7 @@ def run_load(
             while time.monotonic() < deadline:
                 route = routes[turn % len(routes)]
                 turn += 1
+                counted = time.monotonic() >= measuring_from
                 started = time.perf_counter()
                 try:
                     response = await route.send(client)
@@ -293,7 +300,8 @@ def run_load(
                         seen[route.name].failed(f"HTTP {response.status_code}: {shown}")
                 except httpx.HTTPError as exc:
                     seen[route.name].failed(f"{type(exc).__name__}: {exc}")
-                seen[route.name].latencies.append((time.perf_counter() - started) * 1000)
+                if counted:
+                    seen[route.name].latencies.append((time.perf_counter() - started) * 1000)
                 if think_seconds > 0:
                     left = max(0.0, deadline - time.monotonic())
                     await asyncio.sleep(min(pauses.expovariate(1 / think_seconds), left))
@@ -304,10 +312,18 @@ def run_load(
             await asyncio.sleep(0.1)
 
     async def main() -> float:
-        started = time.monotonic()
-        deadline = started + seconds
-        await asyncio.gather(sampler(deadline), *(client_loop(i, deadline) for i in range(clients)))
-        return time.monotonic() - started
+        nonlocal measuring_from
+        measuring_from = time.monotonic() + warmup_seconds
+        deadline = measuring_from + seconds
+        beside = asyncio.create_task(background()) if background is not None else None
+        try:
+            await asyncio.gather(sampler(deadline), *(client_loop(i, deadline) for i in range(clients)))
+        finally:
+            if beside is not None:
+                beside.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beside
+        return time.monotonic() - measuring_from
 
     elapsed = asyncio.run(main())
     return MixedLoadResult(clients=clients, seconds=elapsed, routes=list(seen.values()))

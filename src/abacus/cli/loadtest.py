@@ -30,6 +30,17 @@ def loadtest(
         "--think-seconds",
         help="Mean pause of each client between requests, like a person reading a page (0: back to back).",
     ),
+    warmup_seconds: float = typer.Option(
+        5.0,
+        "--warmup-seconds",
+        help="Run this long before measuring (connections open, first arrivals spread out); failures still count.",
+    ),
+    sync_every: float = typer.Option(
+        15.0,
+        "--sync-every",
+        help="Enqueue a forward sync of every provider at the start and again this often (s) during the load "
+        "(0: only at the start).",
+    ),
     target: str = typer.Option(
         "auto", "--target", help="demo (the running abacus demo), own (start an app of its own) or auto."
     ),
@@ -54,6 +65,10 @@ def loadtest(
         fail("--seconds must be more than 0 and at most 3600")
     if not 0 <= think_seconds <= 60:
         fail("--think-seconds must be between 0 and 60")
+    if not 0 <= warmup_seconds <= 600:
+        fail("--warmup-seconds must be between 0 and 600")
+    if not (sync_every == 0 or 1 <= sync_every <= 3600):
+        fail("--sync-every must be 0 or between 1 and 3600")
     if target not in ("auto", "demo", "own"):
         fail(f"--target {target!r}: use demo, own or auto")
     demo_running = settings_files().note is not None and "using the running demo" in (settings_files().note or "")
@@ -96,6 +111,8 @@ def loadtest(
             person=person,
             drain_seconds=drain_seconds,
             think_seconds=think_seconds,
+            warmup_seconds=warmup_seconds,
+            sync_every=sync_every,
         )
     _print(report)
     if json_file is not None:
@@ -123,8 +140,8 @@ def _print(report: LoadReport) -> None:
     figures = report.as_json()
     pace = f"pausing {figures['think_seconds']:g} s on average" if figures["think_seconds"] else "back to back"
     title = (
-        f"{figures['clients']} clients ({pace}) · {figures['seconds']:.1f} s · {figures['target']} "
-        f"({figures['base_url']})"
+        f"{figures['clients']} clients ({pace}) · {figures['seconds']:.1f} s measured after "
+        f"{figures['warmup_seconds']:g} s of warm-up · {figures['target']} ({figures['base_url']})"
     )
     table = Table("route", "requests", "requests/s", "p50 ms", "p95 ms", "p99 ms", "errors", title=title)
     for route in figures["routes"]:
@@ -152,4 +169,8 @@ def _print(report: LoadReport) -> None:
         f"({w.followup_jobs_retried} retried) → {verdict}"
     )
     if report.enqueued:
-        console.print(f"worker ingest during the load: enqueued {', '.join(report.enqueued)}")
+        names = ", ".join(sorted(set(report.enqueued)))
+        console.print(
+            f"worker ingest during the load: {report.sync_rounds} round(s) of forward syncs "
+            f"({len(report.enqueued)} jobs: {names})"
+        )
