@@ -4,7 +4,9 @@ written never fills the cache; every table is either versioned or named as read 
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -14,6 +16,7 @@ import pytest
 from litestar.testing import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from abacus.db import create_engine, session_factory
 from abacus.queries import cache
@@ -376,3 +379,38 @@ def test_other_arguments_other_keys(first: Any, second: Any) -> None:
     assert cache._key("f", version, *first) != cache._key("f", ("epoch", 4, 7), *first)
     assert cache._key("f", version, *first) == cache._key("f", ("epoch", 3, 8), *first), "live version: in the entry"
     assert cache._key("f", version, *first) != cache._key("g", version, *first)
+
+
+def test_two_processes_compute_a_missing_entry_once(services: Any, database_url: str, clean_db: None) -> None:
+    """Two engines with a cache each, as two web workers have: a burst on a missing entry computes it once."""
+    calls: list[str] = []
+
+    @cache.cached
+    async def slow_count(db: AsyncSession, label: str) -> int:
+        calls.append(label)
+        await asyncio.sleep(0.3)
+        return int((await db.execute(text("SELECT count(*) FROM usage_records"))).scalar_one())
+
+    async def burst() -> tuple[list[int], list[int]]:
+        engines = [create_engine(database_url) for _ in range(2)]
+        redis = Redis.from_url(services.redis_url)
+        caches = [cache.attach(engine, redis, 60) for engine in engines]
+        label = uuid.uuid4().hex
+
+        async def read(engine: AsyncEngine) -> int:
+            async with session_factory(engine)() as db:
+                return await slow_count(db, label)
+
+        try:
+            results = await asyncio.gather(*(read(engine) for engine in engines for _ in range(3)))
+            return results, [c.joined for c in caches if c is not None]
+        finally:
+            for engine in engines:
+                cache.detach(engine)
+                await engine.dispose()
+            await redis.aclose()
+
+    results, joined = run_async(burst())
+    assert results == [0] * 6
+    assert len(calls) == 1, calls
+    assert sorted(joined) == [0, 1], "the other process waited for the first one's result"

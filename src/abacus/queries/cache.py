@@ -67,7 +67,12 @@ every few seconds do not throw away every cached page; anything else (syncs, imp
 KEY_PREFIX = "abacus:page-cache"
 
 REFRESH_LOCK_SECONDS = 30
-"""How long one process may hold the right to recompute a stale entry before another may try (a refresh that died)."""
+"""How long one process may hold the right to compute or recompute an entry before another may (one that died)."""
+
+COMPUTE_WAIT_SECONDS = 2.0
+"""How long a process waits for another one's computation of a missing entry before it computes it too."""
+
+COMPUTE_POLL_SECONDS = 0.01
 
 _LIVE = struct.Struct(">q")
 """An entry's head: the live version its result was computed under; the pickled result follows."""
@@ -102,6 +107,7 @@ class PageCache:
     hits: int = 0
     misses: int = 0
     stale: int = 0
+    joined: int = 0
 
 
 _caches: WeakKeyDictionary[Engine, PageCache] = WeakKeyDictionary()
@@ -265,9 +271,16 @@ def cached(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         cache.inflight[key] = future
         token = _computing.set(True)
+        claimed = False
         try:
-            result = await function(*args, **kwargs)
-            blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+            claimed, blob = await _claim_or_wait(cache, key, version[2])
+            if blob is None:
+                result = await function(*args, **kwargs)
+                blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+                await _write(cache, key, version[2], blob)
+            else:
+                result = cast(R, pickle.loads(blob))
+            future.set_result(blob)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: a miss nobody joined does not log "never retrieved"
@@ -275,11 +288,45 @@ def cached(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         finally:
             _computing.reset(token)
             cache.inflight.pop(key, None)
-        future.set_result(blob)
-        await _write(cache, key, version[2], blob)
+            if claimed:
+                await _release(cache, f"{key}:computing")
         return result
 
     return wrapper
+
+
+async def _claim_or_wait(cache: PageCache, key: str, live: int) -> tuple[bool, bytes | None]:
+    """Across processes, one computes a missing entry and the others wait for it (a burst after a sync computes
+    each page once, not once per web worker): (True, None) when this process took the right to compute, (False,
+    the pickled result) when another one wrote it meanwhile, (False, None) when it did not within
+    `COMPUTE_WAIT_SECONDS` or Redis failed (then this one computes too)."""
+    lock = f"{key}:computing"
+    loop = asyncio.get_running_loop()
+    try:
+        if await cache.redis.set(lock, 1, nx=True, ex=REFRESH_LOCK_SECONDS):
+            return True, None
+        deadline = loop.time() + COMPUTE_WAIT_SECONDS
+        while loop.time() < deadline:
+            await asyncio.sleep(COMPUTE_POLL_SECONDS)
+            async with cache.redis.pipeline(transaction=False) as pipe:
+                pipe.get(key)
+                pipe.exists(lock)
+                blob, computing = await pipe.execute()
+            if blob is not None and _LIVE.unpack_from(blob)[0] >= live:
+                cache.joined += 1
+                return False, bytes(blob[_LIVE.size :])
+            if not computing:  # the other one failed or gave up
+                break
+    except RedisError as exc:
+        log.warning("page cache lock failed", key=key, error=str(exc))
+    return False, None
+
+
+async def _release(cache: PageCache, lock: str) -> None:
+    try:
+        await cache.redis.delete(lock)
+    except RedisError as exc:
+        log.warning("page cache unlock failed", key=lock, error=str(exc))
 
 
 def _refresh_later(
@@ -315,7 +362,7 @@ async def _refresh(
                 result = await compute(source)
             await _write(cache, key, live, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
         finally:
-            await cache.redis.delete(lock)
+            await _release(cache, lock)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # the stale entry stays; the next reader tries again
