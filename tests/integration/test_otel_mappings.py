@@ -156,7 +156,7 @@ def test_otel_people_who_send_only_activity_are_listed_and_mapping_moves_their_a
     assert len(rows) == 2, rows
     [account] = [r for r in rows if ACTIVITY_ACCOUNT in r]
     [personal] = [r for r in rows if "night.owl@gmail.com" in r]
-    assert "1 active days" in account and "1 active days" in personal
+    assert "1 active day" in account and "1 active day" in personal and "days" not in account + personal
     assert not any("eve@example.com" in r for r in rows)
 
     saved = ada.post(

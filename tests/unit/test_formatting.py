@@ -16,6 +16,7 @@ from abacus.domain.formatting import (
     fmt_since,
     fmt_status_date,
     fmt_status_ts,
+    for_count,
     format_commit_count,
     format_count,
     format_money,
@@ -210,3 +211,12 @@ def test_format_money_never_prints_1000_of_a_unit(x):
     assert text.lstrip("-").startswith("$")
     assert not any(text.endswith(f"1000.0{unit}") for unit in "KM")
     assert text != "$1000.00" and text != "-$1000.00"
+
+
+@pytest.mark.parametrize(
+    ("plural", "n", "text"),
+    [("records", 1, "record"), ("records", 2, "records"), ("records", 0, "records"), ("active days", 1, "active day"),
+     ("commits", Decimal("1"), "commit"), ("commits", 1.5, "commits"), ("people", 1, "people")],
+)  # fmt: skip
+def test_a_plural_reads_right_after_its_count(plural, n, text):
+    assert for_count(plural, n) == text

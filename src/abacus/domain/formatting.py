@@ -129,6 +129,13 @@ def format_count(n: Number) -> str:
     return f"{round_half_up(value):,}"
 
 
+def for_count(plural: str, n: Number) -> str:
+    """A plural noun as it reads after the count `n`: ("records", 1) → "record", ("active days", 3) → "active days"."""
+    value = _to_decimal(n)
+    one = value is not None and abs(value) == 1
+    return plural[:-1] if one and plural.endswith("s") else plural
+
+
 def format_tokens_exact(n: Number) -> str:
     """Exact tokens for titles: "1,234,567 tokens"."""
     count = format_count(n)
