@@ -29,10 +29,7 @@ down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-FUNCTIONS = (
-    """
-CREATE OR REPLACE FUNCTION data_version_bump() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
+BUMP = """
   -- once per transaction: later statements of the same writer find the row already theirs
   IF current_setting('abacus.live_write', true) = 'on' THEN
     UPDATE data_version SET live_version = live_version + 1, live_bumped_by = pg_current_xact_id()::text::bigint
@@ -41,8 +38,11 @@ BEGIN
     UPDATE data_version SET version = version + 1, bumped_by = pg_current_xact_id()::text::bigint
     WHERE id = 1 AND bumped_by IS DISTINCT FROM pg_current_xact_id()::text::bigint;
   END IF;
-END
-$$""",
+"""
+"""Move the version (or the live version) once per transaction, as migration 0021's trigger did."""
+
+FUNCTIONS = (
+    f"CREATE OR REPLACE FUNCTION data_version_bump() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN{BUMP}END\n$$",
     """
 CREATE OR REPLACE FUNCTION bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -69,20 +69,8 @@ $$""",
 )
 
 PREVIOUS = (
-    """
-CREATE OR REPLACE FUNCTION bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  -- once per transaction: later statements of the same writer find the row already theirs
-  IF current_setting('abacus.live_write', true) = 'on' THEN
-    UPDATE data_version SET live_version = live_version + 1, live_bumped_by = pg_current_xact_id()::text::bigint
-    WHERE id = 1 AND live_bumped_by IS DISTINCT FROM pg_current_xact_id()::text::bigint;
-  ELSE
-    UPDATE data_version SET version = version + 1, bumped_by = pg_current_xact_id()::text::bigint
-    WHERE id = 1 AND bumped_by IS DISTINCT FROM pg_current_xact_id()::text::bigint;
-  END IF;
-  RETURN NULL;
-END
-$$""",
+    "CREATE OR REPLACE FUNCTION bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    f"BEGIN{BUMP}  RETURN NULL;\nEND\n$$",
     "DROP FUNCTION bump_data_version_if_changed()",
     "DROP FUNCTION lock_data_version()",
     "DROP FUNCTION data_version_bump()",
