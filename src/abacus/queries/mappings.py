@@ -177,6 +177,14 @@ async def mappings_view(
             return "marked by an admin" if flag else None
         return "GitHub bot account (default)" if flagged or is_default_bot(source, login, email) else None
 
+    def otel_identity(
+        account: str, email: str | None, usage: int, kind: str, cost: Decimal | None = None
+    ) -> UnmappedIdentity:
+        """An OTel identity (account or email) that needs a mapping: listed by itself, never suggested."""
+        return UnmappedIdentity(
+            "otel", account, account, email, usage, kind, None, cost=cost, bot=bot_reason("otel", account, None, email)
+        )
+
     candidates: list[UnmappedIdentity] = []
     if status in ("unmapped", "all"):
         for usage in await unmapped_usage(db):
@@ -201,35 +209,15 @@ async def mappings_view(
                 if is_work_email(row.email, allowed_domains):
                     continue
                 candidates.append(
-                    UnmappedIdentity(
-                        "otel",
-                        row.external_id,
-                        row.external_id,
-                        row.email,
-                        int(row.records),
-                        "records",
-                        None,
-                        cost=Decimal(row.cost or 0),
-                        bot=bot_reason("otel", row.external_id, None, row.email),
-                    )
+                    otel_identity(row.external_id, row.email, int(row.records), "records", Decimal(row.cost or 0))
                 )
         listed_otel = {u.external_id for u in candidates if u.source == "otel"}
         for row in await db.execute(OTEL_ACTIVITY):  # activity only: not listed above through usage
             unmapped_account = row.email.startswith("unmapped:")
             if row.external_id in listed_otel or not (unmapped_account or outside(row.email)):
                 continue
-            candidates.append(
-                UnmappedIdentity(
-                    "otel",
-                    row.external_id,
-                    row.external_id,
-                    None if unmapped_account else row.email,
-                    int(row.days),
-                    "active days",
-                    None,
-                    bot=bot_reason("otel", row.external_id, None, None),
-                )
-            )
+            email = None if unmapped_account else row.email
+            candidates.append(otel_identity(row.external_id, email, int(row.days), "active days"))
         for author in await github_authors(db):
             email = author.sample_email
             suggestion = (
