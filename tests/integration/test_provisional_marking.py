@@ -41,7 +41,8 @@ async def _seed(database_url: str) -> None:
                  tool_record_id=f"c-{day}", organization_id="cursor:default")
         for day in (YESTERDAY, TODAY)
     ]  # fmt: skip
-    at = ns(NOW - timedelta(minutes=5))
+    midnight = datetime(TODAY.year, TODAY.month, TODAY.day, tzinfo=UTC)
+    at = ns(max(NOW - timedelta(minutes=5), midnight + timedelta(minutes=2)))  # on TODAY, even just after midnight
     attrs = {"user.email": "ada@example.com", "model": MODEL}
     samples = [
         Sample(otlp.COST, 2.0, at - 60_000_000_000, at, attrs),
