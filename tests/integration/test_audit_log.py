@@ -161,7 +161,9 @@ def test_sync_now_and_backfill_buttons_write_one_event_each(configured_app, serv
     rows = dom.texts(dom.one(dom.parse(page.text), "#audit-log"), "tbody tr")
     assert len(rows) == 2
     assert "backfill.enqueue" in rows[0] and "ada@example.com" in rows[0] and "cursor" in rows[0]  # newest first
-    assert "sync.enqueue" in rows[1] and '"queued": true' in rows[1]
+    assert "sync.enqueue" in rows[1] and '"queued": true' in rows[1]  # the whole before → after, on demand
+    summary = dom.text(dom.select(dom.one(dom.parse(page.text), "#audit-log"), "td.audit-change")[1])
+    assert summary.startswith("job: sync_cursor · queued: yes Before → after")  # the change in one line
     ada.close()
     grace.close()
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from abacus.app import create_app
 from abacus.providers import registry
-from abacus.queries.status import backfill_status, sync_status
+from abacus.queries.status import KeyStatus, ProviderStatus, backfill_status, sync_status
 from abacus.settings import AnthropicSettings, CursorSettings, ProviderKey
 from tests.support import QUEUE, ThreadedServer, app_settings, free_port, run_async, sign_in
 
@@ -41,6 +41,17 @@ def test_sync_status_rule(provider, success_ago, error_ago, expected):
 )
 def test_backfill_status_rule(oldest, complete, expected):
     assert backfill_status(oldest, complete) == expected
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [(("complete", "none"), "complete"), (("complete", "in_progress", "none"), "in_progress"),
+     (("none",), "not_started"), (("not_started", "not_started"), "not_started"), ((), "not_started")],
+)  # fmt: skip
+def test_a_seat_list_has_no_backfill_and_never_holds_a_provider_in_progress(keys, expected):
+    rows = [KeyStatus(f"k{i}", f"k{i}", "up_to_date", None, None, None, None, 0, status, None)
+            for i, status in enumerate(keys)]  # fmt: skip
+    assert ProviderStatus("cursor", "Cursor", True, rows, None).backfill_status == expected
 
 
 @pytest.fixture(scope="module")

@@ -683,7 +683,7 @@ def status_rows(settings: Settings, state_ids: Iterable[str]) -> list[StatusRow]
     for key in settings.cursor.keys:
         rows.append(StatusRow(state_id(key), key.label))
         rows.append(StatusRow(activity_state_id(key), f"{key.label} · daily activity"))
-        rows.append(StatusRow(seats_state_id(key), f"{key.label} · seats"))
+        rows.append(StatusRow(seats_state_id(key), f"{key.label} · seats", backfills=False))
     return rows
 
 

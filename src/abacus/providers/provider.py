@@ -39,6 +39,8 @@ class StatusRow:
 
     state_id: str
     label: str
+    backfills: bool = True
+    """False for a state with no history to backfill (a seat list is read whole each time)."""
 
 
 @dataclass(frozen=True)

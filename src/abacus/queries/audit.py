@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from abacus.domain.audit import change_summary
 from abacus.domain.visibility import EVERYONE, Viewer
 from abacus.models import AuditEvent
 
@@ -23,6 +24,11 @@ class AuditRow:
     before: Any
     after: Any
     request_id: str | None
+
+    @property
+    def summary(self) -> str:
+        """What changed, in one line (the full before → after is shown on demand)."""
+        return change_summary(self.before, self.after)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ class KeyStatus:
     last_error: str | None
     last_error_at: datetime | None
     records_last_run: int | None
-    backfill_status: str  # not_started | in_progress | complete
+    backfill_status: str  # not_started | in_progress | complete | none (a state with nothing to backfill)
     backfill_oldest: date | None
 
 
@@ -51,7 +51,7 @@ class ProviderStatus:
 
     @property
     def backfill_status(self) -> str:
-        statuses = {k.backfill_status for k in self.keys} or {"not_started"}
+        statuses = {k.backfill_status for k in self.keys if k.backfill_status != "none"} or {"not_started"}
         if statuses == {"complete"}:
             return "complete"
         return "not_started" if statuses == {"not_started"} else "in_progress"
@@ -89,7 +89,9 @@ def backfill_status(oldest: date | None, complete: bool) -> str:
     return "in_progress" if oldest else "not_started"
 
 
-def _key_status(provider: Provider, state_id: str, label: str, row: Any, now: datetime) -> KeyStatus:
+def _key_status(
+    provider: Provider, state_id: str, label: str, row: Any, now: datetime, *, backfills: bool = True
+) -> KeyStatus:
     last_success = row.last_success_at if row else None
     last_error_at = row.last_error_at if row else None
     failing = bool(row and last_error_at and (not last_success or last_error_at > last_success))
@@ -102,7 +104,9 @@ def _key_status(provider: Provider, state_id: str, label: str, row: Any, now: da
         last_error=row.last_error if failing else None,
         last_error_at=last_error_at,
         records_last_run=row.records_last_run if row else None,
-        backfill_status=backfill_status(row.backfill_oldest_date if row else None, bool(row and row.backfill_complete)),
+        backfill_status=backfill_status(row.backfill_oldest_date if row else None, bool(row and row.backfill_complete))
+        if backfills
+        else "none",
         backfill_oldest=row.backfill_oldest_date if row else None,
     )
 
@@ -205,7 +209,7 @@ async def provider_statuses(
     out = []
     for provider in registry.PROVIDERS:
         statuses = [
-            _key_status(provider, row.state_id, row.label, rows.get(row.state_id), now)
+            _key_status(provider, row.state_id, row.label, rows.get(row.state_id), now, backfills=row.backfills)
             for row in provider.rows_for_status(settings, rows)
         ]
         first_day = oldest.get(provider.tool) if provider.tool is not None else oldest_commit
