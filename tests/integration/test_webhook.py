@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from arq import create_pool
+from arq.connections import RedisSettings
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import text
@@ -20,7 +22,7 @@ from abacus.emulators.dataset import DEMO_GITHUB_ORG, DEMO_GITHUB_TOKEN, Emulato
 from abacus.emulators.server import EmulatorServer
 from abacus.emulators.webhook_sender import ping_payload, push_payload, webhook_request
 from abacus.settings import Settings
-from abacus.worker.webhook_jobs import followup_job_id, github_webhook_followup, payload_key
+from abacus.worker.webhook_jobs import FOLLOWUP_JOB, followup_job_id, github_webhook_followup, payload_key
 from tests.support import QUEUE, ThreadedServer, app_settings
 
 SECRET = "whsec_test_" + uuid.uuid4().hex
@@ -129,10 +131,10 @@ async def test_push_is_queued_then_the_followup_stores_commits_with_stats(
     assert response.status_code == 202, response.text
     assert response.json() == {"status": "queued", "deliveryId": delivery_id}
     assert await deliveries(sessionmaker) == [(delivery_id, "push", "received", None, False)]
-    assert json.loads(redis.get(payload_key(delivery_id))) == payload
-    assert 0 < redis.ttl(payload_key(delivery_id)) <= 7 * 24 * 3600
-    assert redis.exists(f"arq:job:{followup_job_id(delivery_id)}")
-    assert redis.zscore(QUEUE, followup_job_id(delivery_id)) is not None
+    assert json.loads(redis.get(payload_key(QUEUE, delivery_id))) == payload
+    assert 0 < redis.ttl(payload_key(QUEUE, delivery_id)) <= 7 * 24 * 3600
+    assert redis.exists(f"arq:job:{followup_job_id(QUEUE, delivery_id)}")
+    assert redis.zscore(QUEUE, followup_job_id(QUEUE, delivery_id)) is not None
 
     before = await versions(sessionmaker)
     outcome = await run_followup(webhook_settings, sessionmaker, delivery_id, backoff_base=0.01)
@@ -158,9 +160,9 @@ async def test_push_is_queued_then_the_followup_stores_commits_with_stats(
         assert rows[sha].committed_at == commit.author_date
     (row,) = await deliveries(sessionmaker)
     assert row == (delivery_id, "push", "processed", None, True)
-    assert not redis.exists(payload_key(delivery_id))
-    redis.zrem(QUEUE, followup_job_id(delivery_id))
-    redis.delete(f"arq:job:{followup_job_id(delivery_id)}")
+    assert not redis.exists(payload_key(QUEUE, delivery_id))
+    redis.zrem(QUEUE, followup_job_id(QUEUE, delivery_id))
+    redis.delete(f"arq:job:{followup_job_id(QUEUE, delivery_id)}")
 
 
 async def test_redelivery_is_a_no_op(
@@ -172,8 +174,8 @@ async def test_redelivery_is_a_no_op(
     assert first.status_code == 202
     assert second.status_code == 200 and second.json() == {"status": "duplicate", "deliveryId": delivery_id}
     assert len(await deliveries(sessionmaker)) == 1
-    redis.delete(payload_key(delivery_id), f"arq:job:{followup_job_id(delivery_id)}")
-    redis.zrem(QUEUE, followup_job_id(delivery_id))
+    redis.delete(payload_key(QUEUE, delivery_id), f"arq:job:{followup_job_id(QUEUE, delivery_id)}")
+    redis.zrem(QUEUE, followup_job_id(QUEUE, delivery_id))
 
 
 @pytest.mark.parametrize(
@@ -194,7 +196,7 @@ async def test_bad_signature_is_refused_and_nothing_stored(
     assert response.status_code == 401
     assert response.json() == {"error": "Invalid signature"}
     assert await deliveries(sessionmaker) == []
-    assert not redis.exists(payload_key(delivery_id))
+    assert not redis.exists(payload_key(QUEUE, delivery_id))
 
 
 async def test_ping_other_events_and_other_branches(
@@ -208,8 +210,8 @@ async def test_ping_other_events_and_other_branches(
         webhook_app, "push", push_payload(emulator.state.dataset, "acme/web", count=1, ref="refs/heads/feature/x")
     )
     assert branch.status_code == 202 and branch.json()["status"] == "ignored"
-    assert not redis.exists(payload_key(branch_id))
-    assert not redis.exists(f"arq:job:{followup_job_id(branch_id)}")
+    assert not redis.exists(payload_key(QUEUE, branch_id))
+    assert not redis.exists(f"arq:job:{followup_job_id(QUEUE, branch_id)}")
     assert sorted(await deliveries(sessionmaker)) == sorted(
         [
             (ping_id, "ping", "processed", None, False),
@@ -266,9 +268,9 @@ async def test_followup_failure_marks_the_delivery_and_keeps_the_payload(
     assert row[:3] == (delivery_id, "push", "failed") and "HTTP 500" in row[3]
     async with sessionmaker() as db:
         assert (await db.execute(text("SELECT count(*) FROM commits"))).scalar_one() == 0
-    assert redis.exists(payload_key(delivery_id))
-    redis.delete(payload_key(delivery_id), f"arq:job:{followup_job_id(delivery_id)}")
-    redis.zrem(QUEUE, followup_job_id(delivery_id))
+    assert redis.exists(payload_key(QUEUE, delivery_id))
+    redis.delete(payload_key(QUEUE, delivery_id), f"arq:job:{followup_job_id(QUEUE, delivery_id)}")
+    redis.zrem(QUEUE, followup_job_id(QUEUE, delivery_id))
 
 
 async def test_followup_without_payload_marks_the_delivery_failed(
@@ -278,3 +280,32 @@ async def test_followup_without_payload_marks_the_delivery_failed(
     assert outcome["commits"] == 0 and "payload missing" in outcome["errors"][0]
     (row,) = await deliveries(sessionmaker)
     assert row[:3] == ("gone-delivery", "push", "failed") and row[4]
+
+
+async def test_another_install_on_the_same_redis_does_not_swallow_a_delivery(
+    webhook_app: ThreadedServer,
+    webhook_settings: Settings,
+    emulator: EmulatorServer,
+    redis: Redis,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two installs (two queues) on one Redis, subscribed to one GitHub org, receive the same delivery id: arq's job
+    ids and the parked payload are global to the Redis, so each install's must name its queue."""
+    other = f"abacus:test:other-install:{uuid.uuid4().hex[:6]}"
+    delivery_id = str(uuid.uuid4())
+    redis.set(payload_key(other, delivery_id), b"the other install's copy")
+    arq = await create_pool(RedisSettings.from_dsn(webhook_settings.redis.url or ""), default_queue_name=other)
+    try:
+        assert await arq.enqueue_job(FOLLOWUP_JOB, delivery_id, _job_id=followup_job_id(other, delivery_id))
+    finally:
+        await arq.aclose()
+
+    payload = push_payload(emulator.state.dataset, "acme/web", count=1)
+    _, response = deliver(webhook_app, "push", payload, delivery_id=delivery_id)
+    assert response.status_code == 202, response.text
+    assert redis.zscore(QUEUE, followup_job_id(QUEUE, delivery_id)) is not None, "ours is queued too"
+    assert json.loads(redis.get(payload_key(QUEUE, delivery_id))) == payload
+    assert redis.get(payload_key(other, delivery_id)) == b"the other install's copy"
+    redis.delete(payload_key(QUEUE, delivery_id), payload_key(other, delivery_id), other)
+    redis.delete(f"arq:job:{followup_job_id(QUEUE, delivery_id)}", f"arq:job:{followup_job_id(other, delivery_id)}")
+    redis.zrem(QUEUE, followup_job_id(QUEUE, delivery_id))

@@ -61,5 +61,5 @@ async def test_a_push_holding_nul_fails_precisely_and_stores_nothing(
     assert row[2] == "failed" and expected in row[3]
     async with sessionmaker() as db:
         assert (await db.execute(text("SELECT count(*) FROM commits"))).scalar_one() == 0
-    redis.delete(payload_key(delivery_id), f"arq:job:{followup_job_id(delivery_id)}")
-    redis.zrem(QUEUE, followup_job_id(delivery_id))
+    redis.delete(payload_key(QUEUE, delivery_id), f"arq:job:{followup_job_id(QUEUE, delivery_id)}")
+    redis.zrem(QUEUE, followup_job_id(QUEUE, delivery_id))

@@ -54,16 +54,16 @@ async def test_rate_limited_followup_is_retried_after_the_reset_then_stores(
     assert reset_in <= deferred_s <= reset_in + 3  # honours the reset time, not the 60 s backoff floor
     (row,) = await deliveries(sessionmaker)
     assert row[:3] == (delivery_id, "push", "received") and row[3] is None  # not marked failed
-    assert redis.exists(payload_key(delivery_id))  # the payload waits for the retry
+    assert redis.exists(payload_key(QUEUE, delivery_id))  # the payload waits for the retry
     assert await _commits(sessionmaker) == 0  # all or nothing
 
     outcome = await run_followup(webhook_settings, sessionmaker, delivery_id, job_try=2)  # arq's next try
     assert outcome["errors"] == [] and outcome["commits"] == await _commits(sessionmaker) > 0  # (merges dropped)
     (row,) = await deliveries(sessionmaker)
     assert row[2] == "processed" and row[4]
-    assert not redis.exists(payload_key(delivery_id))
-    redis.delete(f"arq:job:{followup_job_id(delivery_id)}")
-    redis.zrem(QUEUE, followup_job_id(delivery_id))
+    assert not redis.exists(payload_key(QUEUE, delivery_id))
+    redis.delete(f"arq:job:{followup_job_id(QUEUE, delivery_id)}")
+    redis.zrem(QUEUE, followup_job_id(QUEUE, delivery_id))
 
 
 async def test_the_last_try_marks_the_delivery_failed(
@@ -83,5 +83,5 @@ async def test_the_last_try_marks_the_delivery_failed(
     (row,) = await deliveries(sessionmaker)
     assert row[2] == "failed" and "rate limited" in row[3]
     assert await _commits(sessionmaker) == 0
-    redis.delete(payload_key(delivery_id), f"arq:job:{followup_job_id(delivery_id)}")
-    redis.zrem(QUEUE, followup_job_id(delivery_id))
+    redis.delete(payload_key(QUEUE, delivery_id), f"arq:job:{followup_job_id(QUEUE, delivery_id)}")
+    redis.zrem(QUEUE, followup_job_id(QUEUE, delivery_id))

@@ -61,7 +61,7 @@ async def _redis_call(redis_url: str, queue: str, call: Callable[[Any], Any]) ->
 def test_a_sigkilled_workers_job_runs_again_within_the_lease(services: Any, database_url: str, clean_db: None) -> None:
     queue = f"abacus:test:lease:{uuid.uuid4().hex[:6]}"
     delivery_id = f"lease-test-{uuid.uuid4().hex[:8]}"
-    job_id = followup_job_id(delivery_id)
+    job_id = followup_job_id(queue, delivery_id)
     marker = in_progress_key_prefix + job_id
 
     def redis(call: Callable[[Any], Any]) -> Any:
@@ -87,7 +87,7 @@ def test_a_sigkilled_workers_job_runs_again_within_the_lease(services: Any, data
         emulator.state.add_fault("github", "*", "slow", count=100_000, delay=20.0)  # every GitHub call takes 20 s
         # a push follow-up (3 commits, so a minute of GitHub calls), queued as the webhook handler queues it
         payload = push_payload(emulator.state.dataset, "acme/api", count=3)
-        redis(lambda pool: pool.set(payload_key(delivery_id), json.dumps(payload)))
+        redis(lambda pool: pool.set(payload_key(queue, delivery_id), json.dumps(payload)))
         assert redis(lambda pool: pool.enqueue_job(FOLLOWUP_JOB, delivery_id, _job_id=job_id)) is not None
         worker = _worker(env)
         try:

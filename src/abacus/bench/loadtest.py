@@ -212,7 +212,8 @@ async def check_webhooks(target: Target, ledger: WebhookLedger, *, drain_seconds
             states = {status: count for status, count in rows}
             done = retried = 0
             for delivery_id in pushes:
-                job = Job(followup_job_id(delivery_id), pool, _queue_name=target.settings.jobs.queue)
+                queue = target.settings.jobs.queue
+                job = Job(followup_job_id(queue, delivery_id), pool, _queue_name=queue)
                 info = await job.result_info()
                 if info is not None and info.success and await job.status() == JobStatus.complete:
                     done += 1

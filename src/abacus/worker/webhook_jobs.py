@@ -54,14 +54,16 @@ def rate_limit_retry_delay(retry_after: float, job_try: int) -> float:
     return max(retry_after + 1.0, backoff)
 
 
-def payload_key(delivery_id: str) -> str:
-    """Redis key holding a push delivery's raw JSON body until its follow-up job has stored it."""
-    return f"abacus:webhook:{delivery_id}"
+def payload_key(queue: str, delivery_id: str) -> str:
+    """Redis key holding a push delivery's raw JSON body until its follow-up job has stored it. It names the queue:
+    two installs on one Redis that receive the same delivery (one GitHub org, two webhooks) keep their own copy."""
+    return f"abacus:webhook:{queue}:{delivery_id}"
 
 
-def followup_job_id(delivery_id: str) -> str:
-    """arq job id: a delivery is never queued twice."""
-    return f"github-push:{delivery_id}"
+def followup_job_id(queue: str, delivery_id: str) -> str:
+    """arq job id: a delivery is never queued twice on a queue. arq's job ids are global to a Redis, so the id
+    names the queue: another install's follow-up of the same delivery does not swallow this one."""
+    return f"github-push:{queue}:{delivery_id}"
 
 
 async def record_delivery(db: AsyncSession, delivery_id: str, event: str, status: str) -> bool:
@@ -87,7 +89,8 @@ async def github_webhook_followup(ctx: dict[str, Any], delivery_id: str) -> dict
         settings=ctx["settings"], sessionmaker=ctx["sessionmaker"], backoff_base=float(ctx.get("backoff_base", 1.0))
     )
     redis = ctx["redis"]
-    raw = await redis.get(payload_key(delivery_id))
+    key = payload_key(ctx["settings"].jobs.queue, delivery_id)
+    raw = await redis.get(key)
     if raw is None:
         error = "payload missing from Redis (expired or never stored)"
         async with sync_ctx.sessionmaker() as db, db.begin():
@@ -125,6 +128,6 @@ async def github_webhook_followup(ctx: dict[str, Any], delivery_id: str) -> dict
         )
         raise Retry(defer=delay) from exc
     if result.ok:
-        await redis.delete(payload_key(delivery_id))
+        await redis.delete(key)
     log.info("github push processed", delivery=delivery_id, commits=result.records, errors=len(result.errors))
     return {"delivery_id": delivery_id, "commits": result.records, "errors": result.errors}

@@ -63,12 +63,13 @@ class _QueueUnavailable(Exception):
 
 async def _enqueue_followup(request: Request[Any, Any, Any], delivery_id: str, body: bytes) -> None:
     state = request.app.state
-    await state.redis.set(payload_key(delivery_id), body, ex=PAYLOAD_TTL_SECONDS)
+    queue = state.settings.jobs.queue
+    await state.redis.set(payload_key(queue, delivery_id), body, ex=PAYLOAD_TTL_SECONDS)
     if state.arq is None:
         from abacus.worker.enqueue import arq_pool
 
         state.arq = await arq_pool(state.settings)
-    await state.arq.enqueue_job(FOLLOWUP_JOB, delivery_id, _job_id=followup_job_id(delivery_id))
+    await state.arq.enqueue_job(FOLLOWUP_JOB, delivery_id, _job_id=followup_job_id(queue, delivery_id))
 
 
 @post("/webhooks/github", opt={"public": True}, include_in_schema=False)
