@@ -256,7 +256,7 @@ def test_redis_restart_with_jobs_queued_and_people_signed_in(
                 records = [raw.exists(f"arq:job:{job.decode()}") for job in queued]
                 # no forward sync left either: a queued run may have been skipped because the start-up cron's run
                 # held the lock, and stopping the workers then would cut that run short
-                pending = [j for j in raw.zrange(queue, 0, -1) if j.decode().startswith(f"{forward}:")]
+                pending = [j for j in raw.zrange(queue, 0, -1) if j.decode().startswith((f"{forward}:", f"{forward}@"))]
                 idle = not pending and not raw.exists(f"{lock_prefix(queue)}{forward}")
                 if not waiting and not any(records) and idle and _forward_runs(log_path, queued) >= 2:
                     break

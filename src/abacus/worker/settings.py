@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from typing import Any
 
 import structlog
 from arq import cron
 from arq.connections import RedisSettings
+from arq.cron import CronJob
 
 from abacus.db import create_engine, session_factory
 from abacus.logging_setup import configure_logging, get_logger
@@ -62,6 +64,15 @@ async def on_job_end(ctx: dict[str, Any]) -> None:
     structlog.contextvars.unbind_contextvars("job_id", "job_try")
 
 
+def cron_table(queue: str) -> list[CronJob]:
+    """The worker's cron jobs, each named for `queue` (`sync_cursor@<queue>`). arq files a cron run under
+    `<name>:<scheduled time in ms>`, and job ids are global to a Redis: two installs on one Redis with the same
+    schedule would otherwise enqueue one run between them (the other's budget check or sync silently skipped).
+    Fresh copies per worker: a cron job keeps its next run time."""
+    heartbeat_cron = cron(heartbeat, second={0, 30}, run_at_startup=True, unique=True, timeout=10)
+    return [replace(job, name=f"{job.name}@{queue}") for job in (heartbeat_cron, *CRON_JOBS)]
+
+
 def worker_settings(settings: Settings) -> dict[str, Any]:
     """arq Worker arguments for `settings`, whose database and Redis URLs are resolved."""
     if not settings.database.url or not settings.redis.url:
@@ -70,7 +81,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "redis_settings": RedisSettings.from_dsn(settings.redis.url),
         "queue_name": settings.jobs.queue,
         "functions": FUNCTIONS,
-        "cron_jobs": [cron(heartbeat, second={0, 30}, run_at_startup=True, unique=True, timeout=10), *CRON_JOBS],
+        "cron_jobs": cron_table(settings.jobs.queue),
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
         "on_job_start": on_job_start,
