@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import httpx
+
 from abacus.db import create_engine, session_factory
 from abacus.domain import otlp
 from abacus.emulators.otel import Sample, build_export, encode
@@ -23,3 +25,17 @@ async def store_and_rebuild(database_url: str, samples: list[Sample], organizati
             await rebuild_dirty_days(db)  # the worker's job
     finally:
         await engine.dispose()
+
+
+def map_otel_identity(client: httpx.Client, external_id: str, email: str) -> httpx.Response:
+    """An admin's mapping of an OTel identity, posted from the Mappings page as htmx does (its tables come back)."""
+    return client.post(
+        "/mappings",
+        data={
+            "source": "otel",
+            "external_id": external_id,
+            "email": email,
+            "_csrf_token": client.cookies.get("abacus_csrf"),
+        },
+        headers={"HX-Request": "true", "HX-Target": "mapping-tables"},
+    )

@@ -153,7 +153,7 @@ def test_ignoring_a_usage_identity_as_a_bot_takes_it_off_the_team_page_until_und
 
     done = post(ada, "/mappings/bots", source="cursor", external_id="buildbot@example.com", bot="yes")
     assert done.status_code == 200
-    assert "Ignored cursor buildbot@example.com as a bot (1 usage rows no longer count for people)." in done.text
+    assert "Ignored cursor buildbot@example.com as a bot: 1 usage row no longer counted for anyone." in done.text
     assert sql_value(db, "SELECT DISTINCT email FROM usage_records WHERE identity = 'cursor:buildbot@example.com'") == (
         "unmapped:cursor:buildbot@example.com"
     )

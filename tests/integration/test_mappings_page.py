@@ -5,6 +5,7 @@ import asyncio
 from sqlalchemy import text
 
 from abacus.db import create_engine
+from abacus.domain.formatting import counted
 from abacus.rollups import rollup_mismatches
 from tests import dom
 from tests.integration.pages_support import laptop_key_usage, store_usage_rows
@@ -66,7 +67,7 @@ def test_unmapped_identity_is_listed_and_mapping_repoints_it(signed_in, seeded, 
         headers={"HX-Request": "true", "HX-Target": "mapping-tables"},
     )
     assert saved.status_code == 200
-    assert f"{unmapped_rows} usage rows" in saved.text
+    assert f"({counted(unmapped_rows, 'usage rows')}, " in saved.text
     assert _scalar(database_url, UNMAPPED_ROWS) == 0
     assert (
         _scalar(

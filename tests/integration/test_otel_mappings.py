@@ -16,7 +16,7 @@ from abacus.db import create_engine
 from abacus.domain import otlp
 from abacus.emulators.otel import Sample, ns
 from tests import dom
-from tests.integration.otel_support import store_and_rebuild
+from tests.integration.otel_support import map_otel_identity, store_and_rebuild
 from tests.support import run_async
 
 ACCOUNT = "5f0c2a1e-acct-0042"
@@ -77,13 +77,9 @@ def test_an_otel_account_is_listed_unmapped_and_mapping_it_moves_its_provisional
     # (bo, known by an email, is a person, not an unmapped identity: the single row is the account's)
 
     token = ada.cookies.get("abacus_csrf")
-    saved = ada.post(
-        "/mappings",
-        data={"source": "otel", "external_id": ACCOUNT, "email": "Cy@Example.com", "_csrf_token": token},
-        headers={"HX-Request": "true", "HX-Target": "mapping-tables"},
-    )
+    saved = map_otel_identity(ada, ACCOUNT, "Cy@Example.com")
     assert saved.status_code == 200
-    assert "1 usage rows" in saved.text  # the provisional row the mapping moved
+    assert "1 usage row," in saved.text  # the provisional row the mapping moved
     assert _emails(database_url) == {
         "cy@example.com": (Decimal("2.500000"), 7),
         "bo@example.com": (Decimal("1.000000"), 0),
@@ -117,17 +113,8 @@ def test_an_otel_email_outside_the_work_domains_is_listed_until_mapped(
     ada = signed_in("ada@example.com")
     [listed] = _unmapped_rows(ada.get("/mappings", params={"source": "otel", "status": "unmapped"}).text)
     assert "dev.home@gmail.com" in listed and "$4.00" in listed
-    saved = ada.post(
-        "/mappings",
-        data={
-            "source": "otel",
-            "external_id": "dev.home@gmail.com",
-            "email": "dev@example.com",
-            "_csrf_token": ada.cookies.get("abacus_csrf"),
-        },
-        headers={"HX-Request": "true", "HX-Target": "mapping-tables"},
-    )
-    assert saved.status_code == 200 and "1 usage rows" in saved.text
+    saved = map_otel_identity(ada, "dev.home@gmail.com", "dev@example.com")
+    assert saved.status_code == 200 and "1 usage row," in saved.text
     assert _emails(database_url) == {"dev@example.com": (Decimal("4.000000"), 0)}
     assert _unmapped_rows(ada.get("/mappings", params={"source": "otel", "status": "unmapped"}).text) == []
 
@@ -159,12 +146,7 @@ def test_otel_people_who_send_only_activity_are_listed_and_mapping_moves_their_a
     assert "1 active day" in account and "1 active day" in personal and "days" not in account + personal
     assert not any("eve@example.com" in r for r in rows)
 
-    saved = ada.post(
-        "/mappings",
-        data={"source": "otel", "external_id": ACTIVITY_ACCOUNT, "email": "fay@example.com",
-              "_csrf_token": ada.cookies.get("abacus_csrf")},
-        headers={"HX-Request": "true", "HX-Target": "mapping-tables"},
-    )  # fmt: skip
+    saved = map_otel_identity(ada, ACTIVITY_ACCOUNT, "fay@example.com")
     assert saved.status_code == 200
     activity = run_async(_sql(database_url, "SELECT email, sessions, lines_added FROM activity_daily ORDER BY email"))
     assert [(r.email, r.sessions, r.lines_added) for r in activity] == [

@@ -23,7 +23,7 @@ from abacus.provisional import reconcile_provisional, retry_pause
 from abacus.sync.otel_store import store_points
 from abacus.worker.otel_jobs import rebuild_otel_provisional
 from tests import dom
-from tests.integration.otel_support import store_and_rebuild
+from tests.integration.otel_support import map_otel_identity, store_and_rebuild
 from tests.support import run_async
 
 ACCOUNT = "u" * 300  # stored before the parser's 246-character limit: it resolves to a 314-character email
@@ -141,12 +141,7 @@ def test_a_poisoned_person_day_is_isolated_held_back_shown_and_cleared_by_a_mapp
     assert ada.get("/api/v1/status").json()["live_days_failing"] == 1
 
     # the admin's fix: map the account to a person; its day is rewritten in the mapping's transaction
-    saved = ada.post(
-        "/mappings",
-        data={"source": "otel", "external_id": ACCOUNT, "email": "cy@example.com",
-              "_csrf_token": ada.cookies.get("abacus_csrf")},
-        headers={"HX-Request": "true", "HX-Target": "mapping-tables"},
-    )  # fmt: skip
+    saved = map_otel_identity(ada, ACCOUNT, "cy@example.com")
     assert saved.status_code == 200
     assert _costs(database_url) == {"bo@example.com": 2.0, "cy@example.com": 6.0}
     assert _failures(database_url) == []

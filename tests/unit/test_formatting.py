@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from abacus.domain.formatting import (
+    counted,
     fmt_commit_ts,
     fmt_day,
     fmt_day_year,
@@ -220,3 +221,11 @@ def test_format_money_never_prints_1000_of_a_unit(x):
 )  # fmt: skip
 def test_a_plural_reads_right_after_its_count(plural, n, text):
     assert for_count(plural, n) == text
+
+
+@pytest.mark.parametrize(
+    ("n", "plural", "text"),
+    [(1, "usage rows", "1 usage row"), (0, "usage rows", "0 usage rows"), (1204, "commits", "1,204 commits")],
+)
+def test_a_count_reads_with_its_noun(n, plural, text):
+    assert counted(n, plural) == text

@@ -136,6 +136,11 @@ def for_count(plural: str, n: Number) -> str:
     return plural[:-1] if one and plural.endswith("s") else plural
 
 
+def counted(n: Number, plural: str) -> str:
+    """A count with its noun: (1, "usage rows") → "1 usage row", (1204, "commits") → "1,204 commits"."""
+    return f"{format_count(n)} {for_count(plural, n)}"
+
+
 def format_tokens_exact(n: Number) -> str:
     """Exact tokens for titles: "1,234,567 tokens"."""
     count = format_count(n)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.auth.guards import require_admin, require_full_view, session_user
 from abacus.domain.attribution import is_work_email
+from abacus.domain.formatting import counted
 from abacus.providers.cursor_csv import (
     MAX_FILE_BYTES,
     CsvImportError,
@@ -190,8 +191,8 @@ async def save_mapping(
     except MappingError as exc:
         return await _refused(request, db, mappings_filter, form, str(exc))
     notice = (
-        f"Mapped {form.source} {form.external_id} → {address} ({change.usage_rows} usage rows, "
-        f"{change.commits} commits re-pointed)."
+        f"Mapped {form.source} {form.external_id} → {address} ({counted(change.usage_rows, 'usage rows')}, "
+        f"{counted(change.commits, 'commits')} re-pointed)."
     )
     return await _after_write(request, db, mappings_filter, notice)
 
@@ -271,8 +272,8 @@ async def remove_mapping(
     except MappingError as exc:
         return await _refused(request, db, mappings_filter, form, str(exc))
     notice = (
-        f"Removed {form.source} {form.external_id} ({change.usage_rows} usage rows, "
-        f"{change.commits} commits re-pointed)."
+        f"Removed {form.source} {form.external_id} ({counted(change.usage_rows, 'usage rows')}, "
+        f"{counted(change.commits, 'commits')} re-pointed)."
     )
     return await _after_write(request, db, mappings_filter, notice)
 
@@ -304,11 +305,11 @@ async def mark_bot(
             )
     except MappingError as exc:
         return await _refused(request, db, mappings_filter, form, str(exc))
-    moved = f"{change.commits} commits" if form.source == "github" else f"{change.usage_rows} usage rows"
+    moved = counted(change.commits, "commits") if form.source == "github" else counted(change.usage_rows, "usage rows")
     notice = (
-        f"Ignored {change.source} {change.external_id} as a bot ({moved} no longer count for people)."
+        f"Ignored {change.source} {change.external_id} as a bot: {moved} no longer counted for anyone."
         if change.is_bot
-        else f"{change.source} {change.external_id} is not a bot any more ({moved} count again)."
+        else f"{change.source} {change.external_id} is not a bot any more: {moved} counted again."
     )
     return await _after_write(request, db, mappings_filter, notice)
 
