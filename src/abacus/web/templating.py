@@ -51,7 +51,7 @@ def configure_environment(engine: JinjaTemplateEngine) -> None:
         money=formatting.format_money,
         money_exact=formatting.format_money_exact,
         count=formatting.format_count,
-        for_count=formatting.for_count,
+        counted=formatting.counted,
         commit_count=formatting.format_commit_count,
         day=formatting.fmt_day,
         day_year=formatting.fmt_day_year,
