@@ -27,6 +27,7 @@ from abacus.auth.guards import IDLE_SECONDS, NotSignedIn, require_session
 from abacus.auth.oidc import OIDCClient
 from abacus.auth.sessions import RotatingSessionConfig
 from abacus.db import create_engine, request_home, session_factory
+from abacus.garbage_collection import collect_less_often
 from abacus.logging_setup import configure_logging, get_logger
 from abacus.queries import cache as page_cache
 from abacus.settings import Settings
@@ -153,6 +154,7 @@ def create_app(settings: Settings) -> Litestar:
     if not settings.database.url or not settings.redis.url:
         raise ValueError("create_app needs resolved DATABASE_URL and REDIS_URL")
     configure_logging(settings.env)
+    collect_less_often()  # OTLP exports and CSV uploads are decoded here
     session_store = RedisStore.with_client(url=settings.redis.url, namespace="abacus:sessions")
     session_config = RotatingSessionConfig(
         store="sessions",

@@ -2,11 +2,13 @@
 
 `measure_ingest` generates Cursor Admin API events (the C1 JSON shape) deterministically from a seed — many events
 per person-day, ~40 models with a long tail, timestamps spread over the day, a few unmapped and a few mapped
-identities, a few zero-token events and same-millisecond groups — as one compressed JSON body per day (what the API
-sends), then runs the real window loop over the days (`sync.windows.run_windows`, as `abacus sync cursor` does):
-each day is decoded and parsed (`parse_usage_events`) and stored in ONE transaction that locks the sync_state row,
-writes the rows and refreshes the rollup slices (`store_usage`) and records success. It returns rows/s over that path
-(generation excluded) and the process's peak RSS.
+identities, a few zero-token events and same-millisecond groups — newest first, as the API pages them, in compressed
+JSON pages of `PAGE_SIZE` events (what the API sends), then runs the real window loop over the days
+(`sync.windows.run_windows`, as `abacus sync cursor` does, reading one day ahead while the previous one is stored):
+each day's pages are decoded one by one on the event loop, as the HTTP client decodes them, the day is parsed in a
+worker thread (`parse_usage_window`, as the Cursor read does) and stored in ONE transaction that locks the
+sync_state row, writes the rows and refreshes the rollup slices (`store_usage`) and records success. It returns
+rows/s over that path (generation excluded) and the process's peak RSS.
 
 Everything it writes is named by the seed (organization `bench-ingest:<seed>`, identities `cursor:bench<seed>-…`,
 state `bench-ingest:<seed>`, days from 2000-01-01) and removed afterwards by `delete_ingest` (rows, mappings,
@@ -15,6 +17,7 @@ state, and the rollup slices refreshed). It prints nothing: the caller prints.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import resource
@@ -28,7 +31,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from abacus.providers.cursor import epoch_ms, parse_usage_events
+from abacus.providers.cursor import PAGE_SIZE, epoch_ms, parse_usage_window
 from abacus.records import UsageRow
 from abacus.rollups import refresh_rollup
 from abacus.settings import Settings
@@ -98,7 +101,7 @@ class IngestResult:
     rows: int  # distinct rows written (what the window loop reports)
     stored_rows: int  # rows found in usage_records afterwards, before cleanup
     seconds: float  # wall time of the window loop: decode + parse, write, rollup refresh, sync state, commits
-    read_seconds: float  # of which decode + parse
+    read_seconds: float  # wall time of the reads (decode + parse), which overlap the stores of the days before
     peak_rss_mb: float
 
     @property
@@ -127,7 +130,8 @@ def mapped_people(seed: int, people: int) -> list[int]:
 
 def generate_day(seed: int, people: int, day_index: int, events_per_person_day: int) -> list[dict[str, Any]]:
     """One day's events in the Cursor C1 shape, deterministic from (seed, day): people's activity varies (a few
-    heavy users, many light ones), models follow a long tail, timestamps lie anywhere in the UTC day."""
+    heavy users, many light ones), models follow a long tail, timestamps lie anywhere in the UTC day; newest first,
+    as the API answers (people interleaved)."""
     rng = random.Random(f"{seed}:{day_index}")
     start = epoch_ms(datetime.combine(FIRST_DAY + timedelta(days=day_index), datetime.min.time(), tzinfo=UTC))
     events: list[dict[str, Any]] = []
@@ -159,6 +163,7 @@ def generate_day(seed: int, people: int, day_index: int, events_per_person_day: 
             if rng.random() < SAME_MS_SHARE:  # a second call in the same millisecond, different counts
                 twin = dict(event, tokenUsage=dict(usage, outputTokens=usage["outputTokens"] + 1))
                 events.append(twin)
+    events.sort(key=lambda event: int(event["timestamp"]), reverse=True)
     return events
 
 
@@ -209,23 +214,31 @@ async def measure_ingest(
     await delete_ingest(engine, seed)  # a previous interrupted run of the same seed
     async with sessionmaker() as db, db.begin():
         await _set_mappings(db, seed, people)
-    bodies: list[bytes] = []
+    pages: list[list[bytes]] = []  # per day, its API pages
     events_total = 0
     for day in range(days):
         events = generate_day(seed, people, day, events_per_person_day)
         events_total += len(events)
-        bodies.append(zlib.compress(json.dumps({"usageEvents": events}).encode(), 1))
+        pages.append(
+            [
+                zlib.compress(json.dumps({"usageEvents": events[start : start + PAGE_SIZE]}).encode(), 1)
+                for start in range(0, len(events), PAGE_SIZE)
+            ]
+        )
         del events
     org = organization(seed)
     read_seconds = 0.0
 
     async def read(day: int) -> tuple[list[UsageRow], int]:
-        """What the Cursor read does with a fetched window: decode the body, parse it."""
+        """What the Cursor read does with a window: decode each page as it arrives, then parse the window."""
         nonlocal read_seconds
         started = time.perf_counter()
-        events = json.loads(zlib.decompress(bodies[day]))["usageEvents"]
-        rows, _ = parse_usage_events(events, organization_id=org)
-        bodies[day] = b""
+        events: list[Any] = []
+        for page in pages[day]:
+            events.extend(json.loads(zlib.decompress(page))["usageEvents"])
+            await asyncio.sleep(0)  # the next page's request: the loop runs the store of the day before
+        rows, _ = await parse_usage_window(events, organization_id=org)
+        pages[day] = []
         read_seconds += time.perf_counter() - started
         return rows, len(events)
 

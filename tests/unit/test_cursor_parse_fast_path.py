@@ -3,6 +3,7 @@ field-by-field reader gives: the same rows, the same skipped count, or the same 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -68,3 +69,22 @@ def test_fast_path_equals_the_strict_reader(batch: list[Any]) -> None:
         patch.setattr(cursor, "_read_plain_event", lambda event: None)  # every event through `_read_event`
         strict = outcome(batch)
     assert fast == strict
+
+
+def window_outcome(batch: list[Any]) -> object:
+    try:
+        return asyncio.run(cursor.parse_usage_window(batch, organization_id="cursor:core"))
+    except ProviderError as exc:
+        return ("error", str(exc))
+    except ValueError as exc:
+        return ("value error", type(exc).__name__)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(events(), max_size=9))
+def test_a_window_parsed_in_pieces_equals_one_parse(batch: list[Any]) -> None:
+    """`parse_usage_window` hands the event loop back every `PARSE_PIECE` events: the same rows (ordinals assigned
+    across pieces), skipped count, or error naming the event's position in the whole window."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cursor, "PARSE_PIECE", 2)
+        assert window_outcome(batch) == outcome(batch)

@@ -63,6 +63,9 @@ PAGES = {
 """Named pages; `users` is the per-person table as JSON (the original's /api/users), `team` the Team page."""
 EXPORT = "/export/usage.csv?range=1y"
 LOAD_PAGE = "/"
+INGEST_PEOPLE, INGEST_DAYS = 2000, 7
+"""The ingest slice: a week of Cursor events of (up to) 2,000 people, ~12 events per person-day (~160,000 rows),
+one day per transaction, as a backfill reads them."""
 STEPS = 15
 """Progress steps of a run (the data set reports six of them)."""
 EXISTING_STEPS = 7
@@ -179,7 +182,7 @@ def run(services: BackingServices, database: str, options: Options, step: Step) 
         outcome.add("dataset_build_s", time.perf_counter() - started, "s")
         outcome.params.update(top_user=data.top_user, top_repo=data.top_repo, repositories=data.repositories)
 
-        ingest_people, ingest_days, per_day = min(options.people, 500), min(options.days, 5), 10
+        ingest_people, ingest_days, per_day = min(options.people, INGEST_PEOPLE), min(options.days, INGEST_DAYS), 10
         outcome.params.update(
             ingest_people=ingest_people, ingest_days=ingest_days, ingest_events_per_person_day=per_day
         )

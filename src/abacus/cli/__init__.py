@@ -19,6 +19,7 @@ from abacus.cli import (
     sync,
     teams,
 )
+from abacus.garbage_collection import collect_less_often
 
 app = typer.Typer(help="Abacus — how your engineers use AI coding tools.", no_args_is_help=True, add_completion=False)
 for commands in (server.app, demo.app, sync.app, reports.app, bench.app, loadtest.app):
@@ -34,6 +35,7 @@ app.add_typer(budgets.alerts_app, name="alerts")
 
 
 def main() -> None:
+    collect_less_often()
     app()
 
 

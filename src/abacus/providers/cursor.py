@@ -11,6 +11,7 @@ inclusive), so consecutive windows never share an event and every same-milliseco
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -37,6 +38,8 @@ EVENTS_PATH = "/teams/filtered-usage-events"
 MEMBERS_PATH = "/teams/members"
 DAILY_USAGE_PATH = "/teams/daily-usage-data"
 PAGE_SIZE = 1000
+PARSE_PIECE = 500
+"""Events parsed between two turns of the event loop (~5 ms)."""
 MAX_PAGES = 10_000
 
 HOUR = timedelta(hours=1)
@@ -279,6 +282,75 @@ def _read_plain_event(event: Any) -> tuple[int, str | None, str | None, list[int
     return timestamp, email, model, counts, usage.get("totalCents")
 
 
+class UsageEventReader:
+    """Parses a window's C1 events fed in one or more pieces (in order), then `finish()` assigns the same-millisecond
+    ordinals over the whole window. What repeats across events (the identity of an email, the normalised model of a
+    raw model, the day of a millisecond, the dollars of an amount in cents) is computed once per window."""
+
+    def __init__(self, *, organization_id: str, where: str) -> None:
+        self._organization_id = organization_id
+        self._where = where
+        self.rows: list[UsageRow] = []
+        self.skipped = 0
+        self._identities: dict[str | None, str] = {}
+        self._models: dict[str | None, tuple[str | None, str]] = {}
+        self._days: dict[int, date] = {}
+        self._dollars: dict[tuple[type, Any], Decimal] = {}
+
+    def feed(self, events: Sequence[Any], first_index: int = 0) -> None:
+        """Read events; `first_index` is the first one's position in the window (error texts name it)."""
+        identities, models, days, dollars = self._identities, self._models, self._days, self._dollars
+        where, organization, append = self._where, self._organization_id, self.rows.append  # locals: the hot loop
+        skipped = 0
+        for index, event in enumerate(events, start=first_index):
+            fields = _read_plain_event(event)
+            if fields is None:
+                timestamp, email, model, counts, cost = _read_event(event, f"{where}: usageEvents[{index}]")
+            else:
+                timestamp, email, model, counts, cents = fields
+                if cents is None or type(cents) in (int, float, str):
+                    amount = (type(cents), cents)  # typed: 1, 1.0 and "1" are different inputs
+                    if amount not in dollars:
+                        dollars[amount] = cents_to_dollars(
+                            cents, f"{where}: usageEvents[{index}].tokenUsage.totalCents"
+                        )
+                    cost = dollars[amount]
+                else:  # bool, list, …: raises naming the field
+                    cost = cents_to_dollars(cents, f"{where}: usageEvents[{index}].tokenUsage.totalCents")
+            if not any(counts):
+                skipped += 1
+                continue
+            if email not in identities:
+                identities[email] = f"{TOOL}:{(email or '').strip().lower() or UNKNOWN_USER}"
+            if model not in models:
+                raw = stored_raw_model(model)
+                models[model] = (raw, normalize_model_name(raw))
+            raw_model, normalized = models[model]
+            day = timestamp // _MS_PER_DAY
+            if day not in days:
+                days[day] = utc_day_of_ms(timestamp)
+            append(
+                UsageRow(
+                    date=days[day],
+                    identity=identities[email],
+                    tool=TOOL,
+                    model=normalized,
+                    raw_model=raw_model,
+                    input_tokens=counts[0],
+                    cache_write_tokens=counts[1],
+                    cache_read_tokens=counts[2],
+                    output_tokens=counts[3],
+                    cost=cost,
+                    timestamp_ms=timestamp,
+                    organization_id=organization,
+                )
+            )
+        self.skipped += skipped
+
+    def finish(self) -> tuple[list[UsageRow], int]:
+        return assign_same_millisecond_ordinals(self.rows), self.skipped
+
+
 def parse_usage_events(
     events: Sequence[Any], *, organization_id: str, where: str = "cursor usage_events"
 ) -> tuple[list[UsageRow], int]:
@@ -292,54 +364,9 @@ def parse_usage_events(
     day of a millisecond, the dollars of an amount in cents) is computed once per window. Anything unusual goes
     through `_read_event`, which checks every field in order and names the first bad one.
     """
-    rows: list[UsageRow] = []
-    skipped = 0
-    identities: dict[str | None, str] = {}
-    models: dict[str | None, tuple[str | None, str]] = {}
-    days: dict[int, date] = {}
-    dollars: dict[tuple[type, Any], Decimal] = {}
-    for index, event in enumerate(events):
-        fields = _read_plain_event(event)
-        if fields is None:
-            timestamp, email, model, counts, cost = _read_event(event, f"{where}: usageEvents[{index}]")
-        else:
-            timestamp, email, model, counts, cents = fields
-            if cents is None or type(cents) in (int, float, str):
-                amount = (type(cents), cents)  # typed: 1, 1.0 and "1" are different inputs
-                if amount not in dollars:
-                    dollars[amount] = cents_to_dollars(cents, f"{where}: usageEvents[{index}].tokenUsage.totalCents")
-                cost = dollars[amount]
-            else:  # bool, list, …: raises naming the field
-                cost = cents_to_dollars(cents, f"{where}: usageEvents[{index}].tokenUsage.totalCents")
-        if not any(counts):
-            skipped += 1
-            continue
-        if email not in identities:
-            identities[email] = f"{TOOL}:{(email or '').strip().lower() or UNKNOWN_USER}"
-        if model not in models:
-            raw = stored_raw_model(model)
-            models[model] = (raw, normalize_model_name(raw))
-        raw_model, normalized = models[model]
-        day = timestamp // _MS_PER_DAY
-        if day not in days:
-            days[day] = utc_day_of_ms(timestamp)
-        rows.append(
-            UsageRow(
-                date=days[day],
-                identity=identities[email],
-                tool=TOOL,
-                model=normalized,
-                raw_model=raw_model,
-                input_tokens=counts[0],
-                cache_write_tokens=counts[1],
-                cache_read_tokens=counts[2],
-                output_tokens=counts[3],
-                cost=cost,
-                timestamp_ms=timestamp,
-                organization_id=organization_id,
-            )
-        )
-    return assign_same_millisecond_ordinals(rows), skipped
+    reader = UsageEventReader(organization_id=organization_id, where=where)
+    reader.feed(events)
+    return reader.finish()
 
 
 _DAILY_COUNTS = (
@@ -405,10 +432,23 @@ def parse_daily_usage(
 # store + runs
 
 
+async def parse_usage_window(
+    events: Sequence[Any], *, organization_id: str, where: str = "cursor usage_events"
+) -> tuple[list[UsageRow], int]:
+    """`parse_usage_events` in pieces of `PARSE_PIECE` events, handing the event loop back between them: the previous
+    window's store (`run_windows` reads one window ahead) keeps PostgreSQL busy while this one is parsed. (Not a
+    thread: the two would take turns on the GIL, each waiting for the other's switch interval.)"""
+    reader = UsageEventReader(organization_id=organization_id, where=where)
+    for start in range(0, len(events), PARSE_PIECE):
+        reader.feed(events[start : start + PARSE_PIECE], start)
+        await asyncio.sleep(0)
+    return reader.finish()
+
+
 async def _read_window(client: ProviderClient, start: datetime, end: datetime) -> tuple[list[UsageRow], int]:
     """Rows of one window (every page fetched, then parsed) and the number of raw events."""
     events = await fetch_usage_events(client, start, end)
-    rows, _ = parse_usage_events(
+    rows, _ = await parse_usage_window(
         events, organization_id=organization_id(client.label), where=_where("usage_events", client.label)
     )
     return rows, len(events)

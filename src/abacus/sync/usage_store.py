@@ -76,6 +76,10 @@ STAGED_TYPES = {
 STAGED = tuple((name, STAGED_TYPES[name]) for name in UsageRow._fields)
 STAGED_NAMES = UsageRow._fields
 _dedupe_key = attrgetter(*USAGE_KEY)  # UsageRow.dedupe_key, in C
+_index_order = attrgetter("date", "identity")
+"""Rows are written in this order: the leading columns of the dedupe key (and, an identity having one email, of the
+identity and (email, date) indexes). Providers answer newest first, people interleaved; written in that order every
+row lands on another leaf page of each index, sorted they fill one page after another (COPY twice as fast)."""
 REPLACED = (
     "email",
     "model",
@@ -154,12 +158,12 @@ async def resolve_emails(db: AsyncSession, identities: Iterable[str]) -> dict[st
     return {i: email(i) for i in wanted}
 
 
-def last_of_each_key(rows: Sequence[UsageRow]) -> Sequence[UsageRow]:
-    """The rows with duplicates of a dedupe key collapsed to the last one (in the order the last ones came)."""
+def last_of_each_key(rows: Sequence[UsageRow]) -> list[UsageRow]:
+    """The rows with duplicates of a dedupe key collapsed to the last one, in index order (`_index_order`)."""
     keys = list(map(_dedupe_key, rows))
-    if len(set(keys)) == len(keys):  # the usual case (Cursor's ordinals make every event's key unique)
-        return rows
-    return list(dict(zip(keys, rows, strict=True)).values())
+    unique = list(rows) if len(set(keys)) == len(keys) else list(dict(zip(keys, rows, strict=True)).values())
+    unique.sort(key=_index_order)
+    return unique
 
 
 async def _driver(db: AsyncSession) -> Any:

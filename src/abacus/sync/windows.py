@@ -2,15 +2,19 @@
 
 Each window's rows are stored in one transaction together with its `sync_state` advance, so a failed window leaves
 the database and the state exactly as before; the first failure stops the run and is recorded in `last_error`.
+While one window is stored, the next one is already being read (`read_ahead`): the provider's answer travels and is
+parsed while PostgreSQL writes, and a read is still only ever used after every window before it was stored.
 A provider module supplies only what differs: how one window is read (fetch every page, then parse) and its name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,6 +66,43 @@ async def _store(db: AsyncSession, read: WindowRead) -> int:
     return written
 
 
+class ReadAhead(Generic[W]):
+    """Reads of a run's windows, each started as soon as the window before it was read: `next(i)` answers window i
+    and starts window i + 1 (i must go 0, 1, 2, …; a run stops when a read fails or a store stops it). What was read
+    ahead and never asked for is cancelled when the run ends (`read_ahead`)."""
+
+    def __init__(self, windows: Sequence[W], read: ReadWindow[W]) -> None:
+        self._windows = windows
+        self._read = read
+        self._ahead: asyncio.Future[tuple[list[UsageRow], int] | WindowRead] | None = None
+
+    def _start(self, index: int) -> asyncio.Future[tuple[list[UsageRow], int] | WindowRead]:
+        return asyncio.ensure_future(self._read(self._windows[index]))
+
+    async def next(self, index: int) -> WindowRead:
+        task, self._ahead = self._ahead or self._start(index), None
+        got = _unpack(await task)  # a failed read raises here, in order, and nothing after it is started
+        if index + 1 < len(self._windows):
+            self._ahead = self._start(index + 1)
+        return got
+
+    async def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.cancel()
+            with suppress(BaseException):  # cancelled, or failed: the run stopped before it mattered
+                await self._ahead
+            self._ahead = None
+
+
+@asynccontextmanager
+async def read_ahead(windows: Sequence[W], read: ReadWindow[W]) -> AsyncIterator[ReadAhead[W]]:
+    reads = ReadAhead(windows, read)
+    try:
+        yield reads
+    finally:
+        await reads.close()
+
+
 def later(stored: datetime | None, candidate: datetime) -> datetime:
     """State only moves forward: re-reading older windows never rewinds the mark of one already read in full."""
     return candidate if stored is None or candidate > stored else stored
@@ -102,34 +143,35 @@ async def run_windows(
     `provider`, `unit` ("day"/"window") and `label` name a failure in the log; `title` names the progress bar.
     """
     ctx.progress.start(title, len(windows))
-    for window in windows:
-        try:
-            got = _unpack(await read(window))
-        except NotPublished as exc:
-            result.add_detail(f"{name(window)}: not published yet ({exc}); stopped there")
-            log.info(f"{provider} {unit} not published yet", key=label, **{unit: name(window)})
-            return
-        except ProviderError as exc:
-            await _fail(
-                ctx,
-                sid,
-                result,
-                f"{name(window)}: {exc}",
-                f"{provider} {unit} failed; state not advanced",
-                key=label,
-                **{unit: name(window)},
-                error=str(exc),
-            )
-            return
-        async with ctx.sessionmaker() as db, db.begin():
-            state = await lock_state(db, sid)
-            written = await _store(db, got)
-            if synced_until is not None:
-                state.last_synced_hour_end = later(state.last_synced_hour_end, synced_until(window))
-            result.records += written
-            await record_success(db, sid, result.records)
-        result.windows += 1
-        ctx.progress.advance(note=name(window))
+    async with read_ahead(windows, read) as reads:
+        for index, window in enumerate(windows):
+            try:
+                got = await reads.next(index)
+            except NotPublished as exc:
+                result.add_detail(f"{name(window)}: not published yet ({exc}); stopped there")
+                log.info(f"{provider} {unit} not published yet", key=label, **{unit: name(window)})
+                return
+            except ProviderError as exc:
+                await _fail(
+                    ctx,
+                    sid,
+                    result,
+                    f"{name(window)}: {exc}",
+                    f"{provider} {unit} failed; state not advanced",
+                    key=label,
+                    **{unit: name(window)},
+                    error=str(exc),
+                )
+                return
+            async with ctx.sessionmaker() as db, db.begin():
+                state = await lock_state(db, sid)
+                written = await _store(db, got)
+                if synced_until is not None:
+                    state.last_synced_hour_end = later(state.last_synced_hour_end, synced_until(window))
+                result.records += written
+                await record_success(db, sid, result.records)
+            result.windows += 1
+            ctx.progress.advance(note=name(window))
 
 
 @dataclass
@@ -182,41 +224,43 @@ async def walk_back(
     `backfill_oldest_date`; complete (`result.complete`) after `empty_days_to_stop` consecutive days without raw
     records or once `target` is read. Stops at the first failure (recorded) or when another run moved the cursor."""
     ctx.progress.start(title, max_days)
-    for _ in range(max_days):
-        day = walk.next_day()
-        try:
-            got = _unpack(await read_day(day))
-        except NotPublished:
-            got = WindowRead([], 0)  # no report for that day: an empty day of the walk, nothing stored
-        except ProviderError as exc:
-            await _fail(
-                ctx,
-                walk.sid,
-                result,
-                f"backfill {day.isoformat()}: {exc}",
-                f"{provider} backfill day failed; cursor not advanced",
-                key=label,
-                day=day.isoformat(),
-                error=str(exc),
-            )
-            return
-        async with ctx.sessionmaker() as db, db.begin():
-            state = await lock_state(db, walk.sid)
-            if state.backfill_oldest_date != walk.oldest or state.backfill_complete:
-                result.add_detail("another run moved the backfill cursor; stopped")
+    first = walk.next_day()
+    days = [first - timedelta(days=n) for n in range(min(max_days, (first - walk.target).days + 1))]
+    async with read_ahead(days, read_day) as reads:
+        for index, day in enumerate(days):
+            try:
+                got = await reads.next(index)
+            except NotPublished:
+                got = WindowRead([], 0)  # no report for that day: an empty day of the walk, nothing stored
+            except ProviderError as exc:
+                await _fail(
+                    ctx,
+                    walk.sid,
+                    result,
+                    f"backfill {day.isoformat()}: {exc}",
+                    f"{provider} backfill day failed; cursor not advanced",
+                    key=label,
+                    day=day.isoformat(),
+                    error=str(exc),
+                )
                 return
-            written = await _store(db, got)
-            empty = 0 if got.raw_records else empty_days(state) + 1
-            state.backfill_oldest_date = day
-            state.last_cursor = str(empty)
-            done = empty >= empty_days_to_stop or day <= walk.target
-            state.backfill_complete = done
-            result.records += written
-            await record_success(db, walk.sid, result.records)
-        result.windows += 1
-        ctx.progress.advance(note=day.isoformat())
-        walk.oldest = day
-        if done:
-            result.complete = True
-            result.add_detail(f"backfill complete at {day.isoformat()}")
-            return
+            async with ctx.sessionmaker() as db, db.begin():
+                state = await lock_state(db, walk.sid)
+                if state.backfill_oldest_date != walk.oldest or state.backfill_complete:
+                    result.add_detail("another run moved the backfill cursor; stopped")
+                    return
+                written = await _store(db, got)
+                empty = 0 if got.raw_records else empty_days(state) + 1
+                state.backfill_oldest_date = day
+                state.last_cursor = str(empty)
+                done = empty >= empty_days_to_stop or day <= walk.target
+                state.backfill_complete = done
+                result.records += written
+                await record_success(db, walk.sid, result.records)
+            result.windows += 1
+            ctx.progress.advance(note=day.isoformat())
+            walk.oldest = day
+            if done:
+                result.complete = True
+                result.add_detail(f"backfill complete at {day.isoformat()}")
+                return

@@ -17,6 +17,7 @@ from arq.connections import RedisSettings
 from arq.cron import CronJob
 
 from abacus.db import create_engine, session_factory
+from abacus.garbage_collection import collect_less_often
 from abacus.logging_setup import configure_logging, get_logger
 from abacus.settings import Settings
 from abacus.worker.heartbeat import heartbeat
@@ -29,6 +30,7 @@ log = get_logger("abacus.worker")
 async def on_startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]  # given to the Worker as its initial ctx
     configure_logging(settings.env)
+    collect_less_often()
     engine = create_engine(settings.database.url or "", pool_size=5)
     ctx["engine"] = engine
     ctx["sessionmaker"] = session_factory(engine)
