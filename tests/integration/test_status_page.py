@@ -1,6 +1,7 @@
 """Status page: provider cards from sync_state, attention cards, live panel fragment, admin "sync now"."""
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -9,8 +10,8 @@ from sqlalchemy import text
 
 from abacus.app import create_app
 from abacus.providers import registry
-from abacus.queries.status import KeyStatus, ProviderStatus, backfill_status, sync_status
-from abacus.settings import AnthropicSettings, CursorSettings, ProviderKey
+from abacus.queries.status import KeyStatus, ProviderStatus, _key_status, backfill_status, sync_status
+from abacus.settings import AnthropicSettings, CursorSettings, ProviderKey, Settings
 from tests.support import QUEUE, ThreadedServer, app_settings, free_port, run_async, sign_in
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -52,6 +53,36 @@ def test_a_seat_list_has_no_backfill_and_never_holds_a_provider_in_progress(keys
     rows = [KeyStatus(f"k{i}", f"k{i}", "up_to_date", None, None, None, None, 0, status, None)
             for i, status in enumerate(keys)]  # fmt: skip
     assert ProviderStatus("cursor", "Cursor", True, rows, None).backfill_status == expected
+
+
+def test_the_cursor_card_is_synced_to_its_usage_hour_not_its_activity_day():
+    """The daily-activity state marks the first hour of its last day read and a seat list keeps no mark: neither holds
+    the card's "last synced" at midnight (nor at "never"); their rows show their last success."""
+    cursor = registry.get("cursor")
+    settings = Settings(cursor=CursorSettings(keys=(ProviderKey("core", "key_x"),)))
+    usage_hour = NOW.replace(minute=0) - timedelta(hours=1)
+    states = {
+        "cursor:core": SimpleNamespace(
+            last_success_at=NOW - timedelta(minutes=3), last_error_at=None, last_error=None, records_last_run=9,
+            backfill_oldest_date=None, backfill_complete=False, last_synced_hour_end=usage_hour,
+        ),
+        "cursor-activity:core": SimpleNamespace(
+            last_success_at=NOW - timedelta(minutes=2), last_error_at=None, last_error=None, records_last_run=4,
+            backfill_oldest_date=None, backfill_complete=False, last_synced_hour_end=NOW.replace(hour=0),
+        ),
+        "cursor-seats:core": SimpleNamespace(
+            last_success_at=NOW - timedelta(minutes=1), last_error_at=None, last_error=None, records_last_run=40,
+            backfill_oldest_date=None, backfill_complete=False, last_synced_hour_end=None,
+        ),
+    }  # fmt: skip
+    rows = cursor.rows_for_status(settings, states)
+    assert [row.state_id for row in rows] == list(states)
+    keys = [
+        _key_status(cursor, r.state_id, r.label, states[r.state_id], NOW, backfills=r.backfills, hourly=r.hourly)
+        for r in rows
+    ]
+    assert [k.last_synced for k in keys] == [usage_hour, NOW - timedelta(minutes=2), NOW - timedelta(minutes=1)]
+    assert ProviderStatus("cursor", "Cursor", True, keys, None).last_synced == usage_hour
 
 
 @pytest.fixture(scope="module")

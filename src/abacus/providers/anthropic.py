@@ -571,7 +571,7 @@ def status_rows(settings: Settings, state_ids: Iterable[str]) -> list[StatusRow]
     for key in settings.anthropic.keys:
         rows.append(StatusRow(state_id(key), key.label))
         if settings.anthropic.seat_price_usd is not None:
-            rows.append(StatusRow(seats_state_id(key), f"{key.label} · seats", backfills=False))
+            rows.append(StatusRow(seats_state_id(key), f"{key.label} · seats", backfills=False, hourly=False))
     return rows
 
 

@@ -508,7 +508,7 @@ def status_rows(settings: Settings, state_ids: Any) -> list[StatusRow]:
     rows = []
     for key in configured_keys(settings):
         rows.append(StatusRow(state_id(key), f"{key.label} · daily reports"))
-        rows.append(StatusRow(seats_state_id(key), f"{key.label} · seats", backfills=False))
+        rows.append(StatusRow(seats_state_id(key), f"{key.label} · seats", backfills=False, hourly=False))
     return rows
 
 

@@ -722,8 +722,8 @@ def status_rows(settings: Settings, state_ids: Iterable[str]) -> list[StatusRow]
     rows = []
     for key in settings.cursor.keys:
         rows.append(StatusRow(state_id(key), key.label))
-        rows.append(StatusRow(activity_state_id(key), f"{key.label} · daily activity"))
-        rows.append(StatusRow(seats_state_id(key), f"{key.label} · seats", backfills=False))
+        rows.append(StatusRow(activity_state_id(key), f"{key.label} · daily activity", hourly=False))
+        rows.append(StatusRow(seats_state_id(key), f"{key.label} · seats", backfills=False, hourly=False))
     return rows
 
 

@@ -41,6 +41,10 @@ class StatusRow:
     label: str
     backfills: bool = True
     """False for a state with no history to backfill (a seat list is read whole each time)."""
+    hourly: bool = True
+    """For a provider with `hourly_progress`: whether this state's `last_synced_hour_end` is the hour its usage is
+    complete to. False where the mark means something else (the first hour of the last activity day read) or is not
+    kept (a seat list): the row shows its last success, and the card's "last synced" is not held at midnight."""
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,14 @@ def backfill_status(oldest: date | None, complete: bool) -> str:
 
 
 def _key_status(
-    provider: Provider, state_id: str, label: str, row: Any, now: datetime, *, backfills: bool = True
+    provider: Provider,
+    state_id: str,
+    label: str,
+    row: Any,
+    now: datetime,
+    *,
+    backfills: bool = True,
+    hourly: bool = True,
 ) -> KeyStatus:
     last_success = row.last_success_at if row else None
     last_error_at = row.last_error_at if row else None
@@ -99,7 +106,7 @@ def _key_status(
         state_id=state_id,
         label=label,
         sync_status=sync_status(provider.fresh_within, last_success, last_error_at, now),
-        last_synced=row.last_synced_hour_end if (row and provider.hourly_progress) else last_success,
+        last_synced=row.last_synced_hour_end if (row and provider.hourly_progress and hourly) else last_success,
         last_success_at=last_success,
         last_error=row.last_error if failing else None,
         last_error_at=last_error_at,
@@ -209,7 +216,15 @@ async def provider_statuses(
     out = []
     for provider in registry.PROVIDERS:
         statuses = [
-            _key_status(provider, row.state_id, row.label, rows.get(row.state_id), now, backfills=row.backfills)
+            _key_status(
+                provider,
+                row.state_id,
+                row.label,
+                rows.get(row.state_id),
+                now,
+                backfills=row.backfills,
+                hourly=row.hourly,
+            )
             for row in provider.rows_for_status(settings, rows)
         ]
         first_day = oldest.get(provider.tool) if provider.tool is not None else oldest_commit
