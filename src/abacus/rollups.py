@@ -2,17 +2,19 @@
 
 `usage_daily` (date, email, tool, model) is summed from `usage_records`; `usage_tool_daily` (date, tool, model) and
 `usage_user_daily` (date, email, tool) from `usage_daily`; from `usage_user_daily` again `usage_tool_totals_daily`
-(date, tool) for the slices, `usage_tool_weekly_users` (week, tool) for their weeks, and for their months and weeks
-`usage_user_monthly`/`_weekly` (period, email, tool) and `usage_person_monthly`/`_weekly` (period, email);
-`usage_user_tools` (email, tool) lifetime sums move by the slices' old and new rows and its first and last days are
-re-read for the pairs touched. Every writer of usage rows (sync stores, CSV import, identity mappings) calls
+(date, tool) for the slices and `usage_tool_weekly_users` (week, tool) for their weeks. The levels that span many
+days are moved rather than re-summed, so a day's refresh costs the same late in a month as early: the lifetime
+`usage_user_tools` (email, tool) and the monthly and weekly `usage_user_monthly`/`_weekly` (period, email, tool) sums
+move by the slices' old and new `usage_user_daily` rows, and a key whose first (or last) day lost its row is re-read;
+the active days `usage_person_monthly`/`_weekly` (period, email) move by the (date, email) pairs that appeared or
+went away on the slices' days. Every writer of usage rows (sync stores, CSV import, identity mappings) calls
 `refresh_rollup` in its own transaction, so pages never see raw rows and rollups disagree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -86,31 +88,98 @@ WEEKLY_INSERT = text(
 )
 
 
-def _period_levels(unit: str) -> tuple[TextClause, ...]:
-    """Delete and re-insert, for the months or weeks (`unit`) the slices touch, the (period, email, tool) sums and the
-    (period, email) active days (any tool), from usage_user_daily."""
-    ends = f"d.date >= m.{unit} AND d.date < (m.{unit} + interval '1 {unit}')::date"
-    touched = f"(SELECT DISTINCT date_trunc('{unit}', s.date)::date AS {unit}, s.tool FROM {SLICES}) AS m"
-    periods = f"(SELECT DISTINCT date_trunc('{unit}', s.date)::date AS {unit} FROM {SLICES}) AS m"
+UNITS = ("month", "week")
+PERIOD_SUMS = "input_tokens, output_tokens, cache_read_tokens, total_tokens, cost, thinking_records"
+PERIOD_COLUMNS = PERIOD_SUMS.split(", ")
+
+
+def _in_period(unit: str, alias: str) -> str:
+    return f"d.date >= {alias}.{unit} AND d.date < ({alias}.{unit} + interval '1 {unit}')::date"
+
+
+def _slice_period_sums(unit: str) -> str:
+    """The (period, email, tool) sums and first day of the slices' usage_user_daily rows."""
     return (
-        text(f"DELETE FROM usage_user_{unit}ly u USING {touched} WHERE u.{unit} = m.{unit} AND u.tool = m.tool"),
-        text(
-            f"INSERT INTO usage_user_{unit}ly ({unit}, email, tool, input_tokens, output_tokens, cache_read_tokens, "
-            "total_tokens, cost, thinking_records, first_date) "
-            f"SELECT m.{unit}, d.email, d.tool, SUM(d.input_tokens), SUM(d.output_tokens), SUM(d.cache_read_tokens), "
-            f"SUM(d.total_tokens), SUM(d.cost), SUM(d.thinking_records), MIN(d.date) FROM {touched} "
-            f"JOIN usage_user_daily d ON d.tool = m.tool AND {ends} GROUP BY m.{unit}, d.email, d.tool"
-        ),
-        text(f"DELETE FROM usage_person_{unit}ly u USING {periods} WHERE u.{unit} = m.{unit}"),
-        text(
-            f"INSERT INTO usage_person_{unit}ly ({unit}, email, days) "
-            f"SELECT m.{unit}, d.email, COUNT(DISTINCT d.date) FROM {periods} "
-            f"JOIN usage_user_daily d ON {ends} GROUP BY m.{unit}, d.email"
-        ),
+        f"SELECT date_trunc('{unit}', d.date)::date AS {unit}, d.email, d.tool, "
+        + ", ".join(f"SUM(d.{c}) AS {c}" for c in PERIOD_COLUMNS)
+        + f", MIN(d.date) AS first_date FROM usage_user_daily d JOIN {SLICES} ON d.date = s.date AND d.tool = s.tool "
+        "GROUP BY 1, d.email, d.tool"
     )
 
 
-PERIOD_LEVELS = _period_levels("month") + _period_levels("week")
+def _period_statements(unit: str) -> dict[str, TextClause]:
+    """The (period, email, tool) level of `unit` (month, week), moved like the lifetime spans: the slices' old
+    usage_user_daily rows leave their sums before the rebuild, the new ones join after it; a key that lost the row of
+    its first day is re-read (first day again, or deleted when the period holds none of its rows any more). And the
+    (period, email) active days, moved by the (date, email) pairs that appeared or went away on the slices' days."""
+    table, person = f"usage_user_{unit}ly", f"usage_person_{unit}ly"
+    keys = (
+        "unnest(CAST(:periods AS date[]), CAST(:emails AS text[]), CAST(:key_tools AS text[])) "
+        f"AS k({unit}, email, tool)"
+    )
+    on_key = f"u.{unit} = k.{unit} AND u.email = k.email AND u.tool = k.tool"
+    return {
+        "subtract": text(
+            f"UPDATE {table} u SET "
+            + ", ".join(f"{c} = u.{c} - g.{c}" for c in PERIOD_COLUMNS)
+            + f" FROM ({_slice_period_sums(unit)}) AS g "
+            f"WHERE u.{unit} = g.{unit} AND u.email = g.email AND u.tool = g.tool "
+            f"RETURNING u.{unit} AS period, u.email, u.tool, g.first_date = u.first_date AS edge"
+        ),
+        "add": text(
+            f"INSERT INTO {table} AS u ({unit}, email, tool, {PERIOD_SUMS}, first_date) {_slice_period_sums(unit)} "
+            f"ON CONFLICT ({unit}, email, tool) DO UPDATE SET "
+            + ", ".join(f"{c} = u.{c} + excluded.{c}" for c in PERIOD_COLUMNS)
+            + ", first_date = LEAST(u.first_date, excluded.first_date)"
+        ),
+        "drop_empty": text(
+            # an edge key with no row left in its period
+            f"DELETE FROM {table} u USING {keys} WHERE {on_key} AND NOT EXISTS (SELECT 1 FROM usage_user_daily d "
+            f"WHERE d.email = u.email AND d.tool = u.tool AND {_in_period(unit, 'u')})"
+        ),
+        "first_date": text(
+            # an edge key's first day again: one probe of ix_usage_user_daily_email_tool_date
+            f"UPDATE {table} u SET first_date = (SELECT MIN(d.date) FROM usage_user_daily d "
+            f"WHERE d.email = u.email AND d.tool = u.tool AND {_in_period(unit, 'u')}) FROM {keys} WHERE {on_key} "
+            "AND NOT EXISTS (SELECT 1 FROM usage_user_daily d WHERE d.date = u.first_date AND d.email = u.email "
+            "AND d.tool = u.tool)"
+        ),
+        "days": text(
+            f"INSERT INTO {person} AS u ({unit}, email, days) SELECT * FROM unnest(CAST(:periods AS date[]), "
+            f"CAST(:emails AS text[]), CAST(:deltas AS int[])) ON CONFLICT ({unit}, email) DO UPDATE SET "
+            "days = u.days + excluded.days"
+        ),
+        "drop_idle": text(
+            f"DELETE FROM {person} u USING unnest(CAST(:periods AS date[]), CAST(:emails AS text[])) "
+            f"AS k({unit}, email) WHERE u.{unit} = k.{unit} AND u.email = k.email AND u.days <= 0"
+        ),
+    }
+
+
+PERIODS = {unit: _period_statements(unit) for unit in UNITS}
+ACTIVE_PAIRS = text(
+    # (date, email) pairs with usage (any tool) on the slices' days: what the active-days levels count
+    "SELECT DISTINCT d.date, d.email FROM usage_user_daily d WHERE d.date = ANY(CAST(:days AS date[]))"
+)
+
+
+def period_start(unit: str, day: date) -> date:
+    """PostgreSQL's date_trunc(unit, day): the first of the month, or the Monday of the ISO week."""
+    return day.replace(day=1) if unit == "month" else day - timedelta(days=day.weekday())
+
+
+def active_day_deltas(
+    unit: str, before: set[tuple[date, str]], after: set[tuple[date, str]]
+) -> dict[tuple[date, str], int]:
+    """Per (period, email): active days gained minus lost, from the (date, email) pairs before and after."""
+    deltas: dict[tuple[date, str], int] = {}
+    for pairs, step in ((after - before, 1), (before - after, -1)):
+        for day, email in pairs:
+            key = (period_start(unit, day), email)
+            deltas[key] = deltas.get(key, 0) + step
+    return {key: delta for key, delta in deltas.items() if delta}
+
+
 SPAN_SUMS = "SUM(d.total_tokens), SUM(d.cost), SUM(d.record_count), MIN(d.date), MAX(d.date)"
 SPANS_SUBTRACT = text(
     # the slices' old (date, email, tool) rows leave their pairs' lifetime sums ...
@@ -174,7 +243,13 @@ async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
     for start in range(0, len(ordered), BATCH):
         chunk = ordered[start : start + BATCH]
         params = {"dates": [d for d, _ in chunk], "tools": [t for _, t in chunk]}
+        days = {"days": sorted({d for d, _ in chunk})}
         edges.update((r.email, r.tool) for r in await db.execute(SPANS_SUBTRACT, params) if r.edge)
+        period_edges = {
+            unit: [(r.period, r.email, r.tool) for r in await db.execute(PERIODS[unit]["subtract"], params) if r.edge]
+            for unit in UNITS
+        }
+        before = {(r.date, r.email) for r in await db.execute(ACTIVE_PAIRS, days)}
         for table in ROLLUPS:
             await db.execute(ROLLUP_DELETE[table], params)
             await db.execute(ROLLUP_INSERT[table], params)
@@ -183,13 +258,39 @@ async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
         await db.execute(SPANS_ADD, params)
         await db.execute(WEEKLY_DELETE, params)
         await db.execute(WEEKLY_INSERT, params)
-        for statement in PERIOD_LEVELS:
-            await db.execute(statement, params)
+        after = {(r.date, r.email) for r in await db.execute(ACTIVE_PAIRS, days)}
+        for unit in UNITS:
+            await db.execute(PERIODS[unit]["add"], params)
+            await _reread_period_edges(db, unit, period_edges[unit])
+            await _move_active_days(db, unit, active_day_deltas(unit, before, after))
     for pairs in _batches(sorted(edges)):
         stale = [(r.email, r.tool) for r in await db.execute(SPANS_STALE, _pair_params(pairs))]
         if stale:
             await db.execute(SPANS_DROP, _pair_params(stale))
             await db.execute(SPANS_DATES, _pair_params(stale))
+
+
+async def _reread_period_edges(db: AsyncSession, unit: str, keys: list[tuple[date, str, str]]) -> None:
+    """Keys of the `unit` level that lost the row of their first day: dropped when their period holds none of their
+    rows any more, else their first day read again (unless the row came back)."""
+    for start in range(0, len(keys), BATCH):
+        chunk = keys[start : start + BATCH]
+        params = {"periods": [k[0] for k in chunk], "emails": [k[1] for k in chunk], "key_tools": [k[2] for k in chunk]}
+        await db.execute(PERIODS[unit]["drop_empty"], params)
+        await db.execute(PERIODS[unit]["first_date"], params)
+
+
+async def _move_active_days(db: AsyncSession, unit: str, deltas: dict[tuple[date, str], int]) -> None:
+    """Add each (period, email)'s change of active days; a person left with none in the period is dropped."""
+    items = sorted(deltas.items())
+    for start in range(0, len(items), BATCH):
+        chunk = items[start : start + BATCH]
+        periods, emails = [k[0] for k, _ in chunk], [k[1] for k, _ in chunk]
+        await db.execute(PERIODS[unit]["days"], {"periods": periods, "emails": emails, "deltas": [d for _, d in chunk]})
+        lost = [(k[0], k[1]) for k, d in chunk if d < 0]
+        if lost:
+            params = {"periods": [p for p, _ in lost], "emails": [e for _, e in lost]}
+            await db.execute(PERIODS[unit]["drop_idle"], params)
 
 
 REBUILD_LIFETIME = (
@@ -208,27 +309,31 @@ REBUILD_LIFETIME = (
         "WHERE u.tool = w.tool AND u.date BETWEEN w.week AND w.week + 6 AND u.email NOT LIKE 'unmapped:%')"
     ),
     *(
-        text(
-            f"DELETE FROM usage_user_{unit}ly m WHERE NOT EXISTS (SELECT 1 FROM usage_user_daily u "
-            f"WHERE u.tool = m.tool AND u.email = m.email AND u.date >= m.{unit} "
-            f"AND u.date < (m.{unit} + interval '1 {unit}')::date)"
+        statement
+        for unit in UNITS
+        for statement in (
+            text(f"DELETE FROM usage_user_{unit}ly"),
+            text(
+                f"INSERT INTO usage_user_{unit}ly ({unit}, email, tool, {PERIOD_SUMS}, first_date) "
+                f"SELECT date_trunc('{unit}', date)::date, email, tool, "
+                + ", ".join(f"SUM({c})" for c in PERIOD_COLUMNS)
+                + ", MIN(date) FROM usage_user_daily GROUP BY 1, email, tool"
+            ),
+            text(f"DELETE FROM usage_person_{unit}ly"),
+            text(
+                f"INSERT INTO usage_person_{unit}ly ({unit}, email, days) "
+                f"SELECT date_trunc('{unit}', date)::date, email, COUNT(DISTINCT date) FROM usage_user_daily "
+                "GROUP BY 1, email"
+            ),
         )
-        for unit in ("month", "week")
-    ),
-    *(
-        text(
-            f"DELETE FROM usage_person_{unit}ly m WHERE NOT EXISTS (SELECT 1 FROM usage_user_daily u "
-            f"WHERE u.email = m.email AND u.date >= m.{unit} AND u.date < (m.{unit} + interval '1 {unit}')::date)"
-        )
-        for unit in ("month", "week")
     ),
 )
 
 
 async def rebuild_derived(db: AsyncSession) -> None:
-    """After `refresh_rollup` over every slice (`abacus db rebuild-rollups`): sum the lifetime (email, tool) level
-    afresh (its refresh moves sums, so it would keep an earlier error) and drop rows of the other levels that no slice
-    holds any more."""
+    """After `refresh_rollup` over every slice (`abacus db rebuild-rollups`): sum the lifetime (email, tool) level and
+    the monthly and weekly levels afresh (their refresh moves sums, so it would keep an earlier error) and drop rows of
+    the other levels that no slice holds any more."""
     await db.execute(USAGE_ROLLUP_LOCK)
     for statement in REBUILD_LIFETIME:
         await db.execute(statement)

@@ -34,7 +34,7 @@ from abacus.services.mappings import delete_mapping, set_mapping
 from abacus.sync.usage_store import store_usage
 from tests.support import TABLES, run_async
 
-DAYS = (date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3))
+DAYS = (date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3), date(2026, 2, 28))  # Feb 28: same week as Mar 1
 # (source, external id): emails, a bare id (unmapped unless mapped), an Anthropic API key id
 IDENTITIES = (
     ("cursor", "ada@example.com"),
