@@ -14,7 +14,7 @@ went away on the slices' days. Every writer of usage rows (sync stores, CSV impo
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -107,11 +107,22 @@ def _slice_period_sums(unit: str) -> str:
     )
 
 
+ACTIVE_ONLY_IN_SLICES = (
+    # (date, email) pairs with a usage_user_daily row in the slices and none in another tool's (untouched) slice of
+    # that day: the only pairs whose "active that day" a refresh of the slices can change
+    f"SELECT DISTINCT d.date, d.email FROM usage_user_daily d JOIN {SLICES} ON d.date = s.date AND d.tool = s.tool "
+    "WHERE NOT EXISTS (SELECT 1 FROM usage_user_daily o WHERE o.date = d.date AND o.email = d.email "
+    "AND NOT EXISTS (SELECT 1 FROM unnest(CAST(:dates AS date[]), CAST(:tools AS text[])) AS t(date, tool) "
+    "WHERE t.date = o.date AND t.tool = o.tool))"
+)
+
+
 def _period_statements(unit: str) -> dict[str, TextClause]:
     """The (period, email, tool) level of `unit` (month, week), moved like the lifetime spans: the slices' old
     usage_user_daily rows leave their sums before the rebuild, the new ones join after it; a key that lost the row of
     its first day is re-read (first day again, or deleted when the period holds none of its rows any more). And the
-    (period, email) active days, moved by the (date, email) pairs that appeared or went away on the slices' days."""
+    (period, email) active days: the slices' pairs that no other tool keeps active are taken out before the rebuild and
+    counted again after it, so a pair that appeared adds a day and one that went away removes one."""
     table, person = f"usage_user_{unit}ly", f"usage_person_{unit}ly"
     keys = (
         "unnest(CAST(:periods AS date[]), CAST(:emails AS text[]), CAST(:key_tools AS text[])) "
@@ -120,11 +131,13 @@ def _period_statements(unit: str) -> dict[str, TextClause]:
     on_key = f"u.{unit} = k.{unit} AND u.email = k.email AND u.tool = k.tool"
     return {
         "subtract": text(
-            f"UPDATE {table} u SET "
+            # answers the keys whose first day had a row in the slices (the edges)
+            f"WITH moved AS (UPDATE {table} u SET "
             + ", ".join(f"{c} = u.{c} - g.{c}" for c in PERIOD_COLUMNS)
             + f" FROM ({_slice_period_sums(unit)}) AS g "
             f"WHERE u.{unit} = g.{unit} AND u.email = g.email AND u.tool = g.tool "
-            f"RETURNING u.{unit} AS period, u.email, u.tool, g.first_date = u.first_date AS edge"
+            f"RETURNING u.{unit} AS period, u.email, u.tool, g.first_date = u.first_date AS edge) "
+            "SELECT period, email, tool FROM moved WHERE edge"
         ),
         "add": text(
             f"INSERT INTO {table} AS u ({unit}, email, tool, {PERIOD_SUMS}, first_date) {_slice_period_sums(unit)} "
@@ -145,39 +158,19 @@ def _period_statements(unit: str) -> dict[str, TextClause]:
             "AND d.tool = u.tool)"
         ),
         "days": text(
-            f"INSERT INTO {person} AS u ({unit}, email, days) SELECT * FROM unnest(CAST(:periods AS date[]), "
-            f"CAST(:emails AS text[]), CAST(:deltas AS int[])) ON CONFLICT ({unit}, email) DO UPDATE SET "
-            "days = u.days + excluded.days"
+            # the slices' (date, email) pairs counted once more (:sign 1, after the rebuild) or once less (-1, before)
+            f"INSERT INTO {person} AS u ({unit}, email, days) SELECT date_trunc('{unit}', a.date)::date, a.email, "
+            f"CAST(:sign AS int) * COUNT(*) FROM ({ACTIVE_ONLY_IN_SLICES}) AS a GROUP BY 1, a.email "
+            f"ON CONFLICT ({unit}, email) DO UPDATE SET days = u.days + excluded.days"
         ),
         "drop_idle": text(
-            f"DELETE FROM {person} u USING unnest(CAST(:periods AS date[]), CAST(:emails AS text[])) "
-            f"AS k({unit}, email) WHERE u.{unit} = k.{unit} AND u.email = k.email AND u.days <= 0"
+            f"DELETE FROM {person} u WHERE u.days <= 0 AND u.{unit} IN "
+            f"(SELECT DISTINCT date_trunc('{unit}', s.date)::date FROM {SLICES})"
         ),
     }
 
 
 PERIODS = {unit: _period_statements(unit) for unit in UNITS}
-ACTIVE_PAIRS = text(
-    # (date, email) pairs with usage (any tool) on the slices' days: what the active-days levels count
-    "SELECT DISTINCT d.date, d.email FROM usage_user_daily d WHERE d.date = ANY(CAST(:days AS date[]))"
-)
-
-
-def period_start(unit: str, day: date) -> date:
-    """PostgreSQL's date_trunc(unit, day): the first of the month, or the Monday of the ISO week."""
-    return day.replace(day=1) if unit == "month" else day - timedelta(days=day.weekday())
-
-
-def active_day_deltas(
-    unit: str, before: set[tuple[date, str]], after: set[tuple[date, str]]
-) -> dict[tuple[date, str], int]:
-    """Per (period, email): active days gained minus lost, from the (date, email) pairs before and after."""
-    deltas: dict[tuple[date, str], int] = {}
-    for pairs, step in ((after - before, 1), (before - after, -1)):
-        for day, email in pairs:
-            key = (period_start(unit, day), email)
-            deltas[key] = deltas.get(key, 0) + step
-    return {key: delta for key, delta in deltas.items() if delta}
 
 
 SPAN_SUMS = "SUM(d.total_tokens), SUM(d.cost), SUM(d.record_count), MIN(d.date), MAX(d.date)"
@@ -243,13 +236,13 @@ async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
     for start in range(0, len(ordered), BATCH):
         chunk = ordered[start : start + BATCH]
         params = {"dates": [d for d, _ in chunk], "tools": [t for _, t in chunk]}
-        days = {"days": sorted({d for d, _ in chunk})}
         edges.update((r.email, r.tool) for r in await db.execute(SPANS_SUBTRACT, params) if r.edge)
         period_edges = {
-            unit: [(r.period, r.email, r.tool) for r in await db.execute(PERIODS[unit]["subtract"], params) if r.edge]
+            unit: [(r.period, r.email, r.tool) for r in await db.execute(PERIODS[unit]["subtract"], params)]
             for unit in UNITS
         }
-        before = {(r.date, r.email) for r in await db.execute(ACTIVE_PAIRS, days)}
+        for unit in UNITS:
+            await db.execute(PERIODS[unit]["days"], {**params, "sign": -1})
         for table in ROLLUPS:
             await db.execute(ROLLUP_DELETE[table], params)
             await db.execute(ROLLUP_INSERT[table], params)
@@ -258,11 +251,11 @@ async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
         await db.execute(SPANS_ADD, params)
         await db.execute(WEEKLY_DELETE, params)
         await db.execute(WEEKLY_INSERT, params)
-        after = {(r.date, r.email) for r in await db.execute(ACTIVE_PAIRS, days)}
         for unit in UNITS:
             await db.execute(PERIODS[unit]["add"], params)
             await _reread_period_edges(db, unit, period_edges[unit])
-            await _move_active_days(db, unit, active_day_deltas(unit, before, after))
+            await db.execute(PERIODS[unit]["days"], {**params, "sign": 1})
+            await db.execute(PERIODS[unit]["drop_idle"], params)
     for pairs in _batches(sorted(edges)):
         stale = [(r.email, r.tool) for r in await db.execute(SPANS_STALE, _pair_params(pairs))]
         if stale:
@@ -278,19 +271,6 @@ async def _reread_period_edges(db: AsyncSession, unit: str, keys: list[tuple[dat
         params = {"periods": [k[0] for k in chunk], "emails": [k[1] for k in chunk], "key_tools": [k[2] for k in chunk]}
         await db.execute(PERIODS[unit]["drop_empty"], params)
         await db.execute(PERIODS[unit]["first_date"], params)
-
-
-async def _move_active_days(db: AsyncSession, unit: str, deltas: dict[tuple[date, str], int]) -> None:
-    """Add each (period, email)'s change of active days; a person left with none in the period is dropped."""
-    items = sorted(deltas.items())
-    for start in range(0, len(items), BATCH):
-        chunk = items[start : start + BATCH]
-        periods, emails = [k[0] for k, _ in chunk], [k[1] for k, _ in chunk]
-        await db.execute(PERIODS[unit]["days"], {"periods": periods, "emails": emails, "deltas": [d for _, d in chunk]})
-        lost = [(k[0], k[1]) for k, d in chunk if d < 0]
-        if lost:
-            params = {"periods": [p for p, _ in lost], "emails": [e for _, e in lost]}
-            await db.execute(PERIODS[unit]["drop_idle"], params)
 
 
 REBUILD_LIFETIME = (
