@@ -87,3 +87,31 @@ async def test_a_read_ahead_that_fails_after_the_run_stopped_is_not_reported() -
         await reads.next(0)
         await asyncio.sleep(0.05)  # window 1 failed meanwhile; the run stops without asking for it
     assert provider.log == ["read 0", "read 0 done", "read 1"]
+
+
+async def test_a_run_cancelled_while_its_read_ahead_winds_down_stays_cancelled() -> None:
+    """Closing waits for the cancelled read, but a cancellation of the run itself is never swallowed there."""
+    winding_down = asyncio.Event()
+
+    async def read(window: int) -> tuple[list[UsageRow], int]:
+        if window == 0:
+            return [], 0
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            winding_down.set()
+            await asyncio.shield(asyncio.sleep(0.2))  # a read whose cleanup takes a while
+            raise
+        return [], window
+
+    async def run() -> None:
+        async with read_ahead([0, 1], read) as reads:
+            await reads.next(0)
+            await asyncio.sleep(0)  # window 1's read under way; the run then stops
+
+    task = asyncio.create_task(run())
+    await winding_down.wait()  # the run is closing its read-ahead
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelled()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Generic, TypeVar
@@ -87,11 +87,12 @@ class ReadAhead(Generic[W]):
         return got
 
     async def close(self) -> None:
-        if self._ahead is not None:
-            self._ahead.cancel()
-            with suppress(BaseException):  # cancelled, or failed: the run stopped before it mattered
-                await self._ahead
-            self._ahead = None
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.cancel()
+            await asyncio.wait([ahead])  # its outcome does not matter (the run stopped before it); ours still does
+            if not ahead.cancelled():
+                ahead.exception()  # a read that failed first: retrieved, so asyncio does not report it
 
 
 @asynccontextmanager
