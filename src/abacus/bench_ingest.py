@@ -5,10 +5,10 @@ per person-day, ~40 models with a long tail, timestamps spread over the day, a f
 identities, a few zero-token events and same-millisecond groups — newest first, as the API pages them, in compressed
 JSON pages of `PAGE_SIZE` events (what the API sends), then runs the real window loop over the days
 (`sync.windows.run_windows`, as `abacus sync cursor` does, reading one day ahead while the previous one is stored):
-each day's pages are decoded one by one on the event loop, as the HTTP client decodes them, the day is parsed in a
-worker thread (`parse_usage_window`, as the Cursor read does) and stored in ONE transaction that locks the
-sync_state row, writes the rows and refreshes the rollup slices (`store_usage`) and records success. It returns
-rows/s over that path (generation excluded) and the process's peak RSS.
+each day's pages are decoded one by one on the event loop, as the HTTP client decodes them, the day is parsed in
+pieces that hand the loop back (`parse_usage_window`, as the Cursor read does) and stored in ONE transaction that
+locks the sync_state row, writes the rows and refreshes the rollup slices (`store_usage`) and records success. It
+returns rows/s over that path (generation excluded) and the process's peak RSS.
 
 Everything it writes is named by the seed (organization `bench-ingest:<seed>`, identities `cursor:bench<seed>-…`,
 state `bench-ingest:<seed>`, days from 2000-01-01) and removed afterwards by `delete_ingest` (rows, mappings,
