@@ -13,11 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from abacus.logging_setup import get_logger
 from abacus.queue_keys import lock_prefix
@@ -37,6 +36,18 @@ async def _eval(redis: Redis, script: str, key: str, *args: str) -> None:
     await redis.eval(script, 1, key, *args)  # type: ignore[misc]
 
 
+async def _refresh_every(seconds: float, refresh: Callable[[], Awaitable[None]], what: str) -> None:
+    """Call `refresh` every `seconds` until cancelled. A failed refresh is logged and tried again next round (the
+    expiry has slack for two misses): a refresher that died on one error would let a running job's lock or lease
+    lapse without a word, and another worker would start the same job beside it."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await refresh()
+        except Exception as exc:  # Redis briefly away, a reply cut off: anything but cancellation
+            log.warning(f"{what} refresh failed", error=repr(exc))
+
+
 @contextlib.asynccontextmanager
 async def job_lock(redis: Redis, jobs: JobSettings, name: str) -> AsyncIterator[bool]:
     """Yields True when this run holds the lock for `name`, False when another run does (then do nothing)."""
@@ -46,12 +57,10 @@ async def job_lock(redis: Redis, jobs: JobSettings, name: str) -> AsyncIterator[
         yield False
         return
 
-    async def keep_alive() -> None:
-        while True:
-            await asyncio.sleep(ttl / 3)
-            await _eval(redis, REFRESH, key, token, str(int(ttl * 1000)))
+    async def refresh() -> None:
+        await _eval(redis, REFRESH, key, token, str(int(ttl * 1000)))
 
-    refresher = asyncio.create_task(keep_alive())
+    refresher = asyncio.create_task(_refresh_every(ttl / 3, refresh, "job lock"))
     try:
         yield True
     finally:
@@ -90,9 +99,4 @@ class JobLeases:
 
     async def keep_alive(self) -> None:
         """Refresh every running job's lease three times per lease, until cancelled (worker shutdown)."""
-        while True:
-            await asyncio.sleep(self.lease_ms / 3000)
-            try:
-                await self.refresh()
-            except RedisError as exc:  # Redis briefly away: try again next round; the lease has slack for it
-                log.warning("job lease refresh failed", error=repr(exc))
+        await _refresh_every(self.lease_ms / 3000, self.refresh, "job lease")
