@@ -153,6 +153,33 @@ async def drop_database(services: BackingServices, name: str) -> None:
     await admin_sql(services, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+TRUNCATE_USED = """
+DO $$
+DECLARE
+    name text;
+    used text[] := '{}';
+    has_rows boolean;
+BEGIN
+    FOREACH name IN ARRAY ARRAY[@tables] LOOP
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I)', name) INTO has_rows;
+        IF has_rows OR EXISTS (
+            SELECT 1 FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid
+            WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = name::regclass
+                AND pg_sequence_last_value(s.seqrelid) IS NOT NULL
+        ) THEN
+            used := used || name;
+        END IF;
+    END LOOP;
+    IF cardinality(used) > 0 THEN
+        EXECUTE 'TRUNCATE ' || array_to_string(used, ', ') || ' RESTART IDENTITY CASCADE';
+    END IF;
+END $$
+""".replace("@tables", ", ".join(f"'{name}'" for name in TABLES))
+"""Truncate only the data tables that hold a row or whose identity sequence has moved: TRUNCATE makes new files for
+a table and each of its indexes, so emptying all of them cost 200–300 ms before each test that writes, most of
+them already empty. The result is the same: every table empty, every identity starting at 1 again."""
+
+
 async def truncate_tables(database_url: str) -> None:
     """Empty every data table (the schema and alembic's version stay)."""
     from sqlalchemy import text
@@ -161,7 +188,7 @@ async def truncate_tables(database_url: str) -> None:
     engine = create_async_engine(database_url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            await conn.execute(text(TRUNCATE_USED))
     finally:
         await engine.dispose()
 

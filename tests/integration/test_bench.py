@@ -39,7 +39,8 @@ def test_bench_at_a_tiny_size_writes_every_figure_and_drops_its_database(service
     out = tmp_path / "bench.json"
     command = [
         sys.executable, "-m", "abacus", "bench", "--events", "2000", "--people", "5", "--days", "7",
-        "--requests", "2", "--clients", "5", "--load-seconds", "1", "--database", database, "--json", str(out),
+        "--requests", "2", "--clients", "5", "--load-seconds", "1", "--web-workers", "1",
+        "--database", database, "--json", str(out),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=os.environ, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -57,6 +58,7 @@ def test_bench_at_a_tiny_size_writes_every_figure_and_drops_its_database(service
     assert figures["pages_failed"]["value"] == 0, done.stderr
     assert figures["dataset_usage_rows"]["value"] == 2000
     assert body["params"]["events"] == 2000 and body["params"]["people"] == 5
+    assert body["params"]["web_workers"] == 1
     assert "EXPLAIN" not in body["explain"] and "Buffers" in body["explain"]  # plans with buffer counts
     assert database not in run_async(_databases(services))
 
@@ -105,7 +107,7 @@ def _bench(*arguments: str, cwd) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_bench_existing_times_a_database_as_it_is_and_leaves_it_untouched(services, tmp_path):
     database = f"abacus_bench_existing_{RUN_ID}"
-    quick = ["--requests", "2", "--clients", "2", "--load-seconds", "0.5"]
+    quick = ["--requests", "2", "--clients", "2", "--load-seconds", "0.5", "--web-workers", "1"]
     url = services.with_database(database)
     run_async(_make_bench_database(services, database, url))  # the bench's own data set, without a bench run
     try:

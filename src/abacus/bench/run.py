@@ -83,6 +83,8 @@ class Options:
     load_seconds: float = 10.0
     reference_repeats: int = 3
     keep: bool = False
+    web_workers: int | None = None
+    """Worker processes of the timed web process; None: what `abacus serve` starts by default."""
 
 
 @dataclass
@@ -323,7 +325,7 @@ def _measure_web(
     with identity_provider() as idp:
         port = free_port()
         env = app_environment(url, services.redis_url, f"{idp.url}/oidc", f"http://127.0.0.1:{port}", ADMIN)
-        workers = default_web_workers()
+        workers = options.web_workers or default_web_workers()
         outcome.params["web_process"] = f"abacus serve: uvicorn, {workers} worker processes (RSS by psutil)"
         outcome.params["web_workers"] = workers
         step(f"starting the web process (abacus serve, {workers} workers)")

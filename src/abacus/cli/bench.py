@@ -35,6 +35,13 @@ def bench(
     clients: int = typer.Option(50, help="Concurrent clients of the load test."),
     load_seconds: float = typer.Option(10.0, help="Length of the load test."),
     keep: bool = typer.Option(False, help="Keep the bench database afterwards (default: dropped)."),
+    web_workers: int | None = typer.Option(
+        None,
+        min=1,
+        max=32,
+        help="Worker processes of the timed web process (default: as `abacus serve`, 2 × CPU cores, at most 8).",
+        show_default=False,
+    ),
     existing: bool = typer.Option(
         False,
         "--existing",
@@ -78,6 +85,7 @@ def bench(
         clients=max(1, clients),
         load_seconds=load_seconds,
         keep=keep,
+        web_workers=web_workers,
     )
     handle_sigterm()  # SIGTERM unwinds like Ctrl-C: the web process is stopped, the database dropped
     runtime = runtime_or_exit(database, create_database=not existing)
