@@ -4,7 +4,9 @@ critical and is no wider than the screen; the Custom range popover opens and app
 Escape closes it; after a keyboard-driven htmx swap focus is on the control's counterpart, never on <body>; the
 phone menu and the column chips work without JavaScript.
 
-One browser and one signed-in context for the module (the viewport is resized, not re-created). axe-core is the
+The every-page check at the phone size and the sizes between run in test_accessibility_phone_browser.py, so that
+another test worker takes them. One browser and one signed-in context per module (the viewport is resized, not
+re-created). axe-core is the
 vendored tests/browser/vendor/axe-4.14.1.min.js (MPL-2.0, see the README there), evaluated in each page by the
 DevTools protocol, which the page's Content-Security-Policy does not apply to.
 """
@@ -20,7 +22,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.browser.browser_support import ADMIN, browser_sign_in, screenshot
+from tests.browser.browser_support import ADMIN, browser_sign_in, screenshot, settle
 
 AXE_SOURCE = (Path(__file__).parent / "vendor" / "axe-4.14.1.min.js").read_text(encoding="utf-8")
 SIZES = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -93,13 +95,14 @@ def page_name(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.split("?")[0].lower()).strip("-") or "overview"
 
 
-@pytest.mark.parametrize("size", list(SIZES))
-def test_every_page_passes_axe_and_fits_the_screen(app_page: Any, demo_app: Any, size: str) -> None:
-    page = app_page
+def every_page_passes_axe_and_fits_the_screen(page: Any, base: str, size: str) -> None:
+    """The acceptance check at one size (the phone's runs in test_accessibility_phone_browser.py, so that another
+    test worker takes it beside this module)."""
+    page.set_viewport_size(SIZES[size])
     failures: list[str] = []
-    for path in pages_to_check(page, demo_app.url):
-        response = page.goto(demo_app.url + path)
-        page.wait_for_load_state("networkidle")
+    for path in pages_to_check(page, base):
+        response = page.goto(base + path)
+        settle(page)
         assert response is not None and response.status == 200, path
         screenshot(page, f"a11y-{size}-{page_name(path)}")
         if (overflow := sideways_overflow(page)) > 0:
@@ -111,18 +114,8 @@ def test_every_page_passes_axe_and_fits_the_screen(app_page: Any, demo_app: Any,
     assert not failures, "\n".join(failures)
 
 
-def test_no_page_is_wider_than_a_tablet_or_a_small_laptop(signed_in: Any, demo_app: Any) -> None:
-    """Between the phone and the desktop sizes the header wraps; nothing may widen the page there either."""
-    page = signed_in
-    paths = pages_to_check(page, demo_app.url)
-    failures = []
-    for width, height in ((768, 1024), (1024, 768)):
-        page.set_viewport_size({"width": width, "height": height})
-        for path in paths:
-            page.goto(demo_app.url + path)
-            if (overflow := sideways_overflow(page)) > 0:
-                failures.append(f"{path}: the page is {overflow}px wider than a {width}px screen")
-    assert not failures, "\n".join(failures)
+def test_every_page_passes_axe_and_fits_the_desktop(signed_in: Any, demo_app: Any) -> None:
+    every_page_passes_axe_and_fits_the_screen(signed_in, demo_app.url, "desktop")
 
 
 def custom_range_reachable(page: Any, path: str) -> list[str]:

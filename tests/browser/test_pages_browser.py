@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from abacus.providers import registry, runner
-from tests.browser.browser_support import ADMIN, browser_sign_in, screenshot, sync_call
+from tests.browser.browser_support import ADMIN, browser_sign_in, screenshot, settle, sync_call
 from tests.support import run_async
 
 # Playwright's init scripts run outside the page's CSP, so this listener sees every violation on every document.
@@ -264,7 +264,7 @@ def test_every_main_page_renders_without_console_errors(admin_page, demo_app):
     failures: list[str] = []
     for name, path in pages:
         response = page.goto(f"{base}{path}")
-        page.wait_for_load_state("networkidle")
+        settle(page)
         if response is None or response.status != 200:
             failures.append(f"{name} {path}: HTTP {response.status if response else 'none'}")
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
