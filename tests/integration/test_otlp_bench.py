@@ -108,12 +108,13 @@ def _pipeline_pids(procs: list[subprocess.Popen[bytes]], database_url: str) -> l
     return pids + backends
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def deployed(
-    services: Any, oidc_server: ThreadedServer, database_url: str, clean_db: None
+    services: Any, oidc_server: ThreadedServer, database_url: str
 ) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
     """`abacus serve --workers 2` and `abacus worker` on this run's database, a queue of their own; yields the URL
-    and the two processes."""
+    and the two processes. Started once for the module (three processes take seconds of CPU to start); each test
+    empties the tables itself (`clean_db`), which the running processes do not notice."""
     port = free_port()
     env = {
         **os.environ,
@@ -156,7 +157,11 @@ def deployed(
 
 @pytest.mark.parametrize(("points_per_export", "exports"), [(50, 120), (2000, 30)])
 def test_receiver_throughput(
-    deployed: tuple[str, list[subprocess.Popen[bytes]]], database_url: str, points_per_export: int, exports: int
+    deployed: tuple[str, list[subprocess.Popen[bytes]]],
+    clean_db: None,
+    database_url: str,
+    points_per_export: int,
+    exports: int,
 ) -> None:
     url, procs = deployed
     now = datetime.now(UTC)
