@@ -91,9 +91,9 @@ async def _forget_live_sample(redis_url: str, database_url: str) -> None:
     redis = Redis.from_url(redis_url)
     try:
         async with engine.connect() as conn:
-            epoch = (await conn.execute(text("SELECT epoch::text FROM data_version"))).scalar_one_or_none()
-        if epoch is not None:
-            await redis.delete(f"{cache.KEY_PREFIX}:{epoch}:live-sample")
+            row = (await conn.execute(cache.VERSION_SQL)).first()
+        if row is not None:
+            await redis.delete(f"{cache.KEY_PREFIX}:{row.epoch}:live-sample")
     finally:
         await redis.aclose()
         await engine.dispose()
@@ -430,3 +430,43 @@ def test_two_processes_compute_a_missing_entry_once(services: Any, database_url:
     assert results == [0] * 6
     assert len(calls) == 1, calls
     assert sorted(joined) == [0, 1], "the other process waited for the first one's result"
+
+
+def test_a_copy_of_the_database_never_answers_from_the_originals_entries(services: Any, database_url: str) -> None:
+    """`CREATE DATABASE … TEMPLATE` copies the epoch and the version numbers: two copies that each wrote once stand
+    at the same (epoch, version), and with one Redis the second must not be served the first one's figures."""
+    from abacus import migrate
+    from tests.support import admin_sql, drop_database
+
+    original, copy = f"abacus_cache_original_{uuid.uuid4().hex[:6]}", f"abacus_cache_copy_{uuid.uuid4().hex[:6]}"
+
+    async def lifetime_tokens(url: str, redis: Redis) -> int:
+        engine = create_engine(url)
+        cache.attach(engine, redis, 60)
+        try:
+            async with session_factory(engine)() as db:
+                return (await lifetime_stats(db)).tokens
+        finally:
+            await engine.dispose()
+
+    async def run() -> tuple[int, int]:
+        redis = Redis.from_url(services.redis_url)
+        try:
+            assert await lifetime_tokens(services.with_database(original), redis) == 100
+            return (
+                await lifetime_tokens(services.with_database(copy), redis),
+                await lifetime_tokens(services.with_database(original), redis),
+            )
+        finally:
+            await redis.aclose()
+
+    run_async(admin_sql(services, f'CREATE DATABASE "{original}"'))
+    try:
+        migrate.upgrade(services.with_database(original))
+        run_async(admin_sql(services, f'CREATE DATABASE "{copy}" TEMPLATE "{original}"'))
+        store_usage_rows(services.with_database(original), usage("cursor:ada@example.com", 100, "a1"))
+        store_usage_rows(services.with_database(copy), usage("cursor:ada@example.com", 40, "a1"))
+        assert run_async(run()) == (40, 100)
+    finally:
+        run_async(drop_database(services, copy))
+        run_async(drop_database(services, original))

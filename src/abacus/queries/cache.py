@@ -51,10 +51,14 @@ R = TypeVar("R")
 log = get_logger("abacus.queries.cache")
 
 VERSION_SQL = text(
-    "SELECT epoch::text AS epoch, version, live_version, pg_current_xact_id_if_assigned() IS NULL AS clean "
+    "SELECT epoch::text || '.' || (SELECT oid FROM pg_database WHERE datname = current_database())::text AS epoch,"
+    " version, live_version, pg_current_xact_id_if_assigned() IS NULL AS clean "
     "FROM data_version WHERE id = 1"
 )
-"""`clean`: this transaction has written nothing (no transaction id assigned yet)."""
+"""`clean`: this transaction has written nothing (no transaction id assigned yet). `epoch` is the random epoch of
+`data_version` and the database's OID: a copy of the database (`CREATE DATABASE … TEMPLATE`, `createdb -T`) carries
+the same epoch and version numbers, and its entries must never answer the original's readers (or the other way
+round) when both share one Redis."""
 
 Version = tuple[str, int, int]
 """What cached results are filed under: (epoch, data version, live version as last sampled)."""
