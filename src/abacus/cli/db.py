@@ -240,12 +240,17 @@ def _facts_or_exit(url: str) -> tuple[int, str | None]:
 
 
 async def _record_restore(url: str, file_name: str, revision: str) -> None:
+    """Record the restore in the audit log, and give the data a new epoch: the restored `data_version` counts from
+    where the backup stood, so without one, cached pages filed under those version numbers after the backup (other
+    data) would answer readers of the restored database until they expire (`abacus.queries.cache`)."""
     from abacus.db import session_factory
     from abacus.services.audit import cli_actor, record_audit
 
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as db, db.begin():
+            if await db.scalar(text("SELECT to_regclass('data_version') IS NOT NULL")):
+                await db.execute(text("UPDATE data_version SET epoch = gen_random_uuid()"))
             after = {"file": file_name, "revision": revision}
             await record_audit(db, actor=cli_actor(), action="db.restore", target=file_name, after=after)
     finally:
