@@ -19,13 +19,13 @@ from rich.table import Table
 from sqlalchemy import text
 
 from abacus.db import create_engine, session_factory
-from abacus.providers import registry
-from abacus.providers.provider import Provider
+from abacus.providers.names import PROVIDER_NAMES
 from abacus.settings import Settings, SettingsError, load_settings
 from abacus.sync.context import Progress as ProgressSink
 from abacus.sync.context import SyncContext, SyncResult
 
 if TYPE_CHECKING:
+    from abacus.providers.provider import Provider
     from abacus.runtime import Runtime
 
 
@@ -155,11 +155,13 @@ def query_rows(sql: str, params: dict[str, Any] | None = None) -> list[Any]:
     return run_with_context(work, progress=False)
 
 
-PROVIDER_HELP = f"{', '.join(registry.NAMES)} or all"
+PROVIDER_HELP = f"{', '.join(PROVIDER_NAMES)} or all"
 
 
 def chosen_providers(name: str) -> list[Provider]:
     """The registered provider called `name`, or all of them for "all"; exits with the choices otherwise."""
+    from abacus.providers import registry  # the providers load with the command that uses them, not with --help
+
     if name == "all":
         return list(registry.PROVIDERS)
     if name not in registry.NAMES:
@@ -169,6 +171,8 @@ def chosen_providers(name: str) -> list[Provider]:
 
 def one_provider(name: str) -> Provider:
     """The registered provider called `name`; exits with the choices otherwise."""
+    from abacus.providers import registry
+
     if name not in registry.NAMES:
         fail(f"unknown provider {name!r}: use one of {', '.join(registry.NAMES)}")
     return registry.get(name)

@@ -17,7 +17,6 @@ from abacus.cli.common import (
     run_with_context,
     timestamp,
 )
-from abacus.providers import registry
 from abacus.queries.identities import GitHubAuthor, github_authors
 from abacus.sync.context import SyncContext, SyncResult
 
@@ -35,7 +34,7 @@ def github_sync(
     start = parse_day(from_, "--from") or end - timedelta(days=days - 1)
 
     async def work(ctx: SyncContext) -> list[SyncResult]:
-        from abacus.providers import github
+        from abacus.providers import github, registry
 
         if not registry.configured(ctx.settings, github.DESCRIPTION):
             fail("GitHub is not configured (GITHUB_TOKEN or GITHUB_APP_* and GITHUB_ORG)")

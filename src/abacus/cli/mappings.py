@@ -16,7 +16,6 @@ from abacus.cli.common import (
     run_with_context,
     timestamp,
 )
-from abacus.providers import registry, runner
 from abacus.queries.identities import SHOWN, UnmappedUsage, unmapped_usage
 from abacus.sync.context import SyncContext, SyncResult
 
@@ -86,6 +85,8 @@ def mappings_sync() -> None:
     """Pull API-key → email (Anthropic) and member → email (GitHub) mappings from the providers."""
 
     async def work(ctx: SyncContext) -> list[SyncResult]:
+        from abacus.providers import registry, runner  # loaded by the command that runs, not by --help
+
         results: list[SyncResult] = []
         for provider in registry.PROVIDERS:
             if provider.sync_mappings is not None and registry.configured(ctx.settings, provider):

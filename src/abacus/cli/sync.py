@@ -20,11 +20,11 @@ from abacus.cli.common import (
     report_results,
     run_with_context,
 )
-from abacus.providers import registry, runner
+from abacus.providers.names import PROVIDER_NAMES
 from abacus.services.audit import cli_actor, record_audit, sync_state_snapshot
 from abacus.sync.context import SyncContext, SyncResult
 
-PROVIDER_NAMES_HELP = ", ".join(registry.NAMES)
+PROVIDER_NAMES_HELP = ", ".join(PROVIDER_NAMES)
 app = typer.Typer()
 backfill_app = typer.Typer(
     help="Walk provider history backwards (bounded chunks) or change its state.", no_args_is_help=True
@@ -72,6 +72,8 @@ def sync(
         return
 
     async def work(ctx: SyncContext) -> list[SyncResult]:
+        from abacus.providers import registry, runner  # loaded by the command that runs, not by --help
+
         results: list[SyncResult] = []
         for chosen in providers:
             if not registry.configured(ctx.settings, chosen):
@@ -107,6 +109,8 @@ def backfill_run(
     chosen = one_provider(provider)
 
     async def work(ctx: SyncContext) -> list[SyncResult]:
+        from abacus.providers import registry, runner  # loaded by the command that runs, not by --help
+
         last: list[SyncResult] = []
         try:
             async with _audited(ctx, "backfill.run", chosen.name, target=target, org=org) as out:

@@ -7,6 +7,7 @@ job functions and cron table, the status page, and the rule for which tools coun
 from __future__ import annotations
 
 from abacus.providers import anthropic, copilot, cursor, github
+from abacus.providers.names import PROVIDER_NAMES
 from abacus.providers.provider import Job, Provider
 from abacus.settings import ProviderKey, Settings
 
@@ -17,6 +18,8 @@ PROVIDERS: tuple[Provider, ...] = (
     copilot.DESCRIPTION,
 )
 NAMES: tuple[str, ...] = tuple(provider.name for provider in PROVIDERS)
+if NAMES != PROVIDER_NAMES:
+    raise RuntimeError(f"abacus.providers.names lists {PROVIDER_NAMES}, the registry {NAMES}: make them the same")
 _BY_NAME = {provider.name: provider for provider in PROVIDERS}
 
 
