@@ -122,7 +122,8 @@ def _period_statements(unit: str) -> dict[str, TextClause]:
     usage_user_daily rows leave their sums before the rebuild, the new ones join after it; a key that lost the row of
     its first day is re-read (first day again, or deleted when the period holds none of its rows any more). And the
     (period, email) active days: the slices' pairs that no other tool keeps active are taken out before the rebuild and
-    counted again after it, so a pair that appeared adds a day and one that went away removes one."""
+    counted again after it (`PERSON_DAYS`, both units at once), so a pair that appeared adds a day and one that went
+    away removes one; `drop_idle` then deletes the rows left at no day."""
     table, person = f"usage_user_{unit}ly", f"usage_person_{unit}ly"
     keys = (
         "unnest(CAST(:periods AS date[]), CAST(:emails AS text[]), CAST(:key_tools AS text[])) "
@@ -157,12 +158,6 @@ def _period_statements(unit: str) -> dict[str, TextClause]:
             "AND NOT EXISTS (SELECT 1 FROM usage_user_daily d WHERE d.date = u.first_date AND d.email = u.email "
             "AND d.tool = u.tool)"
         ),
-        "days": text(
-            # the slices' (date, email) pairs counted once more (:sign 1, after the rebuild) or once less (-1, before)
-            f"INSERT INTO {person} AS u ({unit}, email, days) SELECT date_trunc('{unit}', a.date)::date, a.email, "
-            f"CAST(:sign AS int) * COUNT(*) FROM ({ACTIVE_ONLY_IN_SLICES}) AS a GROUP BY 1, a.email "
-            f"ON CONFLICT ({unit}, email) DO UPDATE SET days = u.days + excluded.days"
-        ),
         "drop_idle": text(
             f"DELETE FROM {person} u WHERE u.days <= 0 AND u.{unit} IN "
             f"(SELECT DISTINCT date_trunc('{unit}', s.date)::date FROM {SLICES})"
@@ -171,6 +166,21 @@ def _period_statements(unit: str) -> dict[str, TextClause]:
 
 
 PERIODS = {unit: _period_statements(unit) for unit in UNITS}
+
+
+def _count_days(unit: str) -> str:
+    return (
+        f"INSERT INTO usage_person_{unit}ly AS u ({unit}, email, days) SELECT date_trunc('{unit}', a.date)::date, "
+        f"a.email, CAST(:sign AS int) * COUNT(*) FROM active AS a GROUP BY 1, a.email "
+        f"ON CONFLICT ({unit}, email) DO UPDATE SET days = u.days + excluded.days"
+    )
+
+
+PERSON_DAYS = text(
+    # the slices' (date, email) pairs counted once more (:sign 1, after the rebuild) or once less (-1, before) in the
+    # monthly and the weekly active days: one statement, so the pairs are found once for both levels
+    f"WITH active AS ({ACTIVE_ONLY_IN_SLICES}), monthly AS ({_count_days('month')}) {_count_days('week')}"
+)
 
 
 SPAN_SUMS = "SUM(d.total_tokens), SUM(d.cost), SUM(d.record_count), MIN(d.date), MAX(d.date)"
@@ -241,8 +251,7 @@ async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
             unit: [(r.period, r.email, r.tool) for r in await db.execute(PERIODS[unit]["subtract"], params)]
             for unit in UNITS
         }
-        for unit in UNITS:
-            await db.execute(PERIODS[unit]["days"], {**params, "sign": -1})
+        await db.execute(PERSON_DAYS, {**params, "sign": -1})
         for table in ROLLUPS:
             await db.execute(ROLLUP_DELETE[table], params)
             await db.execute(ROLLUP_INSERT[table], params)
@@ -254,7 +263,8 @@ async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
         for unit in UNITS:
             await db.execute(PERIODS[unit]["add"], params)
             await _reread_period_edges(db, unit, period_edges[unit])
-            await db.execute(PERIODS[unit]["days"], {**params, "sign": 1})
+        await db.execute(PERSON_DAYS, {**params, "sign": 1})
+        for unit in UNITS:
             await db.execute(PERIODS[unit]["drop_idle"], params)
     for pairs in _batches(sorted(edges)):
         stale = [(r.email, r.tool) for r in await db.execute(SPANS_STALE, _pair_params(pairs))]
