@@ -270,6 +270,12 @@ def test_every_main_page_renders_without_console_errors(admin_page, demo_app):
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         if overflow > 0:
             print(f"{name}: page scrolls sideways by {overflow}px at 1360px")
+        # a card left inline (a link is inline unless styled) draws its border around each line: thin empty boxes
+        inline_cards = page.evaluate(
+            "[...document.querySelectorAll('.card')].filter(e => getComputedStyle(e).display === 'inline')"
+            ".map(e => e.className)"
+        )
+        failures += [f"{name} {path}: card '{card}' is laid out inline" for card in inline_cards]
         screenshot(page, name)
         failures += [f"{name} {path}: {line}" for line in page.problems.collect()]
     assert not failures, "\n".join(failures)
