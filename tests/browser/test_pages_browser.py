@@ -276,6 +276,12 @@ def test_every_main_page_renders_without_console_errors(admin_page, demo_app):
             ".map(e => e.className)"
         )
         failures += [f"{name} {path}: card '{card}' is laid out inline" for card in inline_cards]
+        # a grid's gap spaces its items; an item with its own top margin starts lower than its neighbours in the row
+        pushed_down = page.evaluate(
+            "[...document.querySelectorAll('.grid > *')].filter(e => parseFloat(getComputedStyle(e).marginTop) > 0)"
+            ".map(e => e.className)"
+        )
+        failures += [f"{name} {path}: grid item '{item}' has a top margin" for item in pushed_down]
         screenshot(page, name)
         failures += [f"{name} {path}: {line}" for line in page.problems.collect()]
     assert not failures, "\n".join(failures)
