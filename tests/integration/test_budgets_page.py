@@ -75,7 +75,7 @@ def test_admin_creates_edits_and_deletes_with_audit(signed_in, clean_db, databas
     assert "Org · all tools" in created.text
     # spent = every row of the month so far: $60.25 + $30.50 = $90.75, over the $50
     assert "$90.75" in created.text and ">Over<" in created.text
-    assert '<svg class="chart burn-chart"' in created.text and 'role="img"' in created.text
+    assert '<svg class="chart burn-chart chart-wide"' in created.text and 'role="img"' in created.text
     assert "<title>Budget burn, Org · all tools" in created.text and "Show data" in created.text
     assert sql_value(database_url, "SELECT channels::text FROM budgets WHERE id = 1") == "{slack,webhook}"
 

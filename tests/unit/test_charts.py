@@ -16,8 +16,8 @@ from abacus.web.charts import (
     ChartOptions,
     Column,
     Segment,
-    _nice_max,
     chart_summary,
+    nice_max,
     sparkline,
     split_bar,
     stacked_columns,
@@ -51,7 +51,7 @@ def columns(*totals: tuple[int, int]) -> list[Column]:
     ],
 )
 def test_axis_top(value, integer, top):
-    assert _nice_max(value, integer=integer) == top
+    assert nice_max(value, integer=integer) == top
 
 
 def axis_labels(svg: html.HtmlElement) -> list[str]:

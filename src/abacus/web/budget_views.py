@@ -8,14 +8,13 @@ from decimal import Decimal
 from markupsafe import Markup, escape
 
 from abacus.domain.budgets import STATUS_LABELS, BudgetInputError, month_end, month_of, parse_month
-from abacus.domain.formatting import format_money_exact
+from abacus.domain.formatting import format_money, format_money_exact
 from abacus.domain.teams import TeamError, validate_slug
 from abacus.services.budgets import BudgetFigures
-from abacus.web.charts import data_table
+from abacus.web.charts import BOTTOM, LEFT, RIGHT, TOP, WIDE, data_table, nice_max, svg_open
 from abacus.web.errors import BadParameter
 
-WIDTH, HEIGHT = 640, 200
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 12, 28
+WIDTH, HEIGHT = WIDE, 220  # a full-width card, like the other wide charts (text scales with the card)
 
 
 def budget_month(raw: str | None, today: date) -> date:
@@ -47,57 +46,71 @@ def _money(value: Decimal) -> str:
     return format_money_exact(value)
 
 
+def _axis_money(value: float) -> str:
+    """An axis label: whole dollars under $1,000 ("$75", "$12.50" for a half step), compact above ("$2.5K")."""
+    if value >= 1000:
+        return format_money(value)
+    return f"${value:,.0f}" if value == int(value) else f"${value:,.2f}"
+
+
 def burn_chart(figures: BudgetFigures) -> Markup:
-    """The month's cumulative spend by day against the budget line, the forecast as a dashed line to the month's
-    end; an SVG with a title and a "Show data" table."""
+    """The month's cumulative spend by day (a line in the status's colour, a dot a day) against the budget (a dashed
+    line labelled with its amount), and the forecast as a dotted line from the last day to the month's end; an SVG
+    with a title, then a "Show data" table. The axis runs to a round value at or above the budget, the spend and the
+    forecast, so whichever is largest stays on the chart; its labels are three evenly spaced values."""
     month = figures.month
     days = month_end(month).day
     amount = figures.amount_usd
-    top = max(amount, figures.forecast_usd, figures.spent_usd, Decimal(1)) * Decimal("1.1")
+    top = nice_max(float(max(amount, figures.forecast_usd, figures.spent_usd))) or 1.0
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(day: int) -> float:
-        return LEFT + plot_w * (day - 0.5) / days
+        return LEFT + plot_w * (day - 1) / (days - 1)
 
-    def y(value: Decimal) -> float:
-        return TOP + plot_h - plot_h * float(value / top)
+    def y(value: Decimal | float) -> float:
+        return TOP + plot_h - plot_h * float(value) / top
 
     summary = (
         f"Budget burn, {figures.name}, {month:%Y-%m}: spent {_money(figures.spent_usd)} of {_money(amount)}, "
         f"forecast {_money(figures.forecast_usd)} ({STATUS_LABELS[figures.status].lower()})"
     )
-    label = escape(summary)
-    parts = [
-        f'<svg class="chart burn-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{label}">'
-        f"<title>{label}</title>",
-        f'<line class="axis" x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}"/>',
-    ]
-    for value in (Decimal(0), amount / 2, amount):
+    parts = [svg_open("chart burn-chart", WIDTH, HEIGHT, summary)]
+    for step in range(3):
+        value = top * step / 2
+        line_y = y(value)
         parts.append(
-            f'<text class="tick" x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end">{escape(_money(value))}</text>'
+            f'<line class="{"axis" if step == 0 else "grid-line"}" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
+            f'y1="{line_y:.1f}" y2="{line_y:.1f}"/>'
+            f'<text x="{LEFT - 6}" y="{line_y + 3:.1f}" text-anchor="end">{escape(_axis_money(value))}</text>'
         )
     for day in sorted({1, 8, 15, 22, days}):
-        parts.append(
-            f'<text class="tick" x="{x(day):.1f}" y="{HEIGHT - 8}" text-anchor="middle">{month:%b} {day}</text>'
-        )
+        anchor = "start" if day == 1 else "end" if day == days else "middle"
+        parts.append(f'<text x="{x(day):.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">{month:%b} {day}</text>')
+    budget_y = y(amount)
+    label_y = budget_y + 13 if budget_y - TOP < 14 else budget_y - 5  # below the line when it runs along the top
     parts.append(
-        f'<line class="budget-line" x1="{LEFT}" y1="{y(amount):.1f}" x2="{WIDTH - RIGHT}" y2="{y(amount):.1f}">'
+        f'<line class="budget-line" x1="{LEFT}" y1="{budget_y:.1f}" x2="{WIDTH - RIGHT}" y2="{budget_y:.1f}">'
         f"<title>Budget {escape(_money(amount))}</title></line>"
+        f'<text class="budget-label" x="{WIDTH - RIGHT}" y="{label_y:.1f}" text-anchor="end">'
+        f"Budget {escape(_money(amount))}</text>"
     )
+    status = f"status-{figures.status}"
     if figures.burn:
-        points = " ".join(f"{x(d.day):.1f},{y(v):.1f}" for d, v in figures.burn)
-        parts.append(
-            f'<polyline class="burn-line status-{figures.status}" points="{points}">'
-            f"<title>Spent {escape(_money(figures.spent_usd))}</title></polyline>"
-        )
         last_day, last_value = figures.burn[-1]
         if last_day.day < days and figures.forecast_usd > last_value:
             parts.append(
-                f'<line class="forecast-line" x1="{x(last_day.day):.1f}" y1="{y(last_value):.1f}" '
+                f'<line class="forecast-line {status}" x1="{x(last_day.day):.1f}" y1="{y(last_value):.1f}" '
                 f'x2="{x(days):.1f}" y2="{y(figures.forecast_usd):.1f}">'
                 f"<title>Forecast {escape(_money(figures.forecast_usd))} at the month's end</title></line>"
             )
-    parts.append("</svg>")
+        points = " ".join(f"{x(d.day):.1f},{y(v):.1f}" for d, v in figures.burn)
+        parts.append(f'<polyline class="burn-line {status}" points="{points}"/>')
+        parts.extend(
+            f'<circle class="burn-dot {status}" cx="{x(d.day):.1f}" cy="{y(v):.1f}" r="3">'
+            f"<title>{d:%b} {d.day}: {escape(_money(v))} spent so far</title></circle>"
+            for d, v in figures.burn
+        )
+    parts.append("</svg></div>")
     rows = [[f"{d:%b} {d.day}", _money(v)] for d, v in figures.burn]
     rows.append([f"Forecast, {month:%b} {days}", _money(figures.forecast_usd)])
     rows.append(["Budget", _money(amount)])

@@ -88,7 +88,7 @@ class ChartOptions:
     data_table: bool = True
 
 
-def _nice_max(value: float, *, integer: bool = False) -> float:
+def nice_max(value: float, *, integer: bool = False) -> float:
     """The axis top: the smallest 1/2/2.5/5 × 10^k at or above `value` (0 for an empty chart); with `integer` the
     top and its half are whole numbers (an axis of people never reads "1, 1, 0")."""
     if value <= 0:
@@ -171,12 +171,15 @@ def columns_table(columns: Sequence[Column], opts: ChartOptions, caption: str) -
     return data_table(caption, headers, rows)
 
 
-def _svg_open(css_class: str, width: int, height: int, summary: str) -> str:
+def svg_open(css_class: str, width: int, height: int, summary: str) -> str:
+    """The frame and the `<svg>` of a chart `width` × `height` viewBox units wide. The frame lets a phone scroll a
+    chart sideways at a legible size instead of shrinking its text to ~4 px; a chart wider than `WIDTH` (a full-width
+    card's) is marked `chart-wide`, so the phone gives it the room its text needs (app.css)."""
     label = escape(summary)
-    # The frame lets a phone scroll a wide chart sideways at a legible size instead of shrinking its text to ~4 px.
+    wide = " chart-wide" if width > WIDTH else ""
     return (
         '<div class="chart-frame">'
-        f'<svg class="{css_class}" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">'
+        f'<svg class="{css_class}{wide}" viewBox="0 0 {width} {height}" role="img" aria-label="{label}">'
         f"<title>{label}</title>"
     )
 
@@ -190,10 +193,10 @@ def stacked_columns(columns: Sequence[Column], options: ChartOptions | None = No
     n = len(columns)
     height = opts.height
     plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
-    top_value = _nice_max(max((_column_peak(c, opts.grouped) for c in columns), default=0), integer=opts.integer_axis)
+    top_value = nice_max(max((_column_peak(c, opts.grouped) for c in columns), default=0), integer=opts.integer_axis)
     summary = chart_summary(columns, opts)
     parts = [
-        _svg_open(opts.css_class, width, height, summary),
+        svg_open(opts.css_class, width, height, summary),
         '<defs><pattern id="hatch" width="5" height="5" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><rect width="5" height="5" fill="#0a0c10" opacity="0.35"/>'
         '<line x1="0" y1="0" x2="0" y2="5" stroke="#0a0c10" stroke-width="2"/></pattern></defs>',
