@@ -256,6 +256,9 @@ def test_every_main_page_renders_without_console_errors(admin_page, demo_app):
         ("user-detail", user_href),
         ("commits", "/commits"),
         ("repository", repo_href),
+        ("seats", "/seats"),
+        ("budgets", "/budgets"),
+        ("teams", "/teams"),
         ("status", "/status"),
         ("mappings", "/mappings"),
         ("tips", "/tips"),
@@ -282,6 +285,9 @@ def test_every_main_page_renders_without_console_errors(admin_page, demo_app):
             ".map(e => e.className)"
         )
         failures += [f"{name} {path}: grid item '{item}' has a top margin" for item in pushed_down]
+        # the stylesheet styles text fields by their type: one without a type is drawn as the browser's light box
+        untyped = page.evaluate("[...document.querySelectorAll('main input:not([type])')].map(e => e.name)")
+        failures += [f"{name} {path}: input '{field}' has no type" for field in untyped]
         screenshot(page, name)
         failures += [f"{name} {path}: {line}" for line in page.problems.collect()]
     assert not failures, "\n".join(failures)
