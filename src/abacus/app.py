@@ -106,6 +106,9 @@ def not_signed_in_handler(request: Request[Any, Any, Any], _: NotSignedIn) -> Re
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     detail = exc.detail if status < 500 else "Something went wrong on our side."
+    if status == 404 and detail == "Not Found":  # the router's: no route has this path
+        path = request.url.path if len(request.url.path) <= 120 else request.url.path[:120] + "…"
+        detail = f"No route at {path}" if _wants_json(request) else f"There is no page at {path}."
     if status >= 500:
         log.error("unhandled error", path=request.url.path, error=repr(exc))
     if _wants_json(request):

@@ -79,3 +79,18 @@ def test_hsts_on_every_response_when_the_base_url_is_https(services: Any, oidc_s
             assert response.status_code == status
             assert response.headers["strict-transport-security"] == "max-age=63072000; includeSubDomains"
             _assert_security_headers(response)
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/no-such-page", "There is no page at /no-such-page."),
+        ("/<script>x", "There is no page at /&lt;script&gt;x."),
+        ("/" + "a" * 300, "There is no page at /" + "a" * 119 + "…."),
+    ],
+)
+def test_a_path_no_route_has_says_so_in_words(live_app: ThreadedServer, path: str, says: str) -> None:
+    page = httpx.get(f"{live_app.url}{path}")
+    assert page.status_code == 404 and says in page.text and "Back to Overview" in page.text
+    api = httpx.get(f"{live_app.url}/api/v1{path}", headers={"accept": "application/json"})
+    assert api.status_code == 404 and api.json()["error"].startswith("No route at /api/v1/")
