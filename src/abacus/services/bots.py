@@ -17,11 +17,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.identities import own_email, unmapped_email
-from abacus.domain.tools import CLAUDE_CODE
 from abacus.models import BotIdentity, Commit, IdentityMapping
-from abacus.provisional import OTEL_SOURCE, lock_provisional
 from abacus.rollups import refresh_commit_rollup
-from abacus.services.mappings import MappingError, normalise_external_id, repoint_identity
+from abacus.services.mappings import (
+    MappingError,
+    lock_for_claude_code_days,
+    normalise_external_id,
+    repoint_identity,
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ async def set_bot(db: AsyncSession, source: str, external_id: str, is_bot: bool,
     A usage identity that is mapped to a person is refused: remove the mapping first.
     """
     external_id = normalise_external_id(source, external_id)
+    await lock_for_claude_code_days(db, source)  # before the first write (the flag's row)
     mapping = (
         await db.execute(
             select(IdentityMapping.email).where(
@@ -82,8 +86,6 @@ async def set_bot(db: AsyncSession, source: str, external_id: str, is_bot: bool,
         slices = {(r.committed_at.astimezone(UTC).date(), r.repo_id) for r in changed}
         await refresh_commit_rollup(db, slices, [external_id])
     else:
-        if source in (CLAUDE_CODE, OTEL_SOURCE):
-            await lock_provisional(db)  # the provisional OTel rows follow below (docs/schema.md §13)
         identity = f"{source}:{external_id}"
         email = mapping or (unmapped_email(identity) if is_bot else own_email(identity) or unmapped_email(identity))
         usage_rows = await repoint_identity(db, identity, email)

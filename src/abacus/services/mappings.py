@@ -58,12 +58,20 @@ def _commit_slices(rows: Iterable[Any]) -> set[CommitSlice]:
     return {(r.committed_at.astimezone(UTC).date(), r.repo_id) for r in rows}
 
 
-async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) -> MappingChange:
-    usage_rows = 0
-    if source in (CLAUDE_CODE, OTEL_SOURCE):
-        # who covers a Claude Code day may change: the provisional OTel rows follow in this transaction
-        # (docs/schema.md §13), the lock taken before any row lock as every writer of those days does
+async def lock_for_claude_code_days(db: AsyncSession, *sources: str) -> None:
+    """A change to identities of `sources` (mappings, bot flags) that can change who covers a Claude Code day takes
+    the provisional lock before its first write: every writer of those days takes it first and the data-version row
+    after it (the first write of a page-read table), so they queue in one order. Written the other way round — the
+    mapping row first — a mapping refresh and a window store of a Claude Code day each held the lock the other
+    waited for (a deadlock)."""
+    if any(source in (CLAUDE_CODE, OTEL_SOURCE) for source in sources):
         await lock_provisional(db)
+
+
+async def _repoint(db: AsyncSession, source: str, external_id: str, email: str) -> MappingChange:
+    """Point the identity's rows at `email`; for a Claude Code or OTel identity the provisional OTel rows follow in
+    this transaction (docs/schema.md §13), under the lock its caller took first (`lock_for_claude_code_days`)."""
+    usage_rows = 0
     if source == OTEL_SOURCE:
         identity = {"identity": f"{OTEL_SOURCE}:{external_id}"}
         days = await db.execute(text("SELECT DISTINCT date FROM otel_points WHERE identity = :identity"), identity)
@@ -121,6 +129,7 @@ async def set_mapping(
     """Upsert (source, external_id) → email and re-point that identity's rows (caller commits)."""
     external_id = normalise_external_id(source, external_id)
     email = validate_email(email)
+    await lock_for_claude_code_days(db, source)
     before = (
         await db.execute(
             select(IdentityMapping.email).where(
@@ -158,6 +167,7 @@ async def set_mapping(
 async def delete_mapping(db: AsyncSession, source: str, external_id: str) -> MappingChange:
     """Remove a mapping; usage rows fall back to the identity's own email or `unmapped:<identity>`."""
     external_id = normalise_external_id(source, external_id)
+    await lock_for_claude_code_days(db, source)
     before = (
         await db.execute(
             delete(IdentityMapping)

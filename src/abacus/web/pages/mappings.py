@@ -35,6 +35,7 @@ from abacus.services.mappings import (
     MappingError,
     admin_delete_mapping,
     admin_set_mapping,
+    lock_for_claude_code_days,
     normalise_external_id,
     set_mapping,
     validate_email,
@@ -218,6 +219,7 @@ async def accept_all(
             stale = True
         else:
             stale = False
+            await lock_for_claude_code_days(db, *(item.source for item in view.suggested))  # before any write
             before: dict[str, str | None] = {}
             after: dict[str, str | None] = {}
             for item in view.suggested:

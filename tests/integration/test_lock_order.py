@@ -1,0 +1,98 @@
+"""Writers of Claude Code days queue in one lock order: the provisional lock first, the data-version row after it.
+
+A window store of a Claude Code day (the Anthropic forward sync or backfill) takes the provisional lock, then writes
+usage rows (the data-version row lock, by trigger). A mapping or bot-flag change of a Claude Code identity used to
+write its own row first (taking the data-version row) and the provisional lock after: run beside a store, each held
+what the other waited for, and PostgreSQL killed one of them ("deadlock detected"; seen in the worker-restart test,
+where the start-up forward sync's API-key mapping refresh met the backfill). Each case here starts the change while
+a store holds the provisional lock, lets the store write, and expects both to commit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from abacus.provisional import lock_provisional
+from abacus.records import UsageRow
+from abacus.rollups import rollup_mismatches
+from abacus.services.bots import set_bot
+from abacus.services.mappings import delete_mapping, lock_for_claude_code_days, set_mapping
+from abacus.sync.usage_store import store_usage
+from tests.support import run_async
+
+DAY = date(2026, 3, 2)
+
+
+def claude_code_row(key: str, ms: int) -> UsageRow:
+    return UsageRow(
+        date=DAY,
+        identity=f"claude_code:{key}",
+        tool="claude_code",
+        model="sonnet-4.5",
+        raw_model="claude-sonnet-4-5",
+        input_tokens=100,
+        output_tokens=10,
+        cost=Decimal("0.25"),
+        timestamp_ms=ms,
+        organization_id="anthropic:acme",
+    )
+
+
+Change = Callable[[AsyncSession], Awaitable[object]]
+
+
+async def accept_all(db: AsyncSession) -> None:
+    """Mappings → "Accept all suggestions": several sources in one transaction, a GitHub one first (its row takes
+    the data-version lock), so the lock is taken for all of them before the first (web/pages/mappings.py)."""
+    await lock_for_claude_code_days(db, "github", "claude_code")
+    await set_mapping(db, "github", "4242", "ada@example.com", updated_by="test")
+    await set_mapping(db, "claude_code", "ci-key", "ada@example.com", updated_by="test")
+
+
+CHANGES: dict[str, Change] = {
+    "mapping set": lambda db: set_mapping(db, "claude_code", "ci-key", "ada@example.com", updated_by="test"),
+    "mapping set, only if absent (the API-key refresh)": lambda db: set_mapping(
+        db, "claude_code", "ci-key", "ada@example.com", updated_by="sync:anthropic", only_if_absent=True
+    ),
+    "mapping deleted": lambda db: delete_mapping(db, "claude_code", "ci-key"),
+    "bot flag": lambda db: set_bot(db, "claude_code", "ci-key", True, updated_by="test"),
+    "accept all suggestions": accept_all,
+}
+
+
+async def _store_beside(database_url: str, change: Change) -> int:
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with sessions() as db, db.begin():  # what was there: the key's rows of another day
+            await store_usage(db, [claude_code_row("ci-key", 1)._replace(date=date(2026, 3, 1))])
+        async with sessions() as store:
+            await store.begin()
+            await lock_provisional(store)  # a window store of a Claude Code day, as sync/windows._store does
+
+            async def run_change() -> None:
+                async with sessions() as db, db.begin():
+                    await change(db)
+
+            changing = asyncio.create_task(run_change())
+            await asyncio.sleep(0.4)  # the change is under way: blocked where its transaction first waits
+            await store_usage(store, [claude_code_row("ci-key", 2), claude_code_row("other", 3)])
+            await store.commit()
+        await asyncio.wait_for(changing, 20)  # raised DeadlockDetectedError before the fix
+        async with sessions() as db:
+            return await rollup_mismatches(db)
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("change", list(CHANGES), ids=list(CHANGES))
+def test_an_identity_change_beside_a_claude_code_store_waits_instead_of_deadlocking(
+    database_url: str, clean_db: None, change: str
+) -> None:
+    assert run_async(_store_beside(database_url, CHANGES[change])) == 0
