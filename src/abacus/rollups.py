@@ -226,6 +226,11 @@ SPANS_DATES = text(
 Pair = tuple[str, str]
 
 
+DATA_VERSION_FIRST = text("SELECT 1 FROM data_version WHERE id = 1 FOR NO KEY UPDATE")
+"""The lock order of writers: the data-version row (which the trigger of every page-read table takes before the
+statement, docs/architecture.md "Cache") before a rollup lock. A refresh taken before any write in its transaction
+(`abacus db rebuild-rollups`) takes it here first; otherwise it holds it already, and this costs one lookup. The
+other way round, a rebuild beside a sync store deadlocked: each held the lock the other waited for."""
 USAGE_ROLLUP_LOCK = text("SELECT pg_advisory_xact_lock(4207090002)")
 """Held until the writer's transaction ends. The per-person levels (weekly and monthly active days, lifetime spans)
 span tools, so writers of different (date, tool) slices — a Claude Code and a Cursor sync of the same people, a CSV
@@ -239,6 +244,7 @@ async def refresh_rollup(db: AsyncSession, slices: Iterable[Slice]) -> None:
     ordered = sorted(set(slices))
     if not ordered:
         return
+    await db.execute(DATA_VERSION_FIRST)
     await db.execute(USAGE_ROLLUP_LOCK)
     # (email, tool) pairs that lost a row on their first or last day: their span is re-read unless rows came back on
     # both days (a re-sync of the same day keeps every span)
@@ -324,6 +330,7 @@ async def rebuild_derived(db: AsyncSession) -> None:
     """After `refresh_rollup` over every slice (`abacus db rebuild-rollups`): sum the lifetime (email, tool) level and
     the monthly and weekly levels afresh (their refresh moves sums, so it would keep an earlier error) and drop rows of
     the other levels that no slice holds any more."""
+    await db.execute(DATA_VERSION_FIRST)
     await db.execute(USAGE_ROLLUP_LOCK)
     for statement in REBUILD_LIFETIME:
         await db.execute(statement)
@@ -490,6 +497,7 @@ async def refresh_commit_rollup(
     ids = sorted({a for a in author_ids if a})
     if not ordered and not ids:
         return
+    await db.execute(DATA_VERSION_FIRST)
     await db.execute(COMMIT_ROLLUP_LOCK)
     for start in range(0, len(ordered), BATCH):
         chunk = ordered[start : start + BATCH]

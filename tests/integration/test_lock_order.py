@@ -1,11 +1,13 @@
-"""Writers of Claude Code days queue in one lock order: the provisional lock first, the data-version row after it.
+"""Writers queue in one lock order — the provisional lock (writers of Claude Code days), then the data-version row,
+then a rollup lock — so two writers wait for each other instead of deadlocking.
 
 A window store of a Claude Code day (the Anthropic forward sync or backfill) takes the provisional lock, then writes
 usage rows (the data-version row lock, by trigger). A mapping or bot-flag change of a Claude Code identity used to
 write its own row first (taking the data-version row) and the provisional lock after: run beside a store, each held
 what the other waited for, and PostgreSQL killed one of them ("deadlock detected"; seen in the worker-restart test,
 where the start-up forward sync's API-key mapping refresh met the backfill). Each case here starts the change while
-a store holds the provisional lock, lets the store write, and expects both to commit."""
+a store holds the provisional lock, lets the store write, and expects both to commit. Likewise a rollup rebuild that
+took the rollup lock before its first write deadlocked with a store that had written and was about to refresh."""
 
 from __future__ import annotations
 
@@ -20,10 +22,10 @@ from sqlalchemy.pool import NullPool
 
 from abacus.provisional import lock_provisional
 from abacus.records import UsageRow
-from abacus.rollups import rollup_mismatches
+from abacus.rollups import rebuild_derived, refresh_rollup, rollup_mismatches
 from abacus.services.bots import set_bot
 from abacus.services.mappings import delete_mapping, lock_for_claude_code_days, set_mapping
-from abacus.sync.usage_store import store_usage
+from abacus.sync.usage_store import store_usage, upsert_usage
 from tests.support import run_async
 
 DAY = date(2026, 3, 2)
@@ -96,3 +98,33 @@ def test_an_identity_change_beside_a_claude_code_store_waits_instead_of_deadlock
     database_url: str, clean_db: None, change: str
 ) -> None:
     assert run_async(_store_beside(database_url, CHANGES[change])) == 0
+
+
+async def _rebuild_beside_a_store(database_url: str) -> int:
+    """A store has written its rows (it holds the data-version row) and is about to refresh its rollups, when
+    `abacus db rebuild-rollups` starts its refresh in a transaction that has written nothing yet."""
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with sessions() as store:
+            await store.begin()
+            await upsert_usage(store, [claude_code_row("ci-key", 1), claude_code_row("other", 2)])
+
+            async def rebuild() -> None:
+                async with sessions() as db, db.begin():
+                    await refresh_rollup(db, [(DAY, "claude_code")])
+                    await rebuild_derived(db)
+
+            rebuilding = asyncio.create_task(rebuild())
+            await asyncio.sleep(0.4)  # the rebuild is under way: blocked where its transaction first waits
+            await refresh_rollup(store, [(DAY, "claude_code")])
+            await store.commit()
+        await asyncio.wait_for(rebuilding, 20)  # raised DeadlockDetectedError before the fix
+        async with sessions() as db:
+            return await rollup_mismatches(db)
+    finally:
+        await engine.dispose()
+
+
+def test_a_rollup_rebuild_beside_a_store_waits_instead_of_deadlocking(database_url: str, clean_db: None) -> None:
+    assert run_async(_rebuild_beside_a_store(database_url)) == 0
