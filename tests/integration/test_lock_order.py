@@ -68,63 +68,60 @@ CHANGES: dict[str, Change] = {
 }
 
 
-async def _store_beside(database_url: str, change: Change) -> int:
+async def _side_by_side(database_url: str, begin: Change, other: Change, finish: Change) -> int:
+    """One transaction does `begin`; `other` starts in a second transaction and gets as far as its locks let it; the
+    first does `finish` and commits; then `other` must commit too (before the fixes: DeadlockDetectedError). Returns
+    the rollup mismatches after both (0: the rollups equal the rows)."""
     engine = create_async_engine(database_url, poolclass=NullPool)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     try:
         async with sessions() as db, db.begin():  # what was there: the key's rows of another day
             await store_usage(db, [claude_code_row("ci-key", 1)._replace(date=date(2026, 3, 1))])
-        async with sessions() as store:
-            await store.begin()
-            await lock_provisional(store)  # a window store of a Claude Code day, as sync/windows._store does
+        async with sessions() as first:
+            await first.begin()
+            await begin(first)
 
-            async def run_change() -> None:
+            async def second() -> None:
                 async with sessions() as db, db.begin():
-                    await change(db)
+                    await other(db)
 
-            changing = asyncio.create_task(run_change())
-            await asyncio.sleep(0.4)  # the change is under way: blocked where its transaction first waits
-            await store_usage(store, [claude_code_row("ci-key", 2), claude_code_row("other", 3)])
-            await store.commit()
-        await asyncio.wait_for(changing, 20)  # raised DeadlockDetectedError before the fix
+            running = asyncio.create_task(second())
+            await asyncio.sleep(0.4)  # the second is under way: blocked where its transaction first waits
+            await finish(first)
+            await first.commit()
+        await asyncio.wait_for(running, 20)
         async with sessions() as db:
             return await rollup_mismatches(db)
     finally:
         await engine.dispose()
+
+
+async def store_day(db: AsyncSession) -> None:
+    await store_usage(db, [claude_code_row("ci-key", 2), claude_code_row("other", 3)])
 
 
 @pytest.mark.parametrize("change", list(CHANGES), ids=list(CHANGES))
 def test_an_identity_change_beside_a_claude_code_store_waits_instead_of_deadlocking(
     database_url: str, clean_db: None, change: str
 ) -> None:
-    assert run_async(_store_beside(database_url, CHANGES[change])) == 0
+    # a window store of a Claude Code day, as sync/windows._store does: the provisional lock, then the rows
+    assert run_async(_side_by_side(database_url, lock_provisional, CHANGES[change], store_day)) == 0
 
 
-async def _rebuild_beside_a_store(database_url: str) -> int:
-    """A store has written its rows (it holds the data-version row) and is about to refresh its rollups, when
-    `abacus db rebuild-rollups` starts its refresh in a transaction that has written nothing yet."""
-    engine = create_async_engine(database_url, poolclass=NullPool)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    try:
-        async with sessions() as store:
-            await store.begin()
-            await upsert_usage(store, [claude_code_row("ci-key", 1), claude_code_row("other", 2)])
+async def write_rows(db: AsyncSession) -> None:
+    await upsert_usage(db, [claude_code_row("ci-key", 2), claude_code_row("other", 3)])
 
-            async def rebuild() -> None:
-                async with sessions() as db, db.begin():
-                    await refresh_rollup(db, [(DAY, "claude_code")])
-                    await rebuild_derived(db)
 
-            rebuilding = asyncio.create_task(rebuild())
-            await asyncio.sleep(0.4)  # the rebuild is under way: blocked where its transaction first waits
-            await refresh_rollup(store, [(DAY, "claude_code")])
-            await store.commit()
-        await asyncio.wait_for(rebuilding, 20)  # raised DeadlockDetectedError before the fix
-        async with sessions() as db:
-            return await rollup_mismatches(db)
-    finally:
-        await engine.dispose()
+async def refresh_day(db: AsyncSession) -> None:
+    await refresh_rollup(db, [(DAY, "claude_code")])
+
+
+async def rebuild(db: AsyncSession) -> None:
+    """`abacus db rebuild-rollups`: a refresh in a transaction that has written nothing yet."""
+    await refresh_rollup(db, [(DAY, "claude_code")])
+    await rebuild_derived(db)
 
 
 def test_a_rollup_rebuild_beside_a_store_waits_instead_of_deadlocking(database_url: str, clean_db: None) -> None:
-    assert run_async(_rebuild_beside_a_store(database_url)) == 0
+    # a store has written its rows (it holds the data-version row) and is about to refresh its rollups
+    assert run_async(_side_by_side(database_url, write_rows, rebuild, refresh_day)) == 0
