@@ -270,3 +270,58 @@ def test_team_filter_keeps_the_team_and_its_members_budgets(signed_in, clean_db,
     for bad in ("nope", "Bad Slug!"):
         refused = ada.get("/api/v1/budgets", params={"team": bad})
         assert refused.status_code == 400 and "team" in refused.text, bad
+
+
+def test_a_refused_save_says_why_in_the_form_it_came_from_with_what_was_typed(
+    signed_in, clean_db, database_url
+) -> None:
+    from lxml import html
+
+    ada = signed_in("ada@example.com")
+    token = csrf(ada)
+    created = ada.post(
+        "/budgets", data={"scope": "org", "tool": "cursor", "amount_usd": "500", "_csrf_token": token}, headers=HTMX
+    )
+    assert created.status_code == 200
+    budget_id = sql_value(database_url, "SELECT id FROM budgets")
+
+    def forms(response) -> tuple[html.HtmlElement, html.HtmlElement]:
+        page = html.fromstring(response.text)
+        new = page.xpath("//form[contains(@class, 'budget-form') and not(input[@name='id'])]")[0]
+        edit = page.xpath(f"//form[contains(@class, 'budget-form') and input[@name='id' and @value='{budget_id}']]")[0]
+        return new, edit
+
+    refused_new = ada.post(
+        "/budgets",
+        data={"scope": "org", "tool": "all", "amount_usd": "lots", "thresholds": "10,20", "_csrf_token": token},
+        headers=HTMX,
+    )
+    assert refused_new.status_code == 400
+    new, edit = forms(refused_new)
+    assert new.xpath("string(.//*[@role='alert'])").startswith("Not saved: Monthly USD: 'lots' is not an amount")
+    assert new.xpath(".//input[@name='amount_usd']/@value") == ["lots"]
+    assert new.xpath(".//input[@name='amount_usd']/@aria-invalid") == ["true"]
+    assert new.xpath(".//input[@name='thresholds']/@value") == ["10,20"]
+    assert not edit.xpath(".//*[@role='alert']")
+    assert not html.fromstring(refused_new.text).xpath("//div[@id='budgets-body']/p[@role='alert']")
+
+    refused_edit = ada.post(
+        "/budgets",
+        data={"id": str(budget_id), "scope": "org", "tool": "cursor", "amount_usd": "500", "thresholds": "0",
+              "channels": ["slack"], "_csrf_token": token},
+        headers=HTMX,
+    )  # fmt: skip
+    assert refused_edit.status_code == 400
+    new, edit = forms(refused_edit)
+    assert "Thresholds %: " in edit.xpath("string(.//*[@role='alert'])") and not new.xpath(".//*[@role='alert']")
+    assert edit.xpath("./ancestor::details[@open]"), "the Edit panel of the refused budget is open"
+    assert edit.xpath(".//input[@name='thresholds']/@value") == ["0"]
+    assert edit.xpath(".//input[@name='channels' and @checked]/@value") == ["slack"]
+    assert new.xpath(".//input[@name='amount_usd']/@value") == [""]  # the other forms keep their own values
+
+    gone = ada.post("/budgets", data={"id": "99", "scope": "org", "tool": "all", "amount_usd": "5",
+                                      "_csrf_token": token}, headers=HTMX)  # fmt: skip
+    assert gone.status_code == 400
+    top = html.fromstring(gone.text).xpath("//div[@id='budgets-body']/p[@role='alert']")
+    assert top and "budget 99 does not exist" in top[0].text_content()  # no form of it on the page: said above
+    assert sql_value(database_url, "SELECT amount_usd::text FROM budgets") == "500.00"

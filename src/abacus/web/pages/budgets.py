@@ -74,6 +74,9 @@ async def _page(
         "configured_channels": [c for c in CHANNELS if settings.alerts.url(c)],
         **extra,
     }
+    error = extra.get("error")
+    if error is not None:  # said in its form when that form is on the page (only admins save), else above the budgets
+        context["error_in_form"] = error.get("form") in {"new", *(f"b{f.budget.id}" for f in figures)}
     return render(request, "pages/budgets.html", context, fragments=FRAGMENTS, status_code=status_code)
 
 
@@ -118,6 +121,39 @@ def _budget_id(data: dict[str, Any]) -> int | None:
     return int(raw)
 
 
+LABELS = {
+    "scope": "Scope",
+    "scope_id": "Team slug or email",
+    "tool": "Tool",
+    "amount_usd": "Monthly USD",
+    "thresholds": "Thresholds %",
+    "channels": "Alerts to",
+    "id": "Budget",
+}
+"""The form's labels of the fields a refusal names (its message starts "<field>: …")."""
+
+
+def _form_error(data: dict[str, Any], exc: Exception) -> dict[str, str]:
+    """What the page says about a refused save, and where: `form` names the form it came from ("new" or "b<id>", the
+    template's prefix), so the reason and the typed values show in that form; `field` the value refused."""
+    raw_id = str(data.get("id") or "").strip()[:20]
+    field, _, reason = str(exc).partition(": ")
+    named = field in LABELS and reason
+    return {
+        "key": raw_id or "new budget",
+        "message": f"{LABELS[field]}: {reason}" if named else str(exc),
+        "form": f"b{raw_id}" if raw_id else "new",
+        "field": field if named else "",
+    }
+
+
+def _typed(data: dict[str, Any]) -> dict[str, Any]:
+    """The submitted values to show again: text fields as sent, the checked channels as a list."""
+    raw = data.get("channels", [])
+    channels = [str(c) for c in (raw if isinstance(raw, list) else [raw])]
+    return {**{k: v for k, v in data.items() if isinstance(v, str)}, "channels": channels}
+
+
 async def _after_write(request: Request[Any, Any, Any], db: AsyncSession, notice: str) -> Template | Redirect:
     if not is_htmx(request):
         return Redirect("/budgets", status_code=303)
@@ -142,8 +178,7 @@ async def save_budget_form(request: Request[Any, Any, Any], db: AsyncSession, da
         async with db.begin():
             budget = await save_budget(db, fields, actor=admin, budget_id=budget_id)
     except (BudgetInputError, BudgetNotFound) as exc:
-        key = str(data.get("id") or "new budget")[:20]
-        return await _page(request, db, status_code=400, error={"key": key, "message": str(exc)}, form=data)
+        return await _page(request, db, status_code=400, error=_form_error(data, exc), form=_typed(data))
     verb = "Saved" if budget_id is not None else "Saved new"
     return await _after_write(request, db, f"{verb} budget {budget.id}.")
 
