@@ -291,3 +291,30 @@ def test_every_main_page_renders_without_console_errors(admin_page, demo_app):
         screenshot(page, name)
         failures += [f"{name} {path}: {line}" for line in page.problems.collect()]
     assert not failures, "\n".join(failures)
+
+
+IN_VIEW = "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }"
+
+
+def test_a_question_or_refusal_after_a_swap_is_where_the_person_is_looking(admin_page, demo_app):
+    """The Teams page asks "Remove team …?" and says why an add was refused above the teams; the person clicked far
+    below. The swapped-in message takes the focus (htmx focuses [autofocus]), which scrolls it into view and lets a
+    screen reader read it; the question's buttons are the next Tab stops."""
+    page = admin_page
+    page.goto(f"{demo_app.url}/teams")
+    last = page.locator(".team-card").last
+    last.get_by_role("button", name=re.compile(r"^Remove team ")).click()
+    question = page.locator(".confirm-step")
+    expect(question).to_be_focused()
+    assert question.evaluate(IN_VIEW), "the question is out of sight"
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Yes, remove it")).to_be_focused()
+    page.get_by_role("link", name="Cancel").click()
+    expect(question).to_have_count(0)
+
+    last = page.locator(".team-card").last
+    last.get_by_label("Add person").fill("ada@intranet")  # the browser takes it, Abacus does not
+    last.get_by_role("button", name=re.compile(r"^Add to ")).click()
+    refusal = page.locator("#teams-body > .alert-error")
+    expect(refusal).to_be_focused()
+    assert refusal.evaluate(IN_VIEW), "the refusal is out of sight"
