@@ -11,7 +11,9 @@ import sys
 
 import pytest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
+from abacus.cli import app
 from tests.support import RUN_ID, drop_database, run_async
 
 REQUIRED = ["ingest_events_per_s", "ingest_peak_rss_mb"] + [
@@ -114,8 +116,8 @@ def test_bench_existing_times_a_database_as_it_is_and_leaves_it_untouched(servic
         before = run_async(_row_counts(url))
         assert before["usage_records"] == 1000 and before["commits"] > 0
 
-        refused = _bench("--existing", "--database", database, "--events", "5", "--keep", cwd=tmp_path)
-        assert refused.returncode == 1 and "--events, --keep" in refused.stderr
+        refused = CliRunner().invoke(app, ["bench", "--existing", "--database", database, "--events", "5", "--keep"])
+        assert refused.exit_code == 1 and "--events, --keep" in refused.output  # refused before anything runs
         out = tmp_path / "existing.json"
         done = _bench("--existing", "--database", database, *quick, "--json", str(out), cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
