@@ -22,7 +22,7 @@ PERSON_EMAIL = (
     "THEN split_part(p.identity, ':', 2) ELSE 'unmapped:' || p.identity END)"
 )
 TODAY_USAGE = text(
-    "SELECT email, SUM(cost) AS cost, SUM(total_tokens) AS tokens FROM usage_user_daily WHERE date = :today "
+    "SELECT email, SUM(cost) AS cost, SUM(total_tokens)::bigint AS tokens FROM usage_user_daily WHERE date = :today "
     "GROUP BY email"
 )
 RECENT_POINTS = text(
@@ -69,9 +69,7 @@ async def live_figures(
     lists only those `viewer` may see (docs/security.md §6)."""
     today = now.date()
     since = now - max(BURN_WINDOW, ACTIVE_WINDOW)
-    usage = {
-        r.email: (Decimal(r.cost or 0), int(r.tokens or 0)) for r in await db.execute(TODAY_USAGE, {"today": today})
-    }
+    usage = {email: (cost, tokens) for email, cost, tokens in await db.execute(TODAY_USAGE, {"today": today})}
     recent = {
         r.email: (Decimal(str(round(r.burn_cost or 0.0, 6))), bool(r.active))
         for r in await db.execute(
