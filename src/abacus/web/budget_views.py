@@ -11,7 +11,7 @@ from abacus.domain.budgets import STATUS_LABELS, BudgetInputError, month_end, mo
 from abacus.domain.formatting import format_money, format_money_exact
 from abacus.domain.teams import TeamError, validate_slug
 from abacus.services.budgets import BudgetFigures
-from abacus.web.charts import BOTTOM, LEFT, RIGHT, TOP, WIDE, data_table, nice_max, svg_open
+from abacus.web.charts import BOTTOM, LEFT, RIGHT, TOP, WIDE, data_table, nice_max, svg_open, value_axis
 from abacus.web.errors import BadParameter
 
 WIDTH, HEIGHT = WIDE, 220  # a full-width card, like the other wide charts (text scales with the card)
@@ -75,14 +75,7 @@ def burn_chart(figures: BudgetFigures) -> Markup:
         f"forecast {_money(figures.forecast_usd)} ({STATUS_LABELS[figures.status].lower()})"
     )
     parts = [svg_open("chart burn-chart", WIDTH, HEIGHT, summary)]
-    for step in range(3):
-        value = top * step / 2
-        line_y = y(value)
-        parts.append(
-            f'<line class="{"axis" if step == 0 else "grid-line"}" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
-            f'y1="{line_y:.1f}" y2="{line_y:.1f}"/>'
-            f'<text x="{LEFT - 6}" y="{line_y + 3:.1f}" text-anchor="end">{escape(_axis_money(value))}</text>'
-        )
+    parts.extend(value_axis(top, WIDTH, HEIGHT, _axis_money))
     for day in sorted({1, 8, 15, 22, days}):
         anchor = "start" if day == 1 else "end" if day == days else "middle"
         parts.append(f'<text x="{x(day):.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">{month:%b} {day}</text>')

@@ -184,6 +184,21 @@ def svg_open(css_class: str, width: int, height: int, summary: str) -> str:
     )
 
 
+def value_axis(top_value: float, width: int, height: int, fmt: Callable[[float], str]) -> list[str]:
+    """The y axis of a chart `width` × `height` running from 0 to `top_value`: the baseline and two gridlines (half
+    and top), each labelled with `fmt` of its value at the left."""
+    plot_h = height - TOP - BOTTOM
+    parts = []
+    for i in range(3):
+        grid_y = TOP + plot_h - plot_h * i / 2
+        cls = "axis" if i == 0 else "grid-line"
+        parts.append(f'<line class="{cls}" x1="{LEFT}" x2="{width - RIGHT}" y1="{grid_y:.1f}" y2="{grid_y:.1f}"/>')
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{grid_y + 3:.1f}" text-anchor="end">{escape(fmt(top_value * i / 2))}</text>'
+        )
+    return parts
+
+
 def stacked_columns(columns: Sequence[Column], options: ChartOptions | None = None) -> Markup:
     """Stacked (or, with `grouped`, side-by-side) columns with y gridlines, at most ~10 x labels, hover titles,
     hatched projections and a trend line, then the "Show data" table. An all-zero chart draws a 0 baseline and says
@@ -220,14 +235,7 @@ def stacked_columns(columns: Sequence[Column], options: ChartOptions | None = No
                     )
         parts.append("</svg></div>")
         return Markup("".join(parts))
-    for i in range(3):
-        value = top_value * i / 2
-        grid_y = TOP + plot_h - plot_h * i / 2
-        cls = "axis" if i == 0 else "grid-line"
-        parts.append(f'<line class="{cls}" x1="{LEFT}" x2="{width - RIGHT}" y1="{grid_y:.1f}" y2="{grid_y:.1f}"/>')
-        parts.append(
-            f'<text x="{LEFT - 6}" y="{grid_y + 3:.1f}" text-anchor="end">{escape(opts.y_format(value))}</text>'
-        )
+    parts.extend(value_axis(top_value, width, height, opts.y_format))
     if n:
         slot = plot_w / n
         bar_w = max(1.0, slot * (0.72 if n > 1 else 0.4))
