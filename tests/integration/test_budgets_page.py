@@ -304,6 +304,13 @@ def test_a_refused_save_says_why_in_the_form_it_came_from_with_what_was_typed(
     assert new.xpath(".//input[@name='thresholds']/@value") == ["10,20"]
     assert not edit.xpath(".//*[@role='alert']")
     assert not html.fromstring(refused_new.text).xpath("//div[@id='budgets-body']/p[@role='alert']")
+    wrong_person = ada.post(
+        "/budgets",
+        data={"scope": "person", "scope_id": "nobody", "tool": "all", "amount_usd": "5", "_csrf_token": token},
+        headers=HTMX,
+    )
+    new, _ = forms(wrong_person)
+    assert new.xpath(".//*[@aria-invalid='true']/@name") == ["scope_id"]  # whichever field was refused
 
     refused_edit = ada.post(
         "/budgets",
