@@ -12,6 +12,7 @@ import random
 import signal
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -116,15 +117,26 @@ def test_worker_sigkilled_at_random_points_five_times_then_finishes(services, da
 APP_NAME = "abacus-fault-ingest"
 
 
-async def _terminate_ingest_backends(database_url: str) -> int:
+async def _terminate_mid_write(database_url: str, step: asyncio.Task[Any]) -> int:
+    """Poll until one of the step's backends is inside a transaction that has written (it holds a transaction id),
+    then terminate it; give up when the step ends first. Idle pooled connections are left alone: killing those
+    proves nothing, since the pool's pre-ping replaces them."""
     admin = create_async_engine(database_url)
     try:
         async with admin.connect() as conn:
-            result = await conn.execute(
-                text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :name"),
-                {"name": APP_NAME},
-            )
-            return int(result.scalar() or 0)
+            while not step.done():
+                result = await conn.execute(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE application_name = :name AND backend_xid IS NOT NULL"
+                    ),
+                    {"name": APP_NAME},
+                )
+                await conn.commit()
+                if killed := int(result.scalar() or 0):
+                    return killed
+                await asyncio.sleep(0.002)
+            return 0
     finally:
         await admin.dispose()
 
@@ -143,7 +155,7 @@ async def test_postgres_backend_terminated_mid_ingest_then_rerun(emulator, datab
             steps += 1
             task = asyncio.create_task(anthropic.backfill_step(ctx, ACME, with_mappings=False))
             await asyncio.sleep(rng.uniform(0.05, 0.4))
-            terminated += await _terminate_ingest_backends(database_url)
+            terminated += await _terminate_mid_write(database_url, task)
             try:
                 result = await task
                 failures += 0 if result.ok else 1
@@ -160,7 +172,7 @@ async def test_postgres_backend_terminated_mid_ingest_then_rerun(emulator, datab
                 assert stored == truth_totals(emulator, TOOL, oldest, newest, org="acme")
             if complete:
                 break
-        assert terminated > 0 and failures > 0, "no backend was terminated mid-step: the test proved nothing"
+        assert terminated > 0 and failures > 0, "no backend was terminated mid-write: the test proved nothing"
         emulator.state.clear_faults()
         # the re-run (fresh connections) finishes and equals the ground truth, whatever the faults left
         for _ in range(20):
