@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain import otlp
-from abacus.domain.live import ACTIVE_WINDOW, BURN_WINDOW, burn_rate_per_hour, projected_end_of_day
+from abacus.domain.live import ACTIVE_WINDOW, BURN_WINDOW, NO_COST, burn_rate_per_hour, projected_end_of_day
 from abacus.domain.visibility import EVERYONE, Viewer
 
 PERSON_EMAIL = (
@@ -21,18 +22,29 @@ PERSON_EMAIL = (
     "COALESCE(m.email, CASE WHEN split_part(p.identity, ':', 2) ~ '^[^@]+@[^@]+\\.[^@]+$' "
     "THEN split_part(p.identity, ':', 2) ELSE 'unmapped:' || p.identity END)"
 )
+ONE_PERSON = "(CAST(:email AS text) IS NULL OR email = :email)"  # everyone, or only `email` (a person's page)
 TODAY_USAGE = text(
-    "SELECT email, SUM(cost) AS cost, SUM(total_tokens)::bigint AS tokens FROM usage_user_daily WHERE date = :today "
-    "GROUP BY email"
+    "SELECT email, SUM(cost) AS cost, SUM(total_tokens)::bigint AS tokens FROM usage_user_daily "
+    f"WHERE date = :today AND {ONE_PERSON} GROUP BY email"
 )
-RECENT_POINTS = text(
+RECENT = (
+    # each person's cost in the burn window (rounded to 6 places, as cost is stored) and whether they are active
     f"SELECT {PERSON_EMAIL} AS email, "
-    "SUM(p.delta) FILTER (WHERE p.metric = :cost_metric AND p.observed_at > :burn_since) AS burn_cost, "
-    "bool_or(p.observed_at > :active_since) AS active "
+    "round(SUM(p.delta) FILTER (WHERE p.metric = :cost_metric AND p.observed_at > :burn_since)::numeric, 6) "
+    "AS burn_cost, bool_or(p.observed_at > :active_since) AS active "
     "FROM otel_points p LEFT JOIN identity_mappings m "
     "ON m.source = split_part(p.identity, ':', 1) AND m.external_id = substr(p.identity, length('otel:') + 1) "
     "WHERE p.observed_at > :since AND p.observed_at <= :now AND p.identity IS NOT NULL "
     "GROUP BY 1"
+)
+RECENT_POINTS = text(f"SELECT email, burn_cost, active FROM ({RECENT}) recent WHERE {ONE_PERSON}")
+TOTALS = text(
+    # the same sums as adding up every person's figures, without building a row per person
+    f"WITH recent AS ({RECENT}) "
+    "SELECT COALESCE(SUM(cost), 0) AS cost, COALESCE(SUM(total_tokens), 0)::bigint AS tokens, "
+    "(SELECT COALESCE(SUM(burn_cost), 0) FROM recent) AS burn_cost, "
+    "(SELECT count(*) FROM recent WHERE active) AS active "
+    "FROM usage_user_daily WHERE date = :today"
 )
 PROVISIONAL_TODAY = text(
     "SELECT EXISTS (SELECT 1 FROM usage_records WHERE date = :today AND tool_record_id = 'otel') "
@@ -40,8 +52,7 @@ PROVISIONAL_TODAY = text(
 )
 
 
-@dataclass(frozen=True)
-class LivePerson:
+class LivePerson(NamedTuple):  # a tuple, not a dataclass: ~2,000 are built per request at a large company
     email: str
     spend_today_usd: Decimal
     tokens_today: int
@@ -62,41 +73,62 @@ class LiveFigures:
     people: tuple[LivePerson, ...]
 
 
+def _window(now: datetime) -> dict[str, Any]:
+    """The bind parameters of the recent points' window at `now`."""
+    return {
+        "cost_metric": otlp.COST,
+        "burn_since": now - BURN_WINDOW,
+        "active_since": now - ACTIVE_WINDOW,
+        "since": now - max(BURN_WINDOW, ACTIVE_WINDOW),
+        "now": now,
+    }
+
+
+async def _provisional(db: AsyncSession, now: datetime) -> bool:
+    since = _window(now)["since"]
+    return bool((await db.execute(PROVISIONAL_TODAY, {"today": now.date(), "since": since, "now": now})).scalar())
+
+
+async def live_totals(db: AsyncSession, now: datetime) -> LiveFigures:
+    """The org-wide figures at `now` without the list of people (the Overview's Today strip, polled by every open
+    Overview): two aggregate queries instead of a row per person."""
+    totals = (await db.execute(TOTALS, {"today": now.date(), **_window(now)})).one()
+    spent = Decimal(totals.cost)
+    burn = burn_rate_per_hour(Decimal(totals.burn_cost))
+    return LiveFigures(
+        now=now,
+        spend_today_usd=spent,
+        tokens_today=int(totals.tokens),
+        burn_rate_usd_per_hour=burn,
+        projected_end_of_day_usd=projected_end_of_day(spent, burn, now),
+        active_people_15m=int(totals.active),
+        provisional=await _provisional(db, now),
+        people=(),
+    )
+
+
 async def live_figures(
     db: AsyncSession, now: datetime, email: str | None = None, viewer: Viewer = EVERYONE
 ) -> LiveFigures:
-    """The figures at `now`; with `email`, only that person's (the person's page). The totals are org-wide; `people`
-    lists only those `viewer` may see (docs/security.md §6)."""
-    today = now.date()
-    since = now - max(BURN_WINDOW, ACTIVE_WINDOW)
-    usage = {email: (cost, tokens) for email, cost, tokens in await db.execute(TODAY_USAGE, {"today": today})}
+    """The figures at `now` with each person's; with `email`, only that person's, totals included (the person's
+    page). Without `email` the totals are org-wide, while `people` lists only those `viewer` may see
+    (docs/security.md §6)."""
+    person = {"email": email}
+    usage = {e: (cost, tokens) for e, cost, tokens in await db.execute(TODAY_USAGE, {"today": now.date(), **person})}
     recent = {
-        r.email: (Decimal(str(round(r.burn_cost or 0.0, 6))), bool(r.active))
-        for r in await db.execute(
-            RECENT_POINTS,
-            {
-                "cost_metric": otlp.COST,
-                "burn_since": now - BURN_WINDOW,
-                "active_since": now - ACTIVE_WINDOW,
-                "since": since,
-                "now": now,
-            },
-        )
+        r.email: (r.burn_cost or NO_COST, bool(r.active))
+        for r in await db.execute(RECENT_POINTS, {**_window(now), **person})
     }
-    provisional = bool((await db.execute(PROVISIONAL_TODAY, {"today": today, "since": since, "now": now})).scalar())
-    emails = sorted(set(usage) | set(recent))
-    if email is not None:
-        emails = [e for e in emails if e == email]
     people = []
-    for person in emails:
-        spent, tokens = usage.get(person, (Decimal(0), 0))
-        burn_cost, active = recent.get(person, (Decimal(0), False))
+    for who in sorted(set(usage) | set(recent)):
+        spent, tokens = usage.get(who, (NO_COST, 0))
+        burn_cost, active = recent.get(who, (NO_COST, False))
         burn = burn_rate_per_hour(burn_cost)
-        people.append(LivePerson(person, spent, tokens, burn, projected_end_of_day(spent, burn, now), active))
-    spent = sum((p.spend_today_usd for p in people), Decimal(0))
-    burn_total = burn_rate_per_hour(sum((recent.get(p.email, (Decimal(0), False))[0] for p in people), Decimal(0)))
-    people.sort(key=lambda p: (-p.burn_rate_usd_per_hour, -p.spend_today_usd, p.email))
-    shown = tuple(p for p in people if viewer.sees(p.email))
+        people.append(LivePerson(who, spent, tokens, burn, projected_end_of_day(spent, burn, now), active))
+    spent = sum((p.spend_today_usd for p in people), NO_COST)
+    burn_total = burn_rate_per_hour(sum((cost for cost, _ in recent.values()), NO_COST))
+    # fastest burn first, then most spent, then by email: the list is in email order and a reversed sort is stable
+    people.sort(key=lambda p: (p.burn_rate_usd_per_hour, p.spend_today_usd), reverse=True)
     return LiveFigures(
         now=now,
         spend_today_usd=spent,
@@ -104,6 +136,6 @@ async def live_figures(
         burn_rate_usd_per_hour=burn_total,
         projected_end_of_day_usd=projected_end_of_day(spent, burn_total, now),
         active_people_15m=sum(1 for p in people if p.active_15m),
-        provisional=provisional,
-        people=shown,
+        provisional=await _provisional(db, now),
+        people=tuple(p for p in people if viewer.sees(p.email)),
     )

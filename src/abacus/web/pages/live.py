@@ -12,7 +12,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from abacus.domain.visibility import Viewer
-from abacus.queries.live import live_figures
+from abacus.queries.live import live_figures, live_totals
 from abacus.web.params import email_address, now_utc
 from abacus.web.rendering import render
 
@@ -24,5 +24,7 @@ async def live_today(
     person = email_address("email", email)
     if person is not None and not viewer.sees(person):
         raise NotFoundException("User not found")  # a hidden person's fragment, like their page (docs/security.md §6)
-    live = await live_figures(db, now_utc(request), person, viewer)
+    now = now_utc(request)
+    # the Overview's strip shows the totals only: no list of people to build at every poll
+    live = await (live_figures(db, now, person, viewer) if person else live_totals(db, now))
     return render(request, "fragments/live_today.html", {"live": live, "person": person})
