@@ -47,6 +47,7 @@ PAGES = {
     "overview_90d": "/?range=90d",
     "overview_1y": "/?range=1y",
     "overview_year": "/?start={year}-01-01&end={year}-12-31",
+    "live_today": "/live/today",
     "usage": "/usage",
     "usage_tools": "/usage?view=tools",
     "team": "/team",
@@ -60,7 +61,8 @@ PAGES = {
     "status": "/status",
     "mappings": "/mappings",
 }
-"""Named pages; `users` is the per-person table as JSON (the original's /api/users), `team` the Team page."""
+"""Named pages; `users` is the per-person table as JSON (the original's /api/users), `team` the Team page,
+`live_today` the Overview's Today strip that every open Overview polls."""
 EXPORT = "/export/usage.csv?range=1y"
 LOAD_PAGE = "/"
 INGEST_PEOPLE, INGEST_DAYS = 2000, 7
