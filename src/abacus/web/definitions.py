@@ -185,6 +185,15 @@ DEFINITIONS: tuple[Definition, ...] = (
         "An enterprise Copilot seat with prices business=19,enterprise=39 → $39.00 a month.",
     ),
     Definition(
+        "M-SEAT-SINCE",
+        "Seat since",
+        "When the seat started: the vendor's own date where it gives one (Copilot's seat creation, Anthropic's "
+        "added-at). Cursor's member list has no date, so a Cursor seat is dated from the sync that first listed it; "
+        "the holder's earlier use still counts as use of that seat.",
+        "date",
+        "A Cursor member first listed by the sync of 3 Dec, using Cursor since 4 Nov → since 3 Dec.",
+    ),
+    Definition(
         "M-SEAT-LAST-ACTIVE",
         "Last active",
         "The latest of the vendor's own last-activity date, the person's last active day and their last day with "
