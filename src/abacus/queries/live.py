@@ -73,26 +73,25 @@ class LiveFigures:
     people: tuple[LivePerson, ...]
 
 
-def _window(now: datetime) -> dict[str, Any]:
-    """The bind parameters of the recent points' window at `now`."""
+def _params(now: datetime, email: str | None = None) -> dict[str, Any]:
+    """The bind parameters of every live query at `now` (each reads those it names): today, the recent points'
+    windows, and `email` (None: everyone)."""
     return {
+        "today": now.date(),
         "cost_metric": otlp.COST,
         "burn_since": now - BURN_WINDOW,
         "active_since": now - ACTIVE_WINDOW,
         "since": now - max(BURN_WINDOW, ACTIVE_WINDOW),
         "now": now,
+        "email": email,
     }
-
-
-async def _provisional(db: AsyncSession, now: datetime) -> bool:
-    since = _window(now)["since"]
-    return bool((await db.execute(PROVISIONAL_TODAY, {"today": now.date(), "since": since, "now": now})).scalar())
 
 
 async def live_totals(db: AsyncSession, now: datetime) -> LiveFigures:
     """The org-wide figures at `now` without the list of people (the Overview's Today strip, polled by every open
     Overview): two aggregate queries instead of a row per person."""
-    totals = (await db.execute(TOTALS, {"today": now.date(), **_window(now)})).one()
+    params = _params(now)
+    totals = (await db.execute(TOTALS, params)).one()
     spent = Decimal(totals.cost)
     burn = burn_rate_per_hour(Decimal(totals.burn_cost))
     return LiveFigures(
@@ -102,7 +101,7 @@ async def live_totals(db: AsyncSession, now: datetime) -> LiveFigures:
         burn_rate_usd_per_hour=burn,
         projected_end_of_day_usd=projected_end_of_day(spent, burn, now),
         active_people_15m=int(totals.active),
-        provisional=await _provisional(db, now),
+        provisional=bool((await db.execute(PROVISIONAL_TODAY, params)).scalar()),
         people=(),
     )
 
@@ -113,12 +112,9 @@ async def live_figures(
     """The figures at `now` with each person's; with `email`, only that person's, totals included (the person's
     page). Without `email` the totals are org-wide, while `people` lists only those `viewer` may see
     (docs/security.md §6)."""
-    person = {"email": email}
-    usage = {e: (cost, tokens) for e, cost, tokens in await db.execute(TODAY_USAGE, {"today": now.date(), **person})}
-    recent = {
-        r.email: (r.burn_cost or NO_COST, bool(r.active))
-        for r in await db.execute(RECENT_POINTS, {**_window(now), **person})
-    }
+    params = _params(now, email)
+    usage = {e: (cost, tokens) for e, cost, tokens in await db.execute(TODAY_USAGE, params)}
+    recent = {r.email: (r.burn_cost or NO_COST, bool(r.active)) for r in await db.execute(RECENT_POINTS, params)}
     people = []
     for who in sorted(set(usage) | set(recent)):
         spent, tokens = usage.get(who, (NO_COST, 0))
@@ -136,6 +132,6 @@ async def live_figures(
         burn_rate_usd_per_hour=burn_total,
         projected_end_of_day_usd=projected_end_of_day(spent, burn_total, now),
         active_people_15m=sum(1 for p in people if p.active_15m),
-        provisional=await _provisional(db, now),
+        provisional=bool((await db.execute(PROVISIONAL_TODAY, params)).scalar()),
         people=tuple(p for p in people if viewer.sees(p.email)),
     )
